@@ -1,0 +1,3 @@
+using ReasonSharp.Bench;
+
+return BenchRunner.Run(args);

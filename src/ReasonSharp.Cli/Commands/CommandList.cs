@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace ReasonSharp.Cli.Commands;
+
+/// <summary>Every `reason` sub-command. One line per command; each lives in its own file.</summary>
+public static class CommandList
+{
+    public static IEnumerable<Command> All() =>
+    [
+        InfoCommand.Create(),
+    ];
+}

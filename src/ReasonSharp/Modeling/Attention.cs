@@ -1,0 +1,59 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ReasonSharp.Modeling;
+
+/// <summary>Grouped-query self-attention with rotary embeddings (llama, qwen2 with q/k/v biases, qwen3 with q/k norms).</summary>
+public sealed class Attention : ExplicitModule
+{
+    readonly int _heads, _kvHeads, _headDim, _layerIndex;
+    public Linear QProj { get; }
+    public Linear KProj { get; }
+    public Linear VProj { get; }
+    public Linear OProj { get; }
+    public RmsNorm? QNorm { get; }
+    public RmsNorm? KNorm { get; }
+
+    public Attention(ModelConfig config, int layerIndex, Device? device = null) : base(nameof(Attention))
+    {
+        (_heads, _kvHeads, _headDim, _layerIndex) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim, layerIndex);
+        QProj = nn.Linear(config.HiddenSize, _heads * _headDim, hasBias: config.QkvBias, device: device);
+        KProj = nn.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: config.QkvBias, device: device);
+        VProj = nn.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: config.QkvBias, device: device);
+        OProj = nn.Linear(_heads * _headDim, config.HiddenSize, hasBias: config.OutputBias, device: device);
+        register_module("q_proj", QProj);
+        register_module("k_proj", KProj);
+        register_module("v_proj", VProj);
+        register_module("o_proj", OProj);
+        if (config.QkNorm)
+        {
+            QNorm = new RmsNorm(_headDim, config.RmsNormEps, device);
+            KNorm = new RmsNorm(_headDim, config.RmsNormEps, device);
+            register_module("q_norm", QNorm);
+            register_module("k_norm", KNorm);
+        }
+    }
+
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        long batch = x.shape[0], steps = x.shape[1];
+        var q = QProj.forward(x).view(batch, steps, _heads, _headDim);
+        var k = KProj.forward(x).view(batch, steps, _kvHeads, _headDim);
+        var v = VProj.forward(x).view(batch, steps, _kvHeads, _headDim).transpose(1, 2);
+        if (QNorm is not null) q = QNorm.Forward(q);
+        if (KNorm is not null) k = KNorm.Forward(k);
+        q = RotaryEmbedding.Apply(q.transpose(1, 2), cos, sin);
+        k = RotaryEmbedding.Apply(k.transpose(1, 2), cos, sin);
+        bool causal = mask is null && (cache is null || cache.Length == 0) && steps > 1;
+        if (cache is not null) (k, v) = cache.Append(_layerIndex, k, v);
+        if (_kvHeads != _heads)
+        {
+            k = k.repeat_interleave(_heads / _kvHeads, dim: 1);
+            v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
+        }
+        var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask, is_casual: causal);
+        var merged = attended.transpose(1, 2).reshape(batch, steps, _heads * _headDim);
+        return OProj.forward(merged).MoveToOuterDisposeScope();
+    }
+}

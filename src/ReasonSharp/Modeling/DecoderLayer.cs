@@ -1,0 +1,31 @@
+using static TorchSharp.torch;
+
+namespace ReasonSharp.Modeling;
+
+/// <summary>Pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(·)).</summary>
+public sealed class DecoderLayer : ExplicitModule
+{
+    public Attention SelfAttn { get; }
+    public Mlp Mlp { get; }
+    public RmsNorm InputLayernorm { get; }
+    public RmsNorm PostAttentionLayernorm { get; }
+
+    public DecoderLayer(ModelConfig config, int layerIndex, Device? device = null) : base(nameof(DecoderLayer))
+    {
+        SelfAttn = new Attention(config, layerIndex, device);
+        Mlp = new Mlp(config, device);
+        InputLayernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, device);
+        PostAttentionLayernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, device);
+        register_module("self_attn", SelfAttn);
+        register_module("mlp", Mlp);
+        register_module("input_layernorm", InputLayernorm);
+        register_module("post_attention_layernorm", PostAttentionLayernorm);
+    }
+
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + SelfAttn.Forward(InputLayernorm.Forward(x), cos, sin, mask, cache);
+        return (h + Mlp.Forward(PostAttentionLayernorm.Forward(h))).MoveToOuterDisposeScope();
+    }
+}

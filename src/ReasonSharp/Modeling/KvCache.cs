@@ -1,0 +1,61 @@
+using static TorchSharp.torch;
+
+namespace ReasonSharp.Modeling;
+
+/// <summary>
+/// Preallocated key/value cache: per layer [batch, kv_heads, capacity, head_dim]. New positions are written in place;
+/// nothing is concatenated per step. Rows can be dropped (finished sequences) with <see cref="KeepRows"/>.
+/// </summary>
+public sealed class KvCache : IDisposable
+{
+    readonly Tensor[] _keys, _values;
+
+    public int Capacity { get; }
+    public int Length { get; private set; }
+    public long BatchSize => _keys[0].shape[0];
+
+    public KvCache(ModelConfig config, int batchSize, int capacity, Device device, ScalarType dtype)
+    {
+        Capacity = capacity;
+        _keys = new Tensor[config.NumHiddenLayers];
+        _values = new Tensor[config.NumHiddenLayers];
+        for (int i = 0; i < config.NumHiddenLayers; i++)
+        {
+            _keys[i] = zeros([batchSize, config.NumKeyValueHeads, capacity, config.HeadDim], dtype, device);
+            _values[i] = zeros([batchSize, config.NumKeyValueHeads, capacity, config.HeadDim], dtype, device);
+        }
+    }
+
+    /// <summary>Writes this step's keys/values for a layer at [Length, Length+T) and returns views of everything cached so far.</summary>
+    public (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
+    {
+        long steps = keys.shape[2];
+        if (Length + steps > Capacity)
+            throw new InvalidOperationException($"KV cache capacity {Capacity} exceeded (length {Length} + {steps})");
+        _keys[layer].narrow(2, Length, steps).copy_(keys);
+        _values[layer].narrow(2, Length, steps).copy_(values);
+        return (_keys[layer].narrow(2, 0, Length + steps), _values[layer].narrow(2, 0, Length + steps));
+    }
+
+    /// <summary>Called by the model once every layer has appended this step's positions.</summary>
+    public void Advance(int steps) => Length += steps;
+
+    /// <summary>Keeps only the given batch rows (in that order), freeing the rest.</summary>
+    public void KeepRows(Tensor rowIndices)
+    {
+        for (int i = 0; i < _keys.Length; i++)
+        {
+            var k = _keys[i].index_select(0, rowIndices);
+            var v = _values[i].index_select(0, rowIndices);
+            _keys[i].Dispose();
+            _values[i].Dispose();
+            _keys[i] = k;
+            _values[i] = v;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _keys.Concat(_values)) t.Dispose();
+    }
+}

@@ -4,7 +4,8 @@ namespace ReasonSharp.Modeling;
 
 /// <summary>
 /// Preallocated key/value cache: per layer [batch, kv_heads, capacity, head_dim]. New positions are written in place;
-/// nothing is concatenated per step. Rows can be dropped (finished sequences) with <see cref="KeepRows"/>.
+/// nothing is concatenated per step. Rows can be dropped (finished sequences) with <see cref="KeepRows"/>. The cache owns its
+/// tensors (they are detached from any dispose scope) until it is disposed.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
@@ -21,8 +22,8 @@ public sealed class KvCache : IDisposable
         _values = new Tensor[config.NumHiddenLayers];
         for (int i = 0; i < config.NumHiddenLayers; i++)
         {
-            _keys[i] = zeros([batchSize, config.NumKeyValueHeads, capacity, config.HeadDim], dtype, device);
-            _values[i] = zeros([batchSize, config.NumKeyValueHeads, capacity, config.HeadDim], dtype, device);
+            _keys[i] = zeros([batchSize, config.NumKeyValueHeads, capacity, config.HeadDim], dtype, device).DetachFromDisposeScope();
+            _values[i] = zeros([batchSize, config.NumKeyValueHeads, capacity, config.HeadDim], dtype, device).DetachFromDisposeScope();
         }
     }
 
@@ -45,8 +46,8 @@ public sealed class KvCache : IDisposable
     {
         for (int i = 0; i < _keys.Length; i++)
         {
-            var k = _keys[i].index_select(0, rowIndices);
-            var v = _values[i].index_select(0, rowIndices);
+            var k = _keys[i].index_select(0, rowIndices).DetachFromDisposeScope();
+            var v = _values[i].index_select(0, rowIndices).DetachFromDisposeScope();
             _keys[i].Dispose();
             _values[i].Dispose();
             _keys[i] = k;

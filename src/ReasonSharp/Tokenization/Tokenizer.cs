@@ -32,8 +32,9 @@ public sealed class Tokenizer : IDisposable
     public string? ChatTemplate => Config.ChatTemplate;
     public int? ModelMaxLength => Config.ModelMaxLength;
 
-    Tokenizer(string folder, string tokenizerJsonText, TokenizerJson json, TokenizerConfig config)
+    Tokenizer(string folder, string tokenizerJsonText, TokenizerJson json, TokenizerConfig config, HfTokenizers.Tokenizer native)
     {
+        this.native = native;
         Folder = folder;
         this.tokenizerJsonText = tokenizerJsonText;
         Json = json;
@@ -50,7 +51,6 @@ public sealed class Tokenizer : IDisposable
         foreach (var token in EndOfTurnTokens)
             if (TokenToId(token) is { } id && !stops.Contains(id)) stops.Add(id);
         StopTokenIds = stops;
-        native = CreateNative(json, tokenizerJsonText);
     }
 
     /// <summary>Loads `folder/tokenizer.json` and, when present, `folder/tokenizer_config.json`.</summary>
@@ -62,7 +62,17 @@ public sealed class Tokenizer : IDisposable
         if (!File.Exists(path))
             throw new ReasonSharpException($"tokenizer folder '{folder}' has no {FileName} (a Hugging Face tokenizers file is required; train one with `reason tokenizer train`)");
         var text = File.ReadAllText(path);
-        return new Tokenizer(Path.GetFullPath(folder), text, TokenizerJson.Parse(text, path), TokenizerConfig.Load(folder));
+        var native = Task.Run(() => CreateNative(path, text)); // the library parses its copy while we parse ours
+        try
+        {
+            var json = TokenizerJson.Parse(text, path);
+            return new Tokenizer(Path.GetFullPath(folder), text, json, TokenizerConfig.Load(folder), native.GetAwaiter().GetResult());
+        }
+        catch
+        {
+            if (native.Wait(TimeSpan.FromMinutes(1)) && native.IsCompletedSuccessfully) native.Result.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Token ids of a text. Added tokens written in the text (`&lt;|im_start|&gt;`, `&lt;think&gt;`) become their single ids.
@@ -151,11 +161,9 @@ public sealed class Tokenizer : IDisposable
 
     /// <summary>The native tokenizer. When tokenizer.json's post-processor would add BOS/EOS on every encode, it loads a copy
     /// without that step, so that special tokens are added only on request.</summary>
-    static HfTokenizers.Tokenizer CreateNative(TokenizerJson json, string text)
+    static HfTokenizers.Tokenizer CreateNative(string path, string text)
     {
-        var path = json.SourcePath;
-        var addsTokens = json.PostProcessorPrefix.Length + json.PostProcessorSuffix.Length > 0;
-        var stripped = addsTokens ? TokenizerJson.WithoutTokenAddingPostProcessor(text) : null;
+        var stripped = TokenizerJson.MayAddTokens(text) ? TokenizerJson.WithoutTokenAddingPostProcessor(text) : null;
         var loadPath = path;
         if (stripped is not null)
         {

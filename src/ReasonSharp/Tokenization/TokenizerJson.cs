@@ -122,6 +122,9 @@ public sealed class TokenizerJson
 
     static readonly string[] TokenAddingProcessors = ["TemplateProcessing", "BertProcessing", "RobertaProcessing"];
 
+    /// <summary>A cheap pre-check: false when no token-adding post-processor is named anywhere in the text.</summary>
+    internal static bool MayAddTokens(string json) => TokenAddingProcessors.Any(name => json.Contains(name, StringComparison.Ordinal));
+
     static bool AddsTokens(JsonNode processor) => (string?)processor["type"] switch
     {
         "Sequence" => processor["processors"] is JsonArray list && list.Any(p => p is not null && AddsTokens(p)),

@@ -70,7 +70,8 @@ public sealed class Tokenizer : IDisposable
         }
         catch
         {
-            if (native.Wait(TimeSpan.FromMinutes(1)) && native.IsCompletedSuccessfully) native.Result.Dispose();
+            try { native.GetAwaiter().GetResult().Dispose(); } // our error wins; the library's copy is released
+            catch (Exception e) when (e is ReasonSharpException or IOException) { }
             throw;
         }
     }

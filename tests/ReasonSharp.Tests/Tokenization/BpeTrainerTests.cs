@@ -70,6 +70,43 @@ public class BpeTrainerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void IncrementalCounts_LearnTheSameMergesAsRecountingEveryStep()
+    {
+        var corpus = TokenizationTestData.Corpus(seed: 13, chars: 20_000);
+        var trainer = new BpeTrainer(new BpeTrainerOptions { VocabSize = 263 + 200 });
+        trainer.Add(corpus);
+        var model = trainer.Train();
+
+        Assert.Equal(NaiveMerges(corpus, 200), model.Merges.Select(m => model.Tokens[m.Left] + " " + model.Tokens[m.Right]));
+    }
+
+    /// <summary>Reference BPE: recount every adjacent pair of every word before each merge, until <paramref name="learned"/> tokens are added.</summary>
+    static List<string> NaiveMerges(string corpus, int learned)
+    {
+        var cut = System.Text.RegularExpressions.Regex.Split(corpus, "<think>|</think>|<answer>|</answer>");
+        var words = cut.SelectMany(part => System.Text.RegularExpressions.Regex.Matches(part, BpeTrainer.PreTokenizerPattern).Select(m => m.Value))
+            .GroupBy(w => w, StringComparer.Ordinal)
+            .Select(g => (Symbols: System.Text.Encoding.UTF8.GetBytes(g.Key).Select(b => (int)b).ToList(), Count: g.Count())).ToList();
+        var tokens = Enumerable.Range(0, 256).Select(b => ByteLevel.CharOf((byte)b).ToString()).ToList();
+        var merges = new List<string>();
+        while (tokens.Count < 256 + learned)
+        {
+            var pairs = new Dictionary<(int, int), long>();
+            foreach (var (symbols, n) in words)
+                for (var i = 0; i + 1 < symbols.Count; i++) pairs[(symbols[i], symbols[i + 1])] = pairs.GetValueOrDefault((symbols[i], symbols[i + 1])) + n;
+            var best = pairs.Where(p => p.Value >= 2).OrderByDescending(p => p.Value).ThenBy(p => p.Key.Item1).ThenBy(p => p.Key.Item2).Select(p => p.Key).First();
+            var text = tokens[best.Item1] + tokens[best.Item2];
+            var merged = tokens.IndexOf(text);
+            if (merged < 0) { merged = tokens.Count; tokens.Add(text); }
+            merges.Add(tokens[best.Item1] + " " + tokens[best.Item2]);
+            foreach (var (symbols, _) in words)
+                for (var i = 0; i + 1 < symbols.Count; i++)
+                    if (symbols[i] == best.Item1 && symbols[i + 1] == best.Item2) { symbols[i] = merged; symbols.RemoveAt(i + 1); }
+        }
+        return merges;
+    }
+
+    [Fact]
     public void Training_IsDeterministic_AndStopsWhenNoPairIsFrequentEnough()
     {
         using var first = TestEnvironment.NewTempDir();

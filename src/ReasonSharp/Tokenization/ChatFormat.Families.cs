@@ -21,8 +21,8 @@ public sealed partial class ChatFormat
         }
     }
 
-    const string ThinkOpen = "<think>";
-    const string ThinkClose = "</think>";
+    const string ThinkOpen = ReasoningTokens.ThinkOpen;
+    const string ThinkClose = ReasoningTokens.ThinkClose;
 
     List<Segment> Segments(IReadOnlyList<ChatMessage> messages, ChatRenderOptions options)
     {

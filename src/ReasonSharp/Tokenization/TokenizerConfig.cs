@@ -1,0 +1,124 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace ReasonSharp.Tokenization;
+
+/// <summary>
+/// tokenizer_config.json as transformers writes it: bos/eos/pad/unk tokens (strings or {"content": …} objects),
+/// `added_tokens_decoder`, `chat_template` (or a `chat_template.jinja` beside it) and `model_max_length`.
+/// </summary>
+public sealed class TokenizerConfig
+{
+    public const string FileName = "tokenizer_config.json";
+    public const string ChatTemplateFileName = "chat_template.jinja";
+
+    public string? SourcePath { get; }
+    public string? BosToken { get; }
+    public string? EosToken { get; }
+    public string? PadToken { get; }
+    public string? UnkToken { get; }
+    public string? ChatTemplate { get; }
+    /// <summary>`model_max_length`, or null when absent or effectively unbounded (transformers writes 1e30 then).</summary>
+    public int? ModelMaxLength { get; }
+    /// <summary>`added_tokens_decoder`: id → token.</summary>
+    public IReadOnlyDictionary<int, AddedToken> AddedTokensDecoder { get; }
+
+    /// <summary>The file's JSON, kept whole so that saving loses none of its keys.</summary>
+    internal JsonObject Root { get; }
+
+    TokenizerConfig(string? sourcePath, JsonObject root, string? chatTemplateOverride)
+    {
+        SourcePath = sourcePath;
+        Root = root;
+        var where = sourcePath ?? FileName;
+        BosToken = TokenField(root, "bos_token", where);
+        EosToken = TokenField(root, "eos_token", where);
+        PadToken = TokenField(root, "pad_token", where);
+        UnkToken = TokenField(root, "unk_token", where);
+        ChatTemplate = chatTemplateOverride ?? ChatTemplateField(root, where);
+        ModelMaxLength = MaxLengthField(root, where);
+        AddedTokensDecoder = AddedTokensField(root, where);
+    }
+
+    /// <summary>An empty configuration (no special tokens, no template), for a folder without tokenizer_config.json.</summary>
+    public static TokenizerConfig Empty { get; } = new(null, [], null);
+
+    /// <summary>Builds a configuration from JSON text; errors name <paramref name="sourcePath"/> and the key.</summary>
+    public static TokenizerConfig Parse(string json, string sourcePath, string? chatTemplateOverride = null)
+    {
+        JsonNode? node;
+        try { node = JsonNode.Parse(json); }
+        catch (JsonException e) { throw new ReasonSharpException($"{sourcePath}: not valid JSON (line {e.LineNumber + 1}): {e.Message}", e); }
+        if (node is not JsonObject root) throw new ReasonSharpException($"{sourcePath}: expected a JSON object at the top level");
+        return new TokenizerConfig(sourcePath, root, chatTemplateOverride);
+    }
+
+    /// <summary>Reads `folder/tokenizer_config.json` (and `chat_template.jinja`, which wins as in transformers); Empty when absent.</summary>
+    public static TokenizerConfig Load(string folder)
+    {
+        var path = Path.Combine(folder, FileName);
+        var jinjaPath = Path.Combine(folder, ChatTemplateFileName);
+        var jinja = File.Exists(jinjaPath) ? File.ReadAllText(jinjaPath) : null;
+        if (!File.Exists(path)) return jinja is null ? Empty : new TokenizerConfig(null, [], jinja);
+        return Parse(File.ReadAllText(path), path, jinja);
+    }
+
+    /// <summary>The JSON to save: the original keys, with the chat template inlined when it came from a .jinja file.</summary>
+    internal string ToJson()
+    {
+        var root = (JsonObject)Root.DeepClone();
+        if (ChatTemplate is not null) root["chat_template"] = ChatTemplate;
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+    }
+
+    static string? TokenField(JsonObject root, string key, string where) => root[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue<string>(out var s) => s,
+        JsonObject o when o["content"] is JsonValue c && c.TryGetValue<string>(out var s) => s,
+        _ => throw new ReasonSharpException($"{where}: key '{key}' must be a string, null or an object with a string \"content\""),
+    };
+
+    static string? ChatTemplateField(JsonObject root, string where)
+    {
+        switch (root["chat_template"])
+        {
+            case null: return null;
+            case JsonValue v when v.TryGetValue<string>(out var s): return s;
+            case JsonArray list: // [{"name": "default", "template": "…"}, {"name": "tool_use", …}]
+                var named = list.OfType<JsonObject>().Select(o => (Name: (string?)o["name"], Template: (string?)o["template"])).ToList();
+                if (named.Count == 0 || named.Any(n => n.Template is null))
+                    throw new ReasonSharpException($"{where}: key 'chat_template' must be a string or a list of {{\"name\", \"template\"}} objects");
+                return (named.FirstOrDefault(n => n.Name == "default").Template ?? named[0].Template)!;
+            default:
+                throw new ReasonSharpException($"{where}: key 'chat_template' must be a string or a list of {{\"name\", \"template\"}} objects");
+        }
+    }
+
+    static int? MaxLengthField(JsonObject root, string where)
+    {
+        if (root["model_max_length"] is null) return null;
+        if (root["model_max_length"] is not JsonValue v || !v.TryGetValue<double>(out var value) || value < 1)
+            throw new ReasonSharpException($"{where}: key 'model_max_length' must be a positive number");
+        return value > int.MaxValue ? null : (int)value;
+    }
+
+    static Dictionary<int, AddedToken> AddedTokensField(JsonObject root, string where)
+    {
+        var result = new Dictionary<int, AddedToken>();
+        if (root["added_tokens_decoder"] is null) return result;
+        if (root["added_tokens_decoder"] is not JsonObject decoder)
+            throw new ReasonSharpException($"{where}: key 'added_tokens_decoder' must be an object of id → token");
+        foreach (var (idText, value) in decoder)
+        {
+            var key = $"added_tokens_decoder.{idText}";
+            if (!int.TryParse(idText, out var id) || id < 0) throw new ReasonSharpException($"{where}: key '{key}': the key must be a non-negative integer id");
+            if (value is not JsonObject token || token["content"] is not JsonValue c || !c.TryGetValue<string>(out var content))
+                throw new ReasonSharpException($"{where}: key '{key}' must be an object with a string \"content\"");
+            result[id] = new AddedToken(id, content, Flag(token, "special"), Flag(token, "single_word"), Flag(token, "lstrip"), Flag(token, "rstrip"), Flag(token, "normalized"));
+        }
+        return result;
+    }
+
+    static bool Flag(JsonObject token, string name) => token[name] is JsonValue v && v.TryGetValue<bool>(out var b) && b;
+}

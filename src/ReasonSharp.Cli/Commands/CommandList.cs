@@ -8,6 +8,9 @@ public static class CommandList
     public static IEnumerable<Command> All() =>
     [
         InfoCommand.Create(),
+        InitModelCommand.Create(),
+        GenerateCommand.Create(),
+        ChatCommand.Create(),
         TokenizerCommand.Create(),
         TokenizeCommand.Create(),
     ];

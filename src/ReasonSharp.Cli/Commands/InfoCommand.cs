@@ -1,19 +1,49 @@
 using System.CommandLine;
+using ReasonSharp.Modeling;
 using ReasonSharp.Native;
+using ReasonSharp.Tokenization;
 
 namespace ReasonSharp.Cli.Commands;
 
+/// <summary>`reason info MODEL`: architecture, parameters, dtype and memory of a model folder.</summary>
 public static class InfoCommand
 {
     public static Command Create()
     {
-        var command = new Command("info", "Show the native TorchSharp status (model info comes with the Modeling layer).");
-        command.SetAction(_ =>
-        {
-            TorchNative.EnsureLoaded();
-            Console.WriteLine($"torch native: {TorchNative.Status}");
-            return 0;
-        });
+        var folder = new Argument<string>("model") { Description = "A Hugging Face model folder (config.json, safetensors, tokenizer files)." };
+        var command = new Command("info", "Show a model folder's architecture, parameter count, dtype, memory and tokenizer.") { folder };
+        command.SetAction(parse => Print(parse.GetValue(folder)!));
         return command;
     }
+
+    public static int Print(string folder)
+    {
+        TorchNative.EnsureLoaded();
+        var config = ModelConfig.Load(Path.Combine(folder, ModelFolder.ConfigFile));
+        var files = ModelFolder.WeightFiles(folder);
+        long onDisk = files.Sum(f => new FileInfo(f).Length);
+        long parameters = config.ParameterCount();
+        Console.WriteLine($"model:          {Path.GetFullPath(folder)}");
+        Console.WriteLine($"architecture:   {config.Architecture} (model_type {config.ModelType})");
+        Console.WriteLine($"parameters:     {parameters:N0} ({parameters / 1e6:F2}M)");
+        Console.WriteLine($"shape:          {config.NumHiddenLayers} layers, hidden {config.HiddenSize}, intermediate {config.IntermediateSize}, " +
+                          $"{config.NumAttentionHeads} heads ({config.NumKeyValueHeads} kv, head_dim {config.HeadDim}), vocab {config.VocabSize}");
+        Console.WriteLine($"embeddings:     {(config.TieWordEmbeddings ? "tied (lm_head shares embed_tokens)" : "untied")}");
+        Console.WriteLine($"rope:           theta {config.RopeTheta}{(config.RopeScaling is { } s ? $", {s.RopeType} scaling ×{s.Factor}" : "")}, max positions {config.MaxPositionEmbeddings}");
+        Console.WriteLine($"stored dtype:   {config.TorchDtype}, {files.Count} file(s), {onDisk / 1e6:F1} MB on disk");
+        Console.WriteLine($"memory:         {parameters * 4 / 1e6:F1} MB as float32 (CPU compute), {parameters * 2 / 1e6:F1} MB as bfloat16 (CUDA)");
+        if (File.Exists(Path.Combine(folder, Tokenizer.FileName)))
+        {
+            using var tokenizer = Tokenizer.Load(folder);
+            string chat;
+            try { chat = ChatFormat.For(tokenizer).Name; }
+            catch (ReasonSharpException) { chat = "not recognised (pass --format)"; }
+            Console.WriteLine($"tokenizer:      {tokenizer.VocabSize} ids, eos {Token(tokenizer, tokenizer.EosTokenId)}, pad {Token(tokenizer, tokenizer.PadTokenId)}, chat format {chat}");
+        }
+        else Console.WriteLine("tokenizer:      none in this folder");
+        Console.WriteLine($"torch native:   {TorchNative.Status}");
+        return 0;
+    }
+
+    static string Token(Tokenizer tokenizer, int? id) => id is { } i ? $"{tokenizer.IdToToken(i)} ({i})" : "none";
 }

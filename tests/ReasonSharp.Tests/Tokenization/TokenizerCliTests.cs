@@ -1,6 +1,3 @@
-using System.CommandLine;
-using ReasonSharp.Cli;
-using ReasonSharp.Cli.Commands;
 using ReasonSharp.Tokenization;
 
 namespace ReasonSharp.Tests.Tokenization;
@@ -9,17 +6,7 @@ namespace ReasonSharp.Tests.Tokenization;
 [Collection("Console")]
 public class TokenizerCliTests
 {
-    static async Task<(int Code, string Output)> Run(params string[] args)
-    {
-        var root = new RootCommand("reason");
-        foreach (var command in CommandList.All()) root.Subcommands.Add(command);
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        var captured = new StringWriter();
-        Console.SetOut(captured);
-        Console.SetError(captured);
-        try { return (await CliRunner.InvokeAsync(root, args), captured.ToString()); }
-        finally { Console.SetOut(stdout); Console.SetError(stderr); }
-    }
+    static Task<(int Code, string Output)> Run(params string[] args) => CliHarness.Run(args);
 
     [Fact]
     public async Task TrainThenTokenize_WritesALoadableTokenizer_AndShowsIdsAndPieces()

@@ -1,0 +1,104 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ReasonSharp.Modeling;
+using ReasonSharp.Tokenization;
+
+namespace ReasonSharp.Cli.Commands;
+
+/// <summary>`reason generate MODEL --prompt …`: batched sampling from a model, from the command line or a JSONL of prompts.</summary>
+public static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var folder = new Argument<string>("model") { Description = "A Hugging Face model folder." };
+        var prompt = new Option<string[]>("--prompt") { Description = "A prompt (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var input = new Option<string?>("--input") { Description = "JSONL of prompts: each row's `prompt` (text or a messages list), `messages`, `question` or `problem`." };
+        var output = new Option<string?>("--output") { Description = "Write one JSON line per completion here." };
+        var chat = new Option<bool>("--chat") { Description = "Render each text prompt as a user turn in the model's chat format, with the generation prompt." };
+        var system = new Option<string?>("--system") { Description = "With --chat: a system message (e.g. /think or /no_think for dual-mode models)." };
+        var noThink = new Option<bool>("--no-think") { Description = "With --chat: answer without thinking (Qwen3's enable_thinking=false; dual-mode adds /no_think)." };
+        var n = new Option<int>("--n") { Description = "Completions per prompt.", DefaultValueFactory = _ => 1 };
+        var device = CommonOptions.Device();
+        var format = CommonOptions.ChatFormatOption();
+        var sampling = new CommonOptions.Sampling();
+        var command = new Command("generate", "Generate completions for prompts with the batched engine (KV cache, left padding, per-row stopping).")
+        {
+            folder, prompt, input, output, chat, system, noThink, n, device, format,
+        };
+        foreach (var option in sampling.All) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            using var lm = LanguageModel.Load(parse.GetValue(folder)!, parse.GetValue(device)!, CommonOptions.ParseChatFamily(parse.GetValue(format)));
+            var conversations = new List<List<ChatMessage>>();
+            var rawPrompts = new List<string>();
+            foreach (var text in parse.GetValue(prompt) ?? []) rawPrompts.Add(text);
+            if (parse.GetValue(input) is { } path) ReadPrompts(path, conversations);
+            if (rawPrompts.Count == 0 && conversations.Count == 0) throw new ReasonSharpException("give --prompt TEXT or --input FILE.jsonl");
+
+            bool useChat = parse.GetValue(chat) || conversations.Count > 0;
+            bool thinking = !parse.GetValue(noThink);
+            var systemText = parse.GetValue(system);
+            if (!thinking && lm.Chat.Family == ChatFamily.DualMode) systemText = ((systemText ?? "") + " /no_think").Trim();
+            var prompts = new List<(string Shown, int[] Ids)>();
+            foreach (var text in rawPrompts)
+            {
+                if (!useChat) { prompts.Add((text, lm.Tokenizer.Encode(text))); continue; }
+                conversations.Add([new ChatMessage("user", text)]);
+            }
+            foreach (var conversation in conversations)
+            {
+                var messages = systemText is null || conversation.Any(m => m.Role == "system") ? conversation : [new ChatMessage("system", systemText), .. conversation];
+                prompts.Add((conversation.Last(m => m.Role == "user").Content, lm.EncodePrompt(messages, thinking)));
+            }
+
+            int k = parse.GetValue(n);
+            var batch = prompts.SelectMany(p => Enumerable.Repeat(p.Ids, k)).ToList();
+            var engine = lm.Engine();
+            var results = engine.Generate(batch, sampling.Read(parse, lm.StopTokenIds));
+            using var writer = parse.GetValue(output) is { } outPath ? new StreamWriter(outPath) : null;
+            for (int i = 0; i < results.Count; i++)
+            {
+                var (shown, _) = prompts[i / k];
+                var r = results[i];
+                Console.WriteLine($"=== prompt {i / k + 1}{(k > 1 ? $", sample {i % k + 1}" : "")} ({r.CompletionIds.Length} tokens, {r.FinishReason.ToString().ToLowerInvariant()})");
+                Console.WriteLine(r.CompletionText);
+                writer?.WriteLine(new JsonObject
+                {
+                    ["prompt"] = shown, ["completion"] = r.CompletionText, ["finish_reason"] = r.FinishReason.ToString().ToLowerInvariant(),
+                    ["completion_tokens"] = r.CompletionIds.Length, ["sample"] = i % k,
+                }.ToJsonString());
+            }
+            var stats = engine.LastStats!;
+            Console.Error.WriteLine($"{stats.GeneratedTokens} tokens in {(stats.Prefill + stats.Decode).TotalSeconds:F1}s ({stats.DecodeTokensPerSecond:F1} tokens/s decoding, batch {stats.Rows})");
+            return 0;
+        });
+        return command;
+    }
+
+    static void ReadPrompts(string path, List<List<ChatMessage>> conversations)
+    {
+        if (!File.Exists(path)) throw new ReasonSharpException($"{path}: file not found");
+        int lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonObject row;
+            try { row = JsonNode.Parse(line) as JsonObject ?? throw new ReasonSharpException($"{path}:{lineNumber}: expected a JSON object"); }
+            catch (JsonException e) { throw new ReasonSharpException($"{path}:{lineNumber}: malformed JSON: {e.Message}", e); }
+            var field = new[] { "prompt", "messages", "question", "problem" }.FirstOrDefault(f => row[f] is not null)
+                ?? throw new ReasonSharpException($"{path}:{lineNumber}: no prompt field (expected one of prompt, messages, question, problem)");
+            switch (row[field])
+            {
+                case JsonValue v when v.TryGetValue<string>(out var text): conversations.Add([new ChatMessage("user", text)]); break;
+                case JsonArray messages:
+                    conversations.Add(messages.Select((m, i) => new ChatMessage(
+                        m?["role"]?.GetValue<string>() ?? throw new ReasonSharpException($"{path}:{lineNumber}: field '{field}[{i}].role' is missing"),
+                        m["content"]?.GetValue<string>() ?? throw new ReasonSharpException($"{path}:{lineNumber}: field '{field}[{i}].content' is missing"))).ToList());
+                    break;
+                default: throw new ReasonSharpException($"{path}:{lineNumber}: field '{field}' must be a string or a list of messages");
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+using System.CommandLine;
+using ReasonSharp.Generation;
+using ReasonSharp.Tokenization;
+
+namespace ReasonSharp.Cli;
+
+/// <summary>Options shared by several commands, so each is spelled and explained once.</summary>
+public static class CommonOptions
+{
+    public static Option<string> Device() => new("--device") { Description = "cpu, cuda, cuda:N or auto (cuda when available).", DefaultValueFactory = _ => "auto" };
+
+    public static Option<string?> ChatFormatOption() => new("--format")
+    {
+        Description = "Chat format (" + string.Join(", ", ChatFormat.Families.Select(f => f.Name)) + "); default: recognised from the tokenizer's chat template.",
+    };
+
+    public static ChatFamily? ParseChatFamily(string? name) => name is null ? null : ChatFormat.ParseFamily(name);
+
+    /// <summary>The sampling flags of `generate` and `chat`, with Open-R1's evaluation defaults (temperature 0.6, top-p 0.95).</summary>
+    public sealed class Sampling
+    {
+        public Option<int> MaxNewTokens { get; } = new("--max-new-tokens") { Description = "Most tokens to generate per completion.", DefaultValueFactory = _ => 512 };
+        public Option<double> Temperature { get; } = new("--temperature") { Description = "Sampling temperature; 0 means greedy.", DefaultValueFactory = _ => 0.6 };
+        public Option<double> TopP { get; } = new("--top-p") { Description = "Nucleus sampling threshold (1 = off).", DefaultValueFactory = _ => 0.95 };
+        public Option<int> TopK { get; } = new("--top-k") { Description = "Keep the k most likely tokens (0 = off).", DefaultValueFactory = _ => 0 };
+        public Option<double> MinP { get; } = new("--min-p") { Description = "Drop tokens below min_p × the top probability (0 = off).", DefaultValueFactory = _ => 0 };
+        public Option<double> RepetitionPenalty { get; } = new("--repetition-penalty") { Description = "Penalty for tokens already present (1 = off).", DefaultValueFactory = _ => 1.0 };
+        public Option<long> Seed { get; } = new("--seed") { Description = "Random seed for sampling.", DefaultValueFactory = _ => 0 };
+
+        public IEnumerable<Option> All => [MaxNewTokens, Temperature, TopP, TopK, MinP, RepetitionPenalty, Seed];
+
+        public SamplingOptions Read(ParseResult parse, IReadOnlyList<int> eos) => new()
+        {
+            MaxNewTokens = parse.GetValue(MaxNewTokens),
+            Temperature = parse.GetValue(Temperature),
+            DoSample = parse.GetValue(Temperature) > 0,
+            TopP = parse.GetValue(TopP),
+            TopK = parse.GetValue(TopK),
+            MinP = parse.GetValue(MinP),
+            RepetitionPenalty = parse.GetValue(RepetitionPenalty),
+            Seed = parse.GetValue(Seed),
+            EosTokenIds = eos,
+        };
+    }
+}

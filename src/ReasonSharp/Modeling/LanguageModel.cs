@@ -1,0 +1,75 @@
+using System.Runtime.InteropServices;
+using ReasonSharp.Generation;
+using ReasonSharp.Tokenization;
+using static TorchSharp.torch;
+
+namespace ReasonSharp.Modeling;
+
+/// <summary>A model folder in use: the network, its tokenizer and chat format, ready to generate, train and save.</summary>
+public sealed class LanguageModel : IDisposable
+{
+    ChatFormat? _chat;
+
+    public CausalLM Model { get; }
+    public Tokenizer Tokenizer { get; }
+    public ChatFamily? ChatFamilyOverride { get; }
+
+    public LanguageModel(CausalLM model, Tokenizer tokenizer, ChatFamily? chatFamily = null)
+    {
+        if (tokenizer.VocabSize > model.Config.VocabSize)
+            throw new ReasonSharpException($"the tokenizer in {tokenizer.Folder} has {tokenizer.VocabSize} ids but the model's vocab_size is {model.Config.VocabSize}");
+        Model = model;
+        Tokenizer = tokenizer;
+        ChatFamilyOverride = chatFamily;
+    }
+
+    /// <summary>The chat format named by the tokenizer's template (or the override); an unknown template is an error listing the choices.</summary>
+    public ChatFormat Chat => _chat ??= ChatFormat.For(Tokenizer, ChatFamilyOverride);
+
+    /// <summary>Loads a Hugging Face model folder (config, weights, tokenizer) onto a device, computing in float32 on the CPU.</summary>
+    public static LanguageModel Load(string folder, string device = "auto", ChatFamily? chatFamily = null)
+    {
+        var target = Devices.Parse(device);
+        var tokenizer = Tokenizer.Load(folder);
+        try { return new LanguageModel(ModelFolder.Load(folder, target, Devices.DefaultDtype(target)), tokenizer, chatFamily); }
+        catch { tokenizer.Dispose(); throw; }
+    }
+
+    /// <summary>A randomly initialised model of an architecture and shape, sized to a tokenizer (Hugging Face's normal(0, initializer_range) init).</summary>
+    public static LanguageModel Initialize(string modelType, ModelShape shape, string tokenizerFolder, long seed, int maxPositions = 2048,
+        bool tieWordEmbeddings = true, string device = "auto")
+    {
+        var tokenizer = Tokenizer.Load(tokenizerFolder);
+        var eos = tokenizer.EosTokenId is { } e ? new[] { e } : [];
+        var config = ModelConfig.Create(modelType, tokenizer.VocabSize, shape.HiddenSize, shape.IntermediateSize, shape.Layers, shape.Heads,
+            shape.KvHeads, shape.HeadDim, tieWordEmbeddings, shape.RopeTheta, maxPositions, bosTokenId: tokenizer.BosTokenId,
+            eosTokenIds: eos, padTokenId: tokenizer.PadTokenId);
+        return new LanguageModel(new CausalLM(config, Devices.Parse(device), seed), tokenizer);
+    }
+
+    public void Save(string folder, ModelSaveOptions? options = null)
+    {
+        ModelFolder.Save(Model, folder, (options ?? new ModelSaveOptions()) with { TokenizerFolder = null });
+        Tokenizer.SaveTo(folder);
+    }
+
+    /// <summary>Ids where generation stops: the config's eos ids and the tokenizer's end-of-turn tokens.</summary>
+    public IReadOnlyList<int> StopTokenIds => Model.Config.EosTokenIds.Concat(Tokenizer.StopTokenIds).Distinct().ToArray();
+
+    public GenerationEngine Engine() => new(Model, Decode);
+
+    public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens) =>
+        ids is List<int> list ? Tokenizer.Decode(CollectionsMarshal.AsSpan(list), skipSpecialTokens) : Tokenizer.Decode(ids.ToArray(), skipSpecialTokens);
+
+    /// <summary>Prompt ids for a conversation with the generation prompt added.</summary>
+    public int[] EncodePrompt(IReadOnlyList<ChatMessage> messages, bool enableThinking = true) =>
+        Chat.Encode(messages, new ChatRenderOptions { AddGenerationPrompt = true, EnableThinking = enableThinking }).InputIds;
+
+    public long ParameterCount() => Model.ParameterCount();
+
+    public void Dispose()
+    {
+        Model.Dispose();
+        Tokenizer.Dispose();
+    }
+}

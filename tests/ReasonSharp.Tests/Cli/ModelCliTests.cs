@@ -1,0 +1,65 @@
+using ReasonSharp.Modeling;
+using ReasonSharp.Tokenization;
+
+namespace ReasonSharp.Tests.Cli;
+
+/// <summary>`reason init-model`, `info` and `generate`, run in-process on a tokenizer trained in the test.</summary>
+[Collection("Console")]
+public class ModelCliTests
+{
+    static string TrainTokenizer(TempDir dir)
+    {
+        var corpus = Enumerable.Range(0, 400).Select(i => $"Question {i}: what is {i} plus {i + 1}? The answer is {2 * i + 1}.");
+        BpeTrainer.TrainToFolder(corpus, new BpeTrainerOptions { VocabSize = 400 }, dir.File("tok"));
+        return dir.File("tok");
+    }
+
+    [Fact]
+    public async Task InitModelWritesALoadableFolderAndPrintsInfo()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        var tok = TrainTokenizer(dir);
+        var (code, output) = await CliHarness.Run("init-model", "--arch", "qwen3", "--size", "nano", "--tokenizer", tok, "--out", dir.File("m"), "--seed", "5");
+        Assert.True(code == 0, output);
+        Assert.Contains("Qwen3ForCausalLM", output);
+        using var lm = LanguageModel.Load(dir.File("m"), "cpu");
+        Assert.Contains($"vocab {lm.Tokenizer.VocabSize}", output);
+        Assert.Equal(lm.Model.Config.ParameterCount(), lm.ParameterCount());
+        Assert.Equal("chatml", lm.Chat.Name);
+        Assert.Contains(lm.Tokenizer.TokenToId("<|im_end|>")!.Value, lm.StopTokenIds);
+    }
+
+    [Fact]
+    public async Task GenerateWritesOneJsonLinePerCompletion()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        var tok = TrainTokenizer(dir);
+        Assert.Equal(0, (await CliHarness.Run("init-model", "--size", "nano", "--tokenizer", tok, "--out", dir.File("m"))).Code);
+        File.WriteAllLines(dir.File("p.jsonl"), ["{\"question\": \"what is 1 plus 2?\"}", "{\"prompt\": [{\"role\": \"user\", \"content\": \"hi\"}]}"]);
+        var (code, output) = await CliHarness.Run("generate", dir.File("m"), "--input", dir.File("p.jsonl"), "--n", "3", "--max-new-tokens", "8",
+            "--output", dir.File("out.jsonl"), "--device", "cpu");
+        Assert.True(code == 0, output);
+        var lines = File.ReadAllLines(dir.File("out.jsonl"));
+        Assert.Equal(6, lines.Length);
+        Assert.All(lines, l => Assert.Contains("\"finish_reason\"", l));
+    }
+
+    [Fact]
+    public async Task BadInputIsOneErrorLineNamingTheProblem()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        var tok = TrainTokenizer(dir);
+        var (code, output) = await CliHarness.Run("init-model", "--arch", "gpt2", "--tokenizer", tok, "--out", dir.File("m"));
+        Assert.Equal(2, code);
+        Assert.Contains("gpt2", output);
+        (code, output) = await CliHarness.Run("init-model", "--tokenizer", dir.File("none"), "--out", dir.File("m"));
+        Assert.Equal(2, code);
+        Assert.Contains("none", output);
+        Assert.Equal(0, (await CliHarness.Run("init-model", "--size", "nano", "--tokenizer", tok, "--out", dir.File("m"))).Code);
+        File.WriteAllText(dir.File("bad.jsonl"), "{\"question\": 3}\n");
+        (code, output) = await CliHarness.Run("generate", dir.File("m"), "--input", dir.File("bad.jsonl"));
+        Assert.Equal(2, code);
+        Assert.Contains("bad.jsonl:1", output);
+        Assert.Contains("question", output);
+    }
+}

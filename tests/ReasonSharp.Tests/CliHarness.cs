@@ -1,0 +1,24 @@
+using System.CommandLine;
+using ReasonSharp.Cli;
+using ReasonSharp.Cli.Commands;
+
+namespace ReasonSharp.Tests;
+
+/// <summary>Runs `reason …` in-process, capturing its console output. Tests using it join the "Console" collection.</summary>
+public static class CliHarness
+{
+    public static async Task<(int Code, string Output)> Run(params string[] args)
+    {
+        var root = new RootCommand("reason");
+        foreach (var command in CommandList.All()) root.Subcommands.Add(command);
+        var (stdout, stderr) = (Console.Out, Console.Error);
+        var captured = new StringWriter();
+        Console.SetOut(captured);
+        Console.SetError(captured);
+        try { return (await CliRunner.InvokeAsync(root, args), captured.ToString()); }
+        finally { Console.SetOut(stdout); Console.SetError(stderr); }
+    }
+}
+
+[CollectionDefinition("Console", DisableParallelization = true)]
+public sealed class ConsoleCollection;

@@ -34,13 +34,10 @@ public sealed class DataRow
 
     public string RequireString(string column) => AsString(Require(column), column);
 
-    /// <summary>The value as a string, or an error naming the field. Numbers are accepted and kept as written.</summary>
-    public string AsString(JsonElement value, string field) => value.ValueKind switch
-    {
-        JsonValueKind.String => value.GetString()!,
-        JsonValueKind.Number => value.GetRawText(),
-        _ => throw FieldError(field, $"expected a string, got {Describe(value)}"),
-    };
+    /// <summary>The value as a string, or an error naming the field.</summary>
+    public string AsString(JsonElement value, string field) => value.ValueKind == JsonValueKind.String
+        ? value.GetString()!
+        : throw FieldError(field, $"expected a string, got {Describe(value)}");
 
     public ReasonSharpException FieldError(string field, string problem) =>
         new($"{Origin}: field '{field}': {problem}");

@@ -14,7 +14,7 @@ public static class SyntheticDataset
         var random = new Random(seed);
         var keys = new HashSet<string>();
         var problems = new List<SyntheticProblem>(count);
-        var maxDraws = Math.Max(10_000L, 50L * count);
+        var maxDraws = Math.Max(10_000L, 20L * count);
         for (long draws = 0; problems.Count < count; draws++)
         {
             if (draws >= maxDraws)

@@ -37,7 +37,7 @@ public static class JsonRowReader
     {
         try
         {
-            return new DataRow(JsonSerializer.Deserialize<JsonElement>(line), origin);
+            return new DataRow(JsonElement.Parse(line), origin);
         }
         catch (JsonException e)
         {

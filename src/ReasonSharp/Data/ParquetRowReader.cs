@@ -27,7 +27,7 @@ public static class ParquetRowReader
         {
             return RowGroupCountAsync(path).GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is not ReasonSharpException and not IOException)
+        catch (Exception e) when (e is not ReasonSharpException)
         {
             throw new ReasonSharpException($"{path}: not a readable Parquet file ({e.Message})", e);
         }
@@ -63,7 +63,7 @@ public static class ParquetRowReader
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
             WriteValue(writer, values);
-        return JsonSerializer.Deserialize<JsonElement>(buffer.WrittenSpan);
+        return JsonElement.Parse(buffer.WrittenSpan);
     }
 
     static void WriteValue(Utf8JsonWriter writer, object? value)

@@ -29,7 +29,7 @@ public sealed record ReasoningTrace(string Thinking, string Answer)
     /// </summary>
     public string Render(TraceStyle style)
     {
-        var thinking = HasThinking ? Thinking + "\n" : "";
+        var thinking = HasThinking ? Thinking + "\n" : "\n";
         return style switch
         {
             TraceStyle.ThinkAnswer => $"{ThinkOpen}\n{thinking}{ThinkClose}\n{AnswerOpen}\n{Answer}\n{AnswerClose}",

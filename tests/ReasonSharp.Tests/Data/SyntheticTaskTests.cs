@@ -156,8 +156,8 @@ public class SyntheticTaskTests
         var unreachable = Assert.Throws<ReasonSharpException>(() =>
             new CountdownTask().Generate(new Random(0), new CountdownOptions(2, 2, 50, 60, 0), 0));
         Assert.Contains("no reachable target", unreachable.Message);
-        var tooMany = Assert.Throws<ReasonSharpException>(() => SyntheticDataset.Generate(new WordProblemTask(), 25_000, 1, 0));
-        Assert.Contains("found only", tooMany.Message);
+        var tooMany = Assert.Throws<ReasonSharpException>(() => SyntheticDataset.Generate(new CoinTask(), 3, 1, 0));
+        Assert.Equal("--n: found only 2 distinct coin problems at difficulty 1 in 10000 draws; ask for fewer or raise --difficulty", tooMany.Message);
         Assert.Throws<ReasonSharpException>(() => new ArithmeticTask().Generate(new Random(0), 6));
     }
 
@@ -171,5 +171,20 @@ public class SyntheticTaskTests
         Assert.Equal("47*36: 47*6=282, 47*30=1410, 282+1410=1692", ColumnArithmetic.Explain(47, '*', 36));
         Assert.Equal("282/6: 28/6=4 r4, 42/6=7, so 47", ColumnArithmetic.Explain(282, '/', 6));
         Assert.Equal("7*8=56", ColumnArithmetic.Explain(7, '*', 8));
+    }
+
+    // A task with only two distinct problems, to see the generator refuse to pad with repeats.
+    sealed class CoinTask : ISyntheticTask
+    {
+        public string Name => "coin";
+        public string RewardName => "accuracy";
+        public int MaxDifficulty => 1;
+
+        public SyntheticProblem Generate(Random random, int difficulty)
+        {
+            var side = random.Next(2) == 0 ? "heads" : "tails";
+            return new SyntheticProblem(Name, difficulty, side, $"Say {side}.", new ReasoningTrace("", side),
+                new Dictionary<string, System.Text.Json.Nodes.JsonNode> { ["answer"] = side });
+        }
     }
 }

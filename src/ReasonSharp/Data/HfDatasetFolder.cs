@@ -31,17 +31,10 @@ public sealed partial class HfDatasetFolder
     {
         if (!Directory.Exists(root)) throw new ReasonSharpException($"{root}: dataset folder not found");
         var byConfig = new SortedDictionary<string, SortedDictionary<string, List<string>>>(StringComparer.Ordinal);
-        foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
+        foreach (var (file, configName, inDataFolder) in CandidateFiles(root))
         {
-            var relative = Path.GetRelativePath(root, file);
-            var folders = Path.GetDirectoryName(relative)!.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries).ToList();
-            if (folders.Count > 2 || folders.Any(f => f.StartsWith('.'))) continue;
-            var inDataFolder = folders.Count > 0 && folders[^1] == "data";
-            if (inDataFolder) folders.RemoveAt(folders.Count - 1);
-            if (folders.Count > 1) continue;
             var split = SplitOf(Path.GetFileName(file), inDataFolder);
             if (split == null) continue;
-            var configName = folders.Count == 1 ? folders[0] : "";
             var splits = byConfig.TryGetValue(configName, out var s) ? s : byConfig[configName] = new(StringComparer.Ordinal);
             (splits.TryGetValue(split, out var files) ? files : splits[split] = []).Add(file);
         }
@@ -49,8 +42,12 @@ public sealed partial class HfDatasetFolder
             throw new ReasonSharpException($"{root}: no data files found; expected data/<split>-00000-of-0000N.parquet (or .jsonl/.json) or <split>.jsonl");
         var chosen = config ?? (byConfig.Count == 1 ? byConfig.Keys.First() : byConfig.ContainsKey("") ? "" : null);
         if (chosen == null || !byConfig.TryGetValue(chosen, out var chosenSplits))
-            throw new ReasonSharpException(
-                $"{root}: configuration '{config}' not found; the folder has configurations: {string.Join(", ", byConfig.Keys.Select(k => k == "" ? "(top level)" : k))}");
+        {
+            var configs = string.Join(", ", byConfig.Keys.Select(k => k == "" ? "(top level)" : k));
+            throw new ReasonSharpException(config == null
+                ? $"{root}: the folder has configurations: {configs}; pick one with --config"
+                : $"{root}: configuration '{config}' not found; the folder has configurations: {configs}");
+        }
         return new HfDatasetFolder(root, chosen, chosenSplits.ToDictionary(
             kv => kv.Key, kv => (IReadOnlyList<string>)kv.Value.Order(StringComparer.Ordinal).ToList()));
     }
@@ -68,6 +65,21 @@ public sealed partial class HfDatasetFolder
 
     public IEnumerable<DataRow> ReadSplit(string split, BadRowLog? bad = null) =>
         FilesOf(split).SelectMany(file => DatasetFiles.ReadFile(file, bad));
+
+    // Files at the top, in data/, in <config>/ and in <config>/data/; hidden folders (.git, .cache) are not searched.
+    static IEnumerable<(string File, string Config, bool InDataFolder)> CandidateFiles(string root)
+    {
+        foreach (var file in Directory.EnumerateFiles(root)) yield return (file, "", false);
+        foreach (var folder in Directory.EnumerateDirectories(root).Where(d => !Path.GetFileName(d).StartsWith('.')))
+        {
+            var name = Path.GetFileName(folder);
+            var isData = name == "data";
+            foreach (var file in Directory.EnumerateFiles(folder)) yield return (file, isData ? "" : name, isData);
+            var data = Path.Combine(folder, "data");
+            if (!isData && Directory.Exists(data))
+                foreach (var file in Directory.EnumerateFiles(data)) yield return (file, name, true);
+        }
+    }
 
     // "train-00000-of-00003.parquet", "train-00000-of-00001-3f2a1b9c.parquet" (older Hub files), "test.jsonl".
     static string? SplitOf(string fileName, bool inDataFolder)

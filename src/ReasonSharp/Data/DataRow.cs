@@ -16,6 +16,13 @@ public sealed class DataRow
         Origin = origin;
     }
 
+    /// <summary>A row, or null after reporting a non-object value to <paramref name="bad"/>.</summary>
+    public static DataRow? TryCreate(JsonElement json, RowOrigin origin, BadRowLog bad)
+    {
+        try { return new DataRow(json, origin); }
+        catch (ReasonSharpException e) { bad.Report(e); return null; }
+    }
+
     public JsonElement Json { get; }
     public RowOrigin Origin { get; }
 

@@ -35,20 +35,18 @@ public static class JsonRowReader
 
     static DataRow? ParseLine(string line, RowOrigin origin, BadRowLog bad)
     {
+        JsonElement json;
         try
         {
-            return new DataRow(JsonElement.Parse(line), origin);
+            json = JsonElement.Parse(line);
         }
         catch (JsonException e)
         {
             bad.Report(new ReasonSharpException(
                 $"{origin}: malformed JSON at character {e.BytePositionInLine + 1}: expected one JSON object per line", e));
+            return null;
         }
-        catch (ReasonSharpException e)
-        {
-            bad.Report(e);
-        }
-        return null;
+        return DataRow.TryCreate(json, origin, bad);
     }
 
     static IEnumerable<DataRow> ReadArrayItems(string path, BadRowLog bad)
@@ -58,11 +56,7 @@ public static class JsonRowReader
         long index = 0;
         while (NextItem(items, path, out var item))
         {
-            index++;
-            DataRow? row = null;
-            try { row = new DataRow(item, RowOrigin.Item(path, index)); }
-            catch (ReasonSharpException e) { bad.Report(e); }
-            if (row != null) yield return row;
+            if (DataRow.TryCreate(item, RowOrigin.Item(path, ++index), bad) is { } row) yield return row;
         }
     }
 

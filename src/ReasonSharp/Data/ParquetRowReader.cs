@@ -49,11 +49,7 @@ public static class ParquetRowReader
                 rows = ParquetSerializer.DeserializeUntypedAsync(stream, null, group).GetAwaiter().GetResult().Data;
             foreach (var values in rows)
             {
-                rowNumber++;
-                DataRow? row = null;
-                try { row = new DataRow(ToJson(values), RowOrigin.Row(path, rowNumber)); }
-                catch (ReasonSharpException e) { bad.Report(e); }
-                if (row != null) yield return row;
+                if (DataRow.TryCreate(ToJson(values), RowOrigin.Row(path, ++rowNumber), bad) is { } row) yield return row;
             }
         }
     }

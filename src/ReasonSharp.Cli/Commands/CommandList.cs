@@ -13,5 +13,6 @@ public static class CommandList
         ChatCommand.Create(),
         TokenizerCommand.Create(),
         TokenizeCommand.Create(),
+        DataCommand.Create(),
     ];
 }

@@ -1,8 +1,5 @@
 namespace ReasonSharp.Tokenization;
 
-/// <summary>One turn of a conversation: role "system", "user" or "assistant", and its text.</summary>
-public sealed record ChatMessage(string Role, string Content);
-
 /// <summary>Options of one rendering, named after the chat templates' own variables.</summary>
 public sealed record ChatRenderOptions
 {

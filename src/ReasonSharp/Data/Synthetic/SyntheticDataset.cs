@@ -1,0 +1,43 @@
+namespace ReasonSharp.Data;
+
+/// <summary>Generates distinct synthetic problems with a seed, splits them and writes the standard JSONL rows.</summary>
+public static class SyntheticDataset
+{
+    /// <summary>
+    /// <paramref name="count"/> problems with distinct keys, drawn with <paramref name="seed"/>. Throws when the level
+    /// has too few distinct problems for the count.
+    /// </summary>
+    public static IReadOnlyList<SyntheticProblem> Generate(ISyntheticTask task, int count, int difficulty, int seed)
+    {
+        if (count < 1) throw new ReasonSharpException($"--n: expected a positive count, got {count}");
+        SyntheticTasks.CheckDifficulty(task, difficulty);
+        var random = new Random(seed);
+        var keys = new HashSet<string>();
+        var problems = new List<SyntheticProblem>(count);
+        var maxDraws = Math.Max(10_000L, 20L * count);
+        for (long draws = 0; problems.Count < count; draws++)
+        {
+            if (draws >= maxDraws)
+                throw new ReasonSharpException(
+                    $"--n: found only {problems.Count} distinct {task.Name} problems at difficulty {difficulty} in {maxDraws} draws; ask for fewer or raise --difficulty");
+            var problem = task.Generate(random, difficulty);
+            if (keys.Add(problem.Key)) problems.Add(problem);
+        }
+        return problems;
+    }
+
+    /// <summary>Distinct problems split into train and test; since keys are distinct the splits share no problem.</summary>
+    public static TrainTestSplit<SyntheticProblem> GenerateSplit(ISyntheticTask task, int count, int difficulty, int seed, double testFraction) =>
+        Generate(task, count, difficulty, seed).SplitTrainTest(testFraction, seed);
+
+    public static int WriteJsonl(string path, IEnumerable<SyntheticProblem> problems) =>
+        JsonlWriter.Write(path, problems.Select(p => p.ToRow()));
+
+    /// <summary>"out.jsonl" becomes "out.train.jsonl" and "out.test.jsonl".</summary>
+    public static (string Train, string Test) SplitPaths(string outPath)
+    {
+        var folder = Path.GetDirectoryName(outPath) ?? "";
+        var stem = Path.GetFileNameWithoutExtension(outPath);
+        return (Path.Combine(folder, stem + ".train.jsonl"), Path.Combine(folder, stem + ".test.jsonl"));
+    }
+}

@@ -1,0 +1,62 @@
+namespace ReasonSharp.Data;
+
+/// <summary>
+/// Reasoning-trace conversions on whole examples: re-style every assistant turn, strip the thinking (no-think
+/// examples), and mix think and no-think examples for dual-mode training with SmolLM3's `/think` and `/no_think`
+/// system flags.
+/// </summary>
+public static class ThinkingModes
+{
+    public const string ThinkFlag = "/think";
+    public const string NoThinkFlag = "/no_think";
+
+    /// <summary>Every assistant turn re-rendered in <paramref name="style"/>.</summary>
+    public static Example ConvertTraces(Example example, TraceStyle style) =>
+        MapAssistant(example, content => ReasoningTrace.Convert(content, style));
+
+    /// <summary>Every assistant turn keeps only its answer, behind an empty thinking block in <paramref name="style"/>.</summary>
+    public static Example StripThinking(Example example, TraceStyle style) =>
+        MapAssistant(example, content => ReasoningTrace.Parse(content).WithoutThinking().Render(style));
+
+    /// <summary>Sets the system flag: appended to the system message (replacing an earlier flag), or a system message of its own.</summary>
+    public static Example WithSystemFlag(Example example, string flag)
+    {
+        var messages = example.Messages.ToList();
+        var at = messages.FindIndex(m => m.Role == ChatMessage.System);
+        if (at < 0)
+        {
+            messages.Insert(0, ChatMessage.FromSystem(flag));
+            return example.WithMessages(messages);
+        }
+        var text = RemoveFlags(messages[at].Content);
+        messages[at] = messages[at] with { Content = text.Length == 0 ? flag : text + "\n" + flag };
+        return example.WithMessages(messages);
+    }
+
+    /// <summary>
+    /// Dual-mode mix: exactly round(n × <paramref name="thinkFraction"/>) examples, chosen with <paramref name="seed"/>,
+    /// keep their thinking and get `/think`; the others are stripped and get `/no_think`. Order is kept.
+    /// </summary>
+    public static IReadOnlyList<Example> MixDualMode(IReadOnlyList<Example> examples, double thinkFraction, int seed, TraceStyle style)
+    {
+        if (thinkFraction is < 0 or > 1 || double.IsNaN(thinkFraction))
+            throw new ReasonSharpException($"think fraction: expected a number from 0 to 1, got {thinkFraction}");
+        var thinkCount = (int)Math.Round(examples.Count * thinkFraction, MidpointRounding.AwayFromZero);
+        var think = Enumerable.Range(0, examples.Count).ToList().ShuffleExact(seed).Take(thinkCount).ToHashSet();
+        return examples.Select((example, i) => think.Contains(i)
+            ? WithSystemFlag(ConvertTraces(example, style), ThinkFlag)
+            : WithSystemFlag(StripThinking(example, style), NoThinkFlag)).ToList();
+    }
+
+    static string RemoveFlags(string system)
+    {
+        var lines = system.Split('\n').Select(line => line.Trim() is ThinkFlag or NoThinkFlag ? "" : line);
+        var text = string.Join('\n', lines).Trim();
+        foreach (var flag in new[] { NoThinkFlag, ThinkFlag })
+            if (text.EndsWith(" " + flag, StringComparison.Ordinal)) text = text[..^flag.Length].TrimEnd();
+        return text;
+    }
+
+    static Example MapAssistant(Example example, Func<string, string> map) =>
+        example.WithMessages(example.Messages.Select(m => m.IsAssistant ? m with { Content = map(m.Content) } : m).ToList());
+}

@@ -22,3 +22,7 @@ public static class CliHarness
 
 [CollectionDefinition("Console", DisableParallelization = true)]
 public sealed class ConsoleCollection;
+
+/// <summary>Tests that measure process-wide memory or time run alone, after the parallel ones.</summary>
+[CollectionDefinition("Serial", DisableParallelization = true)]
+public sealed class SerialCollection;

@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 
 namespace ReasonSharp.Tests.Data;
 
+[Collection("Serial")]
 public class StreamingTests(ITestOutputHelper output)
 {
     const int Rows = 1_000_000;

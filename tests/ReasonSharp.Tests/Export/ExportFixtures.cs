@@ -157,5 +157,29 @@ public static class ExportModels
         return path;
     }
 
+    /// <summary>
+    /// A copy of <paramref name="config"/>'s model holding the weights stored in a GGUF (decoded to float32, llama's q/k
+    /// permutation undone), i.e. what llama.cpp computes with.
+    /// </summary>
+    public static CausalLM FromGguf(ModelConfig config, string path)
+    {
+        var reader = GgufReader.Open(path);
+        var model = new CausalLM(config, initialize: false);
+        model.eval();
+        using var _ = no_grad();
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            using var stored = tensor(reader.ReadFloats(GgufExporter.TensorName(name, config)), parameter.shape);
+            var order = GgufExporter.RowOrder(name, parameter.shape, config);
+            if (order is null) { parameter.copy_(stored); continue; }
+            var inverse = new long[order.Length];
+            for (int i = 0; i < order.Length; i++) inverse[order[i]] = i;
+            using var index = tensor(inverse);
+            using var unpermuted = stored.index_select(0, index);
+            parameter.copy_(unpermuted);
+        }
+        return model;
+    }
+
     public const int Threads = 2;
 }

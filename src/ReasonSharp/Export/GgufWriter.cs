@@ -57,8 +57,10 @@ public sealed class GgufWriter
         _tensors.Add(new TensorEntry(name, shape.ToArray(), type, read, Gguf.ByteSize(type, elements, shape[^1])));
     }
 
+    /// <summary>Writes the whole file to a seekable, writable stream positioned at its start (e.g. a new FileStream).</summary>
     public void Write(Stream stream)
     {
+        if (!stream.CanSeek || !stream.CanWrite || stream.Position != 0) throw new ArgumentException("GGUF is written to a seekable, writable stream at position 0", nameof(stream));
         using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         w.Write(Gguf.Magic);
         w.Write(Gguf.Version);

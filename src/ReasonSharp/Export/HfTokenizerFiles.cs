@@ -17,6 +17,9 @@ internal sealed class HfTokenizerFiles
     public const string ConfigFile = "tokenizer_config.json";
     public const string ChatTemplateFile = "chat_template.jinja";
 
+    static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+    static bool? Flag(JsonNode? node) => node is JsonValue v && v.TryGetValue<bool>(out var b) ? b : null;
+
     public required string Folder { get; init; }
     public required IReadOnlyDictionary<string, int> Vocab { get; init; }
     /// <summary>Merges as "left right" strings; a space inside a part is written as U+0120, as llama.cpp expects.</summary>
@@ -38,9 +41,9 @@ internal sealed class HfTokenizerFiles
             throw new ReasonSharpException($"{path}: not found; a GGUF export needs the model's tokenizer.json (a byte-level BPE tokenizer)");
         var json = ParseObject(path);
         if (json["model"] is not JsonObject model) throw new ReasonSharpException($"{path}: missing object 'model'");
-        var type = model["type"]?.GetValue<string>();
+        var type = Text(model["type"]);
         if (type != "BPE") throw new ReasonSharpException($"{path}: field 'model.type' is '{type}'; only BPE tokenizers can be exported");
-        if (model["byte_fallback"] is JsonValue fallback && fallback.GetValue<bool>())
+        if (Flag(model["byte_fallback"]) == true)
             throw new ReasonSharpException($"{path}: field 'model.byte_fallback' is true (a SentencePiece-style BPE); only byte-level (GPT-2 style) BPE tokenizers can be exported");
         if (!ContainsByteLevel(json["pre_tokenizer"]) && !ContainsByteLevel(json["decoder"]))
             throw new ReasonSharpException($"{path}: neither 'pre_tokenizer' nor 'decoder' is ByteLevel; only byte-level (GPT-2 style) BPE tokenizers can be exported");
@@ -68,7 +71,7 @@ internal sealed class HfTokenizerFiles
 
     static bool ContainsByteLevel(JsonNode? node) => node switch
     {
-        JsonObject o when o["type"]?.GetValue<string>() == "ByteLevel" => true,
+        JsonObject o when Text(o["type"]) == "ByteLevel" => true,
         JsonObject o => ContainsByteLevel(o["pretokenizers"]) || ContainsByteLevel(o["decoders"]),
         JsonArray a => a.Any(ContainsByteLevel),
         _ => false,
@@ -117,7 +120,7 @@ internal sealed class HfTokenizerFiles
             if (added[i] is not JsonObject t || t["id"] is not JsonValue idValue || !idValue.TryGetValue<int>(out var id)
                 || t["content"] is not JsonValue contentValue || !contentValue.TryGetValue<string>(out var content))
                 throw new ReasonSharpException($"{path}: field 'added_tokens[{i}]' must have an integer 'id' and a string 'content'");
-            result.Add(new HfAddedToken(id, content, t["special"]?.GetValue<bool>() ?? false, t["normalized"]?.GetValue<bool>() ?? false));
+            result.Add(new HfAddedToken(id, content, Flag(t["special"]) ?? false, Flag(t["normalized"]) ?? false));
         }
         return result;
     }
@@ -133,7 +136,7 @@ internal sealed class HfTokenizerFiles
             case JsonArray list:
                 for (int i = 0; i < list.Count; i++)
                 {
-                    if (list[i] is not JsonObject item || item["name"]?.GetValue<string>() is not { } name || item["template"]?.GetValue<string>() is not { } text)
+                    if (list[i] is not JsonObject item || Text(item["name"]) is not { } name || Text(item["template"]) is not { } text)
                         throw new ReasonSharpException($"{configPath}: field 'chat_template[{i}]' must be an object with string 'name' and 'template'");
                     templates[name] = text;
                 }
@@ -156,7 +159,7 @@ internal sealed class HfTokenizerFiles
         _ => null,
     };
 
-    public bool? ConfigBool(string field) => Config[field] is JsonValue v && v.TryGetValue<bool>(out var b) ? b : null;
+    public bool? ConfigBool(string field) => Flag(Config[field]);
 
     /// <summary>Split regexes and whether a ByteLevel step splits with its own GPT-2 regex, from the pre_tokenizer.</summary>
     public (IReadOnlyList<string> SplitRegexes, bool ByteLevelUsesRegex) PreTokenizerSteps()
@@ -166,17 +169,17 @@ internal sealed class HfTokenizerFiles
         void Visit(JsonNode? node)
         {
             if (node is not JsonObject o) return;
-            switch (o["type"]?.GetValue<string>())
+            switch (Text(o["type"]))
             {
                 case "Sequence":
-                    foreach (var step in o["pretokenizers"]?.AsArray() ?? []) Visit(step);
+                    foreach (var step in o["pretokenizers"] as JsonArray ?? []) Visit(step);
                     break;
                 case "Split":
-                    if (o["pattern"]?["Regex"]?.GetValue<string>() is { } regex) regexes.Add(regex);
+                    if (Text((o["pattern"] as JsonObject)?["Regex"]) is { } regex) regexes.Add(regex);
                     else throw new ReasonSharpException($"{TokenizerPath}: a 'Split' pre-tokenizer without a Regex pattern is not supported");
                     break;
                 case "ByteLevel":
-                    byteLevelRegex |= o["use_regex"]?.GetValue<bool>() ?? true;
+                    byteLevelRegex |= Flag(o["use_regex"]) ?? true;
                     break;
                 case var other:
                     throw new ReasonSharpException($"{TokenizerPath}: pre-tokenizer step '{other}' is not supported (expected Split and ByteLevel)");
@@ -194,8 +197,9 @@ internal sealed class HfTokenizerFiles
         {
             if (node is not JsonObject o) return;
             if (o["processors"] is JsonArray steps) { foreach (var s in steps) Visit(s); return; }
-            if (o["type"]?.GetValue<string>() != "TemplateProcessing" || o["single"] is not JsonArray single || single.Count < 2) return;
-            string? first = single[0]?["SpecialToken"]?["id"]?.GetValue<string>(), last = single[^1]?["SpecialToken"]?["id"]?.GetValue<string>();
+            if (Text(o["type"]) != "TemplateProcessing" || o["single"] is not JsonArray single || single.Count < 2) return;
+            static string? SpecialId(JsonNode? step) => Text(((step as JsonObject)?["SpecialToken"] as JsonObject)?["id"]);
+            string? first = SpecialId(single[0]), last = SpecialId(single[^1]);
             addsBos |= first is not null && first == bos;
             addsEos |= last is not null && last == eos;
         }

@@ -44,12 +44,14 @@ public sealed class LlamaCppReference : IDisposable
     {
         if (!File.Exists(ggufPath)) throw new ReasonSharpException($"{ggufPath}: GGUF file not found");
         HookLog();
+        // One llama_batch may hold the whole context; llama.cpp computes it in micro-batches of 512 (its default), which
+        // keeps the compute buffer small even for large vocabularies.
         uint batch = (uint)Math.Max(contextSize, 32);
         var parameters = new ModelParams(ggufPath)
         {
             ContextSize = (uint)contextSize,
             BatchSize = batch,
-            UBatchSize = batch,
+            UBatchSize = Math.Min(batch, 512u),
             SeqMax = (uint)maxSequences,
             KVUnified = true,
             Threads = threads,

@@ -14,5 +14,6 @@ public static class CommandList
         TokenizerCommand.Create(),
         TokenizeCommand.Create(),
         DataCommand.Create(),
+        ExportCommand.Create(),
     ];
 }

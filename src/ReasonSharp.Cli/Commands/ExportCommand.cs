@@ -1,0 +1,47 @@
+using System.CommandLine;
+using ReasonSharp.Export;
+
+namespace ReasonSharp.Cli.Commands;
+
+/// <summary>`reason export gguf MODEL --out FILE --type f32|f16|q8_0`: a model folder to a llama.cpp / Ollama GGUF file.</summary>
+public static class ExportCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("export", "Export a model folder to another format.");
+        command.Subcommands.Add(CreateGguf());
+        return command;
+    }
+
+    static Command CreateGguf()
+    {
+        var model = new Argument<string>("MODEL") { Description = "Model folder (config.json, model.safetensors, tokenizer.json, tokenizer_config.json)." };
+        var output = new Option<string>("--out") { Description = "GGUF file to write (written to a temporary file, then renamed).", Required = true };
+        var type = new Option<string>("--type") { Description = "Weight type: f32, f16 or q8_0 (norms and biases stay f32).", DefaultValueFactory = _ => "f32" };
+        type.AcceptOnlyFromAmong("f32", "f16", "q8_0");
+        var name = new Option<string?>("--name") { Description = "general.name in the file (default: the folder's name)." };
+        var pre = new Option<string?>("--pre") { Description = "llama.cpp pre-tokenizer name, when it cannot be recognised from tokenizer.json (e.g. qwen2, llama-bpe, gpt2)." };
+
+        var command = new Command("gguf", "Write a GGUF v3 file (llama, qwen2, qwen3) with the tokenizer and chat template, for llama.cpp and Ollama.")
+        {
+            model, output, type, name, pre,
+        };
+        command.SetAction(parseResult =>
+        {
+            var outPath = parseResult.GetValue(output)!;
+            if (Directory.Exists(outPath)) throw new ReasonSharpException($"--out {outPath}: is a folder; expected a file path such as {Path.Combine(outPath, "model.gguf")}");
+            var options = new GgufExportOptions
+            {
+                Type = Gguf.ParseFileType(parseResult.GetValue(type)!),
+                Name = parseResult.GetValue(name),
+                PreTokenizer = parseResult.GetValue(pre),
+            };
+            var result = GgufExporter.ExportFolder(parseResult.GetValue(model)!, outPath, options);
+            Console.WriteLine($"wrote {result.Path} ({result.FileBytes / 1048576.0:F1} MiB): {result.Architecture}, {result.Tensors.Count} tensors, " +
+                $"type {result.FileType} ({string.Join(", ", result.Tensors.GroupBy(t => t.Type).Select(g => $"{g.Count()} {g.Key}"))})");
+            foreach (var note in result.Notes) Console.WriteLine($"note: {note}");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -182,6 +182,7 @@ public class MathVerifyTests(ITestOutputHelper output)
         {
             using var row = JsonDocument.Parse(line);
             var gold = row.RootElement.GetProperty("answer").GetString()!;
+            var goldAnswer = MathVerifier.ExtractGold(gold);
             var number = gold[(gold.LastIndexOf("####", StringComparison.Ordinal) + 4)..].Trim();
             var wrong = (BigInteger.Parse(number.Replace(",", ""), CultureInfo.InvariantCulture) + 1).ToString(CultureInfo.InvariantCulture);
             rows++;
@@ -194,12 +195,14 @@ public class MathVerifyTests(ITestOutputHelper output)
                          ($"\\boxed{{{wrong}}}", false),
                      })
             {
-                var result = MathVerifier.Verify(gold, pred);
+                var result = MathVerifier.Verify(goldAnswer, pred);
                 if (result.Equivalent != expected) failures.Add($"#### {number} vs \"{pred}\": {result.Explanation}");
             }
         }
         output.WriteLine($"{rows} GSM8K rows x 5 checks in {watch.ElapsedMilliseconds} ms, {failures.Count} failures");
         foreach (var failure in failures.Take(20)) output.WriteLine(failure);
+        // The one-call form agrees on a sample.
+        Assert.True(MathVerifier.Verify(File.ReadLines(path).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("answer").GetString()!).First(), @"\boxed{18}").Equivalent);
         Assert.Equal(1319, rows);
         Assert.Empty(failures);
     }

@@ -312,7 +312,7 @@ internal static partial class AnswerExtractor
     const string Percent = @"(?<pct>\s*(?:\\?%|[Pp]ercent(?:age)?|[Pp]ct))?";
 
     [GeneratedRegex(@"(?:(?<!\\)\$\$(?<c1>(?:[^$]|\$(?!\$))+?)(?<!\\)\$\$|(?<!\\)\\\[(?<c2>(?:[^\\]|\\(?!\]))+?)(?<!\\)\\\]|(?<![\\\d])\$(?<c3>(?:\\\$|[^\n$])+?)(?<!\\)\$|(?<!\\)\\\((?<c4>(?:[^\\\n]|\\(?!\)))+?)(?<!\\)\\\)|(?<=\s)\[(?<c5>[^\n\]\[]+?)\](?=\s)|(?<c6>-?\\frac\{-?\d+(?:[.,]\d+)?\}\{-?\d+(?:[.,]\d+)?\}))" + Percent,
-        RegexOptions.Singleline, matchTimeoutMilliseconds: 1000)]
+        RegexOptions.Singleline, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex LatexEnvironmentRegex();
 
     [GeneratedRegex(@"^\s*(?:,?\s*and|,?\s*or|,)\s*$")]
@@ -321,16 +321,16 @@ internal static partial class AnswerExtractor
     [GeneratedRegex(@"\G[\s$]*(?:\\?%|[Pp]ercent(?:age)?|[Pp]ct)")]
     private static partial Regex PercentAfterBoxRegex();
 
-    [GeneratedRegex(@"<answer>(.*?)</answer>", RegexOptions.Singleline, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"<answer>(.*?)</answer>", RegexOptions.Singleline, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex AnswerTagRegex();
 
-    [GeneratedRegex(@"####\s*\$?\s*(?<i1>-?\d[\d,]*)(?<d1>\.\d+)?", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"####\s*\$?\s*(?<i1>-?\d[\d,]*)(?<d1>\.\d+)?", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex Gsm8kRegex();
 
-    [GeneratedRegex(@"(?i:final answer is):?\s*", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"(?i:final answer is):?\s*", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex FinalAnswerIsRegex();
 
-    [GeneratedRegex(@"(?i:final answer)", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"(?i:final answer)", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex FinalAnswerWordRegex();
 
     [GeneratedRegex(@"\G\s+is:?\s*")]
@@ -339,10 +339,10 @@ internal static partial class AnswerExtractor
     [GeneratedRegex(@"\G\.?\s?I hope")]
     private static partial Regex HopeRegex();
 
-    [GeneratedRegex(@"(?i:answer):", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"(?i:answer):", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex AnswerColonRegex();
 
-    [GeneratedRegex(@"(?i:answer)", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"(?i:answer)", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex AnswerWordRegex();
 
     // Plain numbers: thousands separators, decimal point or comma, leading-dot decimals, optional percent.
@@ -356,21 +356,21 @@ internal static partial class AnswerExtractor
     const string NumberWithAnchors = "(?:" + Prefix + Currency + Number + ")";
     const string ExprOrNumber = "(?:" + ExprWithAnchors + "|" + NumberWithAnchors + ")";
 
-    [GeneratedRegex(@"(?i:final answer is):?\s*" + ExprOrNumber + @"\.?\s?I hope", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"(?i:final answer is):?\s*" + ExprOrNumber + @"\.?\s?I hope", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex FinalAnswerIsExprRegex();
 
-    [GeneratedRegex(@"(?i:final answer.{0,100}?)\s+is:?" + ExprOrNumber, RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"(?i:final answer.{0,100}?)\s+is:?" + ExprOrNumber, RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex FinalAnswerJustIsExprRegex();
 
-    [GeneratedRegex(@"(?i:answer):(?:.{0,100}=\s*|.{0,50}?)" + ExprOrNumber + @"(?!\s*=)", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"(?i:answer):(?:.{0,100}=\s*|.{0,50}?)" + ExprOrNumber + @"(?!\s*=)", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex AnswerColonExprRegex();
 
-    [GeneratedRegex(@"(?i:answer)(?:.{0,100}=\s*|.{0,50}?)" + ExprOrNumber + @"(?!\s*=)", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"(?i:answer)(?:.{0,100}=\s*|.{0,50}?)" + ExprOrNumber + @"(?!\s*=)", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex AnswerWordExprRegex();
 
-    [GeneratedRegex(ExprWithAnchors, RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(ExprWithAnchors, RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex PlainExpressionRegex();
 
-    [GeneratedRegex(NumberWithAnchors, RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(NumberWithAnchors, RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex PlainNumberRegex();
 }

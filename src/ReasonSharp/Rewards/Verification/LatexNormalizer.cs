@@ -25,47 +25,115 @@ public static partial class LatexNormalizer
     public static string Normalize(string text, BoxedMode boxed, Deadline deadline)
     {
         if (boxed != BoxedMode.None) text = ExtractBoxed(text, boxed == BoxedMode.Last) ?? text;
-        var timeout = deadline.RegexTimeout;
+        deadline.Check();
 
         if (!text.Contains("matrix", StringComparison.Ordinal) && !text.Contains("array", StringComparison.Ordinal))
-            text = Regex.Replace(text, @"\\\\(?=[a-zA-Z])", @"\", RegexOptions.None, timeout);
+            text = DoubledBackslashRegex().Replace(text, @"\");
         text = text.Replace(@"\mathrm{T}", "T").Replace(@"\mathrm{d}", "d").Replace(@"{\rm d}", "d");
         text = text.Replace(@"\left[\begin{matrix}", @"\begin{bmatrix}").Replace(@"\end{matrix}\right]", @"\end{bmatrix}");
-        text = Regex.Replace(text, @"\\m?(?:left|right)\.", "", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"\\m?(?:left|right)(?=[\\({\[|)\]}])", "", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"\\mathrm\{th\}|\\!\s*|\\text\s*\{\s*\}|\\displaystyle|\\\$|\$|(?<!\\)[""']", "", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"\\(?:math(?:rm|it|bf|sf|tt)|text(?:normal|bf|it|rm|sf|tt|up))\b", @"\text", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"\\mbox\b", @"\text", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"\\[dtc]frac", @"\frac", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"\\q?quad|\\[,;:>]|~", " ", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"\s\.(?=\d)", " 0.", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"\{\.(?=\d)", "{0.", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"\s*\{\s*,\s*\}", ",", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @",?\s*\\text\{\s*(?:and|or)\s*\}", ",", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"(?<![a-zA-Z\\])(?:,?\s*(?:and|or))(?![a-zA-Z])", ",", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"(?<!\\)\\\s", " ", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"infinity", @"\infty", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @",?\s*(?:\\ldots|\\cdots|\\dots)", " ", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"\\text\{\s*percent(?:age)?\s*\}|\s*percent(?:age)?\b|\s*\bpct\b", @"\%", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"\^\s*\{?\s*\\circ\s*\}?|\\degree\b|°", "", RegexOptions.None, timeout);
+        text = Step0Regex().Replace(text, "");
+        text = Step1Regex().Replace(text, "");
+        text = Step2Regex().Replace(text, "");
+        text = Step3Regex().Replace(text, @"\text");
+        text = Step4Regex().Replace(text, @"\text");
+        text = Step5Regex().Replace(text, @"\frac");
+        text = Step6Regex().Replace(text, " ");
+        text = Step7Regex().Replace(text, " 0.");
+        text = Step8Regex().Replace(text, "{0.");
+        text = Step9Regex().Replace(text, ",");
+        text = Step10Regex().Replace(text, ",");
+        text = Step11Regex().Replace(text, ",");
+        text = Step12Regex().Replace(text, " ");
+        text = Step13Regex().Replace(text, @"\infty");
+        text = Step14Regex().Replace(text, " ");
+        text = Step15Regex().Replace(text, @"\%");
+        text = Step16Regex().Replace(text, "");
         text = text.Replace('\n', ' ').Replace('\t', ' ').Replace('\r', ' ');
-        text = Regex.Replace(text, @"\\[lr]?vert\b", "|", RegexOptions.None, timeout);
-        text = Regex.Replace(text, @"\\[lr]?Vert\b", @"\|", RegexOptions.None, timeout);
+        text = Step17Regex().Replace(text, "|");
+        text = Step18Regex().Replace(text, @"\|");
 
-        text = RemoveUnits(text, timeout);
+        deadline.Check();
+        text = RemoveUnits(text, deadline);
         text = text.Trim();
         if (text.StartsWith('.') && text.Length > 1 && char.IsDigit(text[1])) text = "0" + text;
         // Trailing sentence punctuation inside the math ("$\frac13.$").
-        text = Regex.Replace(text, @"(?<![\\.])[.,;]\s*$", "", RegexOptions.None, timeout).Trim();
+        text = Step19Regex().Replace(text, "").Trim();
         return text;
     }
 
-    static string RemoveUnits(string text, TimeSpan timeout)
+    /// <summary>Each regex step gives up after this long; the deadline is checked between steps.</summary>
+    internal const int RegexTimeoutMs = 250;
+
+    [GeneratedRegex(@"\\m?(?:left|right)\.", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step0Regex();
+
+    [GeneratedRegex(@"\\m?(?:left|right)(?=[\\({\[|)\]}])", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step1Regex();
+
+    [GeneratedRegex(@"\\mathrm\{th\}|\\!\s*|\\text\s*\{\s*\}|\\displaystyle|\\\$|\$|(?<!\\)[""']", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step2Regex();
+
+    [GeneratedRegex(@"\\(?:math(?:rm|it|bf|sf|tt)|text(?:normal|bf|it|rm|sf|tt|up))\b", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step3Regex();
+
+    [GeneratedRegex(@"\\mbox\b", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step4Regex();
+
+    [GeneratedRegex(@"\\[dtc]frac", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step5Regex();
+
+    [GeneratedRegex(@"\\q?quad|\\[,;:>]|~", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step6Regex();
+
+    [GeneratedRegex(@"\s\.(?=\d)", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step7Regex();
+
+    [GeneratedRegex(@"\{\.(?=\d)", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step8Regex();
+
+    [GeneratedRegex(@"\s*\{\s*,\s*\}", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step9Regex();
+
+    [GeneratedRegex(@",?\s*\\text\{\s*(?:and|or)\s*\}", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step10Regex();
+
+    [GeneratedRegex(@"(?<![a-zA-Z\\])(?:,?\s*(?:and|or))(?![a-zA-Z])", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step11Regex();
+
+    [GeneratedRegex(@"(?<!\\)\\\s", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step12Regex();
+
+    [GeneratedRegex(@"infinity", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step13Regex();
+
+    [GeneratedRegex(@",?\s*(?:\\ldots|\\cdots|\\dots)", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step14Regex();
+
+    [GeneratedRegex(@"\\text\{\s*percent(?:age)?\s*\}|\s*percent(?:age)?\b|\s*\bpct\b", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step15Regex();
+
+    [GeneratedRegex(@"\^\s*\{?\s*\\circ\s*\}?|\\degree\b|°", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step16Regex();
+
+    [GeneratedRegex(@"\\[lr]?vert\b", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step17Regex();
+
+    [GeneratedRegex(@"\\[lr]?Vert\b", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step18Regex();
+
+    [GeneratedRegex(@"(?<![\\.])[.,;]\s*$", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step19Regex();
+
+    [GeneratedRegex(@"\\text\{[^{}]*\}\s*(?:\^\s*\{?\d\}?)?\s*$", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex Step20Regex();
+
+    static string RemoveUnits(string text, Deadline deadline)
     {
-        var withoutText = Regex.Replace(text, @"\\text\{[^{}]*\}\s*(?:\^\s*\{?\d\}?)?\s*$", "", RegexOptions.None, timeout).Trim();
+        var withoutText = Step20Regex().Replace(text, "").Trim();
         if (withoutText.Length > 0 && withoutText != text) text = withoutText;
         for (var i = 0; i < 2; i++)
         {
+            deadline.Check();
             var stripped = UnitRegex().Replace(text, "$1");
             if (stripped.Trim().Length > 0 && stripped != text) text = stripped;
         }
@@ -74,7 +142,7 @@ public static partial class LatexNormalizer
 
     // Unit words removed when they end the answer after a digit, a closing brace or a space.
     [GeneratedRegex(@"(\d|\})\s*(?:sq(?:uare)?\s*)?(?:cubic\s*)?(?:feet|foot|ft|inch(?:es)?|in|yards?|yd|miles?|mi|mph|kmph|kmh|km/h|m/s|meters?|metres?|m|cm|mm|km|kilometers?|centimeters?|millimeters?|kilograms?|kg|grams?|gm|g|mg|pounds?|lbs?|lb|ounces?|oz|tons?|liters?|litres?|ml|l|gallons?|gal|seconds?|secs?|s|minutes?|mins?|hours?|hrs?|hr|h|days?|weeks?|months?|years?|yrs?|degrees?|deg|dollars?|cents?|euros?|yuan|rupees?|rs|units?|sq\s*units?|square\s*units?|cubic\s*units?|cm\^?2|m\^?2|cm\^?3|m\^?3|m²|m³|cm²|cm³|students?|people|persons?|apples?|marbles?|books?|times|ways|points?|coins?|cookies?|pages?|boxes|eggs?|pieces?)\.?\s*$",
-        RegexOptions.IgnoreCase, matchTimeoutMilliseconds: 1000)]
+        RegexOptions.IgnoreCase, matchTimeoutMilliseconds: RegexTimeoutMs)]
     private static partial Regex UnitRegex();
 
     /// <summary>
@@ -104,6 +172,12 @@ public static partial class LatexNormalizer
         parts.Reverse();
         return string.Join(",", parts);
     }
+
+    [GeneratedRegex(@"\\text\{[^{}]*\}\s*(?:\^\s*\{?\d\}?)?\s*$", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex TrailingTextRegex();
+
+    [GeneratedRegex(@"\\\\(?=[a-zA-Z])", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    private static partial Regex DoubledBackslashRegex();
 
     [GeneratedRegex(@"and|or|,|;")]
     private static partial Regex SeparatorRegex();

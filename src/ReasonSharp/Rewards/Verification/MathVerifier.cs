@@ -32,6 +32,38 @@ public static class MathVerifier
         }
     }
 
+    /// <summary>
+    /// Verifies a prediction against a gold answer extracted once with <see cref="ExtractGold"/> — cheaper when many
+    /// completions share one reference (GRPO's group of generations).
+    /// </summary>
+    public static VerifyResult Verify(ExtractedAnswer gold, string prediction, MathVerifyOptions? options = null, CancellationToken cancellation = default)
+    {
+        options ??= MathVerifyOptions.Default;
+        var deadline = new Deadline(options.Timeout, cancellation);
+        var predAnswer = ExtractedAnswer.Nothing;
+        try
+        {
+            predAnswer = AnswerExtractor.Extract(prediction, options, deadline);
+            return Compare(gold, predAnswer, options, deadline);
+        }
+        catch (VerificationTimeoutException e)
+        {
+            return new VerifyResult(false, gold, predAnswer, e.Message, TimedOut: true);
+        }
+        catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
+        {
+            return new VerifyResult(false, gold, predAnswer, "an extraction pattern ran past its time limit", TimedOut: true);
+        }
+    }
+
+    /// <summary>Extracts and parses the gold answer (with <see cref="MathVerifyOptions.GoldExtraction"/> when set).
+    /// Value is null and Source null when nothing was found.</summary>
+    public static ExtractedAnswer ExtractGold(string gold, MathVerifyOptions? options = null)
+    {
+        options ??= MathVerifyOptions.Default;
+        return ExtractAnswer(gold, options.GoldExtraction is { } rules ? options with { Extraction = rules } : options);
+    }
+
     /// <summary>Extracts and parses the answer in <paramref name="text"/>; Value is null when nothing parsed.</summary>
     public static ExtractedAnswer ExtractAnswer(string text, MathVerifyOptions? options = null)
     {

@@ -8,5 +8,7 @@ public static class CommandList
     public static IEnumerable<Command> All() =>
     [
         InfoCommand.Create(),
+        RewardCommand.Create(),
+        VerifyCommand.Create(),
     ];
 }

@@ -159,12 +159,15 @@ public sealed class PythonSandbox
         for d in /var/tmp /dev/shm /run/lock; do if [ -d "$d" ]; then mount -t tmpfs -o size=16m,mode=1777 tmpfs "$d"; fi; done
         mount -t proc proc /proc
         cd /tmp/sandbox
+        unset OLDPWD
+        export PWD=/tmp/sandbox
         exec setpriv --reuid="$U" --regid="$U" --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all "$@"
         """;
 
     static ProcessStartInfo NamespaceStart(string root, string python, int uid, SandboxLimits limits)
     {
         var start = BaseStart("unshare", "/tmp/sandbox");
+        start.WorkingDirectory = root;
         foreach (var a in new[] { "--mount", "--net", "--pid", "--fork", "--kill-child", "--", "/bin/sh", "-c", NamespaceSetup, "sandbox", root, uid.ToString() })
             start.ArgumentList.Add(a);
         AddLimits(start, limits, withProcessLimit: true);

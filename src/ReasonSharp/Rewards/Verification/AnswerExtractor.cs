@@ -351,7 +351,7 @@ internal static partial class AnswerExtractor
     const string Expr = @"(?<expr>-?\(?-?\d" + ExprChars + @"*[+\-*×/^()÷]" + ExprChars + @"+\)?)";
     const string Prefix = @"(?:^|\s|=)(?:\*\*)?";
     const string Suffix = @"(?:\*\*)?(?:\.|,|:|\s|\)|\$|$)";
-    const string Currency = @"[$€£¥₹₽₪₩₫฿₡₢₣₤₥₦₧₨₭₮₯₰₱₲₳₴₵₶₷₸₺₻₼₾₿]?";
+    const string Currency = @"\\?[$€£¥₹₽₪₩₫฿₡₢₣₤₥₦₧₨₭₮₯₰₱₲₳₴₵₶₷₸₺₻₼₾₿]?";
     const string ExprWithAnchors = "(?:" + Prefix + Expr + Suffix + ")";
     const string NumberWithAnchors = "(?:" + Prefix + Currency + Number + ")";
     const string ExprOrNumber = "(?:" + ExprWithAnchors + "|" + NumberWithAnchors + ")";

@@ -16,7 +16,7 @@ public sealed record PythonSandboxOptions
     public int MaxConcurrency { get; init; } = Math.Max(1, Environment.ProcessorCount);
     /// <summary>Force an isolation level instead of the strongest available one.</summary>
     public SandboxIsolation? Isolation { get; init; }
-    /// <summary>First user id of the per-slot sandbox users (isolated mode); slot k runs as FirstUserId + k.</summary>
+    /// <summary>Lowest user id of the sandbox users (isolated mode); each concurrent run takes the lowest free id from here.</summary>
     public int FirstUserId { get; init; } = 61000;
 }
 
@@ -32,7 +32,6 @@ public sealed class PythonSandbox
     const string SandboxPath = "/usr/local/bin:/usr/bin:/bin";
     readonly PythonSandboxOptions _options;
     readonly SemaphoreSlim _slots;
-    readonly ConcurrentBag<int> _freeSlots;
     readonly Lazy<Task<(SandboxIsolation Isolation, string Description, string Python)>> _setup;
 
     public PythonSandbox(PythonSandboxOptions? options = null)
@@ -40,7 +39,6 @@ public sealed class PythonSandbox
         _options = options ?? new PythonSandboxOptions();
         if (_options.MaxConcurrency < 1) throw new ReasonSharpException($"sandbox max concurrency must be at least 1, got {_options.MaxConcurrency}");
         _slots = new SemaphoreSlim(_options.MaxConcurrency);
-        _freeSlots = new ConcurrentBag<int>(Enumerable.Range(0, _options.MaxConcurrency));
         _setup = new Lazy<Task<(SandboxIsolation, string, string)>>(SetUpAsync);
     }
 
@@ -57,16 +55,34 @@ public sealed class PythonSandbox
     {
         var (isolation, description, python) = await _setup.Value;
         await _slots.WaitAsync(cancellationToken);
-        _freeSlots.TryTake(out var slot);
+        var uid = TakeUserId(_options.FirstUserId);
         try
         {
-            return await RunOnceAsync(isolation, description, python, slot, code, stdin, _options.Limits, cancellationToken);
+            return await RunOnceAsync(isolation, description, python, uid, code, stdin, _options.Limits, cancellationToken);
         }
         finally
         {
-            _freeSlots.Add(slot);
+            ReleaseUserId(uid);
             _slots.Release();
         }
+    }
+
+    // Concurrent runs of every sandbox in this process get distinct user ids, so each has its own RLIMIT_NPROC budget.
+    static readonly HashSet<int> UserIdsInUse = [];
+
+    static int TakeUserId(int first)
+    {
+        lock (UserIdsInUse)
+        {
+            var uid = first;
+            while (!UserIdsInUse.Add(uid)) uid++;
+            return uid;
+        }
+    }
+
+    static void ReleaseUserId(int uid)
+    {
+        lock (UserIdsInUse) UserIdsInUse.Remove(uid);
     }
 
     // ---- set-up ------------------------------------------------------------------------------------------
@@ -88,16 +104,25 @@ public sealed class PythonSandbox
             namespaceProblem = NamespacePrerequisites();
             if (namespaceProblem == null)
             {
-                var probe = await RunOnceAsync(SandboxIsolation.Namespaces, "probe", python, 0, "print(6 * 7)", null, probeLimits, CancellationToken.None);
+                var probeUid = TakeUserId(_options.FirstUserId);
+                SandboxResult probe;
+                try
+                {
+                    probe = await RunOnceAsync(SandboxIsolation.Namespaces, "probe", python, probeUid, "print(6 * 7)", null, probeLimits, CancellationToken.None);
+                }
+                finally
+                {
+                    ReleaseUserId(probeUid);
+                }
                 if (probe.Stdout.Trim() == "42")
-                    return (SandboxIsolation.Namespaces, "namespaces: new mount/net/pid namespaces, private tmpfs /tmp, unprivileged " +
-                            $"uid {_options.FirstUserId}+slot, rlimits (as, cpu, nproc, fsize, nofile), tree killed with its PID 1; python {python}", python);
+                    return (SandboxIsolation.Namespaces, "namespaces: new mount/net/pid namespaces, private tmpfs /tmp, a distinct unprivileged " +
+                            $"uid per concurrent run from {_options.FirstUserId}, rlimits (as, cpu, nproc, fsize, nofile), tree killed with its PID 1; python {python}", python);
                 namespaceProblem = $"the namespace probe failed (exit {probe.ExitCode}): {probe.Stderr.Trim()}";
             }
             if (_options.Isolation == SandboxIsolation.Namespaces)
                 throw new ReasonSharpException($"namespace isolation was requested but is unavailable: {namespaceProblem}");
         }
-        var fallback = await RunOnceAsync(SandboxIsolation.ProcessLimits, "probe", python, 0, "print(6 * 7)", null, probeLimits, CancellationToken.None);
+        var fallback = await RunOnceAsync(SandboxIsolation.ProcessLimits, "probe", python, -1, "print(6 * 7)", null, probeLimits, CancellationToken.None);
         if (fallback.Stdout.Trim() != "42")
             throw new ReasonSharpException($"Python at {python} cannot run programs (exit {fallback.ExitCode}): {fallback.Stderr.Trim()}");
         var why = namespaceProblem == null ? "requested" : $"namespaces unavailable: {namespaceProblem}";
@@ -125,7 +150,7 @@ public sealed class PythonSandbox
 
     // ---- one run -----------------------------------------------------------------------------------------
 
-    async Task<SandboxResult> RunOnceAsync(SandboxIsolation isolation, string description, string python, int slot,
+    async Task<SandboxResult> RunOnceAsync(SandboxIsolation isolation, string description, string python, int uid,
         string code, string? stdin, SandboxLimits limits, CancellationToken cancellationToken)
     {
         var root = Directory.CreateTempSubdirectory("reasonsharp-sandbox-").FullName;
@@ -135,7 +160,7 @@ public sealed class PythonSandbox
             Directory.CreateDirectory(Path.Combine(root, "tmp"));
             await File.WriteAllTextAsync(Path.Combine(work, "main.py"), code, cancellationToken);
             var start = isolation == SandboxIsolation.Namespaces
-                ? NamespaceStart(root, python, _options.FirstUserId + slot, limits)
+                ? NamespaceStart(root, python, uid, limits)
                 : FallbackStart(root, work, python, limits);
             return await ExecuteAsync(start, stdin, limits, description, ownGroup: isolation == SandboxIsolation.ProcessLimits, cancellationToken);
         }

@@ -39,15 +39,4 @@ public sealed class Deadline
         _cancellation.ThrowIfCancellationRequested();
         if (Stopwatch.GetTimestamp() > _endTicks) throw new VerificationTimeoutException(Limit);
     }
-
-    /// <summary>The time left, floored at 1 ms, for use as a Regex match timeout.</summary>
-    public TimeSpan RegexTimeout
-    {
-        get
-        {
-            Check();
-            var remaining = Remaining;
-            return remaining < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : remaining;
-        }
-    }
 }

@@ -15,5 +15,7 @@ public static class CommandList
         TokenizeCommand.Create(),
         DataCommand.Create(),
         ExportCommand.Create(),
+        RewardCommand.Create(),
+        VerifyCommand.Create(),
     ];
 }

@@ -1,0 +1,88 @@
+using System.Globalization;
+using System.Numerics;
+
+namespace ReasonSharp.Rewards.Verification;
+
+/// <summary>An exact fraction of two big integers, always reduced, denominator positive.</summary>
+public readonly struct BigRational : IEquatable<BigRational>, IComparable<BigRational>
+{
+    public BigInteger Numerator { get; }
+    public BigInteger Denominator { get; }
+
+    public BigRational(BigInteger numerator, BigInteger denominator)
+    {
+        if (denominator.IsZero) throw new DivideByZeroException();
+        if (denominator.Sign < 0) { numerator = -numerator; denominator = -denominator; }
+        var gcd = BigInteger.GreatestCommonDivisor(numerator, denominator);
+        if (!gcd.IsOne && !gcd.IsZero) { numerator /= gcd; denominator /= gcd; }
+        Numerator = numerator;
+        Denominator = numerator.IsZero ? BigInteger.One : denominator;
+    }
+
+    public static BigRational Zero => new(0, 1);
+    public static BigRational One => new(1, 1);
+    public bool IsZero => Numerator.IsZero;
+    public bool IsInteger => Denominator.IsOne;
+    public int Sign => Numerator.Sign;
+
+    public static implicit operator BigRational(long value) => new(value, 1);
+    public static implicit operator BigRational(BigInteger value) => new(value, 1);
+
+    public static BigRational operator +(BigRational a, BigRational b) =>
+        new(a.Numerator * b.Denominator + b.Numerator * a.Denominator, a.Denominator * b.Denominator);
+    public static BigRational operator -(BigRational a, BigRational b) =>
+        new(a.Numerator * b.Denominator - b.Numerator * a.Denominator, a.Denominator * b.Denominator);
+    public static BigRational operator -(BigRational a) => new(-a.Numerator, a.Denominator);
+    public static BigRational operator *(BigRational a, BigRational b) =>
+        new(a.Numerator * b.Numerator, a.Denominator * b.Denominator);
+    public static BigRational operator /(BigRational a, BigRational b) =>
+        new(a.Numerator * b.Denominator, a.Denominator * b.Numerator);
+
+    /// <summary>Integer power; the caller bounds the exponent so results stay small.</summary>
+    public static BigRational Pow(BigRational value, int exponent)
+    {
+        if (exponent < 0) return One / Pow(value, -exponent);
+        return new(BigInteger.Pow(value.Numerator, exponent), BigInteger.Pow(value.Denominator, exponent));
+    }
+
+    /// <summary>Parses "123", "-4.50", ".5" exactly.</summary>
+    public static BigRational Parse(string text)
+    {
+        text = text.Trim();
+        var negative = text.StartsWith('-');
+        if (negative || text.StartsWith('+')) text = text[1..];
+        var dot = text.IndexOf('.');
+        var digits = dot < 0 ? text : text.Remove(dot, 1);
+        if (digits.Length == 0) digits = "0";
+        var numerator = BigInteger.Parse(digits, CultureInfo.InvariantCulture);
+        var denominator = dot < 0 ? BigInteger.One : BigInteger.Pow(10, text.Length - dot - 1);
+        return new(negative ? -numerator : numerator, denominator);
+    }
+
+    /// <summary>Rounds half away from zero to the given number of decimals (like sympy's Float.round for our purposes).</summary>
+    public BigRational Round(int decimals)
+    {
+        var scale = BigInteger.Pow(10, decimals);
+        var scaled = Numerator * scale;
+        var quotient = BigInteger.DivRem(BigInteger.Abs(scaled), Denominator, out var remainder);
+        if (remainder * 2 >= Denominator) quotient += 1;
+        return new(Numerator.Sign < 0 ? -quotient : quotient, scale);
+    }
+
+    public double ToDouble()
+    {
+        var value = (double)Numerator / (double)Denominator;
+        if (!double.IsNaN(value) && !double.IsInfinity(value)) return value;
+        // Very large parts: scale both down first.
+        var shift = Math.Max(BigInteger.Abs(Numerator).GetBitLength(), Denominator.GetBitLength()) - 1000;
+        return (double)(Numerator >> (int)shift) / (double)(Denominator >> (int)shift);
+    }
+
+    public bool Equals(BigRational other) => Numerator == other.Numerator && Denominator == other.Denominator;
+    public override bool Equals(object? obj) => obj is BigRational other && Equals(other);
+    public override int GetHashCode() => HashCode.Combine(Numerator, Denominator);
+    public int CompareTo(BigRational other) => (Numerator * other.Denominator).CompareTo(other.Numerator * Denominator);
+    public static bool operator ==(BigRational a, BigRational b) => a.Equals(b);
+    public static bool operator !=(BigRational a, BigRational b) => !a.Equals(b);
+    public override string ToString() => IsInteger ? Numerator.ToString(CultureInfo.InvariantCulture) : $"{Numerator}/{Denominator}";
+}

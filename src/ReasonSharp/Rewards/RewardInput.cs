@@ -2,18 +2,15 @@ using System.Text.Json;
 
 namespace ReasonSharp.Rewards;
 
-/// <summary>One chat message of a prompt.</summary>
-public sealed record PromptMessage(string Role, string Content);
-
 /// <summary>The prompt a completion answers: plain text or chat messages.</summary>
 public sealed record RewardPrompt
 {
     public string? Text { get; init; }
-    public IReadOnlyList<PromptMessage>? Messages { get; init; }
+    public IReadOnlyList<ChatMessage>? Messages { get; init; }
 
     public static RewardPrompt Empty { get; } = new();
     public static RewardPrompt FromText(string text) => new() { Text = text };
-    public static RewardPrompt FromMessages(IReadOnlyList<PromptMessage> messages) => new() { Messages = messages };
+    public static RewardPrompt FromMessages(IReadOnlyList<ChatMessage> messages) => new() { Messages = messages };
 
     /// <summary>The text, or the messages as "role: content" lines; also the key that groups completions of one prompt.</summary>
     public string AsText() => Text ?? string.Join("\n", (Messages ?? []).Select(m => $"{m.Role}: {m.Content}"));

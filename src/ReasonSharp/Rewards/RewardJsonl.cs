@@ -67,13 +67,13 @@ public static class RewardJsonl
     static RewardPrompt Prompt(JsonElement value, string where) =>
         value.ValueKind == JsonValueKind.String ? RewardPrompt.FromText(value.GetString()!) : RewardPrompt.FromMessages(Messages(value, where));
 
-    static List<PromptMessage> Messages(JsonElement value, string where)
+    static List<ChatMessage> Messages(JsonElement value, string where)
     {
         if (value.ValueKind != JsonValueKind.Array) throw new ReasonSharpException($"{where}: expected a string or a list of {{role, content}} messages, got {value.ValueKind}");
         return value.EnumerateArray().Select((m, i) =>
             m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var role) && role.ValueKind == JsonValueKind.String
             && m.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String
-                ? new PromptMessage(role.GetString()!, content.GetString()!)
+                ? new ChatMessage(role.GetString()!, content.GetString()!)
                 : throw new ReasonSharpException($"{where}: message {i} must have string 'role' and 'content'")).ToList();
     }
 

@@ -5,8 +5,8 @@ namespace ReasonSharp.Tests.Data;
 
 /// <summary>
 /// The tests' own exact checks, independent of the library: a rational-arithmetic expression evaluator, the
-/// countdown rule (each number exactly once, value equals target), and the numeric answer check. The reward library
-/// will replace these once merged.
+/// countdown rule (each number exactly once, value equals target), and the numeric answer check. They also check the
+/// teachers' intermediate steps; SyntheticRewardTests checks the final answers with the reward library itself.
 /// </summary>
 static partial class ExactCheck
 {

@@ -8,5 +8,6 @@ public static class CommandList
     public static IEnumerable<Command> All() =>
     [
         InfoCommand.Create(),
+        MergeCommand.Create(),
     ];
 }

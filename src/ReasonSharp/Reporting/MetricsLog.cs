@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -49,6 +50,8 @@ public static class MetricsLog
         return last;
     }
 
-    static double? Number(JsonNode? node) =>
-        node is JsonValue value && value.TryGetValue<double>(out var d) && double.IsFinite(d) ? d : null;
+    /// <summary>The finite number a JSON node holds, whatever its CLR type (parsed, long, int, double), else null.</summary>
+    public static double? Number(JsonNode? node) =>
+        node is JsonValue value && value.GetValueKind() == JsonValueKind.Number
+        && double.TryParse(value.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) ? d : null;
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using ReasonSharp.Reporting;
 
 namespace ReasonSharp.Training;
 
@@ -31,8 +32,8 @@ public sealed class MetricsLogger : IDisposable
     {
         _jsonl.WriteLine(line.ToJsonString());
         long step = line["step"]!.GetValue<long>();
-        var scalars = line.Where(kv => kv.Key != "step" && kv.Value is JsonValue v && v.TryGetValue<double>(out _))
-            .Select(kv => KeyValuePair.Create(TensorBoardTag(kv.Key), kv.Value!.GetValue<double>()));
+        var scalars = line.Where(kv => kv.Key != "step" && MetricsLog.Number(kv.Value) is not null)
+            .Select(kv => KeyValuePair.Create(TensorBoardTag(kv.Key), MetricsLog.Number(kv.Value)!.Value));
         _tensorBoard.WriteScalars(step, scalars);
         _progress.WriteLine(string.Join("  ", line.Select(kv => $"{kv.Key}={Format(kv.Value)}")));
     }
@@ -40,7 +41,7 @@ public sealed class MetricsLogger : IDisposable
     static string TensorBoardTag(string key) => key.StartsWith("eval_") ? $"eval/{key[5..]}" : $"train/{key}";
 
     static string Format(JsonNode? value) =>
-        value is JsonValue v && v.TryGetValue<double>(out var d) ? d.ToString(Math.Abs(d) is > 0 and < 1e-3 ? "0.###e+0" : "0.####", CultureInfo.InvariantCulture)
+        MetricsLog.Number(value) is { } d ? d.ToString(Math.Abs(d) is > 0 and < 1e-3 ? "0.###e+0" : "0.####", CultureInfo.InvariantCulture)
         : value?.ToJsonString() ?? "null";
 
     public void Dispose()

@@ -58,7 +58,7 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         var state = new TrainerState { StepsPerEpoch = task.StepsPerEpoch, MaxSteps = TotalSteps(task.StepsPerEpoch) };
         context.MaxSteps = state.MaxSteps;
         var schedule = LearningRateSchedule.FromOptions(options, state.MaxSteps);
-        using var optimizer = AdamW.ForModel(model, options);
+        using var optimizer = AdamWOptimizer.ForModel(model, options);
         if (optimizer.Parameters.Count == 0) throw new ReasonSharpException("the model has no trainable parameters (every requires_grad is false)");
 
         if (resumeFrom is not null)
@@ -133,7 +133,7 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         return Math.Max(1, (long)Math.Ceiling(options.NumTrainEpochs * perEpoch));
     }
 
-    StepRecord RunStep(TrainingContext context, AdamW optimizer, LearningRateSchedule schedule, TrainerState state)
+    StepRecord RunStep(TrainingContext context, AdamWOptimizer optimizer, LearningRateSchedule schedule, TrainerState state)
     {
         var clock = Stopwatch.StartNew();
         double lr = options.LearningRate * schedule.Factor(state.GlobalStep);
@@ -258,7 +258,7 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
     }
 
     /// <summary>Model or adapter, optimizer, scheduler, RNG states, task position, and the trainer state last (it marks completeness).</summary>
-    void WriteCheckpoint(string folder, AdamW optimizer, LearningRateSchedule schedule, TrainerState state)
+    void WriteCheckpoint(string folder, AdamWOptimizer optimizer, LearningRateSchedule schedule, TrainerState state)
     {
         SaveWeights(folder);
         CheckpointFileWritten?.Invoke(folder);
@@ -277,7 +277,7 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         state.Save(Path.Combine(folder, Checkpoints.TrainerStateFile));
     }
 
-    TrainerState LoadCheckpoint(string folder, AdamW optimizer, TrainingRandom random, LearningRateSchedule schedule)
+    TrainerState LoadCheckpoint(string folder, AdamWOptimizer optimizer, TrainingRandom random, LearningRateSchedule schedule)
     {
         var state = TrainerState.Load(Path.Combine(folder, Checkpoints.TrainerStateFile));
         if (adapters is not null)

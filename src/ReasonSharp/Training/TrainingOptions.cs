@@ -11,17 +11,17 @@ public sealed record TrainingOptions
 {
     /// <summary>Folder of the run: options, metrics, checkpoints, final model and report.</summary>
     public string OutputDir { get; init; } = "trainer_output";
-    /// <summary>Peak learning rate of AdamW.</summary>
+    /// <summary>Peak learning rate of AdamWOptimizer.</summary>
     public double LearningRate { get; init; } = 5e-5;
     /// <summary>Decoupled weight decay of AdamW, applied to matrices only (see <see cref="WeightDecayAllParameters"/>).</summary>
     public double WeightDecay { get; init; }
     /// <summary>Also decay norms, biases and embeddings (off: they are excluded, as is usual for transformers).</summary>
     public bool WeightDecayAllParameters { get; init; }
-    /// <summary>AdamW β1 (first-moment decay).</summary>
+    /// <summary>AdamWOptimizer β1 (first-moment decay).</summary>
     public double AdamBeta1 { get; init; } = 0.9;
-    /// <summary>AdamW β2 (second-moment decay).</summary>
+    /// <summary>AdamWOptimizer β2 (second-moment decay).</summary>
     public double AdamBeta2 { get; init; } = 0.999;
-    /// <summary>AdamW ε added to the denominator.</summary>
+    /// <summary>AdamWOptimizer ε added to the denominator.</summary>
     public double AdamEpsilon { get; init; } = 1e-8;
     /// <summary>Clip the global gradient L2 norm to this value (0 or less: no clipping; the norm is still reported).</summary>
     public double MaxGradNorm { get; init; } = 1.0;

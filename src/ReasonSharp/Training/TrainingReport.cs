@@ -14,7 +14,7 @@ public static class TrainingReport
     {
         var log = result.LogHistory;
         var report = new RunReport($"Training run: {Path.GetFileName(Path.GetFullPath(result.OutputDir))}");
-        long trainable = AdamW.TrainableParameters(model).Sum(p => p.Parameter.numel());
+        long trainable = AdamWOptimizer.TrainableParameters(model).Sum(p => p.Parameter.numel());
         var summary = new List<IReadOnlyList<string>>
         {
             new[] { "model", $"{model.Config.Architecture}, {model.ParameterCount():N0} parameters" },

@@ -8,7 +8,7 @@ namespace ReasonSharp.Training;
 /// AdamW with decoupled weight decay, step for step as torch.optim.AdamW (amsgrad off): p ← p·(1 − lr·wd), then the
 /// bias-corrected Adam update. Its state (exp_avg, exp_avg_sq and step per parameter) is saved and restored exactly.
 /// </summary>
-public sealed class AdamW : IDisposable
+public sealed class AdamWOptimizer : IDisposable
 {
     sealed class Slot(string name, Parameter parameter, double weightDecay)
     {
@@ -24,7 +24,7 @@ public sealed class AdamW : IDisposable
     readonly double _beta1, _beta2, _eps;
 
     /// <param name="parameters">The trainable parameters by name, each with its weight decay.</param>
-    public AdamW(IEnumerable<(string Name, Parameter Parameter, double WeightDecay)> parameters, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
+    public AdamWOptimizer(IEnumerable<(string Name, Parameter Parameter, double WeightDecay)> parameters, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
     {
         using var _ = no_grad();
         _slots = parameters.Select(p => new Slot(p.Name, p.Parameter, p.WeightDecay)).ToList();
@@ -32,7 +32,7 @@ public sealed class AdamW : IDisposable
     }
 
     /// <summary>The trainable parameters of a model (requires_grad), with weight decay on matrices only unless weight_decay_all_parameters.</summary>
-    public static AdamW ForModel(nn.Module model, TrainingOptions options) =>
+    public static AdamWOptimizer ForModel(nn.Module model, TrainingOptions options) =>
         new(TrainableParameters(model).Select(p => (p.Name, p.Parameter, DecaysByDefault(p.Name, p.Parameter) || options.WeightDecayAllParameters ? options.WeightDecay : 0.0)),
             options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon);
 

@@ -5,6 +5,7 @@ public static class BenchRunner
 {
     static readonly Dictionary<string, (string Description, Func<string[], int> Run)> Benchmarks = new()
     {
+        ["train"] = ("Training steps/s, MFU, peak RSS: 25m/100m, full/LoRA, gradient checkpointing on/off (--profile: time split)", TrainBench.Run),
     };
 
     public static int Run(string[] args)

@@ -34,6 +34,22 @@ public static class LanguageModelLoss
     }
 }
 
+/// <summary>A right-padded micro-batch of token ids and their labels (IgnoreIndex where no loss).</summary>
+public sealed class TokenBatch : MicroBatch
+{
+    /// <summary>[B, T] token ids.</summary>
+    public required Tensor InputIds { get; init; }
+    /// <summary>[B, T] targets aligned with the inputs (shifted by the loss), IgnoreIndex for padding and masked tokens.</summary>
+    public required Tensor Labels { get; init; }
+
+    public override void Dispose()
+    {
+        InputIds.Dispose();
+        Labels.Dispose();
+        base.Dispose();
+    }
+}
+
 /// <summary>
 /// Causal language modelling on a fixed list of token sequences: shuffled each epoch (seeded, so the order is a function
 /// of seed and epoch), right-padded micro-batches of per_device_train_batch_size, token-mean loss over the targets.
@@ -42,25 +58,14 @@ public static class LanguageModelLoss
 public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IReadOnlyList<TokenSequence>? eval = null, long padTokenId = 0, bool shuffle = true)
     : ITrainingTask
 {
-    sealed class Batch : MicroBatch
-    {
-        public required Tensor InputIds { get; init; }
-        public required Tensor Labels { get; init; }
-        public override void Dispose()
-        {
-            InputIds.Dispose();
-            Labels.Dispose();
-            base.Dispose();
-        }
-    }
-
     int _batchSize, _accumulation;
     long _seed;
     long _epoch, _nextBatch;
     int[] _order = [];
     long _orderEpoch = -1;
 
-    long BatchesPerEpoch => (train.Count + _batchSize - 1) / _batchSize;
+    long BatchesPerEpoch => _batchSize > 0 ? (train.Count + _batchSize - 1) / _batchSize
+        : throw new InvalidOperationException("LanguageModelingTask.Initialize must be called first");
 
     public long? StepsPerEpoch => (BatchesPerEpoch + _accumulation - 1) / _accumulation;
 
@@ -95,7 +100,7 @@ public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IRe
         return new TrainingStep(batches);
     }
 
-    Batch MakeBatch(IReadOnlyList<TokenSequence> sequences, Device device)
+    TokenBatch MakeBatch(IReadOnlyList<TokenSequence> sequences, Device device)
     {
         int length = sequences.Max(s => s.InputIds.Length);
         var ids = new long[sequences.Count * length];
@@ -114,7 +119,7 @@ public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IRe
             }
             tokens += s.InputIds.Length;
         }
-        return new Batch
+        return new TokenBatch
         {
             InputIds = tensor(ids, [sequences.Count, length], device: device),
             Labels = tensor(labels, [sequences.Count, length], device: device),
@@ -125,7 +130,7 @@ public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IRe
 
     public LossResult ComputeLoss(TrainingContext context, MicroBatch batch)
     {
-        var b = (Batch)batch;
+        var b = (TokenBatch)batch;
         var (sum, count, correct) = LanguageModelLoss.NextTokenCrossEntropy(context.Model, b.InputIds, b.Labels);
         var metrics = new Dictionary<string, double> { ["mean_token_accuracy"] = count == 0 ? 0 : (double)correct / count };
         return new LossResult(sum.div_(Math.Max(1, count)), metrics);

@@ -69,7 +69,7 @@ public sealed class ProgressDisplay(TextWriter output, bool interactive)
         int filled = maxSteps > 0 ? (int)(width * step / maxSteps) : 0;
         var bar = new string('█', filled) + new string('░', width - filled);
         output.Write($"\r\u001b[2K{bar} {step}/{maxSteps}  loss {loss.ToString("0.####", CultureInfo.InvariantCulture)}  " +
-                     $"{tokensPerSecond.ToString("0", CultureInfo.InvariantCulture)} tok/s  ETA {eta:hh\\:mm\\:ss}");
+                     $"{tokensPerSecond.ToString("0", CultureInfo.InvariantCulture)} tok/s  ETA {(int)eta.TotalHours}:{eta:mm\\:ss}");
         output.Flush();
         _barShown = true;
     }

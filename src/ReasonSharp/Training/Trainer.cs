@@ -33,6 +33,8 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
     public ModelSaveOptions? ModelSaveOptions { get; init; }
     /// <summary>Adds trainer-specific plots, tables and samples to report.html (e.g. GRPO's rewards and completions).</summary>
     public Action<RunReport, TrainingResult>? ExtendReport { get; init; }
+    /// <summary>Called after every optimizer step, before logging, evaluation and checkpointing.</summary>
+    public Action<StepRecord>? StepCompleted { get; init; }
     /// <summary>Called with every metrics line after it is written.</summary>
     public event Action<JsonObject>? Logged;
 
@@ -87,6 +89,7 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
                 var record = RunStep(context, optimizer, schedule, state);
                 state.Steps.Add(record);
                 context.GlobalStep = state.GlobalStep = record.Step;
+                StepCompleted?.Invoke(record);
                 if (record.Skipped)
                 {
                     progress.WriteLine($"step {record.Step}: skipped, non-finite loss or gradient norm (loss={record.Loss}, grad_norm={record.GradNorm}); {state.NanSteps} of at most {options.MaxNanSteps}");

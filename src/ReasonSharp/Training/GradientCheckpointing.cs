@@ -33,7 +33,47 @@ public static class GradientCheckpointing
         return CheckpointedLayer.apply(hidden, cos, sin, mask, layer);
     }
 
-    sealed class RandomState(Tensor state) { public Tensor State { get; } = state; }
+    /// <summary>The random states a layer's forward may draw from: torch's global CPU generator and the generators its modules own.</summary>
+    sealed class RandomStates : IDisposable
+    {
+        readonly Tensor _global;
+        readonly List<(Generator Generator, Tensor State)> _owned;
+
+        RandomStates(Tensor global, List<(Generator, Tensor)> owned) => (_global, _owned) = (global, owned);
+
+        public static RandomStates Capture(nn.Module layer) => new(
+            random.get_rng_state().DetachFromDisposeScope(),
+            layer.modules().OfType<IHasGenerator>().Select(m => m.Generator).OfType<Generator>().Distinct()
+                .Select(g => (g, g.get_state().DetachFromDisposeScope())).ToList());
+
+        /// <summary>Sets the captured states, runs <paramref name="action"/>, then puts the current states back.</summary>
+        public T Replay<T>(Func<T> action)
+        {
+            var current = CurrentStatesOf(this);
+            Apply(_global, _owned);
+            try { return action(); }
+            finally
+            {
+                Apply(current._global, current._owned);
+                current.Dispose();
+            }
+        }
+
+        static RandomStates CurrentStatesOf(RandomStates like) =>
+            new(random.get_rng_state(), like._owned.Select(o => (o.Generator, o.Generator.get_state())).ToList());
+
+        static void Apply(Tensor global, List<(Generator Generator, Tensor State)> owned)
+        {
+            random.set_rng_state(global);
+            foreach (var (generator, state) in owned) generator.set_state(state);
+        }
+
+        public void Dispose()
+        {
+            _global.Dispose();
+            foreach (var (_, state) in _owned) state.Dispose();
+        }
+    }
 
     sealed class CheckpointedLayer : autograd.SingleTensorFunction<CheckpointedLayer>
     {
@@ -45,7 +85,7 @@ public static class GradientCheckpointing
             var (hidden, cos, sin, mask, layer) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], vars[3] as Tensor, (DecoderLayer)vars[4]);
             ctx.save_for_backward([hidden, cos, sin, mask!]);
             ctx.save_data("layer", layer);
-            ctx.save_data("rng", new RandomState(random.get_rng_state().DetachFromDisposeScope()));
+            ctx.save_data("rng", RandomStates.Capture(layer));
             return layer.Forward(hidden, cos, sin, mask, null);
         }
 
@@ -54,7 +94,7 @@ public static class GradientCheckpointing
             Interlocked.Increment(ref _recomputations);
             var saved = ctx.get_saved_variables();
             var layer = (DecoderLayer)ctx.get_data("layer");
-            var rng = ((RandomState)ctx.get_data("rng")).State;
+            var rng = (RandomStates)ctx.get_data("rng");
             Tensor? inputGrad;
             using (var scope = NewDisposeScope())
             using (enable_grad())
@@ -62,10 +102,7 @@ public static class GradientCheckpointing
                 bool inputNeedsGrad = saved[0].requires_grad;
                 var input = saved[0].detach().requires_grad_(inputNeedsGrad);
                 var mask = saved[3] is { IsInvalid: false } m && m.numel() > 0 ? m : null;
-                var current = random.get_rng_state();
-                random.set_rng_state(rng);
-                var output = layer.Forward(input, saved[1], saved[2], mask, null);
-                random.set_rng_state(current);
+                var output = rng.Replay(() => layer.Forward(input, saved[1], saved[2], mask, null));
                 output.backward([gradOutput]);
                 inputGrad = inputNeedsGrad ? input.grad?.MoveToOuterDisposeScope() : null;
             }

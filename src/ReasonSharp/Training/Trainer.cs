@@ -273,8 +273,12 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
             ["last_step"] = state.GlobalStep, ["base_learning_rate"] = options.LearningRate,
         };
         AtomicFile.WriteAllText(Path.Combine(folder, SchedulerFile), scheduler.ToJsonString(TrainingOptions.Json));
-        using (var rng = TorchSharp.torch.random.get_rng_state())
-            SafetensorsWriter.Write(Path.Combine(folder, RngFile), [("torch_cpu", rng)]);
+        using (var scope = NewDisposeScope())
+        {
+            var states = new List<(string, Tensor)> { ("torch_cpu", TorchSharp.torch.random.get_rng_state()) };
+            if (adapters?.DropoutGenerator is { } dropout) states.Add(("lora_dropout", dropout.get_state()));
+            SafetensorsWriter.Write(Path.Combine(folder, RngFile), states);
+        }
         AtomicFile.WriteAllText(Path.Combine(folder, TaskStateFile), task.SaveState().ToJsonString(TrainingOptions.Json));
         CheckpointFileWritten?.Invoke(folder);
         state.Save(Path.Combine(folder, Checkpoints.TrainerStateFile));
@@ -299,12 +303,21 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         var scheduler = ReadJson(Path.Combine(folder, SchedulerFile));
         if (scheduler["lr_scheduler_type"]?.GetValue<string>() != schedule.Type || scheduler["total_steps"]?.GetValue<long>() != schedule.TotalSteps)
             throw new ReasonSharpException($"{Path.Combine(folder, SchedulerFile)}: the checkpoint's schedule ({scheduler["lr_scheduler_type"]}, {scheduler["total_steps"]} steps) differs from this run's ({schedule.Type}, {schedule.TotalSteps} steps); resume with the same options");
-        using (var rngFile = SafetensorsFile.Open(Path.Combine(folder, RngFile)))
-        using (var rng = rngFile.Read("torch_cpu", ScalarType.Byte))
-            TorchSharp.torch.random.set_rng_state(rng);
+        RestoreRandomStates(Path.Combine(folder, RngFile));
         random.Restore(state.RandomState);
         task.LoadState(ReadJson(Path.Combine(folder, TaskStateFile)));
         return state;
+    }
+
+    void RestoreRandomStates(string path)
+    {
+        using var file = SafetensorsFile.Open(path);
+        var expected = adapters?.DropoutGenerator is null ? new[] { "torch_cpu" } : ["torch_cpu", "lora_dropout"];
+        foreach (var key in expected)
+            if (!file.Entries.ContainsKey(key)) throw new ReasonSharpException($"{path}: missing key '{key}' (the checkpoint was written by a run with other settings)");
+        using var scope = NewDisposeScope();
+        TorchSharp.torch.random.set_rng_state(file.Read("torch_cpu", ScalarType.Byte));
+        adapters?.DropoutGenerator?.set_state(file.Read("lora_dropout", ScalarType.Byte));
     }
 
     static JsonNode ReadJson(string path)

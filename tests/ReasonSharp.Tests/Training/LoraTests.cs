@@ -167,12 +167,11 @@ public class LoraTests
     }
 }
 
-[Collection(GlobalRandomCollection.Name)]
 public class LoraResumeTests
 {
     static readonly List<TokenSequence> Data = TrainingFixtures.RandomSequences(8, 6, 12);
 
-    /// <summary>Dropout draws from torch's generator, so this also proves that its state is saved and restored.</summary>
+    /// <summary>Dropout draws from the adapters' generator, so this also proves that its state is saved and restored.</summary>
     static TrainingResult Run(TrainingOptions options, long killAtStep = 0)
     {
         using var model = TrainingFixtures.Model("qwen3");

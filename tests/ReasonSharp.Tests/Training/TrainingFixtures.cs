@@ -52,13 +52,3 @@ public static class TrainingFixtures
 
     public static bool BitIdentical(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 }
-
-/// <summary>
-/// Tests whose results depend on torch's global random generator (dropout) run alone: a test running in parallel
-/// would draw from the same generator between seeding and use.
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class GlobalRandomCollection
-{
-    public const string Name = "torch global random generator";
-}

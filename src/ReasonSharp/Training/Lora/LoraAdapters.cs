@@ -20,13 +20,16 @@ public sealed class LoraAdapters
 
     public LoraConfig Config { get; }
 
+    /// <summary>The generator of the adapters' dropout masks (null without dropout), on the model's device.</summary>
+    public Generator? DropoutGenerator { get; }
+
     /// <summary>The adapted projections by module path (model.layers.0.self_attn.q_proj).</summary>
     public IReadOnlyDictionary<string, LoraLinear> Layers => _layers.ToDictionary(l => l.Path, l => l.Layer);
 
-    LoraAdapters(CausalLM model, LoraConfig config, List<(string, ExplicitModule, string, LoraLinear)> layers) =>
-        (_model, Config, _layers) = (model, config, layers);
+    LoraAdapters(CausalLM model, LoraConfig config, List<(string, ExplicitModule, string, LoraLinear)> layers, Generator? dropoutGenerator) =>
+        (_model, Config, _layers, DropoutGenerator) = (model, config, layers, dropoutGenerator);
 
-    /// <summary>Freezes every base parameter and wraps the target projections; A is drawn from a generator seeded with <paramref name="seed"/>.</summary>
+    /// <summary>Freezes every base parameter and wraps the target projections; A and the dropout masks come from generators seeded with <paramref name="seed"/>.</summary>
     public static LoraAdapters Apply(CausalLM model, LoraConfig config, long seed = 0)
     {
         config.Validate();
@@ -35,14 +38,15 @@ public sealed class LoraAdapters
         var targets = config.ResolvedTargets();
         foreach (var parameter in model.parameters()) parameter.requires_grad = false;
         using var generator = new Generator((ulong)seed, model.Device);
+        var dropoutGenerator = config.LoraDropout > 0 ? new Generator((ulong)seed ^ 0x9E3779B97F4A7C15UL, model.Device) : null;
         var layers = new List<(string, ExplicitModule, string, LoraLinear)>();
         foreach (var (path, parent, name, linear) in Projections(model).Where(p => targets.Contains(p.Name)))
         {
-            var layer = new LoraLinear(linear, config.R, config.Scaling, config.LoraDropout, generator);
+            var layer = new LoraLinear(linear, config.R, config.Scaling, config.LoraDropout, generator) { Generator = dropoutGenerator };
             parent.ReplaceChild(name, layer);
             layers.Add((path, parent, name, layer));
         }
-        return new LoraAdapters(model, config, layers);
+        return new LoraAdapters(model, config, layers, dropoutGenerator);
     }
 
     /// <summary>Attaches the PEFT adapter saved in <paramref name="folder"/> (adapter_config.json + adapter_model.safetensors).</summary>

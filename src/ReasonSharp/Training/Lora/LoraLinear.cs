@@ -21,7 +21,7 @@ public sealed class LoraWeight : ExplicitModule
 /// A frozen Linear plus a low-rank update: y = W·x + b + scaling · B·A·dropout(x). Registered in place of the Linear,
 /// it keeps the Linear's parameter names (q_proj.weight, q_proj.bias) and adds q_proj.lora_A.weight and q_proj.lora_B.weight.
 /// </summary>
-public sealed class LoraLinear : nn.Module<Tensor, Tensor>
+public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IHasGenerator
 {
     public Linear Base { get; }
     /// <summary>[r, in_features], PEFT's init: kaiming-uniform (a = √5), i.e. uniform(±1/√in).</summary>
@@ -32,6 +32,8 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public double Dropout { get; }
     /// <summary>When false the layer computes the base Linear alone (GRPO's reference model).</summary>
     public bool Enabled { get; set; } = true;
+    /// <summary>Draws the dropout masks (shared by the adapters of a model); its state is saved in checkpoints and replayed by gradient checkpointing.</summary>
+    public Generator? Generator { get; set; }
 
     public LoraLinear(Linear baseLinear, int r, double scaling, double dropout, Generator? generator = null) : base(nameof(LoraLinear))
     {
@@ -58,7 +60,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     {
         if (!Enabled) return Base.forward(x);
         using var scope = NewDisposeScope();
-        var input = Dropout > 0 ? nn.functional.dropout(x, Dropout, training) : x;
+        var input = Dropout > 0 && training ? x * empty_like(x).bernoulli_(1 - Dropout, Generator).div_(1 - Dropout) : x;
         var update = nn.functional.linear(nn.functional.linear(input, LoraA.Weight), LoraB.Weight).mul_(Scaling);
         return Base.forward(x).add_(update).MoveToOuterDisposeScope();
     }

@@ -92,7 +92,7 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
                 StepCompleted?.Invoke(record);
                 if (record.Skipped)
                 {
-                    progress.WriteLine($"step {record.Step}: skipped, non-finite loss or gradient norm (loss={record.Loss}, grad_norm={record.GradNorm}); {state.NanSteps} of at most {options.MaxNanSteps}");
+                    progress.WriteLine($"step {record.Step}: skipped, non-finite loss or gradient norm, or no loss weight (loss={record.Loss}, grad_norm={record.GradNorm}); {state.NanSteps} of at most {options.MaxNanSteps}");
                     if (state.NanSteps >= options.MaxNanSteps)
                         throw new ReasonSharpException($"training stopped at step {record.Step}: {state.NanSteps} steps had a non-finite loss or gradient norm (max_nan_steps={options.MaxNanSteps}); lower learning_rate or check the data");
                 }
@@ -237,6 +237,7 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         IReadOnlyDictionary<string, double>? metrics;
         try
         {
+            using var scope = NewDisposeScope();
             using var _ = no_grad();
             metrics = task.Evaluate(context);
         }

@@ -5,9 +5,10 @@ namespace ReasonSharp.Training;
 
 /// <summary>
 /// The options of a training run, named as transformers' TrainingArguments (snake_case there, PascalCase here) with
-/// its defaults. SFT, GRPO and rejection-sampling configs extend the same set. Serialised with snake_case keys.
+/// its defaults. SFT, GRPO and rejection-sampling configs derive from it (as TRL's configs extend TrainingArguments), so
+/// a recipe is one flat set of keys. Serialised with snake_case keys.
 /// </summary>
-public sealed record TrainingOptions
+public record TrainingOptions
 {
     /// <summary>Folder of the run: options, metrics, checkpoints, final model and report.</summary>
     public string OutputDir { get; init; } = "trainer_output";
@@ -71,12 +72,8 @@ public sealed record TrainingOptions
     public static readonly string[] SchedulerTypes = ["linear", "cosine", "constant", "constant_with_warmup"];
 
     /// <summary>Throws a <see cref="ReasonSharpException"/> naming the first invalid field.</summary>
-    public void Validate()
+    public virtual void Validate()
     {
-        static void Check(bool ok, string field, string expected, object? value)
-        {
-            if (!ok) throw new ReasonSharpException($"training option '{field}' is {value ?? "null"}; expected {expected}");
-        }
         Check(!string.IsNullOrWhiteSpace(OutputDir), "output_dir", "a folder path", OutputDir);
         Check(LearningRate >= 0 && double.IsFinite(LearningRate), "learning_rate", "a finite number >= 0", LearningRate);
         Check(WeightDecay >= 0, "weight_decay", "a number >= 0", WeightDecay);
@@ -99,11 +96,18 @@ public sealed record TrainingOptions
         Check(MaxNanSteps > 0, "max_nan_steps", "an integer > 0", MaxNanSteps);
     }
 
+    /// <summary>Throws a <see cref="ReasonSharpException"/> for option <paramref name="field"/> unless <paramref name="ok"/>.</summary>
+    protected static void Check(bool ok, string field, string expected, object? value)
+    {
+        if (!ok) throw new ReasonSharpException($"training option '{field}' is {value ?? "null"}; expected {expected}");
+    }
+
     public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
     };
 
-    public JsonObject ToJson() => (JsonObject)JsonSerializer.SerializeToNode(this, Json)!;
+    /// <summary>Every option (of the derived config too) under its snake_case name.</summary>
+    public JsonObject ToJson() => (JsonObject)JsonSerializer.SerializeToNode(this, GetType(), Json)!;
 }

@@ -197,6 +197,9 @@ public class TrainerTests
         Assert.Equal(1.0, json["max_grad_norm"]!.GetValue<double>());
         Assert.Equal("linear", json["lr_scheduler_type"]!.GetValue<string>());
         Assert.Equal(8, json["per_device_train_batch_size"]!.GetValue<int>());
+        Assert.Equal(0.999, json["adam_beta2"]!.GetValue<double>());
+        Assert.False(json["weight_decay_all_parameters"]!.GetValue<bool>());
+        Assert.Equal(-1, json["max_steps"]!.GetValue<long>());
     }
 
     [Fact]

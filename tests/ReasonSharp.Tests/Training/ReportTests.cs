@@ -45,3 +45,25 @@ public class ReportTests
         Assert.Contains("m.jsonl:2", error.Message);
     }
 }
+
+public class ProgressDisplayTests
+{
+    [Fact]
+    public void TheBarShowsStepLossRateAndEtaAndLogLinesReplaceIt()
+    {
+        var output = new StringWriter();
+        var progress = new ProgressDisplay(output, interactive: true);
+        progress.Update(5, 20, 1.23456, 812.4, TimeSpan.FromSeconds(3725));
+        progress.WriteLine("step=5 loss=1.2346");
+        progress.Finish();
+        var text = output.ToString();
+        Assert.Contains("5/20  loss 1.2346  812 tok/s  ETA 1:02:05", text);
+        Assert.Contains("\r\u001b[2Kstep=5 loss=1.2346\n", text.Replace("\r\n", "\n"));
+
+        var plain = new StringWriter();
+        var redirected = new ProgressDisplay(plain, interactive: false);
+        redirected.Update(5, 20, 1.2, 800, TimeSpan.Zero);
+        redirected.WriteLine("step=5");
+        Assert.Equal("step=5" + Environment.NewLine, plain.ToString());
+    }
+}

@@ -6,6 +6,7 @@ public static class BenchRunner
     static readonly Dictionary<string, (string Description, Func<string[], int> Run)> Benchmarks = new()
     {
         ["decode"] = ("decode tokens/s of our engine (--sizes 25m,100m --batches 1,8,32 --prompt 64 --new 256)", DecodeBench.Run),
+        ["train"] = ("Training steps/s, MFU, peak RSS: 25m/100m, full/LoRA, gradient checkpointing on/off (--profile: time split)", TrainBench.Run),
     };
 
     public static int Run(string[] args)

@@ -17,5 +17,6 @@ public static class CommandList
         ExportCommand.Create(),
         RewardCommand.Create(),
         VerifyCommand.Create(),
+        MergeCommand.Create(),
     ];
 }

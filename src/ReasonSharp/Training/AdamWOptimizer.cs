@@ -1,0 +1,129 @@
+using ReasonSharp.Modeling;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ReasonSharp.Training;
+
+/// <summary>
+/// AdamW with decoupled weight decay, step for step as torch.optim.AdamW (amsgrad off): p ← p·(1 − lr·wd), then the
+/// bias-corrected Adam update. Its state (exp_avg, exp_avg_sq and step per parameter) is saved and restored exactly.
+/// </summary>
+public sealed class AdamWOptimizer : IDisposable
+{
+    sealed class Slot(string name, Parameter parameter, double weightDecay)
+    {
+        public string Name { get; } = name;
+        public Parameter Parameter { get; } = parameter;
+        public double WeightDecay { get; } = weightDecay;
+        public Tensor ExpAvg { get; } = zeros_like(parameter).DetachFromDisposeScope();
+        public Tensor ExpAvgSq { get; } = zeros_like(parameter).DetachFromDisposeScope();
+        public long Step { get; set; }
+    }
+
+    readonly List<Slot> _slots;
+    readonly double _beta1, _beta2, _eps;
+
+    /// <param name="parameters">The trainable parameters by name, each with its weight decay.</param>
+    public AdamWOptimizer(IEnumerable<(string Name, Parameter Parameter, double WeightDecay)> parameters, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
+    {
+        using var _ = no_grad();
+        _slots = parameters.Select(p => new Slot(p.Name, p.Parameter, p.WeightDecay)).ToList();
+        (_beta1, _beta2, _eps) = (beta1, beta2, eps);
+    }
+
+    /// <summary>The trainable parameters of a model (requires_grad), with weight decay on matrices only unless weight_decay_all_parameters.</summary>
+    public static AdamWOptimizer ForModel(nn.Module model, TrainingOptions options) =>
+        new(TrainableParameters(model).Select(p => (p.Name, p.Parameter, DecaysByDefault(p.Name, p.Parameter) || options.WeightDecayAllParameters ? options.WeightDecay : 0.0)),
+            options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon);
+
+    public static IEnumerable<(string Name, Parameter Parameter)> TrainableParameters(nn.Module model) =>
+        model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter));
+
+    /// <summary>Norm weights, biases and embeddings are not decayed (they are vectors or lookup tables, not projections).</summary>
+    public static bool DecaysByDefault(string name, Tensor parameter) =>
+        parameter.dim() >= 2 && !name.Contains("embed_tokens") && !name.EndsWith(".bias") && !name.Contains("norm");
+
+    public IReadOnlyList<string> ParameterNames => _slots.Select(s => s.Name).ToList();
+    public IReadOnlyList<Parameter> Parameters => _slots.Select(s => s.Parameter).ToList();
+    public double WeightDecayOf(string name) => _slots.Single(s => s.Name == name).WeightDecay;
+
+    /// <summary>One update with learning rate <paramref name="lr"/>; parameters without a gradient are left as they are.</summary>
+    public void Step(double lr)
+    {
+        using var _ = no_grad();
+        foreach (var slot in _slots)
+        {
+            using var scope = NewDisposeScope();
+            var grad = slot.Parameter.grad;
+            if (grad is null) continue;
+            slot.Step++;
+            if (slot.WeightDecay != 0) slot.Parameter.mul_(1 - lr * slot.WeightDecay);
+            slot.ExpAvg.mul_(_beta1).add_(grad, alpha: 1 - _beta1);
+            slot.ExpAvgSq.mul_(_beta2).addcmul_(grad, grad, 1 - _beta2);
+            double biasCorrection1 = 1 - Math.Pow(_beta1, slot.Step);
+            double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, slot.Step));
+            var denominator = slot.ExpAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(_eps);
+            slot.Parameter.addcdiv_(slot.ExpAvg, denominator, -lr / biasCorrection1);
+        }
+    }
+
+    /// <summary>Drops the gradients (set to none, as zero_grad does by default).</summary>
+    public void ZeroGrad()
+    {
+        foreach (var slot in _slots) slot.Parameter.grad = null;
+    }
+
+    /// <summary>The state as named tensors: state.NAME.exp_avg, state.NAME.exp_avg_sq, state.NAME.step (int64 [1]).</summary>
+    public List<(string Name, Tensor Tensor)> StateTensors()
+    {
+        var tensors = new List<(string, Tensor)>();
+        foreach (var slot in _slots)
+        {
+            tensors.Add(($"state.{slot.Name}.exp_avg", slot.ExpAvg));
+            tensors.Add(($"state.{slot.Name}.exp_avg_sq", slot.ExpAvgSq));
+            tensors.Add(($"state.{slot.Name}.step", tensor(new[] { slot.Step })));
+        }
+        return tensors;
+    }
+
+    public void Save(string path)
+    {
+        using var scope = NewDisposeScope();
+        SafetensorsWriter.Write(path, StateTensors());
+    }
+
+    /// <summary>Restores the state saved by <see cref="Save"/>; every parameter must be present with its shape.</summary>
+    public void Load(string path)
+    {
+        using var file = SafetensorsFile.Open(path);
+        var problems = new List<string>();
+        foreach (var slot in _slots)
+            foreach (var (suffix, target) in new[] { ("exp_avg", slot.ExpAvg), ("exp_avg_sq", slot.ExpAvgSq) })
+            {
+                var key = $"state.{slot.Name}.{suffix}";
+                if (!file.Entries.TryGetValue(key, out var entry)) problems.Add($"missing key '{key}'");
+                else if (!entry.Shape.SequenceEqual(target.shape)) problems.Add($"key '{key}' has shape [{string.Join(", ", entry.Shape)}], expected [{string.Join(", ", target.shape)}]");
+            }
+        var expected = _slots.SelectMany(s => new[] { $"state.{s.Name}.exp_avg", $"state.{s.Name}.exp_avg_sq", $"state.{s.Name}.step" }).ToHashSet();
+        problems.AddRange(file.Entries.Keys.Where(k => !expected.Contains(k)).Select(k => $"unexpected key '{k}' (no such trainable parameter)"));
+        if (problems.Count > 0)
+            throw new ReasonSharpException($"{path}: the optimizer state does not match the trainable parameters:\n  " + string.Join("\n  ", problems));
+        using var _ = no_grad();
+        foreach (var slot in _slots)
+        {
+            file.CopyInto($"state.{slot.Name}.exp_avg", slot.ExpAvg);
+            file.CopyInto($"state.{slot.Name}.exp_avg_sq", slot.ExpAvgSq);
+            using var step = file.Read($"state.{slot.Name}.step", ScalarType.Int64);
+            slot.Step = step.view(-1)[0].item<long>();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var slot in _slots)
+        {
+            slot.ExpAvg.Dispose();
+            slot.ExpAvgSq.Dispose();
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using System.Text.Json.Nodes;
+using ReasonSharp.Modeling;
+using static TorchSharp.torch;
+
+namespace ReasonSharp.Training;
+
+/// <summary>A token sequence to train on. <paramref name="LossMask"/>[i] says whether token i is a target (predicted from tokens before it); null means every token.</summary>
+public sealed record TokenSequence(long[] InputIds, bool[]? LossMask = null);
+
+/// <summary>Next-token cross-entropy, computing logits only at the positions that have a label.</summary>
+public static class LanguageModelLoss
+{
+    public const long IgnoreIndex = -100;
+
+    /// <summary>Sum of the cross-entropy over labelled positions and their count (and correct top-1 predictions).</summary>
+    /// <param name="labels">[B, T] aligned with the inputs: labels[b, t] is the target of position t (IgnoreIndex where none); shifted here.</param>
+    public static (Tensor Sum, long Count, long Correct) NextTokenCrossEntropy(CausalLM model, Tensor inputIds, Tensor labels,
+        Tensor? positionIds = null, Tensor? attentionMask = null, Tensor? sequenceIds = null)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = model.Model.Forward(inputIds, positionIds, attentionMask, sequenceIds);
+        long width = hidden.shape[2];
+        var targets = labels[.., 1..].reshape(-1);
+        var rows = targets.ne(IgnoreIndex).nonzero().view(-1);
+        long count = rows.shape[0];
+        if (count == 0) return (hidden.sum().mul(0).MoveToOuterDisposeScope(), 0, 0);
+        var selected = hidden[.., ..^1].reshape(-1, width).index_select(0, rows);
+        var logits = model.Logits(selected);
+        var chosen = targets.index_select(0, rows);
+        var sum = nn.functional.cross_entropy(logits, chosen, reduction: nn.Reduction.Sum);
+        long correct;
+        using (no_grad()) correct = logits.argmax(-1).eq(chosen).sum().item<long>();
+        return (sum.MoveToOuterDisposeScope(), count, correct);
+    }
+}
+
+/// <summary>A right-padded micro-batch of token ids and their labels (IgnoreIndex where no loss).</summary>
+public sealed class TokenBatch : MicroBatch
+{
+    /// <summary>[B, T] token ids.</summary>
+    public required Tensor InputIds { get; init; }
+    /// <summary>[B, T] targets aligned with the inputs (shifted by the loss), IgnoreIndex for padding and masked tokens.</summary>
+    public required Tensor Labels { get; init; }
+
+    public override void Dispose()
+    {
+        InputIds.Dispose();
+        Labels.Dispose();
+        base.Dispose();
+    }
+}
+
+/// <summary>
+/// Causal language modelling on a fixed list of token sequences: shuffled each epoch (seeded, so the order is a function
+/// of seed and epoch), right-padded micro-batches of per_device_train_batch_size, token-mean loss over the targets.
+/// The SFT trainer builds its sequences (chat template, assistant mask, truncation) and hands them to this task.
+/// </summary>
+public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IReadOnlyList<TokenSequence>? eval = null, long padTokenId = 0, bool shuffle = true)
+    : ITrainingTask
+{
+    int _batchSize, _accumulation;
+    long _seed;
+    long _epoch, _nextBatch;
+    int[] _order = [];
+    long _orderEpoch = -1;
+
+    long BatchesPerEpoch => _batchSize > 0 ? (train.Count + _batchSize - 1) / _batchSize
+        : throw new InvalidOperationException("LanguageModelingTask.Initialize must be called first");
+
+    public long? StepsPerEpoch => (BatchesPerEpoch + _accumulation - 1) / _accumulation;
+
+    public void Initialize(TrainingContext context)
+    {
+        if (train.Count == 0) throw new ReasonSharpException("the training set is empty");
+        foreach (var (sequence, index) in train.Concat(eval ?? []).Select((s, i) => (s, i)))
+        {
+            if (sequence.InputIds.Length < 2) throw new ReasonSharpException($"sequence {index} has {sequence.InputIds.Length} tokens; at least 2 are needed to predict one");
+            if (sequence.LossMask is { } mask && mask.Length != sequence.InputIds.Length)
+                throw new ReasonSharpException($"sequence {index}: loss mask has {mask.Length} entries for {sequence.InputIds.Length} tokens");
+        }
+        _batchSize = context.Options.PerDeviceTrainBatchSize;
+        _accumulation = context.Options.GradientAccumulationSteps;
+        _seed = context.Options.Seed;
+    }
+
+    public TrainingStep NextStep(TrainingContext context)
+    {
+        if (_nextBatch >= BatchesPerEpoch) { _epoch++; _nextBatch = 0; }
+        if (_orderEpoch != _epoch)
+        {
+            _order = shuffle ? TrainingRandom.Derive(_seed, _epoch).Permutation(train.Count) : Enumerable.Range(0, train.Count).ToArray();
+            _orderEpoch = _epoch;
+        }
+        var batches = new List<MicroBatch>();
+        for (int i = 0; i < _accumulation && _nextBatch < BatchesPerEpoch; i++, _nextBatch++)
+        {
+            var members = _order.Skip((int)(_nextBatch * _batchSize)).Take(_batchSize).Select(j => train[j]).ToList();
+            batches.Add(MakeBatch(members, context.Device));
+        }
+        return new TrainingStep(batches);
+    }
+
+    TokenBatch MakeBatch(IReadOnlyList<TokenSequence> sequences, Device device)
+    {
+        int length = sequences.Max(s => s.InputIds.Length);
+        var ids = new long[sequences.Count * length];
+        var labels = new long[sequences.Count * length];
+        long targets = 0, tokens = 0;
+        for (int b = 0; b < sequences.Count; b++)
+        {
+            var s = sequences[b];
+            for (int t = 0; t < length; t++)
+            {
+                bool real = t < s.InputIds.Length;
+                ids[b * length + t] = real ? s.InputIds[t] : padTokenId;
+                bool target = real && (s.LossMask?[t] ?? true);
+                labels[b * length + t] = target ? s.InputIds[t] : LanguageModelLoss.IgnoreIndex;
+                if (target && t > 0) targets++;
+            }
+            tokens += s.InputIds.Length;
+        }
+        return new TokenBatch
+        {
+            InputIds = tensor(ids, [sequences.Count, length], device: device),
+            Labels = tensor(labels, [sequences.Count, length], device: device),
+            Weight = targets,
+            Tokens = tokens,
+        };
+    }
+
+    public LossResult ComputeLoss(TrainingContext context, MicroBatch batch)
+    {
+        var b = (TokenBatch)batch;
+        var (sum, count, correct) = LanguageModelLoss.NextTokenCrossEntropy(context.Model, b.InputIds, b.Labels);
+        var metrics = new Dictionary<string, double> { ["mean_token_accuracy"] = count == 0 ? 0 : (double)correct / count };
+        return new LossResult(sum.div_(Math.Max(1, count)), metrics);
+    }
+
+    /// <summary>eval_loss (token mean) and eval_mean_token_accuracy over the held-out sequences.</summary>
+    public IReadOnlyDictionary<string, double>? Evaluate(TrainingContext context)
+    {
+        if (eval is null || eval.Count == 0) return null;
+        double sum = 0;
+        long count = 0, correct = 0;
+        using var _ = no_grad();
+        foreach (var chunk in eval.Chunk(context.Options.PerDeviceEvalBatchSize))
+        {
+            using var batch = MakeBatch(chunk, context.Device);
+            var (s, c, k) = LanguageModelLoss.NextTokenCrossEntropy(context.Model, batch.InputIds, batch.Labels);
+            using (s) sum += s.item<float>();
+            count += c;
+            correct += k;
+        }
+        return new Dictionary<string, double> { ["loss"] = sum / Math.Max(1, count), ["mean_token_accuracy"] = (double)correct / Math.Max(1, count) };
+    }
+
+    public JsonNode SaveState() => new JsonObject { ["epoch"] = _epoch, ["next_batch"] = _nextBatch };
+
+    public void LoadState(JsonNode state)
+    {
+        _epoch = state["epoch"]?.GetValue<long>() ?? throw new ReasonSharpException("task state: missing field 'epoch'");
+        _nextBatch = state["next_batch"]?.GetValue<long>() ?? throw new ReasonSharpException("task state: missing field 'next_batch'");
+    }
+}

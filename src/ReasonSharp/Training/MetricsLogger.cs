@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using ReasonSharp.Reporting;
+
+namespace ReasonSharp.Training;
+
+/// <summary>
+/// Sends each log line to metrics.jsonl (one JSON object per line), to a TensorBoard event file (train/… and eval/…
+/// tags, as transformers' TensorBoard callback names them) and to the console.
+/// </summary>
+public sealed class MetricsLogger : IDisposable
+{
+    public const string MetricsFile = "metrics.jsonl";
+    public const string TensorBoardFolder = "tensorboard";
+
+    readonly StreamWriter _jsonl;
+    readonly TensorBoardWriter _tensorBoard;
+    readonly ProgressDisplay _progress;
+
+    /// <param name="history">Lines logged before a resume; metrics.jsonl is rewritten to exactly these before appending.</param>
+    public MetricsLogger(string outputDir, ProgressDisplay progress, IReadOnlyList<JsonObject> history, long resumedStep)
+    {
+        var path = Path.Combine(outputDir, MetricsFile);
+        AtomicFile.WriteAllText(path, string.Concat(history.Select(h => h.ToJsonString() + "\n")));
+        _jsonl = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
+        _tensorBoard = new TensorBoardWriter(Path.Combine(outputDir, TensorBoardFolder));
+        if (resumedStep > 0) _tensorBoard.WriteSessionStart(resumedStep + 1);
+        _progress = progress;
+    }
+
+    public void Log(JsonObject line)
+    {
+        _jsonl.WriteLine(line.ToJsonString());
+        long step = line["step"]!.GetValue<long>();
+        var scalars = line.Where(kv => kv.Key != "step" && MetricsLog.Number(kv.Value) is not null)
+            .Select(kv => KeyValuePair.Create(TensorBoardTag(kv.Key), MetricsLog.Number(kv.Value)!.Value));
+        _tensorBoard.WriteScalars(step, scalars);
+        _progress.WriteLine(string.Join("  ", line.Select(kv => $"{kv.Key}={Format(kv.Value)}")));
+    }
+
+    static string TensorBoardTag(string key) => key.StartsWith("eval_") ? $"eval/{key[5..]}" : $"train/{key}";
+
+    static string Format(JsonNode? value) =>
+        MetricsLog.Number(value) is { } d ? d.ToString(Math.Abs(d) is > 0 and < 1e-3 ? "0.###e+0" : "0.####", CultureInfo.InvariantCulture)
+        : value?.ToJsonString() ?? "null";
+
+    public void Dispose()
+    {
+        _jsonl.Dispose();
+        _tensorBoard.Dispose();
+    }
+}
+
+/// <summary>
+/// A one-line progress bar (step, loss, tokens/s, ETA) redrawn in place on an interactive console; with redirected
+/// output or disable_tqdm only the log lines are written.
+/// </summary>
+public sealed class ProgressDisplay(TextWriter output, bool interactive)
+{
+    bool _barShown;
+
+    public static ProgressDisplay ForConsole(bool disabled) =>
+        new(Console.Out, !disabled && !Console.IsOutputRedirected && Spectre.Console.AnsiConsole.Profile.Capabilities.Ansi);
+
+    public void Update(long step, long maxSteps, double loss, double tokensPerSecond, TimeSpan eta)
+    {
+        if (!interactive) return;
+        const int width = 30;
+        int filled = maxSteps > 0 ? (int)(width * step / maxSteps) : 0;
+        var bar = new string('█', filled) + new string('░', width - filled);
+        output.Write($"\r\u001b[2K{bar} {step}/{maxSteps}  loss {loss.ToString("0.####", CultureInfo.InvariantCulture)}  " +
+                     $"{tokensPerSecond.ToString("0", CultureInfo.InvariantCulture)} tok/s  ETA {(int)eta.TotalHours}:{eta:mm\\:ss}");
+        output.Flush();
+        _barShown = true;
+    }
+
+    public void WriteLine(string line)
+    {
+        if (_barShown) output.Write("\r\u001b[2K");
+        output.WriteLine(line);
+        _barShown = false;
+    }
+
+    public void Finish()
+    {
+        if (_barShown) output.WriteLine();
+        _barShown = false;
+    }
+}

@@ -1,0 +1,96 @@
+using ReasonSharp.Training;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ReasonSharp.Tests.Training;
+
+public class OptimizationTests
+{
+    [Theory]
+    // linear, total 10, warmup 2: ramps 0 → 1 over 2 steps, then decays (10 − s) / 8.
+    [InlineData("linear", 2, 10, 0, 0.0)]
+    [InlineData("linear", 2, 10, 1, 0.5)]
+    [InlineData("linear", 2, 10, 2, 1.0)]
+    [InlineData("linear", 2, 10, 6, 0.5)]
+    [InlineData("linear", 2, 10, 9, 0.125)]
+    [InlineData("linear", 2, 10, 10, 0.0)]
+    // cosine: 0.5 · (1 + cos(π · (s − w) / (T − w))).
+    [InlineData("cosine", 0, 10, 0, 1.0)]
+    [InlineData("cosine", 0, 10, 5, 0.5)]
+    [InlineData("cosine", 2, 10, 6, 0.5)]
+    [InlineData("cosine", 2, 10, 4, 0.85355339059327373)]
+    [InlineData("cosine", 0, 10, 10, 0.0)]
+    [InlineData("constant_with_warmup", 4, 10, 2, 0.5)]
+    [InlineData("constant_with_warmup", 4, 10, 7, 1.0)]
+    [InlineData("constant", 4, 10, 0, 1.0)]
+    public void SchedulesMatchHandComputedValues(string type, long warmup, long total, long step, double expected) =>
+        Assert.Equal(expected, new LearningRateSchedule(type, warmup, total).Factor(step), 12);
+
+    [Fact]
+    public void WarmupRatioRoundsUpAndWarmupStepsWin()
+    {
+        Assert.Equal(3, LearningRateSchedule.FromOptions(new TrainingOptions { WarmupRatio = 0.1 }, 25).WarmupSteps);
+        Assert.Equal(7, LearningRateSchedule.FromOptions(new TrainingOptions { WarmupRatio = 0.1, WarmupSteps = 7 }, 25).WarmupSteps);
+    }
+
+    [Fact]
+    public void AdamWMatchesTorchOptimAdamWAndRestoresItsStateExactly()
+    {
+        var generator = new TorchSharp.torch.Generator(17);
+        var ours = new Parameter(randn(6, 5, generator: generator));
+        var theirs = new Parameter(ours.detach().clone());
+        using var adamw = new AdamWOptimizer([("w", ours, 0.1)], 0.9, 0.95, 1e-8);
+        using var reference = optim.AdamW([theirs], lr: 0.01, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1);
+        using var dir = TestEnvironment.NewTempDir();
+        var gradients = Enumerable.Range(0, 6).Select(_ => randn(6, 5, generator: generator)).ToList();
+        Tensor? weightsAfter3 = null;
+        for (int step = 0; step < 6; step++)
+        {
+            ours.grad = gradients[step].clone();
+            theirs.grad = gradients[step].clone();
+            adamw.Step(0.01);
+            reference.step();
+            if (step == 2)
+            {
+                adamw.Save(dir.File("opt.safetensors"));
+                weightsAfter3 = ours.detach().clone();
+            }
+        }
+        Assert.True((ours - theirs).abs().max().item<float>() < 1e-6, "differs from torch.optim.AdamW");
+
+        // A fresh optimizer restored from the state after step 3 continues to the same weights, bit for bit.
+        var resumed = new Parameter(weightsAfter3!);
+        using var restored = new AdamWOptimizer([("w", resumed, 0.1)], 0.9, 0.95, 1e-8);
+        restored.Load(dir.File("opt.safetensors"));
+        for (int step = 3; step < 6; step++) { resumed.grad = gradients[step].clone(); restored.Step(0.01); }
+        Assert.True(TrainingFixtures.BitIdentical(ours, resumed));
+
+        using var wrong = new AdamWOptimizer([("v", new Parameter(zeros(6, 5)), 0.0)]);
+        var error = Assert.Throws<ReasonSharpException>(() => { wrong.Load(dir.File("opt.safetensors")); });
+        Assert.Contains("missing key 'state.v.exp_avg'", error.Message);
+    }
+
+    [Fact]
+    public void NormsBiasesAndEmbeddingsAreNotDecayedByDefault()
+    {
+        using var model = TrainingFixtures.Model("qwen2");
+        using var adamw = AdamWOptimizer.ForModel(model, new TrainingOptions { WeightDecay = 0.1 });
+        Assert.Equal(0.1, adamw.WeightDecayOf("model.layers.0.self_attn.q_proj.weight"));
+        Assert.Equal(0.0, adamw.WeightDecayOf("model.layers.0.self_attn.q_proj.bias"));
+        Assert.Equal(0.0, adamw.WeightDecayOf("model.layers.0.input_layernorm.weight"));
+        Assert.Equal(0.0, adamw.WeightDecayOf("model.embed_tokens.weight"));
+        using var all = AdamWOptimizer.ForModel(model, new TrainingOptions { WeightDecay = 0.1, WeightDecayAllParameters = true });
+        Assert.Equal(0.1, all.WeightDecayOf("model.embed_tokens.weight"));
+    }
+
+    [Fact]
+    public void TrainingRandomStateRoundTrips()
+    {
+        var random = new TrainingRandom(5);
+        random.NextUInt64();
+        var copy = new TrainingRandom(0);
+        copy.Restore(random.State);
+        Assert.Equal(Enumerable.Range(0, 5).Select(_ => random.Next(1000)), Enumerable.Range(0, 5).Select(_ => copy.Next(1000)));
+        Assert.Throws<ReasonSharpException>(() => copy.Restore("zz"));
+    }
+}

@@ -11,6 +11,7 @@ public static class CommandList
         InitModelCommand.Create(),
         GenerateCommand.Create(),
         ChatCommand.Create(),
+        GrpoCommand.Create(),
         TokenizerCommand.Create(),
         TokenizeCommand.Create(),
         DataCommand.Create(),

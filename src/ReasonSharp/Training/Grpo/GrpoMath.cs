@@ -22,22 +22,6 @@ public static class GrpoMath
     const double StdEpsilon = 1e-4;
 
     /// <summary>
-    /// Weighted sum over reward functions per completion, skipping nulls (TRL's nansum): rewards[f][i] is function f's
-    /// reward for completion i. A completion where every function returned null gets 0.
-    /// </summary>
-    public static float[] WeightedRewards(IReadOnlyList<float?[]> rewards, IReadOnlyList<double> weights)
-    {
-        if (rewards.Count != weights.Count) throw new ReasonSharpException($"reward_weights has {weights.Count} entries but there are {rewards.Count} reward functions");
-        int n = rewards.Count == 0 ? 0 : rewards[0].Length;
-        var total = new float[n];
-        for (int f = 0; f < rewards.Count; f++)
-            for (int i = 0; i < n; i++)
-                if (rewards[f][i] is { } r && !float.IsNaN(r))
-                    total[i] += (float)(weights[f] * r);
-        return total;
-    }
-
-    /// <summary>
     /// Group-relative advantages for rewards laid out as consecutive groups of <paramref name="groupSize"/> completions of
     /// the same prompt: r - mean(group), divided by the group's (or the batch's) unbiased std + 1e-4 unless scaling is none.
     /// </summary>

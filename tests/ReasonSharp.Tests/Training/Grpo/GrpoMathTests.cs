@@ -1,3 +1,4 @@
+using ReasonSharp.Rewards;
 using ReasonSharp.Training.Grpo;
 using static TorchSharp.torch;
 
@@ -36,13 +37,18 @@ public class GrpoMathTests
     }
 
     [Fact]
-    public void NullRewardsAreSkippedInTheWeightedSum()
+    public async Task ANullRewardIsLeftOutOfItsFunctionsMeanAndOfTheTotal()
     {
-        float?[] accuracy = [1, null, 0];
-        float?[] format = [0.5f, 1, null];
-        var total = GrpoMath.WeightedRewards([accuracy, format], [1.0, 0.5]);
-        Assert.Equal([1.25f, 0.5f, 0f], total);
-        Assert.Throws<ReasonSharpException>(() => GrpoMath.WeightedRewards([accuracy], [1.0, 2.0]));
+        // accuracy is not applicable (null) to the second completion; format applies to all.
+        var accuracy = new DelegateReward("accuracy", i => i.Completion == "b" ? null : i.Completion == "a" ? 1f : 0f);
+        var format = new DelegateReward("format", i => 0.5f);
+        var scores = await new CompositeReward([new WeightedReward(accuracy, 1f), new WeightedReward(format, 0.5f)])
+            .ScoreAsync(new[] { "a", "b", "c", "a" }.Select(c => RewardInput.Create(c)).ToList());
+        Assert.Equal([1.25f, 0.25f, 0.25f, 1.25f], scores.Total);
+        Assert.Equal(2.0 / 3, scores.Functions[0].Mean!.Value, 6);
+        Assert.Equal(3, scores.Functions[0].Count);
+        var advantages = GrpoMath.Advantages(scores.Total, 4, ScaleRewards.None);
+        Assert.Equal([0.5f, -0.5f, -0.5f, 0.5f], advantages.Advantages);
     }
 
     // On-policy (ratio 1) the per-token loss is −A: rows [-1, -1, pad] and [3, pad, pad].

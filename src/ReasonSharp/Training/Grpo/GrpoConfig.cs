@@ -1,0 +1,114 @@
+namespace ReasonSharp.Training.Grpo;
+
+/// <summary>
+/// GRPO settings with TRL's GRPOConfig names and defaults (learning_rate 1e-6, num_generations 8, beta 0, epsilon 0.2,
+/// loss_type dapo, scale_rewards group, logging_steps 10). Differences, each for a reason:
+/// gradient_checkpointing defaults to false (TRL: true) because CPU runs of small models are compute-bound, not memory-bound;
+/// reward_funcs defaults to [accuracy, format] (TRL takes functions in code; the seed recipe uses these two).
+/// </summary>
+public sealed record GrpoConfig : TrainingOptions
+{
+    public GrpoConfig()
+    {
+        LearningRate = 1e-6;
+        LoggingSteps = 10;
+    }
+
+    /// <summary>The policy to train: a Hugging Face model folder.</summary>
+    public string ModelNameOrPath { get; init; } = "";
+    /// <summary>Prompts: a JSONL/JSON/Parquet file or a Hugging Face dataset folder (any schema the data layer reads).</summary>
+    public string TrainFile { get; init; } = "";
+    public string DatasetSplit { get; init; } = "train";
+    /// <summary>Held-out prompts for eval_accuracy (greedy, verified by the reward functions).</summary>
+    public string? EvalFile { get; init; }
+    /// <summary>How many held-out prompts to evaluate (0 = all).</summary>
+    public int EvalLimit { get; init; } = 0;
+    /// <summary>A system message prepended to every prompt (e.g. R1's format instructions).</summary>
+    public string? SystemPrompt { get; init; }
+    /// <summary>Chat format override (chatml, qwen3, llama3, dual-mode).</summary>
+    public string? ChatFormat { get; init; }
+    /// <summary>Generate with thinking on (Qwen3 enable_thinking / dual-mode /think).</summary>
+    public bool EnableThinking { get; init; } = true;
+    public string Device { get; init; } = "auto";
+
+    public int NumGenerations { get; init; } = 8;
+    /// <summary>Prompts longer than this are cut from the left (null = no limit).</summary>
+    public int? MaxPromptLength { get; init; } = 512;
+    public int MaxCompletionLength { get; init; } = 256;
+    public double Temperature { get; init; } = 1.0;
+    public double TopP { get; init; } = 1.0;
+    public int TopK { get; init; } = 0;
+    public double MinP { get; init; } = 0;
+    public double RepetitionPenalty { get; init; } = 1.0;
+
+    /// <summary>Reward functions from the reward library, each optionally with options: "format(style=think)".</summary>
+    public IReadOnlyList<string> RewardFuncs { get; init; } = ["accuracy", "format"];
+    /// <summary>One weight per reward function (null = all 1.0).</summary>
+    public IReadOnlyList<double>? RewardWeights { get; init; }
+    public ScaleRewards ScaleRewards { get; init; } = ScaleRewards.Group;
+    public GrpoLossType LossType { get; init; } = GrpoLossType.Dapo;
+    /// <summary>KL coefficient against the reference model (0 = no reference is built).</summary>
+    public double Beta { get; init; } = 0.0;
+    /// <summary>μ: optimizer steps per generation batch, with the stored old log-probs.</summary>
+    public int NumIterations { get; init; } = 1;
+    public double Epsilon { get; init; } = 0.2;
+    /// <summary>Upper clipping bound (null = epsilon; DAPO recommends 0.28).</summary>
+    public double? EpsilonHigh { get; init; }
+    /// <summary>Exclude completions that hit max_completion_length from the loss (DAPO).</summary>
+    public bool MaskTruncatedCompletions { get; init; }
+    /// <summary>Keep only the top-ρ quantile of tokens by entropy in the policy loss (1 = all).</summary>
+    public double TopEntropyQuantile { get; init; } = 1.0;
+    /// <summary>Mix the policy into the reference every ref_model_sync_steps: ref = α·policy + (1−α)·ref (TR-DPO).</summary>
+    public bool SyncRefModel { get; init; }
+    public double RefModelMixupAlpha { get; init; } = 0.6;
+    public int RefModelSyncSteps { get; init; } = 512;
+    /// <summary>DAPO dynamic sampling: drop prompt groups whose rewards all tie and sample more prompts to refill the batch.</summary>
+    public bool DynamicSampling { get; init; }
+    /// <summary>Extra sampling rounds allowed per step to refill dropped groups.</summary>
+    public int MaxDynamicSamplingRounds { get; init; } = 3;
+    /// <summary>Split micro-batches so that none holds more than this many tokens (null = per_device_train_batch_size completions).</summary>
+    public int? MaxTokensPerMicroBatch { get; init; }
+    /// <summary>Write sample prompts, completions, rewards and advantages at each logging step (completions.jsonl and the report).</summary>
+    public bool LogCompletions { get; init; }
+    public int NumCompletionsToPrint { get; init; } = 8;
+
+    public bool UsePeft { get; init; }
+    public int LoraR { get; init; } = 16;
+    public double LoraAlpha { get; init; } = 32;
+    public double LoraDropout { get; init; } = 0.05;
+    public IReadOnlyList<string> LoraTargetModules { get; init; } = ["q_proj", "k_proj", "v_proj", "o_proj"];
+    public bool UseRslora { get; init; }
+
+    public double EpsilonUpper => EpsilonHigh ?? Epsilon;
+
+    /// <summary>Completions generated per optimizer step (TRL: per_device_train_batch_size × steps_per_generation).</summary>
+    public int GenerationBatchSize => PerDeviceTrainBatchSize * GradientAccumulationSteps;
+
+    public int PromptsPerStep => GenerationBatchSize / NumGenerations;
+
+    public override void Validate()
+    {
+        base.Validate();
+        Check(!string.IsNullOrWhiteSpace(ModelNameOrPath), "model_name_or_path", "a model folder", ModelNameOrPath);
+        Check(!string.IsNullOrWhiteSpace(TrainFile), "train_file", "a dataset file or folder", TrainFile);
+        Check(NumGenerations >= 2, "num_generations", "an integer ≥ 2 (advantages compare completions of one prompt)", NumGenerations);
+        Check(GenerationBatchSize % NumGenerations == 0, "num_generations",
+            $"a divisor of per_device_train_batch_size × gradient_accumulation_steps ({GenerationBatchSize})", NumGenerations);
+        Check(MaxCompletionLength > 0, "max_completion_length", "an integer > 0", MaxCompletionLength);
+        Check(MaxPromptLength is null or > 0, "max_prompt_length", "an integer > 0 or null", MaxPromptLength);
+        Check(Temperature > 0, "temperature", "a number > 0 (GRPO samples)", Temperature);
+        Check(TopP is > 0 and <= 1, "top_p", "a number in (0, 1]", TopP);
+        Check(Beta >= 0, "beta", "a number ≥ 0", Beta);
+        Check(NumIterations >= 1, "num_iterations", "an integer ≥ 1", NumIterations);
+        Check(Epsilon is > 0 and < 1, "epsilon", "a number in (0, 1)", Epsilon);
+        Check(EpsilonUpper > 0, "epsilon_high", "a number > 0", EpsilonHigh);
+        Check(TopEntropyQuantile is >= 0 and <= 1, "top_entropy_quantile", "a number in [0, 1]", TopEntropyQuantile);
+        Check(RefModelMixupAlpha is >= 0 and <= 1, "ref_model_mixup_alpha", "a number in [0, 1]", RefModelMixupAlpha);
+        Check(RefModelSyncSteps > 0, "ref_model_sync_steps", "an integer > 0", RefModelSyncSteps);
+        Check(!(SyncRefModel && UsePeft), "sync_ref_model", "false with use_peft (the LoRA reference is the frozen base)", SyncRefModel);
+        Check(RewardFuncs.Count > 0, "reward_funcs", "at least one reward function", "[]");
+        Check(RewardWeights is null || RewardWeights.Count == RewardFuncs.Count, "reward_weights",
+            $"one weight per reward function ({RewardFuncs.Count})", RewardWeights is null ? null : $"{RewardWeights.Count} weights");
+        Check(MaxTokensPerMicroBatch is null or > 0, "max_tokens_per_micro_batch", "an integer > 0", MaxTokensPerMicroBatch);
+    }
+}

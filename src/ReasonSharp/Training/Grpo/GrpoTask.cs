@@ -1,0 +1,326 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ReasonSharp.Data;
+using ReasonSharp.Evaluation;
+using ReasonSharp.Generation;
+using ReasonSharp.Modeling;
+using ReasonSharp.Rewards;
+using static TorchSharp.torch;
+
+namespace ReasonSharp.Training.Grpo;
+
+/// <summary>A row of the completions table written at logging steps (log_completions).</summary>
+public sealed record CompletionLogRow(long Step, string Prompt, string Completion, float Reward, float Advantage, IReadOnlyDictionary<string, float?> Rewards);
+
+/// <summary>
+/// GRPO as a task of the shared training loop: each generation batch samples num_generations completions per prompt,
+/// scores them, turns rewards into group-relative advantages and is trained on for num_iterations optimizer steps with the
+/// clipped surrogate (plus k3 KL against a frozen reference when beta ≠ 0).
+/// </summary>
+public sealed class GrpoTask : ITrainingTask
+{
+    readonly LanguageModel _lm;
+    readonly IReadOnlyList<Example> _train;
+    readonly IReadOnlyList<Example> _eval;
+    readonly RolloutRunner _runner;
+    readonly GrpoConfig _config;
+    CausalLM? _reference;
+    long _epoch, _next, _orderEpoch = -1;
+    int[] _order = [];
+    List<GrpoSample>? _cached;
+    int _iterationsDone;
+
+    public GrpoTask(LanguageModel model, IReadOnlyList<Example> train, IReadOnlyList<Example>? eval, CompositeReward reward, GrpoConfig config)
+    {
+        if (train.Count == 0) throw new ReasonSharpException($"{config.TrainFile}: no prompts to train on");
+        _lm = model;
+        _train = train;
+        _eval = eval ?? [];
+        _runner = new RolloutRunner(model, reward);
+        _config = config;
+    }
+
+    /// <summary>Rows of the completions table, appended at each logging step when log_completions is on.</summary>
+    public List<CompletionLogRow> CompletionLog { get; } = [];
+
+    /// <summary>The frozen full-model reference (null with beta 0, and with LoRA, whose reference is the base with adapters off).</summary>
+    public CausalLM? ReferenceModel => _reference;
+
+    public long? StepsPerEpoch => (long)Math.Ceiling(_train.Count / (double)_config.PromptsPerStep) * _config.NumIterations;
+
+    public void Initialize(TrainingContext context)
+    {
+        if (_config.Beta != 0 && context.Adapters is null && _reference is null)
+            _reference = Copy(context.Model);
+    }
+
+    static CausalLM Copy(CausalLM model)
+    {
+        var copy = new CausalLM(model.Config, model.Device, initialize: false);
+        using (no_grad())
+            foreach (var (name, tensor) in copy.state_dict()) tensor.copy_(model.state_dict()[name]);
+        foreach (var p in copy.parameters()) p.requires_grad = false;
+        copy.eval();
+        return copy;
+    }
+
+    public TrainingStep NextStep(TrainingContext context)
+    {
+        if (_cached is not null && _iterationsDone < _config.NumIterations)
+        {
+            _iterationsDone++;
+            return new TrainingStep(MicroBatches(_cached, context.Device), new Dictionary<string, double> { ["iteration"] = _iterationsDone });
+        }
+        SyncReference(context);
+        var metrics = new Dictionary<string, double>();
+        var samples = GenerateSamples(context, metrics);
+        _cached = samples;
+        _iterationsDone = 1;
+        return new TrainingStep(MicroBatches(samples, context.Device), metrics);
+    }
+
+    List<GrpoSample> GenerateSamples(TrainingContext context, Dictionary<string, double> metrics)
+    {
+        int groupSize = _config.NumGenerations, wanted = _config.PromptsPerStep;
+        var groups = new List<List<Rollout>>();
+        List<List<Rollout>>? lastRound = null;
+        int dropped = 0, rounds = 0;
+        var clock = Stopwatch.StartNew();
+        TimeSpan generationTime = TimeSpan.Zero;
+        long generatedTokens = 0;
+        while (groups.Count < wanted)
+        {
+            var prompts = TakePrompts(wanted - groups.Count);
+            var options = new RolloutOptions
+            {
+                NumSamples = groupSize,
+                EnableThinking = _config.EnableThinking,
+                GenerationBatchSize = Math.Max(groupSize, _config.GenerationBatchSize),
+                Step = (int)context.GlobalStep,
+                Sampling = new SamplingOptions
+                {
+                    MaxNewTokens = _config.MaxCompletionLength, Temperature = _config.Temperature, TopP = _config.TopP, TopK = _config.TopK,
+                    MinP = _config.MinP, RepetitionPenalty = _config.RepetitionPenalty,
+                    Seed = unchecked(_config.Seed * 1_000_003 + context.GlobalStep * 101 + rounds),
+                },
+            };
+            var start = clock.Elapsed;
+            var rollouts = _runner.RunAsync(prompts, options).GetAwaiter().GetResult();
+            generationTime += clock.Elapsed - start;
+            generatedTokens += rollouts.Sum(r => r.Generation.CompletionIds.Length);
+            lastRound = rollouts.GroupBy(r => r.ExampleIndex).Select(g => g.ToList()).ToList();
+            foreach (var group in lastRound)
+            {
+                bool tied = group.All(r => r.Reward == group[0].Reward);
+                if (_config.DynamicSampling && tied) { dropped++; continue; }
+                groups.Add(group);
+            }
+            rounds++;
+            if (!_config.DynamicSampling || rounds > _config.MaxDynamicSamplingRounds) break;
+        }
+        if (groups.Count == 0) groups = lastRound!;
+        if (groups.Count > wanted) groups = groups.Take(wanted).ToList();
+
+        var all = groups.SelectMany(g => g).ToList();
+        var advantages = GrpoMath.Advantages(all.Select(r => r.Reward).ToList(), groupSize, _config.ScaleRewards);
+        var samples = all.Select((r, i) => new GrpoSample(Truncate(r.PromptIds), r.Generation.CompletionIds.Length == 0 ? [0] : r.Generation.CompletionIds,
+            advantages.Advantages[i], r.Generation.CompletionIds.Length == 0 ? [0f] : r.Generation.LogProbs, r.Generation.Truncated)).ToList();
+
+        var referenceStart = clock.Elapsed;
+        if (_config.Beta != 0) ComputeReferenceLogProbs(context, samples);
+        var referenceTime = clock.Elapsed - referenceStart;
+
+        RecordMetrics(metrics, all, advantages);
+        metrics["dynamic_sampling/dropped_groups"] = dropped;
+        metrics["time/generation"] = generationTime.TotalSeconds;
+        metrics["time/reference"] = referenceTime.TotalSeconds;
+        metrics["generation_tokens_per_second"] = generatedTokens / Math.Max(1e-9, generationTime.TotalSeconds);
+        if (_config.LogCompletions && ((context.GlobalStep + 1) % _config.LoggingSteps == 0 || context.GlobalStep == 0))
+            LogCompletions(context.GlobalStep + 1, all, advantages.Advantages);
+        return samples;
+    }
+
+    int[] Truncate(int[] prompt) => _config.MaxPromptLength is { } max && prompt.Length > max ? prompt[^max..] : prompt;
+
+    List<Example> TakePrompts(int count)
+    {
+        var prompts = new List<Example>();
+        while (prompts.Count < count)
+        {
+            if (_next >= _train.Count) { _epoch++; _next = 0; }
+            if (_orderEpoch != _epoch)
+            {
+                _order = TrainingRandom.Derive(_config.Seed, _epoch).Permutation(_train.Count);
+                _orderEpoch = _epoch;
+            }
+            var example = _train[_order[_next++]];
+            prompts.Add(_config.SystemPrompt is { } system ? WithSystem(example, system) : example);
+        }
+        return prompts;
+    }
+
+    static Example WithSystem(Example example, string system) =>
+        example.Prompt.Any(m => m.Role == ChatMessage.System) ? example : example.WithMessages([ChatMessage.FromSystem(system), .. example.Messages]);
+
+    void RecordMetrics(Dictionary<string, double> metrics, List<Rollout> rollouts, AdvantageResult advantages)
+    {
+        var (mean, std, _) = CompositeReward.Statistics(rollouts.Select(r => (double)r.Reward).ToList());
+        metrics["reward"] = mean ?? 0;
+        metrics["reward_std"] = std ?? 0;
+        foreach (var name in _runner.Reward.Rewards.Select(r => r.Function.Name))
+        {
+            var values = rollouts.Select(r => r.Rewards[name]).Where(v => v.HasValue).Select(v => (double)v!.Value).ToList();
+            var (m, s, _) = CompositeReward.Statistics(values);
+            if (m is { } fm) metrics[$"rewards/{name}/mean"] = fm;
+            if (s is { } fs) metrics[$"rewards/{name}/std"] = fs;
+        }
+        metrics["frac_reward_zero_std"] = advantages.FracRewardZeroStd;
+        var lengths = rollouts.Select(r => (double)r.Generation.CompletionIds.Length).ToList();
+        metrics["completions/mean_length"] = lengths.Average();
+        metrics["completions/min_length"] = lengths.Min();
+        metrics["completions/max_length"] = lengths.Max();
+        metrics["completions/clipped_ratio"] = rollouts.Count(r => r.Generation.Truncated) / (double)rollouts.Count;
+    }
+
+    void LogCompletions(long step, List<Rollout> rollouts, float[] advantages)
+    {
+        foreach (var i in Enumerable.Range(0, rollouts.Count).Take(_config.NumCompletionsToPrint))
+        {
+            var r = rollouts[i];
+            CompletionLog.Add(new CompletionLogRow(step, r.Example.Prompt.LastOrDefault(m => m.Role == ChatMessage.User)?.Content ?? "",
+                r.Generation.CompletionText, r.Reward, advantages[i], r.Rewards));
+        }
+        var path = Path.Combine(_config.OutputDir, "completions.jsonl");
+        Directory.CreateDirectory(_config.OutputDir);
+        File.AppendAllLines(path, CompletionLog.Where(c => c.Step == step).Select(c => JsonSerializer.Serialize(new
+        {
+            step = c.Step, prompt = c.Prompt, completion = c.Completion, reward = c.Reward, advantage = c.Advantage, rewards = c.Rewards,
+        })));
+    }
+
+    /// <summary>Micro-batches of per_device_train_batch_size completions, split further to respect max_tokens_per_micro_batch.</summary>
+    List<MicroBatch> MicroBatches(List<GrpoSample> samples, Device device)
+    {
+        var chunks = new List<List<GrpoSample>>();
+        foreach (var chunk in samples.Chunk(_config.PerDeviceTrainBatchSize))
+        {
+            var current = new List<GrpoSample>();
+            foreach (var sample in chunk)
+            {
+                int width = Math.Max(current.Count == 0 ? 0 : current.Max(s => s.PromptIds.Length), sample.PromptIds.Length)
+                            + Math.Max(current.Count == 0 ? 0 : current.Max(s => s.CompletionIds.Length), sample.CompletionIds.Length);
+                if (current.Count > 0 && _config.MaxTokensPerMicroBatch is { } budget && width * (current.Count + 1) > budget)
+                {
+                    chunks.Add(current);
+                    current = [];
+                }
+                current.Add(sample);
+            }
+            chunks.Add(current);
+        }
+        bool offPolicy = _config.NumIterations > 1;
+        return chunks.Select(c => (MicroBatch)GrpoSequences.Build(c, device, _config.MaskTruncatedCompletions, offPolicy, Weight(c))).ToList();
+    }
+
+    /// <summary>
+    /// How much a micro-batch counts, so that the loop's weighted mean of micro-batch losses equals the loss type's global
+    /// normalisation: dapo by active tokens, grpo and dr_grpo by sequences, bnpo equally (TRL averages it over accumulation steps).
+    /// </summary>
+    double Weight(IReadOnlyList<GrpoSample> chunk) => _config.LossType switch
+    {
+        GrpoLossType.Dapo => chunk.Where(s => !(_config.MaskTruncatedCompletions && s.Truncated)).Sum(s => s.CompletionIds.Length) + 1e-9,
+        GrpoLossType.Bnpo => 1,
+        _ => chunk.Count,
+    };
+
+    public LossResult ComputeLoss(TrainingContext context, MicroBatch batch)
+    {
+        var b = (GrpoBatch)batch;
+        var (logProbs, entropy) = GrpoSequences.LogProbs(context.Model, b, _config.Temperature, entropy: true);
+        Tensor? entropyMask = _config.TopEntropyQuantile < 1 ? GrpoMath.HighEntropyMask(entropy!, b.CompletionMask, _config.TopEntropyQuantile) : null;
+        var result = GrpoMath.PolicyLoss(logProbs, b.OldLogProbs, b.RefLogProbs, b.Advantages, b.CompletionMask, _config.Epsilon, _config.EpsilonUpper,
+            _config.Beta, _config.LossType, _config.MaxCompletionLength, b.ActiveTokens, entropyMask);
+        double tokens = Math.Max(1, result.MaskedTokens);
+        var metrics = new Dictionary<string, double>
+        {
+            ["clip_ratio/low_mean"] = result.ClipRatioLow,
+            ["clip_ratio/high_mean"] = result.ClipRatioHigh,
+            ["clip_ratio/region_mean"] = result.ClipRatioRegion,
+            ["entropy"] = (entropy! * b.CompletionMask).sum().item<float>() / tokens,
+        };
+        if (_config.Beta != 0) metrics["kl"] = result.MeanKl;
+        return new LossResult(result.Loss, metrics);
+    }
+
+    void ComputeReferenceLogProbs(TrainingContext context, List<GrpoSample> samples)
+    {
+        using var _ = no_grad();
+        using var adaptersOff = context.Adapters?.Disable();
+        var model = _reference ?? context.Model;
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            foreach (var chunk in samples.Chunk(_config.PerDeviceTrainBatchSize))
+            {
+                using var scope = NewDisposeScope();
+                using var batch = GrpoSequences.Build(chunk, context.Device, maskTruncated: false, withOldLogProbs: false, weight: 1);
+                var (logProbs, _) = GrpoSequences.LogProbs(model, batch, _config.Temperature, entropy: false);
+                var values = logProbs.cpu().data<float>().ToArray();
+                long width = logProbs.shape[1];
+                for (int i = 0; i < chunk.Length; i++)
+                    chunk[i].RefLogProbs = values.AsSpan((int)(i * width), chunk[i].CompletionIds.Length).ToArray();
+            }
+        }
+        finally { model.train(wasTraining); }
+    }
+
+    /// <summary>sync_ref_model: every ref_model_sync_steps, ref ← α·policy + (1 − α)·ref.</summary>
+    void SyncReference(TrainingContext context)
+    {
+        if (!_config.SyncRefModel || _reference is null || context.GlobalStep == 0 || context.GlobalStep % _config.RefModelSyncSteps != 0) return;
+        using var _ = no_grad();
+        var policy = context.Model.state_dict();
+        foreach (var (name, tensor) in _reference.state_dict())
+            tensor.mul_(1 - _config.RefModelMixupAlpha).add_(policy[name], alpha: _config.RefModelMixupAlpha);
+    }
+
+    /// <summary>Greedy completions of the held-out prompts, scored by the reward functions: eval_reward and eval_rewards/NAME.</summary>
+    public IReadOnlyDictionary<string, double>? Evaluate(TrainingContext context)
+    {
+        if (_eval.Count == 0) return null;
+        var prompts = (_config.EvalLimit > 0 ? _eval.Take(_config.EvalLimit) : _eval)
+            .Select(e => _config.SystemPrompt is { } s ? WithSystem(e, s) : e).ToList();
+        var rollouts = _runner.RunAsync(prompts, new RolloutOptions
+        {
+            EnableThinking = _config.EnableThinking,
+            GenerationBatchSize = Math.Max(1, _config.PerDeviceEvalBatchSize),
+            Sampling = SamplingOptions.Greedy(_config.MaxCompletionLength),
+        }).GetAwaiter().GetResult();
+        var metrics = new Dictionary<string, double> { ["reward"] = rollouts.Average(r => r.Reward) };
+        foreach (var name in _runner.Reward.Rewards.Select(r => r.Function.Name))
+        {
+            var values = rollouts.Select(r => r.Rewards[name]).Where(v => v.HasValue).Select(v => (double)v!.Value).ToList();
+            if (values.Count > 0) metrics[$"rewards/{name}"] = values.Average();
+        }
+        metrics["completions/mean_length"] = rollouts.Average(r => r.Generation.CompletionIds.Length);
+        return metrics;
+    }
+
+    public JsonNode SaveState()
+    {
+        var state = new JsonObject { ["epoch"] = _epoch, ["next"] = _next, ["iterations_done"] = _iterationsDone };
+        if (_cached is not null && _iterationsDone < _config.NumIterations)
+            state["cached"] = JsonSerializer.SerializeToNode(_cached);
+        return state;
+    }
+
+    public void LoadState(JsonNode state)
+    {
+        _epoch = state["epoch"]?.GetValue<long>() ?? throw new ReasonSharpException("GRPO task state: missing field 'epoch'");
+        _next = state["next"]?.GetValue<long>() ?? throw new ReasonSharpException("GRPO task state: missing field 'next'");
+        _iterationsDone = state["iterations_done"]?.GetValue<int>() ?? 0;
+        _cached = state["cached"]?.Deserialize<List<GrpoSample>>();
+    }
+}

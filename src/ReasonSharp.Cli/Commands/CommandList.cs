@@ -17,5 +17,7 @@ public static class CommandList
         ExportCommand.Create(),
         RewardCommand.Create(),
         VerifyCommand.Create(),
+        EvalCommand.Create(),
+        SampleCommand.Create(),
     ];
 }

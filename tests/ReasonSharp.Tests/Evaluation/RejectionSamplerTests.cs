@@ -29,12 +29,12 @@ public sealed class RejectionSamplerTests : IDisposable
     };
 
     // Verified: completions whose text has an even number of characters. Every scored completion is recorded.
-    static RewardRegistry EvenLength(ConcurrentBag<string>? seen = null, Func<bool>? fail = null)
+    static RewardRegistry EvenLength(ConcurrentBag<string>? seen = null, Action? beforeScoring = null)
     {
         var registry = RewardRegistry.CreateDefault();
         registry.Register(new DelegateReward("even_length", input =>
         {
-            if (fail?.Invoke() == true) throw new IOException("the reward server went away");
+            beforeScoring?.Invoke();
             seen?.Add(input.Completion);
             return input.Completion.Length % 2 == 0 ? 1f : 0f;
         }));
@@ -133,18 +133,20 @@ public sealed class RejectionSamplerTests : IDisposable
     {
         var reference = await new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples, _dir.File("a/kept.jsonl"));
 
-        // Cancelled while the second chunk generates.
+        // Cancelled while the third chunk is being scored (chunks hold 2 prompts × 4 samples = 8 scores).
         var path = _dir.File("c/kept.jsonl");
         using var cancel = new CancellationTokenSource();
-        var cancelled = new RejectionSampler(Options, EvenLength()) { ChunkFinished = p => { if (p.FinishedPrompts == 4) cancel.Cancel(); } };
+        int scored = 0;
+        var cancelled = new RejectionSampler(Options, EvenLength(beforeScoring: () => { if (++scored == 19) cancel.Cancel(); }));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.RunAsync(_model, _examples, path, cancellationToken: cancel.Token));
         Assert.Equal(4, (int)JsonNode.Parse(File.ReadAllText(path + ".progress.json"))!["finished_prompts"]!);
         AssertSameOutput(reference, await new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples, path));
 
-        // The reward fails while scoring the second chunk (after 8 of its completions were scored by the first).
+        // The reward fails while scoring the second chunk.
         var failing = _dir.File("d/kept.jsonl");
         int calls = 0;
-        await Assert.ThrowsAsync<IOException>(() => new RejectionSampler(Options, EvenLength(fail: () => Interlocked.Increment(ref calls) > 10))
+        await Assert.ThrowsAsync<IOException>(() => new RejectionSampler(Options,
+                EvenLength(beforeScoring: () => { if (++calls > 10) throw new IOException("the reward server went away"); }))
             .RunAsync(_model, _examples, failing));
         Assert.Equal(2, (int)JsonNode.Parse(File.ReadAllText(failing + ".progress.json"))!["finished_prompts"]!);
         AssertSameOutput(reference, await new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples, failing));

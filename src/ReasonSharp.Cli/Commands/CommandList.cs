@@ -19,5 +19,7 @@ public static class CommandList
         RewardCommand.Create(),
         VerifyCommand.Create(),
         MergeCommand.Create(),
+        EvalCommand.Create(),
+        SampleCommand.Create(),
     ];
 }

@@ -34,12 +34,28 @@ public sealed class RolloutRunner(LanguageModel model, CompositeReward reward)
     public CompositeReward Reward => reward;
 
     /// <summary>Prompt ids of an example, in the model's chat format with the generation prompt and the thinking mode applied.</summary>
-    public int[] EncodePrompt(Example example, bool enableThinking)
+    public int[] EncodePrompt(Example example, bool enableThinking) => model.EncodePrompt(PromptMessages(example, enableThinking), enableThinking);
+
+    /// <summary>The prompt messages the model is given: dual-mode models get the `/think` or `/no_think` system flag.</summary>
+    public IReadOnlyList<ChatMessage> PromptMessages(Example example, bool enableThinking) =>
+        model.Chat.Family == ChatFamily.DualMode
+            ? ThinkingModes.WithSystemFlag(example, enableThinking ? ThinkingModes.ThinkFlag : ThinkingModes.NoThinkFlag).Prompt
+            : example.Prompt;
+
+    /// <summary>
+    /// The assistant text the chat template already wrote after the generation prompt — the empty think block of no-think
+    /// mode (Qwen3, dual-mode) — or "" when none. Prefill + completion is the whole assistant turn.
+    /// </summary>
+    public string PromptPrefill(Example example, bool enableThinking)
     {
-        if (model.Chat.Family == ChatFamily.DualMode)
-            example = ThinkingModes.WithSystemFlag(example, enableThinking ? ThinkingModes.ThinkFlag : ThinkingModes.NoThinkFlag);
-        return model.EncodePrompt(example.Prompt, enableThinking);
+        var text = model.Chat.Render(PromptMessages(example, enableThinking), new ChatRenderOptions { AddGenerationPrompt = true, EnableThinking = enableThinking });
+        foreach (var block in EmptyThinkBlocks)
+            if (text.EndsWith(block, StringComparison.Ordinal)) return block;
+        return "";
     }
+
+    static readonly string[] EmptyThinkBlocks =
+        [$"{ReasoningTrace.ThinkOpen}\n\n{ReasoningTrace.ThinkClose}\n\n", $"{ReasoningTrace.ThinkOpen}\n\n{ReasoningTrace.ThinkClose}\n"];
 
     public async Task<IReadOnlyList<Rollout>> RunAsync(IReadOnlyList<Example> examples, RolloutOptions options,
         Action<int, int>? progress = null, CancellationToken cancellationToken = default)

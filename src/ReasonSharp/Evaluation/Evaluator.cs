@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using ReasonSharp.Data;
+using ReasonSharp.Modeling;
+using ReasonSharp.Rewards;
+using ReasonSharp.Tokenization;
+
+namespace ReasonSharp.Evaluation;
+
+/// <summary>
+/// Settings of `reason eval` and of a pipeline's eval stage (snake_case keys in recipes). Sampled evaluation uses
+/// Open-R1's defaults (temperature 0.6, top-p 0.95); <see cref="Greedy"/> decodes by argmax with one sample.
+/// </summary>
+public sealed record EvalOptions : IGenerationSettings
+{
+    /// <summary>Reward functions that judge a completion ("accuracy", "countdown", "accuracy,format(style=think)", …).</summary>
+    public string Reward { get; init; } = "accuracy";
+    /// <summary>A completion is correct when its total (weighted) reward reaches this.</summary>
+    public double Threshold { get; init; } = 1.0;
+    /// <summary>Samples per example: pass@1 averages over them, pass@k and maj@k use all of them.</summary>
+    public int K { get; init; } = 4;
+    /// <summary>Argmax decoding; implies k = 1.</summary>
+    public bool Greedy { get; init; }
+    /// <summary>Thinking modes to evaluate, each reported separately (no_think needs a qwen3 or dual-mode chat format).</summary>
+    public IReadOnlyList<ThinkingMode> Modes { get; init; } = [ThinkingMode.Think];
+    /// <summary>Style of the library's `format` reward used for format compliance: think (R1: a think block, then the answer) or think_answer.</summary>
+    public string FormatStyle { get; init; } = "think";
+    /// <summary>What maj@k votes on.</summary>
+    public AnswerVote Vote { get; init; } = AnswerVote.Auto;
+    /// <summary>Evaluate only the first N examples.</summary>
+    public int? Limit { get; init; }
+    /// <summary>Split of a dataset folder (a single file has none).</summary>
+    public string? DatasetSplit { get; init; } = "test";
+    /// <summary>Configuration of a dataset folder with several (e.g. gsm8k's main).</summary>
+    public string? DatasetConfig { get; init; }
+
+    public int MaxNewTokens { get; init; } = 512;
+    public double Temperature { get; init; } = 0.6;
+    public double TopP { get; init; } = 0.95;
+    public int TopK { get; init; }
+    public double MinP { get; init; }
+    public double RepetitionPenalty { get; init; } = 1.0;
+    public long Seed { get; init; }
+    public int GenerationBatchSize { get; init; } = 64;
+
+    /// <summary>Samples actually drawn per example.</summary>
+    public int EffectiveK => Greedy ? 1 : K;
+
+    public void Validate()
+    {
+        if (K < 1) throw new ReasonSharpException($"k must be at least 1, got {K}");
+        if (!double.IsFinite(Threshold)) throw new ReasonSharpException($"threshold must be a finite number, got {Threshold}");
+        if (Modes.Count == 0) throw new ReasonSharpException("modes: expected think, no_think or both");
+        if (Limit is < 1) throw new ReasonSharpException($"limit must be at least 1, got {Limit}");
+        GenerationSettings.Validate(this);
+    }
+}
+
+/// <summary>One model in one thinking mode: its metrics and each example's outcome.</summary>
+public sealed record EvalResult(string Model, ThinkingMode Mode, EvalMetrics Metrics, IReadOnlyList<ExampleOutcome> Examples, IReadOnlyList<Example> Inputs,
+    TimeSpan Elapsed);
+
+/// <summary>
+/// Evaluates models on a dataset: k samples per example with the batched engine, scored by the reward library, in each
+/// thinking mode; see <see cref="EvalMetrics"/> for the metrics and <see cref="EvalReport"/> for the files.
+/// </summary>
+public sealed class Evaluator
+{
+    readonly CompositeReward _reward;
+    readonly IRewardFunction _format;
+
+    public EvalOptions Options { get; }
+
+    public Evaluator(EvalOptions options, RewardRegistry? registry = null)
+    {
+        options.Validate();
+        Options = options;
+        registry ??= RewardRegistry.CreateDefault();
+        _reward = RewardSpecs.Create(registry, options.Reward);
+        _format = RewardSpecs.Format(options.FormatStyle);
+    }
+
+    /// <summary>One result per mode of <see cref="EvalOptions.Modes"/>.</summary>
+    public async Task<IReadOnlyList<EvalResult>> EvaluateAsync(LanguageModel model, string modelName, IReadOnlyList<Example> examples,
+        Action<string>? log = null, CancellationToken cancellationToken = default)
+    {
+        if (examples.Count == 0) throw new ReasonSharpException("nothing to evaluate: the dataset has no examples");
+        foreach (var mode in Options.Modes) mode.RequireSupported(model, modelName);
+        var runner = new RolloutRunner(model, _reward);
+        int k = Options.EffectiveK;
+        var analyzer = new CompletionAnalyzer(ids => model.Decode(ids, skipSpecialTokens: true), _format, Options.Threshold, Options.Vote);
+        var results = new List<EvalResult>();
+        foreach (var mode in Options.Modes)
+        {
+            var clock = Stopwatch.StartNew();
+            var rolloutOptions = new RolloutOptions
+            {
+                NumSamples = k, EnableThinking = mode.EnablesThinking(), GenerationBatchSize = Options.GenerationBatchSize,
+                Sampling = Options.ToSampling(Options.Greedy),
+            };
+            var rollouts = await runner.RunAsync(examples, rolloutOptions,
+                (done, total) => log?.Invoke($"{modelName} [{mode.Name()}]: {done}/{total} examples"), cancellationToken);
+            var prefills = examples.Select(e => runner.PromptPrefill(e, mode.EnablesThinking())).ToList();
+            var samples = await analyzer.AnalyzeAsync(rollouts, r => prefills[r.ExampleIndex], cancellationToken);
+            var outcomes = EvalMetrics.Outcomes(samples, k);
+            results.Add(new EvalResult(modelName, mode, EvalMetrics.Compute(outcomes, k), outcomes, examples, clock.Elapsed));
+        }
+        return results;
+    }
+
+    /// <summary>Loads each model folder in turn (disposing it after), evaluating all of them on the same examples.</summary>
+    public async Task<IReadOnlyList<EvalResult>> EvaluateAsync(IReadOnlyList<string> modelFolders, IReadOnlyList<Example> examples, string device = "auto",
+        ChatFamily? chatFormat = null, Action<string>? log = null, CancellationToken cancellationToken = default)
+    {
+        if (modelFolders.Count == 0) throw new ReasonSharpException("give at least one model folder to evaluate");
+        var results = new List<EvalResult>();
+        foreach (var folder in modelFolders)
+        {
+            if (!Directory.Exists(folder)) throw new ReasonSharpException($"model {folder}: folder not found");
+            using var model = LanguageModel.Load(folder, device, chatFormat);
+            results.AddRange(await EvaluateAsync(model, folder, examples, log, cancellationToken));
+        }
+        return results;
+    }
+
+    /// <summary>The examples of <paramref name="dataset"/> (a file or dataset folder) with the options' split, config and limit.</summary>
+    public IReadOnlyList<Example> LoadExamples(string dataset) =>
+        DatasetLoading.Load(dataset, Options.DatasetSplit, Options.DatasetConfig, Options.Limit);
+}
+
+/// <summary>Reading the examples an evaluation or sampling run works on, with errors that name the dataset.</summary>
+public static class DatasetLoading
+{
+    public static IReadOnlyList<Example> Load(string dataset, string? split, string? config, int? limit)
+    {
+        if (string.IsNullOrWhiteSpace(dataset)) throw new ReasonSharpException("dataset: expected a .jsonl/.json/.parquet file or a dataset folder");
+        if (!File.Exists(dataset) && !Directory.Exists(dataset)) throw new ReasonSharpException($"dataset {dataset}: no such file or folder");
+        if (limit is < 1) throw new ReasonSharpException($"limit must be at least 1, got {limit}");
+        var source = new DatasetSource(dataset) { Split = Directory.Exists(dataset) ? split : null, Config = config };
+        var examples = DatasetReader.ReadExamples(source).Take(limit ?? int.MaxValue).ToList();
+        if (examples.Count == 0) throw new ReasonSharpException($"dataset {dataset}: no examples");
+        return examples;
+    }
+}
+
+/// <summary>Creating the reward functions named by an options record, with errors naming the option.</summary>
+public static class RewardSpecs
+{
+    public static CompositeReward Create(RewardRegistry registry, string spec)
+    {
+        if (string.IsNullOrWhiteSpace(spec)) throw new ReasonSharpException("reward: expected one or more reward names, e.g. accuracy or accuracy,format");
+        try { return registry.CreateComposite(spec); }
+        catch (ReasonSharpException e) { throw new ReasonSharpException($"reward: {e.Message}", e); }
+    }
+
+    /// <summary>The library's `format` reward in a style (think or think_answer).</summary>
+    public static IRewardFunction Format(string style)
+    {
+        try { return RewardRegistry.CreateDefault().Create("format", new Dictionary<string, string> { ["style"] = style }); }
+        catch (ReasonSharpException e) { throw new ReasonSharpException($"format_style: {e.Message}", e); }
+    }
+}

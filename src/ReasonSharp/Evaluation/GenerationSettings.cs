@@ -1,0 +1,80 @@
+using ReasonSharp.Generation;
+using ReasonSharp.Modeling;
+using ReasonSharp.Tokenization;
+
+namespace ReasonSharp.Evaluation;
+
+/// <summary>Answer with a reasoning block first (think) or directly (no_think, Qwen3's enable_thinking=false, SmolLM3's /no_think).</summary>
+public enum ThinkingMode { Think, NoThink }
+
+/// <summary>
+/// The flat decoding settings shared by evaluation and rejection sampling (flat so recipes bind them by snake_case
+/// key): Open-R1's evaluation defaults are temperature 0.6 and top-p 0.95.
+/// </summary>
+public interface IGenerationSettings
+{
+    int MaxNewTokens { get; }
+    double Temperature { get; }
+    double TopP { get; }
+    int TopK { get; }
+    double MinP { get; }
+    double RepetitionPenalty { get; }
+    long Seed { get; }
+    /// <summary>Rows per call of the generation engine.</summary>
+    int GenerationBatchSize { get; }
+}
+
+public static class GenerationSettings
+{
+    /// <summary>The engine's sampling options (greedy: argmax decoding, the sampling knobs unused).</summary>
+    public static SamplingOptions ToSampling(this IGenerationSettings settings, bool greedy = false) => new()
+    {
+        MaxNewTokens = settings.MaxNewTokens,
+        DoSample = !greedy && settings.Temperature > 0,
+        Temperature = settings.Temperature,
+        TopP = settings.TopP,
+        TopK = settings.TopK,
+        MinP = settings.MinP,
+        RepetitionPenalty = settings.RepetitionPenalty,
+        Seed = settings.Seed,
+    };
+
+    /// <summary>Checks every setting, naming its snake_case key.</summary>
+    public static void Validate(this IGenerationSettings settings)
+    {
+        settings.ToSampling().Validate();
+        if (settings.GenerationBatchSize < 1)
+            throw new ReasonSharpException($"generation_batch_size must be at least 1, got {settings.GenerationBatchSize}");
+    }
+
+    public static bool EnablesThinking(this ThinkingMode mode) => mode == ThinkingMode.Think;
+
+    /// <summary>think or no_think, as recipes and the CLI spell it.</summary>
+    public static string Name(this ThinkingMode mode) => mode == ThinkingMode.Think ? "think" : "no_think";
+
+    /// <summary>Parses "think,no_think" (also "no-think", "nothink").</summary>
+    public static IReadOnlyList<ThinkingMode> ParseModes(string text, string field)
+    {
+        var modes = new List<ThinkingMode>();
+        foreach (var item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var mode = item.ToLowerInvariant() switch
+            {
+                "think" => ThinkingMode.Think,
+                "no_think" or "no-think" or "nothink" => ThinkingMode.NoThink,
+                _ => throw new ReasonSharpException($"{field}: unknown mode '{item}'; expected think or no_think"),
+            };
+            if (!modes.Contains(mode)) modes.Add(mode);
+        }
+        if (modes.Count == 0) throw new ReasonSharpException($"{field}: expected think, no_think or both (comma-separated), got '{text}'");
+        return modes;
+    }
+
+    /// <summary>No-think mode needs a chat format that can switch thinking off; anything else would silently think.</summary>
+    public static void RequireSupported(this ThinkingMode mode, LanguageModel model, string modelName)
+    {
+        if (mode == ThinkingMode.NoThink && model.Chat.Family is not (ChatFamily.Qwen3 or ChatFamily.DualMode))
+            throw new ReasonSharpException($"{modelName}: mode no_think needs a chat format that can switch thinking off (qwen3 or dual-mode), " +
+                                           $"but the model uses {model.Chat.Name}; evaluate it in think mode or choose the chat format explicitly");
+    }
+}

@@ -18,5 +18,6 @@ public static class CommandList
         RewardCommand.Create(),
         VerifyCommand.Create(),
         MergeCommand.Create(),
+        SftCommand.Create(),
     ];
 }

@@ -21,5 +21,6 @@ public static class CommandList
         MergeCommand.Create(),
         EvalCommand.Create(),
         SampleCommand.Create(),
+        SftCommand.Create(),
     ];
 }

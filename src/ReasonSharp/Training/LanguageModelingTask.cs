@@ -5,7 +5,15 @@ using static TorchSharp.torch;
 namespace ReasonSharp.Training;
 
 /// <summary>A token sequence to train on. <paramref name="LossMask"/>[i] says whether token i is a target (predicted from tokens before it); null means every token.</summary>
-public sealed record TokenSequence(long[] InputIds, bool[]? LossMask = null);
+public sealed record TokenSequence(long[] InputIds, bool[]? LossMask = null)
+{
+    /// <summary>
+    /// For a row packed from several sequences: their lengths, in order, summing to the row's length (null: one sequence).
+    /// Each packed sequence gets position ids from 0 and its own sequence id, so attention never crosses them, and its
+    /// first token is never a target (nothing of its own precedes it).
+    /// </summary>
+    public int[]? PackedLengths { get; init; }
+}
 
 /// <summary>Next-token cross-entropy, computing logits only at the positions that have a label.</summary>
 public static class LanguageModelLoss
@@ -41,11 +49,17 @@ public sealed class TokenBatch : MicroBatch
     public required Tensor InputIds { get; init; }
     /// <summary>[B, T] targets aligned with the inputs (shifted by the loss), IgnoreIndex for padding and masked tokens.</summary>
     public required Tensor Labels { get; init; }
+    /// <summary>[B, T] positions restarting at 0 for each packed sequence; null when no row is packed.</summary>
+    public Tensor? PositionIds { get; init; }
+    /// <summary>[B, T] packed-sequence ids (padding has its own); null when no row is packed.</summary>
+    public Tensor? SequenceIds { get; init; }
 
     public override void Dispose()
     {
         InputIds.Dispose();
         Labels.Dispose();
+        PositionIds?.Dispose();
+        SequenceIds?.Dispose();
         base.Dispose();
     }
 }
@@ -53,7 +67,8 @@ public sealed class TokenBatch : MicroBatch
 /// <summary>
 /// Causal language modelling on a fixed list of token sequences: shuffled each epoch (seeded, so the order is a function
 /// of seed and epoch), right-padded micro-batches of per_device_train_batch_size, token-mean loss over the targets.
-/// The SFT trainer builds its sequences (chat template, assistant mask, truncation) and hands them to this task.
+/// The SFT trainer builds its sequences (chat template, assistant mask, truncation, packing) and hands them to this task;
+/// batches with packed rows carry position ids and sequence ids (see <see cref="TokenSequence.PackedLengths"/>).
 /// </summary>
 public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IReadOnlyList<TokenSequence>? eval = null, long padTokenId = 0, bool shuffle = true)
     : ITrainingTask
@@ -77,6 +92,8 @@ public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IRe
             if (sequence.InputIds.Length < 2) throw new ReasonSharpException($"sequence {index} has {sequence.InputIds.Length} tokens; at least 2 are needed to predict one");
             if (sequence.LossMask is { } mask && mask.Length != sequence.InputIds.Length)
                 throw new ReasonSharpException($"sequence {index}: loss mask has {mask.Length} entries for {sequence.InputIds.Length} tokens");
+            if (sequence.PackedLengths is { } lengths && (lengths.Any(l => l < 1) || lengths.Sum() != sequence.InputIds.Length))
+                throw new ReasonSharpException($"sequence {index}: packed lengths [{string.Join(", ", lengths)}] must be positive and sum to its {sequence.InputIds.Length} tokens");
         }
         _batchSize = context.Options.PerDeviceTrainBatchSize;
         _accumulation = context.Options.GradientAccumulationSteps;
@@ -103,19 +120,31 @@ public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IRe
     TokenBatch MakeBatch(IReadOnlyList<TokenSequence> sequences, Device device)
     {
         int length = sequences.Max(s => s.InputIds.Length);
+        bool packed = sequences.Any(s => s.PackedLengths is not null);
         var ids = new long[sequences.Count * length];
         var labels = new long[sequences.Count * length];
+        var positions = packed ? new long[sequences.Count * length] : null;
+        var sequenceIds = packed ? new long[sequences.Count * length] : null;
         long targets = 0, tokens = 0;
         for (int b = 0; b < sequences.Count; b++)
         {
             var s = sequences[b];
+            var starts = SequenceStarts(s);
+            int segment = -1, segmentStart = 0;
             for (int t = 0; t < length; t++)
             {
+                int i = b * length + t;
                 bool real = t < s.InputIds.Length;
-                ids[b * length + t] = real ? s.InputIds[t] : padTokenId;
-                bool target = real && (s.LossMask?[t] ?? true);
-                labels[b * length + t] = target ? s.InputIds[t] : LanguageModelLoss.IgnoreIndex;
-                if (target && t > 0) targets++;
+                if (real && segment + 1 < starts.Length && starts[segment + 1] == t) segmentStart = starts[++segment];
+                ids[i] = real ? s.InputIds[t] : padTokenId;
+                bool target = real && t > segmentStart && (s.LossMask?[t] ?? true);
+                labels[i] = target ? s.InputIds[t] : LanguageModelLoss.IgnoreIndex;
+                if (target) targets++;
+                if (packed)
+                {
+                    positions![i] = real ? t - segmentStart : t;
+                    sequenceIds![i] = real ? segment : starts.Length;  // padding: an id of its own
+                }
             }
             tokens += s.InputIds.Length;
         }
@@ -123,15 +152,29 @@ public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IRe
         {
             InputIds = tensor(ids, [sequences.Count, length], device: device),
             Labels = tensor(labels, [sequences.Count, length], device: device),
+            PositionIds = positions is null ? null : tensor(positions, [sequences.Count, length], device: device),
+            SequenceIds = sequenceIds is null ? null : tensor(sequenceIds, [sequences.Count, length], device: device),
             Weight = targets,
             Tokens = tokens,
         };
     }
 
+    /// <summary>Start offsets of the sequences packed into a row ([0] when it is one sequence).</summary>
+    static int[] SequenceStarts(TokenSequence sequence)
+    {
+        if (sequence.PackedLengths is not { } lengths) return [0];
+        var starts = new int[lengths.Length];
+        for (int k = 1; k < lengths.Length; k++) starts[k] = starts[k - 1] + lengths[k - 1];
+        return starts;
+    }
+
+    static (Tensor Sum, long Count, long Correct) Loss(CausalLM model, TokenBatch batch) =>
+        LanguageModelLoss.NextTokenCrossEntropy(model, batch.InputIds, batch.Labels, batch.PositionIds, sequenceIds: batch.SequenceIds);
+
     public LossResult ComputeLoss(TrainingContext context, MicroBatch batch)
     {
         var b = (TokenBatch)batch;
-        var (sum, count, correct) = LanguageModelLoss.NextTokenCrossEntropy(context.Model, b.InputIds, b.Labels);
+        var (sum, count, correct) = Loss(context.Model, b);
         var metrics = new Dictionary<string, double> { ["mean_token_accuracy"] = count == 0 ? 0 : (double)correct / count };
         return new LossResult(sum.div_(Math.Max(1, count)), metrics);
     }
@@ -146,7 +189,7 @@ public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IRe
         foreach (var chunk in eval.Chunk(context.Options.PerDeviceEvalBatchSize))
         {
             using var batch = MakeBatch(chunk, context.Device);
-            var (s, c, k) = LanguageModelLoss.NextTokenCrossEntropy(context.Model, batch.InputIds, batch.Labels);
+            var (s, c, k) = Loss(context.Model, batch);
             using (s) sum += s.item<float>();
             count += c;
             correct += k;

@@ -1,0 +1,54 @@
+using System.CommandLine;
+using System.Globalization;
+using ReasonSharp.Recipes;
+using ReasonSharp.Training.Sft;
+
+namespace ReasonSharp.Cli.Commands;
+
+/// <summary>`reason sft --config recipe.yaml [--set key=value …]`: supervised fine-tuning (full or LoRA) from a recipe.</summary>
+public static class SftCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string?>("--config") { Description = "YAML recipe of SftConfig options (snake_case keys, e.g. recipes/sft-tiny-cpu.yaml)." };
+        var set = new Option<string[]>("--set")
+        {
+            Description = "Override one option: key=value, value in YAML syntax (repeatable), e.g. --set max_steps=50 --set lora_target_modules=[q_proj,v_proj].",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var printConfig = new Option<bool>("--print-config") { Description = "Print every option as bound (YAML) and exit without training." };
+        var command = new Command("sft", "Supervised fine-tuning on conversations or prompt/completion traces (chat format, assistant-only loss, " +
+                                         "truncation, packing, full or LoRA); writes config, metrics, checkpoints, the model or adapter and report.html to output_dir.")
+        {
+            config, set, printConfig,
+        };
+        command.SetAction(parse =>
+        {
+            var options = Bind(parse.GetValue(config), parse.GetValue(set) ?? []);
+            if (parse.GetValue(printConfig))
+            {
+                Console.Write(OptionsBinder.ToYaml(options));
+                return 0;
+            }
+            var result = SftTrainer.Run(options);
+            var training = result.Training;
+            var last = training.LogHistory.LastOrDefault(l => l.ContainsKey("loss"));
+            Console.WriteLine($"trained {training.GlobalStep} steps in {TimeSpan.FromSeconds(training.Seconds):hh\\:mm\\:ss}; " +
+                              $"final loss {last?["loss"]?.GetValue<double>().ToString("0.####", CultureInfo.InvariantCulture) ?? "n/a"}");
+            foreach (var (accuracy, index) in result.Accuracy.Select((a, i) => (a, i)))
+                Console.WriteLine($"eval {index + 1}: accuracy {accuracy.Accuracy:P1} of {accuracy.Count} held-out prompts, mean reward {accuracy.MeanReward:0.###}");
+            Console.WriteLine($"wrote {Path.GetFullPath(options.OutputDir)} ({(options.UsePeft ? "PEFT adapter" : "model")}, {SftTrainer.ConfigFile}, metrics.jsonl, report.html)");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>The recipe (if any) and then the overrides, onto SftConfig's defaults.</summary>
+    public static SftConfig Bind(string? recipe, IEnumerable<string> overrides)
+    {
+        var options = recipe is null ? new SftConfig() : OptionsBinder.LoadFile(recipe, new SftConfig());
+        options = OptionsBinder.ApplyOverrides(options, overrides);
+        options.Validate();
+        return options;
+    }
+}

@@ -1,0 +1,139 @@
+using ReasonSharp.Data;
+using ReasonSharp.Rewards;
+using ReasonSharp.Tokenization;
+using ReasonSharp.Training.Lora;
+
+namespace ReasonSharp.Training.Sft;
+
+/// <summary>
+/// Options of a supervised fine-tuning run: TRL's SFTConfig names and defaults where they apply (learning_rate 2e-5,
+/// logging_steps 10, gradient_checkpointing on, max_length 1024, packing off with the "bfd" strategy), TRL's ModelConfig
+/// LoRA names (use_peft, lora_r 16, lora_alpha 32, lora_dropout 0.05), Open-R1's dataset names, and ReasonSharp's own
+/// (model folder, chat format, trace conversion, dual-mode mixing, held-out accuracy). One flat set of snake_case keys.
+/// Deviation from TRL: assistant_only_loss defaults to true, because reasoning distillation trains on the teacher's
+/// answers, not on the prompts.
+/// </summary>
+public record SftConfig : TrainingOptions
+{
+    public SftConfig()
+    {
+        LearningRate = 2e-5;
+        LoggingSteps = 10;
+        GradientCheckpointing = true;
+    }
+
+    // Model
+
+    /// <summary>Hugging Face model folder (config, weights, tokenizer) to fine-tune.</summary>
+    public string? ModelNameOrPath { get; init; }
+    /// <summary>cpu, cuda, cuda:N or auto.</summary>
+    public string Device { get; init; } = "auto";
+    /// <summary>Chat format (chatml, qwen3, llama3, dual-mode); null: recognised from the tokenizer's chat template.</summary>
+    public string? ChatFormat { get; init; }
+
+    // Data
+
+    /// <summary>Training data: a .jsonl/.json/.parquet file or a Hugging Face dataset folder.</summary>
+    public string? DatasetName { get; init; }
+    /// <summary>Configuration sub-folder of a dataset folder that has several.</summary>
+    public string? DatasetConfig { get; init; }
+    /// <summary>Split of a dataset folder to train on.</summary>
+    public string DatasetTrainSplit { get; init; } = "train";
+    /// <summary>Split of a dataset folder to evaluate on (used when eval_dataset_name is unset and evaluation is on).</summary>
+    public string DatasetTestSplit { get; init; } = "test";
+    /// <summary>Held-out data (file or folder, read at dataset_test_split); null: dataset_name's test split when evaluating.</summary>
+    public string? EvalDatasetName { get; init; }
+    /// <summary>messages, sharegpt, prompt-completion, question-answer or problem-solution; null: recognised from the first row.</summary>
+    public string? DatasetSchema { get; init; }
+    /// <summary>System prompt added to conversations that have none.</summary>
+    public string? SystemPrompt { get; init; }
+    /// <summary>Re-render every assistant turn in this trace style (think_answer, deep_seek_r1, open_thoughts); null: keep.</summary>
+    public TraceStyle? TraceStyle { get; init; }
+    /// <summary>Dual-mode mixing: this share of examples keeps its thinking with /think, the rest is stripped with /no_think; null: off.</summary>
+    public double? ThinkFraction { get; init; }
+
+    // Tokens and loss
+
+    /// <summary>Truncate each tokenized example to this many tokens (keeping the start); null: no truncation. With packing, the row length.</summary>
+    public int? MaxLength { get; init; } = 1024;
+    /// <summary>Only "keep_start" (TRL's only non-deprecated mode).</summary>
+    public string TruncationMode { get; init; } = "keep_start";
+    /// <summary>Pack examples into rows of max_length tokens.</summary>
+    public bool Packing { get; init; }
+    /// <summary>Only "bfd": best-fit decreasing, each example whole (truncated to max_length first).</summary>
+    public string PackingStrategy { get; init; } = "bfd";
+    /// <summary>Pack the held-out data too; null: as packing.</summary>
+    public bool? EvalPacking { get; init; }
+    /// <summary>Loss only on the final assistant turn (the completion); null: true for prompt/completion-style datasets.</summary>
+    public bool? CompletionOnlyLoss { get; init; }
+    /// <summary>Loss only on assistant turns (the assistant mask of the chat format). Default true (TRL: false).</summary>
+    public bool AssistantOnlyLoss { get; init; } = true;
+
+    // LoRA
+
+    /// <summary>Train LoRA adapters instead of the full model.</summary>
+    public bool UsePeft { get; init; }
+    public int LoraR { get; init; } = 16;
+    public double LoraAlpha { get; init; } = 32;
+    public double LoraDropout { get; init; } = 0.05;
+    /// <summary>q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj or all-linear.</summary>
+    public IReadOnlyList<string> LoraTargetModules { get; init; } = ["q_proj", "v_proj"];
+    /// <summary>Rank-stabilised scaling lora_alpha / √r.</summary>
+    public bool UseRslora { get; init; }
+
+    // Held-out accuracy
+
+    /// <summary>Reward that verifies greedy completions of held-out prompts at each evaluation (e.g. accuracy, countdown); null: off.</summary>
+    public string? EvalReward { get; init; }
+    /// <summary>Most tokens generated per held-out prompt.</summary>
+    public int EvalMaxNewTokens { get; init; } = 512;
+    /// <summary>Held-out prompts used for accuracy (the first N); null: all.</summary>
+    public int? EvalAccuracySamples { get; init; }
+
+    public static readonly string[] Schemas = ["messages", "sharegpt", "prompt-completion", "question-answer", "problem-solution"];
+
+    public override void Validate()
+    {
+        base.Validate();
+        Check(MaxLength is null or >= 2, "max_length", "an integer >= 2 or null", MaxLength);
+        Check(TruncationMode == "keep_start", "truncation_mode", "keep_start", TruncationMode);
+        Check(PackingStrategy == "bfd", "packing_strategy", "bfd (best-fit decreasing; bfd_split and wrapped are not implemented)", PackingStrategy);
+        Check(!(Packing || EvalPacking == true) || MaxLength is not null, "max_length", "a row length when packing", MaxLength);
+        Check(ThinkFraction is null || (ThinkFraction >= 0 && ThinkFraction <= 1), "think_fraction", "a number in [0, 1] or null", ThinkFraction);
+        Check(DatasetSchema is null || Schemas.Contains(DatasetSchema), "dataset_schema", string.Join(", ", Schemas) + " or null", DatasetSchema);
+        Check(EvalMaxNewTokens > 0, "eval_max_new_tokens", "an integer > 0", EvalMaxNewTokens);
+        Check(EvalAccuracySamples is null or > 0, "eval_accuracy_samples", "an integer > 0 or null", EvalAccuracySamples);
+        Named("chat_format", () => { if (ChatFormat is not null) Tokenization.ChatFormat.ParseFamily(ChatFormat); });
+        Named("eval_reward", () => { if (EvalReward is not null) EvalRewardFunction(); });
+        if (UsePeft) Named("lora", () => Lora().Validate("lora options (lora_r, lora_alpha, lora_dropout, lora_target_modules)"));
+    }
+
+    /// <summary>The chat family override, or null to recognise it from the tokenizer.</summary>
+    public ChatFamily? ChatFamilyOverride() => ChatFormat is null ? null : Tokenization.ChatFormat.ParseFamily(ChatFormat);
+
+    /// <summary>PEFT's LoraConfig from the lora_* options.</summary>
+    public LoraConfig Lora() => new()
+    {
+        R = LoraR, LoraAlpha = LoraAlpha, LoraDropout = LoraDropout, TargetModules = LoraTargetModules, UseRslora = UseRslora,
+        BaseModelNameOrPath = ModelNameOrPath,
+    };
+
+    /// <summary>The one reward function named by eval_reward (options allowed: "accuracy(…)").</summary>
+    public IRewardFunction EvalRewardFunction()
+    {
+        var specs = RewardSpec.ParseList(EvalReward ?? throw new ReasonSharpException("training option 'eval_reward' is null; expected a reward name such as accuracy or countdown"));
+        if (specs.Count != 1)
+            throw new ReasonSharpException($"training option 'eval_reward' is '{EvalReward}'; expected one reward (accuracy, countdown, …): accuracy counts completions it scores 1");
+        return RewardRegistry.CreateDefault().Create(specs[0].Name, specs[0].Options);
+    }
+
+    /// <summary>Runs a check whose own error does not name the option, prefixing it with the option's name.</summary>
+    static void Named(string option, Action check)
+    {
+        try { check(); }
+        catch (ReasonSharpException e) when (!e.Message.Contains($"'{option}'", StringComparison.Ordinal))
+        {
+            throw new ReasonSharpException($"training option '{option}': {e.Message}", e);
+        }
+    }
+}

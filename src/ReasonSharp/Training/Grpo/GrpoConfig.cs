@@ -17,12 +17,15 @@ public sealed record GrpoConfig : TrainingOptions
     /// <summary>The policy to train: a Hugging Face model folder.</summary>
     public string ModelNameOrPath { get; init; } = "";
     /// <summary>Prompts: a JSONL/JSON/Parquet file or a Hugging Face dataset folder (any schema the data layer reads).</summary>
-    public string TrainFile { get; init; } = "";
-    public string DatasetSplit { get; init; } = "train";
+    public string DatasetName { get; init; } = "";
+    /// <summary>Split of a dataset folder to train on.</summary>
+    public string DatasetTrainSplit { get; init; } = "train";
+    /// <summary>Split of eval_dataset_name when it is a dataset folder.</summary>
+    public string DatasetTestSplit { get; init; } = "test";
     /// <summary>Held-out prompts for eval_accuracy (greedy, verified by the reward functions).</summary>
-    public string? EvalFile { get; init; }
-    /// <summary>How many held-out prompts to evaluate (0 = all).</summary>
-    public int EvalLimit { get; init; } = 0;
+    public string? EvalDatasetName { get; init; }
+    /// <summary>Held-out prompts evaluated (the first N); null: all.</summary>
+    public int? EvalAccuracySamples { get; init; }
     /// <summary>A system message prepended to every prompt (e.g. R1's format instructions).</summary>
     public string? SystemPrompt { get; init; }
     /// <summary>Chat format override (chatml, qwen3, llama3, dual-mode).</summary>
@@ -90,7 +93,8 @@ public sealed record GrpoConfig : TrainingOptions
     {
         base.Validate();
         Check(!string.IsNullOrWhiteSpace(ModelNameOrPath), "model_name_or_path", "a model folder", ModelNameOrPath);
-        Check(!string.IsNullOrWhiteSpace(TrainFile), "train_file", "a dataset file or folder", TrainFile);
+        Check(!string.IsNullOrWhiteSpace(DatasetName), "dataset_name", "a dataset file or folder", DatasetName);
+        Check(EvalAccuracySamples is null or > 0, "eval_accuracy_samples", "an integer > 0 or null", EvalAccuracySamples);
         Check(NumGenerations >= 2, "num_generations", "an integer ≥ 2 (advantages compare completions of one prompt)", NumGenerations);
         Check(GenerationBatchSize % NumGenerations == 0, "num_generations",
             $"a divisor of per_device_train_batch_size × gradient_accumulation_steps ({GenerationBatchSize})", NumGenerations);

@@ -33,7 +33,7 @@ public sealed class GrpoTask : ITrainingTask
 
     public GrpoTask(LanguageModel model, IReadOnlyList<Example> train, IReadOnlyList<Example>? eval, CompositeReward reward, GrpoConfig config)
     {
-        if (train.Count == 0) throw new ReasonSharpException($"{config.TrainFile}: no prompts to train on");
+        if (train.Count == 0) throw new ReasonSharpException($"{config.DatasetName}: no prompts to train on");
         _lm = model;
         _train = train;
         _eval = eval ?? [];
@@ -290,7 +290,7 @@ public sealed class GrpoTask : ITrainingTask
     public IReadOnlyDictionary<string, double>? Evaluate(TrainingContext context)
     {
         if (_eval.Count == 0) return null;
-        var prompts = (_config.EvalLimit > 0 ? _eval.Take(_config.EvalLimit) : _eval)
+        var prompts = (_config.EvalAccuracySamples is { } limit ? _eval.Take(limit) : _eval)
             .Select(e => _config.SystemPrompt is { } s ? WithSystem(e, s) : e).ToList();
         var rollouts = _runner.RunAsync(prompts, new RolloutOptions
         {

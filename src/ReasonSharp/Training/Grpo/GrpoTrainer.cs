@@ -16,8 +16,8 @@ public static class GrpoTrainer
         config.Validate();
         var family = config.ChatFormat is null ? (ChatFamily?)null : ChatFormat.ParseFamily(config.ChatFormat);
         using var lm = LanguageModel.Load(config.ModelNameOrPath, config.Device, family);
-        var train = DatasetReader.ReadExamples(new DatasetSource(config.TrainFile) { Split = config.DatasetSplit }).ToList();
-        var eval = config.EvalFile is null ? null : DatasetReader.ReadExamples(new DatasetSource(config.EvalFile) { Split = "test" }).ToList();
+        var train = DatasetReader.ReadExamples(new DatasetSource(config.DatasetName) { Split = config.DatasetTrainSplit }).ToList();
+        var eval = config.EvalDatasetName is null ? null : DatasetReader.ReadExamples(new DatasetSource(config.EvalDatasetName) { Split = config.DatasetTestSplit }).ToList();
         return Run(lm, train, eval, config, registry, progress);
     }
 

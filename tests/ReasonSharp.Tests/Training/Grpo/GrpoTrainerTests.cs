@@ -23,7 +23,7 @@ public class GrpoTrainerTests
 
     static GrpoConfig Config(string output, int steps = 3) => new()
     {
-        OutputDir = output, ModelNameOrPath = "in-memory", TrainFile = "in-memory", MaxSteps = steps, LearningRate = 1e-3,
+        OutputDir = output, ModelNameOrPath = "in-memory", DatasetName = "in-memory", MaxSteps = steps, LearningRate = 1e-3,
         PerDeviceTrainBatchSize = 4, GradientAccumulationSteps = 2, NumGenerations = 4, MaxCompletionLength = 12,
         RewardFuncs = ["digits", "format"], RewardWeights = [1.0, 0.5], LoggingSteps = 1, SaveStrategy = "no", WriteReport = true,
         DisableTqdm = true, Seed = 3,

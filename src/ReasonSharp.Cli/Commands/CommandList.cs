@@ -12,6 +12,8 @@ public static class CommandList
         GenerateCommand.Create(),
         ChatCommand.Create(),
         GrpoCommand.Create(),
+        StarCommand.Create(),
+        PipelineCommand.Create(),
         TokenizerCommand.Create(),
         TokenizeCommand.Create(),
         DataCommand.Create(),

@@ -41,10 +41,15 @@ public static class TokenizerCommand
             DefaultValueFactory = _ => new BpeTrainerOptions().ModelMaxLength,
         };
         var output = new Option<string>("--out") { Description = "Output folder for tokenizer.json and tokenizer_config.json.", Required = true };
-
-        var command = new Command("train", "Train a byte-level BPE tokenizer (GPT-2/Qwen style, single-digit numbers) with the reasoning special tokens and a ChatML chat template.")
+        var chatFormat = new Option<string>("--chat-format")
         {
-            input, field, vocabSize, minFrequency, maxLength, output,
+            Description = "Chat template to write: chatml, or dual-mode (/think and /no_think in the system message, as SmolLM3).",
+            DefaultValueFactory = _ => "chatml",
+        };
+
+        var command = new Command("train", "Train a byte-level BPE tokenizer (GPT-2/Qwen style, single-digit numbers) with the reasoning special tokens and a ChatML (or dual-mode) chat template.")
+        {
+            input, field, vocabSize, minFrequency, maxLength, output, chatFormat,
         };
         command.SetAction(parse =>
         {
@@ -53,6 +58,7 @@ public static class TokenizerCommand
                 VocabSize = parse.GetValue(vocabSize),
                 MinFrequency = parse.GetValue(minFrequency),
                 ModelMaxLength = parse.GetValue(maxLength),
+                ChatTemplate = BpeTrainerOptions.TemplateFor(parse.GetValue(chatFormat)!),
             };
             var fields = parse.GetValue(field) ?? [];
             var texts = parse.GetValue(input)!.SelectMany(path => TrainingCorpus.Read(path, fields));

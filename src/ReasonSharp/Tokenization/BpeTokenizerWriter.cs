@@ -13,6 +13,27 @@ public static class BpeTokenizerWriter
         + "{%- endfor %}"
         + "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
 
+    /// <summary>
+    /// ReasonSharp's dual-mode convention on ChatML (as SmolLM3): `/think` or `/no_think` in the system message (or
+    /// enable_thinking) picks the mode; in no-think mode assistant turns start with an empty think block.
+    /// </summary>
+    public const string DualModeTemplate =
+        "{%- set thinking = enable_thinking is not defined or enable_thinking %}"
+        + "{%- if messages and messages[0]['role'] == 'system' %}"
+        + "{%- set system = messages[0]['content'] %}"
+        + "{%- if '/no_think' in system %}{%- set thinking = false %}{%- elif '/think' in system %}{%- set thinking = true %}{%- endif %}"
+        + "{%- set system = system.replace('/no_think', '').replace('/think', '').rstrip() %}"
+        + "{%- if system %}{{- '<|im_start|>system\\n' + system + '<|im_end|>\\n' }}{%- endif %}"
+        + "{%- set rest = messages[1:] %}"
+        + "{%- else %}{%- set rest = messages %}{%- endif %}"
+        + "{%- set empty_think = '' if thinking else '<think>\\n\\n</think>\\n' %}"
+        + "{%- for message in rest %}"
+        + "{%- if message['role'] == 'assistant' %}"
+        + "{{- '<|im_start|>assistant\\n' + empty_think + message['content'].lstrip('\\n') + '<|im_end|>\\n' }}"
+        + "{%- else %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{%- endif %}"
+        + "{%- endfor %}"
+        + "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' + empty_think }}{%- endif %}";
+
     static readonly JsonWriterOptions WriterOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static void Write(BpeModel model, BpeTrainerOptions options, string folder)
@@ -125,7 +146,7 @@ public static class BpeTokenizerWriter
             foreach (var special in specials.Where(s => s != ReasoningTokens.EndOfText)) json.WriteStringValue(special);
             json.WriteEndArray();
             json.WriteNull("bos_token");
-            json.WriteString("chat_template", ChatMLTemplate);
+            json.WriteString("chat_template", options.ChatTemplate);
             json.WriteBoolean("clean_up_tokenization_spaces", false);
             WriteOptionalString(json, "eos_token", Pick(ReasoningTokens.ImEnd) ?? Pick(ReasoningTokens.EndOfText));
             json.WriteString("errors", "replace");

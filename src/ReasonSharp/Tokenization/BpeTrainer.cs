@@ -17,6 +17,16 @@ public sealed record BpeTrainerOptions
     public IReadOnlyList<string> PlainAddedTokens { get; init; } = ReasoningTokens.Plain;
     /// <summary>`model_max_length` written to tokenizer_config.json.</summary>
     public int ModelMaxLength { get; init; } = 2048;
+    /// <summary>The chat template written to tokenizer_config.json (plain ChatML, or the dual-mode template).</summary>
+    public string ChatTemplate { get; init; } = BpeTokenizerWriter.ChatMLTemplate;
+
+    /// <summary>The template ReasonSharp writes for a chat format name: chatml or dual-mode.</summary>
+    public static string TemplateFor(string chatFormat) => ChatFormat.ParseFamily(chatFormat) switch
+    {
+        ChatFamily.ChatML => BpeTokenizerWriter.ChatMLTemplate,
+        ChatFamily.DualMode => BpeTokenizerWriter.DualModeTemplate,
+        var other => throw new ReasonSharpException($"a trained tokenizer can use the chatml or dual-mode chat format, not {other}"),
+    };
 }
 
 /// <summary>The reasoning tokens every ReasonSharp-trained tokenizer has, each one id.</summary>

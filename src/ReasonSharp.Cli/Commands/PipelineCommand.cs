@@ -1,0 +1,23 @@
+using System.CommandLine;
+using ReasonSharp.Recipes;
+
+namespace ReasonSharp.Cli.Commands;
+
+/// <summary>`reason pipeline --config recipes/r1.yaml`: multi-stage recipes (data, tokenizer, init, sft, grpo, sample, star, eval, merge, export).</summary>
+public static class PipelineCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config") { Description = "Pipeline recipe (YAML with output_dir, seed, device and a list of stages).", Required = true };
+        var set = new Option<string[]>("--set") { Description = "Override: output_dir=…, seed=…, device=…, or STAGE.KEY=VALUE for one stage's option (repeatable)." };
+        var command = new Command("pipeline", "Run a multi-stage recipe; each stage's model feeds the next, and a rerun resumes after the last finished stage.") { config, set };
+        command.SetAction(parse =>
+        {
+            var pipeline = Pipeline.Load(parse.GetValue(config)!, parse.GetValue(set) ?? []);
+            var finished = pipeline.Run();
+            Console.WriteLine($"pipeline finished: {finished.Count} stages; state and report in {Path.GetFullPath(pipeline.OutputDir)}");
+            return 0;
+        });
+        return command;
+    }
+}

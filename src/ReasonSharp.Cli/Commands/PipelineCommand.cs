@@ -10,10 +10,17 @@ public static class PipelineCommand
     {
         var config = new Option<string>("--config") { Description = "Pipeline recipe (YAML with output_dir, seed, device and a list of stages).", Required = true };
         var set = new Option<string[]>("--set") { Description = "Override: output_dir=…, seed=…, device=…, or STAGE.KEY=VALUE for one stage's option (repeatable)." };
-        var command = new Command("pipeline", "Run a multi-stage recipe; each stage's model feeds the next, and a rerun resumes after the last finished stage.") { config, set };
+        var check = new Option<bool>("--check") { Description = "Only check the recipe: bind every stage's options and references, run nothing." };
+        var command = new Command("pipeline", "Run a multi-stage recipe; each stage's model feeds the next, and a rerun resumes after the last finished stage.") { config, set, check };
         command.SetAction(parse =>
         {
             var pipeline = Pipeline.Load(parse.GetValue(config)!, parse.GetValue(set) ?? []);
+            if (parse.GetValue(check))
+            {
+                pipeline.Check();
+                Console.WriteLine($"{pipeline.Stages.Count} stages check out: {string.Join(" → ", pipeline.Stages.Select(s => $"{s.Name} ({s.Type})"))}");
+                return 0;
+            }
             var finished = pipeline.Run();
             Console.WriteLine($"pipeline finished: {finished.Count} stages; state and report in {Path.GetFullPath(pipeline.OutputDir)}");
             return 0;

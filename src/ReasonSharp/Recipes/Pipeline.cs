@@ -34,7 +34,7 @@ public sealed partial class Pipeline
     public IReadOnlyList<PipelineStage> Stages { get; }
 
     /// <summary>Test hook: called before a stage runs (throw to simulate a kill).</summary>
-    public Action<PipelineStage>? StageStarting { get; init; }
+    public Action<PipelineStage>? StageStarting { get; set; }
 
     Pipeline(string source, string outputDir, IReadOnlyList<PipelineStage> stages) => (Source, OutputDir, Stages) = (source, outputDir, stages);
 
@@ -131,6 +131,7 @@ public sealed partial class Pipeline
     public IReadOnlyList<FinishedStage> Run(ProgressDisplay? progress = null)
     {
         Native.TorchNative.EnsureLoaded();
+        Check();
         progress ??= ProgressDisplay.ForConsole(false);
         Directory.CreateDirectory(OutputDir);
         var finished = LoadState();
@@ -156,7 +157,7 @@ public sealed partial class Pipeline
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var context = new StageContext(stage.Name, Path.Combine(OutputDir, stage.Name), stage.Model is null ? model : Resolve(stage.Model, outputs, stage),
                 Seed, Device, progress);
-            var output = PipelineStages.Run(stage.Type, options, context, $"{Source} stage '{stage.Name}'");
+            var output = PipelineStages.Prepare(stage.Type, options, context, $"{Source} stage '{stage.Name}'")();
             var record = new FinishedStage(stage.Name, stage.Type, fingerprint, output.Outputs, output.Metrics, clock.Elapsed.TotalSeconds);
             finished.Add(record);
             SaveState(finished);
@@ -166,6 +167,35 @@ public sealed partial class Pipeline
         }
         WriteReport(finished);
         return finished;
+    }
+
+    /// <summary>
+    /// Binds every stage's options without running anything, so a typo in the last stage fails before hours of training.
+    /// References to earlier stages' outputs are checked by name; their values are placeholders.
+    /// </summary>
+    public void Check()
+    {
+        var outputs = new Dictionary<string, IReadOnlyDictionary<string, string>>();
+        foreach (var stage in Stages)
+        {
+            var options = Substitute(stage.Options, outputs, stage);
+            var context = new StageContext(stage.Name, Path.Combine(OutputDir, stage.Name), "(model of an earlier stage)", Seed, Device, ProgressDisplay.ForConsole(true));
+            PipelineStages.Prepare(stage.Type, options, context, $"{Source} stage '{stage.Name}'");
+            outputs[stage.Name] = new PlaceholderOutputs(stage.Name);
+        }
+    }
+
+    /// <summary>Any output key of a stage that has not run yet, as a readable placeholder.</summary>
+    sealed class PlaceholderOutputs(string stage) : IReadOnlyDictionary<string, string>
+    {
+        public bool TryGetValue(string key, out string value) { value = $"({stage}.{key})"; return true; }
+        public string this[string key] => $"({stage}.{key})";
+        public IEnumerable<string> Keys => [];
+        public IEnumerable<string> Values => [];
+        public int Count => 0;
+        public bool ContainsKey(string key) => true;
+        public IEnumerator<KeyValuePair<string, string>> GetEnumerator() => Enumerable.Empty<KeyValuePair<string, string>>().GetEnumerator();
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     static string Describe(IReadOnlyDictionary<string, double> metrics) =>

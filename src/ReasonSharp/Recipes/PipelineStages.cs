@@ -76,7 +76,8 @@ public sealed record MergeStageOptions
 /// <summary>Exports the current model to GGUF for llama.cpp and Ollama.</summary>
 public sealed record ExportStageOptions
 {
-    public GgufFileType Type { get; init; } = GgufFileType.F32;
+    /// <summary>f32, f16 or q8_0 (named gguf_type because `type` names the stage's type).</summary>
+    public GgufFileType GgufType { get; init; } = GgufFileType.F32;
     public string? FileName { get; init; }
 }
 
@@ -85,25 +86,49 @@ public static class PipelineStages
 {
     public static readonly IReadOnlyList<string> Types = ["data", "tokenizer", "init", "sft", "grpo", "sample", "star", "eval", "merge", "export"];
 
-    public static StageOutput Run(string type, YamlMappingNode options, StageContext context, string source) => type switch
+    /// <summary>Binds a stage's options (every unknown key or bad value is an error now) and returns the work to run.</summary>
+    public static Func<StageOutput> Prepare(string type, YamlMappingNode options, StageContext context, string source)
     {
-        "data" => Data(Bind(new DataStageOptions(), options, source), context),
-        "tokenizer" => TokenizerStage(Bind(new TokenizerStageOptions(), options, source), context),
-        "init" => Init(Bind(new InitStageOptions(), options, source), context),
-        "sft" => Sft(Bind(new SftConfig { OutputDir = context.OutputDir, ModelNameOrPath = context.Model, Seed = context.Seed, Device = context.Device }, options, source), context),
-        "grpo" => Grpo(Bind(new GrpoConfig { OutputDir = context.OutputDir, ModelNameOrPath = context.Model ?? "", Seed = context.Seed, Device = context.Device }, options, source), context),
-        "star" => Star(Bind(new StarConfig { OutputDir = context.OutputDir, ModelNameOrPath = context.Model ?? "", Seed = context.Seed, Device = context.Device }, options, source), context),
-        "sample" => Sample(BindNested<SampleStageOptions, RejectionSamplingOptions>(options, source, "dataset", o => o.Sample, (o, s) => o with { Sample = s }, new RejectionSamplingOptions { Seed = context.Seed }), context),
-        "eval" => Eval(BindNested<EvalStageOptions, EvalOptions>(options, source, "dataset", o => o.Eval, (o, e) => o with { Eval = e }, new EvalOptions { Seed = context.Seed }), context),
-        "merge" => Merge(Bind(new MergeStageOptions { Base = context.Model ?? "" }, options, source), context),
-        "export" => ExportStage(Bind(new ExportStageOptions(), options, source), context),
-        _ => throw new ReasonSharpException($"{source}: stage type '{type}' is unknown; expected one of {string.Join(", ", Types)}"),
-    };
+        switch (type)
+        {
+            case "data": { var o = Bind(new DataStageOptions(), options, source); return () => Data(o, context); }
+            case "tokenizer": { var o = Bind(new TokenizerStageOptions(), options, source); return () => TokenizerStage(o, context); }
+            case "init": { var o = Bind(new InitStageOptions(), options, source); return () => Init(o, context); }
+            case "sft":
+            {
+                var o = Bind(new SftConfig { OutputDir = context.OutputDir, ModelNameOrPath = context.Model, Seed = context.Seed, Device = context.Device }, options, source);
+                return () => Sft(o, context);
+            }
+            case "grpo":
+            {
+                var o = Bind(new GrpoConfig { OutputDir = context.OutputDir, ModelNameOrPath = context.Model ?? "", Seed = context.Seed, Device = context.Device }, options, source);
+                return () => Grpo(o, context);
+            }
+            case "star":
+            {
+                var o = Bind(new StarConfig { OutputDir = context.OutputDir, ModelNameOrPath = context.Model ?? "", Seed = context.Seed, Device = context.Device }, options, source);
+                return () => Star(o, context);
+            }
+            case "sample":
+            {
+                var o = BindNested<SampleStageOptions, RejectionSamplingOptions>(options, source, "dataset", (s, r) => s with { Sample = r }, new RejectionSamplingOptions { Seed = context.Seed });
+                return () => Sample(o, context);
+            }
+            case "eval":
+            {
+                var o = BindNested<EvalStageOptions, EvalOptions>(options, source, "dataset", (s, e) => s with { Eval = e }, new EvalOptions { Seed = context.Seed });
+                return () => Eval(o, context);
+            }
+            case "merge": { var o = Bind(new MergeStageOptions { Base = context.Model ?? "" }, options, source); return () => Merge(o, context); }
+            case "export": { var o = Bind(new ExportStageOptions(), options, source); return () => ExportStage(o, context); }
+            default: throw new ReasonSharpException($"{source}: stage type '{type}' is unknown; expected one of {string.Join(", ", Types)}");
+        }
+    }
 
     static T Bind<T>(T start, YamlMappingNode options, string source) where T : class => OptionsBinder.Apply(start, options, source);
 
     /// <summary>Stages that wrap a library options record take its keys directly, beside their own (e.g. `dataset`).</summary>
-    static TStage BindNested<TStage, TInner>(YamlMappingNode options, string source, string ownKey, Func<TStage, TInner> get, Func<TStage, TInner, TStage> set, TInner inner)
+    static TStage BindNested<TStage, TInner>(YamlMappingNode options, string source, string ownKey, Func<TStage, TInner, TStage> set, TInner inner)
         where TStage : class, new() where TInner : class
     {
         var own = new YamlMappingNode();
@@ -208,7 +233,7 @@ public static class PipelineStages
         var metrics = new Dictionary<string, double>();
         foreach (var r in results)
         {
-            var mode = r.Mode.ToString().ToLowerInvariant();
+            var mode = OptionsBinder.SnakeCase(r.Mode.ToString());
             metrics[$"{mode}/pass@1"] = r.Metrics.PassAt1;
             metrics[$"{mode}/pass@{r.Metrics.K}"] = r.Metrics.PassAtK;
             metrics[$"{mode}/maj@{r.Metrics.K}"] = r.Metrics.MajAtK;
@@ -239,8 +264,8 @@ public static class PipelineStages
     {
         var model = RequireModel(context);
         Directory.CreateDirectory(context.OutputDir);
-        var path = Path.Combine(context.OutputDir, o.FileName ?? $"model-{o.Type.ToString().ToLowerInvariant()}.gguf");
-        var result = GgufExporter.ExportFolder(model, path, new GgufExportOptions { Type = o.Type });
+        var path = Path.Combine(context.OutputDir, o.FileName ?? $"model-{o.GgufType.ToString().ToLowerInvariant()}.gguf");
+        var result = GgufExporter.ExportFolder(model, path, new GgufExportOptions { Type = o.GgufType });
         context.Progress.WriteLine($"GGUF ({result.FileType}): {path}, {result.FileBytes / 1e6:F1} MB");
         return new StageOutput(new Dictionary<string, string> { ["file"] = path }, new Dictionary<string, double> { ["bytes"] = result.FileBytes });
     }

@@ -7,6 +7,7 @@ public static class CommandList
 {
     public static IEnumerable<Command> All() =>
     [
+        QuickstartCommand.Create(),
         InfoCommand.Create(),
         InitModelCommand.Create(),
         GenerateCommand.Create(),

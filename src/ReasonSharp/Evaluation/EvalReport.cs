@@ -77,6 +77,7 @@ public static class EvalReport
             ["mode"] = result.Mode.Name(),
             ["example_index"] = o.ExampleIndex,
             ["source"] = example.Source,
+            ["prompt"] = example.Prompt.LastOrDefault(m => m.Role == ChatMessage.User)?.Content,
             ["gold"] = example.GoldAnswer,
             ["samples"] = o.Samples,
             ["correct"] = o.Correct,

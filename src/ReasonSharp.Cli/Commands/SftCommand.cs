@@ -18,7 +18,8 @@ public static class SftCommand
         };
         var printConfig = new Option<bool>("--print-config") { Description = "Print every option as bound (YAML) and exit without training." };
         var command = new Command("sft", "Supervised fine-tuning on conversations or prompt/completion traces (chat format, assistant-only loss, " +
-                                         "truncation, packing, full or LoRA); writes config, metrics, checkpoints, the model or adapter and report.html to output_dir.")
+                                         "truncation, packing, full or LoRA); writes config, metrics, checkpoints, the model or adapter and report.html to output_dir. " +
+                                         "Every option (docs/sft.md) can be set in the recipe or with --set; --print-config lists them all with their values.")
         {
             config, set, printConfig,
         };

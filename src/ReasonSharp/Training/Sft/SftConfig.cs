@@ -103,9 +103,13 @@ public record SftConfig : TrainingOptions
         Check(DatasetSchema is null || Schemas.Contains(DatasetSchema), "dataset_schema", string.Join(", ", Schemas) + " or null", DatasetSchema);
         Check(EvalMaxNewTokens > 0, "eval_max_new_tokens", "an integer > 0", EvalMaxNewTokens);
         Check(EvalAccuracySamples is null or > 0, "eval_accuracy_samples", "an integer > 0 or null", EvalAccuracySamples);
+        Check(EvalReward is null || EvalStrategy == "steps", "eval_reward", "null unless eval_strategy is steps (accuracy is measured at each evaluation)", EvalReward);
         Named("chat_format", () => { if (ChatFormat is not null) Tokenization.ChatFormat.ParseFamily(ChatFormat); });
         Named("eval_reward", () => { if (EvalReward is not null) EvalRewardFunction(); });
-        if (UsePeft) Named("lora", () => Lora().Validate("lora options (lora_r, lora_alpha, lora_dropout, lora_target_modules)"));
+        Check(LoraR > 0, "lora_r", "an integer > 0", LoraR);
+        Check(LoraAlpha > 0, "lora_alpha", "a number > 0", LoraAlpha);
+        Check(LoraDropout is >= 0 and < 1, "lora_dropout", "a number in [0, 1)", LoraDropout);
+        Named("lora_target_modules", () => Lora().ResolvedTargets("training option 'lora_target_modules'"));
     }
 
     /// <summary>The chat family override, or null to recognise it from the tokenizer.</summary>

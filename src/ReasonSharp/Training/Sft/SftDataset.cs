@@ -1,3 +1,4 @@
+using System.Globalization;
 using ReasonSharp.Data;
 using ReasonSharp.Tokenization;
 
@@ -24,7 +25,7 @@ public sealed record SftDataStats(int Examples, int Truncated, int Dropped, stri
 
     public string Describe() =>
         $"{Examples} examples, {Truncated} truncated to max_length, {Dropped} dropped without loss tokens{(FirstDropped is null ? "" : $" (first: {FirstDropped})")}; "
-        + $"{Rows} rows{(RowLength is { } n ? $" packed to {n} tokens ({PackingEfficiency:P1} full)" : "")}, {Tokens} tokens, {LossTokens} in the loss";
+        + $"{Rows} rows{(RowLength is { } n ? $" packed to {n} tokens ({(PackingEfficiency * 100).ToString("F1", CultureInfo.InvariantCulture)}% full)" : "")}, {Tokens} tokens, {LossTokens} in the loss";
 }
 
 /// <summary>Token sequences ready for <see cref="LanguageModelingTask"/>, with their statistics.</summary>

@@ -89,7 +89,7 @@ public sealed class SftTrainer
         [
             name, s.Examples.ToString(CultureInfo.InvariantCulture), s.Truncated.ToString(CultureInfo.InvariantCulture),
             s.Dropped.ToString(CultureInfo.InvariantCulture), s.Rows.ToString(CultureInfo.InvariantCulture), s.Tokens.ToString(CultureInfo.InvariantCulture),
-            s.LossTokens.ToString(CultureInfo.InvariantCulture), s.RowLength is null ? "no" : $"{s.RowLength} ({s.PackingEfficiency:P1} full)",
+            s.LossTokens.ToString(CultureInfo.InvariantCulture), s.RowLength is null ? "no" : $"{s.RowLength} ({(s.PackingEfficiency * 100).ToString("F1", CultureInfo.InvariantCulture)}% full)",
         ];
         var rows = new List<IReadOnlyList<string>> { Row("train", TrainData.Stats) };
         if (EvalData is not null) rows.Add(Row("eval", EvalData.Stats));

@@ -73,9 +73,11 @@ public class SftDataTests
         Fails(new SftConfig { ThinkFraction = 1.5 }, "think_fraction");
         Fails(new SftConfig { DatasetSchema = "csv" }, "dataset_schema");
         Fails(new SftConfig { ChatFormat = "alpaca" }, "chat_format");
-        Fails(new SftConfig { EvalReward = "no_such_reward" }, "eval_reward");
-        Fails(new SftConfig { EvalReward = "accuracy,format" }, "eval_reward");
-        Fails(new SftConfig { UsePeft = true, LoraTargetModules = ["qkv"] }, "lora");
+        Fails(new SftConfig { EvalStrategy = "steps", EvalReward = "no_such_reward" }, "eval_reward");
+        Fails(new SftConfig { EvalStrategy = "steps", EvalReward = "accuracy,format" }, "eval_reward");
+        Fails(new SftConfig { EvalReward = "accuracy" }, "eval_reward");  // would never be measured without evaluations
+        Fails(new SftConfig { UsePeft = true, LoraTargetModules = ["qkv"] }, "lora_target_modules");
+        Fails(new SftConfig { LoraR = 0 }, "lora_r");
         Fails(new SftConfig { TruncationMode = "keep_end" }, "truncation_mode");
         Fails(new SftConfig { LearningRate = -1 }, "learning_rate");
         var defaults = new SftConfig();

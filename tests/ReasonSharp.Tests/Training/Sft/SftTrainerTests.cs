@@ -19,7 +19,7 @@ public class SftTrainerTests
         var config = SftFixtures.Config(output) with
         {
             UsePeft = true, LoraR = 4, LoraAlpha = 8, LoraTargetModules = ["q_proj", "v_proj"], LearningRate = 1e-2, MaxSteps = 6,
-            Packing = true, MaxLength = 256, GradientCheckpointing = true,
+            Packing = true, MaxLength = 256, GradientCheckpointing = true, TraceStyle = ReasonSharp.Data.TraceStyle.ThinkAnswer, ThinkFraction = 0.5,
         };
         var trainer = new SftTrainer(lm, config, SftFixtures.Arithmetic(24, seed: 1)) { Progress = TrainingFixtures.Quiet };
         var result = trainer.Train();
@@ -88,7 +88,7 @@ public class SftTrainerTests
         var train = SftFixtures.Arithmetic(4, seed: 1);
         var error = Assert.Throws<ReasonSharpException>(() => new SftTrainer(lm, SftFixtures.Config(dir.Path) with { EvalStrategy = "steps" }, train));
         Assert.Contains("'eval_strategy'", error.Message);
-        error = Assert.Throws<ReasonSharpException>(() => new SftTrainer(lm, SftFixtures.Config(dir.Path) with { EvalReward = "accuracy" }, train));
+        error = Assert.Throws<ReasonSharpException>(() => new SftTrainer(lm, SftFixtures.Config(dir.Path) with { EvalStrategy = "steps", EvalReward = "accuracy" }, train));
         Assert.Contains("'eval_reward'", error.Message);
         error = Assert.Throws<ReasonSharpException>(() => new SftTrainer(lm, SftFixtures.Config(dir.Path) with { ChatFormat = "llama3" }, train));
         Assert.Contains("'chat_format'", error.Message);

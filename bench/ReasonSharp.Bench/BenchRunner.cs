@@ -5,7 +5,7 @@ public static class BenchRunner
 {
     static readonly Dictionary<string, (string Description, Func<string[], int> Run)> Benchmarks = new()
     {
-        ["decode"] = ("decode tokens/s, ours vs llama.cpp on the same f32 GGUF (--sizes 25m,100m --batches 1,8,32 --prompt 64 --new 256 --threads N --repeats R)", DecodeBench.Run),
+        ["decode"] = ("decode tokens/s of our engine (--sizes 25m,100m --batches 1,8,32 --prompt 64 --new 256)", DecodeBench.Run),
     };
 
     public static int Run(string[] args)

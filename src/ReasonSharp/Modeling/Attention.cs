@@ -38,9 +38,9 @@ public sealed class Attention : ExplicitModule
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], steps = x.shape[1];
-        var q = QProj.forward(x).view(batch, steps, _heads, _headDim);
-        var k = KProj.forward(x).view(batch, steps, _kvHeads, _headDim);
-        var v = VProj.forward(x).view(batch, steps, _kvHeads, _headDim).transpose(1, 2);
+        var q = Child("q_proj", QProj).forward(x).view(batch, steps, _heads, _headDim);
+        var k = Child("k_proj", KProj).forward(x).view(batch, steps, _kvHeads, _headDim);
+        var v = Child("v_proj", VProj).forward(x).view(batch, steps, _kvHeads, _headDim).transpose(1, 2);
         if (QNorm is not null) q = QNorm.Forward(q);
         if (KNorm is not null) k = KNorm.Forward(k);
         q = RotaryEmbedding.Apply(q.transpose(1, 2), cos, sin);
@@ -54,6 +54,6 @@ public sealed class Attention : ExplicitModule
         }
         var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask, is_casual: causal);
         var merged = attended.transpose(1, 2).reshape(batch, steps, _heads * _headDim);
-        return OProj.forward(merged).MoveToOuterDisposeScope();
+        return Child("o_proj", OProj).forward(merged).MoveToOuterDisposeScope();
     }
 }

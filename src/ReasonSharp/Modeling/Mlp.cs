@@ -23,6 +23,6 @@ public sealed class Mlp : ExplicitModule
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return DownProj.forward(nn.functional.silu(GateProj.forward(x)) * UpProj.forward(x)).MoveToOuterDisposeScope();
+        return Child("down_proj", DownProj).forward(nn.functional.silu(Child("gate_proj", GateProj).forward(x)) * Child("up_proj", UpProj).forward(x)).MoveToOuterDisposeScope();
     }
 }

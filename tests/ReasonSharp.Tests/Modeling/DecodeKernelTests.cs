@@ -1,0 +1,79 @@
+using ReasonSharp.Modeling;
+using static TorchSharp.torch;
+
+namespace ReasonSharp.Tests.Modeling;
+
+public class DecodeKernelTests
+{
+    [Theory]
+    [InlineData(1, 8, 4)]
+    [InlineData(2, 32, 7)]
+    [InlineData(3, 64, 13)]
+    [InlineData(5, 512, 130)]
+    [InlineData(64, 96, 33)]
+    public void MatchesLibtorchLinearWithAndWithoutBias(int rows, int inFeatures, int outFeatures)
+    {
+        using var _ = no_grad();
+        using var generator = new TorchSharp.torch.Generator(5);
+        using var x = randn([rows, inFeatures], generator: generator);
+        using var w1 = randn([outFeatures, inFeatures], generator: generator);
+        using var w2 = randn([outFeatures + 3, inFeatures], generator: generator);
+        using var b1 = randn([outFeatures], generator: generator);
+        using var fused = DecodeKernels.Linear(x, (w1, b1), (w2, null));
+        Assert.NotNull(fused);
+        Assert.Equal([rows, 2L * outFeatures + 3], fused.shape);
+        using var expected = cat([nn.functional.linear(x, w1, b1), nn.functional.linear(x, w2)], -1);
+        float scale = expected.abs().max().item<float>();
+        Assert.True((fused - expected).abs().max().item<float>() <= 1e-5f * scale);
+    }
+
+    [Fact]
+    public void ARowGetsTheSameBitsWhateverTheBatchAndThreadCount()
+    {
+        using var _ = no_grad();
+        using var generator = new TorchSharp.torch.Generator(9);
+        using var x = randn([7, 1, 256], generator: generator);
+        using var w = randn([1030, 256], generator: generator);
+        int threads = get_num_threads();
+        try
+        {
+            set_num_threads(1);
+            using var alone = DecodeKernels.Linear(x.narrow(0, 3, 1), (w, null))!;
+            set_num_threads(2);
+            using var batched = DecodeKernels.Linear(x, (w, null))!;
+            Assert.Equal([7L, 1, 1030], batched.shape);
+            Assert.True(batched.narrow(0, 3, 1).eq(alone).all().item<bool>());
+        }
+        finally { set_num_threads(threads); }
+    }
+
+    [Fact]
+    public void DeclinesWhereLibtorchMustRun()
+    {
+        using var w = ones(16, 8);
+        using (no_grad())
+        {
+            using var tooMany = ones(DecodeKernels.MaxRows + 1, 8);
+            Assert.Null(DecodeKernels.Linear(tooMany, (w, null)));
+            using var odd = ones(2, 6);
+            using var oddWeight = ones(16, 6);
+            Assert.Null(DecodeKernels.Linear(odd, (oddWeight, null)));
+            using var doubles = ones([2, 8], float64);
+            Assert.Null(DecodeKernels.Linear(doubles, (w, null)));
+        }
+        using var withGrad = ones(2, 8);
+        Assert.Null(DecodeKernels.Linear(withGrad, (w, null)));
+    }
+
+    [Theory]
+    [MemberData(nameof(TinyModels.Architectures), MemberType = typeof(TinyModels))]
+    public void InferenceForwardMatchesTheAutogradForward(string arch, bool tied)
+    {
+        using var model = TinyModels.Create(arch, tied);
+        using var ids = tensor(new long[] { 3, 14, 15, 92, 65, 35 }, [1, 6]);
+        using var withGrad = model.Forward(ids);
+        using var _ = no_grad();
+        using var inference = model.Forward(ids);
+        Assert.True((withGrad.detach() - inference).abs().max().item<float>() <= 1e-5f);
+    }
+}

@@ -60,6 +60,37 @@ internal static unsafe class DecodeKernels
         return output;
     }
 
+    /// <summary>weight · x / sqrt(mean(x²) + eps) over the last dimension, in float32 as <see cref="Modeling.RmsNorm"/>; null when the kernel does not apply.</summary>
+    public static Tensor? RmsNorm(Tensor x, Tensor weight, double eps)
+    {
+        if (!Supported || is_grad_enabled() || x.device_type != DeviceType.CPU || x.dtype != ScalarType.Float32) return null;
+        long size = x.shape[^1];
+        if (size % 8 != 0 || size == 0 || weight.dtype != ScalarType.Float32 || weight.device_type != DeviceType.CPU || !weight.is_contiguous()
+            || weight.numel() != size || x.numel() / size > MaxRows) return null;
+        using var input = x.contiguous();
+        var output = empty(x.shape, ScalarType.Float32);
+        Normalize((float*)Address(input), (float*)Address(weight), (float*)Address(output), (int)(x.numel() / size), (int)size, (float)eps);
+        return output;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Normalize(float* x, float* weight, float* output, int rows, int size, float eps)
+    {
+        for (int r = 0; r < rows; r++, x += size, output += size)
+        {
+            var squares = Vector256<float>.Zero;
+            for (int i = 0; i < size; i += 8)
+            {
+                var v = Avx.LoadVector256(x + i);
+                squares = Fma.MultiplyAdd(v, v, squares);
+            }
+            float mean = Reduce(squares, Vector256<float>.Zero, Vector256<float>.Zero, Vector256<float>.Zero).ToScalar() / size;
+            var scale = Vector256.Create(1f / MathF.Sqrt(mean + eps));
+            for (int i = 0; i < size; i += 8)
+                Avx.Store(output + i, Avx.Multiply(Avx.LoadVector256(weight + i), Avx.Multiply(Avx.LoadVector256(x + i), scale)));
+        }
+    }
+
     static nint Address(Tensor t)
     {
         fixed (byte* p = t.bytes) return (nint)p;
@@ -81,18 +112,31 @@ internal static unsafe class DecodeKernels
         }
     }
 
+    /// <summary>
+    /// Output columns [from, to) of one weight. The range is cut into four equal parts read side by side, so the weight is
+    /// streamed as four long sequential runs (a single core reaches about twice the memory bandwidth that way than with
+    /// four adjacent short rows); the few columns left over are done one by one.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Columns(float* x, int rows, int k, float* weight, float* bias, float* output, int stride, int from, int to)
     {
-        int n = from;
-        for (; n + 4 <= to; n += 4)
+        int quarter = (to - from) / 4;
+        for (int n = from; n < from + quarter; n++)
         {
+            var columns = new Quad(n, quarter);
             float* w = weight + (long)n * k;
+            long gap = (long)quarter * k;
+            var add = bias == null ? Vector128<float>.Zero : Vector128.Create(bias[n], bias[n + quarter], bias[n + 2 * quarter], bias[n + 3 * quarter]);
             int r = 0;
-            for (; r + 2 <= rows; r += 2) FourByTwo(x + (long)r * k, k, w, bias, output + (long)r * stride, stride, n);
-            if (r < rows) FourByOne(x + (long)r * k, k, w, bias, output + (long)r * stride, n);
+            for (; r + 2 <= rows; r += 2)
+            {
+                var (first, second) = FourByTwo(x + (long)r * k, k, w, gap);
+                columns.Store(output + (long)r * stride, Sse.Add(first, add));
+                columns.Store(output + (long)(r + 1) * stride, Sse.Add(second, add));
+            }
+            if (r < rows) columns.Store(output + (long)r * stride, Sse.Add(FourByOne(x + (long)r * k, k, w, gap), add));
         }
-        for (; n < to; n++)
+        for (int n = from + 4 * quarter; n < to; n++)
             for (int r = 0; r < rows; r++)
             {
                 float* xr = x + (long)r * k, w = weight + (long)n * k;
@@ -102,10 +146,24 @@ internal static unsafe class DecodeKernels
             }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void FourByTwo(float* x0, int k, float* w0, float* bias, float* o0, int stride, int n)
+    /// <summary>Columns n, n + gap, n + 2·gap, n + 3·gap of an output row.</summary>
+    readonly struct Quad(int n, int gap)
     {
-        float* x1 = x0 + k, w1 = w0 + k, w2 = w1 + k, w3 = w2 + k;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Store(float* row, Vector128<float> values)
+        {
+            row[n] = values.GetElement(0);
+            row[n + gap] = values.GetElement(1);
+            row[n + 2 * gap] = values.GetElement(2);
+            row[n + 3 * gap] = values.GetElement(3);
+        }
+    }
+
+    /// <summary>Two input rows times four weight rows that lie <paramref name="gap"/> floats apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector128<float>, Vector128<float>) FourByTwo(float* x0, int k, float* w0, long gap)
+    {
+        float* x1 = x0 + k, w1 = w0 + gap, w2 = w1 + gap, w3 = w2 + gap;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
         for (int i = 0; i < k; i += 8)
         {
@@ -124,15 +182,13 @@ internal static unsafe class DecodeKernels
             a3 = Fma.MultiplyAdd(u, c, a3);
             b3 = Fma.MultiplyAdd(v, c, b3);
         }
-        var add = bias == null ? Vector128<float>.Zero : Sse.LoadVector128(bias + n);
-        Sse.Store(o0 + n, Sse.Add(Reduce(a0, a1, a2, a3), add));
-        Sse.Store(o0 + stride + n, Sse.Add(Reduce(b0, b1, b2, b3), add));
+        return (Reduce(a0, a1, a2, a3), Reduce(b0, b1, b2, b3));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void FourByOne(float* x0, int k, float* w0, float* bias, float* o0, int n)
+    static Vector128<float> FourByOne(float* x0, int k, float* w0, long gap)
     {
-        float* w1 = w0 + k, w2 = w1 + k, w3 = w2 + k;
+        float* w1 = w0 + gap, w2 = w1 + gap, w3 = w2 + gap;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int i = 0; i < k; i += 8)
         {
@@ -142,8 +198,7 @@ internal static unsafe class DecodeKernels
             a2 = Fma.MultiplyAdd(u, Avx.LoadVector256(w2 + i), a2);
             a3 = Fma.MultiplyAdd(u, Avx.LoadVector256(w3 + i), a3);
         }
-        var add = bias == null ? Vector128<float>.Zero : Sse.LoadVector128(bias + n);
-        Sse.Store(o0 + n, Sse.Add(Reduce(a0, a1, a2, a3), add));
+        return Reduce(a0, a1, a2, a3);
     }
 
     /// <summary>The horizontal sums of four vectors, in one fixed order.</summary>

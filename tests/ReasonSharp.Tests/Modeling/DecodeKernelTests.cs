@@ -48,6 +48,20 @@ public class DecodeKernelTests
     }
 
     [Fact]
+    public void RmsNormMatchesTheAutogradComputation()
+    {
+        using var generator = new TorchSharp.torch.Generator(3);
+        using var norm = new RmsNorm(48, 1e-6);
+        using var x = randn([5, 2, 48], generator: generator) * 3;
+        using (no_grad()) norm.Weight.normal_(1, 0.3, generator);
+        using var expected = norm.Forward(x);
+        using var _ = no_grad();
+        using var fast = DecodeKernels.RmsNorm(x, norm.Weight, 1e-6);
+        Assert.NotNull(fast);
+        Assert.True((fast - expected.detach()).abs().max().item<float>() <= 1e-5f);
+    }
+
+    [Fact]
     public void DeclinesWhereLibtorchMustRun()
     {
         using var w = ones(16, 8);

@@ -50,13 +50,7 @@ internal static unsafe class DecodeKernels
             offset += w.shape[0];
         }
         var product = new Product(Address(input), Address(output), rows, (int)k, (int)width, segments);
-        int parts = (int)Math.Clamp(rows * width * k / MinWorkPerThread, 1, Math.Min(get_num_threads(), width / 4));
-        if (parts <= 1) product.Run(0, (int)width);
-        else
-        {
-            int chunk = (int)((width / parts + 3) / 4 * 4);
-            Parallel.For(0, parts, p => product.Run(Math.Min((int)width, p * chunk), p == parts - 1 ? (int)width : Math.Min((int)width, (p + 1) * chunk)));
-        }
+        Split((int)width, rows * k, product.Run);
         return output;
     }
 
@@ -89,6 +83,104 @@ internal static unsafe class DecodeKernels
             for (int i = 0; i < size; i += 8)
                 Avx.Store(output + i, Avx.Multiply(Avx.LoadVector256(weight + i), Avx.Multiply(Avx.LoadVector256(x + i), scale)));
         }
+    }
+
+    /// <summary>
+    /// Attention of one new query per row over the first <paramref name="length"/> cached positions: query [B, H, 1, D],
+    /// the cache's whole key and value buffers [B, H_kv, capacity, D], and an optional boolean key mask [B, 1, 1, length]
+    /// (true = may attend). Each key/value head is read in place for the query heads that share it. Returns [B, 1, H·D],
+    /// or null when the kernel does not apply.
+    /// </summary>
+    public static Tensor? Attention(Tensor query, Tensor keys, Tensor values, int length, Tensor? mask)
+    {
+        if (!Supported || is_grad_enabled() || query.device_type != DeviceType.CPU || query.dtype != ScalarType.Float32 || query.dim() != 4
+            || keys.dtype != ScalarType.Float32 || values.dtype != ScalarType.Float32 || keys.device_type != DeviceType.CPU
+            || !keys.is_contiguous() || !values.is_contiguous() || !keys.shape.SequenceEqual(values.shape)) return null;
+        long batch = query.shape[0], heads = query.shape[1], dim = query.shape[3], kvHeads = keys.shape[1], capacity = keys.shape[2];
+        if (query.shape[2] != 1 || dim % 8 != 0 || keys.shape[0] != batch || keys.shape[3] != dim || heads % kvHeads != 0 || length > capacity
+            || keys.numel() * sizeof(float) > int.MaxValue) return null;
+        if (mask is not null && (mask.dtype != ScalarType.Bool || mask.numel() != batch * length)) return null;
+
+        using var q = query.contiguous();
+        using var m = mask?.contiguous();
+        var output = empty([batch, 1, heads * dim], ScalarType.Float32);
+        var job = new AttentionJob(Address(q), Address(keys), Address(values), m is null ? 0 : Address(m), Address(output),
+            (int)heads, (int)kvHeads, (int)dim, (int)capacity, length);
+        Split((int)(batch * kvHeads), heads / kvHeads * length * dim * 2, job.Run);
+        return output;
+    }
+
+    sealed class AttentionJob(nint query, nint keys, nint values, nint mask, nint output, int heads, int kvHeads, int dim, int capacity, int length)
+    {
+        /// <summary>Rows × key/value heads [start, end), numbered row · H_kv + head.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int start, int end)
+        {
+            var scores = new float[length];
+            var sums = new float[dim];
+            int group = heads / kvHeads;
+            float scale = 1f / MathF.Sqrt(dim);
+            fixed (float* p = scores, acc = sums)
+                for (int pair = start; pair < end; pair++)
+                {
+                    int row = pair / kvHeads;
+                    long cached = (long)pair * capacity * dim;
+                    float* k = (float*)keys + cached, v = (float*)values + cached;
+                    bool* allowed = mask == 0 ? null : (bool*)mask + (long)row * length;
+                    for (int h = pair % kvHeads * group, last = h + group; h < last; h++)
+                    {
+                        long at = ((long)row * heads + h) * dim;
+                        Head((float*)query + at, k, v, allowed, p, acc, (float*)output + at, scale);
+                    }
+                }
+        }
+
+        /// <summary>softmax(q·Kᵀ·scale, masked)·V for one query head, with a max-subtracted softmax.</summary>
+        void Head(float* q, float* k, float* v, bool* allowed, float* scores, float* acc, float* output, float scale)
+        {
+            float max = float.NegativeInfinity;
+            for (int j = 0; j < length; j++)
+            {
+                if (allowed != null && !allowed[j]) { scores[j] = float.NegativeInfinity; continue; }
+                float* key = k + (long)j * dim;
+                var dot = Vector256<float>.Zero;
+                for (int i = 0; i < dim; i += 8) dot = Fma.MultiplyAdd(Avx.LoadVector256(q + i), Avx.LoadVector256(key + i), dot);
+                float s = Vector256.Sum(dot) * scale;
+                scores[j] = s;
+                max = MathF.Max(max, s);
+            }
+            float total = 0;
+            int n = 0;
+            var top = Vector256.Create(max);
+            var totals = Vector256<float>.Zero;
+            for (; n + 8 <= length; n += 8)
+            {
+                var e = Vector256.Exp(Avx.LoadVector256(scores + n) - top);
+                Avx.Store(scores + n, e);
+                totals += e;
+            }
+            for (; n < length; n++) total += scores[n] = MathF.Exp(scores[n] - max);
+            total += Vector256.Sum(totals);
+
+            for (int i = 0; i < dim; i += 8) Avx.Store(acc + i, Vector256<float>.Zero);
+            for (int j = 0; j < length; j++)
+            {
+                if (scores[j] == 0) continue;
+                var weight = Vector256.Create(scores[j]);
+                float* value = v + (long)j * dim;
+                for (int i = 0; i < dim; i += 8) Avx.Store(acc + i, Fma.MultiplyAdd(weight, Avx.LoadVector256(value + i), Avx.LoadVector256(acc + i)));
+            }
+            var inverse = Vector256.Create(1f / total);
+            for (int i = 0; i < dim; i += 8) Avx.Store(output + i, Avx.LoadVector256(acc + i) * inverse);
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/> over [0, count) in contiguous ranges, one per thread when the work is large enough.</summary>
+    static void Split(int count, long workPerItem, Action<int, int> body)
+    {
+        int parts = (int)Math.Clamp(count * workPerItem / MinWorkPerThread, 1, Math.Min(get_num_threads(), count));
+        if (parts <= 1) body(0, count);
+        else Parallel.For(0, parts, p => body((int)((long)count * p / parts), (int)((long)count * (p + 1) / parts)));
     }
 
     static nint Address(Tensor t)

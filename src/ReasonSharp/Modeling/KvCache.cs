@@ -38,6 +38,9 @@ public sealed class KvCache : IDisposable
         return (_keys[layer].narrow(2, 0, Length + steps), _values[layer].narrow(2, 0, Length + steps));
     }
 
+    /// <summary>A layer's whole key and value buffers [batch, kv_heads, capacity, head_dim], for kernels that read them in place.</summary>
+    internal (Tensor Keys, Tensor Values) Buffers(int layer) => (_keys[layer], _values[layer]);
+
     /// <summary>Called by the model once every layer has appended this step's positions.</summary>
     public void Advance(int steps) => Length += steps;
 

@@ -61,6 +61,30 @@ public class DecodeKernelTests
         Assert.True((fast - expected.detach()).abs().max().item<float>() <= 1e-5f);
     }
 
+    [Theory]
+    [InlineData(3, 8, 2, 16, 37, 40)]
+    [InlineData(2, 4, 4, 64, 5, 9)]
+    [InlineData(1, 6, 2, 8, 70, 70)]
+    public void AttentionOfOneQueryMatchesSdpaOverTheRepeatedCache(int batch, int heads, int kvHeads, int dim, int length, int capacity)
+    {
+        using var _ = no_grad();
+        using var generator = new TorchSharp.torch.Generator(11);
+        using var q = randn([batch, heads, 1, dim], generator: generator);
+        using var keys = randn([batch, kvHeads, capacity, dim], generator: generator);
+        using var values = randn([batch, kvHeads, capacity, dim], generator: generator);
+        using var mask = rand([batch, 1, 1, length], generator: generator).gt(0.3);
+        mask.narrow(3, length - 1, 1).fill_(true);
+        using var k = keys.narrow(2, 0, length).repeat_interleave(heads / kvHeads, dim: 1);
+        using var v = values.narrow(2, 0, length).repeat_interleave(heads / kvHeads, dim: 1);
+        foreach (var m in new[] { mask, null })
+        {
+            using var expected = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: m).transpose(1, 2).reshape(batch, 1, heads * dim);
+            using var fast = DecodeKernels.Attention(q, keys, values, length, m);
+            Assert.NotNull(fast);
+            Assert.True((fast - expected).abs().max().item<float>() <= 1e-5f);
+        }
+    }
+
     [Fact]
     public void DeclinesWhereLibtorchMustRun()
     {

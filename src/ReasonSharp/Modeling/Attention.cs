@@ -54,7 +54,7 @@ public sealed class Attention : ExplicitModule
             // One query per row: the query heads that share a key/value head become that head's queries, so attention
             // reads the keys and values (the whole cache when decoding) where they are, without repeat_interleave copies.
             var (keyBuffer, valueBuffer) = cache?.Buffers(_layerIndex) ?? (k, v);
-            merged = DecodeKernels.Attention(q, keyBuffer, valueBuffer, (int)k.shape[2], mask)
+            merged = (training ? null : DecodeKernels.Attention(q, keyBuffer, valueBuffer, (int)k.shape[2], mask))
                 ?? nn.functional.scaled_dot_product_attention(q.reshape(batch, _kvHeads, _heads / _kvHeads, _headDim), k, v, attn_mask: mask)
                     .reshape(batch, 1, _heads * _headDim);
         }

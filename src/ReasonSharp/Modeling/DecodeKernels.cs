@@ -7,12 +7,16 @@ using static TorchSharp.torch;
 namespace ReasonSharp.Modeling;
 
 /// <summary>
-/// Inference-only float32 CPU kernel for the few-row products of token-by-token decoding: y = x·Wᵀ + b for inputs of at
-/// most <see cref="MaxRows"/> rows. libtorch's sgemm packs the whole weight before multiplying, which costs more than the
-/// product itself at these shapes; this kernel streams each weight once, 4 output columns × 2 rows at a time, in AVX2/FMA.
-/// Several projections of the same input (q/k/v, gate/up) go into one output tensor, one after the other along the last
-/// dimension. Every output element is reduced in the same order whatever the row count, so a row's result does not
-/// depend on the batch it is in. Used only when autograd is off; otherwise (and on GPUs) the callers use libtorch.
+/// Inference-only float32 CPU kernels (AVX2/FMA) for token-by-token decoding, where libtorch's sgemm (which packs the
+/// whole weight before multiplying) and its per-op overhead cost more than the arithmetic:
+/// <list type="bullet">
+/// <item><see cref="Linear"/>: y = x·Wᵀ + b for at most <see cref="MaxRows"/> rows, each weight streamed once; several
+/// projections of the same input (q/k/v, gate/up) into one output tensor, one after the other along the last dimension.</item>
+/// <item><see cref="RmsNorm"/>, and <see cref="Attention"/> of one new query per row over the KV cache, read in place.</item>
+/// </list>
+/// Every output element is reduced in the same order whatever the row count, so a row's result does not depend on the
+/// batch it is in. The modules use these kernels only in inference (eval mode and autograd off, so training code, gradient
+/// checkpointing's no-grad forward included, keeps libtorch's numerics); elsewhere, and on GPUs, libtorch runs.
 /// </summary>
 internal static unsafe class DecodeKernels
 {

@@ -31,9 +31,9 @@ public abstract class ExplicitModule(string name) : nn.Module(name)
         _replaced.TryGetValue(childName, out var replacement) ? replacement : original;
 
     /// <summary>
-    /// The outputs of several linear children applied to the same input. When none is replaced and the decode kernel
-    /// applies (no autograd, float32 on the CPU, few rows), they are computed in one pass into one tensor and returned as
-    /// views of it; otherwise each child (or its replacement) runs its own forward.
+    /// The outputs of several linear children applied to the same input. In inference (eval mode, no autograd), when none
+    /// is replaced and the decode kernel applies (float32 on the CPU, few rows), they are computed in one pass into one
+    /// tensor and returned as views of it; otherwise each child (or its replacement) runs its own forward.
     /// </summary>
     protected Tensor[] Project(Tensor x, params ReadOnlySpan<(string Name, Linear Layer)> children)
     {
@@ -45,7 +45,7 @@ public abstract class ExplicitModule(string name) : nn.Module(name)
             weights[i] = (children[i].Layer.weight!, children[i].Layer.bias);
         }
         var outputs = new Tensor[children.Length];
-        if (!replaced && DecodeKernels.Linear(x, weights) is { } fused)
+        if (!replaced && !training && DecodeKernels.Linear(x, weights) is { } fused)
         {
             long offset = 0;
             for (int i = 0; i < outputs.Length; i++)

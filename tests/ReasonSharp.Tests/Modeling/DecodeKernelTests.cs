@@ -114,4 +114,16 @@ public class DecodeKernelTests
         using var inference = model.Forward(ids);
         Assert.True((withGrad.detach() - inference).abs().max().item<float>() <= 1e-5f);
     }
+
+    [Fact]
+    public void TrainingModeKeepsLibtorchNumericsWithoutAutogradToo()
+    {
+        using var model = TinyModels.Create("qwen3");
+        model.train();
+        using var ids = tensor(new long[] { 3, 14, 15, 92 }, [1, 4]);
+        using var withGrad = model.Forward(ids);
+        using var _ = no_grad();
+        using var withoutGrad = model.Forward(ids);
+        Assert.True(withGrad.detach().eq(withoutGrad).all().item<bool>());
+    }
 }

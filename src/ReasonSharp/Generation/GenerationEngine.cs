@@ -13,6 +13,8 @@ public sealed class GenerationEngine(CausalLM model, Func<IReadOnlyList<int>, bo
 {
     /// <summary>Rows are compacted once this fraction of the batch has finished (or the batch is small).</summary>
     const double CompactFraction = 0.25;
+    /// <summary>Prompt tokens (rows × positions) per prefill forward, as llama.cpp's micro-batch: bounds the activation memory.</summary>
+    const int PrefillTokens = 512;
 
     public CausalLM Model => model;
     public GenerationStats? LastStats { get; private set; }
@@ -96,12 +98,21 @@ public sealed class GenerationEngine(CausalLM model, Func<IReadOnlyList<int>, bo
         var active = rows.ToList();
         var prefillTime = TimeSpan.Zero;
         int generated = 0;
-        Tensor logits;
+        Tensor logits = null!;
         using (var scope = NewDisposeScope())
         {
-            var hidden = model.Model.Forward(tensor(ids, [batch, promptLength], device: device), tensor(positions, [batch, promptLength], device: device),
-                attention?.narrow(1, 0, promptLength), cache: cache);
-            logits = model.Logits(hidden.select(1, -1)).DetachFromDisposeScope();
+            var promptIds = tensor(ids, [batch, promptLength], device: device);
+            var promptPositions = tensor(positions, [batch, promptLength], device: device);
+            // The prompts go through in slices of about PrefillTokens tokens, each attending to the cache of the slices before.
+            int slice = Math.Max(1, PrefillTokens / batch);
+            for (int start = 0; start < promptLength; start += slice)
+            {
+                using var sliceScope = NewDisposeScope();
+                int length = Math.Min(slice, promptLength - start);
+                var hidden = model.Model.Forward(promptIds.narrow(1, start, length), promptPositions.narrow(1, start, length),
+                    attention?.narrow(1, 0, start + length), cache: cache);
+                if (start + length == promptLength) logits = model.Logits(hidden.select(1, -1)).DetachFromDisposeScope();
+            }
         }
         prefillTime = clock.Elapsed;
 

@@ -16,7 +16,7 @@ internal static class Sampler
         using var scope = NewDisposeScope();
         logits = logits.to(float32);
         double temperature = options.IsGreedy ? 1.0 : options.Temperature;
-        var logProbs = (logits / temperature).log_softmax(-1);
+        var scaled = temperature == 1.0 ? logits : logits / temperature;
 
         var scores = logits;
         if (seen is not null && options.RepetitionPenalty != 1.0)
@@ -30,7 +30,7 @@ internal static class Sampler
             next = scores.argmax(-1, keepdim: true);
         else
         {
-            scores = scores / temperature;
+            scores = ReferenceEquals(scores, logits) ? scaled : scores / temperature;
             if (options.TopK > 0 && options.TopK < scores.shape[^1])
             {
                 var kth = scores.topk(options.TopK, dim: -1).values.narrow(-1, options.TopK - 1, 1);
@@ -53,7 +53,8 @@ internal static class Sampler
             }
             next = scores.softmax(-1).multinomial(1, generator: generator);
         }
-        var chosen = logProbs.gather(-1, next);
+        // log_softmax at the chosen ids only: logit − logsumexp, without a [B, V] log-probability tensor.
+        var chosen = scaled.gather(-1, next) - scaled.logsumexp(-1, keepdim: true);
         return (next.squeeze(-1).cpu().data<long>().ToArray(), chosen.squeeze(-1).cpu().data<float>().ToArray());
     }
 }

@@ -38,22 +38,36 @@ public sealed class Attention : ExplicitModule
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], steps = x.shape[1];
-        var q = Child("q_proj", QProj).forward(x).view(batch, steps, _heads, _headDim);
-        var k = Child("k_proj", KProj).forward(x).view(batch, steps, _kvHeads, _headDim);
-        var v = Child("v_proj", VProj).forward(x).view(batch, steps, _kvHeads, _headDim).transpose(1, 2);
+        var qkv = Project(x, ("q_proj", QProj), ("k_proj", KProj), ("v_proj", VProj));
+        var q = qkv[0].view(batch, steps, _heads, _headDim);
+        var k = qkv[1].view(batch, steps, _kvHeads, _headDim);
+        var v = qkv[2].view(batch, steps, _kvHeads, _headDim).transpose(1, 2);
         if (QNorm is not null) q = QNorm.Forward(q);
         if (KNorm is not null) k = KNorm.Forward(k);
         q = RotaryEmbedding.Apply(q.transpose(1, 2), cos, sin);
         k = RotaryEmbedding.Apply(k.transpose(1, 2), cos, sin);
         bool causal = mask is null && (cache is null || cache.Length == 0) && steps > 1;
         if (cache is not null) (k, v) = cache.Append(_layerIndex, k, v);
-        if (_kvHeads != _heads)
+        Tensor merged;
+        if (steps == 1)
         {
-            k = k.repeat_interleave(_heads / _kvHeads, dim: 1);
-            v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
+            // One query per row: the query heads that share a key/value head become that head's queries, so attention
+            // reads the keys and values (the whole cache when decoding) where they are, without repeat_interleave copies.
+            var (keyBuffer, valueBuffer) = cache?.Buffers(_layerIndex) ?? (k, v);
+            merged = (training ? null : DecodeKernels.Attention(q, keyBuffer, valueBuffer, (int)k.shape[2], mask))
+                ?? nn.functional.scaled_dot_product_attention(q.reshape(batch, _kvHeads, _heads / _kvHeads, _headDim), k, v, attn_mask: mask)
+                    .reshape(batch, 1, _heads * _headDim);
         }
-        var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask, is_casual: causal);
-        var merged = attended.transpose(1, 2).reshape(batch, steps, _heads * _headDim);
-        return Child("o_proj", OProj).forward(merged).MoveToOuterDisposeScope();
+        else
+        {
+            if (_kvHeads != _heads)
+            {
+                k = k.repeat_interleave(_heads / _kvHeads, dim: 1);
+                v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
+            }
+            var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask, is_casual: causal);
+            merged = attended.transpose(1, 2).reshape(batch, steps, _heads * _headDim);
+        }
+        return Project(merged, ("o_proj", OProj))[0].MoveToOuterDisposeScope();
     }
 }

@@ -17,6 +17,13 @@ public static class AttentionMask
         if (keyPadding is null && sequenceIds is null)
             return pastLength == 0 || queryLength == 1 ? null : Causal(queryLength, pastLength, device).expand(batch, 1, queryLength, pastLength + queryLength);
 
+        if (queryLength == 1 && sequenceIds is null)
+        {
+            // One query (a decoding step): it may see every real key, and always itself, the newest key.
+            var single = keyPadding!.ne(0).view(batch, 1, 1, pastLength + 1);
+            single.narrow(3, pastLength, 1).fill_(true);
+            return single;
+        }
         using var scope = NewDisposeScope();
         long keyLength = pastLength + queryLength;
         var mask = Causal(queryLength, pastLength, device).expand(batch, 1, queryLength, keyLength);

@@ -53,7 +53,7 @@ public sealed class CausalLM : ExplicitModule
     }
 
     /// <summary>Projects hidden states to vocabulary logits (used directly to compute logits only where a loss needs them).</summary>
-    public Tensor Logits(Tensor hidden) => nn.functional.linear(hidden, LmHeadWeight);
+    public Tensor Logits(Tensor hidden) => (training ? null : DecodeKernels.Linear(hidden, (LmHeadWeight, null))) ?? nn.functional.linear(hidden, LmHeadWeight);
 
     public long ParameterCount() => parameters().Sum(p => p.numel());
 

@@ -1,3 +1,4 @@
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace ReasonSharp.Modeling;
@@ -28,4 +29,34 @@ public abstract class ExplicitModule(string name) : nn.Module(name)
     /// <summary>The module that computes <paramref name="childName"/>: its replacement if any, else <paramref name="original"/>.</summary>
     protected nn.Module<Tensor, Tensor> Child(string childName, nn.Module<Tensor, Tensor> original) =>
         _replaced.TryGetValue(childName, out var replacement) ? replacement : original;
+
+    /// <summary>
+    /// The outputs of several linear children applied to the same input. In inference (eval mode, no autograd), when none
+    /// is replaced and the decode kernel applies (float32 on the CPU, few rows), they are computed in one pass into one
+    /// tensor and returned as views of it; otherwise each child (or its replacement) runs its own forward.
+    /// </summary>
+    protected Tensor[] Project(Tensor x, params ReadOnlySpan<(string Name, Linear Layer)> children)
+    {
+        var weights = new (Tensor, Tensor?)[children.Length];
+        bool replaced = false;
+        for (int i = 0; i < children.Length; i++)
+        {
+            replaced |= _replaced.ContainsKey(children[i].Name);
+            weights[i] = (children[i].Layer.weight!, children[i].Layer.bias);
+        }
+        var outputs = new Tensor[children.Length];
+        if (!replaced && !training && DecodeKernels.Linear(x, weights) is { } fused)
+        {
+            long offset = 0;
+            for (int i = 0; i < outputs.Length; i++)
+            {
+                long width = children[i].Layer.weight!.shape[0];
+                outputs[i] = children.Length == 1 ? fused : fused.narrow(-1, offset, width);
+                offset += width;
+            }
+            return outputs;
+        }
+        for (int i = 0; i < outputs.Length; i++) outputs[i] = Child(children[i].Name, children[i].Layer).forward(x);
+        return outputs;
+    }
 }

@@ -5,25 +5,36 @@ namespace ReasonSharp.Modeling;
 /// <summary>
 /// Preallocated key/value cache: per layer [batch, kv_heads, capacity, head_dim]. New positions are written in place;
 /// nothing is concatenated per step. Rows can be dropped (finished sequences) with <see cref="KeepRows"/>. The cache owns its
-/// tensors (they are detached from any dispose scope) until it is disposed.
+/// tensors (they are detached from any dispose scope) until it is disposed. All layers live in one allocation
+/// [layers, 2, batch, kv_heads, capacity, head_dim], so that the memory goes back whole when the cache is freed (many
+/// mid-sized buffers fragment the heap), and positions are only touched once written: nothing past <see cref="Length"/> is read.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
+    Tensor _buffer;
     readonly Tensor[] _keys, _values;
 
     public int Capacity { get; }
     public int Length { get; private set; }
-    public long BatchSize => _keys[0].shape[0];
+    public long BatchSize => _buffer.shape[2];
 
     public KvCache(ModelConfig config, int batchSize, int capacity, Device device, ScalarType dtype)
     {
         Capacity = capacity;
         _keys = new Tensor[config.NumHiddenLayers];
         _values = new Tensor[config.NumHiddenLayers];
-        for (int i = 0; i < config.NumHiddenLayers; i++)
+        _buffer = empty([config.NumHiddenLayers, 2, batchSize, config.NumKeyValueHeads, capacity, config.HeadDim], dtype, device).DetachFromDisposeScope();
+        SliceLayers();
+    }
+
+    void SliceLayers()
+    {
+        for (int i = 0; i < _keys.Length; i++)
         {
-            _keys[i] = zeros([batchSize, config.NumKeyValueHeads, capacity, config.HeadDim], dtype, device).DetachFromDisposeScope();
-            _values[i] = zeros([batchSize, config.NumKeyValueHeads, capacity, config.HeadDim], dtype, device).DetachFromDisposeScope();
+            _keys[i]?.Dispose();
+            _values[i]?.Dispose();
+            _keys[i] = _buffer[i, 0].DetachFromDisposeScope();
+            _values[i] = _buffer[i, 1].DetachFromDisposeScope();
         }
     }
 
@@ -38,25 +49,27 @@ public sealed class KvCache : IDisposable
         return (_keys[layer].narrow(2, 0, Length + steps), _values[layer].narrow(2, 0, Length + steps));
     }
 
+    /// <summary>A layer's whole key and value buffers [batch, kv_heads, capacity, head_dim], for kernels that read them in place.</summary>
+    internal (Tensor Keys, Tensor Values) Buffers(int layer) => (_keys[layer], _values[layer]);
+
     /// <summary>Called by the model once every layer has appended this step's positions.</summary>
     public void Advance(int steps) => Length += steps;
 
     /// <summary>Keeps only the given batch rows (in that order), freeing the rest.</summary>
     public void KeepRows(Tensor rowIndices)
     {
-        for (int i = 0; i < _keys.Length; i++)
-        {
-            var k = _keys[i].index_select(0, rowIndices).DetachFromDisposeScope();
-            var v = _values[i].index_select(0, rowIndices).DetachFromDisposeScope();
-            _keys[i].Dispose();
-            _values[i].Dispose();
-            _keys[i] = k;
-            _values[i] = v;
-        }
+        var kept = _buffer.narrow(4, 0, Length).index_select(2, rowIndices);
+        var resized = empty([.. _buffer.shape[..2], rowIndices.shape[0], .. _buffer.shape[3..]], _buffer.dtype, _buffer.device).DetachFromDisposeScope();
+        resized.narrow(4, 0, Length).copy_(kept);
+        kept.Dispose();
+        _buffer.Dispose();
+        _buffer = resized;
+        SliceLayers();
     }
 
     public void Dispose()
     {
         foreach (var t in _keys.Concat(_values)) t.Dispose();
+        _buffer.Dispose();
     }
 }

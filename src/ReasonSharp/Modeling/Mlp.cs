@@ -23,6 +23,7 @@ public sealed class Mlp : ExplicitModule
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return Child("down_proj", DownProj).forward(nn.functional.silu(Child("gate_proj", GateProj).forward(x)) * Child("up_proj", UpProj).forward(x)).MoveToOuterDisposeScope();
+        var gateUp = Project(x, ("gate_proj", GateProj), ("up_proj", UpProj));
+        return Project(nn.functional.silu(gateUp[0]) * gateUp[1], ("down_proj", DownProj))[0].MoveToOuterDisposeScope();
     }
 }

@@ -19,6 +19,7 @@ public sealed class RmsNorm : ExplicitModule
 
     public Tensor Forward(Tensor x)
     {
+        if (!training && DecodeKernels.RmsNorm(x, Weight, _eps) is { } fast) return fast;
         using var scope = NewDisposeScope();
         var x32 = x.to(float32);
         var normed = x32 * rsqrt(x32.pow(2).mean([-1L], keepdim: true) + _eps);

@@ -6,12 +6,18 @@ namespace ReasonSharp.Modeling;
 /// <summary>Rotary position embeddings (rotate-half layout, as Hugging Face's Llama/Qwen), with Llama-3 or linear frequency scaling.</summary>
 public sealed class RotaryEmbedding : ExplicitModule
 {
-    readonly Tensor _invFreq;
+    readonly Tensor _invFreq, _frequencies, _sinSign;
 
     public RotaryEmbedding(ModelConfig config, Device? device = null) : base(nameof(RotaryEmbedding))
     {
-        _invFreq = tensor(InverseFrequencies(config), device: device);
+        var inverse = InverseFrequencies(config);
+        _invFreq = tensor(inverse, device: device);
+        // Per head dimension: the frequency of its pair, and the sign rotate-half gives its partner ([-x₂, x₁]).
+        _frequencies = tensor([.. inverse, .. inverse], device: device);
+        _sinSign = tensor([.. inverse.Select(_ => -1f), .. inverse.Select(_ => 1f)], device: device);
         register_buffer("inv_freq", _invFreq, persistent: false);
+        register_buffer("frequencies", _frequencies, persistent: false);
+        register_buffer("sin_sign", _sinSign, persistent: false);
     }
 
     public static float[] InverseFrequencies(ModelConfig config)
@@ -43,20 +49,21 @@ public sealed class RotaryEmbedding : ExplicitModule
         return inv.Select(v => (float)v).ToArray();
     }
 
-    /// <summary>cos and sin of shape [B, 1, T, head_dim] for position ids of shape [B, T].</summary>
+    /// <summary>
+    /// cos and signed sin of shape [B, 1, T, head_dim] for position ids of shape [B, T], computed once per forward for all
+    /// layers. The sin of the first half of each head is negated: that is the sign rotate-half gives, see <see cref="Apply"/>.
+    /// </summary>
     public (Tensor Cos, Tensor Sin) Forward(Tensor positionIds, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
-        var freqs = positionIds.to(float32).unsqueeze(-1) * _invFreq;
-        var emb = cat([freqs, freqs], -1).unsqueeze(1);
-        return (emb.cos().to(dtype).MoveToOuterDisposeScope(), emb.sin().to(dtype).MoveToOuterDisposeScope());
+        var angles = (positionIds.to(float32).unsqueeze(-1) * _frequencies).unsqueeze(1);
+        return (angles.cos().to(dtype).MoveToOuterDisposeScope(), (angles.sin() * _sinSign).to(dtype).MoveToOuterDisposeScope());
     }
 
+    /// <summary>x·cos + rotate_half(x)·sin, where rotate_half(x) = [-x₂, x₁] = roll(x)·sign and the sign is already in <paramref name="sin"/>.</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
-        long half = x.shape[^1] / 2;
-        var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        return (x * cos + x.roll(x.shape[^1] / 2, -1) * sin).MoveToOuterDisposeScope();
     }
 }

@@ -35,6 +35,20 @@ public class GenerationEngineTests
         }
     }
 
+    [Fact]
+    public void LongPromptsPrefilledInSlicesGiveTheSameTokensAsAlone()
+    {
+        using var model = PeakedModel();
+        var engine = new GenerationEngine(model);
+        var random = new Random(4);
+        // Four rows of up to 300 tokens go through prefill in slices of 128 positions; a row alone goes in one piece.
+        int[][] prompts = [.. new[] { 300, 170, 290, 129 }.Select(n => Enumerable.Range(0, n).Select(_ => random.Next(2, 97)).ToArray())];
+        var options = SamplingOptions.Greedy(8);
+        var batched = engine.Generate(prompts, options);
+        for (int i = 0; i < prompts.Length; i++)
+            Assert.Equal(engine.Generate([prompts[i]], options)[0].CompletionIds, batched[i].CompletionIds);
+    }
+
     [Theory]
     [InlineData(0.7, false)]
     [InlineData(1.0, true)]

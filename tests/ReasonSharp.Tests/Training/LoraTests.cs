@@ -103,7 +103,10 @@ public class LoraTests
         using (var plain = TrainingFixtures.Model("llama"))
         {
             plain.eval();
-            Assert.True(TrainingFixtures.BitIdentical(baseLogits, plain.Forward(Ids())), "disabled adapters must give the base model exactly");
+            // Not bit-identical: in inference the plain model's few-row projections take the fused decode kernel, while
+            // replaced (adapted) layers run libtorch's linear; both are float32 with a different summation order.
+            using var plainLogits = plain.Forward(Ids());
+            Assert.True(baseLogits.allclose(plainLogits, rtol: 1e-5, atol: 1e-5), "disabled adapters must give the base model");
             Assert.True((baseLogits - adapted).abs().max().item<float>() > 1e-3, "the adapter should change the logits");
         }
 

@@ -168,9 +168,10 @@ public static class DataCommand
         var seed = new Option<int>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "output FILE.jsonl; with a test split, FILE.train.jsonl and FILE.test.jsonl", Required = true };
         var testFraction = new Option<double>("--test-fraction") { Description = "share of problems for the test file (0 writes one file)", DefaultValueFactory = _ => 0.1 };
+        var answerOnly = new Option<double>("--answer-only-fraction") { Description = "share of training problems whose trace is only the answer (empty think block, column answer_only)", DefaultValueFactory = _ => 0 };
         var command = new Command("generate", "Write synthetic problems with teacher traces (prompt, completion, gold columns) as JSONL.")
         {
-            task, count, difficulty, seed, output, testFraction,
+            task, count, difficulty, seed, output, testFraction, answerOnly,
         };
         command.SetAction(parse =>
         {
@@ -178,6 +179,7 @@ public static class DataCommand
             var outPath = parse.GetValue(output)!;
             var fraction = parse.GetValue(testFraction);
             var split = SyntheticDataset.GenerateSplit(synthetic, parse.GetValue(count), parse.GetValue(difficulty), parse.GetValue(seed), fraction);
+            split = split with { Train = SyntheticDataset.WithAnswerOnlyTraces(split.Train, parse.GetValue(answerOnly), parse.GetValue(seed)) };
             if (fraction == 0)
             {
                 SyntheticDataset.WriteJsonl(outPath, split.Train);

@@ -25,6 +25,8 @@ public sealed record DataStageOptions
     public int N { get; init; } = 5000;
     public int Difficulty { get; init; } = 1;
     public double TestFraction { get; init; } = 0.1;
+    /// <summary>Share of training problems whose trace is only the answer (an empty think block); the test split is never changed.</summary>
+    public double AnswerOnlyFraction { get; init; }
     public int? Seed { get; init; }
 }
 
@@ -145,12 +147,16 @@ public static class PipelineStages
     static StageOutput Data(DataStageOptions o, StageContext context)
     {
         var task = SyntheticTasks.ByName(o.Task);
-        var split = SyntheticDataset.GenerateSplit(task, o.N, o.Difficulty, (int)(o.Seed ?? context.Seed), o.TestFraction);
+        int seed = (int)(o.Seed ?? context.Seed);
+        var split = SyntheticDataset.GenerateSplit(task, o.N, o.Difficulty, seed, o.TestFraction);
+        var trainProblems = SyntheticDataset.WithAnswerOnlyTraces(split.Train, o.AnswerOnlyFraction, seed);
         Directory.CreateDirectory(context.OutputDir);
         var (train, test) = SyntheticDataset.SplitPaths(Path.Combine(context.OutputDir, $"{task.Name}.jsonl"));
-        SyntheticDataset.WriteJsonl(train, split.Train);
+        SyntheticDataset.WriteJsonl(train, trainProblems);
         SyntheticDataset.WriteJsonl(test, split.Test);
-        context.Progress.WriteLine($"{task.Name} (difficulty {o.Difficulty}): {split.Train.Count} train, {split.Test.Count} test problems");
+        int answerOnly = trainProblems.Count(p => p.AnswerOnly);
+        context.Progress.WriteLine($"{task.Name} (difficulty {o.Difficulty}): {split.Train.Count} train, {split.Test.Count} test problems"
+            + (answerOnly > 0 ? $"; the teacher shows its working in {split.Train.Count - answerOnly} training traces and only the answer in {answerOnly}" : ""));
         return new StageOutput(new Dictionary<string, string> { ["train"] = train, ["test"] = test, ["reward"] = task.RewardName },
             new Dictionary<string, double> { ["train"] = split.Train.Count, ["test"] = split.Test.Count });
     }

@@ -187,4 +187,26 @@ public class SyntheticTaskTests
                 new Dictionary<string, System.Text.Json.Nodes.JsonNode> { ["answer"] = side });
         }
     }
+
+    [Fact]
+    public void Answer_only_traces_are_an_exact_seeded_share_of_the_train_split_with_the_answer_kept()
+    {
+        var split = SyntheticDataset.GenerateSplit(new ArithmeticTask(), 400, 1, seed: 3, testFraction: 0.1);
+        var mixed = SyntheticDataset.WithAnswerOnlyTraces(split.Train, 0.6, seed: 3);
+        Assert.Equal(split.Train.Count, mixed.Count);
+        Assert.Equal((int)Math.Round(0.6 * split.Train.Count), mixed.Count(p => p.AnswerOnly));
+        Assert.Equal(mixed.Select(p => p.AnswerOnly), SyntheticDataset.WithAnswerOnlyTraces(split.Train, 0.6, seed: 3).Select(p => p.AnswerOnly));
+        for (int i = 0; i < mixed.Count; i++)
+        {
+            Assert.Equal(split.Train[i].Key, mixed[i].Key);
+            Assert.Equal(split.Train[i].Trace.Answer, mixed[i].Trace.Answer);
+            if (mixed[i].AnswerOnly)
+            {
+                Assert.Equal($"<think>\n\n</think>\n<answer>\n{mixed[i].Trace.Answer}\n</answer>", mixed[i].Completion);
+                Assert.True(mixed[i].ToRow()["answer_only"]!.GetValue<bool>());
+            }
+            else Assert.Equal(split.Train[i].Completion, mixed[i].Completion);
+        }
+        Assert.Throws<ReasonSharpException>(() => SyntheticDataset.WithAnswerOnlyTraces(split.Train, 1.5, seed: 3));
+    }
 }

@@ -30,6 +30,20 @@ public static class SyntheticDataset
     public static TrainTestSplit<SyntheticProblem> GenerateSplit(ISyntheticTask task, int count, int difficulty, int seed, double testFraction) =>
         Generate(task, count, difficulty, seed).SplitTrainTest(testFraction, seed);
 
+    /// <summary>
+    /// A teacher that does not always show its working: round(<paramref name="fraction"/> × count) problems, drawn with
+    /// <paramref name="seed"/>, keep only the answer behind an empty think block. A small model cannot imitate those
+    /// answers without working, so SFT on the mix learns a policy that often skips thinking and fails; RL with a verifier
+    /// can learn that working pays.
+    /// </summary>
+    public static IReadOnlyList<SyntheticProblem> WithAnswerOnlyTraces(IReadOnlyList<SyntheticProblem> problems, double fraction, int seed)
+    {
+        if (!(fraction >= 0 && fraction <= 1)) throw new ReasonSharpException($"answer_only_fraction: expected a share between 0 and 1, got {fraction}");
+        int count = (int)Math.Round(fraction * problems.Count);
+        var chosen = Enumerable.Range(0, problems.Count).ShuffleExact(seed).Take(count).ToHashSet();
+        return problems.Select((p, i) => chosen.Contains(i) ? p.WithoutWorking() : p).ToList();
+    }
+
     public static int WriteJsonl(string path, IEnumerable<SyntheticProblem> problems) =>
         JsonlWriter.Write(path, problems.Select(p => p.ToRow()));
 

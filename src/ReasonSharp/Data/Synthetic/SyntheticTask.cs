@@ -32,6 +32,11 @@ public sealed record SyntheticProblem(
     /// <summary>The teacher's completion in the `&lt;think&gt;…&lt;/think&gt;&lt;answer&gt;…&lt;/answer&gt;` style.</summary>
     public string Completion => Trace.Render(TraceStyle.ThinkAnswer);
 
+    /// <summary>True when the teacher wrote only the answer, with an empty think block (see <see cref="SyntheticDataset.WithAnswerOnlyTraces"/>).</summary>
+    public bool AnswerOnly { get; init; }
+
+    public SyntheticProblem WithoutWorking() => this with { Trace = Trace.WithoutThinking(), AnswerOnly = true };
+
     /// <summary>The standard row: prompt, completion, the gold columns (answer, or target and numbers), task, difficulty.</summary>
     public JsonObject ToRow()
     {
@@ -39,6 +44,7 @@ public sealed record SyntheticProblem(
         foreach (var (name, value) in Columns) row[name] = value.DeepClone();
         row["task"] = Task;
         row["difficulty"] = Difficulty;
+        if (AnswerOnly) row["answer_only"] = true;
         return row;
     }
 }

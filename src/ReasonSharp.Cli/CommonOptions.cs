@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ReasonSharp.Evaluation;
 using ReasonSharp.Generation;
 using ReasonSharp.Tokenization;
 
@@ -41,5 +42,38 @@ public static class CommonOptions
             Seed = parse.GetValue(Seed),
             EosTokenIds = eos,
         };
+    }
+
+    /// <summary>
+    /// The flags of `eval` and `sample` that fill a <see cref="VerifiedGenerationOptions"/>: the dataset slice, reward,
+    /// threshold, batch size and <see cref="Sampling"/>. Each command lists them among its own, in its help's order.
+    /// </summary>
+    public sealed class VerifiedGeneration(string defaultSplit, string reward, string threshold, string limit)
+    {
+        public Option<string> Split { get; } = new("--split") { Description = "Split of a dataset folder.", DefaultValueFactory = _ => defaultSplit };
+        public Option<string?> Config { get; } = new("--config") { Description = "Configuration of a dataset folder with several (e.g. main)." };
+        public Option<string> Reward { get; } = new("--reward") { Description = reward, DefaultValueFactory = _ => "accuracy" };
+        public Option<double> Threshold { get; } = new("--threshold") { Description = threshold, DefaultValueFactory = _ => 1.0 };
+        public Option<int?> Limit { get; } = new("--limit") { Description = limit };
+        public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Rows per generation call.", DefaultValueFactory = _ => 64 };
+        public Sampling Sampling { get; } = new();
+
+        /// <summary>The parsed flags onto <paramref name="options"/>.</summary>
+        public T Read<T>(ParseResult parse, T options) where T : VerifiedGenerationOptions => (T)(options with
+        {
+            Reward = parse.GetValue(Reward)!,
+            Threshold = parse.GetValue(Threshold),
+            Limit = parse.GetValue(Limit),
+            DatasetSplit = parse.GetValue(Split),
+            DatasetConfig = parse.GetValue(Config),
+            GenerationBatchSize = parse.GetValue(BatchSize),
+            MaxNewTokens = parse.GetValue(Sampling.MaxNewTokens),
+            Temperature = parse.GetValue(Sampling.Temperature),
+            TopP = parse.GetValue(Sampling.TopP),
+            TopK = parse.GetValue(Sampling.TopK),
+            MinP = parse.GetValue(Sampling.MinP),
+            RepetitionPenalty = parse.GetValue(Sampling.RepetitionPenalty),
+            Seed = parse.GetValue(Sampling.Seed),
+        });
     }
 }

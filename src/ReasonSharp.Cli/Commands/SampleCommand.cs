@@ -12,12 +12,10 @@ public static class SampleCommand
     {
         var model = new Argument<string>("model") { Description = "A Hugging Face model folder." };
         var dataset = new Option<string>("--dataset") { Description = "Prompts: a .jsonl/.json/.parquet file or a Hugging Face dataset folder.", Required = true };
-        var split = new Option<string>("--split") { Description = "Split of a dataset folder.", DefaultValueFactory = _ => "train" };
-        var config = new Option<string?>("--config") { Description = "Configuration of a dataset folder with several (e.g. main)." };
+        var shared = new CommonOptions.VerifiedGeneration("train", reward: "Reward functions that verify a completion, e.g. accuracy or accuracy,format.",
+            threshold: "Keep completions whose total reward reaches this.", limit: "Use only the first N prompts.");
         var output = new Option<string>("--out") { Description = "SFT JSONL of kept completions (messages schema); kept.stats.jsonl, kept.summary.json and kept.jsonl.progress.json go beside it.", Required = true };
         var n = new Option<int>("--n", "--num-generations") { Description = "Completions sampled per prompt (num_generations).", DefaultValueFactory = _ => 8 };
-        var reward = new Option<string>("--reward") { Description = "Reward functions that verify a completion, e.g. accuracy or accuracy,format.", DefaultValueFactory = _ => "accuracy" };
-        var threshold = new Option<double>("--threshold") { Description = "Keep completions whose total reward reaches this.", DefaultValueFactory = _ => 1.0 };
         var select = new Option<string>("--select") { Description = "first, shortest, diverse (token-set Jaccard max-min) or all verified completions.", DefaultValueFactory = _ => "all" };
         var keep = new Option<int>("--keep") { Description = "Completions per prompt for first, shortest and diverse.", DefaultValueFactory = _ => 1 };
         var dedup = new Option<bool>("--dedup") { Description = "Drop completions identical to an earlier one (whitespace normalised)." };
@@ -25,25 +23,21 @@ public static class SampleCommand
         var maxRate = new Option<double>("--max-pass-rate") { Description = "Skip prompts whose pass rate is above this (too easy).", DefaultValueFactory = _ => 1.0 };
         var noThink = new Option<bool>("--no-think") { Description = "Sample in no-think mode (qwen3 or dual-mode chat formats)." };
         var chunk = new Option<int>("--chunk-size") { Description = "Prompts per chunk; progress is saved after each.", DefaultValueFactory = _ => 16 };
-        var limit = new Option<int?>("--limit") { Description = "Use only the first N prompts." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Start again instead of resuming an earlier run into the same --out." };
-        var batch = new Option<int>("--batch-size") { Description = "Rows per generation call.", DefaultValueFactory = _ => 64 };
         var device = CommonOptions.Device();
         var format = CommonOptions.ChatFormatOption();
-        var sampling = new CommonOptions.Sampling();
         var command = new Command("sample", "Rejection sampling: sample N completions per prompt, keep the verified ones as SFT data (messages schema), " +
                                             "with per-prompt pass rate and pass@k, pass-rate filtering, selection and deduplication. Resumes after an interruption.")
         {
-            model, dataset, split, config, output, n, reward, threshold, select, keep, dedup, minRate, maxRate, noThink, chunk, limit, overwrite, batch, device, format,
+            model, dataset, shared.Split, shared.Config, output, n, shared.Reward, shared.Threshold, select, keep, dedup, minRate, maxRate, noThink, chunk, shared.Limit, overwrite,
+            shared.BatchSize, device, format,
         };
-        foreach (var option in sampling.All) command.Options.Add(option);
+        foreach (var option in shared.Sampling.All) command.Options.Add(option);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var options = new RejectionSamplingOptions
+            var options = shared.Read(parse, new RejectionSamplingOptions
             {
                 NumGenerations = parse.GetValue(n),
-                Reward = parse.GetValue(reward)!,
-                Threshold = parse.GetValue(threshold),
                 Select = ParseSelect(parse.GetValue(select)!),
                 Keep = parse.GetValue(keep),
                 Dedup = parse.GetValue(dedup),
@@ -51,19 +45,8 @@ public static class SampleCommand
                 MaxPassRate = parse.GetValue(maxRate),
                 Mode = parse.GetValue(noThink) ? ThinkingMode.NoThink : ThinkingMode.Think,
                 ChunkSize = parse.GetValue(chunk),
-                Limit = parse.GetValue(limit),
-                DatasetSplit = parse.GetValue(split),
-                DatasetConfig = parse.GetValue(config),
                 Overwrite = parse.GetValue(overwrite),
-                GenerationBatchSize = parse.GetValue(batch),
-                MaxNewTokens = parse.GetValue(sampling.MaxNewTokens),
-                Temperature = parse.GetValue(sampling.Temperature),
-                TopP = parse.GetValue(sampling.TopP),
-                TopK = parse.GetValue(sampling.TopK),
-                MinP = parse.GetValue(sampling.MinP),
-                RepetitionPenalty = parse.GetValue(sampling.RepetitionPenalty),
-                Seed = parse.GetValue(sampling.Seed),
-            };
+            });
             var sampler = new RejectionSampler(options);
             var examples = sampler.LoadExamples(parse.GetValue(dataset)!);
             var folder = parse.GetValue(model)!;

@@ -7,15 +7,12 @@ using ReasonSharp.Tokenization;
 namespace ReasonSharp.Evaluation;
 
 /// <summary>
-/// Settings of `reason eval` and of a pipeline's eval stage (snake_case keys in recipes). Sampled evaluation uses
-/// Open-R1's defaults (temperature 0.6, top-p 0.95); <see cref="Greedy"/> decodes by argmax with one sample.
+/// Settings of `reason eval` and of a pipeline's eval stage: k samples per example (<see cref="Greedy"/>: one, by argmax)
+/// scored for correctness, format and length in each thinking mode; dataset, reward and decoding keys as in
+/// <see cref="VerifiedGenerationOptions"/>, with dataset_split test.
 /// </summary>
-public sealed record EvalOptions : IGenerationSettings
+public sealed record EvalOptions() : VerifiedGenerationOptions(datasetSplit: "test")
 {
-    /// <summary>Reward functions that judge a completion ("accuracy", "countdown", "accuracy,format(style=think)", …).</summary>
-    public string Reward { get; init; } = "accuracy";
-    /// <summary>A completion is correct when its total (weighted) reward reaches this.</summary>
-    public double Threshold { get; init; } = 1.0;
     /// <summary>Samples per example: pass@1 averages over them, pass@k and maj@k use all of them.</summary>
     public int K { get; init; } = 4;
     /// <summary>Argmax decoding; implies k = 1.</summary>
@@ -26,32 +23,14 @@ public sealed record EvalOptions : IGenerationSettings
     public string FormatStyle { get; init; } = "think";
     /// <summary>What maj@k votes on.</summary>
     public AnswerVote Vote { get; init; } = AnswerVote.Auto;
-    /// <summary>Evaluate only the first N examples.</summary>
-    public int? Limit { get; init; }
-    /// <summary>Split of a dataset folder (a single file has none).</summary>
-    public string? DatasetSplit { get; init; } = "test";
-    /// <summary>Configuration of a dataset folder with several (e.g. gsm8k's main).</summary>
-    public string? DatasetConfig { get; init; }
-
-    public int MaxNewTokens { get; init; } = 512;
-    public double Temperature { get; init; } = 0.6;
-    public double TopP { get; init; } = 0.95;
-    public int TopK { get; init; }
-    public double MinP { get; init; }
-    public double RepetitionPenalty { get; init; } = 1.0;
-    public long Seed { get; init; }
-    public int GenerationBatchSize { get; init; } = 64;
-
     /// <summary>Samples actually drawn per example.</summary>
     public int EffectiveK => Greedy ? 1 : K;
 
-    public void Validate()
+    public override void Validate()
     {
         if (K < 1) throw new ReasonSharpException($"k must be at least 1, got {K}");
-        if (!double.IsFinite(Threshold)) throw new ReasonSharpException($"threshold must be a finite number, got {Threshold}");
         if (Modes.Count == 0) throw new ReasonSharpException("modes: expected think, no_think or both");
-        if (Limit is < 1) throw new ReasonSharpException($"limit must be at least 1, got {Limit}");
-        GenerationSettings.Validate(this);
+        base.Validate();
     }
 }
 
@@ -74,8 +53,7 @@ public sealed class Evaluator
     {
         options.Validate();
         Options = options;
-        registry ??= RewardRegistry.CreateDefault();
-        _reward = RewardSpecs.Create(registry, options.Reward);
+        _reward = options.CreateReward(registry);
         _format = RewardSpecs.Format(options.FormatStyle);
     }
 
@@ -123,8 +101,7 @@ public sealed class Evaluator
     }
 
     /// <summary>The examples of <paramref name="dataset"/> (a file or dataset folder) with the options' split, config and limit.</summary>
-    public IReadOnlyList<Example> LoadExamples(string dataset) =>
-        DatasetLoading.Load(dataset, Options.DatasetSplit, Options.DatasetConfig, Options.Limit);
+    public IReadOnlyList<Example> LoadExamples(string dataset) => Options.LoadExamples(dataset);
 }
 
 /// <summary>Reading the examples an evaluation or sampling run works on, with errors that name the dataset.</summary>

@@ -1,4 +1,3 @@
-using ReasonSharp.Generation;
 using ReasonSharp.Modeling;
 using ReasonSharp.Tokenization;
 
@@ -7,46 +6,9 @@ namespace ReasonSharp.Evaluation;
 /// <summary>Answer with a reasoning block first (think) or directly (no_think, Qwen3's enable_thinking=false, SmolLM3's /no_think).</summary>
 public enum ThinkingMode { Think, NoThink }
 
-/// <summary>
-/// The flat decoding settings shared by evaluation and rejection sampling (flat so recipes bind them by snake_case
-/// key): Open-R1's evaluation defaults are temperature 0.6 and top-p 0.95.
-/// </summary>
-public interface IGenerationSettings
-{
-    int MaxNewTokens { get; }
-    double Temperature { get; }
-    double TopP { get; }
-    int TopK { get; }
-    double MinP { get; }
-    double RepetitionPenalty { get; }
-    long Seed { get; }
-    /// <summary>Rows per call of the generation engine.</summary>
-    int GenerationBatchSize { get; }
-}
-
+/// <summary>Thinking modes as recipes and the CLI spell them, and whether a model supports them.</summary>
 public static class GenerationSettings
 {
-    /// <summary>The engine's sampling options (greedy: argmax decoding, the sampling knobs unused).</summary>
-    public static SamplingOptions ToSampling(this IGenerationSettings settings, bool greedy = false) => new()
-    {
-        MaxNewTokens = settings.MaxNewTokens,
-        DoSample = !greedy && settings.Temperature > 0,
-        Temperature = settings.Temperature,
-        TopP = settings.TopP,
-        TopK = settings.TopK,
-        MinP = settings.MinP,
-        RepetitionPenalty = settings.RepetitionPenalty,
-        Seed = settings.Seed,
-    };
-
-    /// <summary>Checks every setting, naming its snake_case key.</summary>
-    public static void Validate(this IGenerationSettings settings)
-    {
-        settings.ToSampling().Validate();
-        if (settings.GenerationBatchSize < 1)
-            throw new ReasonSharpException($"generation_batch_size must be at least 1, got {settings.GenerationBatchSize}");
-    }
-
     public static bool EnablesThinking(this ThinkingMode mode) => mode == ThinkingMode.Think;
 
     /// <summary>think or no_think, as recipes and the CLI spell it.</summary>

@@ -7,18 +7,12 @@ using ReasonSharp.Rewards;
 
 namespace ReasonSharp.Evaluation;
 
-/// <summary>
-/// Settings of `reason sample` and of a pipeline's sample stage (snake_case keys in recipes). A completion is verified
-/// when its total reward reaches <see cref="Threshold"/> (default: accuracy = 1).
-/// </summary>
-public sealed record RejectionSamplingOptions : IGenerationSettings
+/// <summary>Settings of `reason sample` and of a pipeline's sample stage: what becomes of the verified completions (dataset,
+/// reward, threshold and decoding keys as in <see cref="VerifiedGenerationOptions"/>, with dataset_split train).</summary>
+public sealed record RejectionSamplingOptions() : VerifiedGenerationOptions(datasetSplit: "train")
 {
     /// <summary>Completions sampled per prompt.</summary>
     public int NumGenerations { get; init; } = 8;
-    /// <summary>Reward functions that verify a completion ("accuracy", "accuracy,format", "countdown", …).</summary>
-    public string Reward { get; init; } = "accuracy";
-    /// <summary>Completions whose total reward reaches this are verified.</summary>
-    public double Threshold { get; init; } = 1.0;
     public SelectionMode Select { get; init; } = SelectionMode.All;
     /// <summary>How many verified completions first, shortest and diverse keep per prompt.</summary>
     public int Keep { get; init; } = 1;
@@ -31,32 +25,18 @@ public sealed record RejectionSamplingOptions : IGenerationSettings
     public ThinkingMode Mode { get; init; } = ThinkingMode.Think;
     /// <summary>Prompts per chunk: outputs and progress are committed after each chunk.</summary>
     public int ChunkSize { get; init; } = 16;
-    public int? Limit { get; init; }
-    public string? DatasetSplit { get; init; } = "train";
-    public string? DatasetConfig { get; init; }
     /// <summary>Start again instead of resuming.</summary>
     public bool Overwrite { get; init; }
 
-    public int MaxNewTokens { get; init; } = 512;
-    public double Temperature { get; init; } = 0.6;
-    public double TopP { get; init; } = 0.95;
-    public int TopK { get; init; }
-    public double MinP { get; init; }
-    public double RepetitionPenalty { get; init; } = 1.0;
-    public long Seed { get; init; }
-    public int GenerationBatchSize { get; init; } = 64;
-
-    public void Validate()
+    public override void Validate()
     {
         if (NumGenerations < 1) throw new ReasonSharpException($"num_generations must be at least 1, got {NumGenerations}");
         if (Keep < 1) throw new ReasonSharpException($"keep must be at least 1, got {Keep}");
-        if (!double.IsFinite(Threshold)) throw new ReasonSharpException($"threshold must be a finite number, got {Threshold}");
         if (MinPassRate is < 0 or > 1 || double.IsNaN(MinPassRate)) throw new ReasonSharpException($"min_pass_rate must be in [0, 1], got {MinPassRate}");
         if (MaxPassRate is < 0 or > 1 || double.IsNaN(MaxPassRate)) throw new ReasonSharpException($"max_pass_rate must be in [0, 1], got {MaxPassRate}");
         if (MinPassRate > MaxPassRate) throw new ReasonSharpException($"min_pass_rate ({MinPassRate}) must not exceed max_pass_rate ({MaxPassRate})");
         if (ChunkSize < 1) throw new ReasonSharpException($"chunk_size must be at least 1, got {ChunkSize}");
-        if (Limit is < 1) throw new ReasonSharpException($"limit must be at least 1, got {Limit}");
-        GenerationSettings.Validate(this);
+        base.Validate();
     }
 }
 
@@ -120,12 +100,11 @@ public sealed class RejectionSampler
     {
         options.Validate();
         Options = options;
-        _reward = RewardSpecs.Create(registry ?? RewardRegistry.CreateDefault(), options.Reward);
+        _reward = options.CreateReward(registry);
     }
 
     /// <summary>The examples of <paramref name="dataset"/> with the options' split, config and limit.</summary>
-    public IReadOnlyList<Example> LoadExamples(string dataset) =>
-        DatasetLoading.Load(dataset, Options.DatasetSplit, Options.DatasetConfig, Options.Limit);
+    public IReadOnlyList<Example> LoadExamples(string dataset) => Options.LoadExamples(dataset);
 
     public async Task<RejectionSamplingSummary> RunAsync(LanguageModel model, IReadOnlyList<Example> examples, string keptPath,
         Action<string>? log = null, CancellationToken cancellationToken = default)

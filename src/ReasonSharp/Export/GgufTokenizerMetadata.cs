@@ -1,4 +1,5 @@
 using ReasonSharp.Modeling;
+using ReasonSharp.Tokenization;
 
 namespace ReasonSharp.Export;
 
@@ -17,7 +18,8 @@ public enum GgufTokenType
 /// The tokenizer.ggml.* metadata of a byte-level BPE ("gpt2") vocabulary, built as llama.cpp's converter does: one
 /// token per embedding row (ids the tokenizer lacks become unused "[PADn]" tokens), added tokens marked control when
 /// special (or shaped like &lt;|…|&gt;) and user-defined otherwise, special ids from tokenizer_config.json with config.json
-/// as fallback, and the pre-tokenizer named after the tokenizer's split regex.
+/// as fallback, and the pre-tokenizer named after the tokenizer's split regex. The files are read by
+/// <see cref="TokenizerJson"/> and <see cref="TokenizerConfig"/>.
 /// </summary>
 public sealed class GgufTokenizerMetadata
 {
@@ -46,8 +48,12 @@ public sealed class GgufTokenizerMetadata
     /// <param name="preTokenizer">llama.cpp's pre-tokenizer name, to override detection (e.g. for a regex this code does not know).</param>
     public static GgufTokenizerMetadata Load(string folder, ModelConfig config, string? preTokenizer = null)
     {
-        var files = HfTokenizerFiles.Load(folder);
-        var tokenizerPath = Path.Combine(folder, HfTokenizerFiles.TokenizerFile);
+        var tokenizerPath = Path.Combine(folder, Tokenizer.FileName);
+        if (!File.Exists(tokenizerPath))
+            throw new ReasonSharpException($"{tokenizerPath}: not found; a GGUF export needs the model's tokenizer.json (a byte-level BPE tokenizer)");
+        var json = TokenizerJson.Load(tokenizerPath);
+        RequireByteLevelBpe(json);
+        var files = TokenizerConfig.Load(folder);
         var tokens = new string?[config.VocabSize];
         var types = new GgufTokenType[config.VocabSize];
 
@@ -58,8 +64,8 @@ public sealed class GgufTokenizerMetadata
             tokens[id] = token;
             types[id] = type;
         }
-        foreach (var (token, id) in files.Vocab) Place(id, token, GgufTokenType.Normal, "model.vocab entry");
-        foreach (var added in files.AddedTokens)
+        foreach (var (token, id) in json.Vocab) Place(id, token, GgufTokenType.Normal, "model.vocab entry");
+        foreach (var added in json.AddedTokens)
         {
             bool control = added.Special || LooksSpecial(added.Content);
             Place(added.Id, control ? added.Content : added.Content.Replace('\u2581', ' '), control ? GgufTokenType.Control : GgufTokenType.UserDefined, "added token");
@@ -68,8 +74,8 @@ public sealed class GgufTokenizerMetadata
             if (tokens[id] is null) { tokens[id] = $"[PAD{id}]"; types[id] = GgufTokenType.Unused; }
 
         var specialIds = new Dictionary<string, int>();
-        foreach (var kind in SpecialKinds)
-            if (files.SpecialTokenContent(kind) is { } content && files.AddedTokens.FirstOrDefault(t => t.Content == content) is { } token)
+        foreach (var (kind, content) in SpecialTokens(files))
+            if (content is not null && json.AddedTokens.FirstOrDefault(t => t.Content == content) is { } token)
                 specialIds[kind] = token.Id;
         void Fallback(string kind, int? id)
         {
@@ -79,34 +85,68 @@ public sealed class GgufTokenizerMetadata
         Fallback("eos", config.EosTokenIds.Count > 0 ? config.EosTokenIds[0] : null);
         Fallback("pad", config.PadTokenId);
 
-        var (addsBos, addsEos) = files.PostProcessorSpecials(files.SpecialTokenContent("bos"), files.SpecialTokenContent("eos"));
+        // As llama.cpp's converter: BOS/EOS are added when a template post-processor starts/ends a single sequence with them.
+        var templates = json.SingleTemplates.Where(t => t.Count >= 2).ToList();
+        bool addsBos = templates.Any(t => t[0] is { } first && first == files.BosToken);
+        bool addsEos = templates.Any(t => t[^1] is { } last && last == files.EosToken);
         return new GgufTokenizerMetadata
         {
-            PreTokenizer = preTokenizer ?? DetectPreTokenizer(files, tokenizerPath),
+            PreTokenizer = preTokenizer ?? DetectPreTokenizer(json),
             Tokens = tokens!,
             TokenTypes = types,
-            Merges = files.Merges,
+            Merges = json.Merges.Select(m => EncodeSpaces(m.Left) + " " + EncodeSpaces(m.Right)).ToList(),
             SpecialIds = specialIds,
-            AddBos = files.ConfigBool("add_bos_token") ?? addsBos,
-            AddEos = files.ConfigBool("add_eos_token") ?? addsEos,
-            ChatTemplates = files.ChatTemplates,
+            AddBos = files.AddBosToken ?? addsBos,
+            AddEos = files.AddEosToken ?? addsEos,
+            ChatTemplates = files.ChatTemplatesByName.Count > 0 ? files.ChatTemplatesByName
+                : files.ChatTemplate is { } template ? new Dictionary<string, string> { ["default"] = template } : new Dictionary<string, string>(),
         };
     }
+
+    static void RequireByteLevelBpe(TokenizerJson json)
+    {
+        if (json.ModelType != "BPE") throw new ReasonSharpException($"{json.SourcePath}: field 'model.type' is '{json.ModelType}'; only BPE tokenizers can be exported");
+        if (json.ByteFallback)
+            throw new ReasonSharpException($"{json.SourcePath}: field 'model.byte_fallback' is true (a SentencePiece-style BPE); only byte-level (GPT-2 style) BPE tokenizers can be exported");
+        if (!json.IsByteLevel)
+            throw new ReasonSharpException($"{json.SourcePath}: neither 'pre_tokenizer' nor 'decoder' is ByteLevel; only byte-level (GPT-2 style) BPE tokenizers can be exported");
+    }
+
+    static IEnumerable<(string Kind, string? Content)> SpecialTokens(TokenizerConfig files) =>
+        [("bos", files.BosToken), ("eos", files.EosToken), ("unk", files.UnkToken), ("sep", files.SepToken), ("pad", files.PadToken)];
+
+    /// <summary>llama.cpp splits merges on the first space, so spaces inside a part are written as U+0120 (Ġ).</summary>
+    static string EncodeSpaces(string part) => part.Replace(' ', '\u0120');
 
     /// <summary>Added tokens that are control tokens by shape even when not flagged special (llama.cpp's converter rule).</summary>
     static bool LooksSpecial(string token) =>
         (token.StartsWith("<|") && token.EndsWith("|>")) || (token.StartsWith("<｜") && token.EndsWith("｜>"));
 
-    static string DetectPreTokenizer(HfTokenizerFiles files, string tokenizerPath)
+    static string DetectPreTokenizer(TokenizerJson json)
     {
-        var (regexes, byteLevelRegex) = files.PreTokenizerSteps();
+        var regexes = new List<string>();
+        bool byteLevelRegex = false;
+        foreach (var step in json.PreTokenizerSteps)
+        {
+            switch (step.Type)
+            {
+                case "Split":
+                    regexes.Add(step.Regex ?? throw new ReasonSharpException($"{json.SourcePath}: a 'Split' pre-tokenizer without a Regex pattern is not supported"));
+                    break;
+                case "ByteLevel":
+                    byteLevelRegex |= step.UseRegex ?? true;
+                    break;
+                case var other:
+                    throw new ReasonSharpException($"{json.SourcePath}: pre-tokenizer step '{other}' is not supported (expected Split and ByteLevel)");
+            }
+        }
         return regexes switch
         {
             [Qwen2Regex] when !byteLevelRegex => "qwen2",
             [Llama3Regex] when !byteLevelRegex => "llama-bpe",
             [] when byteLevelRegex => "gpt2",
             _ => throw new ReasonSharpException(
-                $"{tokenizerPath}: the pre-tokenizer (split regex {(regexes.Count == 0 ? "none" : string.Join(" + ", regexes.Select(r => $"'{r}'")))}, " +
+                $"{json.SourcePath}: the pre-tokenizer (split regex {(regexes.Count == 0 ? "none" : string.Join(" + ", regexes.Select(r => $"'{r}'")))}, " +
                 $"ByteLevel regex {(byteLevelRegex ? "on" : "off")}) is not one llama.cpp is known to match here (Qwen2 → qwen2, Llama 3 → llama-bpe, GPT-2 → gpt2); " +
                 "name llama.cpp's pre-tokenizer explicitly (GgufExportOptions.PreTokenizer, or --pre on the command line)"),
         };

@@ -197,7 +197,7 @@ public static class PipelineStages
     static StageOutput Grpo(GrpoConfig config, StageContext context)
     {
         var result = GrpoTrainer.Run(ResumeIfStarted(config), progress: context.Progress);
-        var model = config.UsePeft ? MergeAdapter(config.ModelNameOrPath, config.OutputDir, Path.Combine(config.OutputDir, "merged")) : config.OutputDir;
+        var model = config.UsePeft ? MergeAdapter(config.ModelNameOrPath!, config.OutputDir, Path.Combine(config.OutputDir, "merged")) : config.OutputDir;
         return new StageOutput(new Dictionary<string, string> { ["model"] = model, ["metrics"] = Path.Combine(config.OutputDir, "metrics.jsonl") },
             new Dictionary<string, double> { ["steps"] = result.GlobalStep, ["seconds"] = result.Seconds });
     }

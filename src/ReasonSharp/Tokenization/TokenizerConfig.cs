@@ -4,8 +4,9 @@ using System.Text.Json.Nodes;
 namespace ReasonSharp.Tokenization;
 
 /// <summary>
-/// tokenizer_config.json as transformers writes it: bos/eos/pad/unk tokens (strings or {"content": …} objects),
-/// `added_tokens_decoder`, `chat_template` (or a `chat_template.jinja` beside it) and `model_max_length`.
+/// tokenizer_config.json as transformers writes it: bos/eos/pad/unk/sep tokens (strings or {"content": …} objects),
+/// add_bos_token/add_eos_token, `added_tokens_decoder`, `chat_template` (or a `chat_template.jinja` beside it) and
+/// `model_max_length`.
 /// </summary>
 public sealed class TokenizerConfig
 {
@@ -17,7 +18,14 @@ public sealed class TokenizerConfig
     public string? EosToken { get; }
     public string? PadToken { get; }
     public string? UnkToken { get; }
+    public string? SepToken { get; }
+    /// <summary>`add_bos_token` / `add_eos_token`: whether encoding adds BOS / EOS; null when the file does not say.</summary>
+    public bool? AddBosToken { get; }
+    public bool? AddEosToken { get; }
+    /// <summary>The template in use: `chat_template.jinja` when present, else the file's default (or first) template.</summary>
     public string? ChatTemplate { get; }
+    /// <summary>The file's `chat_template` by name (a single string is "default"); empty when the file has none.</summary>
+    public IReadOnlyDictionary<string, string> ChatTemplatesByName { get; }
     /// <summary>`model_max_length`, or null when absent or effectively unbounded (transformers writes 1e30 then).</summary>
     public int? ModelMaxLength { get; }
     /// <summary>`added_tokens_decoder`: id → token.</summary>
@@ -35,7 +43,11 @@ public sealed class TokenizerConfig
         EosToken = TokenField(root, "eos_token", where);
         PadToken = TokenField(root, "pad_token", where);
         UnkToken = TokenField(root, "unk_token", where);
-        ChatTemplate = chatTemplateOverride ?? ChatTemplateField(root, where);
+        SepToken = TokenField(root, "sep_token", where);
+        AddBosToken = BoolField(root, "add_bos_token", where);
+        AddEosToken = BoolField(root, "add_eos_token", where);
+        ChatTemplatesByName = ChatTemplatesField(root, where);
+        ChatTemplate = chatTemplateOverride ?? (ChatTemplatesByName.Count == 0 ? null : ChatTemplatesByName.GetValueOrDefault("default") ?? ChatTemplatesByName.First().Value);
         ModelMaxLength = MaxLengthField(root, where);
         AddedTokensDecoder = AddedTokensField(root, where);
     }
@@ -79,20 +91,36 @@ public sealed class TokenizerConfig
         _ => throw new ReasonSharpException($"{where}: key '{key}' must be a string, null or an object with a string \"content\""),
     };
 
-    static string? ChatTemplateField(JsonObject root, string where)
+    static bool? BoolField(JsonObject root, string key, string where) => root[key] switch
     {
+        null => null,
+        JsonValue v when v.TryGetValue<bool>(out var b) => b,
+        _ => throw new ReasonSharpException($"{where}: key '{key}' must be true, false or null"),
+    };
+
+    static Dictionary<string, string> ChatTemplatesField(JsonObject root, string where)
+    {
+        var templates = new Dictionary<string, string>();
         switch (root["chat_template"])
         {
-            case null: return null;
-            case JsonValue v when v.TryGetValue<string>(out var s): return s;
-            case JsonArray list: // [{"name": "default", "template": "…"}, {"name": "tool_use", …}]
-                var named = list.OfType<JsonObject>().Select(o => (Name: (string?)o["name"], Template: (string?)o["template"])).ToList();
-                if (named.Count == 0 || named.Any(n => n.Template is null))
-                    throw new ReasonSharpException($"{where}: key 'chat_template' must be a string or a list of {{\"name\", \"template\"}} objects");
-                return (named.FirstOrDefault(n => n.Name == "default").Template ?? named[0].Template)!;
+            case null:
+                break;
+            case JsonValue v when v.TryGetValue<string>(out var s):
+                templates["default"] = s;
+                break;
+            case JsonArray { Count: > 0 } list: // [{"name": "default", "template": "…"}, {"name": "tool_use", …}]
+                for (int i = 0; i < list.Count; i++)
+                {
+                    if (list[i] is not JsonObject item || item["name"] is not JsonValue n || !n.TryGetValue<string>(out var name)
+                        || item["template"] is not JsonValue t || !t.TryGetValue<string>(out var template))
+                        throw new ReasonSharpException($"{where}: key 'chat_template' item {i} must be an object with string \"name\" and \"template\"");
+                    templates[name] = template;
+                }
+                break;
             default:
                 throw new ReasonSharpException($"{where}: key 'chat_template' must be a string or a list of {{\"name\", \"template\"}} objects");
         }
+        return templates;
     }
 
     static int? MaxLengthField(JsonObject root, string where)

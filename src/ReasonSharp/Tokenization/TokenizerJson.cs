@@ -9,6 +9,9 @@ public sealed record AddedToken(int Id, string Content, bool Special, bool Singl
 /// <summary>One BPE merge rule: the two tokens that join into one.</summary>
 public readonly record struct BpeMerge(string Left, string Right);
 
+/// <summary>One step of the pre-tokenizer (Sequences flattened): its type, a Split's Regex pattern, a ByteLevel's use_regex.</summary>
+public sealed record PreTokenizerStep(string? Type, string? Regex, bool? UseRegex);
+
 /// <summary>What a token id is, as GGUF records it.</summary>
 public enum TokenKind { Normal, Control, UserDefined, Unused, Byte }
 
@@ -34,6 +37,10 @@ public sealed class TokenizerJson
     public bool ByteFallback { get; }
     /// <summary>The regex of the first Split pre-tokenizer, if any.</summary>
     public string? PreTokenizerPattern { get; }
+    /// <summary>The pre-tokenizer's steps in order (empty when there is none).</summary>
+    public IReadOnlyList<PreTokenizerStep> PreTokenizerSteps { get; }
+    /// <summary>The `single` template of each TemplateProcessing post-processor: its special tokens' names, null where the sequence goes.</summary>
+    public IReadOnlyList<IReadOnlyList<string?>> SingleTemplates { get; }
     /// <summary>Rows an embedding needs: the largest id over vocab and added tokens, plus one.</summary>
     public int VocabSize => tokenById.Length;
 
@@ -42,7 +49,7 @@ public sealed class TokenizerJson
     internal int[] PostProcessorSuffix { get; }
 
     TokenizerJson(string sourcePath, string modelType, Dictionary<string, int> vocab, List<BpeMerge> merges, List<AddedToken> added,
-        bool isByteLevel, bool byteFallback, string? pattern, int[] prefix, int[] suffix)
+        bool isByteLevel, bool byteFallback, string? pattern, List<PreTokenizerStep> steps, int[] prefix, int[] suffix, List<IReadOnlyList<string?>> templates)
     {
         SourcePath = sourcePath;
         ModelType = modelType;
@@ -52,6 +59,8 @@ public sealed class TokenizerJson
         IsByteLevel = isByteLevel;
         ByteFallback = byteFallback;
         PreTokenizerPattern = pattern;
+        PreTokenizerSteps = steps;
+        SingleTemplates = templates;
         PostProcessorPrefix = prefix;
         PostProcessorSuffix = suffix;
         addedById = added.ToDictionary(a => a.Id);
@@ -101,8 +110,10 @@ public sealed class TokenizerJson
             var preTokenizer = root.TryGetProperty("pre_tokenizer", out var pt) ? pt : default;
             var decoder = root.TryGetProperty("decoder", out var dec) ? dec : default;
             var isByteLevel = UsesType(preTokenizer, "ByteLevel") || UsesType(decoder, "ByteLevel");
-            var (prefix, suffix) = root.TryGetProperty("post_processor", out var pp) ? ReadPostProcessor(reader, pp, vocab, added) : ([], []);
-            return new TokenizerJson(sourcePath, modelType, vocab, merges, added, isByteLevel, byteFallback, FindSplitPattern(preTokenizer), prefix, suffix);
+            var templates = new List<IReadOnlyList<string?>>();
+            var (prefix, suffix) = root.TryGetProperty("post_processor", out var pp) ? ReadPostProcessor(reader, pp, templates) : ([], []);
+            return new TokenizerJson(sourcePath, modelType, vocab, merges, added, isByteLevel, byteFallback, FindSplitPattern(preTokenizer),
+                ReadPreTokenizerSteps(preTokenizer), prefix, suffix, templates);
         }
     }
 
@@ -221,7 +232,31 @@ public sealed class TokenizerJson
         return element.EnumerateObject().Select(p => FindSplitPattern(p.Value)).FirstOrDefault(p => p != null);
     }
 
-    static (int[] Prefix, int[] Suffix) ReadPostProcessor(JsonFields reader, JsonElement processor, Dictionary<string, int> vocab, List<AddedToken> added)
+    static List<PreTokenizerStep> ReadPreTokenizerSteps(JsonElement preTokenizer)
+    {
+        var steps = new List<PreTokenizerStep>();
+        void Visit(JsonElement step)
+        {
+            if (step.ValueKind != JsonValueKind.Object) return;
+            var type = StringField(step, "type");
+            if (type == "Sequence")
+            {
+                if (step.TryGetProperty("pretokenizers", out var list) && list.ValueKind == JsonValueKind.Array)
+                    foreach (var inner in list.EnumerateArray()) Visit(inner);
+                return;
+            }
+            var regex = step.TryGetProperty("pattern", out var pattern) && pattern.ValueKind == JsonValueKind.Object ? StringField(pattern, "Regex") : null;
+            bool? useRegex = step.TryGetProperty("use_regex", out var u) && u.ValueKind is JsonValueKind.True or JsonValueKind.False ? u.GetBoolean() : null;
+            steps.Add(new PreTokenizerStep(type, regex, useRegex));
+        }
+        Visit(preTokenizer);
+        return steps;
+    }
+
+    static string? StringField(JsonElement item, string name) =>
+        item.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    static (int[] Prefix, int[] Suffix) ReadPostProcessor(JsonFields reader, JsonElement processor, List<IReadOnlyList<string?>> templates)
     {
         if (processor.ValueKind != JsonValueKind.Object) return ([], []);
         var type = processor.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
@@ -232,13 +267,13 @@ public sealed class TokenizerJson
                 var suffix = new List<int>();
                 foreach (var inner in list.EnumerateArray())
                 {
-                    var (p, s) = ReadPostProcessor(reader, inner, vocab, added);
+                    var (p, s) = ReadPostProcessor(reader, inner, templates);
                     prefix.InsertRange(0, p); // a later processor wraps what the earlier ones produced
                     suffix.AddRange(s);
                 }
                 return ([.. prefix], [.. suffix]);
             case "TemplateProcessing":
-                return ReadTemplate(reader, processor);
+                return ReadTemplate(reader, processor, templates);
             case "BertProcessing" or "RobertaProcessing":
                 return ([PairId(reader, processor, "cls")], [PairId(reader, processor, "sep")]);
             default:
@@ -254,18 +289,21 @@ public sealed class TokenizerJson
         return id;
     }
 
-    static (int[] Prefix, int[] Suffix) ReadTemplate(JsonFields reader, JsonElement processor)
+    static (int[] Prefix, int[] Suffix) ReadTemplate(JsonFields reader, JsonElement processor, List<IReadOnlyList<string?>> templates)
     {
         var single = reader.Property(processor, "post_processor", "single");
         var specials = processor.TryGetProperty("special_tokens", out var s) ? s : default;
         var prefix = new List<int>();
         var suffix = new List<int>();
+        var names = new List<string?>();
+        templates.Add(names);
         var seenSequence = false;
         foreach (var piece in single.EnumerateArray())
         {
-            if (piece.TryGetProperty("Sequence", out _)) { seenSequence = true; continue; }
+            if (piece.TryGetProperty("Sequence", out _)) { seenSequence = true; names.Add(null); continue; }
             if (!piece.TryGetProperty("SpecialToken", out var special)) throw reader.Error("post_processor.single", "SpecialToken or Sequence items");
             var name = reader.String(reader.Property(special, "post_processor.single[].SpecialToken", "id"), "post_processor.single[].SpecialToken.id");
+            names.Add(name);
             if (specials.ValueKind != JsonValueKind.Object || !specials.TryGetProperty(name, out var entry) || !entry.TryGetProperty("ids", out var ids))
                 throw reader.Error($"post_processor.special_tokens[\"{name}\"].ids", "the ids of each special token the template uses");
             (seenSequence ? suffix : prefix).AddRange(ids.EnumerateArray().Select(i => i.GetInt32()));

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using ReasonSharp.Export;
 using Xunit.Abstractions;
 
@@ -47,6 +48,44 @@ public class TokenizerExportTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ChatTemplatesAndAddBosComeFromTheConfigTheJinjaFileAndTheTemplatePostProcessor()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        var model = ExportModels.Config("qwen2", true);
+        TestTokenizer.Write(dir.Path);
+        void Edit(string file, Action<JsonObject> edit)
+        {
+            var path = Path.Combine(dir.Path, file);
+            var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+            edit(json);
+            File.WriteAllText(path, json.ToJsonString());
+        }
+        Edit("tokenizer_config.json", c =>
+        {
+            c.Remove("chat_template");
+            c.Remove("add_bos_token");
+            c["bos_token"] = new JsonObject { ["content"] = "<|endoftext|>" };
+        });
+        File.WriteAllText(Path.Combine(dir.Path, "chat_template.jinja"), "{{ from_jinja }}");
+        Edit("tokenizer.json", t => t["post_processor"] = JsonNode.Parse("""
+            {"type": "Sequence", "processors": [{"type": "ByteLevel"}, {"type": "TemplateProcessing",
+              "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}], "pair": [],
+              "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [264], "tokens": ["<|endoftext|>"]}}}]}
+            """));
+
+        var meta = GgufTokenizerMetadata.Load(dir.Path, model);
+        Assert.Equal("{{ from_jinja }}", Assert.Single(meta.ChatTemplates).Value); // no template in the config: the .jinja file
+        Assert.True(meta.AddBos); // the template post-processor starts with bos_token, and add_bos_token is absent
+        Assert.False(meta.AddEos);
+        Assert.Equal(TestTokenizer.EndOfText, meta.SpecialIds["bos"]);
+
+        Edit("tokenizer_config.json", c => c["chat_template"] = JsonNode.Parse("""[{"name": "default", "template": "D"}, {"name": "tool_use", "template": "T"}]"""));
+        meta = GgufTokenizerMetadata.Load(dir.Path, model);
+        Assert.Equal(["default", "tool_use"], meta.ChatTemplates.Keys); // the config's named templates, every one
+        Assert.Equal(["D", "T"], meta.ChatTemplates.Values);
+    }
+
+    [Fact]
     public void TokenizerProblemsNameTheFileAndField()
     {
         using var dir = TestEnvironment.NewTempDir();
@@ -63,7 +102,7 @@ public class TokenizerExportTests(ITestOutputHelper output)
 
         File.WriteAllText(Path.Combine(dir.Path, "tokenizer.json"), "{\"model\": {\"type\": \"BPE\",");
         e = Assert.Throws<ReasonSharpException>(() => GgufTokenizerMetadata.Load(dir.Path, ExportModels.Config("qwen2", true)));
-        Assert.Contains("malformed JSON at line", e.Message);
+        Assert.Contains("tokenizer.json: not valid JSON (line", e.Message);
     }
 
     /// <summary>

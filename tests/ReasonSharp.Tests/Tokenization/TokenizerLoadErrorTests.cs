@@ -23,6 +23,8 @@ public class TokenizerLoadErrorTests
     [InlineData("eos_token", "5")]
     [InlineData("pad_token", "{\"id\": 3}")]
     [InlineData("chat_template", "42")]
+    [InlineData("chat_template", "[{\"template\": \"x\"}]")]
+    [InlineData("add_bos_token", "\"yes\"")]
     [InlineData("model_max_length", "\"long\"")]
     [InlineData("added_tokens_decoder", "[]")]
     public void MalformedConfigKey_NamesTheFileAndTheKey(string key, string badJson)

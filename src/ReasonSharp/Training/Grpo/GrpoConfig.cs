@@ -5,34 +5,23 @@ namespace ReasonSharp.Training.Grpo;
 /// loss_type dapo, scale_rewards group, logging_steps 10). Differences, each for a reason:
 /// gradient_checkpointing defaults to false (TRL: true) because CPU runs of small models are compute-bound, not memory-bound;
 /// reward_funcs defaults to [accuracy, format] (TRL takes functions in code; the seed recipe uses these two).
+/// The model, dataset and LoRA options are <see cref="ModelTrainingOptions"/>'s, with GRPO's own defaults:
+/// model_name_or_path and dataset_name "" (required), lora_target_modules [q_proj, k_proj, v_proj, o_proj].
+/// eval_dataset_name's prompts give eval_accuracy (greedy, verified by the reward functions).
 /// </summary>
-public sealed record GrpoConfig : TrainingOptions
+public sealed record GrpoConfig : ModelTrainingOptions
 {
     public GrpoConfig()
     {
         LearningRate = 1e-6;
         LoggingSteps = 10;
+        ModelNameOrPath = "";
+        DatasetName = "";
+        LoraTargetModules = ["q_proj", "k_proj", "v_proj", "o_proj"];
     }
 
-    /// <summary>The policy to train: a Hugging Face model folder.</summary>
-    public string ModelNameOrPath { get; init; } = "";
-    /// <summary>Prompts: a JSONL/JSON/Parquet file or a Hugging Face dataset folder (any schema the data layer reads).</summary>
-    public string DatasetName { get; init; } = "";
-    /// <summary>Split of a dataset folder to train on.</summary>
-    public string DatasetTrainSplit { get; init; } = "train";
-    /// <summary>Split of eval_dataset_name when it is a dataset folder.</summary>
-    public string DatasetTestSplit { get; init; } = "test";
-    /// <summary>Held-out prompts for eval_accuracy (greedy, verified by the reward functions).</summary>
-    public string? EvalDatasetName { get; init; }
-    /// <summary>Held-out prompts evaluated (the first N); null: all.</summary>
-    public int? EvalAccuracySamples { get; init; }
-    /// <summary>A system message prepended to every prompt (e.g. R1's format instructions).</summary>
-    public string? SystemPrompt { get; init; }
-    /// <summary>Chat format override (chatml, qwen3, llama3, dual-mode).</summary>
-    public string? ChatFormat { get; init; }
     /// <summary>Generate with thinking on (Qwen3 enable_thinking / dual-mode /think).</summary>
     public bool EnableThinking { get; init; } = true;
-    public string Device { get; init; } = "auto";
 
     public int NumGenerations { get; init; } = 8;
     /// <summary>Prompts longer than this are cut from the left (null = no limit).</summary>
@@ -75,13 +64,6 @@ public sealed record GrpoConfig : TrainingOptions
     public bool LogCompletions { get; init; }
     public int NumCompletionsToPrint { get; init; } = 8;
 
-    public bool UsePeft { get; init; }
-    public int LoraR { get; init; } = 16;
-    public double LoraAlpha { get; init; } = 32;
-    public double LoraDropout { get; init; } = 0.05;
-    public IReadOnlyList<string> LoraTargetModules { get; init; } = ["q_proj", "k_proj", "v_proj", "o_proj"];
-    public bool UseRslora { get; init; }
-
     public double EpsilonUpper => EpsilonHigh ?? Epsilon;
 
     /// <summary>Completions generated per optimizer step (TRL: per_device_train_batch_size × steps_per_generation).</summary>
@@ -92,9 +74,7 @@ public sealed record GrpoConfig : TrainingOptions
     public override void Validate()
     {
         base.Validate();
-        Check(!string.IsNullOrWhiteSpace(ModelNameOrPath), "model_name_or_path", "a model folder", ModelNameOrPath);
-        Check(!string.IsNullOrWhiteSpace(DatasetName), "dataset_name", "a dataset file or folder", DatasetName);
-        Check(EvalAccuracySamples is null or > 0, "eval_accuracy_samples", "an integer > 0 or null", EvalAccuracySamples);
+        CheckModelAndDataset("a dataset file or folder");
         Check(NumGenerations >= 2, "num_generations", "an integer ≥ 2 (advantages compare completions of one prompt)", NumGenerations);
         Check(GenerationBatchSize % NumGenerations == 0, "num_generations",
             $"a divisor of per_device_train_batch_size × gradient_accumulation_steps ({GenerationBatchSize})", NumGenerations);

@@ -1,10 +1,7 @@
 using ReasonSharp.Data;
 using ReasonSharp.Modeling;
-using ReasonSharp.Recipes;
 using ReasonSharp.Reporting;
 using ReasonSharp.Rewards;
-using ReasonSharp.Tokenization;
-using ReasonSharp.Training.Lora;
 
 namespace ReasonSharp.Training.Grpo;
 
@@ -14,10 +11,9 @@ public static class GrpoTrainer
     public static TrainingResult Run(GrpoConfig config, RewardRegistry? registry = null, ProgressDisplay? progress = null)
     {
         config.Validate();
-        var family = config.ChatFormat is null ? (ChatFamily?)null : ChatFormat.ParseFamily(config.ChatFormat);
-        using var lm = LanguageModel.Load(config.ModelNameOrPath, config.Device, family);
-        var train = DatasetReader.ReadExamples(new DatasetSource(config.DatasetName) { Split = config.DatasetTrainSplit }).ToList();
-        var eval = config.EvalDatasetName is null ? null : DatasetReader.ReadExamples(new DatasetSource(config.EvalDatasetName) { Split = config.DatasetTestSplit }).ToList();
+        using var lm = ModelTrainerSetup.LoadModel(config);
+        var train = ModelTrainerSetup.ReadTrainExamples(config);
+        var eval = ModelTrainerSetup.ReadEvalExamples(config);
         return Run(lm, train, eval, config, registry, progress);
     }
 
@@ -26,25 +22,10 @@ public static class GrpoTrainer
     {
         config.Validate();
         var reward = CreateReward(config, registry ?? RewardRegistry.CreateDefault());
-        var adapters = config.UsePeft
-            ? LoraAdapters.Apply(lm.Model, new LoraConfig
-            {
-                R = config.LoraR, LoraAlpha = config.LoraAlpha, LoraDropout = config.LoraDropout, TargetModules = config.LoraTargetModules,
-                UseRslora = config.UseRslora, BaseModelNameOrPath = config.ModelNameOrPath,
-            }, config.Seed)
-            : null;
+        var adapters = ModelTrainerSetup.ApplyLora(lm, config);
         var task = new GrpoTask(lm, train, eval, reward, config);
-        Directory.CreateDirectory(config.OutputDir);
-        AtomicFile.WriteAllText(Path.Combine(config.OutputDir, "config.yaml"), OptionsBinder.ToYaml(config));
-        var trainer = new Trainer(lm.Model, task, config, adapters)
-        {
-            Progress = progress,
-            ModelSaveOptions = new ModelSaveOptions { TokenizerFolder = lm.Tokenizer.Folder },
-            ExtendReport = (report, _) => ExtendReport(report, task),
-        };
-        var result = trainer.Train();
-        if (adapters is not null) lm.Tokenizer.SaveTo(config.OutputDir);
-        return result;
+        ModelTrainerSetup.SaveOptions(config, "config.yaml");
+        return ModelTrainerSetup.Train(lm, task, config, adapters, progress, report => ExtendReport(report, task));
     }
 
     public static CompositeReward CreateReward(GrpoConfig config, RewardRegistry registry)

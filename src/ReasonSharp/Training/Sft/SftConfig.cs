@@ -1,7 +1,5 @@
 using ReasonSharp.Data;
 using ReasonSharp.Rewards;
-using ReasonSharp.Tokenization;
-using ReasonSharp.Training.Lora;
 
 namespace ReasonSharp.Training.Sft;
 
@@ -9,11 +7,12 @@ namespace ReasonSharp.Training.Sft;
 /// Options of a supervised fine-tuning run: TRL's SFTConfig names and defaults where they apply (learning_rate 2e-5,
 /// logging_steps 10, gradient_checkpointing on, max_length 1024, packing off with the "bfd" strategy), TRL's ModelConfig
 /// LoRA names (use_peft, lora_r 16, lora_alpha 32, lora_dropout 0.05), Open-R1's dataset names, and ReasonSharp's own
-/// (model folder, chat format, trace conversion, dual-mode mixing, held-out accuracy). One flat set of snake_case keys.
+/// (model folder, chat format, trace conversion, dual-mode mixing, held-out accuracy). One flat set of snake_case keys; the
+/// model, dataset and LoRA options are <see cref="ModelTrainingOptions"/>'s.
 /// Deviation from TRL: assistant_only_loss defaults to true, because reasoning distillation trains on the teacher's
 /// answers, not on the prompts.
 /// </summary>
-public record SftConfig : TrainingOptions
+public record SftConfig : ModelTrainingOptions
 {
     public SftConfig()
     {
@@ -22,31 +21,12 @@ public record SftConfig : TrainingOptions
         GradientCheckpointing = true;
     }
 
-    // Model
-
-    /// <summary>Hugging Face model folder (config, weights, tokenizer) to fine-tune.</summary>
-    public string? ModelNameOrPath { get; init; }
-    /// <summary>cpu, cuda, cuda:N or auto.</summary>
-    public string Device { get; init; } = "auto";
-    /// <summary>Chat format (chatml, qwen3, llama3, dual-mode); null: recognised from the tokenizer's chat template.</summary>
-    public string? ChatFormat { get; init; }
-
     // Data
 
-    /// <summary>Training data: a .jsonl/.json/.parquet file or a Hugging Face dataset folder.</summary>
-    public string? DatasetName { get; init; }
     /// <summary>Configuration sub-folder of a dataset folder that has several.</summary>
     public string? DatasetConfig { get; init; }
-    /// <summary>Split of a dataset folder to train on.</summary>
-    public string DatasetTrainSplit { get; init; } = "train";
-    /// <summary>Split of a dataset folder to evaluate on (used when eval_dataset_name is unset and evaluation is on).</summary>
-    public string DatasetTestSplit { get; init; } = "test";
-    /// <summary>Held-out data (file or folder, read at dataset_test_split); null: dataset_name's test split when evaluating.</summary>
-    public string? EvalDatasetName { get; init; }
     /// <summary>messages, sharegpt, prompt-completion, question-answer or problem-solution; null: recognised from the first row.</summary>
     public string? DatasetSchema { get; init; }
-    /// <summary>System prompt added to conversations that have none.</summary>
-    public string? SystemPrompt { get; init; }
     /// <summary>Re-render every assistant turn in this trace style (think_answer, deep_seek_r1, open_thoughts); null: keep.</summary>
     public TraceStyle? TraceStyle { get; init; }
     /// <summary>Dual-mode mixing: this share of examples keeps its thinking with /think, the rest is stripped with /no_think; null: off.</summary>
@@ -69,26 +49,12 @@ public record SftConfig : TrainingOptions
     /// <summary>Loss only on assistant turns (the assistant mask of the chat format). Default true (TRL: false).</summary>
     public bool AssistantOnlyLoss { get; init; } = true;
 
-    // LoRA
-
-    /// <summary>Train LoRA adapters instead of the full model.</summary>
-    public bool UsePeft { get; init; }
-    public int LoraR { get; init; } = 16;
-    public double LoraAlpha { get; init; } = 32;
-    public double LoraDropout { get; init; } = 0.05;
-    /// <summary>q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj or all-linear.</summary>
-    public IReadOnlyList<string> LoraTargetModules { get; init; } = ["q_proj", "v_proj"];
-    /// <summary>Rank-stabilised scaling lora_alpha / √r.</summary>
-    public bool UseRslora { get; init; }
-
     // Held-out accuracy
 
     /// <summary>Reward that verifies greedy completions of held-out prompts at each evaluation (e.g. accuracy, countdown); null: off.</summary>
     public string? EvalReward { get; init; }
     /// <summary>Most tokens generated per held-out prompt.</summary>
     public int EvalMaxNewTokens { get; init; } = 512;
-    /// <summary>Held-out prompts used for accuracy (the first N); null: all.</summary>
-    public int? EvalAccuracySamples { get; init; }
 
     public static readonly string[] Schemas = ["messages", "sharegpt", "prompt-completion", "question-answer", "problem-solution"];
 
@@ -102,25 +68,9 @@ public record SftConfig : TrainingOptions
         Check(ThinkFraction is null || (ThinkFraction >= 0 && ThinkFraction <= 1), "think_fraction", "a number in [0, 1] or null", ThinkFraction);
         Check(DatasetSchema is null || Schemas.Contains(DatasetSchema), "dataset_schema", string.Join(", ", Schemas) + " or null", DatasetSchema);
         Check(EvalMaxNewTokens > 0, "eval_max_new_tokens", "an integer > 0", EvalMaxNewTokens);
-        Check(EvalAccuracySamples is null or > 0, "eval_accuracy_samples", "an integer > 0 or null", EvalAccuracySamples);
         Check(EvalReward is null || EvalStrategy == "steps", "eval_reward", "null unless eval_strategy is steps (accuracy is measured at each evaluation)", EvalReward);
-        Named("chat_format", () => { if (ChatFormat is not null) Tokenization.ChatFormat.ParseFamily(ChatFormat); });
         Named("eval_reward", () => { if (EvalReward is not null) EvalRewardFunction(); });
-        Check(LoraR > 0, "lora_r", "an integer > 0", LoraR);
-        Check(LoraAlpha > 0, "lora_alpha", "a number > 0", LoraAlpha);
-        Check(LoraDropout is >= 0 and < 1, "lora_dropout", "a number in [0, 1)", LoraDropout);
-        Named("lora_target_modules", () => Lora().ResolvedTargets("training option 'lora_target_modules'"));
     }
-
-    /// <summary>The chat family override, or null to recognise it from the tokenizer.</summary>
-    public ChatFamily? ChatFamilyOverride() => ChatFormat is null ? null : Tokenization.ChatFormat.ParseFamily(ChatFormat);
-
-    /// <summary>PEFT's LoraConfig from the lora_* options.</summary>
-    public LoraConfig Lora() => new()
-    {
-        R = LoraR, LoraAlpha = LoraAlpha, LoraDropout = LoraDropout, TargetModules = LoraTargetModules, UseRslora = UseRslora,
-        BaseModelNameOrPath = ModelNameOrPath,
-    };
 
     /// <summary>The one reward function named by eval_reward (options allowed: "accuracy(…)").</summary>
     public IRewardFunction EvalRewardFunction()
@@ -129,15 +79,5 @@ public record SftConfig : TrainingOptions
         if (specs.Count != 1)
             throw new ReasonSharpException($"training option 'eval_reward' is '{EvalReward}'; expected one reward (accuracy, countdown, …): accuracy counts completions it scores 1");
         return RewardRegistry.CreateDefault().Create(specs[0].Name, specs[0].Options);
-    }
-
-    /// <summary>Runs a check whose own error does not name the option, prefixing it with the option's name.</summary>
-    static void Named(string option, Action check)
-    {
-        try { check(); }
-        catch (ReasonSharpException e) when (!e.Message.Contains($"'{option}'", StringComparison.Ordinal))
-        {
-            throw new ReasonSharpException($"training option '{option}': {e.Message}", e);
-        }
     }
 }

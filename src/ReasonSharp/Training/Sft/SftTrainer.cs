@@ -1,7 +1,6 @@
 using System.Globalization;
 using ReasonSharp.Data;
 using ReasonSharp.Modeling;
-using ReasonSharp.Recipes;
 using ReasonSharp.Reporting;
 using ReasonSharp.Training.Lora;
 
@@ -63,23 +62,15 @@ public sealed class SftTrainer
     public SftResult Train()
     {
         var progress = Progress ?? ProgressDisplay.ForConsole(_config.DisableTqdm);
-        Directory.CreateDirectory(_config.OutputDir);
-        AtomicFile.WriteAllText(Path.Combine(_config.OutputDir, ConfigFile), OptionsBinder.ToYaml(_config));
+        ModelTrainerSetup.SaveOptions(_config, ConfigFile);
         progress.WriteLine($"train data: {TrainData.Stats.Describe()}");
         if (EvalData is not null) progress.WriteLine($"eval data: {EvalData.Stats.Describe()}");
         if (Accuracy is not null) progress.WriteLine($"eval accuracy: greedy on {Accuracy.Examples.Count} held-out prompts, verified by '{_config.EvalReward}'");
 
-        var adapters = _config.UsePeft ? LoraAdapters.Apply(_model.Model, _config.Lora(), _config.Seed) : null;
+        var adapters = ModelTrainerSetup.ApplyLora(_model, _config);
         long pad = _model.Tokenizer.PadTokenId ?? _model.Tokenizer.EosTokenId ?? 0;
         var task = new SftTask(new LanguageModelingTask(TrainData.Sequences, EvalData?.Sequences, pad), Accuracy);
-        var trainer = new Trainer(_model.Model, task, _config, adapters)
-        {
-            Progress = progress,
-            ModelSaveOptions = new ModelSaveOptions { TokenizerFolder = _model.Tokenizer.Folder },
-            ExtendReport = (report, _) => ExtendReport(report),
-        };
-        var result = trainer.Train();
-        if (adapters is not null) _model.Tokenizer.SaveTo(_config.OutputDir);
+        var result = ModelTrainerSetup.Train(_model, task, _config, adapters, progress, ExtendReport);
         return new SftResult(result, TrainData.Stats, EvalData?.Stats, Accuracy?.History.ToList() ?? [], adapters);
     }
 
@@ -113,7 +104,7 @@ public sealed class SftTrainer
             throw new ReasonSharpException($"training option 'output_dir' is the model folder {modelPath}; the run would overwrite its base model");
         var train = SftDataset.Load(dataPath, config.DatasetTrainSplit, config, "dataset_name");
         var eval = LoadEval(config, dataPath);
-        using var model = LanguageModel.Load(modelPath, config.Device, config.ChatFamilyOverride());
+        using var model = ModelTrainerSetup.LoadModel(config);
         var result = new SftTrainer(model, config, train, eval) { Progress = progress }.Train();
         return result with { Adapters = null };
     }

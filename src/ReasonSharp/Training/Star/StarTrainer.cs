@@ -4,8 +4,6 @@ using System.Text.Json.Nodes;
 using ReasonSharp.Data;
 using ReasonSharp.Evaluation;
 using ReasonSharp.Generation;
-using ReasonSharp.Modeling;
-using ReasonSharp.Recipes;
 using ReasonSharp.Reporting;
 using ReasonSharp.Rewards;
 using ReasonSharp.Training.Sft;
@@ -47,8 +45,7 @@ public sealed record StarConfig : SftConfig
         Check(NumGenerations >= 1, "num_generations", "an integer ≥ 1", NumGenerations);
         Check(KeepPerProblem >= 1, "keep_per_problem", "an integer ≥ 1", KeepPerProblem);
         Check(HintTemplate.Contains("{prompt}") && HintTemplate.Contains("{answer}"), "hint_template", "a text containing {prompt} and {answer}", HintTemplate);
-        Check(!string.IsNullOrWhiteSpace(ModelNameOrPath), "model_name_or_path", "a model folder", ModelNameOrPath);
-        Check(!string.IsNullOrWhiteSpace(DatasetName), "dataset_name", "a dataset with gold answers", DatasetName);
+        CheckModelAndDataset("a dataset with gold answers");
     }
 }
 
@@ -66,10 +63,9 @@ public static class StarTrainer
         progress ??= ProgressDisplay.ForConsole(config.DisableTqdm);
         var registry = RewardRegistry.CreateDefault();
         var reward = RewardSpecs.Create(registry, config.Reward);
-        var train = DatasetReader.ReadExamples(new DatasetSource(config.DatasetName!) { Split = config.DatasetTrainSplit }).ToList();
-        var eval = config.EvalDatasetName is { } evalPath ? DatasetReader.ReadExamples(new DatasetSource(evalPath) { Split = config.DatasetTestSplit }).ToList() : null;
-        Directory.CreateDirectory(config.OutputDir);
-        AtomicFile.WriteAllText(Path.Combine(config.OutputDir, "star_config.yaml"), OptionsBinder.ToYaml(config));
+        var train = ModelTrainerSetup.ReadTrainExamples(config);
+        var eval = ModelTrainerSetup.ReadEvalExamples(config);
+        ModelTrainerSetup.SaveOptions(config, "star_config.yaml");
 
         var iterations = LoadFinished(config.OutputDir);
         string current = iterations.LastOrDefault()?.Model ?? config.ModelNameOrPath!;
@@ -118,7 +114,7 @@ public static class StarTrainer
 
     static (List<JsonObject> Rows, int Solved, int Rationalized) CollectRationales(string modelPath, List<Example> problems, CompositeReward reward, StarConfig config, int iteration)
     {
-        using var lm = LanguageModel.Load(modelPath, config.Device, config.ChatFamilyOverride());
+        using var lm = ModelTrainerSetup.LoadModel(config, modelPath);
         var runner = new RolloutRunner(lm, reward);
         var options = new RolloutOptions
         {
@@ -180,7 +176,7 @@ public static class StarTrainer
 
     static double Accuracy(string model, List<Example> eval, CompositeReward reward, StarConfig config)
     {
-        using var lm = LanguageModel.Load(model, config.Device, config.ChatFamilyOverride());
+        using var lm = ModelTrainerSetup.LoadModel(config, model);
         var examples = config.EvalAccuracySamples is { } n ? eval.Take(n).ToList() : eval;
         var rollouts = new RolloutRunner(lm, reward).RunAsync(examples, new RolloutOptions
         {

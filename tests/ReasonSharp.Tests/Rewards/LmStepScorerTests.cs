@@ -23,14 +23,10 @@ public class LmStepScorerTests(JudgeFixture fixture) : IClassFixture<JudgeFixtur
         }).ToArray();
     }
 
-    /// <summary>A random judge with its weights scaled up, so its step scores spread over (0, 1) instead of sitting at 0.5.</summary>
-    LmStepScorer SpreadRandomScorer()
-    {
-        var judge = fixture.NewJudge(seed: 11);
-        using (no_grad())
-            foreach (var parameter in judge.Model.parameters().Where(p => p.dim() == 2)) parameter.mul_(6);
-        return new LmStepScorer(judge, ownsJudge: true);
-    }
+    /// <summary>A random judge with large initial weights, so its step scores spread over (0, 1) instead of sitting at 0.5.</summary>
+    LmStepScorer SpreadRandomScorer() => new(fixture.NewJudge(seed: 11, initializerRange: 0.12), ownsJudge: true);
+
+    static SumSteps Sums(Random random, int count, int wrongStep = -1) => SumSteps.Generate(random, SumSteps.AllPairs, count, wrongStep);
 
     [Fact]
     public async Task One_pass_scores_equal_scores_of_separate_prefix_passes()
@@ -38,12 +34,12 @@ public class LmStepScorerTests(JudgeFixture fixture) : IClassFixture<JudgeFixtur
         using var scorer = SpreadRandomScorer();
         var random = new Random(1);
         var all = new List<float>();
-        foreach (var chain in Enumerable.Range(0, 6).Select(i => AdditionChain.Generate(random, 3 + i % 3, i % 2 == 0 ? 1 : -1)))
+        foreach (var chain in Enumerable.Range(0, 6).Select(i => Sums(random, 2 + i % 3, i % 2 == 0 ? 1 : -1)))
         {
-            var input = scorer.Encode(chain.Prompt, chain.Steps);
+            var input = scorer.Encode(SumSteps.Prompt, chain.Steps);
             Assert.Equal(chain.JudgeText(" ки"), scorer.Judge.Tokenizer.Decode(input.Ids));
             Assert.All(input.TagPositions, p => Assert.Equal(scorer.StepTagId, input.Ids[p]));
-            var onePass = await scorer.ScoreStepsAsync(chain.Prompt, chain.Steps);
+            var onePass = await scorer.ScoreStepsAsync(SumSteps.Prompt, chain.Steps);
             var expected = PrefixByPrefixScores(scorer, input);
             Assert.Equal(chain.Steps.Length, onePass.Count);
             for (var k = 0; k < expected.Length; k++) Assert.InRange(Math.Abs(onePass[k] - expected[k]), 0, 1e-5);
@@ -57,8 +53,8 @@ public class LmStepScorerTests(JudgeFixture fixture) : IClassFixture<JudgeFixtur
     {
         using var scorer = SpreadRandomScorer();
         var random = new Random(2);
-        var items = Enumerable.Range(0, 5).Select(i => AdditionChain.Generate(random, 2 + i, i == 3 ? 2 : -1))
-            .Select(c => (c.Prompt, (IReadOnlyList<string>)c.Steps)).ToList();
+        var items = Enumerable.Range(0, 5).Select(i => Sums(random, 1 + i, i == 3 ? 2 : -1))
+            .Select(c => (SumSteps.Prompt, (IReadOnlyList<string>)c.Steps)).ToList();
         var batched = await scorer.ScoreBatchAsync(items);
         for (var i = 0; i < items.Count; i++)
         {
@@ -76,13 +72,13 @@ public class LmStepScorerTests(JudgeFixture fixture) : IClassFixture<JudgeFixtur
         var meanReward = registry.Create("process_lm", new Dictionary<string, string> { ["model"] = fixture.RandomJudgeFolder, ["aggregation"] = "mean", ["batch_size"] = "2" });
         using var scorer = LmStepScorer.Load(fixture.RandomJudgeFolder, device: "cpu");
         var random = new Random(3);
-        var chains = Enumerable.Range(0, 3).Select(i => AdditionChain.Generate(random, 3 + i)).ToList();
-        var batch = chains.Select(c => RewardInput.Create(c.Completion, prompt: c.Prompt)).Append(RewardInput.Create("   ")).ToList();
+        var chains = Enumerable.Range(0, 3).Select(i => Sums(random, 2 + i)).ToList();
+        var batch = chains.Select(c => RewardInput.Create(c.Completion, prompt: SumSteps.Prompt)).Append(RewardInput.Create("   ")).ToList();
         var mins = await minReward.ScoreAsync(batch);
         var means = await meanReward.ScoreAsync(batch);
         for (var i = 0; i < chains.Count; i++)
         {
-            var steps = await scorer.ScoreStepsAsync(chains[i].Prompt, chains[i].Steps);
+            var steps = await scorer.ScoreStepsAsync(SumSteps.Prompt, chains[i].Steps);
             Assert.Equal(steps.Min(), mins[i]!.Value, 1e-5);
             Assert.Equal(steps.Average(), means[i]!.Value, 1e-5);
         }

@@ -24,6 +24,7 @@ public sealed class RewardRegistry
         registry.Register("soft_overlong", o => new SoftOverlongReward("soft_overlong", o), "DAPO soft overlong punishment in tokens");
         registry.Register("soft_overlong_punishment", o => new SoftOverlongReward("soft_overlong_punishment", o), "alias of soft_overlong (TRL's name)");
         registry.Register("countdown", o => new CountdownReward("countdown", o), "TinyZero countdown: 1 for an exact equation using every number once, 0.1 for a wrong one, 0 for none");
+        registry.Register("process_lm", o => Steps.LmStepScorer.CreateReward("process_lm", o), "Math-Shepherd process reward: a judge LM's P(+)/(P(+)+P(-)) at each step tag, aggregated (min|last|mean|product); needs model=FOLDER");
         registry.Register("code", o => new CodeReward("code", o, binary: false), "fraction of test cases passed, run in a sandbox");
         registry.Register("binary_code", o => new CodeReward("binary_code", o, binary: true), "1 if all test cases pass (fraction > 0.99), else 0");
         return registry;

@@ -4,14 +4,22 @@ using System.Text.RegularExpressions;
 namespace ReasonSharp.Rewards.Steps;
 
 /// <summary>
-/// Scores each reasoning step of a completion with a value in [0, 1]. The Math-Shepherd judge — a causal LM's
-/// probability of "+" rather than "−" after each step — implements this once the model code exists;
-/// <see cref="ArithmeticStepScorer"/> is a rule-based implementation available now.
+/// Scores each reasoning step of a completion with a value in [0, 1]: <see cref="LmStepScorer"/> (the Math-Shepherd
+/// judge, a causal LM's probability of "+" rather than "-" after each step) or the rule-based <see cref="ArithmeticStepScorer"/>.
 /// </summary>
 public interface IStepScorer
 {
     /// <summary>One score per step; step k is judged with the prompt and steps 0..k as context.</summary>
     Task<IReadOnlyList<float>> ScoreStepsAsync(RewardPrompt prompt, IReadOnlyList<string> steps, CancellationToken cancellationToken = default);
+
+    /// <summary>Scores of several completions; scorers that batch their work override it.</summary>
+    async Task<IReadOnlyList<IReadOnlyList<float>>> ScoreBatchAsync(IReadOnlyList<(RewardPrompt Prompt, IReadOnlyList<string> Steps)> items,
+        CancellationToken cancellationToken = default)
+    {
+        var scores = new List<IReadOnlyList<float>>(items.Count);
+        foreach (var (prompt, steps) in items) scores.Add(await ScoreStepsAsync(prompt, steps, cancellationToken));
+        return scores;
+    }
 }
 
 /// <summary>How step scores become one reward.</summary>
@@ -30,14 +38,15 @@ public sealed class ProcessReward(string name, IStepScorer scorer, StepAggregati
     public async Task<float?[]> ScoreAsync(IReadOnlyList<RewardInput> batch, CancellationToken cancellationToken = default)
     {
         var scores = new float?[batch.Count];
-        for (var i = 0; i < batch.Count; i++)
+        var withSteps = Enumerable.Range(0, batch.Count).Select(i => (Index: i, Steps: _splitter.Split(batch[i].Completion)))
+            .Where(c => c.Steps.Count > 0).ToList();
+        var stepScores = await scorer.ScoreBatchAsync(withSteps.Select(c => (batch[c.Index].Prompt, c.Steps)).ToList(), cancellationToken);
+        for (var j = 0; j < withSteps.Count; j++)
         {
-            var steps = _splitter.Split(batch[i].Completion);
-            if (steps.Count == 0) continue;
-            var stepScores = await scorer.ScoreStepsAsync(batch[i].Prompt, steps, cancellationToken);
-            if (stepScores.Count != steps.Count)
-                throw new ReasonSharpException($"step scorer returned {stepScores.Count} scores for {steps.Count} steps");
-            scores[i] = Aggregate(stepScores, aggregation);
+            var (index, steps) = withSteps[j];
+            if (stepScores[j].Count != steps.Count)
+                throw new ReasonSharpException($"completion {index}: step scorer returned {stepScores[j].Count} scores for {steps.Count} steps");
+            scores[index] = Aggregate(stepScores[j], aggregation);
         }
         return scores;
     }

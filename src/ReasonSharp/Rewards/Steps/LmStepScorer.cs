@@ -1,0 +1,207 @@
+using ReasonSharp.Modeling;
+using ReasonSharp.Tokenization;
+using static TorchSharp.torch;
+
+namespace ReasonSharp.Rewards.Steps;
+
+/// <summary>Options of <see cref="LmStepScorer"/> (registry option names in brackets).</summary>
+public sealed record LmStepScorerOptions
+{
+    /// <summary>[step_tag] Written after every step; the judge is read at its position. Must be one token.</summary>
+    public string StepTag { get; init; } = " ки";
+    /// <summary>[good_token] The token the judge predicts after the tag of a correct step.</summary>
+    public string GoodToken { get; init; } = "+";
+    /// <summary>[bad_token] The token the judge predicts after the tag of a wrong step.</summary>
+    public string BadToken { get; init; } = "-";
+    /// <summary>[batch_size] Completions per forward pass (left-padded).</summary>
+    public int BatchSize { get; init; } = 8;
+}
+
+/// <summary>Token ids of "question step₁ TAG\nstep₂ TAG…" and the position of each tag.</summary>
+public sealed record JudgeInput(int[] Ids, int[] TagPositions);
+
+/// <summary>
+/// The Math-Shepherd process-reward judge: a causal LM reads the question and the steps, each followed by a step tag,
+/// and step k scores P(good) / (P(good) + P(bad)) from the logits at the k-th tag. Causal attention lets each tag see
+/// only the question and the steps up to it, so one forward pass scores every step.
+/// </summary>
+public sealed class LmStepScorer : IStepScorer, IDisposable
+{
+    readonly LanguageModel _judge;
+    readonly bool _ownsJudge;
+    readonly int _batchSize;
+
+    public int StepTagId { get; }
+    public int GoodTokenId { get; }
+    public int BadTokenId { get; }
+
+    public LmStepScorer(LanguageModel judge, LmStepScorerOptions? options = null, bool ownsJudge = false)
+    {
+        options ??= new LmStepScorerOptions();
+        if (options.BatchSize < 1) throw new ReasonSharpException($"option 'batch_size': expected a positive integer, got {options.BatchSize}");
+        StepTagId = SingleTokenId(judge.Tokenizer, options.StepTag, "step_tag");
+        GoodTokenId = SingleTokenId(judge.Tokenizer, options.GoodToken, "good_token");
+        BadTokenId = SingleTokenId(judge.Tokenizer, options.BadToken, "bad_token");
+        if (GoodTokenId == BadTokenId)
+            throw new ReasonSharpException($"options 'good_token' and 'bad_token' are the same token ('{options.GoodToken}', '{options.BadToken}'); expected two different tokens");
+        _judge = judge;
+        _ownsJudge = ownsJudge;
+        _batchSize = options.BatchSize;
+    }
+
+    /// <summary>Loads a judge model folder (config, weights, tokenizer) once; the scorer owns and disposes it.</summary>
+    public static LmStepScorer Load(string folder, LmStepScorerOptions? options = null, string device = "auto")
+    {
+        LanguageModel judge;
+        try { judge = LanguageModel.Load(folder, device); }
+        catch (ReasonSharpException e) { throw new ReasonSharpException($"option 'model': cannot load the judge model: {e.Message}", e); }
+        try { return new LmStepScorer(judge, options, ownsJudge: true); }
+        catch { judge.Dispose(); throw; }
+    }
+
+    public LanguageModel Judge => _judge;
+
+    /// <summary>The judge's input for a prompt and its steps: BOS if the tokenizer adds one, the question, then each step and a tag.</summary>
+    public JudgeInput Encode(RewardPrompt prompt, IReadOnlyList<string> steps)
+    {
+        var tokenizer = _judge.Tokenizer;
+        var question = Question(prompt);
+        var ids = new List<int>(tokenizer.Json.PostProcessorPrefix);
+        ids.AddRange(tokenizer.Encode(question));
+        var tags = new int[steps.Count];
+        for (var k = 0; k < steps.Count; k++)
+        {
+            var separator = k > 0 ? "\n" : question.Length > 0 ? " " : "";
+            ids.AddRange(tokenizer.Encode(separator + steps[k]));
+            tags[k] = ids.Count;
+            ids.Add(StepTagId);
+        }
+        var limit = _judge.Model.Config.MaxPositionEmbeddings;
+        if (ids.Count > limit)
+            throw new ReasonSharpException($"the question and {steps.Count} steps are {ids.Count} tokens, more than the judge's max_position_embeddings ({limit})");
+        return new JudgeInput(ids.ToArray(), tags);
+    }
+
+    /// <summary>
+    /// Logits [total tags, 2] of (good, bad) at every tag of the inputs, in order, from one left-padded forward pass.
+    /// Runs in the model's current mode with autograd as enabled by the caller, so it also serves as a training objective.
+    /// </summary>
+    public Tensor JudgeLogits(IReadOnlyList<JudgeInput> inputs)
+    {
+        using var scope = NewDisposeScope();
+        var model = _judge.Model;
+        int batch = inputs.Count, length = inputs.Max(i => i.Ids.Length);
+        var ids = new long[batch * length];
+        var mask = new long[batch * length];
+        var positions = new long[batch * length];
+        var tagRows = new List<long>();
+        for (var b = 0; b < batch; b++)
+        {
+            var input = inputs[b];
+            var pad = length - input.Ids.Length;
+            for (var t = 0; t < input.Ids.Length; t++)
+            {
+                ids[b * length + pad + t] = input.Ids[t];
+                mask[b * length + pad + t] = 1;
+                positions[b * length + pad + t] = t;
+            }
+            tagRows.AddRange(input.TagPositions.Select(p => (long)(b * length + pad + p)));
+        }
+        var device = model.Device;
+        var padded = inputs.Any(i => i.Ids.Length != length);
+        var hidden = model.Model.Forward(tensor(ids, [batch, length], device: device), tensor(positions, [batch, length], device: device),
+            padded ? tensor(mask, [batch, length], device: device) : null);
+        var atTags = hidden.reshape(batch * length, -1).index_select(0, tensor(tagRows.ToArray(), device: device));
+        var heads = model.LmHeadWeight.index_select(0, tensor(new long[] { GoodTokenId, BadTokenId }, device: device));
+        return nn.functional.linear(atTags, heads).to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    public async Task<IReadOnlyList<float>> ScoreStepsAsync(RewardPrompt prompt, IReadOnlyList<string> steps, CancellationToken cancellationToken = default) =>
+        (await ScoreBatchAsync([(prompt, steps)], cancellationToken))[0];
+
+    /// <summary>Scores completions <see cref="LmStepScorerOptions.BatchSize"/> at a time, in eval mode without autograd.</summary>
+    public Task<IReadOnlyList<IReadOnlyList<float>>> ScoreBatchAsync(IReadOnlyList<(RewardPrompt Prompt, IReadOnlyList<string> Steps)> items,
+        CancellationToken cancellationToken = default)
+    {
+        var encoded = items.Select(i => Encode(i.Prompt, i.Steps)).ToList();
+        var scores = new IReadOnlyList<float>[items.Count];
+        var model = _judge.Model;
+        var wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var _ = no_grad();
+            for (var start = 0; start < encoded.Count; start += _batchSize)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var chunk = encoded.Skip(start).Take(_batchSize).ToList();
+                using var scope = NewDisposeScope();
+                var flat = JudgeLogits(chunk).softmax(1).select(1, 0).cpu().data<float>().ToArray();
+                var offset = 0;
+                for (var i = 0; i < chunk.Count; i++)
+                {
+                    scores[start + i] = flat[offset..(offset + chunk[i].TagPositions.Length)];
+                    offset += chunk[i].TagPositions.Length;
+                }
+            }
+        }
+        finally
+        {
+            if (wasTraining) model.train();
+        }
+        return Task.FromResult<IReadOnlyList<IReadOnlyList<float>>>(scores);
+    }
+
+    /// <summary>The question the judge reads: the prompt text, or the last user message of a chat prompt.</summary>
+    static string Question(RewardPrompt prompt) =>
+        prompt.Text ?? prompt.Messages?.LastOrDefault(m => m.Role == "user")?.Content ?? prompt.AsText();
+
+    static int SingleTokenId(Tokenizer tokenizer, string text, string option)
+    {
+        if (string.IsNullOrEmpty(text)) throw new ReasonSharpException($"option '{option}' is empty; expected a single token of the judge's tokenizer");
+        if (tokenizer.TokenToId(text) is { } id) return id;
+        var ids = tokenizer.Encode(text);
+        if (ids.Length == 1) return ids[0];
+        throw new ReasonSharpException($"option '{option}': '{text}' is not a single token of the judge's tokenizer in {tokenizer.Folder} " +
+                                       $"(it encodes to {ids.Length} tokens: {string.Join(" ", ids.Select(tokenizer.IdToToken))}); expected one token");
+    }
+
+    public void Dispose()
+    {
+        if (_ownsJudge) _judge.Dispose();
+    }
+
+    /// <summary>
+    /// The registry's <c>process_lm</c> reward: options model (required), aggregation (min|last|mean|product), step_tag,
+    /// good_token, bad_token, batch_size, device, split (paragraphs|lines|step_markers|separator) and separator.
+    /// </summary>
+    public static ProcessReward CreateReward(string name, RewardOptions options)
+    {
+        var folder = options.GetOptionalString("model");
+        var defaults = new LmStepScorerOptions();
+        var scorerOptions = new LmStepScorerOptions
+        {
+            StepTag = options.GetString("step_tag", defaults.StepTag),
+            GoodToken = options.GetString("good_token", defaults.GoodToken),
+            BadToken = options.GetString("bad_token", defaults.BadToken),
+            BatchSize = options.GetInt("batch_size", defaults.BatchSize),
+        };
+        var aggregation = ParseChoice(options, "aggregation", "min", new Dictionary<string, StepAggregation>
+            { ["min"] = StepAggregation.Min, ["last"] = StepAggregation.Last, ["mean"] = StepAggregation.Mean, ["product"] = StepAggregation.Product });
+        var split = ParseChoice(options, "split", "paragraphs", new Dictionary<string, StepSplitMode>
+            { ["paragraphs"] = StepSplitMode.Paragraphs, ["lines"] = StepSplitMode.Lines, ["step_markers"] = StepSplitMode.StepMarkers, ["separator"] = StepSplitMode.Separator });
+        var splitter = new StepSplitter(new StepSplitterOptions { Mode = split, Separator = options.GetOptionalString("separator") });
+        var device = options.GetString("device", "auto");
+        if (string.IsNullOrWhiteSpace(folder))
+            throw new ReasonSharpException($"reward '{name}': option 'model' is required: the folder of a judge model (config.json, weights, tokenizer.json), e.g. {name}(model=path/to/prm)");
+        try { return new ProcessReward(name, Load(folder, scorerOptions, device), aggregation, splitter); }
+        catch (ReasonSharpException e) { throw new ReasonSharpException($"reward '{name}': {e.Message}", e); }
+    }
+
+    static T ParseChoice<T>(RewardOptions options, string key, string defaultValue, Dictionary<string, T> choices)
+    {
+        var text = options.GetString(key, defaultValue).Trim().ToLowerInvariant();
+        return choices.TryGetValue(text, out var value) ? value
+            : throw new ReasonSharpException($"option '{key}': expected one of {string.Join(", ", choices.Keys)}, got '{text}'");
+    }
+}

@@ -38,6 +38,14 @@ public sealed record ReasoningTrace(string Thinking, string Answer)
         };
     }
 
+    /// <summary>Only the answer part of <see cref="Render"/>: no thinking block.</summary>
+    public string RenderAnswer(TraceStyle style) => style switch
+    {
+        TraceStyle.ThinkAnswer => $"{AnswerOpen}\n{Answer}\n{AnswerClose}",
+        TraceStyle.DeepSeekR1 => Answer,
+        _ => $"{SolutionOpen}\n\n{Answer}\n\n{SolutionClose}",
+    };
+
     /// <summary>
     /// Splits a completion in any of the three styles. A completion without markers is all answer (style null).
     /// A `&lt;/think&gt;` without an opening tag (the template put `&lt;think&gt;` in the prompt) still counts as thinking.

@@ -43,9 +43,11 @@ public sealed partial class ChatFormat
     static void ChatMLTurn(SegmentList output, string role, string content) => output.Add($"<|im_start|>{role}\n{content}<|im_end|>\n");
 
     /// <summary>An assistant turn: the header is prompt, the body and its end token are the assistant's, the newline after is not.</summary>
-    static void ChatMLAssistantTurn(SegmentList output, string body)
+    /// <summary>An assistant turn; <paramref name="prefill"/> is text the template writes before the body (e.g. an empty
+    /// think block in no-think mode), part of the prompt at generation, so not in the assistant mask.</summary>
+    static void ChatMLAssistantTurn(SegmentList output, string body, string prefill = "")
     {
-        output.Add("<|im_start|>assistant\n");
+        output.Add("<|im_start|>assistant\n" + prefill);
         output.Add(body + "<|im_end|>", assistant: true);
         output.Add("\n");
     }
@@ -144,7 +146,7 @@ public sealed partial class ChatFormat
         var emptyThink = thinking ? "" : $"{ThinkOpen}\n\n{ThinkClose}\n";
         for (var i = hasSystem ? 1 : 0; i < messages.Count; i++)
         {
-            if (messages[i].Role == "assistant") ChatMLAssistantTurn(output, emptyThink + Py.LStrip(messages[i].Content, '\n'));
+            if (messages[i].Role == "assistant") ChatMLAssistantTurn(output, Py.LStrip(messages[i].Content, '\n'), prefill: emptyThink);
             else ChatMLTurn(output, messages[i].Role, messages[i].Content);
         }
         if (options.AddGenerationPrompt) output.Add("<|im_start|>assistant\n" + emptyThink);

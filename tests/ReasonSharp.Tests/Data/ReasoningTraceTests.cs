@@ -97,6 +97,17 @@ public class ReasoningTraceTests
         Assert.NotEqual(mixed.Select(e => e.Messages[0].Content), ThinkingModes.MixDualMode(examples, 0.3, 5, TraceStyle.DeepSeekR1).Select(e => e.Messages[0].Content));
     }
 
+    [Fact]
+    public void Dual_mode_mix_for_a_template_that_adds_the_empty_block_keeps_only_the_answer()
+    {
+        var examples = Enumerable.Range(0, 10).Select(i => Chat(new ReasoningTrace($"step {i}", $"{i}").Render(TraceStyle.ThinkAnswer), "Sys")).ToList();
+        var mixed = ThinkingModes.MixDualMode(examples, 0.5, seed: 4, TraceStyle.ThinkAnswer, templateAddsEmptyThink: true);
+        var noThink = mixed.Where(e => e.Messages[0].Content.EndsWith("/no_think")).ToList();
+        Assert.Equal(5, noThink.Count);
+        Assert.All(noThink, e => Assert.Matches(@"^<answer>\n\d\n</answer>$", e.Completion));
+        Assert.All(mixed.Where(e => e.Messages[0].Content.EndsWith("/think")), e => Assert.True(ReasoningTrace.Parse(e.Completion!).HasThinking));
+    }
+
     [Theory]
     [InlineData(@"so \boxed{\frac{1}{2}} and", @"\frac{1}{2}")]
     [InlineData(@"\boxed{1} then \boxed{2}", "2")]

@@ -142,7 +142,9 @@ public class ChatFormatTests
         Assert.Equal("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n2+3?<|im_end|>\n"
             + "<|im_start|>assistant\n<think>\n\n</think>\n5<|im_end|>\n<|im_start|>user\n3+4?<|im_end|>\n"
             + "<|im_start|>assistant\n<think>\n\n</think>\n", encoding.Text);
-        Assert.Equal("<think>\n\n</think>\n5<|im_end|>", MaskedText(tokenizer, encoding));
+        // The template's empty block is prompt at generation time (the no-think generation prompt ends with it), so it is
+        // not trained on: only the answer is, and the /think mode's first tokens are not taught to close at once.
+        Assert.Equal("5<|im_end|>", MaskedText(tokenizer, encoding));
         Assert.Equal("<|im_start|>user\n2+3?<|im_end|>\n<|im_start|>assistant\n",
             format.Render([new("system", "/think"), new("user", "2+3?")], new ChatRenderOptions { AddGenerationPrompt = true, EnableThinking = false }));
     }

@@ -53,11 +53,12 @@ public static class SftDataset
     }
 
     /// <summary>Trace-style conversion (trace_style) and, for training data, dual-mode mixing (think_fraction, seeded).</summary>
-    public static IReadOnlyList<Example> Prepare(IReadOnlyList<Example> examples, SftConfig config, bool mixDualMode)
+    public static IReadOnlyList<Example> Prepare(IReadOnlyList<Example> examples, SftConfig config, bool mixDualMode, ChatFamily? family = null)
     {
         if (config.TraceStyle is { } style) examples = examples.Select(e => ThinkingModes.ConvertTraces(e, style)).ToList();
         if (mixDualMode && config.ThinkFraction is { } fraction)
-            examples = ThinkingModes.MixDualMode(examples, fraction, unchecked((int)config.Seed), config.TraceStyle ?? StyleOf(examples));
+            examples = ThinkingModes.MixDualMode(examples, fraction, unchecked((int)config.Seed), config.TraceStyle ?? StyleOf(examples),
+                templateAddsEmptyThink: family == ChatFamily.DualMode);
         return examples;
     }
 

@@ -42,7 +42,7 @@ public sealed class SftTrainer
             throw new ReasonSharpException($"training option 'chat_format' is {config.ChatFormat}, but the model was loaded with the {model.Chat.Name} format; load it with that chat family");
         _model = model;
         _config = config;
-        TrainData = SftDataset.Encode(SftDataset.Prepare(train.Examples, config, mixDualMode: true), train.PromptCompletion, model.Chat, config, config.Packing);
+        TrainData = SftDataset.Encode(SftDataset.Prepare(train.Examples, config, mixDualMode: true, model.Chat.Family), train.PromptCompletion, model.Chat, config, config.Packing);
         if (eval is not null)
         {
             var prepared = SftDataset.Prepare(eval.Examples, config, mixDualMode: false);

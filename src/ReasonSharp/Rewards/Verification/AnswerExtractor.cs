@@ -106,7 +106,9 @@ internal static partial class AnswerExtractor
             if (negative) digits = digits[1..].TrimStart('0');
             if (digits.Length == 0) digits = "0";
             var numberText = (negative ? "-" : "") + digits + (fraction?.Replace(',', '.') ?? "");
-            MathNode number = MathParser.NumberOf(numberText);
+            MathNode number;
+            try { number = MathParser.NumberOf(numberText); }
+            catch (FormatException) { return (null, numberText, $"'{numberText}' is not a number"); }
             if (match.Groups["pct"].Success) number = new PercentNode(number);
             return (number, numberText, null);
         }

@@ -55,7 +55,7 @@ public static partial class LatexNormalizer
         deadline.Check();
         text = RemoveUnits(text, deadline);
         text = text.Trim();
-        if (text.StartsWith('.') && text.Length > 1 && char.IsDigit(text[1])) text = "0" + text;
+        if (text.StartsWith('.') && text.Length > 1 && char.IsAsciiDigit(text[1])) text = "0" + text;
         // Trailing sentence punctuation inside the math ("$\frac13.$").
         text = Step19Regex().Replace(text, "").Trim();
         return text;

@@ -274,8 +274,8 @@ public static partial class MathParser
         {
             var c = Peek();
             if (c == '\0') return false;
-            if (char.IsDigit(c) || char.IsLetter(c) || c == '(' || c == '{' || c == 'π' || c == '∞' || c == '√') return true;
-            if (c == '.' && _pos + 1 < _s.Length && char.IsDigit(_s[_pos + 1])) return true;
+            if (char.IsAsciiDigit(c) || char.IsLetter(c) || c == '(' || c == '{' || c == 'π' || c == '∞' || c == '√') return true;
+            if (c == '.' && _pos + 1 < _s.Length && char.IsAsciiDigit(_s[_pos + 1])) return true;
             if (c == '|') return _absDepth == 0;
             if (c == '\\') return PeekCommand() is { } command && !NonFactorCommands.Contains(command);
             return false;
@@ -306,7 +306,7 @@ public static partial class MathParser
             if (c == '{') return ParseBraced();
             if (c == '-') { _pos++; return new NegNode(ParseScript()); }
             if (c == '(') return ParsePrimary();
-            if (char.IsDigit(c)) { _pos++; return MathParser.NumberOf(c.ToString()); }
+            if (char.IsAsciiDigit(c)) { _pos++; return MathParser.NumberOf(c.ToString()); }
             if (char.IsLetter(c)) { _pos++; return LetterNode(c); }
             if (c == '\\') return ParsePrimary();
             throw Error("expected an exponent");
@@ -389,7 +389,7 @@ public static partial class MathParser
         {
             var c = Peek();
             if (c == '{') return ParseBraced();
-            if (char.IsDigit(c)) { _pos++; return MathParser.NumberOf(c.ToString()); }
+            if (char.IsAsciiDigit(c)) { _pos++; return MathParser.NumberOf(c.ToString()); }
             if (char.IsLetter(c)) { _pos++; return LetterNode(c); }
             if (c == '\\') return ParsePrimary();
             throw Error("expected an argument");
@@ -404,7 +404,7 @@ public static partial class MathParser
             {
                 var c = Peek();
                 if (c == '\0') throw Error("unexpected end");
-                if (char.IsDigit(c) || (c == '.' && _pos + 1 < _s.Length && char.IsDigit(_s[_pos + 1]))) return ParseNumber();
+                if (char.IsAsciiDigit(c) || (c == '.' && _pos + 1 < _s.Length && char.IsAsciiDigit(_s[_pos + 1]))) return ParseNumber();
                 if (char.IsLetter(c) && c < 128) return ParseLetters();
                 switch (c)
                 {
@@ -427,11 +427,11 @@ public static partial class MathParser
         MathNode ParseNumber()
         {
             var start = _pos;
-            while (_pos < _s.Length && char.IsDigit(_s[_pos])) _pos++;
-            if (_pos + 1 < _s.Length && _s[_pos] == '.' && char.IsDigit(_s[_pos + 1]))
+            while (_pos < _s.Length && char.IsAsciiDigit(_s[_pos])) _pos++;
+            if (_pos + 1 < _s.Length && _s[_pos] == '.' && char.IsAsciiDigit(_s[_pos + 1]))
             {
                 _pos++;
-                while (_pos < _s.Length && char.IsDigit(_s[_pos])) _pos++;
+                while (_pos < _s.Length && char.IsAsciiDigit(_s[_pos])) _pos++;
             }
             return MathParser.NumberOf(_s[start.._pos]);
         }

@@ -39,6 +39,8 @@ public static class Quickstart
         "data.n=400", "tokenizer.vocab_size=400", "init.size=nano",
         "sft.max_steps=30", "sft.logging_steps=10", "grpo.max_steps=3", "grpo.per_device_train_batch_size=16", "grpo.logging_steps=1",
         "grpo.max_completion_length=48", "sample.limit=24", "sample.max_new_tokens=48", "rs_sft.max_steps=4", "dual.max_steps=10",
+        // 30 SFT steps solve nothing, so rejection sampling keeps no rows: the later SFT stages train on the teacher's data.
+        "rs_sft.dataset_name=${data.train}", "dual.dataset_name=${data.train}",
         "eval_init.limit=16", "eval_sft.limit=16", "eval_grpo.limit=16", "eval_rs.limit=16", "eval_dual.limit=16",
         "eval_init.max_new_tokens=48", "eval_sft.max_new_tokens=48", "eval_grpo.max_new_tokens=48", "eval_rs.max_new_tokens=48", "eval_dual.max_new_tokens=48",
     ];

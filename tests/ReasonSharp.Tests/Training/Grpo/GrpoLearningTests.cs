@@ -20,25 +20,6 @@ namespace ReasonSharp.Tests.Training.Grpo;
 [Collection("Serial")]
 public class GrpoLearningTests(ITestOutputHelper output)
 {
-    static readonly ArithmeticOptions TwoOperands = new(Operands: 2, MinDigits: 1, MaxDigits: 2, Multiply: false, Divide: false, MaxMultiplierDigits: 1);
-
-    static List<SyntheticProblem> DistinctProblems(int count, int seed)
-    {
-        var task = new ArithmeticTask();
-        var random = new Random(seed);
-        var keys = new HashSet<string>();
-        var problems = new List<SyntheticProblem>();
-        while (problems.Count < count)
-        {
-            var problem = task.Generate(random, TwoOperands, difficulty: 1);
-            if (keys.Add(problem.Key)) problems.Add(problem);
-        }
-        return problems;
-    }
-
-    static List<Example> Examples(IEnumerable<SyntheticProblem> problems) =>
-        problems.Select((p, i) => new ExampleConverter().Convert(new DataRow(JsonSerializer.SerializeToElement(p.ToRow()), RowOrigin.Line("arithmetic", i + 1)))).ToList();
-
     [Fact]
     public void GrpoRaisesHeldOutAccuracyOverSftFromATeacherThatOftenSkipsItsWorking()
     {
@@ -48,13 +29,13 @@ public class GrpoLearningTests(ITestOutputHelper output)
         {
             var clock = Stopwatch.StartNew();
             using var dir = TestEnvironment.NewTempDir();
-            var split = DistinctProblems(12_000, seed: 0).SplitTrainTest(0.05, seed: 0);
+            var split = LearningTasks.DistinctProblems(12_000, seed: 0).SplitTrainTest(0.05, seed: 0);
             var train = SyntheticDataset.WithAnswerOnlyTraces(split.Train, 0.55, seed: 0);
             var tokenizer = dir.File("tokenizer");
             BpeTrainer.TrainToFolder(train.Take(3000).SelectMany(p => new[] { p.Prompt, p.Completion }), new BpeTrainerOptions { VocabSize = 400 }, tokenizer);
             using var lm = LanguageModel.Initialize("qwen2", ModelPresets.Get("nano"), tokenizer, seed: 0, maxPositions: 256, device: "cpu");
-            var trainExamples = Examples(train);
-            var testExamples = Examples(split.Test.Take(200));
+            var trainExamples = LearningTasks.Examples(train);
+            var testExamples = LearningTasks.Examples(split.Test.Take(200));
 
             var sft = new SftConfig
             {

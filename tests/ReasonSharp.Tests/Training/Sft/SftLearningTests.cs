@@ -16,27 +16,6 @@ namespace ReasonSharp.Tests.Training.Sft;
 [Collection("Serial")]
 public class SftLearningTests(ITestOutputHelper output)
 {
-    /// <summary>Two-operand addition and subtraction of 1–2 digit numbers, worked digit by digit by ArithmeticTask's teacher.</summary>
-    static readonly ArithmeticOptions TwoOperands = new(Operands: 2, MinDigits: 1, MaxDigits: 2, Multiply: false, Divide: false, MaxMultiplierDigits: 1);
-
-    static List<SyntheticProblem> DistinctProblems(int count, int seed)
-    {
-        var task = new ArithmeticTask();
-        var random = new Random(seed);
-        var keys = new HashSet<string>();
-        var problems = new List<SyntheticProblem>();
-        while (problems.Count < count)
-        {
-            var problem = task.Generate(random, TwoOperands, difficulty: 1);
-            if (keys.Add(problem.Key)) problems.Add(problem);
-        }
-        return problems;
-    }
-
-    static SftExamples Examples(IEnumerable<SyntheticProblem> problems) => new(
-        problems.Select((p, i) => new ExampleConverter().Convert(new DataRow(System.Text.Json.JsonSerializer.SerializeToElement(p.ToRow()), RowOrigin.Line("arithmetic", i + 1)))).ToList(),
-        PromptCompletion: true, "arithmetic");
-
     [Fact]
     public void SftOfATinyModelOnTeacherTracesRaisesHeldOutAccuracy()
     {
@@ -46,7 +25,7 @@ public class SftLearningTests(ITestOutputHelper output)
         {
             var clock = Stopwatch.StartNew();
             using var dir = TestEnvironment.NewTempDir();
-            var split = DistinctProblems(12_000, seed: 0).SplitTrainTest(0.05, seed: 0);
+            var split = LearningTasks.DistinctProblems(12_000, seed: 0).SplitTrainTest(0.05, seed: 0);
             var tokenizer = dir.File("tokenizer");
             BpeTrainer.TrainToFolder(split.Train.Take(3000).SelectMany(p => new[] { p.Prompt, p.Completion }), new BpeTrainerOptions { VocabSize = 400 }, tokenizer);
             // "nano": 64 hidden, 2 layers, 4 heads (2 KV), 192 MLP; 0.12M parameters with this vocabulary.
@@ -59,7 +38,7 @@ public class SftLearningTests(ITestOutputHelper output)
                 EvalStrategy = "steps", EvalSteps = 2000, EvalReward = "accuracy", EvalAccuracySamples = 200, PerDeviceEvalBatchSize = 200,
                 EvalMaxNewTokens = 64,
             };
-            var trainer = new SftTrainer(lm, config, Examples(split.Train), Examples(split.Test)) { Progress = TrainingFixtures.Quiet };
+            var trainer = new SftTrainer(lm, config, new SftExamples(LearningTasks.Examples(split.Train), PromptCompletion: true, "arithmetic"), new SftExamples(LearningTasks.Examples(split.Test), PromptCompletion: true, "arithmetic")) { Progress = TrainingFixtures.Quiet };
             var before = trainer.Accuracy!.Measure();
             var prepared = clock.Elapsed;
             var result = trainer.Train();

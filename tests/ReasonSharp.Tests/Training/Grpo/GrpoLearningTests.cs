@@ -23,50 +23,43 @@ public class GrpoLearningTests(ITestOutputHelper output)
     [Fact]
     public void GrpoRaisesHeldOutAccuracyOverSftFromATeacherThatOftenSkipsItsWorking()
     {
-        int threads = get_num_threads();
-        set_num_threads(1);
-        try
+        using var oneThread = LearningTasks.OneTorchThread();
+        var clock = Stopwatch.StartNew();
+        using var dir = TestEnvironment.NewTempDir();
+        var split = LearningTasks.DistinctProblems(12_000, seed: 0).SplitTrainTest(0.05, seed: 0);
+        var train = SyntheticDataset.WithAnswerOnlyTraces(split.Train, 0.55, seed: 0);
+        using var lm = LearningTasks.NanoModel(dir, train);
+        var trainExamples = LearningTasks.Examples(train);
+        var testExamples = LearningTasks.Examples(split.Test.Take(200));
+
+        var sft = new SftConfig
         {
-            var clock = Stopwatch.StartNew();
-            using var dir = TestEnvironment.NewTempDir();
-            var split = LearningTasks.DistinctProblems(12_000, seed: 0).SplitTrainTest(0.05, seed: 0);
-            var train = SyntheticDataset.WithAnswerOnlyTraces(split.Train, 0.55, seed: 0);
-            var tokenizer = dir.File("tokenizer");
-            BpeTrainer.TrainToFolder(train.Take(3000).SelectMany(p => new[] { p.Prompt, p.Completion }), new BpeTrainerOptions { VocabSize = 400 }, tokenizer);
-            using var lm = LanguageModel.Initialize("qwen2", ModelPresets.Get("nano"), tokenizer, seed: 0, maxPositions: 256, device: "cpu");
-            var trainExamples = LearningTasks.Examples(train);
-            var testExamples = LearningTasks.Examples(split.Test.Take(200));
+            OutputDir = dir.File("sft"), Device = "cpu", MaxLength = 128,
+            LearningRate = 3e-3, LrSchedulerType = "cosine", WarmupSteps = 20, MaxSteps = 2000, PerDeviceTrainBatchSize = 16,
+            GradientCheckpointing = false, LoggingSteps = 500, SaveStrategy = "no", WriteReport = false, DisableTqdm = true,
+            EvalStrategy = "steps", EvalSteps = 2000, EvalReward = "accuracy", EvalAccuracySamples = 200, PerDeviceEvalBatchSize = 200, EvalMaxNewTokens = 64,
+        };
+        var sftTrainer = new SftTrainer(lm, sft, new SftExamples(trainExamples, PromptCompletion: true, "arithmetic"),
+            new SftExamples(testExamples, PromptCompletion: true, "arithmetic")) { Progress = TrainingFixtures.Quiet };
+        var afterSft = sftTrainer.Train().Accuracy[^1];
+        var sftSeconds = clock.Elapsed.TotalSeconds;
 
-            var sft = new SftConfig
-            {
-                OutputDir = dir.File("sft"), Device = "cpu", MaxLength = 128,
-                LearningRate = 3e-3, LrSchedulerType = "cosine", WarmupSteps = 20, MaxSteps = 2000, PerDeviceTrainBatchSize = 16,
-                GradientCheckpointing = false, LoggingSteps = 500, SaveStrategy = "no", WriteReport = false, DisableTqdm = true,
-                EvalStrategy = "steps", EvalSteps = 2000, EvalReward = "accuracy", EvalAccuracySamples = 200, PerDeviceEvalBatchSize = 200, EvalMaxNewTokens = 64,
-            };
-            var sftTrainer = new SftTrainer(lm, sft, new SftExamples(trainExamples, PromptCompletion: true, "arithmetic"),
-                new SftExamples(testExamples, PromptCompletion: true, "arithmetic")) { Progress = TrainingFixtures.Quiet };
-            var afterSft = sftTrainer.Train().Accuracy[^1];
-            var sftSeconds = clock.Elapsed.TotalSeconds;
+        var grpo = new GrpoConfig
+        {
+            OutputDir = dir.File("grpo"), ModelNameOrPath = "in-memory", DatasetName = "in-memory", Device = "cpu",
+            RewardFuncs = ["accuracy", "format"], RewardWeights = [1.0, 0.1], NumGenerations = 8, PerDeviceTrainBatchSize = 64,
+            MaxCompletionLength = 64, Temperature = 1.0, LearningRate = 1e-4, LrSchedulerType = "constant", MaxSteps = 40,
+            LoggingSteps = 10, SaveStrategy = "no", WriteReport = false, DisableTqdm = true, Seed = 42,
+            EvalStrategy = "steps", EvalSteps = 40, EvalAccuracySamples = 200, PerDeviceEvalBatchSize = 200,
+        };
+        GrpoTrainer.Run(lm, trainExamples, testExamples, grpo, progress: TrainingFixtures.Quiet);
+        var eval = File.ReadAllLines(Path.Combine(grpo.OutputDir, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject())
+            .Last(m => m.ContainsKey("eval_rewards/accuracy"));
+        double afterGrpo = eval["eval_rewards/accuracy"]!.GetValue<double>();
+        double thinkingTokens = eval["eval_completions/mean_length"]!.GetValue<double>();
 
-            var grpo = new GrpoConfig
-            {
-                OutputDir = dir.File("grpo"), ModelNameOrPath = "in-memory", DatasetName = "in-memory", Device = "cpu",
-                RewardFuncs = ["accuracy", "format"], RewardWeights = [1.0, 0.1], NumGenerations = 8, PerDeviceTrainBatchSize = 64,
-                MaxCompletionLength = 64, Temperature = 1.0, LearningRate = 1e-4, LrSchedulerType = "constant", MaxSteps = 40,
-                LoggingSteps = 10, SaveStrategy = "no", WriteReport = false, DisableTqdm = true, Seed = 42,
-                EvalStrategy = "steps", EvalSteps = 40, EvalAccuracySamples = 200, PerDeviceEvalBatchSize = 200,
-            };
-            GrpoTrainer.Run(lm, trainExamples, testExamples, grpo, progress: TrainingFixtures.Quiet);
-            var eval = File.ReadAllLines(Path.Combine(grpo.OutputDir, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject())
-                .Last(m => m.ContainsKey("eval_rewards/accuracy"));
-            double afterGrpo = eval["eval_rewards/accuracy"]!.GetValue<double>();
-            double thinkingTokens = eval["eval_completions/mean_length"]!.GetValue<double>();
-
-            output.WriteLine($"held-out greedy accuracy: SFT {afterSft.Accuracy:P1} → GRPO {afterGrpo:P1} (mean completion {thinkingTokens:F0} tokens); " +
-                             $"SFT {sftSeconds:F0} s, total {clock.Elapsed.TotalSeconds:F0} s; load average {File.ReadAllText("/proc/loadavg").Trim()}");
-            Assert.True(afterGrpo >= afterSft.Accuracy + 0.15, $"GRPO {afterGrpo:P1} is not 15 points above SFT {afterSft.Accuracy:P1}");
-        }
-        finally { set_num_threads(threads); }
+        output.WriteLine($"held-out greedy accuracy: SFT {afterSft.Accuracy:P1} → GRPO {afterGrpo:P1} (mean completion {thinkingTokens:F0} tokens); " +
+                         $"SFT {sftSeconds:F0} s, total {clock.Elapsed.TotalSeconds:F0} s; load average {File.ReadAllText("/proc/loadavg").Trim()}");
+        Assert.True(afterGrpo >= afterSft.Accuracy + 0.15, $"GRPO {afterGrpo:P1} is not 15 points above SFT {afterSft.Accuracy:P1}");
     }
 }

@@ -9,8 +9,7 @@ public static class CliHarness
 {
     public static async Task<(int Code, string Output)> Run(params string[] args)
     {
-        var root = new RootCommand("reason");
-        foreach (var command in CommandList.All()) root.Subcommands.Add(command);
+        var root = CliRunner.CreateRoot();
         var (stdout, stderr) = (Console.Out, Console.Error);
         var captured = new StringWriter();
         Console.SetOut(captured);

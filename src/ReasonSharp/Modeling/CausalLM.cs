@@ -15,10 +15,12 @@ public sealed class CausalLM : ExplicitModule
     public Linear? LmHead { get; }
     public Device Device { get; private set; }
 
+    // Before TorchSharp's Module constructor runs: libtorch must load through TorchNative (and its thread policy) first.
+    static CausalLM() => Native.TorchNative.EnsureLoaded();
+
     /// <summary>Creates a model on the device, in float32, initialised as Hugging Face does: normal(0, initializer_range), zero biases, unit norms.</summary>
     public CausalLM(ModelConfig config, Device? device = null, long? seed = null, bool initialize = true) : base(nameof(CausalLM))
     {
-        Native.TorchNative.EnsureLoaded();
         Config = config;
         Device = device ?? CPU;
         Model = new DecoderModel(config, Device);
@@ -29,6 +31,7 @@ public sealed class CausalLM : ExplicitModule
             register_module("lm_head", LmHead);
         }
         if (initialize) InitializeWeights(seed);
+        Native.ThreadPolicy.UseForModel(config.ParameterCount());
     }
 
     public Tensor LmHeadWeight => LmHead?.weight ?? Model.EmbedTokens.weight!;

@@ -19,15 +19,23 @@ public static class TorchNative
     /// <summary>What happened on this machine: "not needed", "patched: PATH", or the reason it could not be applied.</summary>
     public static string Status { get; private set; } = "not checked";
 
-    /// <summary>Call before the first TorchSharp operation. Idempotent and cheap after the first call.</summary>
+    /// <summary>
+    /// Call before the first TorchSharp operation: applies <see cref="ThreadPolicy"/>, then loads libtorch (patched where
+    /// needed). Idempotent and cheap after the first call.
+    /// </summary>
     public static void EnsureLoaded()
     {
         if (_done) return;
         lock (Gate)
         {
             if (_done) return;
-            try { Prepare(); }
+            try
+            {
+                ThreadPolicy.BeforeLoad();
+                Prepare();
+            }
             finally { _done = true; }
+            ThreadPolicy.AfterLoad();
         }
     }
 

@@ -42,11 +42,12 @@ public static class ModelTrainerSetup
 
     /// <summary>Runs the training loop on <paramref name="task"/>; checkpoints and the final model carry the tokenizer, and an adapter run saves it beside the adapter.</summary>
     public static TrainingResult Train(LanguageModel model, ITrainingTask task, TrainingOptions options, LoraAdapters? adapters, ProgressDisplay? progress,
-        Action<RunReport> extendReport)
+        Action<RunReport> extendReport, Action<StepRecord>? stepCompleted = null)
     {
         var trainer = new Trainer(model.Model, task, options, adapters)
         {
             Progress = progress,
+            StepCompleted = stepCompleted,
             ModelSaveOptions = new ModelSaveOptions { TokenizerFolder = model.Tokenizer.Folder },
             ExtendReport = (report, _) => extendReport(report),
         };

@@ -21,14 +21,19 @@ public sealed class GrpoBatch : MicroBatch
     /// <summary>[B, C] 1 for completion tokens that count in the loss.</summary>
     public required Tensor CompletionMask { get; init; }
     public required Tensor Advantages { get; init; }
-    public Tensor? OldLogProbs { get; init; }
+    /// <summary>[B, C] the log-probs the generation engine sampled the completion tokens with.</summary>
+    public required Tensor SampledLogProbs { get; init; }
+    /// <summary>Whether the loss's ratio uses <see cref="SampledLogProbs"/> (several iterations per generation batch).</summary>
+    public bool OffPolicy { get; init; }
+    /// <summary>The old policy's log-probs for the ratio; null on-policy (ratio 1).</summary>
+    public Tensor? OldLogProbs => OffPolicy ? SampledLogProbs : null;
     public Tensor? RefLogProbs { get; init; }
     public required int PromptLength { get; init; }
     public required double ActiveTokens { get; init; }
 
     public override void Dispose()
     {
-        foreach (var t in new[] { InputIds, AttentionMask, PositionIds, CompletionIds, CompletionMask, Advantages, OldLogProbs, RefLogProbs })
+        foreach (var t in new[] { InputIds, AttentionMask, PositionIds, CompletionIds, CompletionMask, Advantages, SampledLogProbs, RefLogProbs })
             t?.Dispose();
         base.Dispose();
     }
@@ -48,7 +53,7 @@ public static class GrpoSequences
         var positions = new long[batch * length];
         var completion = new long[batch * completionLength];
         var completionMask = new float[batch * completionLength];
-        var old = withOldLogProbs ? new float[batch * completionLength] : null;
+        var sampled = new float[batch * completionLength];
         var reference = samples[0].RefLogProbs is not null ? new float[batch * completionLength] : null;
         double active = 0;
         for (int b = 0; b < batch; b++)
@@ -70,7 +75,7 @@ public static class GrpoSequences
                 positions[b * length + promptLength + t] = position++;
                 completion[b * completionLength + t] = s.CompletionIds[t];
                 completionMask[b * completionLength + t] = counts ? 1 : 0;
-                if (old is not null) old[b * completionLength + t] = s.OldLogProbs[t];
+                sampled[b * completionLength + t] = s.OldLogProbs[t];
                 if (reference is not null) reference[b * completionLength + t] = s.RefLogProbs![t];
             }
             if (counts) active += s.CompletionIds.Length;
@@ -83,7 +88,8 @@ public static class GrpoSequences
             CompletionIds = tensor(completion, [batch, completionLength], device: device),
             CompletionMask = tensor(completionMask, [batch, completionLength], device: device),
             Advantages = tensor(samples.Select(s => s.Advantage).ToArray(), device: device),
-            OldLogProbs = old is null ? null : tensor(old, [batch, completionLength], device: device),
+            SampledLogProbs = tensor(sampled, [batch, completionLength], device: device),
+            OffPolicy = withOldLogProbs,
             RefLogProbs = reference is null ? null : tensor(reference, [batch, completionLength], device: device),
             PromptLength = promptLength,
             ActiveTokens = active,

@@ -92,19 +92,7 @@ public sealed class GrpoTask : ITrainingTask
         while (groups.Count < wanted)
         {
             var prompts = TakePrompts(wanted - groups.Count);
-            var options = new RolloutOptions
-            {
-                NumSamples = groupSize,
-                EnableThinking = _config.EnableThinking,
-                GenerationBatchSize = Math.Max(groupSize, _config.GenerationBatchSize),
-                Step = (int)context.GlobalStep,
-                Sampling = new SamplingOptions
-                {
-                    MaxNewTokens = _config.MaxCompletionLength, Temperature = _config.Temperature, TopP = _config.TopP, TopK = _config.TopK,
-                    MinP = _config.MinP, RepetitionPenalty = _config.RepetitionPenalty,
-                    Seed = unchecked(_config.Seed * 1_000_003 + context.GlobalStep * 101 + rounds),
-                },
-            };
+            var options = RolloutOptionsFor(_config, context.GlobalStep, rounds);
             var start = clock.Elapsed;
             var rollouts = _runner.RunAsync(prompts, options).GetAwaiter().GetResult();
             generationTime += clock.Elapsed - start;
@@ -140,6 +128,25 @@ public sealed class GrpoTask : ITrainingTask
             LogCompletions(context.GlobalStep + 1, all, advantages.Advantages);
         return samples;
     }
+
+    /// <summary>How GRPO samples a group: num_generations completions per prompt with the config's decoding settings.</summary>
+    public static RolloutOptions RolloutOptionsFor(GrpoConfig config, long step, int round) => new()
+    {
+        NumSamples = config.NumGenerations,
+        EnableThinking = config.EnableThinking,
+        GenerationBatchSize = Math.Max(config.NumGenerations, config.GenerationBatchSize),
+        Step = (int)step,
+        Sampling = new SamplingOptions
+        {
+            MaxNewTokens = config.MaxCompletionLength,
+            Temperature = config.Temperature,
+            TopP = config.TopP,
+            TopK = config.TopK,
+            MinP = config.MinP,
+            RepetitionPenalty = config.RepetitionPenalty,
+            Seed = unchecked(config.Seed * 1_000_003 + step * 101 + round),
+        },
+    };
 
     int[] Truncate(int[] prompt) => _config.MaxPromptLength is { } max && prompt.Length > max ? prompt[^max..] : prompt;
 
@@ -195,7 +202,12 @@ public sealed class GrpoTask : ITrainingTask
         Directory.CreateDirectory(_config.OutputDir);
         File.AppendAllLines(path, CompletionLog.Where(c => c.Step == step).Select(c => JsonSerializer.Serialize(new
         {
-            step = c.Step, prompt = c.Prompt, completion = c.Completion, reward = c.Reward, advantage = c.Advantage, rewards = c.Rewards,
+            step = c.Step,
+            prompt = c.Prompt,
+            completion = c.Completion,
+            reward = c.Reward,
+            advantage = c.Advantage,
+            rewards = c.Rewards,
         })));
     }
 
@@ -250,7 +262,24 @@ public sealed class GrpoTask : ITrainingTask
             ["entropy"] = (entropy! * b.CompletionMask).sum().item<float>() / tokens,
         };
         if (_config.Beta != 0) metrics["kl"] = result.MeanKl;
+        if (_iterationsDone == 1) metrics[LogProbGapMetric] = LogProbGap(logProbs, b);
         return new LossResult(result.Loss, metrics);
+    }
+
+    /// <summary>TRL's name for the mean |log-prob the engine sampled with − log-prob the trainer computes| per token.</summary>
+    public const string LogProbGapMetric = "sampling/sampling_logp_difference/mean";
+
+    /// <summary>
+    /// On a generation batch's first iteration the policy is the one that sampled, so the two log-probs differ only by the
+    /// two code paths (the engine's decode kernels and libtorch's training forward): the gap should be float noise.
+    /// </summary>
+    static double LogProbGap(Tensor logProbs, GrpoBatch batch)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var mask = batch.CompletionMask;
+        double tokens = mask.sum().item<float>();
+        return tokens == 0 ? 0 : ((logProbs.detach() - batch.SampledLogProbs).abs() * mask).sum().item<float>() / tokens;
     }
 
     void ComputeReferenceLogProbs(TrainingContext context, List<GrpoSample> samples)

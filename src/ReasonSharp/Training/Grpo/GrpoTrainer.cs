@@ -25,8 +25,19 @@ public static class GrpoTrainer
         var adapters = ModelTrainerSetup.ApplyLora(lm, config);
         var task = new GrpoTask(lm, train, eval, reward, config);
         ModelTrainerSetup.SaveOptions(config, "config.yaml");
-        return ModelTrainerSetup.Train(lm, task, config, adapters, progress, report => ExtendReport(report, task));
+        progress ??= ProgressDisplay.ForConsole(config.DisableTqdm);
+        var health = new GrpoHealthMonitor(progress.WriteLine);
+        var result = ModelTrainerSetup.Train(lm, task, config, adapters, progress, report => ExtendReport(report, task, health), health.Observe);
+        WriteWarnings(config.OutputDir, health.Warnings);
+        return result;
     }
+
+    /// <summary>The run's warnings as JSON lines (warnings.jsonl; empty when the run was healthy).</summary>
+    public const string WarningsFile = "warnings.jsonl";
+
+    static void WriteWarnings(string folder, IReadOnlyList<GrpoWarning> warnings) =>
+        AtomicFile.WriteAllText(Path.Combine(folder, WarningsFile),
+            string.Concat(warnings.Select(w => System.Text.Json.JsonSerializer.Serialize(new { step = w.Step, signature = w.Signature, message = w.Message }) + "\n")));
 
     public static CompositeReward CreateReward(GrpoConfig config, RewardRegistry registry)
     {
@@ -36,8 +47,11 @@ public static class GrpoTrainer
         return registry.CreateComposite(specs);
     }
 
-    static void ExtendReport(RunReport report, GrpoTask task)
+    static void ExtendReport(RunReport report, GrpoTask task, GrpoHealthMonitor health)
     {
+        if (health.Warnings.Count > 0)
+            report.AddTable("Warnings", ["step", "signature", "what it means and what to try"],
+                health.Warnings.Select(w => (IReadOnlyList<string>)[w.Step.ToString(System.Globalization.CultureInfo.InvariantCulture), w.Signature, w.Message]));
         if (task.CompletionLog.Count == 0) return;
         var first = task.CompletionLog.Min(c => c.Step);
         var last = task.CompletionLog.Max(c => c.Step);

@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using ReasonSharp.Training.Lora;
+
+namespace ReasonSharp.Tests.Cli;
+
+/// <summary>
+/// Each command as the first command of a new `reason` process: native set-up (the libstdc++ patch and the thread
+/// policy) must run before the command's first TorchSharp call, whichever command it is.
+/// </summary>
+public class FreshProcessTests
+{
+    static (int Code, string Output) Reason(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "reason.dll"));
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        info.Environment.Remove(ReasonSharp.Native.ThreadPolicy.ThreadsVariable);
+        using var process = Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3))) process.Kill(entireProcessTree: true);
+        return (process.ExitCode, stdout + stderr.Result);
+    }
+
+    [Fact]
+    public void EveryModelCommandWorksAsAProcesssFirstCommand()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        var model = dir.File("model");
+        var adapter = dir.File("adapter");
+        using (var lm = TinyLanguageModels.Create(dir))
+        {
+            lm.Save(model);
+            var adapters = LoraAdapters.Apply(lm.Model, new LoraConfig { R = 2, LoraAlpha = 4, TargetModules = ["q_proj"] }, seed: 1);
+            adapters.Save(adapter, model);
+        }
+        File.WriteAllText(dir.File("p.jsonl"), "{\"prompt\": \"Compute 12+3.\", \"answer\": \"15\"}\n");
+
+        (string Name, string[] Args, string Expected)[] commands =
+        [
+            ("export gguf", ["export", "gguf", model, "--out", dir.File("m.gguf"), "--type", "f32"], "m.gguf"),
+            ("merge", ["merge", "--base", model, "--adapter", adapter, "--out", dir.File("merged")], "merged"),
+            ("info", ["info", model], "parameters"),
+            ("init-model", ["init-model", "--size", "nano", "--tokenizer", model, "--out", dir.File("fresh")], "fresh"),
+            ("generate", ["generate", model, "--prompt", "Compute 1+2.", "--max-new-tokens", "4"], ""),
+            ("eval", ["eval", model, "--dataset", dir.File("p.jsonl"), "--greedy", "--max-new-tokens", "4"], "pass@1"),
+        ];
+        foreach (var (name, args, expected) in commands)
+        {
+            var (code, output) = Reason(args);
+            Assert.True(code == 0, $"reason {name} as a first command exited {code}:\n{output}");
+            Assert.DoesNotContain("DllNotFoundException", output);
+            Assert.Contains(expected, output);
+        }
+        Assert.True(File.Exists(dir.File("m.gguf")) && File.Exists(Path.Combine(dir.File("merged"), "model.safetensors")));
+    }
+
+    [Fact]
+    public void ThreadsOptionAndVariableAreCheckedBeforeAnyWork()
+    {
+        var (code, output) = Reason("info", "--threads", "0", "nowhere");
+        Assert.Equal(2, code);
+        Assert.Contains("--threads: expected an integer ≥ 1, got 0", output);
+    }
+}

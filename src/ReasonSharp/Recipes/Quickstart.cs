@@ -135,6 +135,8 @@ public static class Quickstart
         report.AddText("What ran", "A byte-level BPE tokenizer and a small Qwen2-architecture model trained from scratch on a synthetic arithmetic "
             + "task: SFT on a programmatic teacher's <think> traces, GRPO with accuracy + format rewards, one round of rejection sampling, "
             + "and dual-mode SFT. Accuracy is greedy decoding on held-out problems never trained on, verified by the reward library.");
+        report.AddText("Machine", $"{MachineInfo.Describe()}; {Native.ThreadPolicy.Describe()}. The same seed on the same machine "
+            + "gives the same table; on another CPU floating-point results differ, so the table can too (BENCHMARKS.md has the spread over seeds).");
         report.AddTable("Held-out accuracy after each stage", ["stage", "mode", "accuracy", "format", "mean think tokens", "stage seconds"],
             table.Select(r => (IReadOnlyList<string>)[r.Stage, r.Mode, r.Accuracy.ToString("P1", CultureInfo.InvariantCulture), r.FormatRate.ToString("P0", CultureInfo.InvariantCulture),
                 r.MeanThinkTokens.ToString("F1", CultureInfo.InvariantCulture), r.Seconds.ToString("F0", CultureInfo.InvariantCulture)]));

@@ -15,11 +15,13 @@ public static class GrpoCommand
         {
             config, set,
         };
+        var folder = new RunFolderOptions();
+        folder.AddTo(command);
         command.SetAction(parse =>
         {
             var options = new GrpoConfig();
             if (parse.GetValue(config) is { } path) options = OptionsBinder.LoadFile(path, options);
-            options = OptionsBinder.ApplyOverrides(options, parse.GetValue(set) ?? []);
+            options = folder.Apply(OptionsBinder.ApplyOverrides(options, parse.GetValue(set) ?? []), parse);
             var result = GrpoTrainer.Run(options);
             Console.WriteLine($"done: {result.GlobalStep} steps in {result.Seconds:F0}s; model, metrics.jsonl and report.html in {Path.GetFullPath(result.OutputDir)}");
             return 0;

@@ -81,6 +81,29 @@ public class OverwriteCliTests
     }
 
     [Fact]
+    public async Task MergeRefusesAFolderHoldingAModelUnlessOverwrite()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        using (var model = TrainingFixtures.Model())
+        {
+            ModelFolder.Save(model, dir.File("base"));
+            ReasonSharp.Training.Lora.LoraAdapters.Apply(model, new ReasonSharp.Training.Lora.LoraConfig(), seed: 1)
+                .Save(dir.File("adapter"));
+        }
+        string[] merge =
+            ["merge", "--base", dir.File("base"), "--adapter", dir.File("adapter"), "--out", dir.File("adapter")];
+        var (code, output) = await CliHarness.Run(merge);
+        Assert.Equal(2, code);
+        Assert.Contains($"error: --out '{dir.File("adapter")}' already holds a model or run (adapter_config.json, " +
+                        "adapter_model.safetensors)", output);
+        (code, output) = await CliHarness.Run([.. merge, "--overwrite"]);
+        Assert.True(code == 0, output);
+        Assert.False(File.Exists(Path.Combine(dir.File("adapter"), "adapter_config.json")));
+        using var merged = ModelFolder.Load(dir.File("adapter"));
+        Assert.True(merged.ParameterCount() > 0);
+    }
+
+    [Fact]
     public async Task QuickstartNamesOutWhenTheFolderHoldsSomethingElseOrADifferentRun()
     {
         // A folder holding an SFT run where the quickstart's sft stage would write.

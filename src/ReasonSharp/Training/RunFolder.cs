@@ -153,9 +153,13 @@ public static partial class RunFolder
                 $"resume_from_checkpoint '{options.ResumeFromCheckpoint}' is outside output_dir '{dir}', which " +
                 $"already holds another run ({Describe(existing)}); expected a new output_dir, or {Overwrite} to " +
                 "delete that run's files first");
+        bool resumable = Checkpoints.List(dir).Count > 0 || File.Exists(Path.Combine(dir, "star_state.json"));
+        var ways = resumable
+            ? $"resume_from_checkpoint: latest (--resume) to continue it, {Overwrite} to delete its files and " +
+              "start over"
+            : $"{Overwrite} to delete its files and start over (it has no checkpoint to resume from)";
         throw new ReasonSharpException(
             $"output_dir '{dir}' already holds a run ({Describe(existing)}); refusing to write a new run over it. " +
-            $"Expected resume_from_checkpoint: latest to continue it, {Overwrite} to delete its files and start " +
-            "over, or a new output_dir");
+            $"Expected {ways}, or a new output_dir");
     }
 }

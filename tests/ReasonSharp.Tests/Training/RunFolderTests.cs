@@ -48,6 +48,13 @@ public class RunFolderTests
         Assert.Contains("resume_from_checkpoint: latest", error.Message);
         Assert.Contains("overwrite_output_dir: true", error.Message);
         Assert.Equal(before, Snapshot(dir.Path));
+
+        // A run killed before its first checkpoint: resuming is not offered.
+        using var early = TestEnvironment.NewTempDir();
+        Train(first with { OutputDir = early.Path, SaveStrategy = "no" });
+        error = Assert.Throws<ReasonSharpException>(() => Train(first with { OutputDir = early.Path }));
+        Assert.EndsWith("start over (it has no checkpoint to resume from), or a new output_dir", error.Message);
+        Assert.DoesNotContain("resume_from_checkpoint", error.Message);
     }
 
     [Fact]

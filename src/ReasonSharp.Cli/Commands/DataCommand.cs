@@ -160,6 +160,39 @@ public static class DataCommand
             ? new DatasetSource(path) { Split = "test" }
             : new DatasetSource(path);
 
+    /// <summary>
+    /// A progress line on stderr for long generations: redrawn in place twice a second on a terminal, a line every
+    /// 10 seconds when redirected. Short runs (under a second) print nothing.
+    /// </summary>
+    sealed class GenerationProgress(int count)
+    {
+        readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+        readonly bool _interactive = !Console.IsErrorRedirected;
+        TimeSpan _last;
+        bool _shown;
+
+        public void Report(int found, long draws)
+        {
+            var interval = TimeSpan.FromSeconds(_interactive ? 0.5 : 10);
+            if (_clock.Elapsed < TimeSpan.FromSeconds(1) || _clock.Elapsed - _last < interval) return;
+            _last = _clock.Elapsed;
+            double rate = found / _clock.Elapsed.TotalSeconds;
+            var eta = rate > 0 ? TimeSpan.FromSeconds((count - found) / rate) : TimeSpan.Zero;
+            var c = System.Globalization.CultureInfo.InvariantCulture;
+            var line = $"generating: {found.ToString("N0", c)} of {count.ToString("N0", c)} distinct problems " +
+                       $"({(100.0 * found / count).ToString("F1", c)}%, {draws.ToString("N0", c)} drawn, " +
+                       $"{_clock.Elapsed:hh\\:mm\\:ss} elapsed, about {eta:hh\\:mm\\:ss} left)";
+            if (_interactive) Console.Error.Write("\r\u001b[2K" + line);
+            else Console.Error.WriteLine(line);
+            _shown = true;
+        }
+
+        public void Finish()
+        {
+            if (_shown && _interactive) Console.Error.WriteLine();
+        }
+    }
+
     static Command Generate()
     {
         var task = new Option<string>("--task") { Description = "countdown, arithmetic or word", Required = true };
@@ -178,7 +211,14 @@ public static class DataCommand
             var synthetic = SyntheticTasks.ByName(parse.GetValue(task)!);
             var outPath = parse.GetValue(output)!;
             var fraction = parse.GetValue(testFraction);
-            var split = SyntheticDataset.GenerateSplit(synthetic, parse.GetValue(count), parse.GetValue(difficulty), parse.GetValue(seed), fraction);
+            var progress = new GenerationProgress(parse.GetValue(count));
+            TrainTestSplit<SyntheticProblem> split;
+            try
+            {
+                split = SyntheticDataset.GenerateSplit(synthetic, parse.GetValue(count), parse.GetValue(difficulty),
+                    parse.GetValue(seed), fraction, progress.Report);
+            }
+            finally { progress.Finish(); }
             split = split with { Train = SyntheticDataset.WithAnswerOnlyTraces(split.Train, parse.GetValue(answerOnly), parse.GetValue(seed)) };
             if (fraction == 0)
             {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ReasonSharp.Data;
 using ReasonSharp.Modeling;
 using ReasonSharp.Tokenization;
 
@@ -29,6 +30,8 @@ public static class GenerateCommand
         foreach (var option in sampling.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
+            int k = parse.GetValue(n);
+            if (k < 1) throw new ReasonSharpException($"--n: expected at least 1 completion per prompt, got {k}");
             using var lm = LanguageModel.Load(parse.GetValue(folder)!, parse.GetValue(device)!, CommonOptions.ParseChatFamily(parse.GetValue(format)));
             var conversations = new List<List<ChatMessage>>();
             var rawPrompts = new List<string>();
@@ -52,23 +55,23 @@ public static class GenerateCommand
                 prompts.Add((conversation.Last(m => m.Role == "user").Content, lm.EncodePrompt(messages, thinking)));
             }
 
-            int k = parse.GetValue(n);
             var batch = prompts.SelectMany(p => Enumerable.Repeat(p.Ids, k)).ToList();
             var engine = lm.Engine();
             var results = engine.Generate(batch, sampling.Read(parse, lm.StopTokenIds));
-            using var writer = parse.GetValue(output) is { } outPath ? new StreamWriter(outPath) : null;
+            var rows = new List<JsonNode>();
             for (int i = 0; i < results.Count; i++)
             {
                 var (shown, _) = prompts[i / k];
                 var r = results[i];
                 Console.WriteLine($"=== prompt {i / k + 1}{(k > 1 ? $", sample {i % k + 1}" : "")} ({r.CompletionIds.Length} tokens, {r.FinishReason.ToString().ToLowerInvariant()})");
                 Console.WriteLine(r.CompletionText);
-                writer?.WriteLine(new JsonObject
+                rows.Add(new JsonObject
                 {
                     ["prompt"] = shown, ["completion"] = r.CompletionText, ["finish_reason"] = r.FinishReason.ToString().ToLowerInvariant(),
                     ["completion_tokens"] = r.CompletionIds.Length, ["sample"] = i % k,
-                }.ToJsonString());
+                });
             }
+            if (parse.GetValue(output) is { } outPath) JsonlWriter.Write(outPath, rows);
             var stats = engine.LastStats!;
             Console.Error.WriteLine($"{stats.GeneratedTokens} tokens in {(stats.Prefill + stats.Decode).TotalSeconds:F1}s ({stats.DecodeTokensPerSecond:F1} tokens/s decoding, batch {stats.Rows})");
             return 0;
@@ -79,10 +82,8 @@ public static class GenerateCommand
     static void ReadPrompts(string path, List<List<ChatMessage>> conversations)
     {
         if (!File.Exists(path)) throw new ReasonSharpException($"{path}: file not found");
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (lineNumber, line) in TextLines.Read(path))
         {
-            lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             JsonObject row;
             try { row = JsonNode.Parse(line) as JsonObject ?? throw new ReasonSharpException($"{path}:{lineNumber}: expected a JSON object"); }

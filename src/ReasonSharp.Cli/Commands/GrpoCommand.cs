@@ -30,11 +30,13 @@ public static class GrpoCommand
         {
             config, set, preflight, prompts, passThreshold, writeLearnable,
         };
+        var folder = new RunFolderOptions();
+        folder.AddTo(command);
         command.SetAction(parse =>
         {
             var options = new GrpoConfig();
             if (parse.GetValue(config) is { } path) options = OptionsBinder.LoadFile(path, options);
-            options = OptionsBinder.ApplyOverrides(options, parse.GetValue(set) ?? []);
+            options = folder.Apply(OptionsBinder.ApplyOverrides(options, parse.GetValue(set) ?? []), parse);
             if (parse.GetValue(preflight))
             {
                 var report = GrpoPreflight.Run(options, new GrpoPreflightOptions

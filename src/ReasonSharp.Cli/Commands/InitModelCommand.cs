@@ -1,5 +1,6 @@
 using System.CommandLine;
 using ReasonSharp.Modeling;
+using ReasonSharp.Training;
 
 namespace ReasonSharp.Cli.Commands;
 
@@ -20,9 +21,14 @@ public static class InitModelCommand
         var kvHeads = new Option<int?>("--kv-heads") { Description = "Override the preset's key/value heads (grouped-query attention)." };
         var maxPositions = new Option<int>("--max-positions") { Description = "max_position_embeddings.", DefaultValueFactory = _ => 2048 };
         var untied = new Option<bool>("--untied") { Description = "Give the model its own lm_head instead of sharing the embedding matrix." };
+        var overwrite = new Option<bool>("--overwrite")
+        {
+            Description = "Delete the model or run already in --out first (without it such a folder is refused).",
+        };
         var command = new Command("init-model", "Create a randomly initialised Hugging Face model folder, sized to a tokenizer, then print `reason info` for it.")
         {
             arch, size, tokenizer, output, seed, hidden, intermediate, layers, heads, kvHeads, maxPositions, untied,
+            overwrite,
         };
         command.SetAction(parse =>
         {
@@ -36,9 +42,16 @@ public static class InitModelCommand
                 KvHeads = parse.GetValue(kvHeads) ?? preset.KvHeads,
             };
             var folder = parse.GetValue(output)!;
+            bool replace = parse.GetValue(overwrite);
+            if (!replace) RunFolder.Claim(folder, overwrite: false, "--out", "--overwrite");
             using (var model = LanguageModel.Initialize(parse.GetValue(arch)!, shape, parse.GetValue(tokenizer)!, parse.GetValue(seed),
                        parse.GetValue(maxPositions), tieWordEmbeddings: !parse.GetValue(untied), device: "cpu"))
+            {
+                // Only once the new model exists is the old one deleted.
+                if (replace && RunFolder.Claim(folder, overwrite: true, "--out", "--overwrite") is { } deleted)
+                    Console.WriteLine(deleted);
                 model.Save(folder);
+            }
             Console.WriteLine($"wrote {Path.GetFullPath(folder)}");
             return InfoCommand.Print(folder);
         });

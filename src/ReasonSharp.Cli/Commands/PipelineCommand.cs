@@ -11,10 +11,20 @@ public static class PipelineCommand
         var config = new Option<string>("--config") { Description = "Pipeline recipe (YAML with output_dir, seed, device and a list of stages).", Required = true };
         var set = new Option<string[]>("--set") { Description = "Override: output_dir=…, seed=…, device=…, or STAGE.KEY=VALUE for one stage's option (repeatable)." };
         var check = new Option<bool>("--check") { Description = "Only check the recipe: bind every stage's options and references, run nothing." };
-        var command = new Command("pipeline", "Run a multi-stage recipe; each stage's model feeds the next, and a rerun resumes after the last finished stage.") { config, set, check };
+        var overwrite = new Option<bool>("--overwrite")
+        {
+            Description = "Delete the previous run in output_dir (stage folders, state, report) and start over.",
+        };
+        var command = new Command("pipeline",
+            "Run a multi-stage recipe; each stage's model feeds the next, and a rerun resumes after the last " +
+            "finished stage.")
+        {
+            config, set, check, overwrite,
+        };
         command.SetAction(parse =>
         {
             var pipeline = Pipeline.Load(parse.GetValue(config)!, parse.GetValue(set) ?? []);
+            pipeline.Overwrite = parse.GetValue(overwrite);
             if (parse.GetValue(check))
             {
                 pipeline.Check();

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using ReasonSharp.Recipes;
+using ReasonSharp.Reporting;
+using ReasonSharp.Training;
 using ReasonSharp.Training.Sft;
 
 namespace ReasonSharp.Cli.Commands;
@@ -23,9 +25,11 @@ public static class SftCommand
         {
             config, set, printConfig,
         };
+        var folder = new RunFolderOptions();
+        folder.AddTo(command);
         command.SetAction(parse =>
         {
-            var options = Bind(parse.GetValue(config), parse.GetValue(set) ?? []);
+            var options = folder.Apply(Bind(parse.GetValue(config), parse.GetValue(set) ?? []), parse);
             if (parse.GetValue(printConfig))
             {
                 Console.Write(OptionsBinder.ToYaml(options));
@@ -38,7 +42,12 @@ public static class SftCommand
                               $"final loss {last?["loss"]?.GetValue<double>().ToString("0.####", CultureInfo.InvariantCulture) ?? "n/a"}");
             foreach (var (accuracy, index) in result.Accuracy.Select((a, i) => (a, i)))
                 Console.WriteLine($"eval {index + 1}: accuracy {accuracy.Accuracy:P1} of {accuracy.Count} held-out prompts, mean reward {accuracy.MeanReward:0.###}");
-            Console.WriteLine($"wrote {Path.GetFullPath(options.OutputDir)} ({(options.UsePeft ? "PEFT adapter" : "model")}, {SftTrainer.ConfigFile}, metrics.jsonl, report.html)");
+            var written = new List<string>
+            {
+                options.UsePeft ? "PEFT adapter" : "model", SftTrainer.ConfigFile, MetricsLogger.MetricsFile,
+            };
+            if (options.WriteReport) written.Add(RunReport.HtmlFile);
+            Console.WriteLine($"wrote {Path.GetFullPath(options.OutputDir)} ({string.Join(", ", written)})");
             return 0;
         });
         return command;

@@ -15,11 +15,13 @@ public static class StarCommand
         {
             config, set,
         };
+        var folder = new RunFolderOptions();
+        folder.AddTo(command);
         command.SetAction(parse =>
         {
             var options = new StarConfig();
             if (parse.GetValue(config) is { } path) options = OptionsBinder.LoadFile(path, options);
-            options = OptionsBinder.ApplyOverrides(options, parse.GetValue(set) ?? []);
+            options = folder.Apply(OptionsBinder.ApplyOverrides(options, parse.GetValue(set) ?? []), parse);
             var result = StarTrainer.Run(options);
             foreach (var it in result.Iterations)
                 Console.WriteLine($"iteration {it.Iteration}: {it.TrainRows} rationales ({it.SolvedDirectly} solved, {it.Rationalized} rationalised), held-out accuracy {it.Accuracy:P1}");

@@ -22,15 +22,35 @@ public static class JsonRowReader
 
     static IEnumerable<DataRow> ReadJsonlLines(string path, BadRowLog bad)
     {
-        using var reader = new StreamReader(path, detectEncodingFromByteOrderMarks: true);
-        long lineNumber = 0;
-        while (reader.ReadLine() is { } line)
+        foreach (var (lineNumber, line) in TextLines.Read(path))
         {
-            lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             var row = ParseLine(line, RowOrigin.Line(path, lineNumber), bad);
             if (row != null) yield return row;
         }
+    }
+
+    /// <summary>System.Text.Json's default nesting limit, which the readers keep.</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>The deepest nesting of arrays and objects in <paramref name="json"/>, outside strings.</summary>
+    public static int NestingDepth(string json)
+    {
+        int depth = 0, deepest = 0;
+        bool inString = false, escaped = false;
+        foreach (var c in json)
+        {
+            if (inString)
+            {
+                if (escaped) escaped = false;
+                else if (c == '\\') escaped = true;
+                else if (c == '"') inString = false;
+            }
+            else if (c == '"') inString = true;
+            else if (c is '[' or '{') deepest = Math.Max(deepest, ++depth);
+            else if (c is ']' or '}') depth--;
+        }
+        return deepest;
     }
 
     static DataRow? ParseLine(string line, RowOrigin origin, BadRowLog bad)
@@ -42,8 +62,11 @@ public static class JsonRowReader
         }
         catch (JsonException e)
         {
-            bad.Report(new ReasonSharpException(
-                $"{origin}: malformed JSON at character {e.BytePositionInLine + 1}: expected one JSON object per line", e));
+            int depth = NestingDepth(line);
+            bad.Report(new ReasonSharpException(depth > MaxDepth
+                ? $"{origin}: the JSON nests {depth} levels deep; a row may nest at most {MaxDepth} levels"
+                : $"{origin}: malformed JSON at character {e.BytePositionInLine + 1}: expected one JSON object per " +
+                  "line", e));
             return null;
         }
         return DataRow.TryCreate(json, origin, bad);
@@ -71,8 +94,10 @@ public static class JsonRowReader
         }
         catch (JsonException e)
         {
+            // The whole item is not at hand, so System.Text.Json's own reason (e.g. the nesting limit) is quoted.
             throw new ReasonSharpException(
-                $"{path} line {(e.LineNumber ?? 0) + 1}: malformed JSON at character {(e.BytePositionInLine ?? 0) + 1}: expected a JSON array of row objects", e);
+                $"{path} line {(e.LineNumber ?? 0) + 1}: malformed JSON at character " +
+                $"{(e.BytePositionInLine ?? 0) + 1}: expected a JSON array of row objects ({e.Message})", e);
         }
     }
 

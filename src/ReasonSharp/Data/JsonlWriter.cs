@@ -16,18 +16,21 @@ public static class JsonlWriter
     /// <summary>Writes raw rows back unchanged (hygiene tools keep every column as it was).</summary>
     public static int Write(string path, IEnumerable<DataRow> rows) => WriteLines(path, rows.Select(r => JsonSerializer.Serialize(r.Json, Options)));
 
+    /// <summary>Atomically (<see cref="AtomicFile"/>): a failed or interrupted write leaves no partial file.</summary>
     static int WriteLines(string path, IEnumerable<string> lines)
     {
-        var folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder != null) Directory.CreateDirectory(folder);
-        using var writer = new StreamWriter(path, append: false, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
         var count = 0;
-        foreach (var line in lines)
+        AtomicFile.Write(path, stream =>
         {
-            writer.Write(line);
-            writer.Write('\n');
-            count++;
-        }
+            var utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
+            using var writer = new StreamWriter(stream, utf8, 1 << 16, leaveOpen: true);
+            foreach (var line in lines)
+            {
+                writer.Write(line);
+                writer.Write('\n');
+                count++;
+            }
+        });
         return count;
     }
 }

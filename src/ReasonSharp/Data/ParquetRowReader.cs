@@ -44,13 +44,30 @@ public static class ParquetRowReader
         long rowNumber = 0;
         for (var group = 0; group < groups; group++)
         {
-            IList<Dictionary<string, object>> rows;
-            using (var stream = File.OpenRead(path))
-                rows = ParquetSerializer.DeserializeUntypedAsync(stream, null, group).GetAwaiter().GetResult().Data;
+            var rows = ReadGroup(path, group, groups, rowNumber);
             foreach (var values in rows)
             {
                 if (DataRow.TryCreate(ToJson(values), RowOrigin.Row(path, ++rowNumber), bad) is { } row) yield return row;
             }
+        }
+    }
+
+    /// <summary>
+    /// One row group's rows. A group that cannot be decoded (a corrupt page) is an error naming the file and the
+    /// group, even with skip-bad: its rows cannot be told apart.
+    /// </summary>
+    static IList<Dictionary<string, object>> ReadGroup(string path, int group, int groups, long rowsBefore)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            return ParquetSerializer.DeserializeUntypedAsync(stream, null, group).GetAwaiter().GetResult().Data;
+        }
+        catch (Exception e) when (e is not (ReasonSharpException or OutOfMemoryException or OperationCanceledException))
+        {
+            throw new ReasonSharpException(
+                $"{path}: row group {group + 1} of {groups} (after row {rowsBefore}) cannot be read; the file is " +
+                $"corrupt or truncated ({e.GetType().Name}: {e.Message})", e);
         }
     }
 

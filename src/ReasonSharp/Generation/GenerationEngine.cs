@@ -34,7 +34,11 @@ public sealed class GenerationEngine(CausalLM model, Func<IReadOnlyList<int>, bo
         Action<TokenEvent>? onToken = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
-        if (prompts.Count == 0) return [];
+        if (prompts.Count == 0)
+        {
+            LastStats = new GenerationStats(0, 0, 0, TimeSpan.Zero, TimeSpan.Zero);
+            return [];
+        }
         if (prompts.Any(p => p.Length == 0)) throw new ReasonSharpException("every prompt needs at least one token");
         if ((options.StopStrings.Count > 0 || onToken is not null) && decode is null)
             throw new ReasonSharpException("stop strings and streaming need a tokenizer to decode text");

@@ -158,6 +158,30 @@ public sealed record ModelConfig
         Positive(NumAttentionHeads, "num_attention_heads");
         Positive(NumKeyValueHeads, "num_key_value_heads");
         Positive(HeadDim, "head_dim");
+        Positive(MaxPositionEmbeddings, "max_position_embeddings");
+        // Values that would silently turn every logit into NaN or Inf (e.g. rope_theta -1).
+        void Finite(double value, string field, bool zeroAllowed = false)
+        {
+            if (!double.IsFinite(value) || value < 0 || (value == 0 && !zeroAllowed))
+                throw new ReasonSharpException(
+                    $"{path}: field '{field}' must be a finite number {(zeroAllowed ? ">=" : ">")} 0, got {value}");
+        }
+        Finite(RmsNormEps, "rms_norm_eps");
+        Finite(RopeTheta, "rope_theta");
+        Finite(InitializerRange, "initializer_range", zeroAllowed: true);
+        if (RopeScaling is { } scaling)
+        {
+            Finite(scaling.Factor, "rope_scaling.factor");
+            if (scaling.RopeType == "llama3")
+            {
+                Finite(scaling.LowFreqFactor, "rope_scaling.low_freq_factor");
+                Positive(scaling.OriginalMaxPositionEmbeddings, "rope_scaling.original_max_position_embeddings");
+                if (!(scaling.HighFreqFactor > scaling.LowFreqFactor) || !double.IsFinite(scaling.HighFreqFactor))
+                    throw new ReasonSharpException(
+                        $"{path}: field 'rope_scaling.high_freq_factor' ({scaling.HighFreqFactor}) must be finite " +
+                        $"and greater than low_freq_factor ({scaling.LowFreqFactor})");
+            }
+        }
         if (NumAttentionHeads % NumKeyValueHeads != 0)
             throw new ReasonSharpException($"{path}: field 'num_key_value_heads' ({NumKeyValueHeads}) must divide num_attention_heads ({NumAttentionHeads})");
         if (HeadDim % 2 != 0)

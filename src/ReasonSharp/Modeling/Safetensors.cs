@@ -192,7 +192,7 @@ public static class SafetensorsWriter
                 var type = dtype is { } d && tensor.is_floating_point() ? d : tensor.dtype;
                 WriteData(stream, tensor, type);
             }
-        });
+        }, expectedBytes: 8 + headerBytes.Length + padding + offset);
     }
 
     /// <summary>Streams a tensor's bytes in row chunks, so neither a 2 GB span limit nor a full extra copy is hit.</summary>

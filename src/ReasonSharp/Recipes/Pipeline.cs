@@ -33,6 +33,9 @@ public sealed partial class Pipeline
     public string Device { get; private set; } = "auto";
     public IReadOnlyList<PipelineStage> Stages { get; }
 
+    /// <summary>Start over: first delete the previous run in the output folder (<see cref="ClearOutput"/>).</summary>
+    public bool Overwrite { get; set; }
+
     /// <summary>Test hook: called before a stage runs (throw to simulate a kill).</summary>
     public Action<PipelineStage>? StageStarting { get; set; }
 
@@ -133,7 +136,8 @@ public sealed partial class Pipeline
         Native.TorchNative.EnsureLoaded();
         Check();
         progress ??= ProgressDisplay.ForConsole(false);
-        Directory.CreateDirectory(OutputDir);
+        if (PrepareOutputDir("output_dir") is { Count: > 0 } deleted)
+            progress.WriteLine($"deleted the previous run in {OutputDir}: {RunFolder.Describe(deleted)}");
         var finished = LoadState();
         string? model = null;
         var outputs = new Dictionary<string, IReadOnlyDictionary<string, string>>();
@@ -146,7 +150,11 @@ public sealed partial class Pipeline
             {
                 var done = finished[i];
                 if (done.Name != stage.Name || done.Fingerprint != fingerprint)
-                    throw new ReasonSharpException($"{Path.Combine(OutputDir, StateFile)}: stage '{stage.Name}' changed since it finished (or the stages were reordered); use a new output_dir, or delete the state file to start over");
+                    throw new ReasonSharpException(
+                        $"{Path.Combine(OutputDir, StateFile)}: stage '{stage.Name}' changed since it finished " +
+                        "(or the stages were reordered), so resuming would mix two runs; expected a new output " +
+                        "folder (output_dir; --out for quickstart), or --overwrite to delete the previous run and " +
+                        "start over");
                 progress.WriteLine($"[{i + 1}/{Stages.Count}] {stage.Name} ({stage.Type}): already finished, skipped");
                 outputs[stage.Name] = done.Outputs;
                 if (done.Outputs.TryGetValue("model", out var m)) model = m;
@@ -168,6 +176,59 @@ public sealed partial class Pipeline
         WriteReport(finished);
         return finished;
     }
+
+    /// <summary>
+    /// Makes <see cref="OutputDir"/> this pipeline's: with <see cref="Overwrite"/> the previous run is deleted first;
+    /// otherwise a folder without pipeline_state.json that holds entries named like this pipeline's stages (or its
+    /// report) is refused: it is no pipeline run to resume, and the stages would write over or mix with those files.
+    /// Then pipeline_state.json is written before any stage runs, so a rerun resumes. <paramref name="option"/> names
+    /// the folder's option in the message. Returns what was deleted.
+    /// </summary>
+    public IReadOnlyList<string> PrepareOutputDir(string option)
+    {
+        var statePath = Path.Combine(OutputDir, StateFile);
+        IReadOnlyList<string> deleted = [];
+        if (Overwrite) deleted = ClearOutput();
+        else if (Directory.Exists(OutputDir) && !File.Exists(statePath))
+        {
+            var names = OwnNames();
+            var clashes = Directory.EnumerateFileSystemEntries(OutputDir).Select(p => Path.GetFileName(p))
+                .Where(names.Contains).Order(StringComparer.Ordinal).ToList();
+            if (clashes.Count > 0)
+                throw new ReasonSharpException(
+                    $"{option} '{OutputDir}' already holds {RunFolder.Describe(clashes)} but no {StateFile}, so " +
+                    "it is no run of this pipeline to resume and its stages would mix with those files; expected a " +
+                    "new folder, or --overwrite to delete them and start there");
+        }
+        Directory.CreateDirectory(OutputDir);
+        if (!File.Exists(statePath)) SaveState([]);
+        return deleted;
+    }
+
+    /// <summary>
+    /// Deletes the previous run: everything in a folder with pipeline_state.json (the pipeline wrote it all), else only
+    /// the folders named like this pipeline's stages and the report. Returns the names deleted.
+    /// </summary>
+    public IReadOnlyList<string> ClearOutput()
+    {
+        if (!Directory.Exists(OutputDir)) return [];
+        bool ours = File.Exists(Path.Combine(OutputDir, StateFile));
+        var names = OwnNames();
+        var deleted = new List<string>();
+        foreach (var path in Directory.EnumerateFileSystemEntries(OutputDir).Order(StringComparer.Ordinal).ToList())
+        {
+            var name = Path.GetFileName(path);
+            if (!ours && !names.Contains(name)) continue;
+            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+            else File.Delete(path);
+            deleted.Add(name);
+        }
+        return deleted;
+    }
+
+    /// <summary>The entries the pipeline writes into its folder: one folder per stage, and the report.</summary>
+    HashSet<string> OwnNames() =>
+        Stages.Select(s => s.Name).Append(RunReport.HtmlFile).Append(RunReport.PlotsFolder).ToHashSet();
 
     /// <summary>
     /// Binds every stage's options without running anything, so a typo in the last stage fails before hours of training.

@@ -204,14 +204,31 @@ public static class PipelineStages
 
     static StageOutput Star(StarConfig config, StageContext context)
     {
-        var result = StarTrainer.Run(config, context.Progress);
+        var result = StarTrainer.Run(ResumeStarIfStarted(config), context.Progress);
         return new StageOutput(new Dictionary<string, string> { ["model"] = result.FinalModel, ["data"] = result.Iterations[^1].Data },
             new Dictionary<string, double> { ["iterations"] = result.Iterations.Count, ["eval_accuracy"] = result.Iterations[^1].Accuracy });
     }
 
-    /// <summary>A stage restarted after an interruption continues from its latest checkpoint.</summary>
-    static T ResumeIfStarted<T>(T config) where T : TrainingOptions =>
-        config.ResumeFromCheckpoint is null && Directory.Exists(config.OutputDir) && Checkpoints.List(config.OutputDir).Count > 0 ? config with { ResumeFromCheckpoint = "latest" } : config;
+    /// <summary>
+    /// A training stage that did not finish (pipeline_state.json does not list it) continues from its latest
+    /// checkpoint; with none yet, the files it left are its own partial run, deleted (overwrite_output_dir) before it
+    /// starts over.
+    /// </summary>
+    static T ResumeIfStarted<T>(T config) where T : TrainingOptions
+    {
+        if (config.ResumeFromCheckpoint is not null || config.OverwriteOutputDir) return config;
+        if (Checkpoints.List(config.OutputDir).Count > 0) return config with { ResumeFromCheckpoint = "latest" };
+        return RunFolder.RunEntries(config.OutputDir).Count > 0 ? config with { OverwriteOutputDir = true } : config;
+    }
+
+    /// <summary>An unfinished STaR stage goes on after its last finished iteration, or starts over.</summary>
+    static StarConfig ResumeStarIfStarted(StarConfig config)
+    {
+        if (config.ResumeFromCheckpoint is not null || config.OverwriteOutputDir) return config;
+        if (File.Exists(Path.Combine(config.OutputDir, StarTrainer.StateFile)))
+            return config with { ResumeFromCheckpoint = "latest" };
+        return RunFolder.RunEntries(config.OutputDir).Count > 0 ? config with { OverwriteOutputDir = true } : config;
+    }
 
     static StageOutput Sample(SampleStageOptions o, StageContext context)
     {

@@ -27,7 +27,7 @@ public static class TrainingCorpus
     static IEnumerable<string> ReadText(string path)
     {
         var block = new StringBuilder();
-        foreach (var line in File.ReadLines(path))
+        foreach (var (_, line) in TextLines.Read(path))
         {
             block.Append(line).Append('\n');
             if (block.Length < TextBlockChars) continue;
@@ -39,10 +39,8 @@ public static class TrainingCorpus
 
     static IEnumerable<string> ReadJsonl(string path, IReadOnlyList<string> fields)
     {
-        var lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (lineNumber, line) in TextLines.Read(path))
         {
-            lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             JsonDocument row;
             try { row = JsonDocument.Parse(line); }

@@ -49,7 +49,16 @@ public static partial class Checkpoints
         var final = System.IO.Path.Combine(outputDir, $"{Prefix}{step}");
         var temp = $"{final}.tmp-{Guid.NewGuid():N}";
         Directory.CreateDirectory(temp);
-        writeContents(temp);
+        try { writeContents(temp); }
+        catch (DiskFullException e)
+        {
+            // The partial folder is deleted to give the space back; the older checkpoints are whole.
+            Directory.Delete(temp, recursive: true);
+            var previous = List(outputDir).LastOrDefault().Path;
+            throw new DiskFullException($"{e.Message}. {Prefix}{step} was not saved; " +
+                (previous is null ? "the run has no earlier checkpoint" : $"the newest whole checkpoint is {previous}"),
+                e);
+        }
         if (Directory.Exists(final))
         {
             // Re-saving a step (a run resumed from an older checkpoint): move the old one aside first.

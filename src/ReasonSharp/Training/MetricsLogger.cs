@@ -13,6 +13,7 @@ public sealed class MetricsLogger : IDisposable
     public const string MetricsFile = "metrics.jsonl";
     public const string TensorBoardFolder = "tensorboard";
 
+    readonly string _path;
     readonly StreamWriter _jsonl;
     readonly TensorBoardWriter _tensorBoard;
     readonly ProgressDisplay _progress;
@@ -20,7 +21,7 @@ public sealed class MetricsLogger : IDisposable
     /// <param name="history">Lines logged before a resume; metrics.jsonl is rewritten to exactly these before appending.</param>
     public MetricsLogger(string outputDir, ProgressDisplay progress, IReadOnlyList<JsonObject> history, long resumedStep)
     {
-        var path = Path.Combine(outputDir, MetricsFile);
+        var path = _path = Path.Combine(outputDir, MetricsFile);
         AtomicFile.WriteAllText(path, string.Concat(history.Select(h => h.ToJsonString() + "\n")));
         _jsonl = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
         _tensorBoard = new TensorBoardWriter(Path.Combine(outputDir, TensorBoardFolder));
@@ -30,11 +31,20 @@ public sealed class MetricsLogger : IDisposable
 
     public void Log(JsonObject line)
     {
-        _jsonl.WriteLine(line.ToJsonString());
+        var text = line.ToJsonString();
+        try { _jsonl.WriteLine(text); }
+        catch (IOException e) when (DiskFullException.IsDiskFull(e))
+        {
+            throw DiskFullException.Appending(_path, e, text.Length + 1);
+        }
         long step = line["step"]!.GetValue<long>();
         var scalars = line.Where(kv => kv.Key != "step" && MetricsLog.Number(kv.Value) is not null)
-            .Select(kv => KeyValuePair.Create(TensorBoardTag(kv.Key), MetricsLog.Number(kv.Value)!.Value));
-        _tensorBoard.WriteScalars(step, scalars);
+            .Select(kv => KeyValuePair.Create(TensorBoardTag(kv.Key), MetricsLog.Number(kv.Value)!.Value)).ToList();
+        try { _tensorBoard.WriteScalars(step, scalars); }
+        catch (IOException e) when (DiskFullException.IsDiskFull(e))
+        {
+            throw DiskFullException.Appending(_tensorBoard.Path, e, 0);
+        }
         _progress.WriteLine(string.Join("  ", line.Select(kv => $"{kv.Key}={Format(kv.Value)}")));
     }
 
@@ -46,8 +56,11 @@ public sealed class MetricsLogger : IDisposable
 
     public void Dispose()
     {
-        _jsonl.Dispose();
-        _tensorBoard.Dispose();
+        // After a full disk was reported, closing must not throw a second error over that report.
+        try { _jsonl.Dispose(); }
+        catch (IOException e) when (DiskFullException.IsDiskFull(e)) { }
+        try { _tensorBoard.Dispose(); }
+        catch (IOException e) when (DiskFullException.IsDiskFull(e)) { }
     }
 }
 

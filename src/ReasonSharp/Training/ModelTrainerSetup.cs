@@ -33,9 +33,14 @@ public static class ModelTrainerSetup
     public static LoraAdapters? ApplyLora(LanguageModel model, ModelTrainingOptions options) =>
         options.UsePeft ? LoraAdapters.Apply(model.Model, options.Lora(), options.Seed) : null;
 
-    /// <summary>Writes the options as YAML (every key, as bound) to output_dir/<paramref name="fileName"/>.</summary>
-    public static void SaveOptions(TrainingOptions options, string fileName)
+    /// <summary>
+    /// Checks output_dir for another run (see <see cref="RunFolder.Prepare"/>: refused, or deleted with
+    /// overwrite_output_dir), then writes the options as YAML (every key, as bound) to
+    /// output_dir/<paramref name="fileName"/>.
+    /// </summary>
+    public static void SaveOptions(TrainingOptions options, string fileName, ProgressDisplay? progress = null)
     {
+        if (RunFolder.Prepare(options) is { } cleared) progress?.WriteLine(cleared);
         Directory.CreateDirectory(options.OutputDir);
         AtomicFile.WriteAllText(Path.Combine(options.OutputDir, fileName), OptionsBinder.ToYaml(options));
     }

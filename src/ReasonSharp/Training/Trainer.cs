@@ -46,6 +46,8 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         Native.TorchNative.EnsureLoaded();
         options.Validate();
         var outputDir = options.OutputDir;
+        var progress = Progress ?? ProgressDisplay.ForConsole(options.DisableTqdm);
+        if (RunFolder.Prepare(options) is { } cleared) progress.WriteLine(cleared);
         Directory.CreateDirectory(outputDir);
         var resumeFrom = options.ResumeFromCheckpoint is { } spec ? Checkpoints.Resolve(spec, outputDir) : null;
         Checkpoints.RemoveIncomplete(outputDir);
@@ -72,7 +74,6 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         }
         context.GlobalStep = state.GlobalStep;
 
-        var progress = Progress ?? ProgressDisplay.ForConsole(options.DisableTqdm);
         using var logger = new MetricsLogger(outputDir, progress, state.LogHistory, state.GlobalStep);
         if (resumeFrom is not null) progress.WriteLine($"resumed from {resumeFrom} at step {state.GlobalStep}");
 

@@ -64,6 +64,11 @@ public record TrainingOptions
     public int MaxNanSteps { get; init; } = 10;
     /// <summary>A checkpoint folder to continue from, or "latest" for the newest complete one in <see cref="OutputDir"/>.</summary>
     public string? ResumeFromCheckpoint { get; init; }
+    /// <summary>
+    /// Start over in an <see cref="OutputDir"/> that holds another run: its files (checkpoints, metrics, model) are
+    /// deleted first. Without it such a folder is refused (see <see cref="RunFolder"/>).
+    /// </summary>
+    public bool OverwriteOutputDir { get; init; }
     /// <summary>No progress bar (plain log lines only).</summary>
     public bool DisableTqdm { get; init; }
     /// <summary>Write report.html with plots at the end of the run.</summary>

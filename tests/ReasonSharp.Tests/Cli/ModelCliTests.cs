@@ -61,5 +61,9 @@ public class ModelCliTests
         Assert.Equal(2, code);
         Assert.Contains("bad.jsonl:1", output);
         Assert.Contains("question", output);
+        // --n 0 used to end in a NullReferenceException.
+        (code, output) = await CliHarness.Run("generate", dir.File("m"), "--prompt", "hi", "--n", "0");
+        Assert.Equal(2, code);
+        Assert.Equal("error: --n: expected at least 1 completion per prompt, got 0", output.Trim());
     }
 }

@@ -17,6 +17,16 @@ public class GenerationEngineTests
 
     static readonly int[][] Prompts = [[5, 6, 7], [11, 12, 13, 14, 15, 16, 17], [20], [30, 31, 32, 33]];
 
+    [Fact]
+    public void NoPromptsGiveNoResultsAndZeroStatsNotTheLastCallsOrNull()
+    {
+        using var model = PeakedModel();
+        var engine = new GenerationEngine(model);
+        engine.Generate(Prompts, SamplingOptions.Greedy(4, eos: [1]));
+        Assert.Empty(engine.Generate([], SamplingOptions.Greedy(4, eos: [1])));
+        Assert.Equal((0, 0), (engine.LastStats!.Rows, engine.LastStats.GeneratedTokens));
+    }
+
     [Theory]
     [InlineData("qwen2")]
     [InlineData("llama")]

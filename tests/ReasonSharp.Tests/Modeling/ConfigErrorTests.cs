@@ -55,6 +55,30 @@ public class ConfigErrorTests
         Assert.Contains(field, LoadFails(dir.Path).Message);
     }
 
+    [Theory]
+    [InlineData("rope_theta", "-1", "'rope_theta' must be a finite number > 0, got -1")]
+    [InlineData("rope_theta", "0", "'rope_theta' must be a finite number > 0, got 0")]
+    [InlineData("rms_norm_eps", "0", "'rms_norm_eps' must be a finite number > 0, got 0")]
+    [InlineData("rms_norm_eps", "-1e-6", "'rms_norm_eps' must be a finite number > 0")]
+    [InlineData("initializer_range", "-0.02", "'initializer_range' must be a finite number >= 0, got -0.02")]
+    [InlineData("max_position_embeddings", "0", "'max_position_embeddings' must be positive, got 0")]
+    [InlineData("intermediate_size", "-64", "'intermediate_size' must be positive, got -64")]
+    [InlineData("rope_scaling", "{\"rope_type\": \"linear\", \"factor\": 0}",
+        "'rope_scaling.factor' must be a finite number > 0")]
+    [InlineData("rope_scaling", "{\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 1, " +
+                "\"high_freq_factor\": 1, \"original_max_position_embeddings\": 8192}",
+        "'rope_scaling.high_freq_factor' (1) must be finite and greater")]
+    public void ValuesThatWouldMakeNaNAreErrorsNamingTheField(string field, string value, string expected)
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        SaveTiny(dir);
+        EditConfig(dir.Path, s =>
+            System.Text.RegularExpressions.Regex.Replace(s, $"\"{field}\": [^,\n]+", $"\"{field}\": {value}"));
+        var e = LoadFails(dir.Path);
+        Assert.Contains(Path.Combine(dir.Path, ModelFolder.ConfigFile), e.Message);
+        Assert.Contains(expected, e.Message);
+    }
+
     [Fact]
     public void MissingShardNamesTheShardAndIndex()
     {

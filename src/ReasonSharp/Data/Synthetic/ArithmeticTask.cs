@@ -48,6 +48,21 @@ public sealed class ArithmeticTask : ISyntheticTask
         return Teach(expression, difficulty);
     }
 
+    /// <summary>
+    /// Expression texts are at most (tree shapes: Catalan(operands − 1)) × operations^(operands − 1) ×
+    /// numbers^operands; exact divisions, short multipliers and the result bound only remove some.
+    /// </summary>
+    public long? MaxDistinctProblems(int difficulty)
+    {
+        SyntheticTasks.CheckDifficulty(this, difficulty);
+        var o = ArithmeticOptions.ForLevel(difficulty);
+        double numbers = Pow10(o.MaxDigits) - Pow10(o.MinDigits - 1);
+        int operations = 2 + (o.Multiply ? 1 : 0) + (o.Divide ? 1 : 0);
+        double shapes = 1;
+        for (int n = 0; n < o.Operands - 1; n++) shapes = shapes * 2 * (2 * n + 1) / (n + 2);
+        return SyntheticTasks.Saturating(shapes * Math.Pow(operations, o.Operands - 1) * Math.Pow(numbers, o.Operands));
+    }
+
     /// <summary>The teacher: a trace working <paramref name="expression"/> step by step.</summary>
     public SyntheticProblem Teach(Expr expression, int difficulty)
     {

@@ -52,6 +52,16 @@ public sealed class CountdownTask : ISyntheticTask
         throw new ReasonSharpException($"countdown options {options}: no reachable target in range after 100000 tries");
     }
 
+    /// <summary>Keys are the sorted numbers and target: at most (multisets of numbers) × (targets in range).</summary>
+    public long? MaxDistinctProblems(int difficulty)
+    {
+        SyntheticTasks.CheckDifficulty(this, difficulty);
+        var o = CountdownOptions.ForLevel(difficulty);
+        double multisets = 1;
+        for (int i = 1; i <= o.Count; i++) multisets = multisets * (o.MaxNumber + i - 1) / i;
+        return SyntheticTasks.Saturating(multisets * (o.MaxTarget - o.MinTarget + 1));
+    }
+
     /// <summary>The teacher: a problem with a trace for these numbers and target (which must be reachable).</summary>
     public SyntheticProblem Solve(IReadOnlyList<long> numbers, long target, int maxShownFailures, int difficulty)
     {

@@ -18,6 +18,12 @@ public interface ISyntheticTask
 
     /// <summary>One problem with its teacher trace; all randomness comes from <paramref name="random"/>.</summary>
     SyntheticProblem Generate(Random random, int difficulty);
+
+    /// <summary>
+    /// An upper bound on the distinct problems (keys) at <paramref name="difficulty"/>, so that asking for more fails
+    /// at once instead of drawing for minutes; null when not known.
+    /// </summary>
+    long? MaxDistinctProblems(int difficulty) => null;
 }
 
 /// <summary>A generated problem: user prompt, teacher trace, gold columns, and a canonical key for deduplication.</summary>
@@ -57,6 +63,9 @@ public static class SyntheticTasks
     public static ISyntheticTask ByName(string name) =>
         All.FirstOrDefault(t => t.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ReasonSharpException($"--task: unknown task '{name}'; expected {string.Join(", ", All.Select(t => t.Name))}");
+
+    /// <summary>A count computed in floating point, as a long (long.MaxValue when larger).</summary>
+    internal static long Saturating(double count) => count >= long.MaxValue ? long.MaxValue : (long)Math.Ceiling(count);
 
     internal static void CheckDifficulty(ISyntheticTask task, int difficulty)
     {

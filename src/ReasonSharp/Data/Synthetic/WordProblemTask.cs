@@ -15,16 +15,7 @@ public sealed class WordProblemTask : ISyntheticTask
 
     public SyntheticProblem Generate(Random random, int difficulty)
     {
-        SyntheticTasks.CheckDifficulty(this, difficulty);
-        var (minSteps, maxSteps, scale) = difficulty switch
-        {
-            1 => (2, 2, 1),
-            2 => (2, 3, 1),
-            3 => (3, 3, 2),
-            4 => (3, 4, 3),
-            _ => (4, 4, 5),
-        };
-        var candidates = WordTemplates.All.Where(t => t.Steps >= minSteps && t.Steps <= maxSteps).ToList();
+        var (candidates, scale) = Level(difficulty);
         var template = candidates[random.Next(candidates.Count)];
         var context = new WordContext(random, scale);
         var question = template.Build(context);
@@ -35,6 +26,54 @@ public sealed class WordProblemTask : ISyntheticTask
             Prompt: question,
             Trace: new ReasoningTrace(string.Join("\n", context.Lines), answer),
             Columns: new Dictionary<string, JsonNode> { ["answer"] = answer });
+    }
+
+    static (List<WordTemplate> Templates, int Scale) Level(int difficulty)
+    {
+        SyntheticTasks.CheckDifficulty(new WordProblemTask(), difficulty);
+        var (minSteps, maxSteps, scale) = difficulty switch
+        {
+            1 => (2, 2, 1),
+            2 => (2, 3, 1),
+            3 => (3, 3, 2),
+            4 => (3, 4, 3),
+            _ => (4, 4, 5),
+        };
+        return (WordTemplates.All.Where(t => t.Steps >= minSteps && t.Steps <= maxSteps).ToList(), scale);
+    }
+
+    /// <summary>
+    /// Keys are the template and its drawn numbers: the sum over the level's templates of the product of their draws'
+    /// range sizes, measured by building each template (templates draw a fixed sequence of numbers).
+    /// </summary>
+    public long? MaxDistinctProblems(int difficulty)
+    {
+        var (templates, scale) = Level(difficulty);
+        double total = 0;
+        foreach (var template in templates)
+        {
+            double most = 0;
+            for (int seed = 0; seed < 8; seed++)
+            {
+                var ranges = new RangeRecorder(seed);
+                template.Build(new WordContext(ranges, scale));
+                most = Math.Max(most, ranges.Combinations);
+            }
+            total += most;
+        }
+        return SyntheticTasks.Saturating(total);
+    }
+
+    /// <summary>A Random that multiplies up the sizes of the ranges numbers are drawn from.</summary>
+    sealed class RangeRecorder(int seed) : Random(seed)
+    {
+        public double Combinations { get; private set; } = 1;
+
+        public override long NextInt64(long minValue, long maxValue)
+        {
+            Combinations *= maxValue - minValue;
+            return base.NextInt64(minValue, maxValue);
+        }
     }
 }
 

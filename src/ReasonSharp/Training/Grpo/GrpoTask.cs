@@ -190,6 +190,19 @@ public sealed class GrpoTask : ITrainingTask
         metrics["completions/clipped_ratio"] = rollouts.Count(r => r.Generation.Truncated) / (double)rollouts.Count;
     }
 
+    public const string CompletionsFile = "completions.jsonl";
+    bool _completionsChecked;
+
+    /// <summary>A resumed run logs again the steps after its checkpoint: their old lines go first, once.</summary>
+    void DropCompletionsAfter(string path, long step)
+    {
+        if (_completionsChecked || !File.Exists(path)) return;
+        _completionsChecked = true;
+        var lines = File.ReadAllLines(path);
+        var kept = lines.Where(l => JsonNode.Parse(l)?["step"]?.GetValue<long>() is { } s && s <= step).ToList();
+        if (kept.Count < lines.Length) AtomicFile.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
+    }
+
     void LogCompletions(long step, List<Rollout> rollouts, float[] advantages)
     {
         foreach (var i in Enumerable.Range(0, rollouts.Count).Take(_config.NumCompletionsToPrint))
@@ -198,8 +211,9 @@ public sealed class GrpoTask : ITrainingTask
             CompletionLog.Add(new CompletionLogRow(step, r.Example.Prompt.LastOrDefault(m => m.Role == ChatMessage.User)?.Content ?? "",
                 r.Generation.CompletionText, r.Reward, advantages[i], r.Rewards));
         }
-        var path = Path.Combine(_config.OutputDir, "completions.jsonl");
+        var path = Path.Combine(_config.OutputDir, CompletionsFile);
         Directory.CreateDirectory(_config.OutputDir);
+        DropCompletionsAfter(path, step - 1);
         File.AppendAllLines(path, CompletionLog.Where(c => c.Step == step).Select(c => JsonSerializer.Serialize(new
         {
             step = c.Step,

@@ -62,7 +62,7 @@ public sealed class SftTrainer
     public SftResult Train()
     {
         var progress = Progress ?? ProgressDisplay.ForConsole(_config.DisableTqdm);
-        ModelTrainerSetup.SaveOptions(_config, ConfigFile);
+        ModelTrainerSetup.SaveOptions(_config, ConfigFile, progress);
         progress.WriteLine($"train data: {TrainData.Stats.Describe()}");
         if (EvalData is not null) progress.WriteLine($"eval data: {EvalData.Stats.Describe()}");
         if (Accuracy is not null) progress.WriteLine($"eval accuracy: greedy on {Accuracy.Examples.Count} held-out prompts, verified by '{_config.EvalReward}'");

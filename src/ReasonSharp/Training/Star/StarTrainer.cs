@@ -65,7 +65,7 @@ public static class StarTrainer
         var reward = RewardSpecs.Create(registry, config.Reward);
         var train = ModelTrainerSetup.ReadTrainExamples(config);
         var eval = ModelTrainerSetup.ReadEvalExamples(config);
-        ModelTrainerSetup.SaveOptions(config, "star_config.yaml");
+        PrepareFolder(config, progress);
 
         var iterations = LoadFinished(config.OutputDir);
         string current = iterations.LastOrDefault()?.Model ?? config.ModelNameOrPath!;
@@ -83,7 +83,19 @@ public static class StarTrainer
             if (rows.Count == 0) throw new ReasonSharpException($"STaR iteration {i}: no correct rationale was found for any of {problems.Count} problems; start from a model that solves some (e.g. after SFT)");
 
             var model = Path.Combine(folder, "model");
-            var sft = config with { ModelNameOrPath = config.RestartFromBase ? config.ModelNameOrPath : current, DatasetName = data, OutputDir = model, EvalDatasetName = null, EvalReward = null, EvalStrategy = "no", WriteReport = false };
+            // An iteration that was interrupted is redone from its sampling, so its partial SFT run is started over.
+            var sft = config with
+            {
+                ModelNameOrPath = config.RestartFromBase ? config.ModelNameOrPath : current,
+                DatasetName = data,
+                OutputDir = model,
+                EvalDatasetName = null,
+                EvalReward = null,
+                EvalStrategy = "no",
+                WriteReport = false,
+                ResumeFromCheckpoint = null,
+                OverwriteOutputDir = true,
+            };
             SftTrainer.Run(ToSft(sft), progress);
             double accuracy = eval is null ? double.NaN : Accuracy(model, eval, reward, config);
             var iteration = new StarIteration(i, problems.Count, solved, rationalized, rows.Count, data, model, accuracy, clock.Elapsed.TotalSeconds);
@@ -94,6 +106,32 @@ public static class StarTrainer
         }
         WriteReport(config.OutputDir, iterations);
         return new StarResult(iterations, current);
+    }
+
+    /// <summary>
+    /// A new run refuses a folder holding another run's files unless overwrite_output_dir (<see cref="RunFolder"/>);
+    /// resume_from_checkpoint: latest continues this folder's run after its last finished iteration.
+    /// </summary>
+    static void PrepareFolder(StarConfig config, ProgressDisplay progress)
+    {
+        if (config.ResumeFromCheckpoint is not { } resume)
+        {
+            ModelTrainerSetup.SaveOptions(config, ConfigFile, progress);
+            return;
+        }
+        if (resume != "latest")
+            throw new ReasonSharpException($"training option 'resume_from_checkpoint' is {resume}; expected latest " +
+                                           "(STaR continues the run in output_dir after its last finished iteration)");
+        if (config.OverwriteOutputDir)
+            throw new ReasonSharpException(
+                "training options 'resume_from_checkpoint' and 'overwrite_output_dir' are both set; expected one: " +
+                "continue the STaR run in output_dir, or delete it and start over");
+        if (!File.Exists(Path.Combine(config.OutputDir, StateFile)))
+            throw new ReasonSharpException(
+                $"resume_from_checkpoint is latest, but {config.OutputDir} holds no finished STaR iteration " +
+                $"({StateFile}); expected overwrite_output_dir: true (--overwrite) to start over there, or a new " +
+                "output_dir without resume_from_checkpoint");
+        AtomicFile.WriteAllText(Path.Combine(config.OutputDir, ConfigFile), Recipes.OptionsBinder.ToYaml(config));
     }
 
     /// <summary>The SftConfig part of a StarConfig, as a plain SftConfig (so the SFT run saves and validates only SFT options).</summary>
@@ -185,7 +223,9 @@ public static class StarTrainer
         return rollouts.Count(r => r.Reward >= config.Threshold) / (double)Math.Max(1, rollouts.Count);
     }
 
-    const string StateFile = "star_state.json";
+    /// <summary>The finished iterations, in output_dir; resume_from_checkpoint: latest continues after them.</summary>
+    public const string StateFile = "star_state.json";
+    public const string ConfigFile = "star_config.yaml";
 
     static List<StarIteration> LoadFinished(string folder)
     {

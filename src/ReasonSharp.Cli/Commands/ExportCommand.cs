@@ -20,16 +20,19 @@ public static class ExportCommand
         var type = new Option<string>("--type") { Description = "Weight type: f32, f16 or q8_0 (norms and biases stay f32).", DefaultValueFactory = _ => "f32" };
         type.AcceptOnlyFromAmong("f32", "f16", "q8_0");
         var name = new Option<string?>("--name") { Description = "general.name in the file (default: the folder's name)." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace --out when it already exists." };
         var pre = new Option<string?>("--pre") { Description = "llama.cpp pre-tokenizer name, when it cannot be recognised from tokenizer.json (e.g. qwen2, llama-bpe, gpt2)." };
 
         var command = new Command("gguf", "Write a GGUF v3 file (llama, qwen2, qwen3) with the tokenizer and chat template, for llama.cpp and Ollama.")
         {
-            model, output, type, name, pre,
+            model, output, type, name, pre, overwrite,
         };
         command.SetAction(parseResult =>
         {
             var outPath = parseResult.GetValue(output)!;
             if (Directory.Exists(outPath)) throw new ReasonSharpException($"--out {outPath}: is a folder; expected a file path such as {Path.Combine(outPath, "model.gguf")}");
+            if (File.Exists(outPath) && !parseResult.GetValue(overwrite))
+                throw new ReasonSharpException($"--out {outPath}: the file exists; pass --overwrite to replace it, or choose another path");
             var options = new GgufExportOptions
             {
                 Type = Gguf.ParseFileType(parseResult.GetValue(type)!),

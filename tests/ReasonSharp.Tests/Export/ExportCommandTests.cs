@@ -51,8 +51,12 @@ public class ExportCommandTests
         Assert.Equal(GgmlType.Q8_0, reader.Tensor("output.weight").Type);
         Assert.Equal([Path.GetFileName(outPath)], Directory.GetFiles(Path.GetDirectoryName(outPath)!).Select(Path.GetFileName));
 
-        // Overwriting an existing file replaces it whole.
-        Assert.Equal(0, Run("export", "gguf", folder, "--out", dir.File("stale.gguf"), "--name", "renamed").Code);
+        // An existing file is kept unless --overwrite; then it is replaced whole.
+        var refused = Run("export", "gguf", folder, "--out", dir.File("stale.gguf"), "--name", "renamed");
+        Assert.Equal(2, refused.Code);
+        Assert.Contains("--overwrite", refused.Error);
+        Assert.Equal("old content", File.ReadAllText(dir.File("stale.gguf")));
+        Assert.Equal(0, Run("export", "gguf", folder, "--out", dir.File("stale.gguf"), "--name", "renamed", "--overwrite").Code);
         Assert.Equal("renamed", GgufReader.Open(dir.File("stale.gguf")).Metadata["general.name"]);
 
         var tokens = ExportModels.RandomTokens(16, 3);

@@ -160,10 +160,10 @@ public class MathVerifyTests(ITestOutputHelper output)
     public void The_time_limit_stops_a_huge_check_on_worker_threads()
     {
         var huge = "$" + string.Join("+", Enumerable.Range(1, 20_000).Select(i => $"\\frac{{x^{{{i % 7}}}}}{{{i}}}")) + "$";
-        var options = new MathVerifyOptions { Timeout = TimeSpan.FromMilliseconds(20) };
+        var options = new MathVerifyOptions { Timeout = TimeSpan.FromMilliseconds(20), MaxInputLength = 1_000_000 };
         var watch = Stopwatch.StartNew();
         var results = new VerifyResult[4];
-        Parallel.For(0, results.Length, i => results[i] = MathVerifier.Verify(huge, huge + " ", options));
+        Parallel.For(0, results.Length, i => results[i] = MathVerifier.Verify("$x$", huge + " ", options));
         watch.Stop();
         output.WriteLine($"{watch.ElapsedMilliseconds} ms; {results[0].Decision}");
         Assert.All(results, r => Assert.True(r.TimedOut));

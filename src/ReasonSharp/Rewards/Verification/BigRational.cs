@@ -45,18 +45,26 @@ public readonly struct BigRational : IEquatable<BigRational>, IComparable<BigRat
         return new(BigInteger.Pow(value.Numerator, exponent), BigInteger.Pow(value.Denominator, exponent));
     }
 
-    /// <summary>Parses "123", "-4.50", ".5" exactly.</summary>
+    /// <summary>Parses "123", "-4.50", ".5", "1e5", "2.5E-3" exactly. The caller bounds the digits and the exponent.</summary>
     public static BigRational Parse(string text)
     {
         text = text.Trim();
         var negative = text.StartsWith('-');
         if (negative || text.StartsWith('+')) text = text[1..];
+        var exponent = 0;
+        var e = text.IndexOfAny(['e', 'E']);
+        if (e >= 0)
+        {
+            exponent = int.Parse(text[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+            text = text[..e];
+        }
         var dot = text.IndexOf('.');
         var digits = dot < 0 ? text : text.Remove(dot, 1);
         if (digits.Length == 0) digits = "0";
-        var numerator = BigInteger.Parse(digits, CultureInfo.InvariantCulture);
-        var denominator = dot < 0 ? BigInteger.One : BigInteger.Pow(10, text.Length - dot - 1);
-        return new(negative ? -numerator : numerator, denominator);
+        var numerator = BigInteger.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture);
+        var scale = (dot < 0 ? 0 : text.Length - dot - 1) - exponent;
+        if (scale < 0) return new(negative ? -numerator * BigInteger.Pow(10, -scale) : numerator * BigInteger.Pow(10, -scale), 1);
+        return new(negative ? -numerator : numerator, BigInteger.Pow(10, scale));
     }
 
     /// <summary>Rounds half away from zero to the given number of decimals (like sympy's Float.round for our purposes).</summary>

@@ -6,6 +6,10 @@ namespace ReasonSharp.Rewards.Verification;
 public sealed class VerificationTimeoutException(TimeSpan limit)
     : Exception($"math verification exceeded its time limit of {limit.TotalMilliseconds:0} ms");
 
+/// <summary>Thrown when an input is over a size cap (<see cref="MathVerifyOptions.MaxInputLength"/>,
+/// <see cref="MathVerifyOptions.MaxNumberDigits"/>): the verifier refuses it rather than spend unbounded time.</summary>
+public sealed class VerificationSizeException(string message) : Exception(message);
+
 /// <summary>
 /// A cooperative time limit: the parser, normaliser and evaluator call <see cref="Check"/> as they work, so a check
 /// stops on any thread without aborting it. Regexes get the remaining time as their match timeout.

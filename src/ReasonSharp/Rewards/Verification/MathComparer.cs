@@ -14,6 +14,10 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
     /// <summary>How the last positive (or final negative) decision was reached.</summary>
     public string Decision { get; private set; } = "no comparison made";
 
+    /// <summary>Set when some pair of values was too large to compare exactly or as doubles (a refusal, not a
+    /// verdict): e.g. 10^{10^{10}} against 10^{10^{10}}+1.</summary>
+    public string? TooLarge { get; private set; }
+
     bool Decide(bool result, string how)
     {
         Decision = how;
@@ -453,6 +457,11 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
             var gd = Value(gold);
             var pd = Value(pred);
             if (double.IsNaN(gd) || double.IsNaN(pd)) return Decide(false, "a value could not be evaluated");
+            if (Overflowed(gold, gd) || Overflowed(pred, pd))
+            {
+                TooLarge = $"{Shorten(gold)} vs {Shorten(pred)}: a value is beyond exact arithmetic and beyond a double";
+                return Decide(false, $"too large to compare: {TooLarge}");
+            }
             var close = hasFloat ? RoundedEqual(gd, pd, digits) : Close(gd, pd);
             return Decide(close, $"numeric values {(close ? "equal" : "differ")} ({gd:G15} vs {pd:G15}{(hasFloat ? $", rounded to {digits} decimals" : "")})");
         }
@@ -474,6 +483,16 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
         return valid >= 3
             ? Decide(true, $"expressions agree at {valid} random points of {string.Join(", ", atoms)}")
             : Decide(false, "expressions could not be evaluated at enough points");
+    }
+
+    /// <summary>An infinite value from an expression that has no ∞ in it: the double overflowed (10^{400}, 2^{10^9}).</summary>
+    static bool Overflowed(MathNode node, double value) =>
+        double.IsInfinity(value) && !node.DescendantsAndSelf().Any(n => n is ConstantNode { Kind: MathConstant.Infinity });
+
+    static string Shorten(MathNode node)
+    {
+        var text = node.ToString();
+        return text.Length <= 60 ? text : text[..57] + "...";
     }
 
     static bool Close(double a, double b)

@@ -12,11 +12,37 @@ public abstract class MathNode
     public abstract override string ToString();
 
     /// <summary>True when a number was written anywhere inside (an assignment's left side has none).</summary>
-    public bool ContainsNumberLiteral() => this is NumberNode || Children.Any(c => c.ContainsNumberLiteral());
+    public bool ContainsNumberLiteral() => DescendantsAndSelf().Any(n => n is NumberNode);
 
-    public bool ContainsFloat() => this is NumberNode { IsFloat: true } || Children.Any(c => c.ContainsFloat());
+    public bool ContainsFloat() => DescendantsAndSelf().Any(n => n is NumberNode { IsFloat: true });
 
-    public IEnumerable<MathNode> DescendantsAndSelf() => Children.SelectMany(c => c.DescendantsAndSelf()).Prepend(this);
+    /// <summary>This node and every node below it, depth first, walked with an explicit stack (linear time, any depth).</summary>
+    public IEnumerable<MathNode> DescendantsAndSelf()
+    {
+        var stack = new Stack<MathNode>();
+        stack.Push(this);
+        while (stack.Count > 0)
+        {
+            var node = stack.Pop();
+            yield return node;
+            foreach (var child in node.Children.Reverse()) stack.Push(child);
+        }
+    }
+
+    /// <summary>The number of nodes on the longest path from here to a leaf, counted without recursion.</summary>
+    public int Depth()
+    {
+        var deepest = 0;
+        var stack = new Stack<(MathNode Node, int Level)>();
+        stack.Push((this, 1));
+        while (stack.Count > 0)
+        {
+            var (node, level) = stack.Pop();
+            deepest = Math.Max(deepest, level);
+            foreach (var child in node.Children) stack.Push((child, level + 1));
+        }
+        return deepest;
+    }
 }
 
 public sealed class NumberNode(BigRational value, bool isFloat) : MathNode

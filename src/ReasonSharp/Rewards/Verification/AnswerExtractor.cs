@@ -471,14 +471,22 @@ internal static partial class AnswerExtractor
     [GeneratedRegex(@"(?i:answer)", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex AnswerWordRegex();
 
-    // What may not follow a number taken on its own: an exponent, subscript or group, \times/\cdot/\div, an operator
-    // with an operand, or a factorial "!" that is not the end of a sentence. Such a number is the start of a larger
-    // expression ("2^{10}", "1.5 \times 10^5", "5!/3"), and reading it alone would score a prefix.
-    const string NotContinued = @"(?!\s*(?:[\^_{]|\\(?:times|cdot|div)(?![a-zA-Z])|[*/×÷+\-]\s*[\d(.])|!(?![\s.,;:?)]|$))";
+    // Operators and commands that join a number to a larger expression or relation.
+    const string JoiningCommand = @"\\(?:le|leq|leqslant|ge|geq|geqslant|lt|gt|ne|neq|approx|times|cdot|div|pm|mp|sqrt|log|ln|lg|exp|sin|cos|tan|cot|sec|csc|frac|binom|in|cup|cap|setminus)(?![a-zA-Z])";
+
+    // What may not follow a number taken on its own: an exponent, subscript or group, a joining command, a
+    // relation, an operator with an operand, or a factorial "!" that is not the end of a sentence. Such a number is
+    // the start of a larger expression ("2^{10}", "1.5 \times 10^5", "5!/3", "0 < x \le 1"), and reading it alone
+    // would score a prefix.
+    const string NotContinued = @"(?!\s*(?:[\^_{<>≤≥≠]|" + JoiningCommand + @"|[*/×÷+\-]\s*[\d(.])|!(?![\s.,;:?)]|$))";
+
+    // What may not come before it: a joining command, a relation, ^, _ or a product/quotient sign ("\le 1",
+    // "\log 8", "\times 10"): the number is the end of a larger expression.
+    const string NotPreceded = @"(?<!(?:" + JoiningCommand + @"|[<>≤≥≠^_*/×÷])\s*)";
 
     // Plain numbers: thousands separators, decimal point or comma, leading-dot decimals, 1e5 exponents, optional
     // percent, and nothing continuing them.
-    const string Number = @"(?<!\d)(?:(?<i1>-?[1-9]\d{0,2}(?:[ ,]\d{3})+)(?<d1>\.\d+)?|(?<i2>-?\d+)(?<d2>[.,]\d+)|(?<d3>\.\d+)|(?<i3>-?\d+))(?<exp>[eE][+\-]?\d+(?![a-zA-Z\d]))?(?<pct>\s*(?:%|[Pp]ercent|\s*[Pp]ercentage|\s*[Pp]ct))?" + NotContinued;
+    const string Number = NotPreceded + @"(?<!\d)(?:(?<i1>-?[1-9]\d{0,2}(?:[ ,]\d{3})+)(?<d1>\.\d+)?|(?<i2>-?\d+)(?<d2>[.,]\d+)|(?<d3>\.\d+)|(?<i3>-?\d+))(?<exp>[eE][+\-]?\d+(?![a-zA-Z\d]))?(?<pct>\s*(?:%|[Pp]ercent|\s*[Pp]ercentage|\s*[Pp]ct))?" + NotContinued;
     const string ExprChars = @"[\d.\s+\-*×/^()÷]";
     const string ExprOperators = @"[+\-*×/^()÷]";
     // The part before the first operator is matched atomically (it holds no operator, so nothing is lost) to keep

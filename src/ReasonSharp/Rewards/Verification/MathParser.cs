@@ -100,11 +100,11 @@ public static partial class MathParser
 
     static readonly HashSet<string> MatrixEnvironments = ["pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "matrix", "smallmatrix", "array"];
 
-    sealed class Parser(string text, Deadline deadline, int maxNumberDigits, bool plain)
+    sealed class Parser(string text, Deadline deadline, int maxNumberDigits, bool plain, int depth = 0)
     {
         readonly string _s = text;
         int _pos;
-        int _depth;
+        int _depth = depth;
         int _absDepth;
 
         public MathNode ParseTop()
@@ -628,7 +628,8 @@ public static partial class MathParser
             if (command == "operatorname" && Functions.Contains(trimmed)) return ParseFunction(trimmed);
             if (trimmed.All(c => char.IsLetterOrDigit(c) || c == ' '))
                 return new SymbolNode(trimmed.Replace(" ", ""), isText: true);
-            return new Parser(trimmed, deadline, maxNumberDigits, plain).ParseTop();
+            // \text{…} holding math is parsed by a parser that continues this one's nesting count.
+            return new Parser(trimmed, deadline, maxNumberDigits, plain, _depth + 1).ParseTop();
         }
 
         MathNode ParseFunction(string name)

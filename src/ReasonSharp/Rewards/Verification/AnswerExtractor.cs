@@ -112,8 +112,9 @@ internal static partial class AnswerExtractor
         var trimmed = text.Trim();
         if (options.MatchExpressions)
         {
-            if (WholeNumberRegex().Match(trimmed) is { Success: true } number) return ParseExpression(number, options, deadline);
-            if (WholeExpressionRegex().Match(trimmed) is { Success: true } expression)
+            if (Patterns.Match(WholeNumberRegex(), trimmed, 0, deadline) is { Success: true } number)
+                return ParseExpression(number, options, deadline);
+            if (Patterns.Match(WholeExpressionRegex(), trimmed, 0, deadline) is { Success: true } expression)
             {
                 var plain = ParseExpression(expression, options, deadline);
                 if (plain.Value != null || !options.MatchLatex) return plain;
@@ -193,16 +194,7 @@ internal static partial class AnswerExtractor
     static string? FirstSuccess(Match match, params string[] names) =>
         names.Select(n => match.Groups[n]).FirstOrDefault(g => g.Success && g.Length > 0)?.Value;
 
-    /// <summary>The matches of <paramref name="regex"/>, left to right, checking the deadline before each.</summary>
-    static IEnumerable<Match> Matches(Regex regex, string text, Deadline deadline)
-    {
-        deadline.Check();
-        for (var match = regex.Match(text); match.Success; match = match.NextMatch())
-        {
-            deadline.Check();
-            yield return match;
-        }
-    }
+    static IEnumerable<Match> Matches(Regex regex, string text, Deadline deadline) => Patterns.Matches(regex, text, deadline);
 
     static List<Candidate> Collect(string text, MathVerifyOptions options, Deadline deadline, bool allowAnswerTag)
     {
@@ -223,7 +215,7 @@ internal static partial class AnswerExtractor
                         candidates.Add(new Candidate(rule.Source, rule.Priority, tag.Index, tag.Index + tag.Length, Kind.Region, tag.Groups[1].Value.Trim()));
                     break;
                 case AnswerSource.Gsm8kMarker:
-                    if (Matches(Gsm8kRegex(), text, deadline).LastOrDefault() is { } marker) AddGsm8k(text, marker, rule, options, candidates);
+                    if (Matches(Gsm8kRegex(), text, deadline).LastOrDefault() is { } marker) AddGsm8k(text, marker, rule, options, candidates, deadline);
                     break;
                 case AnswerSource.FinalAnswerPhrase:
                     if (options.MatchLatex) AddAnchoredLatex(text, Envs(), rule, FinalAnswerIsRegex(), candidates, deadline);
@@ -313,10 +305,10 @@ internal static partial class AnswerExtractor
 
     /// <summary>"#### N": the number when the marker is followed by one (and nothing continuing it, so "#### 2^{10}"
     /// is not 2), else the rest of the line as one answer.</summary>
-    static void AddGsm8k(string text, Match marker, ExtractionRule rule, MathVerifyOptions options, List<Candidate> candidates)
+    static void AddGsm8k(string text, Match marker, ExtractionRule rule, MathVerifyOptions options, List<Candidate> candidates, Deadline deadline)
     {
         var rest = marker.Groups["rest"];
-        if (options.MatchExpressions && Gsm8kNumberRegex().Match(text, rest.Index) is { Success: true } number)
+        if (options.MatchExpressions && Patterns.Match(Gsm8kNumberRegex(), text, rest.Index, deadline) is { Success: true } number)
             candidates.Add(ExpressionCandidate(rule.Source, rule.Priority, number));
         else if (rest.Value.Trim().Length > 0)
             candidates.Add(new Candidate(rule.Source, rule.Priority, marker.Index, marker.Index + marker.Length, Kind.Whole, rest.Value.Trim()));
@@ -471,8 +463,9 @@ internal static partial class AnswerExtractor
     [GeneratedRegex(@"(?i:answer)", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex AnswerWordRegex();
 
-    // Operators and commands that join a number to a larger expression or relation.
-    const string JoiningCommand = @"\\(?:le|leq|leqslant|ge|geq|geqslant|lt|gt|ne|neq|approx|times|cdot|div|pm|mp|sqrt|log|ln|lg|exp|sin|cos|tan|cot|sec|csc|frac|binom|in|cup|cap|setminus)(?![a-zA-Z])";
+    // Commands that join a number to a larger expression or relation after it (kept short: every pattern holding a
+    // number repeats it, and the generated code is compiled on first use).
+    const string JoiningCommand = @"\\(?:[lg]eq?|[lg]t|neq?|times|cdot|div|pm|mp|sqrt|frac|pi)(?![a-zA-Z])";
 
     // What may not follow a number taken on its own: an exponent, subscript or group, a joining command, a
     // relation, an operator with an operand, or a factorial "!" that is not the end of a sentence. Such a number is
@@ -480,9 +473,9 @@ internal static partial class AnswerExtractor
     // would score a prefix.
     const string NotContinued = @"(?!\s*(?:[\^_{<>≤≥≠]|" + JoiningCommand + @"|[*/×÷+\-]\s*[\d(.])|!(?![\s.,;:?)]|$))";
 
-    // What may not come before it: a joining command, a relation, ^, _ or a product/quotient sign ("\le 1",
-    // "\log 8", "\times 10"): the number is the end of a larger expression.
-    const string NotPreceded = @"(?<!(?:" + JoiningCommand + @"|[<>≤≥≠^_*/×÷])\s*)";
+    // What may not come before it: a command other than \boxed/\fbox, a relation, ^, _ or a product/quotient sign
+    // ("\le 1", "\log 8", "\times 10"): the number is the end of a larger expression.
+    const string NotPreceded = @"(?<!(?:\\(?!boxed|fbox)[a-zA-Z]+|[<>≤≥≠^_*/×÷])\s*)";
 
     // Plain numbers: thousands separators, decimal point or comma, leading-dot decimals, 1e5 exponents, optional
     // percent, and nothing continuing them.
@@ -496,7 +489,9 @@ internal static partial class AnswerExtractor
     const string Prefix = @"(?:^|\s|=)(?:\*\*)?";
     const string Suffix = @"(?:\*\*)?(?:\.|,|:|\s|\)|\$|$)";
     const string Currency = @"\\?[$€£¥₹₽₪₩₫฿₡₢₣₤₥₦₧₨₭₮₯₰₱₲₳₴₵₶₷₸₺₻₼₾₿]?";
-    const string ExprWithAnchors = "(?:" + Prefix + Expr + Suffix + ")";
+    // An expression does not start right after "digit spaces": a start further left in the same run of digits and
+    // spaces already tried (and failed) the same continuation, so skipping keeps the search linear ("1 1 1 …").
+    const string ExprWithAnchors = "(?:" + Prefix + @"(?<![\d.]\s+)" + Expr + Suffix + ")";
     const string NumberWithAnchors = "(?:" + Prefix + Currency + Number + ")";
     const string ExprOrNumber = "(?:" + ExprWithAnchors + "|" + NumberWithAnchors + ")";
 

@@ -59,11 +59,8 @@ public static partial class LatexNormalizer
         return text;
     }
 
-    static string Apply(string text, Regex regex, string replacement, Deadline deadline)
-    {
-        deadline.Check();
-        return regex.Replace(text, replacement);
-    }
+    static string Apply(string text, Regex regex, string replacement, Deadline deadline) =>
+        Patterns.Replace(regex, text, replacement, deadline);
 
     /// <summary>Each regex step gives up after this long (a linear scan of a text at the input cap takes about
     /// 1 ms); the deadline is checked between steps, so a step can overrun it by at most this much.</summary>
@@ -141,7 +138,7 @@ public static partial class LatexNormalizer
         for (var i = 0; i < 2; i++)
         {
             deadline.Check();
-            var stripped = UnitRegex().Replace(text, "$1", 1);
+            var stripped = Patterns.Replace(UnitRegex(), text, "$1", deadline, 1);
             if (stripped.Trim().Length > 0 && stripped != text) text = stripped;
         }
         return text;

@@ -166,7 +166,8 @@ public class MathVerifyTests(ITestOutputHelper output)
         Parallel.For(0, results.Length, i => results[i] = MathVerifier.Verify("$x$", huge + " ", options));
         watch.Stop();
         output.WriteLine($"{watch.ElapsedMilliseconds} ms; {results[0].Decision}");
-        Assert.All(results, r => Assert.True(r.TimedOut));
+        // The 20 ms can also run out on the gold side when the threads share two busy cores: either way, a time limit.
+        Assert.All(results, r => Assert.True(r.TimedOut || r.Gold.Limit == VerifyLimit.Time, r.Decision));
         Assert.All(results, r => Assert.False(r.Equivalent));
         Assert.True(watch.ElapsedMilliseconds < 5_000, $"took {watch.ElapsedMilliseconds} ms");
     }

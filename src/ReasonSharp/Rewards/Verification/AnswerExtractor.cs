@@ -36,12 +36,21 @@ internal static partial class AnswerExtractor
     public static ExtractedAnswer Extract(string text, MathVerifyOptions options, Deadline deadline, bool allowAnswerTag = true)
     {
         RequireLength(text, options, "prediction");
-        var candidates = Collect(text, options, deadline, allowAnswerTag);
+        // Rules are collected lazily, priority level by level: when a boxed answer parses, the patterns of the later
+        // rules never run over the text.
+        var collector = new Collector(text, options, deadline, allowAnswerTag);
+        var pending = options.Extraction.ToList();
+        var candidates = new List<Candidate>();
         var failedLatexSpans = new List<(int Start, int End)>();
         ExtractedAnswer? first = null;
-        foreach (var group in candidates.GroupBy(c => c.Priority).OrderBy(g => g.Key))
+        foreach (var level in options.Extraction.SelectMany(PrioritiesOf).Distinct().Order())
         {
-            foreach (var candidate in group.OrderByDescending(c => c.End).ThenBy(c => c.Start))
+            foreach (var rule in pending.Where(r => PrioritiesOf(r).Contains(level)).ToList())
+            {
+                candidates.AddRange(collector.Collect(rule));
+                pending.Remove(rule);
+            }
+            foreach (var candidate in candidates.Where(c => c.Priority == level).OrderByDescending(c => c.End).ThenBy(c => c.Start))
             {
                 deadline.Check();
                 if (candidate.Kind == Kind.Expression && OverlapsFailedLatex(candidate, failedLatexSpans)) continue;
@@ -168,7 +177,7 @@ internal static partial class AnswerExtractor
             if (digits.Length == 0) digits = "0";
             var numberText = (negative ? "-" : "") + digits + (fraction?.Replace(',', '.') ?? "") + match.Groups["exp"].Value;
             MathNode number;
-            try { number = MathParser.NumberOf(numberText, options.MaxNumberDigits); }
+            try { number = MathParser.NumberOf(numberText, options.MaxNumberDigits, deadline); }
             catch (NumberTooLargeException e) { throw new VerificationSizeException(e.Message); }
             catch (FormatException) { return (null, numberText, $"'{numberText}' is not a number"); }
             if (match.Groups["pct"].Success) number = new PercentNode(number);
@@ -196,14 +205,24 @@ internal static partial class AnswerExtractor
 
     static IEnumerable<Match> Matches(Regex regex, string text, Deadline deadline) => Patterns.Matches(regex, text, deadline);
 
-    static List<Candidate> Collect(string text, MathVerifyOptions options, Deadline deadline, bool allowAnswerTag)
+    /// <summary>The priority levels a rule's candidates get ("final answer … is" runs at +50, bare "answer" at +100).</summary>
+    static int[] PrioritiesOf(ExtractionRule rule) => rule.Source switch
     {
-        var candidates = new List<Candidate>();
-        Environments? environments = null;
-        Environments Envs() => environments ??= new Environments(Matches(LatexEnvironmentRegex(), text, deadline).ToList());
+        AnswerSource.FinalAnswerPhrase => [rule.Priority, rule.Priority + 50],
+        AnswerSource.AnswerPhrase => [rule.Priority, rule.Priority + 100],
+        _ => [rule.Priority],
+    };
 
-        foreach (var rule in options.Extraction)
+    /// <summary>Finds the candidates of one rule at a time; the math spans are found once, when first needed.</summary>
+    sealed class Collector(string text, MathVerifyOptions options, Deadline deadline, bool allowAnswerTag)
+    {
+        Environments? _environments;
+
+        Environments Envs() => _environments ??= new Environments(Matches(LatexEnvironmentRegex(), text, deadline).ToList());
+
+        public List<Candidate> Collect(ExtractionRule rule)
         {
+            var candidates = new List<Candidate>();
             deadline.Check();
             switch (rule.Source)
             {
@@ -258,8 +277,8 @@ internal static partial class AnswerExtractor
                     AddExpressions(Matches(PlainNumberRegex(), text, deadline), rule.Source, rule.Priority, candidates);
                     break;
             }
+            return candidates;
         }
-        return candidates;
     }
 
     /// <summary>The math spans of a text in order, with a lookup by start position.</summary>

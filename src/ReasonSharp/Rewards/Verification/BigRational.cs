@@ -46,7 +46,10 @@ public readonly struct BigRational : IEquatable<BigRational>, IComparable<BigRat
     }
 
     /// <summary>Parses "123", "-4.50", ".5", "1e5", "2.5E-3" exactly. The caller bounds the digits and the exponent.</summary>
-    public static BigRational Parse(string text)
+    public static BigRational Parse(string text) => Parse(text, Deadline.None);
+
+    /// <summary>As <see cref="Parse(string)"/>, checking the deadline while a long digit string is converted.</summary>
+    internal static BigRational Parse(string text, Deadline deadline)
     {
         text = text.Trim();
         var negative = text.StartsWith('-');
@@ -61,10 +64,58 @@ public readonly struct BigRational : IEquatable<BigRational>, IComparable<BigRat
         var dot = text.IndexOf('.');
         var digits = dot < 0 ? text : text.Remove(dot, 1);
         if (digits.Length == 0) digits = "0";
-        var numerator = BigInteger.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture);
+        var numerator = ParseDigits(digits, deadline);
         var scale = (dot < 0 ? 0 : text.Length - dot - 1) - exponent;
         if (scale < 0) return new(negative ? -numerator * BigInteger.Pow(10, -scale) : numerator * BigInteger.Pow(10, -scale), 1);
         return new(negative ? -numerator : numerator, BigInteger.Pow(10, scale));
+    }
+
+    const int ChunkDigits = 4_000;
+
+    /// <summary>
+    /// Converts a digit string. Long ones are cut into chunks that are parsed and then merged pairwise (each merge
+    /// multiplies by a power of ten), so the work is near-linear and the deadline is checked between steps —
+    /// BigInteger.Parse on a million digits takes most of a second without a check.
+    /// </summary>
+    static BigInteger ParseDigits(string digits, Deadline deadline)
+    {
+        if (digits.Length <= ChunkDigits) return BigInteger.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture);
+        // Chunks from the right, so every chunk but the first has exactly ChunkDigits digits.
+        var chunks = new List<BigInteger>();
+        var first = digits.Length % ChunkDigits;
+        if (first > 0) chunks.Add(BigInteger.Parse(digits.AsSpan(0, first), NumberStyles.None, CultureInfo.InvariantCulture));
+        for (var at = first; at < digits.Length; at += ChunkDigits)
+        {
+            deadline.Check();
+            chunks.Add(BigInteger.Parse(digits.AsSpan(at, ChunkDigits), NumberStyles.None, CultureInfo.InvariantCulture));
+        }
+        // Merge pairs from the right: at each level every right-hand block has `width` digits.
+        var width = ChunkDigits;
+        while (chunks.Count > 1)
+        {
+            var scale = BigInteger.Pow(10, width);
+            var merged = new List<BigInteger>((chunks.Count + 1) / 2);
+            var odd = chunks.Count % 2;
+            if (odd == 1) merged.Add(chunks[0]);
+            for (var i = odd; i < chunks.Count; i += 2)
+            {
+                deadline.Check();
+                merged.Add(chunks[i] * scale + chunks[i + 1]);
+            }
+            chunks = merged;
+            width *= 2;
+        }
+        return chunks[0];
+    }
+
+    /// <summary>The value for an explanation: exact when short, else its size ("a 30103-digit integer"), since
+    /// printing a big integer in decimal costs seconds (27 s for a million digits).</summary>
+    public string Describe()
+    {
+        var bits = Math.Max(BigInteger.Abs(Numerator).GetBitLength(), Denominator.GetBitLength());
+        if (bits <= 3_000) return ToString();
+        var digits = (long)(bits * 0.30103) + 1;
+        return IsInteger ? $"an integer of about {digits} digits" : $"a fraction with parts of up to about {digits} digits";
     }
 
     /// <summary>Rounds half away from zero to the given number of decimals (like sympy's Float.round for our purposes).</summary>

@@ -241,8 +241,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
                 break;
             case UnionNode union:
                 foreach (var part in union.Parts)
-                foreach (var e in Endpoints(part))
-                    yield return e;
+                    foreach (var e in Endpoints(part))
+                        yield return e;
                 break;
         }
     }
@@ -402,8 +402,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
         if (g.RowCount != p.RowCount || g.ColumnCount != p.ColumnCount)
             return Decide(false, $"matrix shapes differ: {g.RowCount}x{g.ColumnCount} vs {p.RowCount}x{p.ColumnCount}");
         for (var r = 0; r < g.RowCount; r++)
-        for (var c = 0; c < g.ColumnCount; c++)
-            if (!Equal(g.Rows[r][c], p.Rows[r][c])) return Decide(false, $"matrix entry ({r + 1},{c + 1}) differs: {g.Rows[r][c]} vs {p.Rows[r][c]}");
+            for (var c = 0; c < g.ColumnCount; c++)
+                if (!Equal(g.Rows[r][c], p.Rows[r][c])) return Decide(false, $"matrix entry ({r + 1},{c + 1}) differs: {g.Rows[r][c]} vs {p.Rows[r][c]}");
         return Decide(true, $"matrices equal entry by entry ({g.RowCount}x{g.ColumnCount})");
     }
 
@@ -452,7 +452,7 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
                     var same = ge.Round(digits) == pe.Round(digits);
                     return Decide(same, $"numbers {(same ? "equal" : "differ")} after rounding to {digits} decimals ({ge.Round(digits).ToDouble()} vs {pe.Round(digits).ToDouble()})");
                 }
-                return Decide(ge == pe, ge == pe ? $"exact rational values equal ({ge})" : $"exact values differ ({ge} vs {pe})");
+                return Decide(ge == pe, ge == pe ? $"exact rational values equal ({ge.Describe()})" : $"exact values differ ({ge.Describe()} vs {pe.Describe()})");
             }
             var gd = Value(gold);
             var pd = Value(pred);

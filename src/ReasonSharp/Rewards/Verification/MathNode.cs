@@ -45,7 +45,9 @@ public abstract class MathNode
     }
 }
 
-public sealed class NumberNode(BigRational value, bool isFloat) : MathNode
+/// <summary>A number literal. <paramref name="digits"/>, the integer's canonical decimal text when known, is what
+/// <see cref="ToString"/> prints (converting a long integer back to decimal costs seconds).</summary>
+public sealed class NumberNode(BigRational value, bool isFloat, string? digits = null) : MathNode
 {
     public BigRational Value { get; } = value;
     /// <summary>Written with a decimal point: compared after rounding, as math-verify does.</summary>
@@ -53,7 +55,7 @@ public sealed class NumberNode(BigRational value, bool isFloat) : MathNode
     public override IEnumerable<MathNode> Children => [];
     public override string ToString() => IsFloat
         ? Value.ToDouble().ToString("R", CultureInfo.InvariantCulture)
-        : Value.ToString();
+        : digits ?? Value.ToString();
 }
 
 /// <summary>A variable or a named thing (\text{Evelyn}, a_{3}, 204_5).</summary>
@@ -141,8 +143,12 @@ public sealed class RelationNode(RelationKind kind, MathNode left, MathNode righ
 
     public static string Symbol(RelationKind kind) => kind switch
     {
-        RelationKind.Equal => "=", RelationKind.NotEqual => "!=", RelationKind.Less => "<",
-        RelationKind.LessOrEqual => "<=", RelationKind.Greater => ">", _ => ">=",
+        RelationKind.Equal => "=",
+        RelationKind.NotEqual => "!=",
+        RelationKind.Less => "<",
+        RelationKind.LessOrEqual => "<=",
+        RelationKind.Greater => ">",
+        _ => ">=",
     };
 }
 

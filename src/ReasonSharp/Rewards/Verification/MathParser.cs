@@ -35,7 +35,7 @@ public static partial class MathParser
     {
         var trimmed = text.Trim();
         if (ThousandsRegex().IsMatch(trimmed))
-            return NumberOf(LatexNormalizer.StripThousands(trimmed), maxNumberDigits);
+            return NumberOf(LatexNormalizer.StripThousands(trimmed), maxNumberDigits, deadline);
         return new Parser(trimmed, deadline, maxNumberDigits, plain).ParseTop();
     }
 
@@ -59,7 +59,9 @@ public static partial class MathParser
     }
 
     /// <summary>A number from "123", "-4.5", "1e5", "2.5E-3"; floats are those with a point or an exponent.</summary>
-    internal static NumberNode NumberOf(string text, int maxNumberDigits)
+    internal static NumberNode NumberOf(string text, int maxNumberDigits) => NumberOf(text, maxNumberDigits, Deadline.None);
+
+    internal static NumberNode NumberOf(string text, int maxNumberDigits, Deadline deadline)
     {
         var e = text.IndexOfAny(['e', 'E']);
         var mantissa = e < 0 ? text : text[..e];
@@ -68,7 +70,12 @@ public static partial class MathParser
             throw new NumberTooLargeException($"a number has {digits} digits, over the cap of {maxNumberDigits} (MaxNumberDigits)");
         if (e >= 0 && (text.Length - e - 1 > 9 || Math.Abs(int.Parse(text[(e + 1)..], System.Globalization.CultureInfo.InvariantCulture)) > maxNumberDigits))
             throw new NumberTooLargeException($"the exponent of {text} is over the cap of {maxNumberDigits} (MaxNumberDigits)");
-        return new(BigRational.Parse(text), mantissa.Contains('.') || e >= 0);
+        var isFloat = mantissa.Contains('.') || e >= 0;
+        var value = BigRational.Parse(text, deadline);
+        if (isFloat) return new(value, true);
+        var negative = mantissa.StartsWith('-');
+        var magnitude = mantissa.TrimStart('-', '+').TrimStart('0');
+        return new(value, false, magnitude.Length == 0 ? "0" : negative ? "-" + magnitude : magnitude);
     }
 
     [GeneratedRegex(@"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")]
@@ -247,8 +254,12 @@ public static partial class MathParser
 
         static RelationKind KindOf(Op op) => op switch
         {
-            Op.Eq => RelationKind.Equal, Op.Ne => RelationKind.NotEqual, Op.Lt => RelationKind.Less,
-            Op.Le => RelationKind.LessOrEqual, Op.Gt => RelationKind.Greater, _ => RelationKind.GreaterOrEqual,
+            Op.Eq => RelationKind.Equal,
+            Op.Ne => RelationKind.NotEqual,
+            Op.Lt => RelationKind.Less,
+            Op.Le => RelationKind.LessOrEqual,
+            Op.Gt => RelationKind.Greater,
+            _ => RelationKind.GreaterOrEqual,
         };
 
         static bool IsSymbolic(MathNode node) => !node.ContainsNumberLiteral() && node is not ConstantNode;
@@ -392,7 +403,7 @@ public static partial class MathParser
                     _pos += c == '%' ? 1 : 2;
                     node = new PercentNode(node);
                 }
-                else if (c == '\'' ) { _pos++; }
+                else if (c == '\'') { _pos++; }
                 else return node;
             }
         }
@@ -497,7 +508,7 @@ public static partial class MathParser
                     if (end >= _s.Length || !char.IsLetter(_s[end])) _pos = end;
                 }
             }
-            return MathParser.NumberOf(_s[start.._pos], maxNumberDigits);
+            return MathParser.NumberOf(_s[start.._pos], maxNumberDigits, deadline);
         }
 
         MathNode ParseLetters()
@@ -558,7 +569,10 @@ public static partial class MathParser
             var name = ReadCommand();
             switch (name)
             {
-                case "frac": case "dfrac": case "tfrac": case "cfrac":
+                case "frac":
+                case "dfrac":
+                case "tfrac":
+                case "cfrac":
                     return new DivNode(ParseMacroArgument(), ParseMacroArgument());
                 case "sqrt":
                     if (TryConsume('['))
@@ -568,7 +582,9 @@ public static partial class MathParser
                         return new FuncNode("root", [ParseMacroArgument(), index]);
                     }
                     return new FuncNode("sqrt", [ParseMacroArgument()]);
-                case "binom": case "dbinom": case "tbinom":
+                case "binom":
+                case "dbinom":
+                case "tbinom":
                     return new FuncNode("binom", [ParseMacroArgument(), ParseMacroArgument()]);
                 case "pi": return new ConstantNode(MathConstant.Pi);
                 case "infty": case "infin": return new ConstantNode(MathConstant.Infinity);
@@ -577,7 +593,9 @@ public static partial class MathParser
                     var set = ReadBracedRaw().Trim();
                     return set == "R" ? new IntervalNode(new NegNode(new ConstantNode(MathConstant.Infinity)), new ConstantNode(MathConstant.Infinity), true, true)
                         : new SymbolNode("mathbb" + set);
-                case "text": case "operatorname": case "textrm":
+                case "text":
+                case "operatorname":
+                case "textrm":
                     return ParseText(name);
                 case "{":
                     if (TryCommand("}")) return new SetNode([]);
@@ -590,7 +608,8 @@ public static partial class MathParser
                     _absDepth--;
                     if (!TryCommand("|")) throw Error("expected \\|");
                     return new FuncNode("abs", [normed]);
-                case "lfloor": case "lceil":
+                case "lfloor":
+                case "lceil":
                     var inner = ParseUnion();
                     if (!TryCommand(name == "lfloor" ? "rfloor" : "rceil")) throw Error($"unclosed \\{name}");
                     return new FuncNode(name == "lfloor" ? "floor" : "ceil", [inner]);
@@ -600,7 +619,14 @@ public static partial class MathParser
                     return new TupleNode(items, false);
                 case "begin":
                     return ParseEnvironment();
-                case "left": case "right": case "big": case "Big": case "bigl": case "bigr": case "Bigl": case "Bigr":
+                case "left":
+                case "right":
+                case "big":
+                case "Big":
+                case "bigl":
+                case "bigr":
+                case "Bigl":
+                case "Bigr":
                     return ParsePrimary();
             }
             if (Functions.Contains(name)) return ParseFunction(name);

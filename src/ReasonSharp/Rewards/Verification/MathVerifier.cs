@@ -12,10 +12,36 @@ namespace ReasonSharp.Rewards.Verification;
 /// </summary>
 public static class MathVerifier
 {
+    /// <summary>
+    /// Runs every pattern and parser path once, without a deadline, the first time the verifier is used: compiling
+    /// the generated pattern code takes a few hundred milliseconds per process, which must not count against (and
+    /// time out) the first real checks.
+    /// </summary>
+    static readonly Lazy<bool> WarmedUp = new(() =>
+    {
+        var options = MathVerifyOptions.Default with { Timeout = TimeSpan.FromMinutes(1) };
+        string[] samples =
+        [
+            "The final answer is $\\frac{1}{2}$. I hope it is correct.",
+            "Final answer: so the final answer is 2/3. Answer: $x = 3$ and the answer is 1,000.5 percent",
+            "<answer>2^{10}</answer> \\boxed{5} and \\boxed{6} \\[ 1 \\] $1$ or $2$ 1 + 2 = 3 cm. #### 72",
+            "0<x\\le 1", "1e5", "5!", "1 000", "\\begin{pmatrix}1&2\\end{pmatrix}",
+        ];
+        foreach (var sample in samples)
+        {
+            // One rule at a time, so every rule's patterns run (together, the first rule that parses stops the rest).
+            foreach (var rule in MathVerifyOptions.DefaultExtraction)
+                Guard(() => AnswerExtractor.Extract(sample, options with { Extraction = [rule] }, Deadline.None));
+            VerifyPrediction(ExtractGold(sample, options, Deadline.None), sample, options, Deadline.None);
+        }
+        return true;
+    });
+
     public static VerifyResult Verify(string gold, string prediction, MathVerifyOptions? options = null, CancellationToken cancellation = default)
     {
         options ??= MathVerifyOptions.Default;
         options.Validate();
+        _ = WarmedUp.Value;
         var deadline = new Deadline(options.Timeout, cancellation);
         return VerifyPrediction(ExtractGold(gold, options, deadline), prediction, options, deadline);
     }
@@ -28,6 +54,7 @@ public static class MathVerifier
     {
         options ??= MathVerifyOptions.Default;
         options.Validate();
+        _ = WarmedUp.Value;
         return VerifyPrediction(gold, prediction, options, new Deadline(options.Timeout, cancellation));
     }
 
@@ -38,6 +65,7 @@ public static class MathVerifier
     {
         options ??= MathVerifyOptions.Default;
         options.Validate();
+        _ = WarmedUp.Value;
         return ExtractGold(gold, options, new Deadline(options.Timeout));
     }
 
@@ -47,6 +75,7 @@ public static class MathVerifier
     {
         options ??= MathVerifyOptions.Default;
         options.Validate();
+        _ = WarmedUp.Value;
         return Guard(() => AnswerExtractor.Extract(text, options, new Deadline(options.Timeout)));
     }
 

@@ -9,6 +9,8 @@ public static class BenchRunner
         ["train"] = ("Training steps/s, MFU, peak RSS: 25m/100m, full/LoRA, gradient checkpointing on/off (--profile: time split)", TrainBench.Run),
         ["grpo-memory"] = ("GRPO resident memory every 10 steps over a long run (--steps 200 --size tiny): flat means no leak", GrpoMemoryBench.Run),
         ["sft"] = ("SFT packing cost: packed rows vs separate sequences vs a plain row, forward+backward and peak RSS (--seq 512 --pieces 4)", SftBench.Run),
+        ["verifier"] = ("Math verifier time per call (p50/p99, GSM8K and MATH styles) and worst case per input cap "
+                        + "(--repeats 5 --timeout 3 --caps 10000,100000,1000000)", VerifierBench.Run),
     };
 
     public static int Run(string[] args)

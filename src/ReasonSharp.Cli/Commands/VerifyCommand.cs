@@ -18,8 +18,17 @@ public static class VerifyCommand
 
     public static Command Create()
     {
-        var gold = new Argument<string?>("gold") { Description = "The reference answer or solution text", Arity = ArgumentArity.ZeroOrOne };
-        var prediction = new Argument<string?>("prediction") { Description = "The answer or completion to check", Arity = ArgumentArity.ZeroOrOne };
+        // Optional to System.CommandLine, so a missing one is our error (exit 2), not a parse error (exit 1).
+        var gold = new Argument<string?>("gold")
+        {
+            Description = "The reference answer or solution text",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var prediction = new Argument<string?>("prediction")
+        {
+            Description = "The answer or completion to check",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var precision = new Option<int>("--precision")
         {
             Description = $"Decimals kept when a float is compared (0..{MathVerifyOptions.MaxFloatRounding})",
@@ -51,8 +60,9 @@ public static class VerifyCommand
         var nonStrict = new Option<bool>("--non-strict") { Description = "Ignore variable names (x+1 matches y+1)" };
         var allowSetRelation = new Option<bool>("--allow-set-relation") { Description = "Let a gold set match a predicted relation" };
         var command = new Command("verify",
-            "Check whether PRED is mathematically equivalent to GOLD and explain how the verdict was reached. Exit 0: " +
-            "equivalent, 1: not equivalent, 2: usage error, 3: no verdict (time limit, size cap, or the gold did not parse).")
+            "Check whether PRED is mathematically equivalent to GOLD and explain how the verdict was reached. "
+            + "Exit 0: equivalent, 1: not equivalent, 2: usage error, "
+            + "3: no verdict (time limit, size cap, or the gold did not parse).")
         {
             TreatUnmatchedTokensAsErrors = false,
         };
@@ -66,11 +76,13 @@ public static class VerifyCommand
                 if (parseResult.GetResult(option) is { Implicit: false, Tokens.Count: 0 })
                     throw new ReasonSharpException($"{option.Name}: missing its value; expected a number");
             if (parseResult.UnmatchedTokens.Count > 0)
-                throw new ReasonSharpException($"verify: unexpected '{string.Join(" ", parseResult.UnmatchedTokens)}'; expected GOLD PRED [options]");
+                throw new ReasonSharpException(
+                    $"verify: unexpected '{string.Join(" ", parseResult.UnmatchedTokens)}'; expected GOLD PRED [options]");
             var goldText = parseResult.GetValue(gold);
             var predictionText = parseResult.GetValue(prediction);
             if (goldText == null || predictionText == null)
-                throw new ReasonSharpException($"verify: missing {(goldText == null ? "GOLD and PRED" : "PRED")}; expected GOLD PRED [options]");
+                throw new ReasonSharpException(
+                    $"verify: missing {(goldText == null ? "GOLD and PRED" : "PRED")}; expected GOLD PRED [options]");
             var seconds = parseResult.GetValue(timeout);
             if (!(seconds > 0) || !double.IsFinite(seconds))
                 throw new ReasonSharpException($"--timeout must be a positive number of seconds, got {seconds}");
@@ -84,9 +96,12 @@ public static class VerifyCommand
                 AllowSetRelationComparison = parseResult.GetValue(allowSetRelation),
             };
             if (options.FloatRounding is < 0 or > MathVerifyOptions.MaxFloatRounding)
-                throw new ReasonSharpException($"--precision must be 0..{MathVerifyOptions.MaxFloatRounding}, got {options.FloatRounding}");
-            if (options.MaxInputLength < 1) throw new ReasonSharpException($"--max-input-length must be at least 1, got {options.MaxInputLength}");
-            if (options.MaxNumberDigits < 1) throw new ReasonSharpException($"--max-number-digits must be at least 1, got {options.MaxNumberDigits}");
+                throw new ReasonSharpException(
+                    $"--precision must be 0..{MathVerifyOptions.MaxFloatRounding}, got {options.FloatRounding}");
+            if (options.MaxInputLength < 1)
+                throw new ReasonSharpException($"--max-input-length must be at least 1, got {options.MaxInputLength}");
+            if (options.MaxNumberDigits < 1)
+                throw new ReasonSharpException($"--max-number-digits must be at least 1, got {options.MaxNumberDigits}");
             var result = MathVerifier.Verify(goldText, predictionText, options);
             var output = parseResult.InvocationConfiguration.Output;
             output.WriteLine(result.Verdict);
@@ -101,7 +116,7 @@ public static class VerifyCommand
         return command;
     }
 
-    /// <summary>Reads an option's value, failing with a ReasonSharpException (exit 2) rather than a parse error (exit 1).</summary>
+    /// <summary>Reads an option's value, failing with a ReasonSharpException (exit 2), not a parse error (exit 1).</summary>
     static T ParseNumber<T>(ArgumentResult result, string name, Func<string, NumberStyles, IFormatProvider, T> parse)
     {
         var token = result.Tokens.Count == 1 ? result.Tokens[0].Value : null;

@@ -32,7 +32,8 @@ public class MathVerifyGoldTests(ITestOutputHelper output)
     [InlineData("#### 2^{10}", "1024", VerifyOutcome.Equivalent)]
     [InlineData("#### 3/4", "0.75", VerifyOutcome.Equivalent)]
     [InlineData("Janet sells 16 - 3 - 4 = 9 eggs.\n#### 18", "18", VerifyOutcome.Equivalent)]
-    public void Bare_gold_answers_are_parsed_whole_never_as_their_leading_number(string gold, string prediction, VerifyOutcome expected)
+    public void Bare_gold_answers_are_parsed_whole_never_as_their_leading_number(string gold, string prediction,
+        VerifyOutcome expected)
     {
         var result = Check(gold, prediction, expected);
         Assert.NotNull(result.Gold.Value);
@@ -68,7 +69,7 @@ public class MathVerifyGoldTests(ITestOutputHelper output)
     [InlineData("8", @"the value is \log 8 here")]
     [InlineData("5", "5!/3")]
     [InlineData("2", "#### 2^{10}")]
-    public void A_prediction_is_not_scored_by_a_number_that_is_part_of_a_larger_expression(string gold, string prediction)
+    public void A_prediction_is_not_scored_by_a_number_inside_a_larger_expression(string gold, string prediction)
     {
         var result = MathVerifier.Verify(gold, prediction);
         output.WriteLine(result.Explanation);

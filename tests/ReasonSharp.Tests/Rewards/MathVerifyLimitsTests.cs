@@ -13,7 +13,7 @@ namespace ReasonSharp.Tests.Rewards;
 [Collection("Serial")]
 public class MathVerifyLimitsTests(ITestOutputHelper output)
 {
-    /// <summary>Allowed overrun past the deadline: one pattern step (100 ms) plus scheduling on 2 shared cores.</summary>
+    /// <summary>Allowed overrun past the deadline: a pattern step (100 ms) and scheduling on 2 shared cores.</summary>
     static readonly TimeSpan Slack = TimeSpan.FromSeconds(1);
 
     static string Repeat(string piece, int times) => string.Concat(Enumerable.Repeat(piece, times));
@@ -24,7 +24,8 @@ public class MathVerifyLimitsTests(ITestOutputHelper output)
         var watch = Stopwatch.StartNew();
         var result = MathVerifier.Verify(gold, prediction, options);
         watch.Stop();
-        output.WriteLine($"{gold.Length} / {prediction.Length} chars: {watch.ElapsedMilliseconds} ms, {result.Outcome}: {result.Decision}");
+        output.WriteLine($"{gold.Length} / {prediction.Length} chars: {watch.ElapsedMilliseconds} ms, "
+                         + $"{result.Outcome}: {result.Decision}");
         return (result, watch.Elapsed);
     }
 
@@ -63,7 +64,12 @@ public class MathVerifyLimitsTests(ITestOutputHelper output)
         Assert.Equal(VerifyLimit.Size, refused.Gold.Limit);
         Assert.True(fast < TimeSpan.FromSeconds(0.5), $"{fast.TotalSeconds:0.00} s");
 
-        var open = new MathVerifyOptions { Timeout = TimeSpan.FromSeconds(0.5), MaxInputLength = 2_000_000, MaxNumberDigits = 2_000_000 };
+        var open = new MathVerifyOptions
+        {
+            Timeout = TimeSpan.FromSeconds(0.5),
+            MaxInputLength = 2_000_000,
+            MaxNumberDigits = 2_000_000,
+        };
         var (result, elapsed) = Timed("5", nines, open);
         Assert.True(elapsed < open.Timeout + Slack, $"{elapsed.TotalSeconds:0.00} s");
         Assert.True(result.Outcome is VerifyOutcome.TimedOut or VerifyOutcome.NotEquivalent, result.Outcome.ToString());
@@ -78,21 +84,27 @@ public class MathVerifyLimitsTests(ITestOutputHelper output)
         Assert.Contains("MaxNumberDigits", gold.Decision);
         var (prediction, predictionTime) = Timed("7", "The answer is " + digits, new MathVerifyOptions());
         Assert.Equal(VerifyOutcome.TooLarge, prediction.Outcome);
-        Assert.True(goldTime + predictionTime < TimeSpan.FromSeconds(0.5), $"{(goldTime + predictionTime).TotalSeconds:0.00} s");
+        var both = goldTime + predictionTime;
+        Assert.True(both < TimeSpan.FromSeconds(0.5), $"{both.TotalSeconds:0.00} s");
     }
 
     [Fact]
     public void Adversarial_texts_at_the_input_cap_keep_a_short_deadline()
     {
         var options = new MathVerifyOptions { Timeout = TimeSpan.FromSeconds(0.2) };
-        string[] pieces = ["1 ", "1+", "$1$ and ", "answer $1$ ", "final answer is $1$ ", @"\[ ", "{", "2^", "1/", @"\frac{1}{2}+", "the answer is 1 ", @"\boxed{", "(", "$"];
+        string[] pieces =
+        [
+            "1 ", "1+", "$1$ and ", "answer $1$ ", "final answer is $1$ ", @"\[ ", "{", "2^", "1/", @"\frac{1}{2}+",
+            "the answer is 1 ", @"\boxed{", "(", "$",
+        ];
         foreach (var piece in pieces)
         {
             var text = Repeat(piece, (options.MaxInputLength - 2) / piece.Length) + "1x";
             foreach (var (gold, prediction) in new[] { ("1", text), (text, "1") })
             {
                 var (_, elapsed) = Timed(gold, prediction, options);
-                Assert.True(elapsed < options.Timeout + Slack, $"'{piece}' x {text.Length / piece.Length}: {elapsed.TotalSeconds:0.00} s");
+                var what = $"'{piece}' x {text.Length / piece.Length}: {elapsed.TotalSeconds:0.00} s";
+                Assert.True(elapsed < options.Timeout + Slack, what);
             }
         }
     }
@@ -111,7 +123,9 @@ public class MathVerifyLimitsTests(ITestOutputHelper output)
             Repeat("(", 49_000) + "1" + Repeat(")", 49_000),
             Repeat(@"\{", 24_000) + "1" + Repeat(@"\}", 24_000),
             "2^" + Repeat("-", 99_000) + "1",
-            @"\begin{pmatrix}" + string.Join(@"\\", Enumerable.Range(0, 10).Select(r => string.Join("&", Enumerable.Range(r * 10, 10)))) + @"\end{pmatrix}^{10}",
+            @"\begin{pmatrix}"
+            + string.Join(@"\\", Enumerable.Range(0, 10).Select(r => string.Join("&", Enumerable.Range(r * 10, 10))))
+            + @"\end{pmatrix}^{10}",
         ];
         var outcomes = new List<VerifyOutcome>();
         var thread = new Thread(() =>
@@ -133,7 +147,8 @@ public class MathVerifyLimitsTests(ITestOutputHelper output)
     public async Task Timed_out_and_too_large_answers_score_zero_and_are_counted()
     {
         MathVerifier.Verify("1", "1");
-        var slowSum = "$" + string.Join("+", Enumerable.Range(1, 20_000).Select(i => $"\\frac{{x^{{{i % 7}}}}}{{{i}}}")) + "$";
+        var terms = Enumerable.Range(1, 20_000).Select(i => $"\\frac{{x^{{{i % 7}}}}}{{{i}}}");
+        var slowSum = "$" + string.Join("+", terms) + "$";
         var reward = new AccuracyReward("accuracy", new RewardOptions(new Dictionary<string, string>
         {
             ["timeout_seconds"] = "0.05",
@@ -152,15 +167,22 @@ public class MathVerifyLimitsTests(ITestOutputHelper output)
         Assert.Equal("3", metadata["verified"]);
     }
 
+    static readonly (string Key, string Value)[] BadOptions =
+        [("float_rounding", "-3"), ("max_input_length", "0"), ("max_number_digits", "0"), ("timeout_seconds", "0")];
+
     [Fact]
     public void Out_of_range_options_are_errors()
     {
-        Assert.Throws<ReasonSharpException>(() => MathVerifier.Verify("1", "1", new MathVerifyOptions { FloatRounding = -3 }));
-        Assert.Throws<ReasonSharpException>(() => MathVerifier.Verify("1", "1", new MathVerifyOptions { Timeout = TimeSpan.Zero }));
-        Assert.Throws<ReasonSharpException>(() => MathVerifier.Verify("1", "1", new MathVerifyOptions { MaxInputLength = 0 }));
+        foreach (var bad in new[]
+                 {
+                     new MathVerifyOptions { FloatRounding = -3 }, new MathVerifyOptions { Timeout = TimeSpan.Zero },
+                     new MathVerifyOptions { MaxInputLength = 0 }, new MathVerifyOptions { MaxNumberDigits = 0 },
+                 })
+            Assert.Throws<ReasonSharpException>(() => MathVerifier.Verify("1", "1", bad));
         var registry = RewardRegistry.CreateDefault();
-        var e = Assert.Throws<ReasonSharpException>(() => registry.Create("accuracy", new Dictionary<string, string> { ["float_rounding"] = "-3" }));
-        Assert.Contains("float_rounding", e.Message);
-        Assert.Throws<ReasonSharpException>(() => registry.Create("accuracy", new Dictionary<string, string> { ["max_input_length"] = "0" }));
+        IRewardFunction Accuracy(string key, string value) =>
+            registry.Create("accuracy", new Dictionary<string, string> { [key] = value });
+        foreach (var (key, value) in BadOptions)
+            Assert.Contains(key, Assert.Throws<ReasonSharpException>(() => Accuracy(key, value)).Message);
     }
 }

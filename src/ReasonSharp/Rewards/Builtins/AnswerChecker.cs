@@ -25,11 +25,15 @@ internal sealed class AnswerChecker
         var maxInput = options.GetInt("max_input_length", defaults.MaxInputLength);
         var maxDigits = options.GetInt("max_number_digits", defaults.MaxNumberDigits);
         if (rounding is < 0 or > MathVerifyOptions.MaxFloatRounding)
-            throw new ReasonSharpException($"reward '{reward}': float_rounding must be 0..{MathVerifyOptions.MaxFloatRounding}, got {rounding}");
+            throw new ReasonSharpException(
+                $"reward '{reward}': float_rounding must be 0..{MathVerifyOptions.MaxFloatRounding}, got {rounding}");
         if (seconds is <= 0 or > 86_400)
-            throw new ReasonSharpException($"reward '{reward}': timeout_seconds must be in (0, 86400], got {seconds.ToString(CultureInfo.InvariantCulture)}");
-        if (maxInput < 1) throw new ReasonSharpException($"reward '{reward}': max_input_length must be at least 1, got {maxInput}");
-        if (maxDigits < 1) throw new ReasonSharpException($"reward '{reward}': max_number_digits must be at least 1, got {maxDigits}");
+            throw new ReasonSharpException(
+                $"reward '{reward}': timeout_seconds must be in (0, 86400], got {seconds.ToString(CultureInfo.InvariantCulture)}");
+        if (maxInput < 1)
+            throw new ReasonSharpException($"reward '{reward}': max_input_length must be at least 1, got {maxInput}");
+        if (maxDigits < 1)
+            throw new ReasonSharpException($"reward '{reward}': max_number_digits must be at least 1, got {maxDigits}");
         _options = new MathVerifyOptions
         {
             FloatRounding = rounding,
@@ -40,7 +44,7 @@ internal sealed class AnswerChecker
         };
     }
 
-    /// <summary>True/false, or null when the gold answer cannot be used (no answer, did not parse, over a cap).</summary>
+    /// <summary>True/false, or null when the gold cannot be used (no answer, did not parse, over a cap).</summary>
     public bool?[] Check(IReadOnlyList<RewardInput> batch, CancellationToken cancellationToken)
     {
         var golds = new Dictionary<string, ExtractedAnswer>(StringComparer.Ordinal);
@@ -89,7 +93,7 @@ public sealed class VerifierCounts
             Interlocked.CompareExchange(ref _firstUnusableGold, $"\"{Shorten(goldText)}\": {result.Decision}", null);
     }
 
-    /// <summary>verified, equivalent, not_equivalent, timed_out, too_large, gold_unusable (and gold_unusable_first).</summary>
+    /// <summary>verified, equivalent, not_equivalent, timed_out, too_large, gold_unusable, gold_unusable_first.</summary>
     public IReadOnlyDictionary<string, string> ToMetadata()
     {
         var metadata = new Dictionary<string, string>

@@ -15,7 +15,8 @@ public sealed class LengthReward : IRewardFunction, IRewardMetadata
     public string Name { get; }
 
     /// <summary>How the answer checks ended so far (timed out, too large, unusable gold, …).</summary>
-    public Task<IReadOnlyDictionary<string, string>> GetMetadataAsync() => Task.FromResult(_checker.Counts.ToMetadata());
+    public Task<IReadOnlyDictionary<string, string>> GetMetadataAsync() =>
+        Task.FromResult(_checker.Counts.ToMetadata());
 
     public LengthReward(string name, RewardOptions options)
     {
@@ -69,7 +70,8 @@ public sealed class CosineReward : IRewardFunction, IRewardMetadata
     public string Name { get; }
 
     /// <summary>How the answer checks ended so far (timed out, too large, unusable gold, …).</summary>
-    public Task<IReadOnlyDictionary<string, string>> GetMetadataAsync() => Task.FromResult(_checker.Counts.ToMetadata());
+    public Task<IReadOnlyDictionary<string, string>> GetMetadataAsync() =>
+        Task.FromResult(_checker.Counts.ToMetadata());
 
     public CosineReward(string name, RewardOptions options)
     {

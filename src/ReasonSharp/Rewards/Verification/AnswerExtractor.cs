@@ -28,12 +28,17 @@ internal static partial class AnswerExtractor
     {
         RequireLength(text, options, "gold");
         var trimmed = text.Trim();
-        if (!IsBareMath(trimmed) || HasAnchor(trimmed) || trimmed.Contains('$')) return Extract(text, options, deadline);
+        if (!IsBareMath(trimmed) || HasAnchor(trimmed) || trimmed.Contains('$'))
+            return Extract(text, options, deadline);
         var (value, normalized, error) = ParseWhole(trimmed, options, deadline);
-        return new ExtractedAnswer(AnswerSource.WholeText, trimmed, normalized, value, error) { FallbackText = normalized };
+        return new ExtractedAnswer(AnswerSource.WholeText, trimmed, normalized, value, error)
+        {
+            FallbackText = normalized,
+        };
     }
 
-    public static ExtractedAnswer Extract(string text, MathVerifyOptions options, Deadline deadline, bool allowAnswerTag = true)
+    public static ExtractedAnswer Extract(string text, MathVerifyOptions options, Deadline deadline,
+        bool allowAnswerTag = true)
     {
         RequireLength(text, options, "prediction");
         // Rules are collected lazily, priority level by level: when a boxed answer parses, the patterns of the later
@@ -50,14 +55,18 @@ internal static partial class AnswerExtractor
                 candidates.AddRange(collector.Collect(rule));
                 pending.Remove(rule);
             }
-            foreach (var candidate in candidates.Where(c => c.Priority == level).OrderByDescending(c => c.End).ThenBy(c => c.Start))
+            var atLevel = candidates.Where(c => c.Priority == level).OrderByDescending(c => c.End).ThenBy(c => c.Start);
+            foreach (var candidate in atLevel)
             {
                 deadline.Check();
                 if (candidate.Kind == Kind.Expression && OverlapsFailedLatex(candidate, failedLatexSpans)) continue;
                 var (value, normalized, error) = ParseCandidate(candidate, options, deadline);
                 first ??= new ExtractedAnswer(candidate.Source, candidate.Matched, normalized, null, error);
                 if (value != null)
-                    return new ExtractedAnswer(candidate.Source, candidate.Matched, normalized, value, null) { FallbackText = first.Normalized };
+                    return new ExtractedAnswer(candidate.Source, candidate.Matched, normalized, value, null)
+                    {
+                        FallbackText = first.Normalized,
+                    };
                 if (candidate.Kind == Kind.Latex) failedLatexSpans.Add((candidate.Start, candidate.End));
             }
         }
@@ -78,7 +87,8 @@ internal static partial class AnswerExtractor
 
     static bool HasAnchor(string text) =>
         text.Contains(@"\boxed", StringComparison.Ordinal) || text.Contains(@"\fbox", StringComparison.Ordinal)
-        || text.Contains("####", StringComparison.Ordinal) || text.Contains("<answer>", StringComparison.OrdinalIgnoreCase);
+        || text.Contains("####", StringComparison.Ordinal)
+        || text.Contains("<answer>", StringComparison.OrdinalIgnoreCase);
 
     static bool OverlapsFailedLatex(Candidate candidate, List<(int Start, int End)> spans)
     {
@@ -91,7 +101,8 @@ internal static partial class AnswerExtractor
         return false;
     }
 
-    static (MathNode? Value, string Normalized, string? Error) ParseCandidate(Candidate candidate, MathVerifyOptions options, Deadline deadline)
+    static (MathNode? Value, string Normalized, string? Error) ParseCandidate(Candidate candidate,
+        MathVerifyOptions options, Deadline deadline)
     {
         switch (candidate.Kind)
         {
@@ -106,7 +117,8 @@ internal static partial class AnswerExtractor
                     if (whole.Value != null) return whole;
                 }
                 var inner = Extract(candidate.Matched, options, deadline, allowAnswerTag: false);
-                return (inner.Value, inner.Normalized ?? candidate.Matched, inner.Value == null ? inner.ParseError ?? "nothing parsed" : null);
+                var why = inner.Value == null ? inner.ParseError ?? "nothing parsed" : null;
+                return (inner.Value, inner.Normalized ?? candidate.Matched, why);
             default:
                 return ParseLatexParts(candidate.Parts, options, deadline);
         }
@@ -116,7 +128,8 @@ internal static partial class AnswerExtractor
     /// A text taken as one answer: a plain number ("1 000", "1,22", "$5", "28%", "1e5"), else a plain expression in
     /// Python's reading (2^10 = 1024), else LaTeX. Fails rather than keep a piece: "2^{10}" is never 2.
     /// </summary>
-    static (MathNode? Value, string Normalized, string? Error) ParseWhole(string text, MathVerifyOptions options, Deadline deadline)
+    static (MathNode? Value, string Normalized, string? Error) ParseWhole(string text, MathVerifyOptions options,
+        Deadline deadline)
     {
         var trimmed = text.Trim();
         if (options.MatchExpressions)
@@ -133,8 +146,10 @@ internal static partial class AnswerExtractor
         return ParseLatexParts([new LatexPart(trimmed, false)], options, deadline);
     }
 
-    /// <summary>Normalises and parses each part; several parts that all parse become one set (flattening sets).</summary>
-    static (MathNode? Value, string Normalized, string? Error) ParseLatexParts(IReadOnlyList<LatexPart> parts, MathVerifyOptions options, Deadline deadline)
+    /// <summary>Normalises and parses each part; several parts that all parse become one set (flattening
+    /// sets).</summary>
+    static (MathNode? Value, string Normalized, string? Error) ParseLatexParts(IReadOnlyList<LatexPart> parts,
+        MathVerifyOptions options, Deadline deadline)
     {
         var values = new List<MathNode?>();
         var normalized = new List<string>();
@@ -165,7 +180,8 @@ internal static partial class AnswerExtractor
         return (new SetNode(elements), joined, null);
     }
 
-    static (MathNode? Value, string Normalized, string? Error) ParseExpression(Match match, MathVerifyOptions options, Deadline deadline)
+    static (MathNode? Value, string Normalized, string? Error) ParseExpression(Match match, MathVerifyOptions options,
+        Deadline deadline)
     {
         var integer = FirstSuccess(match, "i1", "i2", "i3");
         var fraction = FirstSuccess(match, "d1", "d2", "d3");
@@ -175,7 +191,8 @@ internal static partial class AnswerExtractor
             var negative = digits.StartsWith('-');
             if (negative) digits = digits[1..].TrimStart('0');
             if (digits.Length == 0) digits = "0";
-            var numberText = (negative ? "-" : "") + digits + (fraction?.Replace(',', '.') ?? "") + match.Groups["exp"].Value;
+            var numberText = (negative ? "-" : "") + digits + (fraction?.Replace(',', '.') ?? "")
+                             + match.Groups["exp"].Value;
             MathNode number;
             try { number = MathParser.NumberOf(numberText, options.MaxNumberDigits, deadline); }
             catch (NumberTooLargeException e) { throw new VerificationSizeException(e.Message); }
@@ -203,9 +220,10 @@ internal static partial class AnswerExtractor
     static string? FirstSuccess(Match match, params string[] names) =>
         names.Select(n => match.Groups[n]).FirstOrDefault(g => g.Success && g.Length > 0)?.Value;
 
-    static IEnumerable<Match> Matches(Regex regex, string text, Deadline deadline) => Patterns.Matches(regex, text, deadline);
+    static IEnumerable<Match> Matches(Regex regex, string text, Deadline deadline) =>
+        Patterns.Matches(regex, text, deadline);
 
-    /// <summary>The priority levels a rule's candidates get ("final answer … is" runs at +50, bare "answer" at +100).</summary>
+    /// <summary>The priority levels of a rule's candidates ("final answer … is" +50, bare "answer" +100).</summary>
     static int[] PrioritiesOf(ExtractionRule rule) => rule.Source switch
     {
         AnswerSource.FinalAnswerPhrase => [rule.Priority, rule.Priority + 50],
@@ -218,7 +236,8 @@ internal static partial class AnswerExtractor
     {
         Environments? _environments;
 
-        Environments Envs() => _environments ??= new Environments(Matches(LatexEnvironmentRegex(), text, deadline).ToList());
+        Environments Envs() =>
+            _environments ??= new Environments(Matches(LatexEnvironmentRegex(), text, deadline).ToList());
 
         public List<Candidate> Collect(ExtractionRule rule)
         {
@@ -231,18 +250,23 @@ internal static partial class AnswerExtractor
                     break;
                 case AnswerSource.AnswerTag when allowAnswerTag:
                     if (Matches(AnswerTagRegex(), text, deadline).LastOrDefault() is { } tag)
-                        candidates.Add(new Candidate(rule.Source, rule.Priority, tag.Index, tag.Index + tag.Length, Kind.Region, tag.Groups[1].Value.Trim()));
+                        candidates.Add(new Candidate(rule.Source, rule.Priority, tag.Index, tag.Index + tag.Length,
+                            Kind.Region, tag.Groups[1].Value.Trim()));
                     break;
                 case AnswerSource.Gsm8kMarker:
-                    if (Matches(Gsm8kRegex(), text, deadline).LastOrDefault() is { } marker) AddGsm8k(text, marker, rule, options, candidates, deadline);
+                    if (Matches(Gsm8kRegex(), text, deadline).LastOrDefault() is { } marker)
+                        AddGsm8k(text, marker, rule, options, candidates, deadline);
                     break;
                 case AnswerSource.FinalAnswerPhrase:
-                    if (options.MatchLatex) AddAnchoredLatex(text, Envs(), rule, FinalAnswerIsRegex(), candidates, deadline);
-                    if (options.MatchLatex) AddFinalAnswerJustIs(text, Envs(), rule, candidates, deadline);
+                    if (options.MatchLatex)
+                    {
+                        AddAnchoredLatex(text, Envs(), rule, FinalAnswerIsRegex(), candidates, deadline);
+                        AddFinalAnswerJustIs(text, Envs(), rule, candidates, deadline);
+                    }
                     if (options.MatchExpressions)
                     {
-                        AddExpressions(Matches(FinalAnswerIsExprRegex(), text, deadline), rule.Source, rule.Priority, candidates);
-                        AddExpressions(Matches(FinalAnswerJustIsExprRegex(), text, deadline), rule.Source, rule.Priority + 50, candidates);
+                        Add(FinalAnswerIsExprRegex(), rule, rule.Priority, candidates);
+                        Add(FinalAnswerJustIsExprRegex(), rule, rule.Priority + 50, candidates);
                     }
                     break;
                 case AnswerSource.AnswerPhrase:
@@ -253,8 +277,8 @@ internal static partial class AnswerExtractor
                     }
                     if (options.MatchExpressions)
                     {
-                        AddExpressions(Matches(AnswerColonExprRegex(), text, deadline), rule.Source, rule.Priority, candidates);
-                        AddExpressions(Matches(AnswerWordExprRegex(), text, deadline), rule.Source, rule.Priority + 100, candidates);
+                        Add(AnswerColonExprRegex(), rule, rule.Priority, candidates);
+                        Add(AnswerWordExprRegex(), rule, rule.Priority + 100, candidates);
                     }
                     break;
                 case AnswerSource.LatexMath when options.MatchLatex:
@@ -273,23 +297,29 @@ internal static partial class AnswerExtractor
                         candidates.Add(new Candidate(rule.Source, rule.Priority, 0, text.Length, Kind.Whole, trimmed));
                     break;
                 case AnswerSource.PlainNumber when options.MatchExpressions:
-                    AddExpressions(Matches(PlainExpressionRegex(), text, deadline), rule.Source, rule.Priority, candidates);
-                    AddExpressions(Matches(PlainNumberRegex(), text, deadline), rule.Source, rule.Priority, candidates);
+                    Add(PlainExpressionRegex(), rule, rule.Priority, candidates);
+                    Add(PlainNumberRegex(), rule, rule.Priority, candidates);
                     break;
             }
             return candidates;
         }
+
+        /// <summary>Every match of an expression or number pattern, a candidate at <paramref name="priority"/>.</summary>
+        void Add(Regex regex, ExtractionRule rule, int priority, List<Candidate> candidates) =>
+            AddExpressions(Matches(regex, text, deadline), rule.Source, priority, candidates);
     }
 
     /// <summary>The math spans of a text in order, with a lookup by start position.</summary>
     sealed class Environments(List<Match> list)
     {
-        readonly Dictionary<int, int> _byStart = list.Select((m, i) => (m.Index, i)).ToDictionary(p => p.Index, p => p.i);
+        readonly Dictionary<int, int> _byStart =
+            list.Select((m, i) => (m.Index, i)).ToDictionary(p => p.Index, p => p.i);
         public List<Match> List { get; } = list;
 
         public int StartingAt(int position) => _byStart.TryGetValue(position, out var index) ? index : -1;
 
-        /// <summary>The first span starting in [from, to], or -1 (binary search: spans are sorted and disjoint).</summary>
+        /// <summary>The first span starting in [from, to], or -1 (binary search: spans are sorted and
+        /// disjoint).</summary>
         public int FirstStartingIn(int from, int to)
         {
             int low = 0, high = List.Count;
@@ -312,10 +342,13 @@ internal static partial class AnswerExtractor
         {
             deadline.Check();
             var first = LatexNormalizer.FirstMergedBox(text, boxes, i);
-            var content = first == i ? boxes[i].Content : string.Join(",", boxes.Skip(first).Take(i - first + 1).Select(b => b.Content));
+            var content = first == i
+                ? boxes[i].Content
+                : string.Join(",", boxes.Skip(first).Take(i - first + 1).Select(b => b.Content));
             var percent = PercentAfterBoxRegex().Match(text, boxes[i].End);
             var end = percent.Success ? percent.Index + percent.Length : boxes[i].End;
-            candidates.Add(new Candidate(AnswerSource.Boxed, priority, boxes[i].Start, end, Kind.Latex, text[boxes[i].Start..end])
+            var matched = text[boxes[i].Start..end];
+            candidates.Add(new Candidate(AnswerSource.Boxed, priority, boxes[i].Start, end, Kind.Latex, matched)
             {
                 Parts = [new LatexPart(content, percent.Success)],
             });
@@ -324,13 +357,16 @@ internal static partial class AnswerExtractor
 
     /// <summary>"#### N": the number when the marker is followed by one (and nothing continuing it, so "#### 2^{10}"
     /// is not 2), else the rest of the line as one answer.</summary>
-    static void AddGsm8k(string text, Match marker, ExtractionRule rule, MathVerifyOptions options, List<Candidate> candidates, Deadline deadline)
+    static void AddGsm8k(string text, Match marker, ExtractionRule rule, MathVerifyOptions options,
+        List<Candidate> candidates, Deadline deadline)
     {
         var rest = marker.Groups["rest"];
-        if (options.MatchExpressions && Patterns.Match(Gsm8kNumberRegex(), text, rest.Index, deadline) is { Success: true } number)
+        if (options.MatchExpressions
+            && Patterns.Match(Gsm8kNumberRegex(), text, rest.Index, deadline) is { Success: true } number)
             candidates.Add(ExpressionCandidate(rule.Source, rule.Priority, number));
         else if (rest.Value.Trim().Length > 0)
-            candidates.Add(new Candidate(rule.Source, rule.Priority, marker.Index, marker.Index + marker.Length, Kind.Whole, rest.Value.Trim()));
+            candidates.Add(new Candidate(rule.Source, rule.Priority, marker.Index, marker.Index + marker.Length,
+                Kind.Whole, rest.Value.Trim()));
     }
 
     static Candidate ExpressionCandidate(AnswerSource source, int priority, Match match) =>
@@ -392,7 +428,8 @@ internal static partial class AnswerExtractor
     }
 
     /// <summary>"final answer is" directly followed by math, then ". I hope".</summary>
-    static void AddAnchoredLatex(string text, Environments envs, ExtractionRule rule, Regex anchor, List<Candidate> candidates, Deadline deadline)
+    static void AddAnchoredLatex(string text, Environments envs, ExtractionRule rule, Regex anchor,
+        List<Candidate> candidates, Deadline deadline)
     {
         foreach (var match in Matches(anchor, text, deadline))
         {
@@ -401,12 +438,14 @@ internal static partial class AnswerExtractor
             var group = ChainFrom(text, envs.List, index);
             var hope = HopeRegex().Match(text, group[^1].Index + group[^1].Length);
             if (!hope.Success) continue;
-            candidates.Add(LatexGroupCandidate(rule.Source, rule.Priority, group, text, match.Index, hope.Index + hope.Length));
+            var end = hope.Index + hope.Length;
+            candidates.Add(LatexGroupCandidate(rule.Source, rule.Priority, group, text, match.Index, end));
         }
     }
 
     /// <summary>"final answer … is" (the "is" within 100 characters), directly followed by math.</summary>
-    static void AddFinalAnswerJustIs(string text, Environments envs, ExtractionRule rule, List<Candidate> candidates, Deadline deadline)
+    static void AddFinalAnswerJustIs(string text, Environments envs, ExtractionRule rule, List<Candidate> candidates,
+        Deadline deadline)
     {
         foreach (var match in Matches(FinalAnswerWordRegex(), text, deadline))
         {
@@ -425,7 +464,8 @@ internal static partial class AnswerExtractor
     }
 
     /// <summary>The word "answer" (or "answer:") with math starting within 50 characters after it.</summary>
-    static void AddAnswerWordLatex(string text, Environments envs, Regex anchor, int priority, List<Candidate> candidates, Deadline deadline)
+    static void AddAnswerWordLatex(string text, Environments envs, Regex anchor, int priority,
+        List<Candidate> candidates, Deadline deadline)
     {
         foreach (var match in Matches(anchor, text, deadline))
         {
@@ -439,7 +479,8 @@ internal static partial class AnswerExtractor
 
     // A word of three or more letters that is not a command (except "and"/"or", which list answers), or a common
     // two-letter word: the text is prose, not a bare answer.
-    [GeneratedRegex(@"(?<![\\a-zA-Z])(?!(?:and|or)(?![a-zA-Z]))(?:[a-zA-Z]{3,}|(?:is|it|at|to|of|so|if|be|by|as|we|on|an|no|do|he|my|us|am|go)(?![a-zA-Z]))")]
+    [GeneratedRegex(@"(?<![\\a-zA-Z])(?!(?:and|or)(?![a-zA-Z]))"
+                    + @"(?:[a-zA-Z]{3,}|(?:is|it|at|to|of|so|if|be|by|as|we|on|an|no|do|he|my|us|am|go)(?![a-zA-Z]))")]
     private static partial Regex ProseRegex();
 
     [GeneratedRegex(@"\\[a-zA-Z]+(?:\{[^{}]*\})?")]
@@ -447,24 +488,35 @@ internal static partial class AnswerExtractor
 
     const string Percent = @"(?<pct>\s*(?:\\?%|[Pp]ercent(?:age)?|[Pp]ct))?";
 
-    [GeneratedRegex(@"(?:(?<!\\)\$\$(?<c1>(?:[^$]|\$(?!\$))+?)(?<!\\)\$\$|(?<!\\)\\\[(?<c2>(?:[^\\]|\\(?!\]))+?)(?<!\\)\\\]|(?<![\\\d])\$(?<c3>(?:\\\$|[^\n$])+?)(?<!\\)\$|(?<!\\)\\\((?<c4>(?:[^\\\n]|\\(?!\)))+?)(?<!\\)\\\)|(?<=\s)\[(?<c5>[^\n\]\[]+?)\](?=\s)|(?<c6>-?\\frac\{-?\d+(?:[.,]\d+)?\}\{-?\d+(?:[.,]\d+)?\}))" + Percent,
+    // Math spans: $$…$$, \[…\], $…$, \(…\), " […] ", a bare \frac{a}{b}. A \[ or \( span cannot contain
+    // another opener, so an unclosed opener is searched only up to the next one (linear on "\[ \[ \[ …").
+    [GeneratedRegex(@"(?:(?<!\\)\$\$(?<c1>(?:[^$]|\$(?!\$))+?)(?<!\\)\$\$"
+                    + @"|(?<!\\)\\\[(?<c2>(?:[^\\]|\\(?![\[\]]))+?)(?<!\\)\\\]"
+                    + @"|(?<![\\\d])\$(?<c3>(?:\\\$|[^\n$])+?)(?<!\\)\$"
+                    + @"|(?<!\\)\\\((?<c4>(?:[^\\\n]|\\(?![()]))+?)(?<!\\)\\\)"
+                    + @"|(?<=\s)\[(?<c5>[^\n\]\[]+?)\](?=\s)"
+                    + @"|(?<c6>-?\\frac\{-?\d+(?:[.,]\d+)?\}\{-?\d+(?:[.,]\d+)?\}))" + Percent,
         RegexOptions.Singleline, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex LatexEnvironmentRegex();
 
     [GeneratedRegex(@"\G[\s$]*(?:\\?%|[Pp]ercent(?:age)?|[Pp]ct)")]
     private static partial Regex PercentAfterBoxRegex();
 
-    [GeneratedRegex(@"<answer>(.*?)</answer>", RegexOptions.Singleline, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
+    [GeneratedRegex(@"<answer>(.*?)</answer>",
+        RegexOptions.Singleline, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex AnswerTagRegex();
 
-    [GeneratedRegex(@"####[ \t]*(?<rest>[^\n]*)", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
+    [GeneratedRegex(@"####[ \t]*(?<rest>[^\n]*)",
+        RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex Gsm8kRegex();
 
     // The number right after "####" (thousands commas, decimals); not when an operator continues it.
-    [GeneratedRegex(@"\G\$?\s*(?<i1>-?\d[\d,]*)(?<d1>\.\d+)?(?![\d.])" + NotContinued, RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
+    [GeneratedRegex(@"\G\$?\s*(?<i1>-?\d[\d,]*)(?<d1>\.\d+)?(?![\d.])" + NotContinued,
+        RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex Gsm8kNumberRegex();
 
-    [GeneratedRegex(@"(?i:final answer is):?\s*", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
+    [GeneratedRegex(@"(?i:final answer is):?\s*",
+        RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex FinalAnswerIsRegex();
 
     [GeneratedRegex(@"(?i:final answer)", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
@@ -490,7 +542,8 @@ internal static partial class AnswerExtractor
     // relation, an operator with an operand, or a factorial "!" that is not the end of a sentence. Such a number is
     // the start of a larger expression ("2^{10}", "1.5 \times 10^5", "5!/3", "0 < x \le 1"), and reading it alone
     // would score a prefix.
-    const string NotContinued = @"(?!\s*(?:[\^_{<>≤≥≠]|" + JoiningCommand + @"|[*/×÷+\-]\s*[\d(.])|!(?![\s.,;:?)]|$))";
+    const string NotContinued =
+        @"(?!\s*(?:[\^_{<>≤≥≠]|" + JoiningCommand + @"|[*/×÷+\-]\s*[\d(.])|!(?![\s.,;:?)]|$))";
 
     // What may not come before it: a command other than \boxed/\fbox, a relation, ^, _ or a product/quotient sign
     // ("\le 1", "\log 8", "\times 10"): the number is the end of a larger expression.
@@ -498,7 +551,9 @@ internal static partial class AnswerExtractor
 
     // Plain numbers: thousands separators, decimal point or comma, leading-dot decimals, 1e5 exponents, optional
     // percent, and nothing continuing them.
-    const string Number = NotPreceded + @"(?<!\d)(?:(?<i1>-?[1-9]\d{0,2}(?:[ ,]\d{3})+)(?<d1>\.\d+)?|(?<i2>-?\d+)(?<d2>[.,]\d+)|(?<d3>\.\d+)|(?<i3>-?\d+))(?<exp>[eE][+\-]?\d+(?![a-zA-Z\d]))?(?<pct>\s*(?:%|[Pp]ercent|\s*[Pp]ercentage|\s*[Pp]ct))?" + NotContinued;
+    const string Number = NotPreceded + @"(?<!\d)(?:(?<i1>-?[1-9]\d{0,2}(?:[ ,]\d{3})+)(?<d1>\.\d+)?"
+        + @"|(?<i2>-?\d+)(?<d2>[.,]\d+)|(?<d3>\.\d+)|(?<i3>-?\d+))(?<exp>[eE][+\-]?\d+(?![a-zA-Z\d]))?"
+        + @"(?<pct>\s*(?:%|[Pp]ercent|\s*[Pp]ercentage|\s*[Pp]ct))?" + NotContinued;
     const string ExprChars = @"[\d.\s+\-*×/^()÷]";
     const string ExprOperators = @"[+\-*×/^()÷]";
     // The part before the first operator is matched atomically (it holds no operator, so nothing is lost) to keep
@@ -515,23 +570,29 @@ internal static partial class AnswerExtractor
     const string ExprOrNumber = "(?:" + ExprWithAnchors + "|" + NumberWithAnchors + ")";
 
     // A whole text that is one plain number ("$1,000.99", "1 000", "28 %", "5€"); the first group set decides.
-    [GeneratedRegex(@"^\s*" + Currency + Number + @"\s*" + Currency + @"\s*\.?\s*$", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
+    [GeneratedRegex(@"^\s*" + Currency + Number + @"\s*" + Currency + @"\s*\.?\s*$",
+        RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex WholeNumberRegex();
 
     // A whole text that is one plain expression ("2^10", "3 × 4", "(1+2)/3").
-    [GeneratedRegex(@"^\s*" + Expr + @"\s*\.?\s*$", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
+    [GeneratedRegex(@"^\s*" + Expr + @"\s*\.?\s*$",
+        RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex WholeExpressionRegex();
 
-    [GeneratedRegex(@"(?i:final answer is):?\s*" + ExprOrNumber + @"\.?\s?I hope", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
+    [GeneratedRegex(@"(?i:final answer is):?\s*" + ExprOrNumber + @"\.?\s?I hope",
+        RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex FinalAnswerIsExprRegex();
 
-    [GeneratedRegex(@"(?i:final answer.{0,100}?)\s+is:?" + ExprOrNumber, RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
+    [GeneratedRegex(@"(?i:final answer.{0,100}?)\s+is:?" + ExprOrNumber,
+        RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex FinalAnswerJustIsExprRegex();
 
-    [GeneratedRegex(@"(?i:answer):(?:.{0,100}=\s*|.{0,50}?)" + ExprOrNumber + @"(?!\s*=)", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
+    [GeneratedRegex(@"(?i:answer):(?:.{0,100}=\s*|.{0,50}?)" + ExprOrNumber + @"(?!\s*=)",
+        RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex AnswerColonExprRegex();
 
-    [GeneratedRegex(@"(?i:answer)(?:.{0,100}=\s*|.{0,50}?)" + ExprOrNumber + @"(?!\s*=)", RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
+    [GeneratedRegex(@"(?i:answer)(?:.{0,100}=\s*|.{0,50}?)" + ExprOrNumber + @"(?!\s*=)",
+        RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]
     private static partial Regex AnswerWordExprRegex();
 
     [GeneratedRegex(ExprWithAnchors, RegexOptions.None, matchTimeoutMilliseconds: LatexNormalizer.RegexTimeoutMs)]

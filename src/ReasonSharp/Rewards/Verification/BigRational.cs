@@ -45,7 +45,7 @@ public readonly struct BigRational : IEquatable<BigRational>, IComparable<BigRat
         return new(BigInteger.Pow(value.Numerator, exponent), BigInteger.Pow(value.Denominator, exponent));
     }
 
-    /// <summary>Parses "123", "-4.50", ".5", "1e5", "2.5E-3" exactly. The caller bounds the digits and the exponent.</summary>
+    /// <summary>Parses "123", "-4.50", ".5", "1e5", "2.5E-3" exactly; the caller bounds the digits and exponent.</summary>
     public static BigRational Parse(string text) => Parse(text, Deadline.None);
 
     /// <summary>As <see cref="Parse(string)"/>, checking the deadline while a long digit string is converted.</summary>
@@ -66,8 +66,9 @@ public readonly struct BigRational : IEquatable<BigRational>, IComparable<BigRat
         if (digits.Length == 0) digits = "0";
         var numerator = ParseDigits(digits, deadline);
         var scale = (dot < 0 ? 0 : text.Length - dot - 1) - exponent;
-        if (scale < 0) return new(negative ? -numerator * BigInteger.Pow(10, -scale) : numerator * BigInteger.Pow(10, -scale), 1);
-        return new(negative ? -numerator : numerator, BigInteger.Pow(10, scale));
+        if (negative) numerator = -numerator;
+        if (scale < 0) return new(numerator * BigInteger.Pow(10, -scale), 1);
+        return new(numerator, BigInteger.Pow(10, scale));
     }
 
     const int ChunkDigits = 4_000;
@@ -79,15 +80,15 @@ public readonly struct BigRational : IEquatable<BigRational>, IComparable<BigRat
     /// </summary>
     static BigInteger ParseDigits(string digits, Deadline deadline)
     {
-        if (digits.Length <= ChunkDigits) return BigInteger.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture);
+        if (digits.Length <= ChunkDigits) return Digits(digits);
         // Chunks from the right, so every chunk but the first has exactly ChunkDigits digits.
         var chunks = new List<BigInteger>();
         var first = digits.Length % ChunkDigits;
-        if (first > 0) chunks.Add(BigInteger.Parse(digits.AsSpan(0, first), NumberStyles.None, CultureInfo.InvariantCulture));
+        if (first > 0) chunks.Add(Digits(digits.AsSpan(0, first)));
         for (var at = first; at < digits.Length; at += ChunkDigits)
         {
             deadline.Check();
-            chunks.Add(BigInteger.Parse(digits.AsSpan(at, ChunkDigits), NumberStyles.None, CultureInfo.InvariantCulture));
+            chunks.Add(Digits(digits.AsSpan(at, ChunkDigits)));
         }
         // Merge pairs from the right: at each level every right-hand block has `width` digits.
         var width = ChunkDigits;
@@ -108,6 +109,9 @@ public readonly struct BigRational : IEquatable<BigRational>, IComparable<BigRat
         return chunks[0];
     }
 
+    static BigInteger Digits(ReadOnlySpan<char> digits) =>
+        BigInteger.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture);
+
     /// <summary>The value for an explanation: exact when short, else its size ("a 30103-digit integer"), since
     /// printing a big integer in decimal costs seconds (27 s for a million digits).</summary>
     public string Describe()
@@ -115,7 +119,7 @@ public readonly struct BigRational : IEquatable<BigRational>, IComparable<BigRat
         var bits = Math.Max(BigInteger.Abs(Numerator).GetBitLength(), Denominator.GetBitLength());
         if (bits <= 3_000) return ToString();
         var digits = (long)(bits * 0.30103) + 1;
-        return IsInteger ? $"an integer of about {digits} digits" : $"a fraction with parts of up to about {digits} digits";
+        return IsInteger ? $"an integer of about {digits} digits" : $"a fraction with parts of about {digits} digits";
     }
 
     /// <summary>Rounds half away from zero to the given number of decimals (like sympy's Float.round for our purposes).</summary>

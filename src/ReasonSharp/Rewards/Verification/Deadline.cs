@@ -8,7 +8,8 @@ public sealed class VerificationTimeoutException(TimeSpan limit)
     : Exception($"math verification exceeded its time limit of {limit.TotalMilliseconds:0} ms");
 
 /// <summary>Thrown when an input is over a size cap (<see cref="MathVerifyOptions.MaxInputLength"/>,
-/// <see cref="MathVerifyOptions.MaxNumberDigits"/>): the verifier refuses it rather than spend unbounded time.</summary>
+/// <see cref="MathVerifyOptions.MaxNumberDigits"/>): the verifier refuses it rather than spend unbounded
+/// time.</summary>
 public sealed class VerificationSizeException(string message) : Exception(message);
 
 /// <summary>

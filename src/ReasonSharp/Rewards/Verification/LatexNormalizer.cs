@@ -128,7 +128,8 @@ public static partial class LatexNormalizer
     [GeneratedRegex(@"(?<![\\.])[.,;]\s*$", RegexOptions.RightToLeft, matchTimeoutMilliseconds: RegexTimeoutMs)]
     private static partial Regex Step19Regex();
 
-    [GeneratedRegex(@"\\text\{[^{}]*\}\s*(?:\^\s*\{?\d\}?)?\s*$", RegexOptions.RightToLeft, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    [GeneratedRegex(@"\\text\{[^{}]*\}\s*(?:\^\s*\{?\d\}?)?\s*$", RegexOptions.RightToLeft,
+        matchTimeoutMilliseconds: RegexTimeoutMs)]
     private static partial Regex Step20Regex();
 
     static string RemoveUnits(string text, Deadline deadline)
@@ -155,7 +156,8 @@ public static partial class LatexNormalizer
     /// box is included.
     /// Null when there is no box. An unclosed last box returns everything after its brace.
     /// </summary>
-    public static string? ExtractBoxed(string text, bool mergeSeparated) => ExtractBoxed(text, mergeSeparated, Deadline.None);
+    public static string? ExtractBoxed(string text, bool mergeSeparated) =>
+        ExtractBoxed(text, mergeSeparated, Deadline.None);
 
     internal static string? ExtractBoxed(string text, bool mergeSeparated, Deadline deadline)
     {
@@ -196,7 +198,7 @@ public static partial class LatexNormalizer
 
     internal readonly record struct Box(int Start, int End, string Content, bool Closed);
 
-    /// <summary>All \boxed/\fbox groups, left to right; End is just after the closing brace. Linear in the text.</summary>
+    /// <summary>All \boxed/\fbox groups, left to right; End is just after the closing brace. Linear time.</summary>
     internal static List<Box> FindBoxes(string text, Deadline deadline)
     {
         var boxes = new List<Box>();

@@ -452,14 +452,16 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
                     var same = ge.Round(digits) == pe.Round(digits);
                     return Decide(same, $"numbers {(same ? "equal" : "differ")} after rounding to {digits} decimals ({ge.Round(digits).ToDouble()} vs {pe.Round(digits).ToDouble()})");
                 }
-                return Decide(ge == pe, ge == pe ? $"exact rational values equal ({ge.Describe()})" : $"exact values differ ({ge.Describe()} vs {pe.Describe()})");
+                return Decide(ge == pe, ge == pe
+                    ? $"exact rational values equal ({ge.Describe()})"
+                    : $"exact values differ ({ge.Describe()} vs {pe.Describe()})");
             }
             var gd = Value(gold);
             var pd = Value(pred);
             if (double.IsNaN(gd) || double.IsNaN(pd)) return Decide(false, "a value could not be evaluated");
             if (Overflowed(gold, gd) || Overflowed(pred, pd))
             {
-                TooLarge = $"{Shorten(gold)} vs {Shorten(pred)}: a value is beyond exact arithmetic and beyond a double";
+                TooLarge = $"{Shorten(gold)} vs {Shorten(pred)}: a value is past exact arithmetic and past a double";
                 return Decide(false, $"too large to compare: {TooLarge}");
             }
             var close = hasFloat ? RoundedEqual(gd, pd, digits) : Close(gd, pd);
@@ -485,9 +487,10 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
             : Decide(false, "expressions could not be evaluated at enough points");
     }
 
-    /// <summary>An infinite value from an expression that has no ∞ in it: the double overflowed (10^{400}, 2^{10^9}).</summary>
+    /// <summary>An infinite value from an expression with no ∞ in it: the double overflowed (10^{400}).</summary>
     static bool Overflowed(MathNode node, double value) =>
-        double.IsInfinity(value) && !node.DescendantsAndSelf().Any(n => n is ConstantNode { Kind: MathConstant.Infinity });
+        double.IsInfinity(value)
+        && !node.DescendantsAndSelf().Any(n => n is ConstantNode { Kind: MathConstant.Infinity });
 
     static string Shorten(MathNode node)
     {

@@ -16,7 +16,7 @@ public abstract class MathNode
 
     public bool ContainsFloat() => DescendantsAndSelf().Any(n => n is NumberNode { IsFloat: true });
 
-    /// <summary>This node and every node below it, depth first, walked with an explicit stack (linear time, any depth).</summary>
+    /// <summary>This node and every node below it, depth first, with an explicit stack (linear, any depth).</summary>
     public IEnumerable<MathNode> DescendantsAndSelf()
     {
         var stack = new Stack<MathNode>();

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace ReasonSharp.Rewards.Verification;
@@ -59,7 +60,8 @@ public static partial class MathParser
     }
 
     /// <summary>A number from "123", "-4.5", "1e5", "2.5E-3"; floats are those with a point or an exponent.</summary>
-    internal static NumberNode NumberOf(string text, int maxNumberDigits) => NumberOf(text, maxNumberDigits, Deadline.None);
+    internal static NumberNode NumberOf(string text, int maxNumberDigits) =>
+        NumberOf(text, maxNumberDigits, Deadline.None);
 
     internal static NumberNode NumberOf(string text, int maxNumberDigits, Deadline deadline)
     {
@@ -67,9 +69,12 @@ public static partial class MathParser
         var mantissa = e < 0 ? text : text[..e];
         var digits = mantissa.Count(char.IsAsciiDigit);
         if (digits > maxNumberDigits)
-            throw new NumberTooLargeException($"a number has {digits} digits, over the cap of {maxNumberDigits} (MaxNumberDigits)");
-        if (e >= 0 && (text.Length - e - 1 > 9 || Math.Abs(int.Parse(text[(e + 1)..], System.Globalization.CultureInfo.InvariantCulture)) > maxNumberDigits))
-            throw new NumberTooLargeException($"the exponent of {text} is over the cap of {maxNumberDigits} (MaxNumberDigits)");
+            throw new NumberTooLargeException(
+                $"a number has {digits} digits, over the cap of {maxNumberDigits} (MaxNumberDigits)");
+        if (e >= 0 && (text.Length - e - 1 > 9
+                       || Math.Abs(int.Parse(text[(e + 1)..], CultureInfo.InvariantCulture)) > maxNumberDigits))
+            throw new NumberTooLargeException(
+                $"the exponent of {text} is over the cap of {maxNumberDigits} (MaxNumberDigits)");
         var isFloat = mantissa.Contains('.') || e >= 0;
         var value = BigRational.Parse(text, deadline);
         if (isFloat) return new(value, true);
@@ -121,7 +126,8 @@ public static partial class MathParser
             if (_pos < _s.Length) throw Error($"unexpected '{_s[_pos]}'");
             var result = items.Count == 1 ? items[0] : new SetNode(items);
             deadline.Check();
-            if (result.Depth() > MaxTreeDepth) throw new MathParseException($"expression nested more than {MaxTreeDepth} deep");
+            if (result.Depth() > MaxTreeDepth)
+                throw new MathParseException($"expression nested more than {MaxTreeDepth} deep");
             return result;
         }
 

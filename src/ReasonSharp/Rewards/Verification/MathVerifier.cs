@@ -47,7 +47,8 @@ public static class MathVerifier
     }
 
     /// <summary>
-    /// Verifies a prediction against a gold answer extracted once with <see cref="ExtractGold(string, MathVerifyOptions?)"/>
+    /// Verifies a prediction against a gold answer extracted once with
+    /// <see cref="ExtractGold(string, MathVerifyOptions?)"/>
     /// — cheaper when many completions share one reference (GRPO's group of generations).
     /// </summary>
     public static VerifyResult Verify(ExtractedAnswer gold, string prediction, MathVerifyOptions? options = null, CancellationToken cancellation = default)
@@ -106,14 +107,15 @@ public static class MathVerifier
         }
     }
 
-    static VerifyResult VerifyPrediction(ExtractedAnswer gold, string prediction, MathVerifyOptions options, Deadline deadline)
+    static VerifyResult VerifyPrediction(ExtractedAnswer gold, string prediction, MathVerifyOptions options,
+        Deadline deadline)
     {
         if (gold.Limit != VerifyLimit.None)
-            return new VerifyResult(VerifyOutcome.GoldUnusable, gold, ExtractedAnswer.Nothing, $"the gold answer was not read: {gold.ParseError}");
-        if (gold.Source == null)
-            return new VerifyResult(VerifyOutcome.GoldUnusable, gold, ExtractedAnswer.Nothing, "no answer found in the gold text");
+            return Unusable(gold, ExtractedAnswer.Nothing, $"the gold answer was not read: {gold.ParseError}");
+        if (gold.Source == null) return Unusable(gold, ExtractedAnswer.Nothing, "no answer found in the gold text");
         var predicted = Guard(() => AnswerExtractor.Extract(prediction, options, deadline));
-        if (predicted.Limit != VerifyLimit.None) return Stopped(gold, predicted, predicted.Limit, predicted.ParseError!);
+        if (predicted.Limit != VerifyLimit.None)
+            return Stopped(gold, predicted, predicted.Limit, predicted.ParseError!);
         try
         {
             return Compare(gold, predicted, options, deadline);
@@ -128,21 +130,27 @@ public static class MathVerifier
         }
     }
 
+    static VerifyResult Unusable(ExtractedAnswer gold, ExtractedAnswer prediction, string why) =>
+        new(VerifyOutcome.GoldUnusable, gold, prediction, why);
+
     static VerifyResult Stopped(ExtractedAnswer gold, ExtractedAnswer prediction, VerifyLimit limit, string why) =>
         new(limit == VerifyLimit.Time ? VerifyOutcome.TimedOut : VerifyOutcome.TooLarge, gold, prediction, why);
 
     static VerifyResult Compare(ExtractedAnswer gold, ExtractedAnswer pred, MathVerifyOptions options, Deadline deadline)
     {
-        if (pred.Source == null) return new VerifyResult(VerifyOutcome.NotEquivalent, gold, pred, "no answer found in the prediction");
+        if (pred.Source == null)
+            return new VerifyResult(VerifyOutcome.NotEquivalent, gold, pred, "no answer found in the prediction");
         var comparer = new MathComparer(options, deadline);
         if (gold.Value != null && pred.Value != null && comparer.Equal(gold.Value, pred.Value))
             return new VerifyResult(VerifyOutcome.Equivalent, gold, pred, comparer.Decision);
         if (!string.IsNullOrWhiteSpace(gold.FallbackText) && gold.FallbackText.Trim() == pred.FallbackText?.Trim())
-            return new VerifyResult(VerifyOutcome.Equivalent, gold, pred, $"the normalised texts are identical (\"{gold.FallbackText.Trim()}\")");
+            return new VerifyResult(VerifyOutcome.Equivalent, gold, pred,
+                $"the normalised texts are identical (\"{gold.FallbackText.Trim()}\")");
         if (gold.Value == null)
-            return new VerifyResult(VerifyOutcome.GoldUnusable, gold, pred, $"the gold answer did not parse ({gold.ParseError}) and the normalised texts differ");
+            return Unusable(gold, pred, $"the gold answer did not parse ({gold.ParseError}) and the normalised texts differ");
         if (pred.Value == null)
-            return new VerifyResult(VerifyOutcome.NotEquivalent, gold, pred, "the prediction did not parse and the normalised texts differ");
+            return new VerifyResult(VerifyOutcome.NotEquivalent, gold, pred,
+                "the prediction did not parse and the normalised texts differ");
         if (comparer.TooLarge != null)
             return new VerifyResult(VerifyOutcome.TooLarge, gold, pred, $"too large to compare: {comparer.TooLarge}");
         return new VerifyResult(VerifyOutcome.NotEquivalent, gold, pred, comparer.Decision);

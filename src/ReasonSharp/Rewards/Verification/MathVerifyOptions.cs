@@ -32,7 +32,8 @@ public sealed record ExtractionRule(AnswerSource Source, int Priority);
 public sealed record MathVerifyOptions
 {
     /// <summary>math-verify's priorities (boxed and "final answer is" 0, "answer:" 100, bare math 300) plus
-    /// &lt;answer&gt; tags and GSM8K's "####" at 0, and a text that is math as a whole at 250 (before its pieces).</summary>
+    /// &lt;answer&gt; tags and GSM8K's "####" at 0, and a text that is math as a whole at 250 (before its
+    /// pieces).</summary>
     public static IReadOnlyList<ExtractionRule> DefaultExtraction { get; } =
     [
         new(AnswerSource.Boxed, 0),
@@ -88,11 +89,14 @@ public sealed record MathVerifyOptions
     public void Validate()
     {
         if (FloatRounding is < 0 or > MaxFloatRounding)
-            throw new ReasonSharpException($"FloatRounding (precision) must be 0..{MaxFloatRounding}, got {FloatRounding}");
+            throw new ReasonSharpException(
+                $"FloatRounding (precision) must be 0..{MaxFloatRounding}, got {FloatRounding}");
         if (!(Timeout > TimeSpan.Zero) || Timeout == System.Threading.Timeout.InfiniteTimeSpan || Timeout.TotalDays > 1)
             throw new ReasonSharpException($"Timeout must be positive and at most one day, got {Timeout.TotalSeconds} s");
-        if (MaxInputLength < 1) throw new ReasonSharpException($"MaxInputLength must be at least 1, got {MaxInputLength}");
-        if (MaxNumberDigits < 1) throw new ReasonSharpException($"MaxNumberDigits must be at least 1, got {MaxNumberDigits}");
+        if (MaxInputLength < 1)
+            throw new ReasonSharpException($"MaxInputLength must be at least 1, got {MaxInputLength}");
+        if (MaxNumberDigits < 1)
+            throw new ReasonSharpException($"MaxNumberDigits must be at least 1, got {MaxNumberDigits}");
     }
 
     /// <summary>Options matching math-verify's match types ("latex", "expr").</summary>
@@ -115,12 +119,14 @@ public sealed record ExtractedAnswer(AnswerSource? Source, string? Matched, stri
     /// <summary>The normalised text of the first match, compared as a string when parsing fails (math-verify's fallback).</summary>
     public string? FallbackText { get; init; }
 
-    /// <summary>Set when extraction stopped at the time limit or a size cap; <see cref="ParseError"/> says which.</summary>
+    /// <summary>Set when extraction stopped at the time limit or a size cap; <see cref="ParseError"/> says
+    /// which.</summary>
     public VerifyLimit Limit { get; init; }
 
     public static ExtractedAnswer Nothing { get; } = new(null, null, null, null, null);
 
-    internal static ExtractedAnswer Stopped(VerifyLimit limit, string why) => new(null, null, null, null, why) { Limit = limit };
+    internal static ExtractedAnswer Stopped(VerifyLimit limit, string why) =>
+        new(null, null, null, null, why) { Limit = limit };
 
     public override string ToString()
     {
@@ -142,15 +148,17 @@ public enum VerifyOutcome
     NotEquivalent,
     /// <summary>The time limit passed while the prediction was extracted, parsed or compared.</summary>
     TimedOut,
-    /// <summary>The prediction (or a value computed from the pair) is over a size cap: refused, never guessed.</summary>
+    /// <summary>The prediction (or a value computed from the pair) is over a size cap: refused, not guessed.</summary>
     TooLarge,
-    /// <summary>The gold gave no answer, did not parse (and the texts differ), is over a cap or ran out of time.</summary>
+    /// <summary>The gold gave no answer, did not parse (and the texts differ), is over a cap or ran out of
+    /// time.</summary>
     GoldUnusable,
 }
 
 /// <summary>The verdict of <see cref="MathVerifier.Verify(string, string, MathVerifyOptions?, CancellationToken)"/>
 /// with how it was reached.</summary>
-public sealed record VerifyResult(VerifyOutcome Outcome, ExtractedAnswer Gold, ExtractedAnswer Prediction, string Decision)
+public sealed record VerifyResult(
+    VerifyOutcome Outcome, ExtractedAnswer Gold, ExtractedAnswer Prediction, string Decision)
 {
     public bool Equivalent => Outcome == VerifyOutcome.Equivalent;
     public bool TimedOut => Outcome == VerifyOutcome.TimedOut;

@@ -92,7 +92,8 @@ internal static class MatrixAlgebra
         foreach (var row in matrix.Rows)
             foreach (var entry in row)
                 if (entry.DescendantsAndSelf().Skip((int)MaxEntryNodes).Any())
-                    throw new VerificationSizeException($"a matrix product's entries expand past {MaxEntryNodes} nodes");
+                    throw new VerificationSizeException(
+                        $"a matrix product's entries expand past {MaxEntryNodes} nodes");
         return matrix;
     }
 

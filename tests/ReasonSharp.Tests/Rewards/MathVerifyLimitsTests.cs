@@ -13,7 +13,7 @@ namespace ReasonSharp.Tests.Rewards;
 [Collection("Serial")]
 public class MathVerifyLimitsTests(ITestOutputHelper output)
 {
-    /// <summary>Allowed overrun past the deadline: a pattern step (100 ms) and scheduling on 2 shared cores.</summary>
+    /// <summary>Allowed overrun past the deadline: a pattern step (250 ms) and scheduling on 2 shared cores.</summary>
     static readonly TimeSpan Slack = TimeSpan.FromSeconds(1);
 
     static string Repeat(string piece, int times) => string.Concat(Enumerable.Repeat(piece, times));

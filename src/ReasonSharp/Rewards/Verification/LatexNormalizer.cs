@@ -62,9 +62,10 @@ public static partial class LatexNormalizer
     static string Apply(string text, Regex regex, string replacement, Deadline deadline) =>
         Patterns.Replace(regex, text, replacement, deadline);
 
-    /// <summary>Each regex step gives up after this long (a linear scan of a text at the input cap takes about
-    /// 1 ms); the deadline is checked between steps, so a step can overrun it by at most this much.</summary>
-    internal const int RegexTimeoutMs = 100;
+    /// <summary>Each pattern step gives up after this long, a safety net against runaway backtracking: the known
+    /// shapes are linear (a scan of a text at the input cap takes about 1 ms), and a step that overruns the
+    /// deadline overruns it by at most this much. Generous, because on a busy machine wall time runs slow.</summary>
+    internal const int RegexTimeoutMs = 250;
 
     [GeneratedRegex(@"\\m?(?:left|right)\.", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
     private static partial Regex Step0Regex();

@@ -50,8 +50,8 @@ public sealed class Deadline
 /// <summary>
 /// Runs the verifier's patterns under the deadline. Each pattern also has its own per-call time limit against
 /// catastrophic backtracking; the first call of a pattern in a process includes compiling its generated code
-/// (100–300 ms for the larger ones, measured), so a call that hits that limit while the deadline still has time left is
-/// run once more before it counts as a timeout.
+/// (100–300 ms for the larger ones, measured), so a call that hits that limit while the deadline still has time
+/// left is run once more before it counts as a timeout.
 /// </summary>
 internal static class Patterns
 {

@@ -160,13 +160,14 @@ public class MathVerifyTests(ITestOutputHelper output)
     public void The_time_limit_stops_a_huge_check_on_worker_threads()
     {
         var huge = "$" + string.Join("+", Enumerable.Range(1, 20_000).Select(i => $"\\frac{{x^{{{i % 7}}}}}{{{i}}}")) + "$";
-        var options = new MathVerifyOptions { Timeout = TimeSpan.FromMilliseconds(20) };
+        var options = new MathVerifyOptions { Timeout = TimeSpan.FromMilliseconds(20), MaxInputLength = 1_000_000 };
         var watch = Stopwatch.StartNew();
         var results = new VerifyResult[4];
-        Parallel.For(0, results.Length, i => results[i] = MathVerifier.Verify(huge, huge + " ", options));
+        Parallel.For(0, results.Length, i => results[i] = MathVerifier.Verify("$x$", huge + " ", options));
         watch.Stop();
         output.WriteLine($"{watch.ElapsedMilliseconds} ms; {results[0].Decision}");
-        Assert.All(results, r => Assert.True(r.TimedOut));
+        // The 20 ms can also run out on the gold side when the threads share two busy cores: either way, a time limit.
+        Assert.All(results, r => Assert.True(r.TimedOut || r.Gold.Limit == VerifyLimit.Time, r.Decision));
         Assert.All(results, r => Assert.False(r.Equivalent));
         Assert.True(watch.ElapsedMilliseconds < 5_000, $"took {watch.ElapsedMilliseconds} ms");
     }

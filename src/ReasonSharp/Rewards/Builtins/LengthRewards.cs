@@ -7,17 +7,21 @@ namespace ReasonSharp.Rewards.Builtins;
 /// over the completions of the same prompt (group_by=batch uses the whole batch, as Open-R1). A completion whose
 /// gold answer does not parse gets null (Open-R1 counts it as correct) and is left out of min/max.
 /// </summary>
-public sealed class LengthReward : IRewardFunction
+public sealed class LengthReward : IRewardFunction, IRewardMetadata
 {
     readonly AnswerChecker _checker;
     readonly bool _tokens;
     readonly bool _perPrompt;
     public string Name { get; }
 
+    /// <summary>How the answer checks ended so far (timed out, too large, unusable gold, …).</summary>
+    public Task<IReadOnlyDictionary<string, string>> GetMetadataAsync() =>
+        Task.FromResult(_checker.Counts.ToMetadata());
+
     public LengthReward(string name, RewardOptions options)
     {
         Name = name;
-        _checker = new AnswerChecker(options);
+        _checker = new AnswerChecker(name, options);
         _tokens = LengthUnit.IsTokens(name, options);
         var groupBy = options.GetString("group_by", "prompt");
         _perPrompt = groupBy switch
@@ -58,17 +62,21 @@ public sealed class LengthReward : IRewardFunction
 /// gives null instead of 1.0. Defaults are those of Open-R1's get_cosine_scaled_reward (min_value_wrong −1); its
 /// recipe arguments default min_value_wrong to 0.0, which would rank short wrong answers above long ones.
 /// </summary>
-public sealed class CosineReward : IRewardFunction
+public sealed class CosineReward : IRewardFunction, IRewardMetadata
 {
     readonly AnswerChecker _checker;
     readonly double _minWrong, _maxWrong, _minCorrect, _maxCorrect;
     readonly int _maxLength;
     public string Name { get; }
 
+    /// <summary>How the answer checks ended so far (timed out, too large, unusable gold, …).</summary>
+    public Task<IReadOnlyDictionary<string, string>> GetMetadataAsync() =>
+        Task.FromResult(_checker.Counts.ToMetadata());
+
     public CosineReward(string name, RewardOptions options)
     {
         Name = name;
-        _checker = new AnswerChecker(options);
+        _checker = new AnswerChecker(name, options);
         _minWrong = options.GetDouble("min_value_wrong", -1.0);
         _maxWrong = options.GetDouble("max_value_wrong", -0.5);
         _minCorrect = options.GetDouble("min_value_correct", 0.5);

@@ -14,6 +14,10 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
     /// <summary>How the last positive (or final negative) decision was reached.</summary>
     public string Decision { get; private set; } = "no comparison made";
 
+    /// <summary>Set when some pair of values was too large to compare exactly or as doubles (a refusal, not a
+    /// verdict): e.g. 10^{10^{10}} against 10^{10^{10}}+1.</summary>
+    public string? TooLarge { get; private set; }
+
     bool Decide(bool result, string how)
     {
         Decision = how;
@@ -237,8 +241,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
                 break;
             case UnionNode union:
                 foreach (var part in union.Parts)
-                foreach (var e in Endpoints(part))
-                    yield return e;
+                    foreach (var e in Endpoints(part))
+                        yield return e;
                 break;
         }
     }
@@ -398,8 +402,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
         if (g.RowCount != p.RowCount || g.ColumnCount != p.ColumnCount)
             return Decide(false, $"matrix shapes differ: {g.RowCount}x{g.ColumnCount} vs {p.RowCount}x{p.ColumnCount}");
         for (var r = 0; r < g.RowCount; r++)
-        for (var c = 0; c < g.ColumnCount; c++)
-            if (!Equal(g.Rows[r][c], p.Rows[r][c])) return Decide(false, $"matrix entry ({r + 1},{c + 1}) differs: {g.Rows[r][c]} vs {p.Rows[r][c]}");
+            for (var c = 0; c < g.ColumnCount; c++)
+                if (!Equal(g.Rows[r][c], p.Rows[r][c])) return Decide(false, $"matrix entry ({r + 1},{c + 1}) differs: {g.Rows[r][c]} vs {p.Rows[r][c]}");
         return Decide(true, $"matrices equal entry by entry ({g.RowCount}x{g.ColumnCount})");
     }
 
@@ -448,11 +452,18 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
                     var same = ge.Round(digits) == pe.Round(digits);
                     return Decide(same, $"numbers {(same ? "equal" : "differ")} after rounding to {digits} decimals ({ge.Round(digits).ToDouble()} vs {pe.Round(digits).ToDouble()})");
                 }
-                return Decide(ge == pe, ge == pe ? $"exact rational values equal ({ge})" : $"exact values differ ({ge} vs {pe})");
+                return Decide(ge == pe, ge == pe
+                    ? $"exact rational values equal ({ge.Describe()})"
+                    : $"exact values differ ({ge.Describe()} vs {pe.Describe()})");
             }
             var gd = Value(gold);
             var pd = Value(pred);
             if (double.IsNaN(gd) || double.IsNaN(pd)) return Decide(false, "a value could not be evaluated");
+            if (Overflowed(gold, gd) || Overflowed(pred, pd))
+            {
+                TooLarge = $"{Shorten(gold)} vs {Shorten(pred)}: a value is past exact arithmetic and past a double";
+                return Decide(false, $"too large to compare: {TooLarge}");
+            }
             var close = hasFloat ? RoundedEqual(gd, pd, digits) : Close(gd, pd);
             return Decide(close, $"numeric values {(close ? "equal" : "differ")} ({gd:G15} vs {pd:G15}{(hasFloat ? $", rounded to {digits} decimals" : "")})");
         }
@@ -474,6 +485,17 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
         return valid >= 3
             ? Decide(true, $"expressions agree at {valid} random points of {string.Join(", ", atoms)}")
             : Decide(false, "expressions could not be evaluated at enough points");
+    }
+
+    /// <summary>An infinite value from an expression with no ∞ in it: the double overflowed (10^{400}).</summary>
+    static bool Overflowed(MathNode node, double value) =>
+        double.IsInfinity(value)
+        && !node.DescendantsAndSelf().Any(n => n is ConstantNode { Kind: MathConstant.Infinity });
+
+    static string Shorten(MathNode node)
+    {
+        var text = node.ToString();
+        return text.Length <= 60 ? text : text[..57] + "...";
     }
 
     static bool Close(double a, double b)

@@ -15,25 +15,25 @@ internal static class MathEvaluator
             case NegNode neg: return TryExact(neg.Operand, deadline) is { } v ? -v : null;
             case PercentNode percent: return TryExact(percent.Value, deadline) is { } p ? p / 100 : null;
             case AddNode add:
-            {
-                var sum = BigRational.Zero;
-                foreach (var term in add.Terms)
                 {
-                    if (TryExact(term, deadline) is not { } t) return null;
-                    sum += t;
+                    var sum = BigRational.Zero;
+                    foreach (var term in add.Terms)
+                    {
+                        if (TryExact(term, deadline) is not { } t) return null;
+                        sum += t;
+                    }
+                    return sum;
                 }
-                return sum;
-            }
             case MulNode mul:
-            {
-                var product = BigRational.One;
-                foreach (var factor in mul.Factors)
                 {
-                    if (TryExact(factor, deadline) is not { } f) return null;
-                    product *= f;
+                    var product = BigRational.One;
+                    foreach (var factor in mul.Factors)
+                    {
+                        if (TryExact(factor, deadline) is not { } f) return null;
+                        product *= f;
+                    }
+                    return product;
                 }
-                return product;
-            }
             case DivNode div:
                 if (TryExact(div.Numerator, deadline) is not { } n || TryExact(div.Denominator, deadline) is not { } d || d.IsZero) return null;
                 return n / d;
@@ -95,7 +95,11 @@ internal static class MathEvaluator
             case "factorial":
                 if (!args[0].IsInteger || args[0].Sign < 0 || args[0].Numerator > 1000) return null;
                 var result = BigInteger.One;
-                for (var k = 2; k <= (int)args[0].Numerator; k++) result *= k;
+                for (var k = 2; k <= (int)args[0].Numerator; k++)
+                {
+                    if (k % 64 == 0) deadline.Check();
+                    result *= k;
+                }
                 return result;
             case "binom":
                 if (!args[0].IsInteger || !args[1].IsInteger || args[1].Sign < 0 || args[0].Numerator > 10_000) return null;
@@ -103,7 +107,11 @@ internal static class MathEvaluator
                 var k2 = args[1].Numerator;
                 if (k2 > n) return BigRational.Zero;
                 BigRational c = BigRational.One;
-                for (var j = BigInteger.Zero; j < k2; j++) c = c * (n - j) / (j + 1);
+                for (var j = BigInteger.Zero; j < k2; j++)
+                {
+                    if (j % 64 == 0) deadline.Check();
+                    c = c * (n - j) / (j + 1);
+                }
                 return c;
             case "max": return args.Max();
             case "min": return args.Min();
@@ -131,21 +139,21 @@ internal static class MathEvaluator
             case PercentNode percent: return Evaluate(percent.Value, variables, deadline) / 100;
             case AddNode add: return add.Terms.Sum(t => Evaluate(t, variables, deadline));
             case MulNode mul:
-            {
-                var product = 1.0;
-                foreach (var f in mul.Factors) product *= Evaluate(f, variables, deadline);
-                return product;
-            }
+                {
+                    var product = 1.0;
+                    foreach (var f in mul.Factors) product *= Evaluate(f, variables, deadline);
+                    return product;
+                }
             case DivNode div: return Evaluate(div.Numerator, variables, deadline) / Evaluate(div.Denominator, variables, deadline);
             case PowNode pow:
-            {
-                var b = Evaluate(pow.Base, variables, deadline);
-                var e = Evaluate(pow.Exponent, variables, deadline);
-                // Odd roots of negative numbers stay real (∛-8 = -2).
-                if (b < 0 && TryExact(pow.Exponent, deadline) is { } exact && !exact.Denominator.IsEven && !exact.IsInteger)
-                    return (exact.Numerator.IsEven ? 1 : -1) * Math.Pow(-b, e);
-                return Math.Pow(b, e);
-            }
+                {
+                    var b = Evaluate(pow.Base, variables, deadline);
+                    var e = Evaluate(pow.Exponent, variables, deadline);
+                    // Odd roots of negative numbers stay real (∛-8 = -2).
+                    if (b < 0 && TryExact(pow.Exponent, deadline) is { } exact && !exact.Denominator.IsEven && !exact.IsInteger)
+                        return (exact.Numerator.IsEven ? 1 : -1) * Math.Pow(-b, e);
+                    return Math.Pow(b, e);
+                }
             case FuncNode func:
                 if (func.IsUndefined) return variables.TryGetValue(func.ToString(), out var u) ? u : double.NaN;
                 return EvaluateFunction(func.Name, func.Args.Select(a => Evaluate(a, variables, deadline)).ToArray());
@@ -156,19 +164,35 @@ internal static class MathEvaluator
 
     static double EvaluateFunction(string name, double[] a) => name switch
     {
-        "sin" => Math.Sin(a[0]), "cos" => Math.Cos(a[0]), "tan" => Math.Tan(a[0]),
-        "cot" => 1 / Math.Tan(a[0]), "sec" => 1 / Math.Cos(a[0]), "csc" => 1 / Math.Sin(a[0]),
-        "arcsin" => Math.Asin(a[0]), "arccos" => Math.Acos(a[0]), "arctan" => Math.Atan(a[0]),
-        "arccot" => Math.Atan(1 / a[0]), "arcsec" => Math.Acos(1 / a[0]), "arccsc" => Math.Asin(1 / a[0]),
-        "sinh" => Math.Sinh(a[0]), "cosh" => Math.Cosh(a[0]), "tanh" => Math.Tanh(a[0]), "coth" => 1 / Math.Tanh(a[0]),
-        "ln" => Math.Log(a[0]), "lg" => Math.Log10(a[0]),
+        "sin" => Math.Sin(a[0]),
+        "cos" => Math.Cos(a[0]),
+        "tan" => Math.Tan(a[0]),
+        "cot" => 1 / Math.Tan(a[0]),
+        "sec" => 1 / Math.Cos(a[0]),
+        "csc" => 1 / Math.Sin(a[0]),
+        "arcsin" => Math.Asin(a[0]),
+        "arccos" => Math.Acos(a[0]),
+        "arctan" => Math.Atan(a[0]),
+        "arccot" => Math.Atan(1 / a[0]),
+        "arcsec" => Math.Acos(1 / a[0]),
+        "arccsc" => Math.Asin(1 / a[0]),
+        "sinh" => Math.Sinh(a[0]),
+        "cosh" => Math.Cosh(a[0]),
+        "tanh" => Math.Tanh(a[0]),
+        "coth" => 1 / Math.Tanh(a[0]),
+        "ln" => Math.Log(a[0]),
+        "lg" => Math.Log10(a[0]),
         "log" => a.Length == 2 ? Math.Log(a[0]) / Math.Log(a[1]) : Math.Log(a[0]),
-        "exp" => Math.Exp(a[0]), "sqrt" => Math.Sqrt(a[0]),
+        "exp" => Math.Exp(a[0]),
+        "sqrt" => Math.Sqrt(a[0]),
         "root" => a[0] < 0 && Math.Abs(a[1] % 2) == 1 ? -Math.Pow(-a[0], 1 / a[1]) : Math.Pow(a[0], 1 / a[1]),
-        "abs" => Math.Abs(a[0]), "floor" => Math.Floor(a[0]), "ceil" => Math.Ceiling(a[0]),
+        "abs" => Math.Abs(a[0]),
+        "floor" => Math.Floor(a[0]),
+        "ceil" => Math.Ceiling(a[0]),
         "factorial" => a[0] >= 0 && a[0] <= 170 && a[0] == Math.Floor(a[0]) ? Factorial((int)a[0]) : double.NaN,
         "binom" => Factorial((int)a[0]) / (Factorial((int)a[1]) * Factorial((int)(a[0] - a[1]))),
-        "max" => a.Max(), "min" => a.Min(),
+        "max" => a.Max(),
+        "min" => a.Min(),
         _ => double.NaN,
     };
 

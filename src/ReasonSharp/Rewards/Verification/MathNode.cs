@@ -12,14 +12,42 @@ public abstract class MathNode
     public abstract override string ToString();
 
     /// <summary>True when a number was written anywhere inside (an assignment's left side has none).</summary>
-    public bool ContainsNumberLiteral() => this is NumberNode || Children.Any(c => c.ContainsNumberLiteral());
+    public bool ContainsNumberLiteral() => DescendantsAndSelf().Any(n => n is NumberNode);
 
-    public bool ContainsFloat() => this is NumberNode { IsFloat: true } || Children.Any(c => c.ContainsFloat());
+    public bool ContainsFloat() => DescendantsAndSelf().Any(n => n is NumberNode { IsFloat: true });
 
-    public IEnumerable<MathNode> DescendantsAndSelf() => Children.SelectMany(c => c.DescendantsAndSelf()).Prepend(this);
+    /// <summary>This node and every node below it, depth first, with an explicit stack (linear, any depth).</summary>
+    public IEnumerable<MathNode> DescendantsAndSelf()
+    {
+        var stack = new Stack<MathNode>();
+        stack.Push(this);
+        while (stack.Count > 0)
+        {
+            var node = stack.Pop();
+            yield return node;
+            foreach (var child in node.Children.Reverse()) stack.Push(child);
+        }
+    }
+
+    /// <summary>The number of nodes on the longest path from here to a leaf, counted without recursion.</summary>
+    public int Depth()
+    {
+        var deepest = 0;
+        var stack = new Stack<(MathNode Node, int Level)>();
+        stack.Push((this, 1));
+        while (stack.Count > 0)
+        {
+            var (node, level) = stack.Pop();
+            deepest = Math.Max(deepest, level);
+            foreach (var child in node.Children) stack.Push((child, level + 1));
+        }
+        return deepest;
+    }
 }
 
-public sealed class NumberNode(BigRational value, bool isFloat) : MathNode
+/// <summary>A number literal. <paramref name="digits"/>, the integer's canonical decimal text when known, is what
+/// <see cref="ToString"/> prints (converting a long integer back to decimal costs seconds).</summary>
+public sealed class NumberNode(BigRational value, bool isFloat, string? digits = null) : MathNode
 {
     public BigRational Value { get; } = value;
     /// <summary>Written with a decimal point: compared after rounding, as math-verify does.</summary>
@@ -27,7 +55,7 @@ public sealed class NumberNode(BigRational value, bool isFloat) : MathNode
     public override IEnumerable<MathNode> Children => [];
     public override string ToString() => IsFloat
         ? Value.ToDouble().ToString("R", CultureInfo.InvariantCulture)
-        : Value.ToString();
+        : digits ?? Value.ToString();
 }
 
 /// <summary>A variable or a named thing (\text{Evelyn}, a_{3}, 204_5).</summary>
@@ -115,8 +143,12 @@ public sealed class RelationNode(RelationKind kind, MathNode left, MathNode righ
 
     public static string Symbol(RelationKind kind) => kind switch
     {
-        RelationKind.Equal => "=", RelationKind.NotEqual => "!=", RelationKind.Less => "<",
-        RelationKind.LessOrEqual => "<=", RelationKind.Greater => ">", _ => ">=",
+        RelationKind.Equal => "=",
+        RelationKind.NotEqual => "!=",
+        RelationKind.Less => "<",
+        RelationKind.LessOrEqual => "<=",
+        RelationKind.Greater => ">",
+        _ => ">=",
     };
 }
 

@@ -1,8 +1,12 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace ReasonSharp.Rewards.Verification;
 
-public sealed class MathParseException(string message) : Exception(message);
+public class MathParseException(string message) : Exception(message);
+
+/// <summary>A number literal over the digit cap: not a syntax error, a refusal to compute with it.</summary>
+public sealed class NumberTooLargeException(string message) : MathParseException(message);
 
 /// <summary>
 /// Parses a normalised LaTeX or plain answer ("\frac{x+2}{7}", "2x^2-1", "[0,1)", "x \le 3", "(1,2),(3,4)",
@@ -12,34 +16,72 @@ public sealed class MathParseException(string message) : Exception(message);
 /// </summary>
 public static partial class MathParser
 {
-    public static MathNode Parse(string text, Deadline deadline)
+    /// <summary>Deepest nesting of brackets, groups and signs the parser follows.</summary>
+    const int MaxNesting = 200;
+
+    /// <summary>Deepest tree accepted (2^2^2^…, 5!!!…, 1/2/3/… nest without brackets); deeper ones are refused so
+    /// the recursive evaluator and comparer never run out of stack.</summary>
+    public const int MaxTreeDepth = 500;
+
+    /// <summary>Parses LaTeX with the default digit cap (<see cref="MathVerifyOptions.MaxNumberDigits"/>).</summary>
+    public static MathNode Parse(string text, Deadline deadline) =>
+        Parse(text, deadline, MathVerifyOptions.Default.MaxNumberDigits);
+
+    /// <summary>
+    /// Parses LaTeX, or with <paramref name="plain"/> a plain expression where ^ takes a whole operand (2^10 = 1024)
+    /// as in Python. A literal with more than <paramref name="maxNumberDigits"/> digits throws
+    /// <see cref="NumberTooLargeException"/>.
+    /// </summary>
+    public static MathNode Parse(string text, Deadline deadline, int maxNumberDigits, bool plain = false)
     {
         var trimmed = text.Trim();
         if (ThousandsRegex().IsMatch(trimmed))
-            return NumberOf(LatexNormalizer.StripThousands(trimmed));
-        return new Parser(trimmed, deadline).ParseTop();
+            return NumberOf(LatexNormalizer.StripThousands(trimmed), maxNumberDigits, deadline);
+        return new Parser(trimmed, deadline, maxNumberDigits, plain).ParseTop();
     }
 
     /// <summary>
     /// Parses, and if that fails parses only the part after the last "=" of an a = b = c chain (as math-verify
     /// does for "1 = \zzz = x = 0"). Throws when neither parses.
     /// </summary>
-    public static MathNode ParseWithLastEquationFallback(string text, Deadline deadline)
+    public static MathNode ParseWithLastEquationFallback(string text, Deadline deadline, int maxNumberDigits)
     {
         try
         {
-            return Parse(text, deadline);
+            return Parse(text, deadline, maxNumberDigits);
         }
-        catch (MathParseException)
+        catch (MathParseException e) when (e is not NumberTooLargeException)
         {
             if (text.Contains(',') || text.Contains(';')) throw;
             var parts = EquationSplitRegex().Split(text);
             if (parts.Length <= 2) throw;
-            return Parse(parts[^1], deadline);
+            return Parse(parts[^1], deadline, maxNumberDigits);
         }
     }
 
-    internal static NumberNode NumberOf(string digits) => new(BigRational.Parse(digits), digits.Contains('.'));
+    /// <summary>A number from "123", "-4.5", "1e5", "2.5E-3"; floats are those with a point or an exponent.</summary>
+    internal static NumberNode NumberOf(string text, int maxNumberDigits) =>
+        NumberOf(text, maxNumberDigits, Deadline.None);
+
+    internal static NumberNode NumberOf(string text, int maxNumberDigits, Deadline deadline)
+    {
+        var e = text.IndexOfAny(['e', 'E']);
+        var mantissa = e < 0 ? text : text[..e];
+        var digits = mantissa.Count(char.IsAsciiDigit);
+        if (digits > maxNumberDigits)
+            throw new NumberTooLargeException(
+                $"a number has {digits} digits, over the cap of {maxNumberDigits} (MaxNumberDigits)");
+        if (e >= 0 && (text.Length - e - 1 > 9
+                       || Math.Abs(int.Parse(text[(e + 1)..], CultureInfo.InvariantCulture)) > maxNumberDigits))
+            throw new NumberTooLargeException(
+                $"the exponent of {text} is over the cap of {maxNumberDigits} (MaxNumberDigits)");
+        var isFloat = mantissa.Contains('.') || e >= 0;
+        var value = BigRational.Parse(text, deadline);
+        if (isFloat) return new(value, true);
+        var negative = mantissa.StartsWith('-');
+        var magnitude = mantissa.TrimStart('-', '+').TrimStart('0');
+        return new(value, false, magnitude.Length == 0 ? "0" : negative ? "-" + magnitude : magnitude);
+    }
 
     [GeneratedRegex(@"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")]
     private static partial Regex ThousandsRegex();
@@ -70,11 +112,11 @@ public static partial class MathParser
 
     static readonly HashSet<string> MatrixEnvironments = ["pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "matrix", "smallmatrix", "array"];
 
-    sealed class Parser(string text, Deadline deadline)
+    sealed class Parser(string text, Deadline deadline, int maxNumberDigits, bool plain, int depth = 0)
     {
         readonly string _s = text;
         int _pos;
-        int _depth;
+        int _depth = depth;
         int _absDepth;
 
         public MathNode ParseTop()
@@ -82,10 +124,15 @@ public static partial class MathParser
             var items = ParseSequence();
             SkipSpaces();
             if (_pos < _s.Length) throw Error($"unexpected '{_s[_pos]}'");
-            return items.Count == 1 ? items[0] : new SetNode(items);
+            var result = items.Count == 1 ? items[0] : new SetNode(items);
+            deadline.Check();
+            if (result.Depth() > MaxTreeDepth)
+                throw new MathParseException($"expression nested more than {MaxTreeDepth} deep");
+            return result;
         }
 
-        MathParseException Error(string message) => new($"{message} at position {_pos} in \"{_s}\"");
+        MathParseException Error(string message) =>
+            new($"{message} at position {_pos} in \"{(_s.Length <= 200 ? _s : _s[..197] + "...")}\"");
 
         void SkipSpaces()
         {
@@ -147,7 +194,7 @@ public static partial class MathParser
         void Enter()
         {
             deadline.Check();
-            if (++_depth > 400) throw Error("expression nested too deeply");
+            if (++_depth > MaxNesting) throw Error("expression nested too deeply");
         }
 
         List<MathNode> ParseSequence()
@@ -213,8 +260,12 @@ public static partial class MathParser
 
         static RelationKind KindOf(Op op) => op switch
         {
-            Op.Eq => RelationKind.Equal, Op.Ne => RelationKind.NotEqual, Op.Lt => RelationKind.Less,
-            Op.Le => RelationKind.LessOrEqual, Op.Gt => RelationKind.Greater, _ => RelationKind.GreaterOrEqual,
+            Op.Eq => RelationKind.Equal,
+            Op.Ne => RelationKind.NotEqual,
+            Op.Lt => RelationKind.Less,
+            Op.Le => RelationKind.LessOrEqual,
+            Op.Gt => RelationKind.Greater,
+            _ => RelationKind.GreaterOrEqual,
         };
 
         static bool IsSymbolic(MathNode node) => !node.ContainsNumberLiteral() && node is not ConstantNode;
@@ -283,9 +334,17 @@ public static partial class MathParser
 
         MathNode ParseUnary()
         {
-            if (TryConsume('-') || TryConsume('−')) return new NegNode(ParseUnary());
-            if (TryConsume('+')) return ParseUnary();
-            return ParsePower();
+            Enter();
+            try
+            {
+                if (TryConsume('-') || TryConsume('−')) return new NegNode(ParseUnary());
+                if (TryConsume('+')) return ParseUnary();
+                return ParsePower();
+            }
+            finally
+            {
+                _depth--;
+            }
         }
 
         MathNode ParsePower()
@@ -299,17 +358,27 @@ public static partial class MathParser
             return node;
         }
 
-        /// <summary>An exponent: {…}, a single digit or letter, a command, or a signed one of those.</summary>
+        /// <summary>An exponent: {…}, a number (2^10 is 2^{10}, as latex2sympy reads it), a single letter, a
+        /// command, (…), or a signed one of those.</summary>
         MathNode ParseScript()
         {
-            var c = Peek();
-            if (c == '{') return ParseBraced();
-            if (c == '-') { _pos++; return new NegNode(ParseScript()); }
-            if (c == '(') return ParsePrimary();
-            if (char.IsAsciiDigit(c)) { _pos++; return MathParser.NumberOf(c.ToString()); }
-            if (char.IsLetter(c)) { _pos++; return LetterNode(c); }
-            if (c == '\\') return ParsePrimary();
-            throw Error("expected an exponent");
+            Enter();
+            try
+            {
+                var c = Peek();
+                if (c == '{') return ParseBraced();
+                if (c is '-' or '−') { _pos++; return new NegNode(ParseScript()); }
+                if (c == '+') { _pos++; return ParseScript(); }
+                if (c == '(') return ParsePrimary();
+                if (char.IsAsciiDigit(c) || c == '.') return ParseNumber();
+                if (char.IsLetter(c) && !plain) { _pos++; return LetterNode(c); }
+                if (char.IsLetter(c) || c == '\\') return ParsePrimary();
+                throw Error("expected an exponent");
+            }
+            finally
+            {
+                _depth--;
+            }
         }
 
         MathNode ParsePostfix() => ParsePostfixOperators(ParsePrimary());
@@ -340,7 +409,7 @@ public static partial class MathParser
                     _pos += c == '%' ? 1 : 2;
                     node = new PercentNode(node);
                 }
-                else if (c == '\'' ) { _pos++; }
+                else if (c == '\'') { _pos++; }
                 else return node;
             }
         }
@@ -389,7 +458,7 @@ public static partial class MathParser
         {
             var c = Peek();
             if (c == '{') return ParseBraced();
-            if (char.IsAsciiDigit(c)) { _pos++; return MathParser.NumberOf(c.ToString()); }
+            if (char.IsAsciiDigit(c)) { _pos++; return MathParser.NumberOf(c.ToString(), maxNumberDigits); }
             if (char.IsLetter(c)) { _pos++; return LetterNode(c); }
             if (c == '\\') return ParsePrimary();
             throw Error("expected an argument");
@@ -424,6 +493,8 @@ public static partial class MathParser
             }
         }
 
+        /// <summary>123, 4.5, .5, and scientific 1e5 (an e directly between digits is an exponent, not Euler's number:
+        /// 1e5 is 100000 as in Python and math-verify's plain expressions; plain mode also reads 2.5E-3).</summary>
         MathNode ParseNumber()
         {
             var start = _pos;
@@ -433,7 +504,17 @@ public static partial class MathParser
                 _pos++;
                 while (_pos < _s.Length && char.IsAsciiDigit(_s[_pos])) _pos++;
             }
-            return MathParser.NumberOf(_s[start.._pos]);
+            if (_pos < _s.Length && _s[_pos] is 'e' or 'E')
+            {
+                var end = _pos + 1;
+                if (plain && end < _s.Length && _s[end] is '+' or '-') end++; // LaTeX 2e-3 is 2e − 3
+                if (end < _s.Length && char.IsAsciiDigit(_s[end]))
+                {
+                    while (end < _s.Length && char.IsAsciiDigit(_s[end])) end++;
+                    if (end >= _s.Length || !char.IsLetter(_s[end])) _pos = end;
+                }
+            }
+            return MathParser.NumberOf(_s[start.._pos], maxNumberDigits, deadline);
         }
 
         MathNode ParseLetters()
@@ -494,7 +575,10 @@ public static partial class MathParser
             var name = ReadCommand();
             switch (name)
             {
-                case "frac": case "dfrac": case "tfrac": case "cfrac":
+                case "frac":
+                case "dfrac":
+                case "tfrac":
+                case "cfrac":
                     return new DivNode(ParseMacroArgument(), ParseMacroArgument());
                 case "sqrt":
                     if (TryConsume('['))
@@ -504,7 +588,9 @@ public static partial class MathParser
                         return new FuncNode("root", [ParseMacroArgument(), index]);
                     }
                     return new FuncNode("sqrt", [ParseMacroArgument()]);
-                case "binom": case "dbinom": case "tbinom":
+                case "binom":
+                case "dbinom":
+                case "tbinom":
                     return new FuncNode("binom", [ParseMacroArgument(), ParseMacroArgument()]);
                 case "pi": return new ConstantNode(MathConstant.Pi);
                 case "infty": case "infin": return new ConstantNode(MathConstant.Infinity);
@@ -513,7 +599,9 @@ public static partial class MathParser
                     var set = ReadBracedRaw().Trim();
                     return set == "R" ? new IntervalNode(new NegNode(new ConstantNode(MathConstant.Infinity)), new ConstantNode(MathConstant.Infinity), true, true)
                         : new SymbolNode("mathbb" + set);
-                case "text": case "operatorname": case "textrm":
+                case "text":
+                case "operatorname":
+                case "textrm":
                     return ParseText(name);
                 case "{":
                     if (TryCommand("}")) return new SetNode([]);
@@ -526,7 +614,8 @@ public static partial class MathParser
                     _absDepth--;
                     if (!TryCommand("|")) throw Error("expected \\|");
                     return new FuncNode("abs", [normed]);
-                case "lfloor": case "lceil":
+                case "lfloor":
+                case "lceil":
                     var inner = ParseUnion();
                     if (!TryCommand(name == "lfloor" ? "rfloor" : "rceil")) throw Error($"unclosed \\{name}");
                     return new FuncNode(name == "lfloor" ? "floor" : "ceil", [inner]);
@@ -536,7 +625,14 @@ public static partial class MathParser
                     return new TupleNode(items, false);
                 case "begin":
                     return ParseEnvironment();
-                case "left": case "right": case "big": case "Big": case "bigl": case "bigr": case "Bigl": case "Bigr":
+                case "left":
+                case "right":
+                case "big":
+                case "Big":
+                case "bigl":
+                case "bigr":
+                case "Bigl":
+                case "Bigr":
                     return ParsePrimary();
             }
             if (Functions.Contains(name)) return ParseFunction(name);
@@ -564,7 +660,8 @@ public static partial class MathParser
             if (command == "operatorname" && Functions.Contains(trimmed)) return ParseFunction(trimmed);
             if (trimmed.All(c => char.IsLetterOrDigit(c) || c == ' '))
                 return new SymbolNode(trimmed.Replace(" ", ""), isText: true);
-            return new Parser(trimmed, deadline).ParseTop();
+            // \text{…} holding math is parsed by a parser that continues this one's nesting count.
+            return new Parser(trimmed, deadline, maxNumberDigits, plain, _depth + 1).ParseTop();
         }
 
         MathNode ParseFunction(string name)

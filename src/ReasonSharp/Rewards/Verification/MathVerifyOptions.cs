@@ -17,7 +17,8 @@ public enum AnswerSource
     LatexMath,
     /// <summary>A number (thousands separators, decimal comma, currency, %) or a simple expression like 2/3.</summary>
     PlainNumber,
-    /// <summary>The whole text as one LaTeX answer ("\frac{\sqrt3}{2}", "(1, 2]"), when it reads like math rather than prose.</summary>
+    /// <summary>The whole text as one answer ("2^{10}", "\frac{\sqrt3}{2}", "(1, 2]", "1 000"), when it reads like math
+    /// rather than prose: a plain number, else a plain expression (2^10 = 1024), else LaTeX.</summary>
     WholeText,
 }
 
@@ -31,7 +32,8 @@ public sealed record ExtractionRule(AnswerSource Source, int Priority);
 public sealed record MathVerifyOptions
 {
     /// <summary>math-verify's priorities (boxed and "final answer is" 0, "answer:" 100, bare math 300) plus
-    /// &lt;answer&gt; tags and GSM8K's "####" at 0.</summary>
+    /// &lt;answer&gt; tags and GSM8K's "####" at 0, and a text that is math as a whole at 250 (before its
+    /// pieces).</summary>
     public static IReadOnlyList<ExtractionRule> DefaultExtraction { get; } =
     [
         new(AnswerSource.Boxed, 0),
@@ -41,7 +43,7 @@ public sealed record MathVerifyOptions
         new(AnswerSource.AnswerPhrase, 100),
         new(AnswerSource.LatexMath, 300),
         new(AnswerSource.PlainNumber, 300),
-        new(AnswerSource.WholeText, 1000),
+        new(AnswerSource.WholeText, 250),
     ];
 
     /// <summary>Rules for the prediction (and for the gold unless <see cref="GoldExtraction"/> is set).
@@ -66,10 +68,36 @@ public sealed record MathVerifyOptions
     /// <summary>Also let a gold set match a predicted relation (a predicted set always matches a gold relation).</summary>
     public bool AllowSetRelationComparison { get; init; }
 
-    /// <summary>Time limit of one verification (extraction, parsing and comparison), enforced cooperatively.</summary>
+    /// <summary>Time limit of one verification (extraction, parsing and comparison of both texts), enforced
+    /// cooperatively everywhere; past it the verdict is <see cref="VerifyOutcome.TimedOut"/>.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>Longest gold or prediction text read, in characters; a longer one is refused
+    /// (<see cref="VerifyOutcome.TooLarge"/>) before any work is done.</summary>
+    public int MaxInputLength { get; init; } = 100_000;
+
+    /// <summary>Most digits in one number literal (and largest |exponent| in 1e5 notation); a larger number is
+    /// refused (<see cref="VerifyOutcome.TooLarge"/>) instead of being computed with.</summary>
+    public int MaxNumberDigits { get; init; } = 1_000;
+
+    /// <summary>Largest <see cref="FloatRounding"/> accepted.</summary>
+    public const int MaxFloatRounding = 100;
+
     public static MathVerifyOptions Default { get; } = new();
+
+    /// <summary>Throws a <see cref="ReasonSharpException"/> naming the first option out of range.</summary>
+    public void Validate()
+    {
+        if (FloatRounding is < 0 or > MaxFloatRounding)
+            throw new ReasonSharpException(
+                $"FloatRounding (precision) must be 0..{MaxFloatRounding}, got {FloatRounding}");
+        if (!(Timeout > TimeSpan.Zero) || Timeout == System.Threading.Timeout.InfiniteTimeSpan || Timeout.TotalDays > 1)
+            throw new ReasonSharpException($"Timeout must be positive and at most one day, got {Timeout.TotalSeconds} s");
+        if (MaxInputLength < 1)
+            throw new ReasonSharpException($"MaxInputLength must be at least 1, got {MaxInputLength}");
+        if (MaxNumberDigits < 1)
+            throw new ReasonSharpException($"MaxNumberDigits must be at least 1, got {MaxNumberDigits}");
+    }
 
     /// <summary>Options matching math-verify's match types ("latex", "expr").</summary>
     public static MathVerifyOptions ForMatchTypes(IEnumerable<string> matchTypes)
@@ -82,16 +110,27 @@ public sealed record MathVerifyOptions
     }
 }
 
+/// <summary>Which limit stopped the work on one side.</summary>
+public enum VerifyLimit { None, Time, Size }
+
 /// <summary>What was taken from one side of a comparison and how it parsed.</summary>
 public sealed record ExtractedAnswer(AnswerSource? Source, string? Matched, string? Normalized, MathNode? Value, string? ParseError)
 {
     /// <summary>The normalised text of the first match, compared as a string when parsing fails (math-verify's fallback).</summary>
     public string? FallbackText { get; init; }
 
+    /// <summary>Set when extraction stopped at the time limit or a size cap; <see cref="ParseError"/> says
+    /// which.</summary>
+    public VerifyLimit Limit { get; init; }
+
     public static ExtractedAnswer Nothing { get; } = new(null, null, null, null, null);
+
+    internal static ExtractedAnswer Stopped(VerifyLimit limit, string why) =>
+        new(null, null, null, null, why) { Limit = limit };
 
     public override string ToString()
     {
+        if (Limit != VerifyLimit.None) return $"stopped: {ParseError}";
         if (Source == null) return "nothing extracted";
         var value = Value != null ? $"parsed as {Value}" : $"not parsed ({ParseError})";
         return $"{Source} \"{Shorten(Matched)}\" -> \"{Shorten(Normalized)}\", {value}";
@@ -100,9 +139,40 @@ public sealed record ExtractedAnswer(AnswerSource? Source, string? Matched, stri
     static string Shorten(string? text) => text == null ? "" : text.Length <= 120 ? text : text[..117] + "...";
 }
 
-/// <summary>The verdict of <see cref="MathVerifier.Verify"/> with how it was reached.</summary>
-public sealed record VerifyResult(bool Equivalent, ExtractedAnswer Gold, ExtractedAnswer Prediction, string Decision, bool TimedOut)
+/// <summary>How a verification ended. A reward scores Equivalent 1, NotEquivalent, TimedOut and TooLarge 0, and
+/// GoldUnusable not at all (null).</summary>
+public enum VerifyOutcome
 {
+    Equivalent,
+    /// <summary>Different values, no answer in the prediction, or a prediction that did not parse.</summary>
+    NotEquivalent,
+    /// <summary>The time limit passed while the prediction was extracted, parsed or compared.</summary>
+    TimedOut,
+    /// <summary>The prediction (or a value computed from the pair) is over a size cap: refused, not guessed.</summary>
+    TooLarge,
+    /// <summary>The gold gave no answer, did not parse (and the texts differ), is over a cap or ran out of
+    /// time.</summary>
+    GoldUnusable,
+}
+
+/// <summary>The verdict of <see cref="MathVerifier.Verify(string, string, MathVerifyOptions?, CancellationToken)"/>
+/// with how it was reached.</summary>
+public sealed record VerifyResult(
+    VerifyOutcome Outcome, ExtractedAnswer Gold, ExtractedAnswer Prediction, string Decision)
+{
+    public bool Equivalent => Outcome == VerifyOutcome.Equivalent;
+    public bool TimedOut => Outcome == VerifyOutcome.TimedOut;
+
     public string Explanation =>
-        $"gold: {Gold}\nprediction: {Prediction}\n{(Equivalent ? "equivalent" : "not equivalent")}: {Decision}";
+        $"gold: {Gold}\nprediction: {Prediction}\n{Verdict}: {Decision}";
+
+    /// <summary>"equivalent", "not equivalent", "timed out", "too large" or "gold unusable".</summary>
+    public string Verdict => Outcome switch
+    {
+        VerifyOutcome.Equivalent => "equivalent",
+        VerifyOutcome.NotEquivalent => "not equivalent",
+        VerifyOutcome.TimedOut => "timed out",
+        VerifyOutcome.TooLarge => "too large",
+        _ => "gold unusable",
+    };
 }

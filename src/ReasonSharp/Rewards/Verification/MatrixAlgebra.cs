@@ -29,9 +29,14 @@ internal static class MathRewriter
     }
 }
 
-/// <summary>Reduces sums, products, negations and small powers of matrices to one matrix of element expressions.</summary>
+/// <summary>Reduces sums, products, negations and small powers of matrices to one matrix of element expressions.
+/// Entries share subtrees, so their expanded size can grow exponentially (a 10×10 matrix to the 10th power);
+/// an entry that would expand past <see cref="MaxEntryNodes"/> nodes is refused as too large.</summary>
 internal static class MatrixAlgebra
 {
+    /// <summary>Most nodes one entry of a reduced matrix may expand to.</summary>
+    public const long MaxEntryNodes = 100_000;
+
     public static MatrixNode? Reduce(MathNode node)
     {
         switch (node)
@@ -41,45 +46,55 @@ internal static class MatrixAlgebra
             case NegNode neg:
                 return Reduce(neg.Operand) is { } negated ? Map(negated, e => new NegNode(e)) : null;
             case AddNode add:
-            {
-                MatrixNode? sum = null;
-                foreach (var term in add.Terms)
                 {
-                    if (Reduce(term) is not { } termMatrix) return null;
-                    if (sum == null) sum = termMatrix;
-                    else if (sum.RowCount != termMatrix.RowCount || sum.ColumnCount != termMatrix.ColumnCount) return null;
-                    else sum = Combine(sum, termMatrix);
+                    MatrixNode? sum = null;
+                    foreach (var term in add.Terms)
+                    {
+                        if (Reduce(term) is not { } termMatrix) return null;
+                        if (sum == null) sum = termMatrix;
+                        else if (sum.RowCount != termMatrix.RowCount || sum.ColumnCount != termMatrix.ColumnCount) return null;
+                        else sum = Combine(sum, termMatrix);
+                    }
+                    return sum;
                 }
-                return sum;
-            }
             case MulNode mul:
-            {
-                MatrixNode? product = null;
-                var scalars = new List<MathNode>();
-                foreach (var factor in mul.Factors)
                 {
-                    if (!factor.DescendantsAndSelf().Any(n => n is MatrixNode)) { scalars.Add(factor); continue; }
-                    if (Reduce(factor) is not { } factorMatrix) return null;
-                    if (product == null) product = factorMatrix;
-                    else if (Multiply(product, factorMatrix) is { } p) product = p;
-                    else return null;
+                    MatrixNode? product = null;
+                    var scalars = new List<MathNode>();
+                    foreach (var factor in mul.Factors)
+                    {
+                        if (!factor.DescendantsAndSelf().Any(n => n is MatrixNode)) { scalars.Add(factor); continue; }
+                        if (Reduce(factor) is not { } factorMatrix) return null;
+                        if (product == null) product = factorMatrix;
+                        else if (Multiply(product, factorMatrix) is { } p) product = RequireSmall(p);
+                        else return null;
+                    }
+                    if (product == null) return null;
+                    return scalars.Count == 0 ? product : Map(product, e => new MulNode([.. scalars, e]));
                 }
-                if (product == null) return null;
-                return scalars.Count == 0 ? product : Map(product, e => new MulNode([.. scalars, e]));
-            }
             case PowNode { Exponent: NumberNode { IsFloat: false } exponent } pow
                 when exponent.Value.IsInteger && exponent.Value.Sign > 0 && exponent.Value.Numerator <= 10:
-            {
-                if (Reduce(pow.Base) is not { } baseMatrix) return null;
-                var result = baseMatrix;
-                for (var i = 1; i < (int)exponent.Value.Numerator; i++)
-                    if (Multiply(result, baseMatrix) is { } p) result = p;
-                    else return null;
-                return result;
-            }
+                {
+                    if (Reduce(pow.Base) is not { } baseMatrix) return null;
+                    var result = baseMatrix;
+                    for (var i = 1; i < (int)exponent.Value.Numerator; i++)
+                        if (Multiply(result, baseMatrix) is { } p) result = RequireSmall(p);
+                        else return null;
+                    return result;
+                }
             default:
                 return null;
         }
+    }
+
+    static MatrixNode RequireSmall(MatrixNode matrix)
+    {
+        foreach (var row in matrix.Rows)
+            foreach (var entry in row)
+                if (entry.DescendantsAndSelf().Skip((int)MaxEntryNodes).Any())
+                    throw new VerificationSizeException(
+                        $"a matrix product's entries expand past {MaxEntryNodes} nodes");
+        return matrix;
     }
 
     static MatrixNode Map(MatrixNode m, Func<MathNode, MathNode> f) =>

@@ -72,6 +72,12 @@ internal sealed class AnswerChecker
             : throw new RewardInputException("solution", "the column is missing: the gold answer is read from 'solution' or 'answer' (or set gold_column)"));
 }
 
+/// <summary>A reward that verifies answers and counts how the verifications ended.</summary>
+public interface IVerifyingReward
+{
+    VerifierCounts Counts { get; }
+}
+
 /// <summary>
 /// How a reward's verifications ended since it was created, reported as its metadata (the `reward` CLI prints it in
 /// the summary): timed-out and too-large predictions score 0 and unusable golds null, and each is counted here, with
@@ -79,6 +85,10 @@ internal sealed class AnswerChecker
 /// </summary>
 public sealed class VerifierCounts
 {
+    /// <summary>The outcomes trainers log per reward: each one scores 0 (or null) for a reason other than a wrong answer.</summary>
+    public static readonly IReadOnlyList<(VerifyOutcome Outcome, string Name)> Unscored =
+        [(VerifyOutcome.TimedOut, "timed_out"), (VerifyOutcome.TooLarge, "too_large"), (VerifyOutcome.GoldUnusable, "gold_unusable")];
+
     readonly long[] _counts = new long[Enum.GetValues<VerifyOutcome>().Length];
     string? _firstUnusableGold;
 
@@ -119,7 +129,7 @@ public sealed class VerifierCounts
 /// or "the answer is …" (Open-R1 only reads LaTeX, boxed first), so GSM8K-style answers count; a bare gold is parsed
 /// whole. Options: gold_column, float_rounding, strict, timeout_seconds, max_input_length, max_number_digits.
 /// </summary>
-public sealed class AccuracyReward(string name, RewardOptions options) : IRewardFunction, IRewardMetadata
+public sealed class AccuracyReward(string name, RewardOptions options) : IRewardFunction, IRewardMetadata, IVerifyingReward
 {
     readonly AnswerChecker _checker = new(name, options);
     public string Name { get; } = name;

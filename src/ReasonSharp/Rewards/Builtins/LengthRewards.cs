@@ -7,9 +7,12 @@ namespace ReasonSharp.Rewards.Builtins;
 /// over the completions of the same prompt (group_by=batch uses the whole batch, as Open-R1). A completion whose
 /// gold answer does not parse gets null (Open-R1 counts it as correct) and is left out of min/max.
 /// </summary>
-public sealed class LengthReward : IRewardFunction, IRewardMetadata
+public sealed class LengthReward : IRewardFunction, IRewardMetadata, IVerifyingReward
 {
     readonly AnswerChecker _checker;
+
+    /// <summary>How the verifications ended so far.</summary>
+    public VerifierCounts Counts => _checker.Counts;
     readonly bool _tokens;
     readonly bool _perPrompt;
     public string Name { get; }
@@ -62,9 +65,12 @@ public sealed class LengthReward : IRewardFunction, IRewardMetadata
 /// gives null instead of 1.0. Defaults are those of Open-R1's get_cosine_scaled_reward (min_value_wrong −1); its
 /// recipe arguments default min_value_wrong to 0.0, which would rank short wrong answers above long ones.
 /// </summary>
-public sealed class CosineReward : IRewardFunction, IRewardMetadata
+public sealed class CosineReward : IRewardFunction, IRewardMetadata, IVerifyingReward
 {
     readonly AnswerChecker _checker;
+
+    /// <summary>How the verifications ended so far.</summary>
+    public VerifierCounts Counts => _checker.Counts;
     readonly double _minWrong, _maxWrong, _minCorrect, _maxCorrect;
     readonly int _maxLength;
     public string Name { get; }

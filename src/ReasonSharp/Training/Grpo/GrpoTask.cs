@@ -6,6 +6,7 @@ using ReasonSharp.Evaluation;
 using ReasonSharp.Generation;
 using ReasonSharp.Modeling;
 using ReasonSharp.Rewards;
+using ReasonSharp.Rewards.Builtins;
 using static TorchSharp.torch;
 
 namespace ReasonSharp.Training.Grpo;
@@ -183,6 +184,11 @@ public sealed class GrpoTask : ITrainingTask
             if (s is { } fs) metrics[$"rewards/{name}/std"] = fs;
         }
         metrics["frac_reward_zero_std"] = advantages.FracRewardZeroStd;
+        // Verifications that scored 0 or null for another reason than a wrong answer, counted since the run started.
+        foreach (var reward in _runner.Reward.Rewards)
+            if (reward.Function is IVerifyingReward verifying)
+                foreach (var (outcome, name) in VerifierCounts.Unscored)
+                    metrics[$"rewards/{reward.Function.Name}/{name}"] = verifying.Counts[outcome];
         var lengths = rollouts.Select(r => (double)r.Generation.CompletionIds.Length).ToList();
         metrics["completions/mean_length"] = lengths.Average();
         metrics["completions/min_length"] = lengths.Min();

@@ -99,6 +99,9 @@ public class GrpoDiagnosticsTests
         var gaps = File.ReadAllLines(Path.Combine(config.OutputDir, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!)
             .Where(m => m[GrpoTask.LogProbGapMetric] is not null).Select(m => m[GrpoTask.LogProbGapMetric]!.GetValue<double>()).ToList();
         Assert.Equal(GrpoHealthMonitor.Window + 1, gaps.Count);
+        var last = JsonNode.Parse(File.ReadAllLines(Path.Combine(config.OutputDir, "metrics.jsonl")).Last(l => l.Contains("\"loss\"")))!;
+        foreach (var outcome in new[] { "timed_out", "too_large", "gold_unusable" })
+            Assert.Equal(0, last[$"rewards/accuracy/{outcome}"]!.GetValue<double>());
         // The engine's kernels and libtorch's forward compute the same log-probs up to float rounding.
         Assert.All(gaps, g => Assert.InRange(g, 0, 1e-3));
     }

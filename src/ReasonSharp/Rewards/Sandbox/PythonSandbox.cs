@@ -36,6 +36,7 @@ public sealed class PythonSandbox
 {
     const string SandboxPath = "/usr/local/bin:/usr/bin:/bin";
     const string LockDir = "/run/reasonsharp-sandbox";
+    static readonly TimeSpan SupervisorSetupAllowance = TimeSpan.FromSeconds(70);
     static readonly SandboxIsolation[] Strongest = [SandboxIsolation.Namespaces, SandboxIsolation.UserNamespaces, SandboxIsolation.Landlock];
     readonly PythonSandboxOptions _options;
     readonly SemaphoreSlim _slots;
@@ -77,6 +78,9 @@ public sealed class PythonSandbox
             _slots.Release();
         }
     }
+
+    /// <summary>What this host offers (read once per process): credentials, Landlock, user namespaces, cgroups.</summary>
+    public async Task<SandboxHostFacts> GetHostFactsAsync() => (await HostAsync()).Facts;
 
     /// <summary>Tries every isolation mode on this host (for `reason sandbox check`), strongest first.</summary>
     public async Task<(SandboxHostFacts Facts, PythonInstall Python, IReadOnlyList<SandboxModeCheck> Modes)> CheckHostAsync()
@@ -305,8 +309,9 @@ public sealed class PythonSandbox
         {
             throw new ReasonSharpException($"cannot start the sandbox supervisor ('{start.FileName}'): {e.Message}");
         }
+        // The supervisor enforces the wall time from the program's start; this is the backstop should it hang.
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(limits.WallTime);
+        timeout.CancelAfter(limits.WallTime + SupervisorSetupAllowance);
         var output = new BoundedOutput(limits.MaxOutputBytes);
         // Killing the supervisor is enough: its children die by their parent-death signal and the PID namespace.
         var kill = () => Kill(process);

@@ -23,6 +23,9 @@ internal sealed class SandboxCgroups
 
     public string Description { get; }
 
+    /// <summary>The folders holding the run groups (one per controller hierarchy).</summary>
+    public IReadOnlyList<string> Bases => _bases;
+
     /// <summary>Writable memory and pids controllers, or null with the reason.</summary>
     public static SandboxCgroups? Detect(out string reason)
     {

@@ -75,6 +75,9 @@ ETC_FILES = ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime"]
 DEV_NODES = ["null", "zero", "full", "random", "urandom"]
 
 
+SETUP_SECONDS = 60  # longest the isolation may take to build before the program starts
+
+
 class SetupError(Exception):
     pass
 
@@ -589,23 +592,28 @@ def supervise(cfg):
             report(err_w, "sandbox set-up", e)
         os._exit(127)
     os.close(err_w)
-    deadline = time.monotonic() + cfg["limits"]["wall_seconds"] + 1.0
+    # The wall clock starts when the program is running (the error pipe closes at its execve), so a slow set-up
+    # on a busy machine does not eat into the program's time.
+    setup_deadline = time.monotonic() + SETUP_SECONDS
+    deadline = None
     poller = select.poll()
     child_fd = os.pidfd_open(child) if hasattr(os, "pidfd_open") else None
     for fd in (parent_fd, child_fd, err_r):
         if fd is not None:
             poller.register(fd, select.POLLIN)
-    error, timed_out, parent_gone = b"", False, False
+    error, timed_out, parent_gone, status = b"", False, False, None
     while True:
         if child_fd is None:
             done, status = os.waitpid(child, os.WNOHANG)
             if done:
                 break
-        remaining = deadline - time.monotonic()
+        remaining = (deadline if deadline is not None else setup_deadline) - time.monotonic()
         if remaining <= 0:
             timed_out = True
             break
-        events = poller.poll(min(remaining, 0.1 if child_fd is None or parent_fd is None else remaining) * 1000)
+        if child_fd is None or parent_fd is None:
+            remaining = min(remaining, 0.1)
+        events = poller.poll(remaining * 1000)
         if parent_fd is None and os.getppid() != cfg["parent_pid"]:
             parent_gone = True
             break
@@ -617,11 +625,15 @@ def supervise(cfg):
                 error += data
                 if not data:
                     poller.unregister(err_r)
+                    if not error:
+                        deadline = time.monotonic() + cfg["limits"]["wall_seconds"]
         if parent_gone:
             break
         if child_fd is not None and any(fd == child_fd for fd, _ in events):
             _, status = os.waitpid(child, 0)
             break
+    if timed_out and deadline is None and not error:
+        error = b"sandbox set-up: did not finish within %d s" % SETUP_SECONDS
     if timed_out or parent_gone:
         os.kill(child, signal.SIGKILL)
         _, status = os.waitpid(child, 0)

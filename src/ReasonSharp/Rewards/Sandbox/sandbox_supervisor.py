@@ -62,6 +62,8 @@ AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}.get(MACHINE)
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET, CLONE_THREAD = 0x10000000, 0x20000000, 0x40000000, 0x00010000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE = 1024, 2048, 4096, 16384, 1 << 18
 MS_RELATIME, MS_STRICTATIME, MNT_DETACH = 1 << 21, 1 << 24, 2
@@ -184,9 +186,11 @@ class SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
 
 
-def seccomp_program(deny, allow_when_arg0_in, allow_when_arg0_has, deny_when_arg0_is):
+def seccomp_program(deny, allow_when_arg0_in, clone_needs, deny_when_arg0_is):
     """BPF: kill on a foreign architecture; ENOSYS for x32 calls; EPERM for `deny` (ENOSYS for clone3, so
-    libc falls back to clone, whose flags can be checked); per-call rules on the low 32 bits of argument 0."""
+    libc falls back to clone, whose flags can be checked); clone never with namespace flags and, when
+    clone_needs is set, only with those flags (CLONE_THREAD: threads, no processes); per-call rules on the
+    low 32 bits of argument 0."""
     code = [(BPF_LD_W_ABS, 0, 0, 4), (BPF_JEQ, 1, 0, AUDIT_ARCH), (BPF_RET, 0, 0, RET_KILL_PROCESS),
             (BPF_LD_W_ABS, 0, 0, 0)]
     if MACHINE == "x86_64":
@@ -203,9 +207,12 @@ def seccomp_program(deny, allow_when_arg0_in, allow_when_arg0_has, deny_when_arg
         block = [arg0] + [(BPF_JEQ, n - j, 0, v) for j, v in enumerate(values)]
         block += [(BPF_RET, 0, 0, RET_ERRNO | errno.EPERM), (BPF_RET, 0, 0, RET_ALLOW)]
         code += [(BPF_JEQ, 0, len(block), NR[name])] + block
-    for name, bits in sorted(allow_when_arg0_has.items()):
-        block = [arg0, (BPF_JSET, 1, 0, bits), (BPF_RET, 0, 0, RET_ERRNO | errno.EPERM), (BPF_RET, 0, 0, RET_ALLOW)]
-        code += [(BPF_JEQ, 0, len(block), NR[name])] + block
+    deny_ret, allow_ret = (BPF_RET, 0, 0, RET_ERRNO | errno.EPERM), (BPF_RET, 0, 0, RET_ALLOW)
+    if clone_needs:
+        block = [arg0, (BPF_JSET, 2, 0, CLONE_NAMESPACES), (BPF_JSET, 2, 0, clone_needs), deny_ret, deny_ret, allow_ret]
+    else:
+        block = [arg0, (BPF_JSET, 0, 1, CLONE_NAMESPACES), deny_ret, allow_ret]
+    code += [(BPF_JEQ, 0, len(block), NR["clone"])] + block
     for name, value in sorted(deny_when_arg0_is.items()):
         block = [arg0, (BPF_JEQ, 0, 1, value), (BPF_RET, 0, 0, RET_ERRNO | errno.EPERM), (BPF_RET, 0, 0, RET_ALLOW)]
         code += [(BPF_JEQ, 0, len(block), NR[name])] + block
@@ -223,7 +230,7 @@ def apply_seccomp(mode, memory_cgroup):
             "delete_module", "reboot", "swapon", "swapoff", "acct", "quotactl", "quotactl_fd", "lookup_dcookie",
             "pidfd_open", "pidfd_send_signal", "pidfd_getfd", "name_to_handle_at", "open_by_handle_at",
             "memfd_secret", "personality"}
-    allow_in, allow_has, deny_is = {}, {}, {}
+    allow_in, clone_needs, deny_is = {}, 0, {}
     shared_host = mode in ("landlock", "unsafe")
     if not memory_cgroup or shared_host:
         # Without a memory cgroup the program must stay one process (threads allowed), so RLIMIT_AS bounds it
@@ -232,7 +239,7 @@ def apply_seccomp(mode, memory_cgroup):
         deny |= {"fork", "vfork", "clone3", "memfd_create", "shmget", "shmat", "shmctl", "shmdt", "semget",
                  "semop", "semctl", "semtimedop", "msgget", "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink",
                  "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr"}
-        allow_has["clone"] = CLONE_THREAD
+        clone_needs = CLONE_THREAD
     else:
         deny.add("clone3")  # libc falls back to clone(2)
     if shared_host:
@@ -244,7 +251,7 @@ def apply_seccomp(mode, memory_cgroup):
         deny_is["prctl"] = PR_SET_PDEATHSIG
     else:
         allow_in["socket"] = [AF_UNIX]
-    code = seccomp_program(deny, allow_in, allow_has, deny_is)
+    code = seccomp_program(deny, allow_in, clone_needs, deny_is)
     program = (SockFilter * len(code))(*[SockFilter(*ins) for ins in code])
     fprog = SockFprog(len(code), program)
     check(libc.prctl(PR_SET_SECCOMP, 2, ctypes.cast(ctypes.pointer(fprog), ctypes.c_void_p).value, 0, 0),
@@ -405,6 +412,7 @@ def init_process(cfg, root, run_uid, drop_uid, code, err_w, lifeline_r):
     program = os.fork()
     if program == 0:
         try:
+            os.setsid()
             exec_program(cfg, "/tmp/sandbox", program_env("/tmp/sandbox", "/tmp"), err_w, uid=drop_uid)
         except BaseException as e:
             report(err_w, "program set-up", e)

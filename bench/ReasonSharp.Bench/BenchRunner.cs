@@ -8,7 +8,7 @@ public static class BenchRunner
         ["decode"] = ("decode tokens/s of our engine (--sizes 25m,100m --batches 1,8,32 --prompt 64 --new 256)", DecodeBench.Run),
         ["train"] = ("Training steps/s, MFU, peak RSS: 25m/100m, full/LoRA, gradient checkpointing on/off (--profile: time split)", TrainBench.Run),
         ["grpo-memory"] = ("GRPO resident memory every 10 steps over a long run (--steps 200 --size tiny): flat means no leak", GrpoMemoryBench.Run),
-        ["sandbox"] = ("Cost of one sandboxed Python run per isolation mode: wall one at a time and in parallel, CPU (--runs 20 --parallel 4)", SandboxBench.Run),
+        ["sandbox"] = ("Cost of a sandboxed Python run per mode (--runs 20 --parallel 4)", SandboxBench.Run),
         ["sft"] = ("SFT packing cost: packed rows vs separate sequences vs a plain row, forward+backward and peak RSS (--seq 512 --pieces 4)", SftBench.Run),
     };
 

@@ -16,7 +16,8 @@ public static class SandboxBench
         var runs = int.Parse(Arg("--runs", "20"), CultureInfo.InvariantCulture);
         var parallel = int.Parse(Arg("--parallel", "4"), CultureInfo.InvariantCulture);
         Console.WriteLine($"{runs} runs of print(1) per mode; load average {LoadAverage()}");
-        foreach (var mode in new[] { SandboxIsolation.Namespaces, SandboxIsolation.UserNamespaces, SandboxIsolation.Landlock })
+        var modes = new[] { SandboxIsolation.Namespaces, SandboxIsolation.UserNamespaces, SandboxIsolation.Landlock };
+        foreach (var mode in modes)
         {
             var sandbox = new PythonSandbox(new PythonSandboxOptions { Isolation = mode, MaxConcurrency = parallel });
             try
@@ -34,10 +35,12 @@ public static class SandboxBench
             var serial = watch.Elapsed.TotalMilliseconds / runs;
             var cpuPerRun = (ChildrenCpuSeconds() - cpu) * 1000 / runs;
             watch.Restart();
-            var all = Task.WhenAll(Enumerable.Range(0, runs).Select(_ => sandbox.RunAsync("print(1)"))).GetAwaiter().GetResult();
+            var all = Task.WhenAll(Enumerable.Range(0, runs).Select(_ => sandbox.RunAsync("print(1)")))
+                .GetAwaiter().GetResult();
             foreach (var r in all) Check(r);
             var concurrent = watch.Elapsed.TotalMilliseconds / runs;
-            Console.WriteLine($"{mode,-15} {serial,6:0} ms/run one at a time, {concurrent,6:0} ms/run {parallel} at once, " +
+            Console.WriteLine($"{mode,-15} {serial,6:0} ms/run one at a time, " +
+                              $"{concurrent,6:0} ms/run {parallel} at once, " +
                               $"{cpuPerRun,5:0} ms CPU/run (supervisor + program)");
         }
         Console.WriteLine($"load average at the end {LoadAverage()}");
@@ -46,15 +49,18 @@ public static class SandboxBench
 
     static void Check(SandboxResult result)
     {
-        if (result.Stdout != "1\n") throw new InvalidOperationException($"unexpected output: {result.Stdout} {result.Stderr}");
+        if (result.Stdout != "1\n")
+            throw new InvalidOperationException($"unexpected output: {result.Stdout} {result.Stderr}");
     }
 
-    /// <summary>User + system seconds of waited-for children (fields 16 and 17 of /proc/self/stat, in clock ticks).</summary>
+    /// <summary>User + system seconds of waited-for children (fields 16 and 17 of /proc/self/stat, in clock
+    /// ticks).</summary>
     static double ChildrenCpuSeconds()
     {
         var stat = File.ReadAllText("/proc/self/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (double.Parse(fields[13], CultureInfo.InvariantCulture) + double.Parse(fields[14], CultureInfo.InvariantCulture)) / 100.0;
+        double Ticks(int i) => double.Parse(fields[i], CultureInfo.InvariantCulture);
+        return (Ticks(13) + Ticks(14)) / 100.0;
     }
 
     static string LoadAverage() => File.ReadAllText("/proc/loadavg").Split(' ')[0];

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Text.Json;
 using ReasonSharp.Rewards.Sandbox;
 
@@ -17,11 +18,13 @@ public static class SandboxCommand
 
     static Option<string> IsolationOption() => new("--isolation")
     {
-        Description = "auto (strongest available, refuse if none), namespaces, user_namespaces, landlock, or unsafe (no isolation)",
+        Description = "auto (strongest available, refuse if none), namespaces, user_namespaces, landlock, " +
+                      "or unsafe (no isolation)",
         DefaultValueFactory = _ => "auto",
     };
 
-    static Option<string> PythonOption() => new("--python") { Description = "The Python interpreter", DefaultValueFactory = _ => "python3" };
+    static Option<string> PythonOption() =>
+        new("--python") { Description = "The Python interpreter", DefaultValueFactory = _ => "python3" };
 
     static SandboxIsolation? ParseIsolation(string text) => text switch
     {
@@ -30,7 +33,8 @@ public static class SandboxCommand
         "user_namespaces" => SandboxIsolation.UserNamespaces,
         "landlock" => SandboxIsolation.Landlock,
         "unsafe" => SandboxIsolation.Unsafe,
-        _ => throw new ReasonSharpException($"--isolation: '{text}' is not a mode; expected auto, namespaces, user_namespaces, landlock or unsafe"),
+        _ => throw new ReasonSharpException($"--isolation: '{text}' is not a mode; expected auto, namespaces, " +
+                                            "user_namespaces, landlock or unsafe"),
     };
 
     static Command Check()
@@ -38,8 +42,8 @@ public static class SandboxCommand
         var isolation = IsolationOption();
         var python = PythonOption();
         var json = new Option<bool>("--json") { Description = "Print the report as one JSON object" };
-        var command = new Command("check", "Show what isolation this machine gives untrusted Python, then run escape attempts in it. " +
-            "Exit 0 when a real boundary contained every probe, 1 otherwise.");
+        var command = new Command("check", "Show what isolation this machine gives untrusted Python, then run " +
+            "escape attempts in it. Exit 0 when a real boundary contained every probe, 1 otherwise.");
         command.Options.Add(isolation);
         command.Options.Add(python);
         command.Options.Add(json);
@@ -61,13 +65,15 @@ public static class SandboxCommand
                 return report.Safe ? 0 : 1;
             }
             var f = report.Facts;
-            output.WriteLine($"host: uid {f.Uid}{(f.IsRoot ? $", CAP_SYS_ADMIN {(f.CapSysAdmin ? "yes" : "no")}" : "")}, {f.Machine}, " +
-                $"Landlock ABI {(f.LandlockAbi > 0 ? f.LandlockAbi : "none")}, user.max_user_namespaces {f.MaxUserNamespaces ?? "?"}");
+            var admin = f.IsRoot ? $", CAP_SYS_ADMIN {(f.CapSysAdmin ? "yes" : "no")}" : "";
+            var landlock = f.LandlockAbi > 0 ? f.LandlockAbi.ToString(CultureInfo.InvariantCulture) : "none";
+            output.WriteLine($"host: uid {f.Uid}{admin}, {f.Machine}, Landlock ABI {landlock}, " +
+                             $"user.max_user_namespaces {f.MaxUserNamespaces ?? "?"}");
             output.WriteLine($"cgroups: {f.Cgroups}");
             output.WriteLine($"python: {report.Python.Executable} {report.Python.Version}");
             output.WriteLine("modes (strongest first):");
             foreach (var mode in report.Modes)
-                output.WriteLine($"  {(mode.Works ? "yes" : "no ")}  {mode.Mode,-15} {(mode.Works ? "" : mode.Detail)}");
+                output.WriteLine(mode.Works ? $"  yes  {mode.Mode}" : $"  no   {mode.Mode,-15} {mode.Detail}");
             if (report.Refusal != null)
             {
                 output.WriteLine($"REFUSED: {report.Refusal}");
@@ -89,11 +95,20 @@ public static class SandboxCommand
     {
         var file = new Argument<FileInfo>("file") { Description = "The program (.py, or .js for JavaScript)" };
         var stdin = new Option<FileInfo?>("--stdin") { Description = "A file fed to the program's standard input" };
-        var timeout = new Option<double>("--timeout") { Description = "Wall-clock limit in seconds", DefaultValueFactory = _ => 5 };
-        var memory = new Option<double>("--memory-mb") { Description = "Memory limit of the whole program", DefaultValueFactory = _ => 512 };
+        var timeout = new Option<double>("--timeout")
+        {
+            Description = "Wall-clock limit in seconds",
+            DefaultValueFactory = _ => 5,
+        };
+        var memory = new Option<double>("--memory-mb")
+        {
+            Description = "Memory limit of the whole program",
+            DefaultValueFactory = _ => 512,
+        };
         var isolation = IsolationOption();
         var python = PythonOption();
-        var command = new Command("run", "Run one program in the code reward's sandbox and print its output; exit with its exit code.");
+        var command = new Command("run",
+            "Run one program in the code reward's sandbox and print its output; exit with its exit code.");
         command.Arguments.Add(file);
         command.Options.Add(stdin);
         command.Options.Add(timeout);
@@ -104,7 +119,8 @@ public static class SandboxCommand
         {
             var program = parse.GetValue(file)!;
             if (!program.Exists) throw new ReasonSharpException($"{program.FullName}: file not found");
-            var input = parse.GetValue(stdin) is { } s ? await File.ReadAllTextAsync(s.FullName, cancellationToken) : null;
+            var input = parse.GetValue(stdin) is { } s
+                ? await File.ReadAllTextAsync(s.FullName, cancellationToken) : null;
             var seconds = parse.GetValue(timeout);
             var limits = new SandboxLimits
             {
@@ -133,8 +149,11 @@ public static class SandboxCommand
             parse.InvocationConfiguration.Output.Write(result.Stdout);
             var error = parse.InvocationConfiguration.Error;
             error.Write(result.Stderr);
-            error.WriteLine($"[exit {result.ExitCode}{(result.TimedOut ? ", time limit" : "")}{(result.OutputLimitExceeded ? ", output limit" : "")}" +
-                $"{(result.MemoryLimitHit ? ", memory limit" : "")}, {result.Elapsed.TotalSeconds:0.00} s; {result.Isolation}]");
+            var limitsHit = (result.TimedOut ? ", time limit" : "")
+                            + (result.OutputLimitExceeded ? ", output limit" : "")
+                            + (result.MemoryLimitHit ? ", memory limit" : "");
+            var elapsed = result.Elapsed.TotalSeconds;
+            error.WriteLine($"[exit {result.ExitCode}{limitsHit}, {elapsed:0.00} s; {result.Isolation}]");
             return Math.Clamp(result.ExitCode, 0, 255);
         });
         return command;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using ReasonSharp.Rewards.Sandbox;
 using Xunit.Abstractions;
@@ -43,7 +44,8 @@ public class SandboxHostTests(ITestOutputHelper output)
             libc.prctl(24, 21, 0, 0, 0)  # PR_CAPBSET_DROP CAP_SYS_ADMIN: gone after exec
         if opts.get('no_landlock'):
             class F(ctypes.Structure):
-                _fields_ = [('code', ctypes.c_ushort), ('jt', ctypes.c_ubyte), ('jf', ctypes.c_ubyte), ('k', ctypes.c_uint32)]
+                _fields_ = [('code', ctypes.c_ushort), ('jt', ctypes.c_ubyte), ('jf', ctypes.c_ubyte),
+                            ('k', ctypes.c_uint32)]
             class P(ctypes.Structure):
                 _fields_ = [('len', ctypes.c_ushort), ('filter', ctypes.POINTER(F))]
             prog = [(0x20, 0, 0, 0), (0x15, 0, 1, 444), (0x06, 0, 0, 0x00050000 | 38), (0x06, 0, 0, 0x7FFF0000)]
@@ -65,24 +67,29 @@ public class SandboxHostTests(ITestOutputHelper output)
 
     static void SkipUnlessSimulationWorks(bool otherUid)
     {
-        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "simulating other kinds of host needs root on Linux");
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess,
+            "simulating other kinds of host needs root on Linux");
         Skip.IfNot(File.Exists("/usr/bin/python3"), "the host simulator needs /usr/bin/python3");
-        Skip.IfNot(System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.X64,
-            "the simulator's seccomp filter is written for x86_64");
+        Skip.IfNot(RuntimeInformation.OSArchitecture == Architecture.X64, "the simulator's filter is for x86_64");
         if (!otherUid) return;
         // Another uid must be able to run dotnet and read the test's output folder.
         foreach (var path in new[] { ReasonDll, Path.GetFullPath(DotnetHost) })
-            for (var dir = Path.GetDirectoryName(path); !string.IsNullOrEmpty(dir) && dir != "/"; dir = Path.GetDirectoryName(dir))
-                Skip.If((File.GetUnixFileMode(dir) & UnixFileMode.OtherExecute) == 0, $"uid {OtherUid} cannot enter {dir}");
+            for (var dir = Path.GetDirectoryName(path); dir is { Length: > 1 }; dir = Path.GetDirectoryName(dir))
+                Skip.If((File.GetUnixFileMode(dir) & UnixFileMode.OtherExecute) == 0,
+                    $"uid {OtherUid} cannot enter {dir}");
     }
 
     internal static ProcessStartInfo Reason(string? simulation, params string[] args)
     {
         var start = new ProcessStartInfo(simulation == null ? DotnetHost : "/usr/bin/python3")
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/tmp",
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = "/tmp",
         };
-        if (simulation != null) foreach (var a in new[] { "-I", "-c", Simulator, simulation, DotnetHost }) start.ArgumentList.Add(a);
+        if (simulation != null)
+            foreach (var a in new[] { "-I", "-c", Simulator, simulation, DotnetHost }) start.ArgumentList.Add(a);
         start.ArgumentList.Add(ReasonDll);
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment["HOME"] = "/tmp";
@@ -91,7 +98,8 @@ public class SandboxHostTests(ITestOutputHelper output)
         return start;
     }
 
-    internal static async Task<(int Code, string Stdout, string Stderr)> RunAsync(ProcessStartInfo start, TimeSpan timeout)
+    internal static async Task<(int Code, string Stdout, string Stderr)> RunAsync(ProcessStartInfo start,
+        TimeSpan timeout)
     {
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -104,7 +112,8 @@ public class SandboxHostTests(ITestOutputHelper output)
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new Xunit.Sdk.XunitException($"reason {string.Join(' ', start.ArgumentList)} did not finish within {timeout}");
+            var command = string.Join(' ', start.ArgumentList);
+            throw new Xunit.Sdk.XunitException($"reason {command} did not finish within {timeout}");
         }
         return (process.ExitCode, await stdout, await stderr);
     }
@@ -112,7 +121,10 @@ public class SandboxHostTests(ITestOutputHelper output)
     public static TheoryData<string, string, string> Hosts => new()
     {
         { "root without CAP_SYS_ADMIN", """{"drop_sys_admin": true}""", "UserNamespaces" },
-        { "root without CAP_SYS_ADMIN or user namespaces (a default Docker container)", """{"no_userns": true, "drop_sys_admin": true}""", "Landlock" },
+        {
+            "root without CAP_SYS_ADMIN or user namespaces (a default Docker container)",
+            """{"no_userns": true, "drop_sys_admin": true}""", "Landlock"
+        },
         { "a non-root user", $$"""{"uid": {{OtherUid}}}""", "UserNamespaces" },
         { "a non-root user without user namespaces", $$"""{"no_userns": true, "uid": {{OtherUid}}}""", "Landlock" },
     };
@@ -125,13 +137,15 @@ public class SandboxHostTests(ITestOutputHelper output)
     public async Task Each_kind_of_host_gets_a_real_boundary(string host, string simulation, string expected)
     {
         SkipUnlessSimulationWorks(otherUid: simulation.Contains("uid"));
-        var (code, stdout, stderr) = await RunAsync(Reason(simulation, "sandbox", "check", "--json"), TimeSpan.FromMinutes(3));
+        var check = Reason(simulation, "sandbox", "check", "--json");
+        var (code, stdout, stderr) = await RunAsync(check, TimeSpan.FromMinutes(3));
         output.WriteLine($"{host}: exit {code}\n{stdout}\n{stderr}");
         using var report = JsonDocument.Parse(stdout);
         var root = report.RootElement;
         Assert.Equal(expected, root.GetProperty("Isolation").GetString());
         foreach (var probe in root.GetProperty("Probes").EnumerateArray())
-            Assert.True(probe.GetProperty("Contained").GetBoolean(), $"{probe.GetProperty("Name")}: {probe.GetProperty("Detail")}");
+            Assert.True(probe.GetProperty("Contained").GetBoolean(),
+                $"{probe.GetProperty("Name")}: {probe.GetProperty("Detail")}");
         Assert.Equal(10, root.GetProperty("Probes").GetArrayLength());
         Assert.True(root.GetProperty("Safe").GetBoolean());
         Assert.Equal(0, code);
@@ -163,7 +177,8 @@ public class SandboxHostTests(ITestOutputHelper output)
         Assert.Equal(2, refused.Code);
         Assert.StartsWith("error: python sandbox: this host offers no isolation", refused.Stderr);
         Assert.DoesNotContain("ran 42", refused.Stdout);
-        var unsafeRun = await RunAsync(Reason(nothing, "sandbox", "run", "--isolation", "unsafe", dir.File("main.py")), TimeSpan.FromMinutes(2));
+        var unsafeStart = Reason(nothing, "sandbox", "run", "--isolation", "unsafe", dir.File("main.py"));
+        var unsafeRun = await RunAsync(unsafeStart, TimeSpan.FromMinutes(2));
         Assert.Equal(0, unsafeRun.Code);
         Assert.Equal("ran 42\n", unsafeRun.Stdout);
         Assert.Contains("UNSAFE", unsafeRun.Stderr);
@@ -184,19 +199,26 @@ public class SandboxHostTests(ITestOutputHelper output)
     public async Task Sandboxed_programs_die_with_the_reason_process(string isolation, string signal)
     {
         SkipUnlessSimulationWorks(otherUid: false);
-        var mode = isolation switch { "namespaces" => SandboxIsolation.Namespaces, "user_namespaces" => SandboxIsolation.UserNamespaces, _ => SandboxIsolation.Landlock };
+        var mode = isolation switch
+        {
+            "namespaces" => SandboxIsolation.Namespaces,
+            "user_namespaces" => SandboxIsolation.UserNamespaces,
+            _ => SandboxIsolation.Landlock,
+        };
         await SandboxTests.SkipUnlessHostOffersAsync(mode);
         var tag = $"reasonsharp-orphan-{Guid.NewGuid():N}"[..32];
         using var dir = TestEnvironment.NewTempDir();
         await File.WriteAllTextAsync(dir.File("main.py"), SandboxTests.Py($$"""
             import subprocess, sys, time
             try:
-                subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', '{{tag}}'], start_new_session=True)
+                argv = [sys.executable, '-c', 'import time; time.sleep(300)', '{{tag}}']
+                subprocess.Popen(argv, start_new_session=True)
             except Exception as e:
                 print('no child', e)
             time.sleep(300)
             """));
-        using var reason = Process.Start(Reason(null, "sandbox", "run", "--timeout", "120", "--isolation", isolation, dir.File("main.py")))!;
+        var start = Reason(null, "sandbox", "run", "--timeout", "120", "--isolation", isolation, dir.File("main.py"));
+        using var reason = Process.Start(start)!;
         var running = await WaitForAsync(() => ProgramProcesses(reason.Id).Count >= 1, TimeSpan.FromSeconds(30));
         Assert.True(running, "the sandboxed program did not start");
         await Task.Delay(500);
@@ -206,11 +228,13 @@ public class SandboxHostTests(ITestOutputHelper output)
         Assert.Single(runDirs);
         var watch = Stopwatch.StartNew();
         Assert.Equal(0, kill(reason.Id, signal == "KILL" ? 9 : 15));
-        var gone = await WaitForAsync(() => programs.All(p => !Alive(p)) && SandboxCheck.ProcessesWithArgument(tag) == 0, TimeSpan.FromSeconds(10));
+        bool Gone() => programs.All(p => !Alive(p)) && SandboxCheck.ProcessesWithArgument(tag) == 0;
+        var gone = await WaitForAsync(Gone, TimeSpan.FromSeconds(10));
         output.WriteLine($"gone after {watch.Elapsed.TotalSeconds:0.00}s");
         Assert.True(gone, $"still running: {string.Join(",", programs.Where(Alive))}");
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(3), $"took {watch.Elapsed}");
-        Assert.True(await WaitForAsync(() => !Directory.Exists(runDirs[0]), TimeSpan.FromSeconds(5)), $"{runDirs[0]} was left behind");
+        Assert.True(await WaitForAsync(() => !Directory.Exists(runDirs[0]), TimeSpan.FromSeconds(5)),
+            $"{runDirs[0]} was left behind");
         await reason.WaitForExitAsync();
     }
 
@@ -229,14 +253,16 @@ public class SandboxHostTests(ITestOutputHelper output)
         start.FileName = "setsid";
         using var launcher = Process.Start(start)!;
         int reasonPid = 0;
-        Assert.True(await WaitForAsync(() => (reasonPid = FindReason(dir.File("main.py"))) > 0 && ProgramProcesses(reasonPid).Count >= 1,
-            TimeSpan.FromSeconds(30)), "the program did not start");
+        bool Started() => (reasonPid = FindReason(dir.File("main.py"))) > 0 && ProgramProcesses(reasonPid).Count >= 1;
+        Assert.True(await WaitForAsync(Started, TimeSpan.FromSeconds(30)), "the program did not start");
         await Task.Delay(500);
         var programs = ProgramProcesses(reasonPid);
         var cgroups = CgroupsOf(reasonPid);
-        output.WriteLine($"reason {reasonPid}; programs {string.Join(",", programs)}; cgroups {string.Join(",", cgroups)}");
+        output.WriteLine($"reason {reasonPid}; programs {string.Join(",", programs)}; " +
+                         $"cgroups {string.Join(",", cgroups)}");
         Assert.Equal(0, kill(-reasonPid, 9));
-        Assert.True(await WaitForAsync(() => programs.All(p => !Alive(p)), TimeSpan.FromSeconds(5)), "programs outlived their process group");
+        Assert.True(await WaitForAsync(() => programs.All(p => !Alive(p)), TimeSpan.FromSeconds(5)),
+            "programs outlived their process group");
         var leftovers = Directory.GetDirectories(Path.GetTempPath(), $"reasonsharp-sandbox-{reasonPid}-*");
         output.WriteLine($"left: {string.Join(",", leftovers.Concat(cgroups.Where(Directory.Exists)))}");
 
@@ -285,10 +311,14 @@ public class SandboxHostTests(ITestOutputHelper output)
         Assert.DoesNotContain("REASONSHARP_TEST_SECRET", stdout);
     }
 
-    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    [DllImport("libc", SetLastError = true)]
     static extern int kill(int pid, int signal);
 
-    static bool Alive(int pid) => File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
+    static bool Alive(int pid)
+    {
+        try { return !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z "); }
+        catch (IOException) { return false; }
+    }
 
     static async Task<bool> WaitForAsync(Func<bool> condition, TimeSpan timeout)
     {
@@ -321,7 +351,8 @@ public class SandboxHostTests(ITestOutputHelper output)
                 if (parent == root) return true;
             return false;
         }
-        return parents.Keys.Where(p => Under(p) && CommandLine(p).EndsWith("main.py", StringComparison.Ordinal)).ToList();
+        return parents.Keys.Where(p => Under(p) && CommandLine(p).EndsWith("main.py", StringComparison.Ordinal))
+            .ToList();
     }
 
     static string CommandLine(int pid)
@@ -333,9 +364,13 @@ public class SandboxHostTests(ITestOutputHelper output)
     static int FindReason(string argument)
     {
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
-            if (int.TryParse(Path.GetFileName(dir), out var pid) && CommandLine(pid).Contains("reason.dll sandbox run") &&
-                CommandLine(pid).EndsWith(argument, StringComparison.Ordinal) && !CommandLine(pid).StartsWith("setsid", StringComparison.Ordinal))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            var line = CommandLine(pid);
+            if (line.Contains("reason.dll sandbox run") && line.EndsWith(argument, StringComparison.Ordinal)
+                && !line.StartsWith("setsid", StringComparison.Ordinal))
                 return pid;
+        }
         return 0;
     }
 

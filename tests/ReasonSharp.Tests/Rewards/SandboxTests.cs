@@ -25,10 +25,17 @@ public class SandboxTests(ITestOutputHelper output)
         MaxFileBytes = 4L * 1024 * 1024,
     };
 
-    public static TheoryData<SandboxIsolation> Modes => [SandboxIsolation.Namespaces, SandboxIsolation.UserNamespaces, SandboxIsolation.Landlock];
+    public static TheoryData<SandboxIsolation> Modes =>
+        [SandboxIsolation.Namespaces, SandboxIsolation.UserNamespaces, SandboxIsolation.Landlock];
 
     static PythonSandbox Sandbox(SandboxIsolation? isolation, int concurrency = 8, int firstUid = 61000) =>
-        new(new PythonSandboxOptions { Limits = Small, MaxConcurrency = concurrency, Isolation = isolation, FirstUserId = firstUid });
+        new(new PythonSandboxOptions
+        {
+            Limits = Small,
+            MaxConcurrency = concurrency,
+            Isolation = isolation,
+            FirstUserId = firstUid,
+        });
 
     /// <summary>Skips only when the host's facts rule the mode out (not root, no Landlock …); a mode that should work
     /// here and does not fails the test.</summary>
@@ -50,11 +57,11 @@ public class SandboxTests(ITestOutputHelper output)
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var tag = Guid.NewGuid().ToString("N")[..12];
         var marker = $"reasonsharp-test-{tag}";
-        string[] escapes = [$"/tmp/reasonsharp-escape-{tag}", $"/var/tmp/reasonsharp-escape-{tag}", $"/dev/shm/reasonsharp-escape-{tag}"];
+        var escapes = new[] { "/tmp", "/var/tmp", "/dev/shm" }.Select(d => $"{d}/reasonsharp-escape-{tag}").ToArray();
         var hostTemp = Path.GetTempPath().TrimEnd('/');
         var canary = Path.Join(hostTemp, $"reasonsharp-canary-{tag}.txt");
         await File.WriteAllTextAsync(canary, $"secret-content-{tag}");
-        File.SetUnixFileMode(canary, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        File.SetUnixFileMode(canary, (UnixFileMode)0b110_100_100);
         var readme = Path.Join(TestEnvironment.RepoRoot, "README.md");
         var readmeLine = File.ReadLines(readme).First(l => l.Trim().Length > 20).Trim();
         var shared = Path.GetFullPath(Path.Join(TestEnvironment.RepoRoot, "..", "shared"));
@@ -62,7 +69,14 @@ public class SandboxTests(ITestOutputHelper output)
         var hostile = new Dictionary<string, string>
         {
             ["infinite loop"] = "while True:\n    pass\n",
-            ["fork bomb"] = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)\n",
+            ["fork bomb"] = Py("""
+                import os, time
+                while True:
+                    try:
+                        os.fork()
+                    except OSError:
+                        time.sleep(0.01)
+                """),
             ["allocate 10 GB"] = "x = bytearray(10 * 1024 ** 3)\nprint(len(x))\n",
             ["write outside"] = Py($$"""
                 import os
@@ -93,10 +107,12 @@ public class SandboxTests(ITestOutputHelper output)
                     except Exception as e:
                         print('no network', e)
                 """),
-            ["print 1 GB"] = "import sys\nchunk = 'x' * (1 << 20)\nfor _ in range(1024):\n    sys.stdout.write(chunk)\n",
+            ["print 1 GB"] =
+                "import sys\nchunk = 'x' * (1 << 20)\nfor _ in range(1024):\n    sys.stdout.write(chunk)\n",
             ["start processes"] = Py($$"""
                 import os, subprocess, sys
-                connect = "import socket, time\ntry:\n    socket.create_connection(('127.0.0.1', {{port}}), timeout=1)\nexcept Exception:\n    pass\ntime.sleep(300)"
+                connect = "import socket, time\ntry:\n    socket.create_connection(('127.0.0.1', {{port}}), 1)\n"
+                connect += "except Exception:\n    pass\ntime.sleep(300)"
                 for how in range(4):
                     try:
                         if how == 0:
@@ -104,7 +120,8 @@ public class SandboxTests(ITestOutputHelper output)
                         elif how == 1:
                             os.posix_spawn(sys.executable, [sys.executable, '-c', connect, '{{marker}}'], {})
                         elif how == 2:
-                            print('status', os.system('echo pwned > /tmp/reasonsharp-pwned-{{tag}}; echo pwned > /var/tmp/reasonsharp-pwned-{{tag}}'))
+                            shell = 'echo pwned > /tmp/reasonsharp-pwned-{{tag}}'
+                            print('status', os.system(shell + '; ' + shell.replace('/tmp/', '/var/tmp/')))
                         else:
                             if os.fork() == 0:
                                 os.setsid()
@@ -199,8 +216,9 @@ public class SandboxTests(ITestOutputHelper output)
         watch.Stop();
         var byName = names.Zip(results).ToDictionary(p => p.First, p => p.Second);
         foreach (var (name, r) in byName)
-            output.WriteLine($"{name}: exit {r.ExitCode}, timed out {r.TimedOut}, output cap {r.OutputLimitExceeded}, peak {r.PeakMemoryBytes}, " +
-                             $"{r.Elapsed.TotalSeconds:0.00}s, stdout {r.Stdout.Length} chars: {Short(r.Stdout)} | stderr: {Short(r.Stderr)}");
+            output.WriteLine($"{name}: exit {r.ExitCode}, timed out {r.TimedOut}, output cap " +
+                             $"{r.OutputLimitExceeded}, peak {r.PeakMemoryBytes}, {r.Elapsed.TotalSeconds:0.00}s, " +
+                             $"stdout {r.Stdout.Length} chars: {Short(r.Stdout)} | stderr: {Short(r.Stderr)}");
         output.WriteLine($"all {names.Count} in {watch.Elapsed.TotalSeconds:0.0}s");
         try
         {
@@ -210,12 +228,14 @@ public class SandboxTests(ITestOutputHelper output)
             if (mode == SandboxIsolation.Landlock) Assert.DoesNotContain("wrote", byName["write outside"].Stdout);
             Assert.Equal(2, CountOccurrences(byName["open a socket"].Stdout, "no network"));
             Assert.True(byName["print 1 GB"].OutputLimitExceeded);
-            Assert.True(byName["print 1 GB"].Stdout.Length + byName["print 1 GB"].Stderr.Length <= Small.MaxOutputBytes);
+            var flood = byName["print 1 GB"];
+            Assert.True(flood.Stdout.Length + flood.Stderr.Length <= Small.MaxOutputBytes);
             var secrets = byName["read secrets"];
             Assert.Contains("READABLE 0", secrets.Stdout);
             Assert.DoesNotContain(TestEnvironment.RepoRoot, secrets.Stdout);
             var keys = Field(secrets.Stdout, "KEYS").Split(',', StringSplitOptions.RemoveEmptyEntries);
-            Assert.Subset(new HashSet<string> { "PATH", "HOME", "LANG", "PYTHONIOENCODING", "TMPDIR", "LC_CTYPE" }, keys.ToHashSet());
+            var allowed = new HashSet<string> { "PATH", "HOME", "LANG", "PYTHONIOENCODING", "TMPDIR", "LC_CTYPE" };
+            Assert.Subset(allowed, keys.ToHashSet());
             var files = byName["read host files"];
             Assert.DoesNotContain(readmeLine, files.Stdout);
             Assert.DoesNotContain($"secret-content-{tag}", files.Stdout);
@@ -224,13 +244,16 @@ public class SandboxTests(ITestOutputHelper output)
             Assert.InRange(wrote, 0, Small.MaxDiskBytes);
             var forks = byName["memory in forks"];
             if (!forks.Stdout.Contains("FORKED 0"))
-                Assert.True(forks.PeakMemoryBytes is { } peak && peak <= Small.MemoryBytes, $"forks used {forks.PeakMemoryBytes} of {Small.MemoryBytes}");
+                Assert.True(forks.PeakMemoryBytes is { } peak && peak <= Small.MemoryBytes,
+                    $"forks used {forks.PeakMemoryBytes} of {Small.MemoryBytes}");
             Assert.Contains("NO-SIGNAL", byName["signals and identity"].Stdout);
             Assert.DoesNotContain("UID 0\n", byName["signals and identity"].Stdout);
 
             // The machine is unharmed: no file outside the sandbox, nobody connected, no process or IPC segment left.
-            foreach (var path in escapes.Concat([$"/tmp/reasonsharp-pwned-{tag}", $"/var/tmp/reasonsharp-pwned-{tag}",
-                         $"/tmp/reasonsharp-renamed-{tag}", $"/tmp/reasonsharp-escape-{tag}", $"/var/tmp/reasonsharp-escape-{tag}"]))
+            string[] created = [$"/tmp/reasonsharp-pwned-{tag}", $"/var/tmp/reasonsharp-pwned-{tag}",
+                $"/tmp/reasonsharp-renamed-{tag}", $"/tmp/reasonsharp-escape-{tag}",
+                $"/var/tmp/reasonsharp-escape-{tag}"];
+            foreach (var path in escapes.Concat(created))
                 Assert.False(File.Exists(path), $"{path} was created on the host");
             Assert.False(listener.Pending(), "the sandbox reached a port on the host's loopback");
             Assert.Equal(0, SandboxCheck.ProcessesWithArgument(marker));
@@ -246,13 +269,16 @@ public class SandboxTests(ITestOutputHelper output)
 
     internal static string Py(string text) => text.ReplaceLineEndings("\n") + "\n";
 
-    static string Quote(IEnumerable<string> items) => "[" + string.Join(", ", items.Select(i => "'" + i.Replace("'", "\\'") + "'")) + "]";
+    static string Quote(IEnumerable<string> items) =>
+        "[" + string.Join(", ", items.Select(i => "'" + i.Replace("'", "\\'") + "'")) + "]";
 
-    static int CountOccurrences(string text, string word) => (text.Length - text.Replace(word, "").Length) / word.Length;
+    static int CountOccurrences(string text, string word) =>
+        (text.Length - text.Replace(word, "").Length) / word.Length;
 
     static string Field(string output, string key)
     {
-        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith(key + " ", StringComparison.Ordinal)) ?? throw new Xunit.Sdk.XunitException($"no {key} in: {output}");
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith(key + " ", StringComparison.Ordinal))
+                   ?? throw new Xunit.Sdk.XunitException($"no {key} in: {output}");
         return line[(key.Length + 1)..].Split(' ')[0];
     }
 
@@ -269,10 +295,15 @@ public class SandboxTests(ITestOutputHelper output)
         await SkipUnlessHostOffersAsync(mode);
         var reward = new CodeReward("code", new RewardOptions(new Dictionary<string, string>
         {
-            ["timeout_seconds"] = "2", ["memory_mb"] = "256", ["max_output_kb"] = "64", ["concurrency"] = "8",
+            ["timeout_seconds"] = "2",
+            ["memory_mb"] = "256",
+            ["max_output_kb"] = "64",
+            ["concurrency"] = "8",
             ["isolation"] = PythonSandbox.ModeName(mode),
         }), binary: false);
-        var tests = new { verification_info = new { language = "python", test_cases = new[] { new { input = "3\n", output = "6\n" }, new { input = "5\n", output = "10\n" }, new { input = "0\n", output = "0\n" } } } };
+        var cases = new[] { ("3", "6"), ("5", "10"), ("0", "0") }
+            .Select(c => new { input = c.Item1 + "\n", output = c.Item2 + "\n" }).ToArray();
+        var tests = new { verification_info = new { language = "python", test_cases = cases } };
         RewardInput Solution(string code) => RewardInput.Create($"Here you go:\n```python\n{code}```\nDone.", tests);
         var batch = new[]
         {
@@ -285,7 +316,8 @@ public class SandboxTests(ITestOutputHelper output)
             RewardInput.Create("```python\nprint(1)\n```", new { unrelated = 1 }),
         };
         var scores = await reward.ScoreAsync(batch);
-        output.WriteLine(string.Join(", ", scores.Select(s => s?.ToString("0.###", CultureInfo.InvariantCulture) ?? "null")));
+        output.WriteLine(string.Join(", ",
+            scores.Select(s => s?.ToString("0.###", CultureInfo.InvariantCulture) ?? "null")));
         var metadata = await reward.GetMetadataAsync();
         output.WriteLine(metadata["python_isolation"]);
         Assert.Equal(1f, scores[0]);
@@ -303,7 +335,8 @@ public class SandboxTests(ITestOutputHelper output)
         }, metadata["python_isolation"]);
         var binary = new CodeReward("binary_code", new RewardOptions(new Dictionary<string, string>
         {
-            ["timeout_seconds"] = "2", ["isolation"] = PythonSandbox.ModeName(mode),
+            ["timeout_seconds"] = "2",
+            ["isolation"] = PythonSandbox.ModeName(mode),
         }), binary: true);
         Assert.Equal([1f, 0f], await binary.ScoreAsync(batch[..2]));
     }
@@ -316,7 +349,9 @@ public class SandboxTests(ITestOutputHelper output)
         const string code = "import time\nstart = time.time()\ntime.sleep(0.4)\nprint(start, time.time())\n";
         var results = await Task.WhenAll(Enumerable.Range(0, 9).Select(_ => sandbox.RunAsync(code)));
         Assert.All(results, r => Assert.True(r.Succeeded, r.Stderr));
-        var spans = results.Select(r => r.Stdout.Split(' ').Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray()).ToList();
+        var spans = results
+            .Select(r => r.Stdout.Split(' ').Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray())
+            .ToList();
         var maxOverlap = spans.Max(s => spans.Count(o => o[0] <= s[0] && s[0] < o[1]));
         output.WriteLine($"max programs running at once: {maxOverlap}");
         Assert.InRange(maxOverlap, 2, 3);
@@ -330,15 +365,33 @@ public class SandboxTests(ITestOutputHelper output)
         Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "distinct uids per run need root");
         const int firstUid = 62400;
         // Another process holds the first uid: this process must skip it.
-        Directory.CreateDirectory("/run/reasonsharp-sandbox", UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        using var held = new FileStream($"/run/reasonsharp-sandbox/uid-{firstUid}.lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        Directory.CreateDirectory("/run/reasonsharp-sandbox", (UnixFileMode)0b111_000_000);
+        using var held = new FileStream($"/run/reasonsharp-sandbox/uid-{firstUid}.lock", FileMode.OpenOrCreate,
+            FileAccess.ReadWrite, FileShare.None);
         var hog = Sandbox(null, firstUid: firstUid);
         var other = Sandbox(null, firstUid: firstUid);
-        const string greedy = "import threading, time, os\nevent = threading.Event()\nn = 0\ntry:\n    while True:\n" +
-                              "        threading.Thread(target=event.wait, daemon=True).start()\n        n += 1\nexcept Exception as e:\n" +
-                              "    print('threads', n, type(e).__name__)\nprint('UID', os.getuid(), flush=True)\ntime.sleep(1.5)\n";
-        const string correct = "import threading, os\nout = []\nts = [threading.Thread(target=out.append, args=(i,)) for i in range(8)]\n" +
-                               "for t in ts: t.start()\nfor t in ts: t.join()\nprint('UID', os.getuid())\nprint(sum(out))\n";
+        var greedy = Py("""
+            import threading, time, os
+            event = threading.Event()
+            n = 0
+            try:
+                while True:
+                    threading.Thread(target=event.wait, daemon=True).start()
+                    n += 1
+            except Exception as e:
+                print('threads', n, type(e).__name__)
+            print('UID', os.getuid(), flush=True)
+            time.sleep(1.5)
+            """);
+        var correct = Py("""
+            import threading, os
+            out = []
+            ts = [threading.Thread(target=out.append, args=(i,)) for i in range(8)]
+            for t in ts: t.start()
+            for t in ts: t.join()
+            print('UID', os.getuid())
+            print(sum(out))
+            """);
         var greedyRun = hog.RunAsync(greedy);
         await Task.Delay(700);
         var correctRuns = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => other.RunAsync(correct)));
@@ -356,9 +409,12 @@ public class SandboxTests(ITestOutputHelper output)
     {
         var sandbox = new PythonSandbox(new PythonSandboxOptions { PythonExecutable = "python3-not-installed-here" });
         var first = await Assert.ThrowsAsync<ReasonSharpException>(() => sandbox.RunAsync("print(1)"));
-        Assert.StartsWith(OperatingSystem.IsLinux() ? "Python is not installed: 'python3-not-installed-here' was not found" : "the Python sandbox needs Linux", first.Message);
+        Assert.StartsWith(OperatingSystem.IsLinux()
+            ? "Python is not installed: 'python3-not-installed-here' was not found"
+            : "the Python sandbox needs Linux", first.Message);
         var watch = Stopwatch.StartNew();
-        var second = await Assert.ThrowsAsync<ReasonSharpException>(() => new PythonSandbox(new PythonSandboxOptions { PythonExecutable = "python3-not-installed-here" }).RunAsync("print(1)"));
+        var again = new PythonSandbox(new PythonSandboxOptions { PythonExecutable = "python3-not-installed-here" });
+        var second = await Assert.ThrowsAsync<ReasonSharpException>(() => again.RunAsync("print(1)"));
         Assert.Same(first, second);
         Assert.True(watch.ElapsedMilliseconds < 1000);
     }
@@ -375,14 +431,16 @@ public class SandboxTests(ITestOutputHelper output)
     [InlineData("concurrency", "-2", "option 'concurrency': -2 is out of range")]
     [InlineData("timeout_seconds", "abc", "option 'timeout_seconds': expected a number, got 'abc'")]
     [InlineData("isolation", "process_limits", "'process_limits' was removed")]
-    [InlineData("isolation", "weak", "isolation: 'weak' is not a mode; expected auto, namespaces, user_namespaces, landlock or unsafe")]
+    [InlineData("isolation", "weak", "isolation: 'weak' is not a mode; expected auto, namespaces, user_namespaces")]
     public void Code_reward_options_are_validated_with_clear_errors(string key, string value, string expected)
     {
         var e = Assert.Throws<ReasonSharpException>(() =>
             new CodeReward("code", new RewardOptions(new Dictionary<string, string> { [key] = value }), binary: false));
         Assert.Contains(expected, e.Message);
-        Assert.Throws<ReasonSharpException>(() => new SandboxLimits { WallTime = TimeSpan.FromSeconds(-5) }.Validate("test"));
+        var negative = new SandboxLimits { WallTime = TimeSpan.FromSeconds(-5) };
+        Assert.Throws<ReasonSharpException>(() => negative.Validate("test"));
         Assert.Throws<ReasonSharpException>(() => new JavaScriptSandbox(new SandboxLimits { MaxOutputBytes = -1024 }));
-        Assert.Throws<ReasonSharpException>(() => new PythonSandbox(new PythonSandboxOptions { Limits = new SandboxLimits { MemoryBytes = 0 } }));
+        var noMemory = new PythonSandboxOptions { Limits = new SandboxLimits { MemoryBytes = 0 } };
+        Assert.Throws<ReasonSharpException>(() => new PythonSandbox(noMemory));
     }
 }

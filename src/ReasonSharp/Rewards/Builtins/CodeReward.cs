@@ -43,7 +43,8 @@ public sealed class CodeReward : IRewardFunction, IRewardMetadata
             MaxProcesses = (int)Positive(name, options, "max_processes", 32, 4096, "processes", integer: true),
         };
         limits.Validate($"reward '{name}'");
-        var concurrency = (int)Positive(name, options, "concurrency", Math.Max(1, Environment.ProcessorCount), 1024, "runs", integer: true);
+        var cores = Math.Max(1, Environment.ProcessorCount);
+        var concurrency = (int)Positive(name, options, "concurrency", cores, 1024, "runs", integer: true);
         var isolation = options.GetString("isolation", "auto") switch
         {
             "auto" => (SandboxIsolation?)null,
@@ -51,10 +52,12 @@ public sealed class CodeReward : IRewardFunction, IRewardMetadata
             "user_namespaces" => SandboxIsolation.UserNamespaces,
             "landlock" => SandboxIsolation.Landlock,
             "unsafe" => SandboxIsolation.Unsafe,
-            "process_limits" => throw new ReasonSharpException($"reward '{name}': isolation: 'process_limits' was removed (its " +
-                "audit hook was no security boundary); expected auto, namespaces, user_namespaces, landlock or unsafe"),
-            var other => throw new ReasonSharpException($"reward '{name}': isolation: '{other}' is not a mode; expected auto, " +
-                "namespaces, user_namespaces, landlock or unsafe (unsafe runs model code without isolation; see docs/rewards.md)"),
+            "process_limits" => throw new ReasonSharpException($"reward '{name}': isolation: 'process_limits' was " +
+                "removed (its audit hook was no security boundary); expected auto, namespaces, user_namespaces, " +
+                "landlock or unsafe"),
+            var other => throw new ReasonSharpException($"reward '{name}': isolation: '{other}' is not a mode; " +
+                "expected auto, namespaces, user_namespaces, landlock or unsafe (unsafe runs model code without " +
+                "isolation; see docs/rewards.md)"),
         };
         _python = new PythonSandbox(new PythonSandboxOptions
         {
@@ -67,14 +70,15 @@ public sealed class CodeReward : IRewardFunction, IRewardMetadata
     }
 
     /// <summary>A number option that must be more than 0 and at most <paramref name="max"/>.</summary>
-    static double Positive(string reward, RewardOptions options, string key, double defaultValue, double max, string unit,
-        bool integer = false)
+    static double Positive(string reward, RewardOptions options, string key, double defaultValue, double max,
+        string unit, bool integer = false)
     {
         var value = integer ? options.GetInt(key, (int)defaultValue) : options.GetDouble(key, defaultValue);
         if (value > 0 && value <= max) return value;
         var text = value.ToString(CultureInfo.InvariantCulture);
+        var limit = max.ToString(CultureInfo.InvariantCulture);
         throw new ReasonSharpException($"reward '{reward}': option '{key}': {text} is out of range; expected " +
-            $"{(integer ? "an integer" : "a number")} more than 0 and at most {max.ToString(CultureInfo.InvariantCulture)} {unit}");
+            $"{(integer ? "an integer" : "a number")} more than 0 and at most {limit} {unit}");
     }
 
     /// <summary>The sandboxes behind this reward (exposed for tests and tools).</summary>

@@ -31,13 +31,16 @@ public sealed class JavaScriptSandbox
         _slots = new SemaphoreSlim(maxConcurrency > 0 ? maxConcurrency : Math.Max(1, Environment.ProcessorCount));
     }
 
-    public const string IsolationDescription = "in-process Jint interpreter on its own large-stack thread: no CLR or module " +
-        "access; memory, time, recursion, nesting, regex-time and output limits";
+    public const string IsolationDescription = "in-process Jint interpreter on its own large-stack thread: no CLR or " +
+        "module access; memory, time, recursion, nesting, regex-time and output limits";
 
-    /// <summary>Longest a single regular-expression match may run (the wall limit is checked between matches).</summary>
-    public TimeSpan RegexTimeout => _limits.WallTime < TimeSpan.FromSeconds(1) ? _limits.WallTime : TimeSpan.FromSeconds(1);
+    /// <summary>Longest a single regular-expression match may run (the wall limit is checked between
+    /// matches).</summary>
+    public TimeSpan RegexTimeout =>
+        _limits.WallTime < TimeSpan.FromSeconds(1) ? _limits.WallTime : TimeSpan.FromSeconds(1);
 
-    public async Task<SandboxResult> RunAsync(string code, string? stdin = null, CancellationToken cancellationToken = default)
+    public async Task<SandboxResult> RunAsync(string code, string? stdin = null,
+        CancellationToken cancellationToken = default)
     {
         await _slots.WaitAsync(cancellationToken);
         try
@@ -61,7 +64,8 @@ public sealed class JavaScriptSandbox
         }
     }
 
-    static int StackBytes(SandboxLimits limits) => (int)Math.Min(1L << 30, (16L << 20) + limits.MaxRecursion * (32L << 10));
+    static int StackBytes(SandboxLimits limits) =>
+        (int)Math.Min(1L << 30, (16L << 20) + limits.MaxRecursion * (32L << 10));
 
     SandboxResult Run(string code, string? stdin, CancellationToken cancellationToken)
     {
@@ -94,7 +98,8 @@ public sealed class JavaScriptSandbox
                 options.Constraints.RegexTimeout = RegexTimeout;
             });
             engine.SetValue("input", stdin ?? "");
-            engine.SetValue("readline", new Func<string?>(() => nextLine < lines.Length ? lines[nextLine++].TrimEnd('\r') : null));
+            engine.SetValue("readline",
+                new Func<string?>(() => nextLine < lines.Length ? lines[nextLine++].TrimEnd('\r') : null));
             engine.SetValue("__reasonsharp_write", new ClrFunction(engine, "write", (_, args) =>
             {
                 Write(args.Length > 0 && args[0].IsString() ? args[0].AsString() : "");
@@ -116,7 +121,8 @@ public sealed class JavaScriptSandbox
         }
         catch (Exception e) when (e is TimeoutException or RegexMatchTimeoutException)
         {
-            return Result(124, e is RegexMatchTimeoutException ? "time limit exceeded (regular expression)" : "time limit exceeded", true);
+            var what = e is RegexMatchTimeoutException ? " (regular expression)" : "";
+            return Result(124, "time limit exceeded" + what, true);
         }
         catch (ExecutionCanceledException)
         {
@@ -147,22 +153,26 @@ public sealed class JavaScriptSandbox
         }
     }
 
-    /// <summary>The thrown value as "Name: message (line:column)", reading only data properties, so no script runs.</summary>
+    /// <summary>The thrown value as "Name: message (line:column)", reading only data properties, so no script
+    /// runs.</summary>
     static string Render(JavaScriptException e)
     {
         var where = $" ({e.Location.Start.Line}:{e.Location.Start.Column})";
         var error = e.Error;
-        if (error is not ObjectInstance obj) return "uncaught " + Truncate(error.IsSymbol() ? "symbol" : error.ToString()) + where;
+        if (error is not ObjectInstance obj)
+            return "uncaught " + Truncate(error.IsSymbol() ? "symbol" : error.ToString()) + where;
         if (IsProxy(obj)) return "uncaught proxy object" + where;
         string? name = null, message = null;
         var current = obj;
-        for (var level = 0; current != null && !IsProxy(current) && level < 32 && (name == null || message == null); level++)
+        for (var level = 0; current != null && !IsProxy(current) && level < 32; level++)
         {
             name ??= StringData(current, "name");
             if (level == 0) message = StringData(current, "message") ?? "";
+            if (name != null) break;
             current = current.Prototype;
         }
-        return name == null && message == "" ? "uncaught object" + where : Truncate($"{name ?? "Error"}: {message}") + where;
+        if (name == null && message == "") return "uncaught object" + where;
+        return Truncate($"{name ?? "Error"}: {message}") + where;
     }
 
     // Jint's proxy type is internal; a proxy's traps are script code, so it is never read.
@@ -171,8 +181,9 @@ public sealed class JavaScriptSandbox
     static string? StringData(ObjectInstance obj, string key)
     {
         var descriptor = obj.GetOwnProperty(key);
-        return descriptor != PropertyDescriptor.Undefined && descriptor.IsDataDescriptor() && descriptor.Value.IsString()
-            ? descriptor.Value.AsString() : null;
+        var isString = descriptor != PropertyDescriptor.Undefined && descriptor.IsDataDescriptor()
+                       && descriptor.Value.IsString();
+        return isString ? descriptor.Value.AsString() : null;
     }
 
     static string Truncate(string text) => text.Length <= 1000 ? text : text[..1000] + "…";
@@ -212,13 +223,16 @@ public sealed class JavaScriptSandbox
             var d = depth === undefined ? 1 : +depth;
             if (!(d > LIMIT)) return apply(flat, this, [depth]);
             var result = apply(flat, this, [LIMIT]);
-            for (d -= LIMIT; d > 0 && apply(some, result, [isArray]); d -= LIMIT) result = apply(flat, result, [min(d, LIMIT)]);
+            for (d -= LIMIT; d > 0 && apply(some, result, [isArray]); d -= LIMIT) {
+              result = apply(flat, result, [min(d, LIMIT)]);
+            }
             return result;
           }, 0);
 
           var chain = new WeakMapCtor();
           function chainLength(o) {
-            return (typeof o === 'object' && o !== null) || typeof o === 'function' ? (apply(weakGet, chain, [o]) || 0) : 0;
+            var isObject = (typeof o === 'object' && o !== null) || typeof o === 'function';
+            return isObject ? (apply(weakGet, chain, [o]) || 0) : 0;
           }
           var bind = Function.prototype.bind;
           replace(Function.prototype, 'bind', function (thisArg) {
@@ -247,7 +261,10 @@ public sealed class JavaScriptSandbox
             apply(weakSet, chain, [r.proxy, n]);
             return r;
           }, 2);
-          defineProperty(globalThis, 'Proxy', { value: GuardedProxy, writable: true, enumerable: false, configurable: true });
+          function global(name, value) {
+            defineProperty(globalThis, name, { value: value, writable: true, enumerable: false, configurable: true });
+          }
+          global('Proxy', GuardedProxy);
 
           var stringify = JSON.stringify, depthOf = new WeakMapCtor();
           function plainObject(v) { return apply(toTag, v, []) === '[object Object]' && !isArray(v); }
@@ -258,7 +275,8 @@ public sealed class JavaScriptSandbox
               keys = [];
               for (var i = 0; i < replacer.length; i++) {
                 var k = replacer[i], t = typeof k === 'object' && k !== null ? apply(toTag, k, []) : '';
-                if (typeof k === 'string' || typeof k === 'number' || t === '[object String]' || t === '[object Number]') {
+                var keyLike = typeof k === 'string' || typeof k === 'number';
+                if (keyLike || t === '[object String]' || t === '[object Number]') {
                   k = StringCtor(k);
                   if (keys.indexOf(k) < 0) keys.push(k);
                 }
@@ -272,11 +290,15 @@ public sealed class JavaScriptSandbox
                 var picked = {};
                 for (var j = 0; j < keys.length; j++) {
                   var x = v[keys[j]];
-                  if (x !== undefined) defineProperty(picked, keys[j], { value: x, enumerable: true, writable: true, configurable: true });
+                  if (x !== undefined) {
+                    defineProperty(picked, keys[j], { value: x, enumerable: true, writable: true, configurable: true });
+                  }
                 }
                 v = picked;
               }
-              if ((typeof v === 'object' && v !== null) || typeof v === 'function') apply(weakSet, depthOf, [v, holderDepth + 1]);
+              if ((typeof v === 'object' && v !== null) || typeof v === 'function') {
+                apply(weakSet, depthOf, [v, holderDepth + 1]);
+              }
               return v;
             }
             return apply(stringify, JSON, [value, guard, space]);
@@ -290,8 +312,8 @@ public sealed class JavaScriptSandbox
             for (var i = 0; i < arguments.length; i++) text += (i ? ' ' : '') + StringCtor(arguments[i]);
             write(text);
           }
-          defineProperty(globalThis, 'print', { value: print, writable: true, enumerable: false, configurable: true });
-          defineProperty(globalThis, 'console', { value: { log: print }, writable: true, enumerable: false, configurable: true });
+          global('print', print);
+          global('console', { log: print });
         })(__reasonsharp_write, __reasonsharp_deadline);
         """;
 }

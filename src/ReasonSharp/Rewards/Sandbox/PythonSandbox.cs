@@ -37,7 +37,8 @@ public sealed class PythonSandbox
     const string SandboxPath = "/usr/local/bin:/usr/bin:/bin";
     const string LockDir = "/run/reasonsharp-sandbox";
     static readonly TimeSpan SupervisorSetupAllowance = TimeSpan.FromSeconds(70);
-    static readonly SandboxIsolation[] Strongest = [SandboxIsolation.Namespaces, SandboxIsolation.UserNamespaces, SandboxIsolation.Landlock];
+    static readonly SandboxIsolation[] Strongest =
+        [SandboxIsolation.Namespaces, SandboxIsolation.UserNamespaces, SandboxIsolation.Landlock];
     readonly PythonSandboxOptions _options;
     readonly SemaphoreSlim _slots;
     readonly Lazy<Task<Setup>> _setup;
@@ -45,12 +46,17 @@ public sealed class PythonSandbox
     public PythonSandbox(PythonSandboxOptions? options = null)
     {
         _options = options ?? new PythonSandboxOptions();
-        if (_options.MaxConcurrency < 1) throw new ReasonSharpException($"python sandbox: max concurrency must be at least 1, got {_options.MaxConcurrency}");
-        if (_options.FirstUserId < 1000 || _options.UserIdCount < 1 || (long)_options.FirstUserId + _options.UserIdCount > int.MaxValue)
-            throw new ReasonSharpException($"python sandbox: user ids {_options.FirstUserId} + {_options.UserIdCount} are out of range; expected a first uid of at least 1000 and a count of at least 1");
+        if (_options.MaxConcurrency < 1)
+            throw new ReasonSharpException(
+                $"python sandbox: max concurrency: {_options.MaxConcurrency} is out of range; expected at least 1");
+        var (first, count) = (_options.FirstUserId, _options.UserIdCount);
+        if (first < 1000 || count < 1 || (long)first + count > int.MaxValue)
+            throw new ReasonSharpException($"python sandbox: user ids: {first} + {count} are out of range; " +
+                "expected a first uid of at least 1000 and a count of at least 1");
         _options.Limits.Validate("python sandbox");
         _slots = new SemaphoreSlim(_options.MaxConcurrency);
-        _setup = new Lazy<Task<Setup>>(() => SetupCache.GetOrAdd($"{_options.PythonExecutable}|{_options.Isolation}", _ => DetectAsync()));
+        var key = $"{_options.PythonExecutable}|{_options.Isolation}";
+        _setup = new Lazy<Task<Setup>>(() => SetupCache.GetOrAdd(key, _ => DetectAsync()));
     }
 
     public PythonSandboxOptions Options => _options;
@@ -62,7 +68,8 @@ public sealed class PythonSandbox
 
     /// <summary>Runs <paramref name="code"/> with <paramref name="stdin"/> as its standard input.</summary>
     /// <exception cref="ReasonSharpException">Python is missing, or the host cannot isolate the program.</exception>
-    public async Task<SandboxResult> RunAsync(string code, string? stdin = null, CancellationToken cancellationToken = default)
+    public async Task<SandboxResult> RunAsync(string code, string? stdin = null,
+        CancellationToken cancellationToken = default)
     {
         var setup = await _setup.Value;
         await _slots.WaitAsync(cancellationToken);
@@ -70,7 +77,8 @@ public sealed class PythonSandbox
         {
             var run = await RunOnceAsync(setup, setup.Mode, code, stdin, _options.Limits, cancellationToken);
             if (run.SetupError != null)
-                throw new ReasonSharpException($"python sandbox ({ModeName(setup.Mode)}) could not start the program: {run.SetupError}");
+                throw new ReasonSharpException(
+                    $"python sandbox ({ModeName(setup.Mode)}) could not start the program: {run.SetupError}");
             return run.Result;
         }
         finally
@@ -79,11 +87,13 @@ public sealed class PythonSandbox
         }
     }
 
-    /// <summary>What this host offers (read once per process): credentials, Landlock, user namespaces, cgroups.</summary>
+    /// <summary>What this host offers (read once per process): credentials, Landlock, user namespaces,
+    /// cgroups.</summary>
     public async Task<SandboxHostFacts> GetHostFactsAsync() => (await HostAsync()).Facts;
 
     /// <summary>Tries every isolation mode on this host (for `reason sandbox check`), strongest first.</summary>
-    public async Task<(SandboxHostFacts Facts, PythonInstall Python, IReadOnlyList<SandboxModeCheck> Modes)> CheckHostAsync()
+    public async Task<(SandboxHostFacts Facts, PythonInstall Python, IReadOnlyList<SandboxModeCheck> Modes)>
+        CheckHostAsync()
     {
         var (python, facts, cgroups) = await HostAsync();
         var checks = new List<SandboxModeCheck>();
@@ -100,7 +110,8 @@ public sealed class PythonSandbox
     sealed record Setup(SandboxIsolation Mode, string Description, PythonInstall Python, SandboxCgroups? Cgroups);
 
     static readonly ConcurrentDictionary<string, Task<Setup>> SetupCache = new();
-    static readonly ConcurrentDictionary<string, Task<(PythonInstall, SandboxHostFacts, SandboxCgroups?)>> HostCache = new();
+    static readonly ConcurrentDictionary<string, Task<(PythonInstall, SandboxHostFacts, SandboxCgroups?)>> HostCache =
+        new();
     static readonly Lazy<(SandboxCgroups? Groups, string Reason)> Cgroups = new(() =>
     {
         var groups = SandboxCgroups.Detect(out var reason);
@@ -113,11 +124,11 @@ public sealed class PythonSandbox
     async Task<(PythonInstall, SandboxHostFacts, SandboxCgroups?)> DetectHostAsync()
     {
         if (!OperatingSystem.IsLinux())
-            throw new ReasonSharpException($"the Python sandbox needs Linux (namespaces, Landlock, seccomp); this is {Environment.OSVersion}. " +
-                "Run code rewards on a Linux machine or in a Linux container.");
+            throw new ReasonSharpException("the Python sandbox needs Linux (namespaces, Landlock, seccomp); this is " +
+                $"{Environment.OSVersion}. Run code rewards on a Linux machine or in a Linux container.");
         var found = ResolvePython(_options.PythonExecutable) ?? throw new ReasonSharpException(
-            $"Python is not installed: '{_options.PythonExecutable}' was not found on {SandboxPath} or PATH. The code reward runs " +
-            "Python programs; install python3 or set the python executable option to its path.");
+            $"Python is not installed: '{_options.PythonExecutable}' was not found on {SandboxPath} or PATH. " +
+            "The code reward runs Python programs; install python3 or set the python executable option to its path.");
         var python = await SandboxSupervisor.DescribePythonAsync(found);
         var (groups, reason) = Cgroups.Value;
         var facts = await SandboxSupervisor.ReadFactsAsync(python.Executable, groups, reason);
@@ -137,17 +148,21 @@ public sealed class PythonSandbox
             problems.Add($"{ModeName(mode)}: {problem}");
         }
         if (_options.Isolation is { } only)
-            throw new ReasonSharpException($"python sandbox: isolation '{ModeName(only)}' was requested but does not work here: {problems[0]}");
+            throw new ReasonSharpException(
+                $"python sandbox: isolation '{ModeName(only)}' was requested but does not work here: {problems[0]}");
         throw new ReasonSharpException(
             "python sandbox: this host offers no isolation for untrusted code, so the program was not run. " +
-            string.Join("; ", problems) + ". To isolate, run as root with CAP_SYS_ADMIN (docker run --cap-add SYS_ADMIN), " +
-            "allow unprivileged user namespaces, or use a kernel with Landlock enabled. To accept the risk and run model " +
-            "code with rlimits and seccomp only, set the code reward option isolation=unsafe " +
-            "(PythonSandboxOptions.Isolation = SandboxIsolation.Unsafe). `reason sandbox check` shows what this machine offers.");
+            string.Join("; ", problems) + ". To isolate, run as root with CAP_SYS_ADMIN (docker run " +
+            "--cap-add SYS_ADMIN), allow unprivileged user namespaces, or use a kernel with Landlock enabled. To " +
+            "accept the risk and run model code with rlimits and seccomp only, set the code reward option " +
+            "isolation=unsafe " +
+            "(PythonSandboxOptions.Isolation = SandboxIsolation.Unsafe). `reason sandbox check` shows what this " +
+            "machine offers.");
     }
 
     /// <summary>Null when <paramref name="mode"/> runs a probe program correctly here; otherwise why not.</summary>
-    async Task<string?> TryModeAsync(SandboxIsolation mode, PythonInstall python, SandboxHostFacts facts, SandboxCgroups? cgroups)
+    async Task<string?> TryModeAsync(SandboxIsolation mode, PythonInstall python, SandboxHostFacts facts,
+        SandboxCgroups? cgroups)
     {
         if (facts.Obstacle(mode) is { } obstacle) return obstacle;
         var limits = new SandboxLimits { WallTime = TimeSpan.FromSeconds(20), CpuSeconds = 10 };
@@ -172,16 +187,22 @@ public sealed class PythonSandbox
         var groups = mode is SandboxIsolation.Landlock or SandboxIsolation.Unsafe
             ? single + (cgroups != null ? "; " + cgroups.Description : "")
             : cgroups?.Description ?? "no writable cgroup: " + single;
-        var tail = $"; {groups}; rlimits (as, cpu, fsize, nofile); killed with this process; python {python.Executable} {python.Version}";
+        var tail = $"; {groups}; rlimits (as, cpu, fsize, nofile); killed with this process; " +
+                   $"python {python.Executable} {python.Version}";
+        const string namespaces = "mount, PID, network, IPC and UTS namespaces";
+        const string root = "a read-only root of system and interpreter directories, a size-limited tmpfs /tmp";
         return mode switch
         {
-            SandboxIsolation.Namespaces => "namespaces (root with CAP_SYS_ADMIN): mount, PID, network, IPC and UTS namespaces, a read-only " +
-                $"root of system and interpreter directories, a size-limited tmpfs /tmp, {who}, seccomp" + tail,
-            SandboxIsolation.UserNamespaces => "user namespaces: mount, PID, network, IPC and UTS namespaces inside a user namespace, a " +
-                $"read-only root of system and interpreter directories, a size-limited tmpfs /tmp, {who}, no capabilities, seccomp" + tail,
-            SandboxIsolation.Landlock => $"landlock (ABI {facts.LandlockAbi}) + seccomp, no namespaces: read-only system and interpreter " +
-                $"directories, no writable directory, no sockets, signals only to itself, no SysV/POSIX IPC, {who}" + tail,
-            _ => $"UNSAFE (explicitly requested): rlimits and seccomp only; the program can read and write whatever {who} can" + tail,
+            SandboxIsolation.Namespaces =>
+                $"namespaces (root with CAP_SYS_ADMIN): {namespaces}, {root}, {who}, seccomp" + tail,
+            SandboxIsolation.UserNamespaces =>
+                $"user namespaces: {namespaces} inside a user namespace, {root}, {who}, no capabilities, " +
+                "seccomp" + tail,
+            SandboxIsolation.Landlock => $"landlock (ABI {facts.LandlockAbi}) + seccomp, no namespaces: read-only " +
+                "system and interpreter directories, no writable directory, no sockets, signals only to itself, " +
+                $"no SysV/POSIX IPC, {who}" + tail,
+            _ => "UNSAFE (explicitly requested): rlimits and seccomp only; the program can read and write whatever " +
+                 $"{who} can" + tail,
         };
     }
 
@@ -196,11 +217,13 @@ public sealed class PythonSandbox
     static string? ResolvePython(string executable)
     {
         if (executable.Contains('/')) return File.Exists(executable) ? Path.GetFullPath(executable) : null;
-        return FindOnPath(executable, SandboxPath) ?? FindOnPath(executable, Environment.GetEnvironmentVariable("PATH") ?? "");
+        return FindOnPath(executable, SandboxPath)
+               ?? FindOnPath(executable, Environment.GetEnvironmentVariable("PATH") ?? "");
     }
 
     static string? FindOnPath(string name, string path) =>
-        path.Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+        path.Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, name))
+            .FirstOrDefault(File.Exists);
 
     static string Short(string text) => text.Length <= 600 ? text.Trim() : text[..600].Trim() + " …";
 
@@ -218,8 +241,9 @@ public sealed class PythonSandbox
         {
             var name = Path.GetFileName(dir)[RunDirPrefix.Length..];
             // Folders of earlier versions had a random name only: remove them once they are an hour old.
-            var stale = ProcessIdentity.OwnerIsGone(name) ||
-                        !char.IsAsciiDigit(name[0]) && Directory.GetLastWriteTimeUtc(dir) < DateTime.UtcNow.AddHours(-1);
+            var stale = ProcessIdentity.NamesOwner(name)
+                ? ProcessIdentity.OwnerIsGone(name)
+                : Directory.GetLastWriteTimeUtc(dir) < DateTime.UtcNow.AddHours(-1);
             if (stale) DeleteRunDir(dir);
         }
     }
@@ -296,8 +320,8 @@ public sealed class PythonSandbox
         return (root.TryGetProperty("timed_out", out var t) && t.GetBoolean(), error);
     }
 
-    static async Task<SandboxResult> ExecuteAsync(ProcessStartInfo start, string? stdin, SandboxLimits limits, string isolation,
-        CancellationToken cancellationToken)
+    static async Task<SandboxResult> ExecuteAsync(ProcessStartInfo start, string? stdin, SandboxLimits limits,
+        string isolation, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
         using var process = new Process { StartInfo = start };

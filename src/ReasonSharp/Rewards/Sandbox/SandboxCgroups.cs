@@ -35,9 +35,12 @@ internal sealed class SandboxCgroups
         Dictionary<string, string> own;
         try
         {
-            mounts = File.ReadLines("/proc/self/mountinfo").Select(ParseMount).Where(m => m.Type is "cgroup" or "cgroup2").ToList();
+            mounts = File.ReadLines("/proc/self/mountinfo").Select(ParseMount)
+                .Where(m => m.Type is "cgroup" or "cgroup2").ToList();
+            // "4:memory:/path" per v1 hierarchy (controllers comma-separated), "0::/path" for v2.
             own = File.ReadLines("/proc/self/cgroup").Select(l => l.Split(':', 3)).Where(p => p.Length == 3)
-                .SelectMany(p => p[1].Split(',').Select(c => (c, p[2]))).GroupBy(x => x.c).ToDictionary(g => g.Key, g => g.First().Item2);
+                .SelectMany(p => p[1].Split(',').Select(controller => (Controller: controller, Path: p[2])))
+                .GroupBy(x => x.Controller).ToDictionary(g => g.Key, g => g.First().Path);
         }
         catch (IOException e) { reason = e.Message; return null; }
         string? V1(string controller)
@@ -90,7 +93,8 @@ internal sealed class SandboxCgroups
         return (Unescape(left[3]), Unescape(left[4]), right[0], right.Length > 2 ? right[2].Split(',') : []);
     }
 
-    static string Unescape(string s) => s.Replace("\\040", " ").Replace("\\011", "\t").Replace("\\012", "\n").Replace("\\134", "\\");
+    static string Unescape(string s) =>
+        s.Replace("\\040", " ").Replace("\\011", "\t").Replace("\\012", "\n").Replace("\\134", "\\");
 
     static bool TryPrepare(string[] bases, bool v2, out string reason)
     {
@@ -104,7 +108,8 @@ internal sealed class SandboxCgroups
                 if (v2) File.WriteAllText(Path.Join(b, "cgroup.subtree_control"), "+memory +pids");
                 Directory.CreateDirectory(Path.Join(b, probe));
                 var (file, value) = v2 ? ("memory.max", "max")
-                    : File.Exists(Path.Join(b, probe, "memory.limit_in_bytes")) ? ("memory.limit_in_bytes", "-1") : ("pids.max", "max");
+                    : File.Exists(Path.Join(b, probe, "memory.limit_in_bytes")) ? ("memory.limit_in_bytes", "-1")
+                    : ("pids.max", "max");
                 File.WriteAllText(Path.Join(b, probe, file), value);
                 Directory.Delete(Path.Join(b, probe));
             }
@@ -124,6 +129,8 @@ internal sealed class SandboxCgroups
         var name = $"{ProcessIdentity.Current}-{Interlocked.Increment(ref _next)}";
         var dirs = _bases.Select(b => Path.Join(b, name)).ToArray();
         var group = new RunCgroup(dirs, _v2);
+        var memory = limits.MemoryBytes.ToString(CultureInfo.InvariantCulture);
+        var processes = limits.MaxProcesses.ToString(CultureInfo.InvariantCulture);
         try
         {
             foreach (var dir in dirs)
@@ -131,19 +138,19 @@ internal sealed class SandboxCgroups
                 Directory.CreateDirectory(dir);
                 if (_v2)
                 {
-                    File.WriteAllText(Path.Join(dir, "memory.max"), limits.MemoryBytes.ToString(CultureInfo.InvariantCulture));
+                    File.WriteAllText(Path.Join(dir, "memory.max"), memory);
                     TryWrite(Path.Join(dir, "memory.swap.max"), "0");
-                    File.WriteAllText(Path.Join(dir, "pids.max"), limits.MaxProcesses.ToString(CultureInfo.InvariantCulture));
+                    File.WriteAllText(Path.Join(dir, "pids.max"), processes);
                 }
                 else if (File.Exists(Path.Join(dir, "memory.limit_in_bytes")))
                 {
-                    File.WriteAllText(Path.Join(dir, "memory.limit_in_bytes"), limits.MemoryBytes.ToString(CultureInfo.InvariantCulture));
-                    TryWrite(Path.Join(dir, "memory.memsw.limit_in_bytes"), limits.MemoryBytes.ToString(CultureInfo.InvariantCulture));
+                    File.WriteAllText(Path.Join(dir, "memory.limit_in_bytes"), memory);
+                    TryWrite(Path.Join(dir, "memory.memsw.limit_in_bytes"), memory);
                     TryWrite(Path.Join(dir, "memory.swappiness"), "0");
                 }
                 else
                 {
-                    File.WriteAllText(Path.Join(dir, "pids.max"), limits.MaxProcesses.ToString(CultureInfo.InvariantCulture));
+                    File.WriteAllText(Path.Join(dir, "pids.max"), processes);
                 }
             }
             return group;
@@ -196,7 +203,11 @@ internal sealed class SandboxCgroups
     {
         public IReadOnlyList<string> ProcsFiles { get; } = dirs.Select(d => Path.Join(d, "cgroup.procs")).ToArray();
 
-        string? MemoryDir => dirs.FirstOrDefault(d => File.Exists(Path.Join(d, v2 ? "memory.max" : "memory.limit_in_bytes")));
+        string? MemoryDir =>
+            dirs.FirstOrDefault(d => File.Exists(Path.Join(d, v2 ? "memory.max" : "memory.limit_in_bytes")));
+
+        static bool Counted(string text, string key) => text.Split('\n')
+            .Any(l => l.StartsWith(key + " ", StringComparison.Ordinal) && !l.EndsWith(" 0", StringComparison.Ordinal));
 
         /// <summary>Peak memory of the group, and whether it hit its limit.</summary>
         public (long? Peak, bool LimitHit) MemoryUsage()
@@ -206,13 +217,13 @@ internal sealed class SandboxCgroups
             if (v2)
             {
                 var events = ReadOr(Path.Join(dir, "memory.events"), "");
-                var hit = events.Split('\n').Any(l => (l.StartsWith("max ", StringComparison.Ordinal) || l.StartsWith("oom_kill ", StringComparison.Ordinal)) && !l.EndsWith(" 0", StringComparison.Ordinal));
+                var hit = Counted(events, "max") || Counted(events, "oom_kill");
                 return (long.TryParse(ReadOr(Path.Join(dir, "memory.peak"), ""), out var p) ? p : null, hit);
             }
-            var peak = long.TryParse(ReadOr(Path.Join(dir, "memory.max_usage_in_bytes"), ""), out var v) ? v : (long?)null;
+            var usage = ReadOr(Path.Join(dir, "memory.max_usage_in_bytes"), "");
+            var peak = long.TryParse(usage, out var v) ? v : (long?)null;
             // memory.failcnt stays 0 on recent kernels; the OOM kill counter is reliable.
-            var oom = ReadOr(Path.Join(dir, "memory.oom_control"), "").Split('\n')
-                .Any(l => l.StartsWith("oom_kill ", StringComparison.Ordinal) && !l.EndsWith(" 0", StringComparison.Ordinal));
+            var oom = Counted(ReadOr(Path.Join(dir, "memory.oom_control"), ""), "oom_kill");
             var fail = long.TryParse(ReadOr(Path.Join(dir, "memory.failcnt"), "0"), out var f) && f > 0;
             return (peak, oom || fail);
         }
@@ -232,7 +243,8 @@ internal sealed class SandboxCgroups
             if (v2 && File.Exists(killFile)) TryWrite(killFile, "1");
             for (var attempt = 0; attempt < 200; attempt++)
             {
-                var pids = ReadOr(Path.Join(dir, "cgroup.procs"), "").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                var pids = ReadOr(Path.Join(dir, "cgroup.procs"), "")
+                    .Split('\n', StringSplitOptions.RemoveEmptyEntries);
                 if (pids.Length == 0)
                 {
                     try
@@ -268,11 +280,18 @@ internal static class ProcessIdentity
         catch (UnauthorizedAccessException) { return "0"; }
     }
 
+    /// <summary>Whether <paramref name="name"/> starts with "pid-starttime-".</summary>
+    public static bool NamesOwner(string name)
+    {
+        var parts = name.Split('-');
+        return parts.Length >= 2 && int.TryParse(parts[0], out _) && long.TryParse(parts[1], out _);
+    }
+
     /// <summary>True when <paramref name="name"/> starts with "pid-starttime-" of a process that is gone.</summary>
     public static bool OwnerIsGone(string name)
     {
+        if (!NamesOwner(name)) return false;
         var parts = name.Split('-');
-        if (parts.Length < 2 || !int.TryParse(parts[0], out var pid) || !long.TryParse(parts[1], out _)) return false;
-        return StartTime(pid) != parts[1] || !Directory.Exists($"/proc/{pid}");
+        return StartTime(int.Parse(parts[0], CultureInfo.InvariantCulture)) != parts[1];
     }
 }

@@ -19,7 +19,8 @@ public sealed record SandboxCheckReport(
     IReadOnlyList<SandboxProbe> Probes)
 {
     /// <summary>A real boundary is in use and every probe was contained.</summary>
-    public bool Safe => Isolation is { } mode && mode != SandboxIsolation.Unsafe && Probes.Count > 0 && Probes.All(p => p.Contained);
+    public bool Safe =>
+        Isolation is { } mode && mode != SandboxIsolation.Unsafe && Probes.Count > 0 && Probes.All(p => p.Contained);
 }
 
 /// <summary>Tells what isolation this machine gives untrusted Python and runs escape attempts against it.</summary>
@@ -37,9 +38,11 @@ public static class SandboxCheck
         MaxOutputBytes = 64 << 10,
     };
 
-    public static async Task<SandboxCheckReport> RunAsync(PythonSandboxOptions options, CancellationToken cancellationToken = default)
+    public static async Task<SandboxCheckReport> RunAsync(PythonSandboxOptions options,
+        CancellationToken cancellationToken = default)
     {
-        var sandbox = new PythonSandbox(options with { Limits = ProbeLimits, MaxConcurrency = Math.Min(4, options.MaxConcurrency) });
+        var probeOptions = options with { Limits = ProbeLimits, MaxConcurrency = Math.Min(4, options.MaxConcurrency) };
+        var sandbox = new PythonSandbox(probeOptions);
         var (facts, python, modes) = await sandbox.CheckHostAsync();
         SandboxIsolation isolation;
         string description;
@@ -56,7 +59,8 @@ public static class SandboxCheck
         return new SandboxCheckReport(facts, python, modes, isolation, description, null, probes);
     }
 
-    static async Task<IReadOnlyList<SandboxProbe>> RunProbesAsync(PythonSandbox sandbox, CancellationToken cancellationToken)
+    static async Task<IReadOnlyList<SandboxProbe>> RunProbesAsync(PythonSandbox sandbox,
+        CancellationToken cancellationToken)
     {
         var tag = Guid.NewGuid().ToString("N")[..12];
         var hostTemp = Path.GetTempPath().TrimEnd('/');
@@ -68,8 +72,8 @@ public static class SandboxCheck
             File.SetUnixFileMode(canaryDir, (UnixFileMode)0b111_101_101);
             File.SetUnixFileMode(canaryFile, (UnixFileMode)0b110_100_100);
         }
-        var escapes = new[] { $"reasonsharp-escape-{tag}", $"reasonsharp-escape2-{tag}", $"reasonsharp-escape3-{tag}" }
-            .Select(n => Path.Join(hostTemp, n)).ToArray();
+        var escapes = new[] { "escape", "escape2", "escape3" }
+            .Select(n => Path.Join(hostTemp, $"reasonsharp-{n}-{tag}")).ToArray();
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
@@ -88,20 +92,25 @@ public static class SandboxCheck
                 Probe("other processes' environment", EnvironProbe, r =>
                 {
                     var count = Field(r.Stdout, "READABLE");
-                    return (count == "0", count == "0" ? "no other process's /proc/PID/environ is readable (also via //proc and /proc/self/..)"
-                        : $"readable: {Line(r.Stdout, "READABLE")} {Short(r.Stderr)}");
+                    return count == "0"
+                        ? (true, "no other process's /proc/PID/environ is readable (also via //proc and /proc/self/..)")
+                        : (false, $"readable: {Line(r.Stdout, "READABLE")} {Short(r.Stderr)}");
                 }),
                 Probe("host files", $"""
                     import os
                     for p in [{Py(canaryFile)}, {Py(canaryDir)}]:
                         try:
-                            print('LISTED' if os.path.isdir(p) else 'READ', p, os.listdir(p) if os.path.isdir(p) else open(p).read())
+                            if os.path.isdir(p):
+                                print('LISTED', p, os.listdir(p))
+                            else:
+                                print('READ', p, open(p).read())
                         except Exception as e:
                             print('DENIED', p, type(e).__name__)
                     """, r =>
                 {
                     var leaked = r.Stdout.Contains("LISTED") || r.Stdout.Contains("READ ");
-                    return (!leaked, leaked ? "a world-readable host file was read: " + Short(r.Stdout) : "a world-readable file in the host's temp folder is invisible");
+                    return leaked ? (false, "a world-readable host file was read: " + Short(r.Stdout))
+                        : (true, "a world-readable file in the host's temp folder is invisible");
                 }),
                 Probe("writes outside the sandbox", $"""
                     import os
@@ -111,7 +120,8 @@ public static class SandboxCheck
                                 open({Py(escapes[0])}, 'w').write('x')
                             elif attempt == 1:
                                 d = os.open({Py(hostTemp)}, os.O_RDONLY)
-                                os.close(os.open({Py(Path.GetFileName(escapes[1]))}, os.O_CREAT | os.O_WRONLY, dir_fd=d))
+                                name = {Py(Path.GetFileName(escapes[1]))}
+                                os.close(os.open(name, os.O_CREAT | os.O_WRONLY, dir_fd=d))
                             else:
                                 os.rename('main.py', {Py(escapes[2])})
                             print('WROTE', attempt)
@@ -120,8 +130,9 @@ public static class SandboxCheck
                     """, r =>
                 {
                     var written = escapes.Where(File.Exists).ToList();
-                    return (written.Count == 0, written.Count == 0 ? "open, os.open(dir_fd=…) and os.rename into the host's temp folder left nothing there"
-                        : "created on the host: " + string.Join(", ", written));
+                    return written.Count == 0
+                        ? (true, "open, os.open(dir_fd=…) and os.rename into the host's temp folder left nothing there")
+                        : (false, "created on the host: " + string.Join(", ", written));
                 }),
                 Probe("network", $"""
                     import socket
@@ -133,21 +144,23 @@ public static class SandboxCheck
                     """, r =>
                 {
                     var reached = listener.Pending() || r.Stdout.Contains("CONNECTED\n");
-                    return (!reached, reached ? "reached a port on the host's loopback" : "no connection to a port the host listens on (127.0.0.1)");
+                    return reached ? (false, "reached a port on the host's loopback")
+                        : (true, "no connection to a port the host listens on (127.0.0.1)");
                 }),
                 Probe("processes outliving the run", $"""
                     import os, subprocess, sys
                     try:
-                        subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', 'reasonsharp-probe-{tag}'], start_new_session=True)
+                        argv = [sys.executable, '-c', 'import time; time.sleep(300)', 'reasonsharp-probe-{tag}']
+                        subprocess.Popen(argv, start_new_session=True)
                         print('SPAWNED')
                     except Exception as e:
                         print('NO-SPAWN', type(e).__name__, e)
                     """, r =>
                 {
                     var left = ProcessesWithArgument($"reasonsharp-probe-{tag}");
-                    var spawned = r.Stdout.Contains("SPAWNED");
-                    return (left == 0, left > 0 ? $"{left} process(es) still running after the run"
-                        : spawned ? "a detached child (new session) died with the run" : "process creation is refused (" + Short(r.Stdout) + ")");
+                    if (left > 0) return (false, $"{left} process(es) still running after the run");
+                    return (true, r.Stdout.Contains("SPAWNED") ? "a detached child (new session) died with the run"
+                        : "process creation is refused (" + Short(r.Stdout) + ")");
                 }),
                 Probe("SysV shared memory", $"""
                     import ctypes
@@ -157,7 +170,9 @@ public static class SandboxCheck
                     """, r =>
                 {
                     var left = SharedMemorySegments(shmKey, 3);
-                    return (left == 0, left > 0 ? $"{left} segment(s) outlived the run" : r.Stdout.Contains("SHM -1") ? "shmget is refused" : "segments died with the run's IPC namespace");
+                    if (left > 0) return (false, $"{left} segment(s) outlived the run");
+                    return (true, r.Stdout.Contains("SHM -1") ? "shmget is refused"
+                        : "segments died with the run's IPC namespace");
                 }),
                 Probe("disk quota", """
                     import os
@@ -174,8 +189,9 @@ public static class SandboxCheck
                     """, r =>
                 {
                     var wrote = long.TryParse(Field(r.Stdout, "WROTE"), out var w) ? w : -1;
-                    var ok = wrote >= 0 && wrote <= limits.MaxDiskBytes;
-                    return (ok, $"wrote {wrote / 1048576.0:0.#} MB of a {limits.MaxDiskBytes >> 20} MB quota" + (wrote < 0 ? ": " + Short(r.Stderr) : ""));
+                    var detail = $"wrote {wrote / 1048576.0:0.#} MB of a {limits.MaxDiskBytes >> 20} MB quota";
+                    if (wrote < 0) detail += ": " + Short(r.Stderr);
+                    return (wrote >= 0 && wrote <= limits.MaxDiskBytes, detail);
                 }),
                 Probe("memory of the whole program", $"""
                     import os
@@ -197,10 +213,12 @@ public static class SandboxCheck
                     """, r =>
                 {
                     var forked = int.TryParse(Field(r.Stdout, "FORKED"), out var f) ? f : 0;
-                    if (forked == 0) return (true, "process creation is refused, so RLIMIT_AS bounds the program's single process");
-                    var ok = r.PeakMemoryBytes is { } peak && peak <= limits.MemoryBytes;
-                    return (ok, $"{forked} children of {limits.MemoryBytes >> 21} MB each: peak {(r.PeakMemoryBytes ?? -1) / 1048576.0:0} MB " +
-                        $"of a {limits.MemoryBytes >> 20} MB limit" + (r.MemoryLimitHit ? ", the cgroup killed some" : ""));
+                    if (forked == 0)
+                        return (true, "process creation is refused, so RLIMIT_AS bounds the single process");
+                    var peak = r.PeakMemoryBytes ?? -1;
+                    return (peak >= 0 && peak <= limits.MemoryBytes,
+                        $"{forked} children of {limits.MemoryBytes >> 21} MB each: peak {peak / 1048576.0:0} MB of a " +
+                        $"{limits.MemoryBytes >> 20} MB limit" + (r.MemoryLimitHit ? ", the cgroup killed some" : ""));
                 }),
                 Probe("identity", "import os\nprint('UID', os.getuid(), os.geteuid())\n", r =>
                 {
@@ -214,8 +232,8 @@ public static class SandboxCheck
                         print('CAN-SIGNAL')
                     except Exception as e:
                         print('NO-SIGNAL', type(e).__name__)
-                    """, r => (r.Stdout.Contains("NO-SIGNAL"), r.Stdout.Contains("NO-SIGNAL")
-                    ? "kill(-1, 0) reaches no process" : "kill(-1, 0) reaches other processes: " + Short(r.Stdout + r.Stderr))),
+                    """, r => r.Stdout.Contains("NO-SIGNAL") ? (true, "kill(-1, 0) reaches no process")
+                    : (false, "kill(-1, 0) reaches other processes: " + Short(r.Stdout + r.Stderr))),
             };
             return await Task.WhenAll(probes);
         }
@@ -268,7 +286,8 @@ public static class SandboxCheck
         try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    /// <summary>Processes whose command line holds <paramref name="argument"/>, after giving a killed tree 2 s to go.</summary>
+    /// <summary>Processes whose command line holds <paramref name="argument"/>, after giving a killed tree 2 s to
+    /// go.</summary>
     internal static int ProcessesWithArgument(string argument)
     {
         var count = 0;
@@ -297,7 +316,7 @@ public static class SandboxCheck
         if (!File.Exists("/proc/sysvipc/shm")) return 0;
         return File.ReadLines("/proc/sysvipc/shm").Skip(1)
             .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Count(f => f.Length > 0 && long.TryParse(f[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var key)
-                        && key >= firstKey && key < firstKey + count);
+            .Count(f => f.Length > 0 && long.TryParse(f[0], NumberStyles.Integer, CultureInfo.InvariantCulture,
+                out var key) && key >= firstKey && key < firstKey + count);
     }
 }

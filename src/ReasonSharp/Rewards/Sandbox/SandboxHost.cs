@@ -15,7 +15,8 @@ public sealed record SandboxHostFacts
     public required bool CapSysAdmin { get; init; }
     public required bool CapSetUid { get; init; }
     public required string Machine { get; init; }
-    /// <summary>Landlock ABI version, or minus the errno of the probe (-38 ENOSYS: not built, -95 EOPNOTSUPP: not enabled).</summary>
+    /// <summary>Landlock ABI version, or minus the errno of the probe (-38 ENOSYS: not built, -95 EOPNOTSUPP: not
+    /// enabled).</summary>
     public required int LandlockAbi { get; init; }
     public required bool SeccompArchitecture { get; init; }
     public string? MaxUserNamespaces { get; init; }
@@ -34,15 +35,16 @@ public sealed record SandboxHostFacts
             "root without CAP_SYS_ADMIN (a default Docker container): namespaces and mounts need it",
         SandboxIsolation.UserNamespaces when IsRoot && !CapSetUid =>
             "root without CAP_SETUID/CAP_SETGID cannot switch to an unprivileged uid first",
-        SandboxIsolation.UserNamespaces when MaxUserNamespaces == "0" => "user namespaces are disabled (user.max_user_namespaces = 0)",
+        SandboxIsolation.UserNamespaces when MaxUserNamespaces == "0" =>
+            "user namespaces are disabled (user.max_user_namespaces = 0)",
         SandboxIsolation.UserNamespaces when UnprivilegedUserNamespaceClone == "0" && !IsRoot =>
             "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0)",
         SandboxIsolation.Landlock when LandlockAbi < 1 =>
-            $"Landlock is unavailable (needs Linux 5.13+ with landlock in the lsm= boot list; probe: {Errno(LandlockAbi)})",
+            "Landlock is unavailable (needs Linux 5.13+ with landlock in the lsm= boot list; probe: " +
+            Errno(LandlockAbi) + ")",
         SandboxIsolation.Landlock when IsRoot && !CapSetUid =>
             "root without CAP_SETUID/CAP_SETGID cannot switch to an unprivileged uid",
-        SandboxIsolation.Landlock or SandboxIsolation.Unsafe or SandboxIsolation.UserNamespaces or SandboxIsolation.Namespaces
-            when !SeccompArchitecture => $"the seccomp filter supports x86_64 and aarch64, not {Machine}",
+        _ when !SeccompArchitecture => $"the seccomp filter supports x86_64 and aarch64, not {Machine}",
         _ => null,
     };
 
@@ -60,7 +62,10 @@ public sealed record SandboxHostFacts
         foreach (var line in File.ReadLines("/proc/self/status"))
         {
             if (line.StartsWith("Uid:", StringComparison.Ordinal))
-                uid = int.Parse(line.Split('\t', StringSplitOptions.RemoveEmptyEntries)[2], CultureInfo.InvariantCulture);
+            {
+                var fields = line.Split('\t', StringSplitOptions.RemoveEmptyEntries);
+                uid = int.Parse(fields[2], CultureInfo.InvariantCulture);
+            }
             else if (line.StartsWith("CapEff:", StringComparison.Ordinal))
                 caps = ulong.Parse(line[7..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
         }
@@ -76,7 +81,8 @@ internal static class SandboxSupervisor
     const string SystemPath = "/usr/local/bin:/usr/bin:/bin";
     static readonly Lazy<string> Script = new(() =>
     {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("ReasonSharp.Rewards.Sandbox.sandbox_supervisor.py")
+        const string name = "ReasonSharp.Rewards.Sandbox.sandbox_supervisor.py";
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)
             ?? throw new InvalidOperationException("the sandbox supervisor is missing from ReasonSharp.dll");
         return new StreamReader(stream).ReadToEnd();
     });
@@ -90,14 +96,16 @@ internal static class SandboxSupervisor
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { "-I", "-S", "-B", "-c", Script.Value, JsonSerializer.Serialize(config) }) start.ArgumentList.Add(a);
+        foreach (var a in new[] { "-I", "-S", "-B", "-c", Script.Value, JsonSerializer.Serialize(config) })
+            start.ArgumentList.Add(a);
         start.Environment.Clear();
         start.Environment["PATH"] = SystemPath;
         start.Environment["LANG"] = "C.UTF-8";
         return start;
     }
 
-    /// <summary>Runs a short trusted command to completion and returns its stdout; throws with stderr on failure.</summary>
+    /// <summary>Runs a short trusted command to completion and returns its stdout; throws with stderr on
+    /// failure.</summary>
     public static async Task<string> RunTrustedAsync(ProcessStartInfo start, TimeSpan timeout)
     {
         using var process = Process.Start(start) ?? throw new ReasonSharpException($"cannot start {start.FileName}");
@@ -115,16 +123,21 @@ internal static class SandboxSupervisor
             throw new ReasonSharpException($"'{start.FileName}' did not answer within {timeout.TotalSeconds:0} s");
         }
         if (process.ExitCode != 0)
-            throw new ReasonSharpException($"'{start.FileName}' failed (exit {process.ExitCode}): {(await stderr).Trim()}");
+        {
+            var message = (await stderr).Trim();
+            throw new ReasonSharpException($"'{start.FileName}' failed (exit {process.ExitCode}): {message}");
+        }
         return await stdout;
     }
 
-    public static async Task<SandboxHostFacts> ReadFactsAsync(string python, SandboxCgroups? cgroups, string cgroupReason)
+    public static async Task<SandboxHostFacts> ReadFactsAsync(string python, SandboxCgroups? cgroups,
+        string cgroupReason)
     {
         var json = await RunTrustedAsync(StartInfo(python, new { mode = "facts" }), TimeSpan.FromSeconds(30));
         using var doc = JsonDocument.Parse(json);
         var root = doc.RootElement;
-        string? S(string name) => root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        string? S(string name) =>
+            root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
         var (uid, sysAdmin, setUid) = SandboxHostFacts.ReadCredentials();
         return new SandboxHostFacts
         {
@@ -142,18 +155,23 @@ internal static class SandboxSupervisor
         };
     }
 
-    /// <summary>The interpreter's real executable and prefixes, asked of the interpreter itself (trusted code).</summary>
+    /// <summary>The interpreter's real executable and prefixes, asked of the interpreter itself (trusted
+    /// code).</summary>
     public static async Task<PythonInstall> DescribePythonAsync(string python)
     {
         var start = new ProcessStartInfo(python)
         {
-            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
         };
         const string probe = "import sys, os, json\n" +
             "r = os.path.realpath\n" +
             "paths = [r(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)]\n" +
             "paths.append(os.path.dirname(r(sys.executable)))\n" +
-            "print(json.dumps({'executable': sys.executable, 'version': list(sys.version_info[:3]), 'paths': paths}))\n";
+            "version = list(sys.version_info[:3])\n" +
+            "print(json.dumps({'executable': sys.executable, 'version': version, 'paths': paths}))\n";
         foreach (var a in new[] { "-I", "-S", "-c", probe }) start.ArgumentList.Add(a);
         start.Environment.Clear();
         start.Environment["PATH"] = SystemPath + ":" + (Environment.GetEnvironmentVariable("PATH") ?? "");
@@ -163,8 +181,10 @@ internal static class SandboxSupervisor
         var root = doc.RootElement;
         var version = root.GetProperty("version").EnumerateArray().Select(v => v.GetInt32()).ToArray();
         if (version[0] < 3 || version[0] == 3 && version[1] < 8)
-            throw new ReasonSharpException($"the Python sandbox needs Python 3.8 or newer; {python} is {string.Join('.', version)}");
-        var paths = root.GetProperty("paths").EnumerateArray().Select(p => p.GetString()!).Where(p => p.Length > 1).Distinct().ToList();
+            throw new ReasonSharpException(
+                $"the Python sandbox needs Python 3.8 or newer; {python} is {string.Join('.', version)}");
+        var paths = root.GetProperty("paths").EnumerateArray().Select(p => p.GetString()!)
+            .Where(p => p.Length > 1).Distinct().ToList();
         return new PythonInstall(root.GetProperty("executable").GetString()!, string.Join('.', version), paths);
     }
 }

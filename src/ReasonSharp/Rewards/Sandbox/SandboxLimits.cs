@@ -39,23 +39,24 @@ public sealed record SandboxLimits
     public void Validate(string owner)
     {
         static string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+        static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
         void Require(bool ok, string field, string expected, string got)
         {
             if (!ok) throw new ReasonSharpException($"{owner}: {field}: {got} is out of range; expected {expected}");
         }
         Require(WallTime > TimeSpan.Zero && WallTime <= TimeSpan.FromHours(1), "timeout",
             "more than 0 and at most 3600 seconds", F(WallTime.TotalSeconds) + " s");
-        Require(CpuSeconds is >= 1 and <= 3600, "cpu seconds", "1 to 3600", CpuSeconds.ToString(CultureInfo.InvariantCulture));
+        Require(CpuSeconds is >= 1 and <= 3600, "cpu seconds", "1 to 3600", I(CpuSeconds));
         Require(MemoryBytes >= 32L << 20 && MemoryBytes <= 1L << 40, "memory", "32 MB to 1 TB",
             F(MemoryBytes / 1048576.0) + " MB");
-        Require(MaxProcesses is >= 1 and <= 4096, "max processes", "1 to 4096", MaxProcesses.ToString(CultureInfo.InvariantCulture));
+        Require(MaxProcesses is >= 1 and <= 4096, "max processes", "1 to 4096", I(MaxProcesses));
         Require(MaxOutputBytes is >= 1024 and <= 1 << 30, "max output", "1 KB to 1 GB",
             F(MaxOutputBytes / 1024.0) + " KB");
-        Require(MaxFileBytes is >= 0 and <= 1L << 40, "max file size", "0 to 1 TB", MaxFileBytes.ToString(CultureInfo.InvariantCulture));
+        Require(MaxFileBytes is >= 0 and <= 1L << 40, "max file size", "0 to 1 TB", I(MaxFileBytes));
         Require(MaxDiskBytes >= 1L << 20 && MaxDiskBytes <= 1L << 40, "disk", "1 MB to 1 TB",
             F(MaxDiskBytes / 1048576.0) + " MB");
-        Require(MaxOpenFiles is >= 16 and <= 65536, "max open files", "16 to 65536", MaxOpenFiles.ToString(CultureInfo.InvariantCulture));
-        Require(MaxRecursion is >= 16 and <= 100_000, "max recursion", "16 to 100000", MaxRecursion.ToString(CultureInfo.InvariantCulture));
+        Require(MaxOpenFiles is >= 16 and <= 65536, "max open files", "16 to 65536", I(MaxOpenFiles));
+        Require(MaxRecursion is >= 16 and <= 10_000, "max recursion", "16 to 10000", I(MaxRecursion));
     }
 }
 
@@ -63,8 +64,9 @@ public sealed record SandboxLimits
 /// <see cref="Unsafe"/> are kernel-enforced boundaries; docs/rewards.md states what each guarantees.</summary>
 public enum SandboxIsolation
 {
-    /// <summary>Root with CAP_SYS_ADMIN: new mount, PID, network, IPC and UTS namespaces, a minimal read-only root,
-    /// a size-limited tmpfs /tmp, a distinct unprivileged uid per run, seccomp, rlimits, cgroups where writable.</summary>
+    /// <summary>Root with CAP_SYS_ADMIN: new mount, PID, network, IPC and UTS namespaces, a minimal read-only
+    /// root, a size-limited tmpfs /tmp, a distinct unprivileged uid per run, seccomp, rlimits, cgroups where
+    /// writable.</summary>
     Namespaces,
     /// <summary>The same inside an unprivileged user namespace (non-root users, or root without CAP_SYS_ADMIN
     /// where the kernel allows user namespaces); as root it first switches to a distinct uid per run.</summary>

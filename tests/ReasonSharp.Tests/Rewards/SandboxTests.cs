@@ -288,8 +288,10 @@ public class SandboxTests(ITestOutputHelper output)
         return oneLine.Length <= 200 ? oneLine : oneLine[..197] + "...";
     }
 
+    // user_namespaces runs the same programs as namespaces; the hostile test and the simulated hosts cover it.
     [SkippableTheory]
-    [MemberData(nameof(Modes))]
+    [InlineData(SandboxIsolation.Namespaces)]
+    [InlineData(SandboxIsolation.Landlock)]
     public async Task Code_reward_scores_correct_partial_and_hostile_solutions(SandboxIsolation mode)
     {
         await SkipUnlessHostOffersAsync(mode);

@@ -160,8 +160,15 @@ public sealed class PythonSandbox
             "machine offers.");
     }
 
-    /// <summary>Null when <paramref name="mode"/> runs a probe program correctly here; otherwise why not.</summary>
-    async Task<string?> TryModeAsync(SandboxIsolation mode, PythonInstall python, SandboxHostFacts facts,
+    static readonly ConcurrentDictionary<string, Task<string?>> ModeProbes = new();
+
+    /// <summary>Null when <paramref name="mode"/> runs a probe program correctly here; otherwise why not (tried
+    /// once per process and interpreter).</summary>
+    Task<string?> TryModeAsync(SandboxIsolation mode, PythonInstall python, SandboxHostFacts facts,
+        SandboxCgroups? cgroups) =>
+        ModeProbes.GetOrAdd($"{python.Executable}|{mode}", _ => ProbeModeAsync(mode, python, facts, cgroups));
+
+    async Task<string?> ProbeModeAsync(SandboxIsolation mode, PythonInstall python, SandboxHostFacts facts,
         SandboxCgroups? cgroups)
     {
         if (facts.Obstacle(mode) is { } obstacle) return obstacle;

@@ -220,7 +220,8 @@ def seccomp_program(deny, allow_when_arg0_in, clone_needs, deny_when_arg0_is):
     return code
 
 
-def apply_seccomp(mode, memory_cgroup):
+def seccomp_filter(mode, memory_cgroup):
+    """The program's filter, built before its memory limit is set (installed by install_seccomp)."""
     if NR is None:
         raise SetupError("seccomp filter: unsupported architecture %s (x86_64 and aarch64 are supported)" % MACHINE)
     deny = {"ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "bpf", "perf_event_open", "userfaultfd",
@@ -254,8 +255,11 @@ def apply_seccomp(mode, memory_cgroup):
     code = seccomp_program(deny, allow_in, clone_needs, deny_is)
     program = (SockFilter * len(code))(*[SockFilter(*ins) for ins in code])
     fprog = SockFprog(len(code), program)
-    check(libc.prctl(PR_SET_SECCOMP, 2, ctypes.cast(ctypes.pointer(fprog), ctypes.c_void_p).value, 0, 0),
-          "seccomp filter")
+    return fprog, program, ctypes.cast(ctypes.pointer(fprog), ctypes.c_void_p).value
+
+
+def install_seccomp(built):
+    check(libc.prctl(PR_SET_SECCOMP, 2, built[2], 0, 0), "seccomp filter")
 
 
 # ---- the program ---------------------------------------------------------------------------------------------
@@ -289,8 +293,8 @@ def join_cgroups(paths):
 
 
 def exec_program(cfg, cwd, env, err_w, uid=None, landlock_paths=None):
-    mode = cfg["mode"]
-    set_limits(cfg["limits"])
+    built = seccomp_filter(cfg["mode"], bool(cfg["cgroup_procs"]))
+    argv = [cfg["python"], "-I", "-B", "main.py"]
     if uid is not None:
         drop_to(uid)
     libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
@@ -304,8 +308,10 @@ def exec_program(cfg, cwd, env, err_w, uid=None, landlock_paths=None):
                 os.close(fd)
             except OSError:
                 pass
-    apply_seccomp(mode, bool(cfg["cgroup_procs"]))
-    os.execve(cfg["python"], [cfg["python"], "-I", "-B", "main.py"], env)
+    # Last, so that the supervisor's own code before the execve does not count against the program's limits.
+    set_limits(cfg["limits"])
+    install_seccomp(built)
+    os.execve(argv[0], argv, env)
 
 
 def program_env(home, tmp):
@@ -480,7 +486,6 @@ def direct_process(cfg, uid, err_w):
     else:
         paths = None
     if uid is not None:
-        set_limits(cfg["limits"])
         drop_to(uid)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
@@ -514,17 +519,20 @@ def take_uid(cfg):
     raise SetupError("all %d sandbox uids from %d are in use" % (cfg["uid_count"], cfg["first_uid"]))
 
 
-def watch_parent(pid):
-    if os.getppid() != pid:
-        sys.exit(137)
+def watch_parent(cfg):
+    """A pidfd that becomes readable when the reason process exits (None where pidfds are missing: then the
+    supervisor polls getppid). If reason is already gone, clean up and leave."""
+    pid = cfg["parent_pid"]
+    fd = None
     if hasattr(os, "pidfd_open"):
         try:
             fd = os.pidfd_open(pid)
-            if os.getppid() == pid:
-                return fd
         except OSError:
-            pass
-    return None
+            fd = None
+    if os.getppid() != pid:
+        clean_up(cfg)
+        os._exit(137)
+    return fd
 
 
 def write_status(run_dir, status):
@@ -573,7 +581,9 @@ def facts():
 
 
 def supervise(cfg):
-    parent_fd = watch_parent(cfg["parent_pid"])
+    # Ctrl-C in reason's terminal reaches this process group too: die quietly instead of raising.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    parent_fd = watch_parent(cfg)
     run_dir, mode = cfg["run_dir"], cfg["mode"]
     with open(run_dir + "/main.py", "rb") as f:
         code = f.read()

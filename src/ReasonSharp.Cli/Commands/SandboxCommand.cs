@@ -122,11 +122,17 @@ public static class SandboxCommand
             var input = parse.GetValue(stdin) is { } s
                 ? await File.ReadAllTextAsync(s.FullName, cancellationToken) : null;
             var seconds = parse.GetValue(timeout);
+            var megabytes = parse.GetValue(memory);
+            if (!(seconds > 0 && seconds <= 3600))
+                throw new ReasonSharpException(
+                    $"--timeout: {seconds} is out of range; expected more than 0 and at most 3600 seconds");
+            if (!(megabytes >= 32 && megabytes <= 1 << 20))
+                throw new ReasonSharpException($"--memory-mb: {megabytes} is out of range; expected 32 to 1048576");
             var limits = new SandboxLimits
             {
                 WallTime = TimeSpan.FromSeconds(seconds),
                 CpuSeconds = (int)Math.Clamp(Math.Ceiling(seconds), 1, 3600),
-                MemoryBytes = (long)(parse.GetValue(memory) * 1048576),
+                MemoryBytes = (long)(megabytes * 1048576),
             };
             limits.Validate("sandbox run");
             var code = await File.ReadAllTextAsync(program.FullName, cancellationToken);
@@ -149,6 +155,7 @@ public static class SandboxCommand
             parse.InvocationConfiguration.Output.Write(result.Stdout);
             var error = parse.InvocationConfiguration.Error;
             error.Write(result.Stderr);
+            if (result.Stderr.Length > 0 && !result.Stderr.EndsWith('\n')) error.WriteLine();
             var limitsHit = (result.TimedOut ? ", time limit" : "")
                             + (result.OutputLimitExceeded ? ", output limit" : "")
                             + (result.MemoryLimitHit ? ", memory limit" : "");

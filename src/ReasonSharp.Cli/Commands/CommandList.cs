@@ -25,5 +25,6 @@ public static class CommandList
         EvalCommand.Create(),
         SampleCommand.Create(),
         SftCommand.Create(),
+        SandboxCommand.Create(),
     ];
 }

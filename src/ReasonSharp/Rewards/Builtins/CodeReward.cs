@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using ReasonSharp.Rewards.Sandbox;
@@ -28,21 +29,35 @@ public sealed class CodeReward : IRewardFunction, IRewardMetadata
         Name = name;
         _binary = binary;
         _defaultLanguage = Language(options.GetString("language", "python"), name);
+        var timeout = Positive(name, options, "timeout_seconds", 5, 3600, "seconds");
+        var memoryMb = Positive(name, options, "memory_mb", 512, 1 << 20, "MB");
+        var outputKb = Positive(name, options, "max_output_kb", 1024, 1 << 20, "KB");
+        var diskMb = Positive(name, options, "disk_mb", 64, 1 << 20, "MB");
         var limits = new SandboxLimits
         {
-            WallTime = TimeSpan.FromSeconds(options.GetDouble("timeout_seconds", 5)),
-            CpuSeconds = (int)Math.Ceiling(options.GetDouble("timeout_seconds", 5)),
-            MemoryBytes = (long)(options.GetDouble("memory_mb", 512) * 1024 * 1024),
-            MaxOutputBytes = options.GetInt("max_output_kb", 1024) * 1024,
-            MaxProcesses = options.GetInt("max_processes", 32),
+            WallTime = TimeSpan.FromSeconds(timeout),
+            CpuSeconds = (int)Math.Ceiling(timeout),
+            MemoryBytes = (long)(memoryMb * 1024 * 1024),
+            MaxOutputBytes = (int)(outputKb * 1024),
+            MaxDiskBytes = (long)(diskMb * 1024 * 1024),
+            MaxProcesses = (int)Positive(name, options, "max_processes", 32, 4096, "processes", integer: true),
         };
-        var concurrency = options.GetInt("concurrency", Math.Max(1, Environment.ProcessorCount));
+        limits.Validate($"reward '{name}'");
+        var cores = Math.Max(1, Environment.ProcessorCount);
+        var concurrency = (int)Positive(name, options, "concurrency", cores, 1024, "runs", integer: true);
         var isolation = options.GetString("isolation", "auto") switch
         {
             "auto" => (SandboxIsolation?)null,
             "namespaces" => SandboxIsolation.Namespaces,
-            "process_limits" => SandboxIsolation.ProcessLimits,
-            var other => throw new ReasonSharpException($"reward '{name}': isolation must be auto, namespaces or process_limits, got '{other}'"),
+            "user_namespaces" => SandboxIsolation.UserNamespaces,
+            "landlock" => SandboxIsolation.Landlock,
+            "unsafe" => SandboxIsolation.Unsafe,
+            "process_limits" => throw new ReasonSharpException($"reward '{name}': isolation: 'process_limits' was " +
+                "removed (its audit hook was no security boundary); expected auto, namespaces, user_namespaces, " +
+                "landlock or unsafe"),
+            var other => throw new ReasonSharpException($"reward '{name}': isolation: '{other}' is not a mode; " +
+                "expected auto, namespaces, user_namespaces, landlock or unsafe (unsafe runs model code without " +
+                "isolation; see docs/rewards.md)"),
         };
         _python = new PythonSandbox(new PythonSandboxOptions
         {
@@ -52,6 +67,18 @@ public sealed class CodeReward : IRewardFunction, IRewardMetadata
             Isolation = isolation,
         });
         _javascript = new JavaScriptSandbox(limits, concurrency);
+    }
+
+    /// <summary>A number option that must be more than 0 and at most <paramref name="max"/>.</summary>
+    static double Positive(string reward, RewardOptions options, string key, double defaultValue, double max,
+        string unit, bool integer = false)
+    {
+        var value = integer ? options.GetInt(key, (int)defaultValue) : options.GetDouble(key, defaultValue);
+        if (value > 0 && value <= max) return value;
+        var text = value.ToString(CultureInfo.InvariantCulture);
+        var limit = max.ToString(CultureInfo.InvariantCulture);
+        throw new ReasonSharpException($"reward '{reward}': option '{key}': {text} is out of range; expected " +
+            $"{(integer ? "an integer" : "a number")} more than 0 and at most {limit} {unit}");
     }
 
     /// <summary>The sandboxes behind this reward (exposed for tests and tools).</summary>

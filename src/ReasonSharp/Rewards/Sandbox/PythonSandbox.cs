@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.ComponentModel;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Json;
 
 namespace ReasonSharp.Rewards.Sandbox;
 
@@ -14,234 +14,321 @@ public sealed record PythonSandboxOptions
     public SandboxLimits Limits { get; init; } = new();
     /// <summary>Runs at once; more wait.</summary>
     public int MaxConcurrency { get; init; } = Math.Max(1, Environment.ProcessorCount);
-    /// <summary>Force an isolation level instead of the strongest available one.</summary>
+    /// <summary>Null: the strongest isolation this host offers, and an error when it offers none.
+    /// <see cref="SandboxIsolation.Unsafe"/> must be asked for here; it is never chosen automatically.</summary>
     public SandboxIsolation? Isolation { get; init; }
-    /// <summary>Lowest user id of the sandbox users (isolated mode); each concurrent run takes the lowest free id from here.</summary>
+    /// <summary>As root, each run takes the lowest free uid of FirstUserId … FirstUserId + UserIdCount − 1,
+    /// reserved across processes by a lock file in /run/reasonsharp-sandbox.</summary>
     public int FirstUserId { get; init; } = 61000;
+    public int UserIdCount { get; init; } = 1000;
 }
 
+/// <summary>One isolation mode tried on this host: whether it works and, if not, why.</summary>
+public sealed record SandboxModeCheck(SandboxIsolation Mode, bool Works, string Detail);
+
 /// <summary>
-/// Runs untrusted Python programs in separate processes. Each run gets a fresh work directory as cwd and HOME, a
-/// scrubbed environment (no variable of this process is passed), wall and CPU time, memory, file-size, descriptor
-/// and output limits, and its whole process tree is killed at the end. As root on Linux it also runs in new mount,
-/// network and PID namespaces (no network, a private /tmp, the tree dies with its PID 1) as an unprivileged user
-/// with a process-count limit; elsewhere it falls back to <see cref="SandboxIsolation.ProcessLimits"/>.
+/// Runs untrusted Python programs in a kernel-enforced sandbox (see <see cref="SandboxIsolation"/> and the threat
+/// model in docs/rewards.md). A trusted supervisor (sandbox_supervisor.py, embedded) builds the isolation with
+/// namespaces, Landlock, seccomp, cgroups and rlimits, and kills the program when this process dies by any
+/// signal. When the host offers no real isolation, the first run throws instead of running the code weakly.
 /// </summary>
 public sealed class PythonSandbox
 {
     const string SandboxPath = "/usr/local/bin:/usr/bin:/bin";
+    const string LockDir = "/run/reasonsharp-sandbox";
+    static readonly TimeSpan SupervisorSetupAllowance = TimeSpan.FromSeconds(70);
+    static readonly SandboxIsolation[] Strongest =
+        [SandboxIsolation.Namespaces, SandboxIsolation.UserNamespaces, SandboxIsolation.Landlock];
     readonly PythonSandboxOptions _options;
     readonly SemaphoreSlim _slots;
-    readonly Lazy<Task<(SandboxIsolation Isolation, string Description, string Python)>> _setup;
+    readonly Lazy<Task<Setup>> _setup;
 
     public PythonSandbox(PythonSandboxOptions? options = null)
     {
         _options = options ?? new PythonSandboxOptions();
-        if (_options.MaxConcurrency < 1) throw new ReasonSharpException($"sandbox max concurrency must be at least 1, got {_options.MaxConcurrency}");
+        if (_options.MaxConcurrency < 1)
+            throw new ReasonSharpException(
+                $"python sandbox: max concurrency: {_options.MaxConcurrency} is out of range; expected at least 1");
+        var (first, count) = (_options.FirstUserId, _options.UserIdCount);
+        if (first < 1000 || count < 1 || (long)first + count > int.MaxValue)
+            throw new ReasonSharpException($"python sandbox: user ids: {first} + {count} are out of range; " +
+                "expected a first uid of at least 1000 and a count of at least 1");
+        _options.Limits.Validate("python sandbox");
         _slots = new SemaphoreSlim(_options.MaxConcurrency);
-        _setup = new Lazy<Task<(SandboxIsolation, string, string)>>(SetUpAsync);
+        var key = $"{_options.PythonExecutable}|{_options.Isolation}";
+        _setup = new Lazy<Task<Setup>>(() => SetupCache.GetOrAdd(key, _ => DetectAsync()));
     }
 
     public PythonSandboxOptions Options => _options;
 
-    /// <summary>The isolation in use and why (detected once, on first use).</summary>
+    /// <summary>The isolation in use and what it gives (detected once per process, on first use).</summary>
     public async Task<string> DescribeIsolationAsync() => (await _setup.Value).Description;
 
-    public async Task<SandboxIsolation> GetIsolationAsync() => (await _setup.Value).Isolation;
+    public async Task<SandboxIsolation> GetIsolationAsync() => (await _setup.Value).Mode;
 
     /// <summary>Runs <paramref name="code"/> with <paramref name="stdin"/> as its standard input.</summary>
-    /// <exception cref="ReasonSharpException">Python is not installed or cannot be run.</exception>
-    public async Task<SandboxResult> RunAsync(string code, string? stdin = null, CancellationToken cancellationToken = default)
+    /// <exception cref="ReasonSharpException">Python is missing, or the host cannot isolate the program.</exception>
+    public async Task<SandboxResult> RunAsync(string code, string? stdin = null,
+        CancellationToken cancellationToken = default)
     {
-        var (isolation, description, python) = await _setup.Value;
+        var setup = await _setup.Value;
         await _slots.WaitAsync(cancellationToken);
-        var uid = TakeUserId(_options.FirstUserId);
         try
         {
-            return await RunOnceAsync(isolation, description, python, uid, code, stdin, _options.Limits, cancellationToken);
+            var run = await RunOnceAsync(setup, setup.Mode, code, stdin, _options.Limits, cancellationToken);
+            if (run.SetupError != null)
+                throw new ReasonSharpException(
+                    $"python sandbox ({ModeName(setup.Mode)}) could not start the program: {run.SetupError}");
+            return run.Result;
         }
         finally
         {
-            ReleaseUserId(uid);
             _slots.Release();
         }
     }
 
-    // Concurrent runs of every sandbox in this process get distinct user ids, so each has its own RLIMIT_NPROC budget.
-    static readonly HashSet<int> UserIdsInUse = [];
+    /// <summary>What this host offers (read once per process): credentials, Landlock, user namespaces,
+    /// cgroups.</summary>
+    public async Task<SandboxHostFacts> GetHostFactsAsync() => (await HostAsync()).Facts;
 
-    static int TakeUserId(int first)
+    /// <summary>Tries every isolation mode on this host (for `reason sandbox check`), strongest first.</summary>
+    public async Task<(SandboxHostFacts Facts, PythonInstall Python, IReadOnlyList<SandboxModeCheck> Modes)>
+        CheckHostAsync()
     {
-        lock (UserIdsInUse)
+        var (python, facts, cgroups) = await HostAsync();
+        var checks = new List<SandboxModeCheck>();
+        foreach (var mode in Strongest.Append(SandboxIsolation.Unsafe))
         {
-            var uid = first;
-            while (!UserIdsInUse.Add(uid)) uid++;
-            return uid;
+            var problem = await TryModeAsync(mode, python, facts, cgroups);
+            checks.Add(new SandboxModeCheck(mode, problem == null, problem ?? Describe(mode, python, facts, cgroups)));
         }
-    }
-
-    static void ReleaseUserId(int uid)
-    {
-        lock (UserIdsInUse) UserIdsInUse.Remove(uid);
+        return (facts, python, checks);
     }
 
     // ---- set-up ------------------------------------------------------------------------------------------
 
-    static readonly ConcurrentDictionary<string, Task<(SandboxIsolation, string, string)>> SetupCache = new();
+    sealed record Setup(SandboxIsolation Mode, string Description, PythonInstall Python, SandboxCgroups? Cgroups);
 
-    Task<(SandboxIsolation Isolation, string Description, string Python)> SetUpAsync() =>
-        SetupCache.GetOrAdd($"{_options.PythonExecutable}|{_options.Isolation}|{_options.FirstUserId}", _ => DetectAsync());
-
-    async Task<(SandboxIsolation, string, string)> DetectAsync()
+    static readonly ConcurrentDictionary<string, Task<Setup>> SetupCache = new();
+    static readonly ConcurrentDictionary<string, Task<(PythonInstall, SandboxHostFacts, SandboxCgroups?)>> HostCache =
+        new();
+    static readonly Lazy<(SandboxCgroups? Groups, string Reason)> Cgroups = new(() =>
     {
-        var python = ResolvePython(_options.PythonExecutable) ?? throw new ReasonSharpException(
-            $"Python is not installed: '{_options.PythonExecutable}' was not found on {SandboxPath} or PATH. The code reward runs " +
-            "Python programs; install python3 or set the python executable option to its path.");
-        var probeLimits = new SandboxLimits { WallTime = TimeSpan.FromSeconds(20), CpuSeconds = 10 };
-        string? namespaceProblem = null;
-        if (_options.Isolation is null or SandboxIsolation.Namespaces)
+        var groups = SandboxCgroups.Detect(out var reason);
+        return (groups, reason);
+    });
+
+    Task<(PythonInstall Python, SandboxHostFacts Facts, SandboxCgroups? Cgroups)> HostAsync() =>
+        HostCache.GetOrAdd(_options.PythonExecutable, _ => DetectHostAsync());
+
+    async Task<(PythonInstall, SandboxHostFacts, SandboxCgroups?)> DetectHostAsync()
+    {
+        if (!OperatingSystem.IsLinux())
+            throw new ReasonSharpException("the Python sandbox needs Linux (namespaces, Landlock, seccomp); this is " +
+                $"{Environment.OSVersion}. Run code rewards on a Linux machine or in a Linux container.");
+        var found = ResolvePython(_options.PythonExecutable) ?? throw new ReasonSharpException(
+            $"Python is not installed: '{_options.PythonExecutable}' was not found on {SandboxPath} or PATH. " +
+            "The code reward runs Python programs; install python3 or set the python executable option to its path.");
+        var python = await SandboxSupervisor.DescribePythonAsync(found);
+        var (groups, reason) = Cgroups.Value;
+        var facts = await SandboxSupervisor.ReadFactsAsync(python.Executable, groups, reason);
+        SweepLeftovers(groups);
+        return (python, facts, groups);
+    }
+
+    async Task<Setup> DetectAsync()
+    {
+        var (python, facts, cgroups) = await HostAsync();
+        var modes = _options.Isolation is { } requested ? [requested] : Strongest;
+        var problems = new List<string>();
+        foreach (var mode in modes)
         {
-            namespaceProblem = NamespacePrerequisites();
-            if (namespaceProblem == null)
-            {
-                var probeUid = TakeUserId(_options.FirstUserId);
-                SandboxResult probe;
-                try
-                {
-                    probe = await RunOnceAsync(SandboxIsolation.Namespaces, "probe", python, probeUid, "print(6 * 7)", null, probeLimits, CancellationToken.None);
-                }
-                finally
-                {
-                    ReleaseUserId(probeUid);
-                }
-                if (probe.Stdout.Trim() == "42")
-                    return (SandboxIsolation.Namespaces, "namespaces: new mount/net/pid namespaces, private tmpfs /tmp, a distinct unprivileged " +
-                            $"uid per concurrent run from {_options.FirstUserId}, rlimits (as, cpu, nproc, fsize, nofile), tree killed with its PID 1; python {python}", python);
-                namespaceProblem = $"the namespace probe failed (exit {probe.ExitCode}): {probe.Stderr.Trim()}";
-            }
-            if (_options.Isolation == SandboxIsolation.Namespaces)
-                throw new ReasonSharpException($"namespace isolation was requested but is unavailable: {namespaceProblem}");
+            var problem = await TryModeAsync(mode, python, facts, cgroups);
+            if (problem == null) return new Setup(mode, Describe(mode, python, facts, cgroups), python, cgroups);
+            problems.Add($"{ModeName(mode)}: {problem}");
         }
-        var fallback = await RunOnceAsync(SandboxIsolation.ProcessLimits, "probe", python, -1, "print(6 * 7)", null, probeLimits, CancellationToken.None);
-        if (fallback.Stdout.Trim() != "42")
-            throw new ReasonSharpException($"Python at {python} cannot run programs (exit {fallback.ExitCode}): {fallback.Stderr.Trim()}");
-        var why = namespaceProblem == null ? "requested" : $"namespaces unavailable: {namespaceProblem}";
-        return (SandboxIsolation.ProcessLimits, $"process-limits fallback ({why}): rlimits (as, cpu, fsize, nofile), new session killed as a group, " +
-                $"Python audit hook blocking sockets, subprocesses, writes outside the work dir and other processes' /proc; python {python}", python);
+        if (_options.Isolation is { } only)
+            throw new ReasonSharpException(
+                $"python sandbox: isolation '{ModeName(only)}' was requested but does not work here: {problems[0]}");
+        throw new ReasonSharpException(
+            "python sandbox: this host offers no isolation for untrusted code, so the program was not run. " +
+            string.Join("; ", problems) + ". To isolate, run as root with CAP_SYS_ADMIN (docker run " +
+            "--cap-add SYS_ADMIN), allow unprivileged user namespaces, or use a kernel with Landlock enabled. To " +
+            "accept the risk and run model code with rlimits and seccomp only, set the code reward option " +
+            "isolation=unsafe " +
+            "(PythonSandboxOptions.Isolation = SandboxIsolation.Unsafe). `reason sandbox check` shows what this " +
+            "machine offers.");
     }
 
-    static string? NamespacePrerequisites()
+    static readonly ConcurrentDictionary<string, Task<string?>> ModeProbes = new();
+
+    /// <summary>Null when <paramref name="mode"/> runs a probe program correctly here; otherwise why not (tried
+    /// once per process and interpreter).</summary>
+    Task<string?> TryModeAsync(SandboxIsolation mode, PythonInstall python, SandboxHostFacts facts,
+        SandboxCgroups? cgroups) =>
+        ModeProbes.GetOrAdd($"{python.Executable}|{mode}", _ => ProbeModeAsync(mode, python, facts, cgroups));
+
+    async Task<string?> ProbeModeAsync(SandboxIsolation mode, PythonInstall python, SandboxHostFacts facts,
+        SandboxCgroups? cgroups)
     {
-        if (!OperatingSystem.IsLinux()) return "not Linux";
-        if (!Environment.IsPrivilegedProcess) return "not running as root";
-        foreach (var tool in new[] { "unshare", "setpriv", "prlimit", "mount" })
-            if (FindOnPath(tool, SandboxPath + ":/usr/sbin:/sbin") == null) return $"'{tool}' (util-linux) is missing";
-        return null;
+        if (facts.Obstacle(mode) is { } obstacle) return obstacle;
+        var limits = new SandboxLimits { WallTime = TimeSpan.FromSeconds(20), CpuSeconds = 10 };
+        var setup = new Setup(mode, "probe", python, cgroups);
+        try
+        {
+            var run = await RunOnceAsync(setup, mode, "print(6 * 7)\n", null, limits, CancellationToken.None);
+            if (run.SetupError != null) return run.SetupError;
+            if (run.Result.Stdout.Trim() == "42") return null;
+            return $"the probe program failed (exit {run.Result.ExitCode}): {Short(run.Result.Stderr)}";
+        }
+        catch (ReasonSharpException e)
+        {
+            return e.Message;
+        }
     }
+
+    static string Describe(SandboxIsolation mode, PythonInstall python, SandboxHostFacts facts, SandboxCgroups? cgroups)
+    {
+        var who = facts.IsRoot ? "a distinct unprivileged uid per run" : $"uid {facts.Uid} (this user)";
+        var single = "one process per program (threads allowed), so RLIMIT_AS bounds its memory";
+        var groups = mode is SandboxIsolation.Landlock or SandboxIsolation.Unsafe
+            ? single + (cgroups != null ? "; " + cgroups.Description : "")
+            : cgroups?.Description ?? "no writable cgroup: " + single;
+        var tail = $"; {groups}; rlimits (as, cpu, fsize, nofile); killed with this process; " +
+                   $"python {python.Executable} {python.Version}";
+        const string namespaces = "mount, PID, network, IPC and UTS namespaces";
+        const string root = "a read-only root of system and interpreter directories, a size-limited tmpfs /tmp";
+        return mode switch
+        {
+            SandboxIsolation.Namespaces =>
+                $"namespaces (root with CAP_SYS_ADMIN): {namespaces}, {root}, {who}, seccomp" + tail,
+            SandboxIsolation.UserNamespaces =>
+                $"user namespaces: {namespaces} inside a user namespace, {root}, {who}, no capabilities, " +
+                "seccomp" + tail,
+            SandboxIsolation.Landlock => $"landlock (ABI {facts.LandlockAbi}) + seccomp, no namespaces: read-only " +
+                "system and interpreter directories, no writable directory, no sockets, signals only to itself, " +
+                $"no SysV/POSIX IPC, {who}" + tail,
+            _ => "UNSAFE (explicitly requested): rlimits and seccomp only; the program can read and write whatever " +
+                 $"{who} can" + tail,
+        };
+    }
+
+    internal static string ModeName(SandboxIsolation mode) => mode switch
+    {
+        SandboxIsolation.Namespaces => "namespaces",
+        SandboxIsolation.UserNamespaces => "user_namespaces",
+        SandboxIsolation.Landlock => "landlock",
+        _ => "unsafe",
+    };
 
     static string? ResolvePython(string executable)
     {
         if (executable.Contains('/')) return File.Exists(executable) ? Path.GetFullPath(executable) : null;
-        return FindOnPath(executable, SandboxPath) ?? FindOnPath(executable, Environment.GetEnvironmentVariable("PATH") ?? "");
+        return FindOnPath(executable, SandboxPath)
+               ?? FindOnPath(executable, Environment.GetEnvironmentVariable("PATH") ?? "");
     }
 
     static string? FindOnPath(string name, string path) =>
-        path.Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+        path.Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, name))
+            .FirstOrDefault(File.Exists);
+
+    static string Short(string text) => text.Length <= 600 ? text.Trim() : text[..600].Trim() + " …";
+
+    // ---- leftovers -----------------------------------------------------------------------------------------
+
+    const string RunDirPrefix = "reasonsharp-sandbox-";
+    static int _swept;
+
+    /// <summary>Run folders and cgroups of reason processes that died without cleaning up (once per process).</summary>
+    static void SweepLeftovers(SandboxCgroups? groups)
+    {
+        if (Interlocked.Exchange(ref _swept, 1) == 1) return;
+        groups?.SweepLeftovers();
+        foreach (var dir in Directory.EnumerateDirectories(Path.GetTempPath(), RunDirPrefix + "*"))
+        {
+            var name = Path.GetFileName(dir)[RunDirPrefix.Length..];
+            // Folders of earlier versions had a random name only: remove them once they are an hour old.
+            var stale = ProcessIdentity.NamesOwner(name)
+                ? ProcessIdentity.OwnerIsGone(name)
+                : Directory.GetLastWriteTimeUtc(dir) < DateTime.UtcNow.AddHours(-1);
+            if (stale) DeleteRunDir(dir);
+        }
+    }
+
+    static void DeleteRunDir(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
 
     // ---- one run -----------------------------------------------------------------------------------------
 
-    async Task<SandboxResult> RunOnceAsync(SandboxIsolation isolation, string description, string python, int uid,
-        string code, string? stdin, SandboxLimits limits, CancellationToken cancellationToken)
+    sealed record Run(SandboxResult Result, string? SetupError);
+
+    async Task<Run> RunOnceAsync(Setup setup, SandboxIsolation mode, string code, string? stdin, SandboxLimits limits,
+        CancellationToken cancellationToken)
     {
-        var root = Directory.CreateTempSubdirectory("reasonsharp-sandbox-").FullName;
+        if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("the Python sandbox needs Linux");
+        var runDir = Path.Join(Path.GetTempPath(), $"{RunDirPrefix}{ProcessIdentity.Current}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(runDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        SandboxCgroups.RunCgroup? group = null;
         try
         {
-            var work = Directory.CreateDirectory(Path.Combine(root, "work")).FullName;
-            Directory.CreateDirectory(Path.Combine(root, "tmp"));
-            await File.WriteAllTextAsync(Path.Combine(work, "main.py"), code, cancellationToken);
-            var start = isolation == SandboxIsolation.Namespaces
-                ? NamespaceStart(root, python, uid, limits)
-                : FallbackStart(root, work, python, limits);
-            return await ExecuteAsync(start, stdin, limits, description, ownGroup: isolation == SandboxIsolation.ProcessLimits, cancellationToken);
+            await File.WriteAllTextAsync(Path.Join(runDir, "main.py"), code, cancellationToken);
+            group = setup.Cgroups?.Create(limits);
+            var config = new
+            {
+                mode = ModeName(mode),
+                parent_pid = Environment.ProcessId,
+                run_dir = runDir,
+                python = setup.Python.Executable,
+                python_paths = setup.Python.Paths,
+                limits = new
+                {
+                    wall_seconds = limits.WallTime.TotalSeconds,
+                    cpu_seconds = limits.CpuSeconds,
+                    memory_bytes = limits.MemoryBytes,
+                    file_bytes = limits.MaxFileBytes,
+                    open_files = limits.MaxOpenFiles,
+                    disk_bytes = limits.MaxDiskBytes,
+                },
+                cgroup_procs = group?.ProcsFiles ?? [],
+                first_uid = _options.FirstUserId,
+                uid_count = _options.UserIdCount,
+                lock_dir = LockDir,
+            };
+            var start = SandboxSupervisor.StartInfo(setup.Python.Executable, config);
+            var result = await ExecuteAsync(start, stdin, limits, setup.Description, cancellationToken);
+            var (timedOut, error) = ReadStatus(runDir);
+            if (error != null) return new Run(result, error);
+            if (group != null)
+            {
+                var (peak, hit) = group.MemoryUsage();
+                result = result with { PeakMemoryBytes = peak, MemoryLimitHit = hit };
+            }
+            if (timedOut && !result.TimedOut) result = result with { TimedOut = true };
+            return new Run(result, null);
         }
         finally
         {
-            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            group?.Dispose();
+            DeleteRunDir(runDir);
         }
     }
 
-    // Runs as root inside the new namespaces, then drops to the sandbox user. $1 root dir, $2 uid, then the command.
-    const string NamespaceSetup = """
-        set -e
-        R="$1"; U="$2"; shift 2
-        chown "$U:$U" "$R/work"
-        chmod 700 "$R/work"
-        mount --make-rprivate /
-        mount -t tmpfs -o size=64m,mode=1777 tmpfs "$R/tmp"
-        mkdir "$R/tmp/sandbox"
-        mount --bind "$R/work" "$R/tmp/sandbox"
-        mount --move "$R/tmp" /tmp
-        for d in /var/tmp /dev/shm /run/lock; do if [ -d "$d" ]; then mount -t tmpfs -o size=16m,mode=1777 tmpfs "$d"; fi; done
-        mount -t proc proc /proc
-        cd /tmp/sandbox
-        unset OLDPWD
-        export PWD=/tmp/sandbox
-        exec setpriv --reuid="$U" --regid="$U" --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all "$@"
-        """;
-
-    static ProcessStartInfo NamespaceStart(string root, string python, int uid, SandboxLimits limits)
+    static (bool TimedOut, string? Error) ReadStatus(string runDir)
     {
-        var start = BaseStart("unshare", "/tmp/sandbox");
-        start.WorkingDirectory = root;
-        foreach (var a in new[] { "--mount", "--net", "--pid", "--fork", "--kill-child", "--", "/bin/sh", "-c", NamespaceSetup, "sandbox", root, uid.ToString() })
-            start.ArgumentList.Add(a);
-        AddLimits(start, limits, withProcessLimit: true);
-        foreach (var a in new[] { "--", python, "-I", "-B", "main.py" }) start.ArgumentList.Add(a);
-        return start;
+        var path = Path.Join(runDir, "status.json");
+        if (!File.Exists(path)) return (false, null);
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        var root = doc.RootElement;
+        var error = root.TryGetProperty("error", out var e) ? e.GetString() : null;
+        return (root.TryGetProperty("timed_out", out var t) && t.GetBoolean(), error);
     }
 
-    static ProcessStartInfo FallbackStart(string root, string work, string python, SandboxLimits limits)
-    {
-        File.WriteAllText(Path.Combine(work, "guard.py"), FallbackGuard);
-        var start = BaseStart("setsid", work);
-        start.WorkingDirectory = work;
-        start.ArgumentList.Add("--wait");
-        start.ArgumentList.Add("prlimit");
-        AddLimits(start, limits, withProcessLimit: false);
-        foreach (var a in new[] { "--", python, "-I", "-B", "guard.py" }) start.ArgumentList.Add(a);
-        return start;
-    }
-
-    static ProcessStartInfo BaseStart(string file, string home)
-    {
-        var start = new ProcessStartInfo(file)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment.Clear();
-        start.Environment["PATH"] = SandboxPath;
-        start.Environment["HOME"] = home;
-        start.Environment["TMPDIR"] = home;
-        start.Environment["LANG"] = "C.UTF-8";
-        start.Environment["PYTHONIOENCODING"] = "utf-8";
-        return start;
-    }
-
-    static void AddLimits(ProcessStartInfo start, SandboxLimits limits, bool withProcessLimit)
-    {
-        if (start.FileName == "unshare") start.ArgumentList.Add("prlimit");
-        start.ArgumentList.Add($"--as={limits.MemoryBytes}");
-        start.ArgumentList.Add($"--cpu={Math.Max(1, limits.CpuSeconds)}");
-        start.ArgumentList.Add($"--fsize={limits.MaxFileBytes}");
-        start.ArgumentList.Add($"--nofile={limits.MaxOpenFiles}");
-        start.ArgumentList.Add("--core=0");
-        if (withProcessLimit) start.ArgumentList.Add($"--nproc={limits.MaxProcesses}");
-    }
-
-    static async Task<SandboxResult> ExecuteAsync(ProcessStartInfo start, string? stdin, SandboxLimits limits, string isolation, bool ownGroup, CancellationToken cancellationToken)
+    static async Task<SandboxResult> ExecuteAsync(ProcessStartInfo start, string? stdin, SandboxLimits limits,
+        string isolation, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
         using var process = new Process { StartInfo = start };
@@ -251,12 +338,14 @@ public sealed class PythonSandbox
         }
         catch (Win32Exception e)
         {
-            throw new ReasonSharpException($"cannot start the sandbox ('{start.FileName}'): {e.Message}");
+            throw new ReasonSharpException($"cannot start the sandbox supervisor ('{start.FileName}'): {e.Message}");
         }
+        // The supervisor enforces the wall time from the program's start; this is the backstop should it hang.
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(limits.WallTime);
+        timeout.CancelAfter(limits.WallTime + SupervisorSetupAllowance);
         var output = new BoundedOutput(limits.MaxOutputBytes);
-        var kill = () => KillTree(process, ownGroup);
+        // Killing the supervisor is enough: its children die by their parent-death signal and the PID namespace.
+        var kill = () => Kill(process);
         using var registration = timeout.Token.Register(kill);
         var stdout = output.PumpAsync(process.StandardOutput.BaseStream, isError: false, kill);
         var stderr = output.PumpAsync(process.StandardError.BaseStream, isError: true, kill);
@@ -268,11 +357,12 @@ public sealed class PythonSandbox
         }
         finally
         {
-            KillTree(process, ownGroup);
+            Kill(process);
         }
         cancellationToken.ThrowIfCancellationRequested();
         var timedOut = timeout.IsCancellationRequested && !output.Exceeded;
-        return new SandboxResult(process.ExitCode, output.Text(isError: false), output.Text(isError: true), timedOut, output.Exceeded, watch.Elapsed, isolation);
+        return new SandboxResult(process.ExitCode, output.Text(isError: false), output.Text(isError: true), timedOut,
+            output.Exceeded, watch.Elapsed, isolation);
     }
 
     static async Task FeedAsync(StreamWriter input, string? stdin)
@@ -286,16 +376,10 @@ public sealed class PythonSandbox
         catch (ObjectDisposedException) { }
     }
 
-    [DllImport("libc", SetLastError = true)]
-    static extern int kill(int pid, int signal);
-
-    /// <summary>SIGKILL to the child's process group (its own session in fallback mode) and to every descendant.
-    /// In namespace mode the child is unshare, whose death kills the namespace's PID 1 and so the whole namespace.</summary>
-    static void KillTree(Process process, bool ownGroup)
+    static void Kill(Process process)
     {
         try
         {
-            if (ownGroup && OperatingSystem.IsLinux()) kill(-process.Id, 9);
             if (!process.HasExited) process.Kill(entireProcessTree: true);
         }
         catch (InvalidOperationException) { }
@@ -308,6 +392,7 @@ public sealed class PythonSandbox
     {
         readonly MemoryStream _out = new();
         readonly MemoryStream _err = new();
+        readonly Lock _lock = new();
         int _total;
         public bool Exceeded { get; private set; }
 
@@ -319,7 +404,7 @@ public sealed class PythonSandbox
                 int read;
                 while ((read = await stream.ReadAsync(buffer)) > 0)
                 {
-                    lock (this)
+                    lock (_lock)
                     {
                         var keep = Math.Min(read, maxBytes - _total);
                         if (keep > 0) (isError ? _err : _out).Write(buffer, 0, keep);
@@ -339,46 +424,7 @@ public sealed class PythonSandbox
 
         public string Text(bool isError)
         {
-            lock (this) return Encoding.UTF8.GetString((isError ? _err : _out).ToArray());
+            lock (_lock) return Encoding.UTF8.GetString((isError ? _err : _out).ToArray());
         }
     }
-
-    // Fallback guard: an audit hook (cannot be removed from Python code) that refuses network, new processes,
-    // native code loading, writes outside the work directory and reads of other processes' /proc files; then runs main.py.
-    const string FallbackGuard = """
-        import os, sys
-        _work = os.path.realpath(os.getcwd())
-        _write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-        _blocked = {"socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo", "os.system", "os.fork",
-                    "os.forkpty", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen", "pty.spawn",
-                    "ctypes.dlopen", "ctypes.cdata", "ctypes.dlsym", "os.kill", "os.killpg", "signal.pthread_kill"}
-        _path_events = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.link",
-                        "os.symlink", "os.truncate", "os.utime", "shutil.rmtree", "shutil.copyfile", "shutil.move"}
-        def _inside(path):
-            try:
-                p = os.path.realpath(os.fsdecode(path) if not isinstance(path, int) else "/proc/self/fd/%d" % path)
-            except Exception:
-                return False
-            return p == _work or p.startswith(_work + os.sep)
-        def _hook(event, args):
-            if event in _blocked:
-                raise PermissionError("sandbox: %s is not allowed" % event)
-            if event == "import" and args and args[0] in ("ctypes", "_ctypes"):
-                raise PermissionError("sandbox: ctypes is not allowed")
-            if event == "open" and args and isinstance(args[0], (str, bytes)):
-                path, mode, flags = args[0], args[1], args[2] if len(args) > 2 else 0
-                p = os.fsdecode(path)
-                if p.startswith("/proc/") and not p.startswith("/proc/self/"):
-                    raise PermissionError("sandbox: reading other processes is not allowed")
-                writing = (mode is not None and any(c in str(mode) for c in "wax+")) or (flags or 0) & _write_flags
-                if writing and not _inside(path):
-                    raise PermissionError("sandbox: writing outside the work directory is not allowed: %s" % p)
-            if event in _path_events and args and isinstance(args[0], (str, bytes)) and not _inside(args[0]):
-                raise PermissionError("sandbox: %s outside the work directory is not allowed" % event)
-        sys.addaudithook(_hook)
-        del _hook
-        import runpy
-        sys.argv = ["main.py"]
-        runpy.run_path("main.py", run_name="__main__")
-        """;
 }

@@ -19,7 +19,7 @@ public static class ThreadPolicy
     public const string WaitPolicyVariable = "OMP_WAIT_POLICY";
 
     /// <summary>Below this many parameters a model's ops are too short to gain from a second thread (BENCHMARKS.md).</summary>
-    public const long SingleThreadBelowParameters = 4_000_000;
+    public const long SingleThreadBelowParameters = 2_000_000;
 
     static int? _requested;
     static bool _loaded;

@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace ReasonSharp.Templates;
 
-/// <summary>A character span [Start, End) of rendered text.</summary>
+/// <summary>A span [Start, End) of rendered text, in .NET string offsets (UTF-16 units; jinja2 counts code points).</summary>
 public readonly record struct TemplateSpan(int Start, int End);
 
 /// <summary>A rendering: the text and the spans of its {% generation %} blocks (assistant text).</summary>

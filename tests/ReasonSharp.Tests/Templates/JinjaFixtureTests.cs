@@ -79,8 +79,9 @@ public class JinjaFixtureTests
             catch (TemplateException e) { throw new Xunit.Sdk.XunitException($"{label}: jinja2 rendered it, the engine raised {e.Message}"); }
             Assert.True(output.GetString() == rendered.Text,
                 $"{label}: expected\n{JsonSerializer.Serialize(output.GetString())}\ngot\n{JsonSerializer.Serialize(rendered.Text)}");
+            var text = output.GetString()!;
             var spans = expected.TryGetProperty("spans", out var s)
-                ? s.EnumerateArray().Select(x => new TemplateSpan(x[0].GetInt32(), x[1].GetInt32())).ToList()
+                ? s.EnumerateArray().Select(x => new TemplateSpan(Utf16Offset(text, x[0].GetInt32()), Utf16Offset(text, x[1].GetInt32()))).ToList()
                 : [];
             Assert.Equal(spans, rendered.GenerationSpans);
             return;
@@ -91,6 +92,14 @@ public class JinjaFixtureTests
         if (exception.Kind == TemplateErrorKind.Raised) Assert.Equal(error.GetProperty("message").GetString(), exception.Detail);
         Assert.StartsWith($"{label}:", exception.Message);
         Assert.True(exception.Line >= 1 && exception.Column >= 1);
+    }
+
+    /// <summary>jinja2's spans count code points; .NET strings count UTF-16 units.</summary>
+    static int Utf16Offset(string text, int codePoints)
+    {
+        var offset = 0;
+        for (var i = 0; i < codePoints; i++) offset += char.IsHighSurrogate(text[offset]) ? 2 : 1;
+        return offset;
     }
 
     static string PythonErrorType(string type) => type is "TemplateAssertionError" or "SyntaxError" ? "TemplateSyntaxError" : type;

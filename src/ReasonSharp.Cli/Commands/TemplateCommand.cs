@@ -32,11 +32,23 @@ public static class TemplateCommand
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 1;
             }
-            using var stdout = Console.OpenStandardOutput();
-            stdout.Write(new UTF8Encoding(false).GetBytes(output));
+            Write(output);
             return 0;
         });
         return new Command("template", "Chat templates: render one with given variables.") { render };
+    }
+
+    /// <summary>The text exactly: through Console.Out when it can hold any character, else as UTF-8 bytes on stdout.</summary>
+    static void Write(string text)
+    {
+        if (Console.Out.Encoding is UTF8Encoding or UnicodeEncoding)
+        {
+            Console.Out.Write(text);
+            Console.Out.Flush();
+            return;
+        }
+        using var stdout = Console.OpenStandardOutput();
+        stdout.Write(new UTF8Encoding(false).GetBytes(text));
     }
 
     static DateTime ParseNow(string text) =>

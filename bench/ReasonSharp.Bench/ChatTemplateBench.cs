@@ -4,8 +4,7 @@ using ReasonSharp.Templates;
 
 namespace ReasonSharp.Bench;
 
-/// <summary>
-/// Renders per second of the Jinja engine on Qwen3's chat template (the committed fixture copy) over a 3-turn
+/// <summary> Renders per second of the Jinja engine on Qwen3's chat template (the committed fixture copy) over a 3-turn
 /// conversation with a system message and think blocks, on one thread: the template parsed once, the variables built
 /// from .NET dictionaries on every render as ChatFormat does. Best of several timed rounds, so that other load on the
 /// machine matters less; the load average is printed with the figure.
@@ -17,7 +16,8 @@ public static class ChatTemplateBench
         string Arg(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
         double seconds = double.Parse(Arg("--seconds", "2"), CultureInfo.InvariantCulture);
         int rounds = int.Parse(Arg("--rounds", "5"), CultureInfo.InvariantCulture);
-        var path = Path.Combine(RepoRoot(), "tests", "ReasonSharp.Tests", "Templates", "Fixtures", "templates", "Qwen-Qwen3-0.6B.jinja");
+        var path = Path.Combine(RepoRoot(), "tests", "ReasonSharp.Tests", "Templates", "Fixtures", "templates",
+            "Qwen-Qwen3-0.6B.jinja");
         var template = Template.Parse(File.ReadAllText(path), "qwen3");
         (string Role, string Content)[] turns =
         [
@@ -28,12 +28,14 @@ public static class ChatTemplateBench
         ];
         Dictionary<string, object?> Variables() => new()
         {
-            ["messages"] = turns.Select(t => (object?)new Dictionary<string, object?> { ["role"] = t.Role, ["content"] = t.Content }).ToList(),
+            ["messages"] = turns.Select(t => (object?)new Dictionary<string, object?> { ["role"] = t.Role,
+                ["content"] = t.Content }).ToList(),
             ["add_generation_prompt"] = false,
             ["eos_token"] = "<|im_end|>",
         };
         var length = template.RenderText(Variables()).Length;
-        Console.WriteLine($"qwen3 template, {turns.Length - 1} messages after the system one, {length} characters rendered; load average {LoadAverage()}");
+        Console.WriteLine($"qwen3 template, {turns.Length - 1} messages after the system one, {length} characters "
+            + $"rendered; load average {LoadAverage()}");
         for (var i = 0; i < 20_000; i++) template.Render(Variables()); // warm-up: tiered JIT
         var best = 0.0;
         for (var round = 0; round < rounds; round++)
@@ -60,5 +62,6 @@ public static class ChatTemplateBench
         throw new InvalidOperationException("ReasonSharp.sln not found above " + AppContext.BaseDirectory);
     }
 
-    static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+    static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ',
+        File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }

@@ -12,7 +12,8 @@ public static class CommonOptions
 
     public static Option<string?> ChatFormatOption() => new("--format")
     {
-        Description = "Chat template instead of the tokenizer's own: " + string.Join(", ", ChatTemplates.BuiltIn.Select(b => b.Name))
+        Description = "Chat template instead of the tokenizer's own: " + string.Join(", ",
+            ChatTemplates.BuiltIn.Select(b => b.Name))
             + ", a .jinja file or a model folder; default: the tokenizer's chat_template.",
     };
 

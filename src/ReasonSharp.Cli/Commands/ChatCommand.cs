@@ -26,7 +26,8 @@ public static class ChatCommand
             var history = new List<ChatMessage>();
             bool thinking = !parse.GetValue(noThink);
             bool color = !Console.IsOutputRedirected;
-            Console.WriteLine($"chatting with {lm.Model.Config.Architecture} ({lm.ParameterCount() / 1e6:F1}M parameters, {lm.Chat.Name}). /think, /no_think, /reset, /exit.");
+            Console.WriteLine($"chatting with {lm.Model.Config.Architecture} ({lm.ParameterCount() / 1e6:F1}M "
+                + $"parameters, {lm.Chat.Name}). /think, /no_think, /reset, /exit.");
             while (true)
             {
                 Console.Write(thinking ? "you (think)> " : "you (no_think)> ");
@@ -40,7 +41,8 @@ public static class ChatCommand
                     case "": continue;
                 }
                 history.Add(new ChatMessage("user", line));
-                var messages = WithMode(lm.Chat.Capabilities.SystemThinkFlags, parse.GetValue(system), thinking, history);
+                var messages = WithMode(lm.Chat.Capabilities.SystemThinkFlags, parse.GetValue(system), thinking,
+                    history);
                 var prompt = lm.EncodePrompt(messages, thinking);
                 var view = new ThinkingView(color);
                 var result = engine.Generate([prompt], options with { Seed = options.Seed + history.Count }, e => view.Write(e.TextDelta))[0];
@@ -52,7 +54,8 @@ public static class ChatCommand
         return command;
     }
 
-    /// <summary>Templates that read `/think` or `/no_think` in the system message get the flag; others get the system message as is.</summary>
+    /// <summary>Templates that read `/think` or `/no_think` in the system message get the flag; others get the system
+    /// message as is.</summary>
     static List<ChatMessage> WithMode(bool systemFlags, string? system, bool thinking, List<ChatMessage> history)
     {
         var flag = systemFlags ? (thinking ? "/think" : "/no_think") : null;

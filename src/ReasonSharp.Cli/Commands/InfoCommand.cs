@@ -38,7 +38,8 @@ public static class InfoCommand
             string chat;
             try { chat = $"chat template: {ChatFormat.For(tokenizer).Capabilities}"; }
             catch (ReasonSharpException e) { chat = $"chat template unusable: {e.Message}"; }
-            Console.WriteLine($"tokenizer:      {tokenizer.VocabSize} ids, eos {Token(tokenizer, tokenizer.EosTokenId)}, pad {Token(tokenizer, tokenizer.PadTokenId)}, {chat}");
+            Console.WriteLine($"tokenizer:      {tokenizer.VocabSize} ids, eos "
+                + $"{Token(tokenizer, tokenizer.EosTokenId)}, pad {Token(tokenizer, tokenizer.PadTokenId)}, {chat}");
         }
         else Console.WriteLine("tokenizer:      none in this folder");
         Console.WriteLine($"torch native:   {TorchNative.Status}");

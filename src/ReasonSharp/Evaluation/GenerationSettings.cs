@@ -31,12 +31,13 @@ public static class GenerationSettings
         return modes;
     }
 
-    /// <summary>No-think mode needs a chat template that can switch thinking off; anything else would silently think.</summary>
+    /// <summary>No-think mode needs a chat template that can switch thinking off; anything else would silently
+    /// think.</summary>
     public static void RequireSupported(this ThinkingMode mode, LanguageModel model, string modelName)
     {
         if (mode == ThinkingMode.NoThink && !model.Chat.Capabilities.CanSwitchThinkingOff)
-            throw new ReasonSharpException($"{modelName}: mode no_think needs a chat template that can switch thinking off "
-                + $"(one that reads enable_thinking or a /no_think system flag), but {model.Chat.Name} does neither; evaluate it "
-                + "in think mode or give it such a template (e.g. dual-mode)");
+            throw new ReasonSharpException($"{modelName}: mode no_think needs a chat template that can switch "
+                + $"thinking off (one that reads enable_thinking or a /no_think system flag), but {model.Chat.Name} "
+                + "does neither; evaluate it in think mode or give it such a template (e.g. dual-mode)");
     }
 }

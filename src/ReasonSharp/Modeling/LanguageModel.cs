@@ -12,9 +12,11 @@ public sealed class LanguageModel : IDisposable
 
     public CausalLM Model { get; }
     public Tokenizer Tokenizer { get; }
-    /// <summary>The chat template in place of the tokenizer's own (chatml, dual-mode, a .jinja file …), or null.</summary>
+    /// <summary>The chat template in place of the tokenizer's own (chatml, dual-mode, a .jinja file …), or
+    /// null.</summary>
     public string? ChatTemplateOverride { get; }
-    /// <summary>Variables passed to the chat template on every rendering (transformers' chat_template_kwargs).</summary>
+    /// <summary>Variables passed to the chat template on every rendering (transformers'
+    /// chat_template_kwargs).</summary>
     public IReadOnlyDictionary<string, object?>? ChatTemplateKwargs { get; init; }
 
     public LanguageModel(CausalLM model, Tokenizer tokenizer, string? chatTemplate = null)
@@ -32,12 +34,17 @@ public sealed class LanguageModel : IDisposable
         : ChatFormat.For(Tokenizer, ChatTemplateOverride);
 
     /// <summary>Loads a Hugging Face model folder (config, weights, tokenizer) onto a device, computing in float32 on the CPU.</summary>
-    /// <param name="chatTemplate">A chat template in place of the tokenizer's own (chatml, dual-mode, a .jinja file …).</param>
+    /// <param name="chatTemplate">A chat template in place of the tokenizer's own (chatml, dual-mode, a .jinja file
+    /// …).</param>
     public static LanguageModel Load(string folder, string device = "auto", string? chatTemplate = null)
     {
         var target = Devices.Parse(device);
         var tokenizer = Tokenizer.Load(folder);
-        try { return new LanguageModel(ModelFolder.Load(folder, target, Devices.DefaultDtype(target)), tokenizer, chatTemplate); }
+        try
+        {
+            var model = ModelFolder.Load(folder, target, Devices.DefaultDtype(target));
+            return new LanguageModel(model, tokenizer, chatTemplate);
+        }
         catch { tokenizer.Dispose(); throw; }
     }
 
@@ -69,7 +76,8 @@ public sealed class LanguageModel : IDisposable
 
     /// <summary>Prompt ids for a conversation with the generation prompt added (enable_thinking as given).</summary>
     public int[] EncodePrompt(IReadOnlyList<ChatMessage> messages, bool enableThinking = true) =>
-        Tokenizer.Encode(Chat.Render(messages, new ChatRenderOptions { AddGenerationPrompt = true, EnableThinking = enableThinking }));
+        Tokenizer.Encode(Chat.Render(messages, new ChatRenderOptions { AddGenerationPrompt = true,
+            EnableThinking = enableThinking }));
 
     public long ParameterCount() => Model.ParameterCount();
 

@@ -42,12 +42,14 @@ internal static class Sequences
 }
 
 /// <summary>Attribute and item access as the sandboxed environment does it: `a.b` prefers the attribute (a
-/// method), `a['b']` prefers the item; what is missing is Undefined; methods that change a list or dict are unsafe.</summary>
+/// method), `a['b']` prefers the item; what is missing is Undefined; methods that change a list or dict are
+/// unsafe.</summary>
 internal static class Access
 {
     static readonly HashSet<string> StrMethods =
     [
-        "strip", "lstrip", "rstrip", "split", "rsplit", "splitlines", "startswith", "endswith", "replace", "upper", "lower",
+        "strip", "lstrip", "rstrip", "split", "rsplit", "splitlines", "startswith", "endswith", "replace", "upper",
+            "lower",
         "title", "capitalize", "swapcase", "casefold", "find", "rfind", "index", "rindex", "count", "join", "format",
         "format_map", "center", "ljust", "rjust", "zfill", "partition", "rpartition", "isalpha", "isdigit", "isalnum",
         "isspace", "islower", "isupper", "isnumeric", "isdecimal", "istitle", "isidentifier", "isascii", "removeprefix",
@@ -56,7 +58,8 @@ internal static class Access
     static readonly HashSet<string> DictMethods = ["get", "items", "keys", "values", "copy", "fromkeys"];
     static readonly HashSet<string> DictMutators = ["pop", "popitem", "setdefault", "update", "clear"];
     static readonly HashSet<string> ListMethods = ["index", "count", "copy"];
-    static readonly HashSet<string> ListMutators = ["append", "extend", "insert", "pop", "remove", "reverse", "sort", "clear"];
+    static readonly HashSet<string> ListMutators = ["append", "extend", "insert", "pop", "remove", "reverse", "sort",
+        "clear"];
 
     public static bool IsDictMethodName(string name) => DictMethods.Contains(name) || DictMutators.Contains(name);
 
@@ -137,12 +140,14 @@ internal static class Access
                 break;
             case string s:
                 if (key is long or bool) { if (PyString.At(s, Py.ToLong(key)) is { } c) return c; }
-                else if (key is PySlice slice) return PyString.Slice(s, Sequences.SliceBound(slice.Start), Sequences.SliceBound(slice.Stop), Sequences.SliceBound(slice.Step));
+                else if (key is PySlice slice) return PyString.Slice(s, Sequences.SliceBound(slice.Start),
+                    Sequences.SliceBound(slice.Stop), Sequences.SliceBound(slice.Step));
                 break;
             case Markup m:
                 if (key is long or bool) { if (PyString.At(m.Value, Py.ToLong(key)) is { } c) return new Markup(c); }
                 else if (key is PySlice slice)
-                    return new Markup(PyString.Slice(m.Value, Sequences.SliceBound(slice.Start), Sequences.SliceBound(slice.Stop), Sequences.SliceBound(slice.Step)));
+                    return new Markup(PyString.Slice(m.Value, Sequences.SliceBound(slice.Start),
+                        Sequences.SliceBound(slice.Stop), Sequences.SliceBound(slice.Step)));
                 break;
             case Undefined undefined:
                 throw undefined.Fail();
@@ -160,7 +165,8 @@ internal static class Access
 
     static List<object?> SliceList(IReadOnlyList<object?> list, PySlice slice)
     {
-        var indices = Sequences.SliceIndices(list.Count, Sequences.SliceBound(slice.Start), Sequences.SliceBound(slice.Stop), Sequences.SliceBound(slice.Step));
+        var indices = Sequences.SliceIndices(list.Count, Sequences.SliceBound(slice.Start),
+            Sequences.SliceBound(slice.Stop), Sequences.SliceBound(slice.Step));
         var result = new List<object?>(indices.Count);
         foreach (var i in indices) result.Add(list[i]);
         return result;

@@ -114,7 +114,8 @@ internal sealed class SliceExpr(Expr? start, Expr? stop, Expr? step, int line, i
 }
 
 /// <summary>Arguments as written at a call, filter or test: positional, keyword, *args and **kwargs.</summary>
-internal sealed class CallArguments(Expr[] positional, (string Name, Expr Value)[] named, Expr? starArgs, Expr? starKwargs)
+internal sealed class CallArguments(Expr[] positional, (string Name, Expr Value)[] named, Expr? starArgs,
+    Expr? starKwargs)
 {
     public static readonly CallArguments Empty = new([], [], null, null);
 
@@ -135,7 +136,8 @@ internal sealed class CallArguments(Expr[] positional, (string Name, Expr Value)
             foreach (var (name, value) in named) list.Add(new(name, value.Eval(r)));
             if (starKwargs is not null)
             {
-                if (starKwargs.Eval(r) is not PyDict extra) throw PyError.TypeError("argument after ** must be a mapping");
+                if (starKwargs.Eval(r) is not PyDict extra)
+                    throw PyError.TypeError("argument after ** must be a mapping");
                 foreach (var (k, v) in extra) list.Add(new(Py.Str(k), v));
             }
             keywords = [.. list];
@@ -160,7 +162,8 @@ internal sealed class CallExpr(Expr callee, CallArguments arguments, int line, i
             if (Callee is GetAttrExpr attribute)
             {
                 var obj = attribute.Target.Eval(r);
-                if (Access.IsMethod(obj, attribute.Name)) return Methods.Call(r, obj!, attribute.Name, Arguments.Eval(r));
+                if (Access.IsMethod(obj, attribute.Name)) return Methods.Call(r, obj!, attribute.Name,
+                    Arguments.Eval(r));
                 var method = Access.GetAttr(obj, attribute.Name);
                 return CallValue(r, method, Arguments.Eval(r));
             }
@@ -187,7 +190,8 @@ internal sealed class CallExpr(Expr callee, CallArguments arguments, int line, i
     public override IEnumerable<string> Names() => Callee.Names().Concat(Arguments.Names());
 }
 
-internal sealed class FilterExpr(Expr? value, string name, FilterFunction? filter, CallArguments arguments, int line, int column)
+internal sealed class FilterExpr(Expr? value, string name, FilterFunction? filter, CallArguments arguments, int line,
+    int column)
     : Expr(line, column)
 {
     public string Name { get; } = name;
@@ -212,7 +216,8 @@ internal sealed class FilterExpr(Expr? value, string name, FilterFunction? filte
     public override IEnumerable<string> Names() => (value?.Names() ?? []).Concat(arguments.Names());
 }
 
-internal sealed class TestExpr(Expr value, string name, TestFunction? test, CallArguments arguments, int line, int column)
+internal sealed class TestExpr(Expr value, string name, TestFunction? test, CallArguments arguments, int line,
+    int column)
     : Expr(line, column)
 {
     public override object? Eval(Renderer r)
@@ -311,7 +316,8 @@ internal sealed class ConcatExpr(Expr[] operands, int line, int column) : Expr(l
     public override IEnumerable<string> Names() => operands.SelectMany(o => o.Names());
 }
 
-internal sealed class CompareExpr(Expr first, (string Op, Expr Operand)[] rest, int line, int column) : Expr(line, column)
+internal sealed class CompareExpr(Expr first, (string Op, Expr Operand)[] rest, int line, int column) : Expr(line,
+    column)
 {
     public override object? Eval(Renderer r)
     {
@@ -350,7 +356,8 @@ internal sealed class CondExpr(Expr test, Expr then, Expr? otherwise, int line, 
     {
         if (Py.Truthy(test.Eval(r))) return then.Eval(r);
         return otherwise is null
-            ? Undefined.WithHint($"the inline if-expression on line {Line} evaluated to false and no else section was defined.")
+            ? Undefined.WithHint($"the inline if-expression on line {Line} evaluated to false and no else section was "
+                + $"defined.")
             : otherwise.Eval(r);
     }
 

@@ -6,16 +6,19 @@ namespace ReasonSharp.Templates;
 
 internal delegate object? FilterFunction(Renderer renderer, object? value, Args args);
 
-/// <summary>Jinja2's built-in filters, with transformers' tojson (ensure_ascii off, indent, separators, sort_keys).</summary>
+/// <summary>Jinja2's built-in filters, with transformers' tojson (ensure_ascii off, indent, separators,
+/// sort_keys).</summary>
 internal static partial class Filters
 {
     public static readonly Dictionary<string, FilterFunction> All = new(StringComparer.Ordinal)
     {
         ["abs"] = Abs,
-        ["attr"] = (r, v, a) => { a.Check("attr", "name"); return Access.GetAttrOnly(v, Py.Str(a.Get(0, "name", null))); },
+        ["attr"] = (r, v, a) => { a.Check("attr", "name"); return Access.GetAttrOnly(v, Py.Str(a.Get(0, "name",
+            null))); },
         ["batch"] = Batch,
         ["capitalize"] = (r, v, a) => Text(v, PyString.Capitalize),
-        ["center"] = (r, v, a) => { a.Check("center", "width"); return PyString.Pad(Py.Str(v), Int(a.Get(0, "width", 80L), "center"), ' ', 0); },
+        ["center"] = (r, v, a) => { a.Check("center", "width"); return PyString.Pad(Py.Str(v), Int(a.Get(0, "width",
+            80L), "center"), ' ', 0); },
         ["count"] = (r, v, a) => (long)Py.Len(v),
         ["d"] = Default,
         ["default"] = Default,
@@ -66,13 +69,15 @@ internal static partial class Filters
 
     /// <summary>Applies a filter by name (map('lower') and filter blocks use this).</summary>
     public static object? Apply(Renderer renderer, string name, object? value, Args args) =>
-        All.TryGetValue(name, out var filter) ? filter(renderer, value, args) : throw PyError.Runtime($"No filter named '{name}'.");
+        All.TryGetValue(name, out var filter) ? filter(renderer, value, args)
+            : throw PyError.Runtime($"No filter named '{name}'.");
 
     static object Text(object? value, Func<string, string> transform) =>
         value is Markup m ? new Markup(transform(m.Value)) : transform(Py.Str(value));
 
     static long Int(object? value, string filter) =>
-        value is long or bool ? Py.ToLong(value) : throw PyError.TypeError($"{filter}: expected an integer, got {Py.TypeName(value)}");
+        value is long or bool ? Py.ToLong(value)
+            : throw PyError.TypeError($"{filter}: expected an integer, got {Py.TypeName(value)}");
 
     static object? Abs(Renderer r, object? v, Args a) => v switch
     {
@@ -140,13 +145,15 @@ internal static partial class Filters
             null => null,
             long n => new string(' ', (int)Math.Max(0, n)),
             string s => s,
-            var other => throw PyError.TypeError($"tojson: indent must be an int or a string, not {Py.TypeName(other)}"),
+            var other => throw PyError.TypeError($"tojson: indent must be an int or a string, not "
+                + $"{Py.TypeName(other)}"),
         };
         string itemSeparator = indent is null ? ", " : ",", keySeparator = ": ";
         if (a.Get(2, "separators", null) is { } separators)
         {
             var pair = Py.ToList(separators);
-            if (pair.Count != 2) throw PyError.ValueError("tojson: separators must be a pair (item separator, key separator)");
+            if (pair.Count != 2) throw PyError.ValueError("tojson: separators must be a pair (item separator, key "
+                + "separator)");
             itemSeparator = Py.Str(pair[0]);
             keySeparator = Py.Str(pair[1]);
         }
@@ -158,14 +165,16 @@ internal static partial class Filters
     {
         a.Check("replace", "old", "new", "count");
         var count = a.Get(2, "count", null);
-        return PyString.Replace(Py.Str(v), Py.Str(a.Get(0, "old", null)), Py.Str(a.Get(1, "new", null)), count is null ? -1 : Int(count, "replace"));
+        return PyString.Replace(Py.Str(v), Py.Str(a.Get(0, "old", null)), Py.Str(a.Get(1, "new", null)), count is null
+            ? -1 : Int(count, "replace"));
     }
 
     static object? Reverse(Renderer r, object? v, Args a) => v switch
     {
         string s => PyString.Slice(s, null, null, -1),
         Markup m => new Markup(PyString.Slice(m.Value, null, null, -1)),
-        List<object?> or PyTuple or DictView or PyDict => new PyIterator(Py.ToList(v).Reverse(), "list_reverseiterator"),
+        List<object?> or PyTuple or DictView or PyDict => new PyIterator(Py.ToList(v).Reverse(),
+            "list_reverseiterator"),
         PyIterator => new PyIterator(Py.Iterate(v).Reverse().ToList(), "list"),
         _ => throw PyError.Runtime("argument must be iterable"),
     };
@@ -177,7 +186,8 @@ internal static partial class Filters
         var method = Py.Str(a.Get(1, "method", "common"));
         if (v is Undefined u) throw u.Fail();
         if (!Py.IsNumber(v)) throw PyError.TypeError($"type {Py.TypeName(v)} doesn't define __round__ method");
-        if (method == "common") return v is double d ? Math.Round(d, Math.Clamp(precision, 0, 15), MidpointRounding.ToEven) : (object)Py.ToLong(v!);
+        if (method == "common") return v is double d ? Math.Round(d, Math.Clamp(precision, 0, 15),
+            MidpointRounding.ToEven) : (object)Py.ToLong(v!);
         if (method is not ("ceil" or "floor")) throw PyError.Runtime("method must be common, ceil or floor");
         var scale = Math.Pow(10, precision);
         var x = Py.ToDouble(v!) * scale;
@@ -215,7 +225,8 @@ internal static partial class Filters
         long value = 0;
         foreach (var c in s)
         {
-            var digit = char.IsAsciiDigit(c) ? c - '0' : char.IsAsciiLetter(c) ? char.ToLowerInvariant(c) - 'a' + 10 : 99;
+            var digit = char.IsAsciiDigit(c) ? c - '0' : char.IsAsciiLetter(c) ? char.ToLowerInvariant(c) - 'a' + 10
+                : 99;
             if (digit >= numberBase) return null;
             try { value = checked(value * numberBase + digit); }
             catch (OverflowException) { return null; }
@@ -261,7 +272,8 @@ internal static partial class Filters
         else
         {
             result = lines[0];
-            if (lines.Count > 1) result += "\n" + string.Join("\n", lines.Skip(1).Select(line => line.Length > 0 ? indention + line : line));
+            if (lines.Count > 1) result += "\n" + string.Join("\n", lines.Skip(1).Select(line => line.Length > 0
+                ? indention + line : line));
         }
         if (Py.Truthy(a.Get(1, "first", false))) result = indention + result;
         return markup ? new Markup(result) : result;
@@ -276,10 +288,12 @@ internal static partial class Filters
         if (v is not PyDict dict) throw PyError.Runtime("dictsort: expected a mapping");
         var pairs = dict.Select(p => (object?)new PyTuple([p.Key, p.Value])).ToList();
         var position = by == "key" ? 0 : 1;
-        return Sorted(pairs, item => CaseFold(((PyTuple)item!)[position], caseSensitive), Py.Truthy(a.Get(2, "reverse", false)));
+        return Sorted(pairs, item => CaseFold(((PyTuple)item!)[position], caseSensitive), Py.Truthy(a.Get(2, "reverse",
+            false)));
     }
 
-    static object? CaseFold(object? value, bool caseSensitive) => !caseSensitive && value is string s ? s.ToLowerInvariant() : value;
+    static object? CaseFold(object? value, bool caseSensitive) => !caseSensitive && value is string s
+        ? s.ToLowerInvariant() : value;
 
     static List<object?> Sorted(IEnumerable<object?> items, Func<object?, object?> key, bool reverse)
     {
@@ -287,7 +301,8 @@ internal static partial class Filters
         var keyed = items.Select(item => (Key: key(item), Item: item)).ToList();
         try
         {
-            return (reverse ? keyed.OrderByDescending(p => p.Key, comparer) : keyed.OrderBy(p => p.Key, comparer)).Select(p => p.Item).ToList();
+            return (reverse ? keyed.OrderByDescending(p => p.Key, comparer) : keyed.OrderBy(p => p.Key,
+                comparer)).Select(p => p.Item).ToList();
         }
         catch (InvalidOperationException e) when (e.InnerException is PyError inner) { throw inner; }
     }
@@ -414,7 +429,7 @@ internal static partial class Filters
         foreach (var item in sorted)
         {
             var key = CaseFold(getter(item), caseSensitive);
-            if (groups.Count > 0 && Py.Eq(((GroupTuple)groups[^1]!)[0], key)) ((GroupTuple)groups[^1]!).Members.Add(item);
+            if (groups.Count > 0 && groups[^1] is GroupTuple last && Py.Eq(last[0], key)) last.Members.Add(item);
             else groups.Add(new GroupTuple(key, [item]));
         }
         return groups;
@@ -466,7 +481,8 @@ internal static partial class Filters
         if (a.Positional.Length == 0 && a.TryNamed("attribute", out var attribute))
         {
             foreach (var (name, _) in a.Named)
-                if (name is not ("attribute" or "default")) throw PyError.Runtime($"Unexpected keyword argument '{name}'");
+                if (name is not ("attribute" or "default"))
+                    throw PyError.Runtime($"Unexpected keyword argument '{name}'");
             a.TryNamed("default", out var fallback);
             function = AttributeGetter(attribute, fallback);
         }
@@ -508,7 +524,8 @@ internal static partial class Filters
         object?[] parts = attribute switch
         {
             null => [],
-            string s => s.Split('.').Select(p => p.Length > 0 && p.All(char.IsAsciiDigit) ? (object?)long.Parse(p, CultureInfo.InvariantCulture) : p).ToArray(),
+            string s => s.Split('.').Select(p => p.Length > 0 && p.All(char.IsAsciiDigit) ? (object?)long.Parse(p,
+                CultureInfo.InvariantCulture) : p).ToArray(),
             _ => [attribute],
         };
         return item =>

@@ -29,7 +29,8 @@ internal static class Globals
     static List<object?> Range(Args a)
     {
         if (a.Named.Length > 0) throw PyError.TypeError("range() takes no keyword arguments");
-        var n = a.Positional.Select(v => v is long or bool ? Py.ToLong(v) : throw PyError.TypeError($"'{Py.TypeName(v)}' object cannot be interpreted as an integer")).ToArray();
+        var n = a.Positional.Select(v => v is long or bool ? Py.ToLong(v)
+            : throw PyError.TypeError($"'{Py.TypeName(v)}' object cannot be interpreted as an integer")).ToArray();
         var (start, stop, step) = n.Length switch
         {
             1 => (0L, n[0], 1L),
@@ -38,8 +39,10 @@ internal static class Globals
             _ => throw PyError.TypeError($"range expected at most 3 arguments, got {n.Length}"),
         };
         if (step == 0) throw PyError.ValueError("range() arg 3 must not be zero");
-        var count = step > 0 ? Math.Max(0, (stop - start + step - 1) / step) : Math.Max(0, (start - stop - step - 1) / -step);
-        if (count > MaxRange) throw new PyError("OverflowError", $"Range too big. The sandbox blocks ranges larger than MAX_RANGE ({MaxRange}).");
+        var count = step > 0 ? Math.Max(0, (stop - start + step - 1) / step) : Math.Max(0,
+            (start - stop - step - 1) / -step);
+        if (count > MaxRange) throw new PyError("OverflowError",
+            $"Range too big. The sandbox blocks ranges larger than MAX_RANGE ({MaxRange}).");
         var items = new List<object?>((int)count);
         for (long i = 0, v = start; i < count; i++, v += step) items.Add(v);
         return items;
@@ -55,7 +58,8 @@ internal static class Globals
     /// <summary>dict(mapping or pairs, **keywords).</summary>
     static PyDict MakeDict(Args a)
     {
-        if (a.Positional.Length > 1) throw PyError.TypeError($"dict expected at most 1 argument, got {a.Positional.Length}");
+        if (a.Positional.Length > 1)
+            throw PyError.TypeError($"dict expected at most 1 argument, got {a.Positional.Length}");
         var dict = new PyDict();
         if (a.Positional.Length == 1)
         {
@@ -64,7 +68,8 @@ internal static class Globals
                 foreach (var pair in Py.Iterate(a.Positional[0]))
                 {
                     var items = Py.ToList(pair);
-                    if (items.Count != 2) throw PyError.ValueError("dictionary update sequence element has wrong length; 2 is required");
+                    if (items.Count != 2) throw PyError.ValueError("dictionary update sequence element has wrong "
+                        + "length; 2 is required");
                     dict.Set(items[0], items[1]);
                 }
         }
@@ -127,14 +132,16 @@ internal static class Strftime
 
     static string? Directive(DateTime t, char code, bool noPad)
     {
-        string Num(int value, int width) => noPad ? value.ToString(Invariant) : value.ToString(new string('0', width), Invariant);
+        string Num(int value, int width) => noPad ? value.ToString(Invariant) : value.ToString(new string('0', width),
+            Invariant);
         return code switch
         {
             'a' => t.ToString("ddd", Invariant),
             'A' => t.ToString("dddd", Invariant),
             'b' or 'h' => t.ToString("MMM", Invariant),
             'B' => t.ToString("MMMM", Invariant),
-            'c' => t.ToString("ddd MMM ", Invariant) + t.Day.ToString(Invariant).PadLeft(2) + t.ToString(" HH:mm:ss yyyy", Invariant),
+            'c' => t.ToString("ddd MMM ", Invariant) + t.Day.ToString(Invariant).PadLeft(2)
+                + t.ToString(" HH:mm:ss yyyy", Invariant),
             'd' => Num(t.Day, 2),
             'e' => noPad ? t.Day.ToString(Invariant) : t.Day.ToString(Invariant).PadLeft(2),
             'H' => Num(t.Hour, 2),

@@ -15,21 +15,21 @@ internal readonly record struct Token(TokenType Type, string Text, object? Value
     public bool IsName(string name) => Type == TokenType.Name && Text == name;
 }
 
-/// <summary>
-/// Splits a template into tokens as Jinja2's lexer does with trim_blocks and lstrip_blocks: newlines normalised to
-/// \n and one trailing newline dropped; `{%-`/`-%}` strip whitespace; a block tag's newline is removed; spaces before
-/// a block or comment tag at the start of a line are removed unless the tag opens with `{%+`.
+/// <summary> Splits a template into tokens as Jinja2's lexer does with trim_blocks and lstrip_blocks: newlines
+/// normalised to \n and one trailing newline dropped; `{%-`/`-%}` strip whitespace; a block tag's newline is removed;
+/// spaces before a block or comment tag at the start of a line are removed unless the tag opens with `{%+`.
 /// </summary>
 internal sealed class Lexer
 {
     static readonly (string Text, TokenType Type)[] Operators =
     [
-        ("//", TokenType.FloorDiv), ("**", TokenType.Pow), ("==", TokenType.Eq), ("!=", TokenType.Ne), (">=", TokenType.GtEq),
-        ("<=", TokenType.LtEq), ("+", TokenType.Add), ("-", TokenType.Sub), ("/", TokenType.Div), ("*", TokenType.Mul),
-        ("%", TokenType.Mod), ("~", TokenType.Tilde), ("[", TokenType.LBracket), ("]", TokenType.RBracket), ("(", TokenType.LParen),
-        (")", TokenType.RParen), ("{", TokenType.LBrace), ("}", TokenType.RBrace), (">", TokenType.Gt), ("<", TokenType.Lt),
-        ("=", TokenType.Assign), (".", TokenType.Dot), (":", TokenType.Colon), ("|", TokenType.Pipe), (",", TokenType.Comma),
-        (";", TokenType.Semicolon),
+        ("//", TokenType.FloorDiv), ("**", TokenType.Pow), ("==", TokenType.Eq), ("!=", TokenType.Ne),
+        (">=", TokenType.GtEq), ("<=", TokenType.LtEq), ("+", TokenType.Add), ("-", TokenType.Sub),
+        ("/", TokenType.Div), ("*", TokenType.Mul), ("%", TokenType.Mod), ("~", TokenType.Tilde),
+        ("[", TokenType.LBracket), ("]", TokenType.RBracket), ("(", TokenType.LParen), (")", TokenType.RParen),
+        ("{", TokenType.LBrace), ("}", TokenType.RBrace), (">", TokenType.Gt), ("<", TokenType.Lt),
+        ("=", TokenType.Assign), (".", TokenType.Dot), (":", TokenType.Colon), ("|", TokenType.Pipe),
+        (",", TokenType.Comma), (";", TokenType.Semicolon),
     ];
 
     readonly string source;
@@ -57,7 +57,8 @@ internal sealed class Lexer
     /// <summary>\r\n and \r become \n; one final newline is dropped (keep_trailing_newline off).</summary>
     static string Normalize(string source)
     {
-        var text = source.Contains('\r') ? source.Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n') : source;
+        var text = source.Contains('\r') ? source.Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n')
+            : source;
         return text.EndsWith('\n') ? text[..^1] : text;
     }
 
@@ -193,7 +194,8 @@ internal sealed class Lexer
             int end;
             if (string.CompareOrdinal(source, j, "+%}", 0, 3) == 0) end = j + 3;
             else if (string.CompareOrdinal(source, j, "-%}", 0, 3) == 0) end = SkipSpace(j + 3);
-            else if (string.CompareOrdinal(source, j, "%}", 0, 2) == 0) end = j + 2 < source.Length && source[j + 2] == '\n' ? j + 3 : j + 2;
+            else if (string.CompareOrdinal(source, j, "%}", 0, 2) == 0)
+                end = j + 2 < source.Length && source[j + 2] == '\n' ? j + 3 : j + 2;
             else continue;
             var text = StripBefore(source[pos..i], sign, lstripApplies: true);
             if (text.Length > 0) Add(TokenType.Data, text, text, pos);
@@ -228,7 +230,8 @@ internal sealed class Lexer
             foreach (var (text, type) in Operators)
             {
                 if (string.CompareOrdinal(source, pos, text, 0, text.Length) != 0) continue;
-                if (type is TokenType.LBrace or TokenType.LParen or TokenType.LBracket) balance.Push(text[0] switch { '{' => '}', '(' => ')', _ => ']' });
+                if (type is TokenType.LBrace or TokenType.LParen or TokenType.LBracket)
+                    balance.Push(text[0] switch { '{' => '}', '(' => ')', _ => ']' });
                 else if (type is TokenType.RBrace or TokenType.RParen or TokenType.RBracket)
                 {
                     if (balance.Count == 0) throw Error($"unexpected '{text}'", pos);
@@ -249,7 +252,8 @@ internal sealed class Lexer
         var close = block ? "%}" : "}}";
         int end;
         if (block && string.CompareOrdinal(source, pos, "+%}", 0, 3) == 0) end = pos + 3;
-        else if (pos < source.Length && source[pos] == '-' && string.CompareOrdinal(source, pos + 1, close, 0, 2) == 0) end = SkipSpace(pos + 3);
+        else if (pos < source.Length && source[pos] == '-' && string.CompareOrdinal(source, pos + 1, close, 0, 2) == 0)
+            end = SkipSpace(pos + 3);
         else if (string.CompareOrdinal(source, pos, close, 0, 2) == 0)
             end = block && pos + 2 < source.Length && source[pos + 2] == '\n' ? pos + 3 : pos + 2;
         else return false;
@@ -259,7 +263,8 @@ internal sealed class Lexer
         return true;
     }
 
-    /// <summary>A float (digits with a fraction or exponent) or an integer (decimal, 0b, 0o, 0x; `_` between digits).</summary>
+    /// <summary>A float (digits with a fraction or exponent) or an integer (decimal, 0b, 0o, 0x; `_` between
+    /// digits).</summary>
     bool ReadNumber()
     {
         var start = pos;
@@ -279,14 +284,16 @@ internal sealed class Lexer
         }
         if (!isFloat) return ReadInteger(start);
         var text = source[start..i];
-        Add(TokenType.Float, text, double.Parse(text.Replace("_", "", StringComparison.Ordinal), NumberStyles.Float, CultureInfo.InvariantCulture), start);
+        Add(TokenType.Float, text, double.Parse(text.Replace("_", "", StringComparison.Ordinal), NumberStyles.Float,
+            CultureInfo.InvariantCulture), start);
         pos = i;
         return true;
     }
 
     int Digits(int i)
     {
-        while (i < source.Length && (char.IsAsciiDigit(source[i]) || (source[i] == '_' && i + 1 < source.Length && char.IsAsciiDigit(source[i + 1])))) i++;
+        while (i < source.Length && (char.IsAsciiDigit(source[i]) || (source[i] == '_' && i + 1 < source.Length
+            && char.IsAsciiDigit(source[i + 1])))) i++;
         return i;
     }
 
@@ -328,7 +335,8 @@ internal sealed class Lexer
         }
         else i = Digits(i);
         var text = source[start..i];
-        if (!long.TryParse(text.Replace("_", "", StringComparison.Ordinal), NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+        if (!long.TryParse(text.Replace("_", "", StringComparison.Ordinal), NumberStyles.None,
+            CultureInfo.InvariantCulture, out var value))
             throw Error($"integer {text} is beyond 64 bits", start);
         Add(TokenType.Integer, text, value, start);
         pos = i;
@@ -379,7 +387,8 @@ internal sealed class Lexer
                     break;
                 case >= '0' and <= '7':
                     var octal = e - '0';
-                    for (var n = 0; n < 2 && i < source.Length && source[i] is >= '0' and <= '7'; n++) octal = octal * 8 + (source[i++] - '0');
+                    for (var n = 0; n < 2 && i < source.Length && source[i] is >= '0' and <= '7'; n++)
+                        octal = octal * 8 + (source[i++] - '0');
                     b.Append((char)octal);
                     break;
                 default:

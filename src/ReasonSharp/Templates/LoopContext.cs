@@ -1,6 +1,7 @@
 namespace ReasonSharp.Templates;
 
-/// <summary>The `loop` variable of a for loop: index, first, last, length, previtem, nextitem, cycle, changed.</summary>
+/// <summary>The `loop` variable of a for loop: index, first, last, length, previtem, nextitem, cycle,
+/// changed.</summary>
 internal sealed class LoopContext(IReadOnlyList<object?> items, int depth0)
 {
     object?[]? lastChanged;
@@ -36,7 +37,8 @@ internal sealed class LoopContext(IReadOnlyList<object?> items, int depth0)
     bool Changed(Args args)
     {
         var values = args.Positional;
-        if (lastChanged is not null && lastChanged.Length == values.Length && Py.Eq(new PyTuple(lastChanged), new PyTuple(values)))
+        if (lastChanged is not null && lastChanged.Length == values.Length && Py.Eq(new PyTuple(lastChanged),
+            new PyTuple(values)))
             return false;
         lastChanged = values;
         return true;

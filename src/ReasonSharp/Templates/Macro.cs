@@ -1,7 +1,8 @@
 namespace ReasonSharp.Templates;
 
 /// <summary>A `{% macro %}` (or a call block's `caller`): parameters bound by position or name, missing ones from
-/// their defaults, extra ones to `varargs` / `kwargs` when the body uses them; the body's output is the result.</summary>
+/// their defaults, extra ones to `varargs` / `kwargs` when the body uses them; the body's output is the
+/// result.</summary>
 internal sealed class Macro(string name, string[] parameters, Expr?[] defaults, Stmt[] body, Scope closure,
     bool usesCaller, bool catchesKwargs, bool catchesVarargs) : PyCallable
 {
@@ -50,7 +51,8 @@ internal sealed class Macro(string name, string[] parameters, Expr?[] defaults, 
         else if (named.Count > 0)
         {
             if (named[0].Key == "caller")
-                throw PyError.TypeError($"macro '{name}' was invoked with two values for the special caller argument. This is most likely a bug.");
+                throw PyError.TypeError($"macro '{name}' was invoked with two values for the special caller argument. "
+                    + $"This is most likely a bug.");
             throw PyError.TypeError($"macro '{name}' takes no keyword argument '{named[0].Key}'");
         }
         if (catchesVarargs) scope.Set("varargs", new PyTuple(args.Positional.Skip(parameters.Length).ToArray()));

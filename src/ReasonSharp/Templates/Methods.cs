@@ -25,7 +25,8 @@ internal static class Methods
         Py.AsString(value) ?? throw PyError.TypeError($"{method}() argument must be str, not {Py.TypeName(value)}");
 
     static long RequireInt(object? value, string method) =>
-        value is long or bool ? Py.ToLong(value) : throw PyError.TypeError($"{method}() argument must be an integer, not {Py.TypeName(value)}");
+        value is long or bool ? Py.ToLong(value)
+            : throw PyError.TypeError($"{method}() argument must be an integer, not {Py.TypeName(value)}");
 
     static long? OptionalInt(object? value, string method) => value is null ? null : RequireInt(value, method);
 
@@ -41,17 +42,20 @@ internal static class Methods
                 args.Check(name, "sep", "maxsplit");
                 var separator = OptionalString(args.Get(0, "sep", null), name);
                 var maxSplit = RequireInt(args.Get(1, "maxsplit", -1L), name);
-                return name == "split" ? PyString.Split(s, separator, maxSplit) : PyString.RSplit(s, separator, maxSplit);
+                return name == "split" ? PyString.Split(s, separator, maxSplit) : PyString.RSplit(s, separator,
+                    maxSplit);
             case "splitlines":
                 args.Check(name, "keepends");
                 return PyString.SplitLines(s, Py.Truthy(args.Get(0, "keepends", false)));
             case "startswith" or "endswith":
                 args.Check(name, "prefix", "start", "end");
-                return PyString.StartsOrEndsWith(s, args.Get(0, "prefix", null), OptionalInt(args.Get(1, "start", null), name),
+                return PyString.StartsOrEndsWith(s, args.Get(0, "prefix", null), OptionalInt(args.Get(1, "start",
+                    null), name),
                     OptionalInt(args.Get(2, "end", null), name), name == "endswith", name);
             case "replace":
                 args.Check(name, "old", "new", "count");
-                return PyString.Replace(s, RequireString(args.Get(0, "old", null), name), RequireString(args.Get(1, "new", null), name),
+                return PyString.Replace(s, RequireString(args.Get(0, "old", null), name), RequireString(args.Get(1,
+                    "new", null), name),
                     RequireInt(args.Get(2, "count", -1L), name));
             case "upper": args.Check(name); return PyString.Upper(s);
             case "lower" or "casefold": args.Check(name); return PyString.Lower(s);
@@ -60,13 +64,16 @@ internal static class Methods
             case "swapcase": args.Check(name); return PyString.SwapCase(s);
             case "find" or "rfind" or "index" or "rindex":
                 args.Check(name, "sub", "start", "end");
-                var at = PyString.Find(s, RequireString(args.Get(0, "sub", null), name), OptionalInt(args.Get(1, "start", null), name),
+                var at = PyString.Find(s, RequireString(args.Get(0, "sub", null), name), OptionalInt(args.Get(1,
+                    "start", null), name),
                     OptionalInt(args.Get(2, "end", null), name), name.StartsWith('r'));
-                if (at < 0 && name.EndsWith("index", StringComparison.Ordinal)) throw PyError.ValueError("substring not found");
+                if (at < 0 && name.EndsWith("index", StringComparison.Ordinal))
+                    throw PyError.ValueError("substring not found");
                 return at;
             case "count":
                 args.Check(name, "sub", "start", "end");
-                return PyString.Count(s, RequireString(args.Get(0, "sub", null), name), OptionalInt(args.Get(1, "start", null), name),
+                return PyString.Count(s, RequireString(args.Get(0, "sub", null), name), OptionalInt(args.Get(1,
+                    "start", null), name),
                     OptionalInt(args.Get(2, "end", null), name));
             case "join":
                 args.Check(name, "iterable");
@@ -74,20 +81,23 @@ internal static class Methods
             case "format":
                 return StrFormat.Format(renderer, s, args);
             case "format_map":
-                if (args.Positional.Length != 1 || args.Named.Length > 0) throw PyError.TypeError("format_map() takes exactly one argument");
+                if (args.Positional.Length != 1 || args.Named.Length > 0)
+                    throw PyError.TypeError("format_map() takes exactly one argument");
                 return StrFormat.Format(renderer, s, new Args([], MappingArguments(args.Positional[0])));
             case "center" or "ljust" or "rjust":
                 args.Check(name, "width", "fillchar");
                 var fill = RequireString(args.Get(1, "fillchar", " "), name);
                 if (fill.Length != 1) throw PyError.TypeError("The fill character must be exactly one character long");
-                return PyString.Pad(s, RequireInt(args.Get(0, "width", null), name), fill[0], name == "center" ? 0 : name == "ljust" ? -1 : 1);
+                return PyString.Pad(s, RequireInt(args.Get(0, "width", null), name), fill[0], name == "center" ? 0
+                    : name == "ljust" ? -1 : 1);
             case "zfill":
                 args.Check(name, "width");
                 return PyString.ZFill(s, RequireInt(args.Get(0, "width", null), name));
             case "partition" or "rpartition":
                 args.Check(name, "sep");
                 var sep = RequireString(args.Get(0, "sep", null), name);
-                if (PyString.Partition(s, sep, name == "rpartition") is { } parts) return new PyTuple([parts.Before, parts.Separator, parts.After]);
+                if (PyString.Partition(s, sep, name == "rpartition") is { } parts) return new PyTuple([parts.Before,
+                    parts.Separator, parts.After]);
                 return name == "partition" ? new PyTuple([s, "", ""]) : new PyTuple(["", "", s]);
             case "removeprefix":
                 args.Check(name, "prefix");
@@ -105,7 +115,8 @@ internal static class Methods
             case "islower": return s.Any(char.IsLower) && !s.Any(c => char.IsUpper(c));
             case "isupper": return s.Any(char.IsUpper) && !s.Any(c => char.IsLower(c));
             case "istitle": return s.Length > 0 && PyString.Title(s) == s && s.Any(char.IsLetter);
-            case "isidentifier": return s.Length > 0 && (char.IsLetter(s[0]) || s[0] == '_') && s.All(c => char.IsLetterOrDigit(c) || c == '_');
+            case "isidentifier": return s.Length > 0 && (char.IsLetter(s[0]) || s[0] == '_')
+                && s.All(c => char.IsLetterOrDigit(c) || c == '_');
             case "expandtabs":
                 args.Check(name, "tabsize");
                 return ExpandTabs(s, RequireInt(args.Get(0, "tabsize", 8L), name));
@@ -145,7 +156,8 @@ internal static class Methods
         var i = 0;
         foreach (var item in Py.Iterate(iterable))
         {
-            var text = Py.AsString(item) ?? throw PyError.TypeError($"sequence item {i}: expected str instance, {Py.TypeName(item)} found");
+            var text = Py.AsString(item)
+                ?? throw PyError.TypeError($"sequence item {i}: expected str instance, {Py.TypeName(item)} found");
             if (i++ > 0) b.Append(separator);
             b.Append(text);
         }
@@ -157,7 +169,8 @@ internal static class Methods
     {
         if (name == "join")
         {
-            var items = Py.Iterate(args.Get(0, "iterable", null)).Select(item => (object?)Markup.Escape(item).Value).ToList();
+            var items = Py.Iterate(args.Get(0, "iterable",
+                null)).Select(item => (object?)Markup.Escape(item).Value).ToList();
             return new Markup(Join(m.Value, items));
         }
         var escaped = name is "replace" or "format"
@@ -179,10 +192,12 @@ internal static class Methods
         switch (name)
         {
             case "get":
-                if (args.Positional.Length is < 1 or > 2 || args.Named.Length > 0) throw PyError.TypeError("get expected 1 or 2 arguments");
+                if (args.Positional.Length is < 1 or > 2 || args.Named.Length > 0)
+                    throw PyError.TypeError("get expected 1 or 2 arguments");
                 var key = args.Positional[0];
                 if (key is List<object?> or PyDict) throw PyError.TypeError($"unhashable type: '{Py.TypeName(key)}'");
-                return key is not null && d.TryGetValue(key, out var value) ? value : args.Positional.Length > 1 ? args.Positional[1] : null;
+                return key is not null && d.TryGetValue(key, out var value) ? value : args.Positional.Length > 1
+                    ? args.Positional[1] : null;
             case "items": args.Check(name); return new DictView(d, DictViewKind.Items);
             case "keys": args.Check(name); return new DictView(d, DictViewKind.Keys);
             case "values": args.Check(name); return new DictView(d, DictViewKind.Values);
@@ -206,7 +221,8 @@ internal static class Methods
             case "index":
                 var target = args.Get(0, "value", null);
                 for (var i = 0; i < items.Count; i++) if (Py.Eq(items[i], target)) return (long)i;
-                throw PyError.ValueError(type == "list" ? $"{Py.Repr(target)} is not in list" : "tuple.index(x): x not in tuple");
+                throw PyError.ValueError(type == "list" ? $"{Py.Repr(target)} is not in list"
+                    : "tuple.index(x): x not in tuple");
             case "copy":
                 return new List<object?>(items);
             default:

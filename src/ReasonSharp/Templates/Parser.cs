@@ -117,7 +117,8 @@ internal sealed class Parser
                 {
                     Flush();
                     Next();
-                    if (ends is not null && Current.Type == TokenType.Name && ends.Contains(Current.Text)) return [.. body];
+                    if (ends is not null && Current.Type == TokenType.Name && ends.Contains(Current.Text))
+                        return [.. body];
                     body.Add(ParseStatement());
                     Expect(TokenType.BlockEnd, "end of statement block");
                 }
@@ -140,7 +141,8 @@ internal sealed class Parser
         }
     }
 
-    /// <summary>Statements up to one of <paramref name="ends"/>; the end tag's name is left current (or skipped).</summary>
+    /// <summary>Statements up to one of <paramref name="ends"/>; the end tag's name is left current (or
+    /// skipped).</summary>
     Stmt[] ParseStatements(string[] ends, bool dropNeedle = false)
     {
         SkipIf(TokenType.Colon);
@@ -155,7 +157,8 @@ internal sealed class Parser
     {
         var looking = ends ?? (endTokens.Count > 0 ? endTokens.Peek() : null);
         var message = "Unexpected end of template.";
-        if (looking is not null) message += $" Jinja was looking for the following tags: {string.Join(" or ", looking.Select(e => $"'{e}'"))}.";
+        if (looking is not null) message += $" Jinja was looking for the following tags: "
+            + $"{string.Join(" or ", looking.Select(e => $"'{e}'"))}.";
         if (tagStack.Count > 0) message += $" The innermost block that needs to be closed is '{tagStack.Peek()}'.";
         return Error(message, Current);
     }
@@ -179,13 +182,16 @@ internal sealed class Parser
                 case "print": return ParsePrint();
                 case "generation":
                     Next();
-                    return new GenerationStmt(Hard(() => ParseStatements(["endgeneration"], dropNeedle: true)), token.Line, token.Column);
+                    return new GenerationStmt(Hard(() => ParseStatements(["endgeneration"], dropNeedle: true)),
+                        token.Line, token.Column);
                 case "break" or "continue":
                     if (loopDepth == 0) throw Error($"'{token.Text}' is only allowed inside a for loop", token);
                     Next();
-                    return new LoopControlStmt(token.Text == "break" ? Flow.Break : Flow.Continue, token.Line, token.Column);
+                    return new LoopControlStmt(token.Text == "break" ? Flow.Break : Flow.Continue, token.Line,
+                        token.Column);
                 case "block" or "extends" or "include" or "import" or "from" or "autoescape":
-                    throw Error($"tag '{token.Text}' is not supported in chat templates (they cannot load or extend other templates)", token);
+                    throw Error($"tag '{token.Text}' is not supported in chat templates (they cannot load or extend "
+                        + $"other templates)", token);
             }
             tagStack.Pop();
             var message = $"Encountered unknown tag '{token.Text}'.";
@@ -193,7 +199,8 @@ internal sealed class Parser
             {
                 var looking = string.Join(" or ", endTokens.Peek().Select(e => $"'{e}'"));
                 message += endTokens.Any(e => e.Contains(token.Text))
-                    ? $" You probably made a nesting mistake. Jinja is expecting this tag, but currently looking for {looking}."
+                    ? $" You probably made a nesting mistake. Jinja is expecting this tag, but currently looking for "
+                        + $"{looking}."
                     : $" Jinja was looking for the following tags: {looking}.";
             }
             if (tagStack.Count > 0) message += $" The innermost block that needs to be closed is '{tagStack.Peek()}'.";
@@ -281,7 +288,8 @@ internal sealed class Parser
             CheckAssignable(name);
             names.Add(name.Text);
             if (SkipIf(TokenType.Assign)) defaults.Add(ParseExpression());
-            else if (defaults.Any(d => d is not null)) throw Error("non-default argument follows default argument", name);
+            else if (defaults.Any(d => d is not null)) throw Error("non-default argument follows default argument",
+                name);
             else defaults.Add(null);
         }
         Expect(TokenType.RParen, ")");
@@ -401,7 +409,8 @@ internal sealed class Parser
     }
 
     bool IsTupleEnd(string? extraEnd) =>
-        Current.Type is TokenType.VariableEnd or TokenType.BlockEnd or TokenType.RParen || (extraEnd is not null && Current.IsName(extraEnd));
+        Current.Type is TokenType.VariableEnd or TokenType.BlockEnd or TokenType.RParen || (extraEnd is not null
+            && Current.IsName(extraEnd));
 
     // ---- expressions ----
 
@@ -455,7 +464,8 @@ internal sealed class Parser
         var ops = new List<(string, Expr)>();
         while (true)
         {
-            if (Current.Type is TokenType.Eq or TokenType.Ne or TokenType.Lt or TokenType.LtEq or TokenType.Gt or TokenType.GtEq)
+            if (Current.Type is TokenType.Eq or TokenType.Ne or TokenType.Lt or TokenType.LtEq or TokenType.Gt
+                or TokenType.GtEq)
             {
                 var op = Next().Text;
                 ops.Add((op, ParseMath1()));
@@ -576,7 +586,8 @@ internal sealed class Parser
         }
     }
 
-    Expr ParseTuple(bool simplified = false, bool withCondExpr = true, string? extraEnd = null, bool explicitParentheses = false)
+    Expr ParseTuple(bool simplified = false, bool withCondExpr = true, string? extraEnd = null,
+        bool explicitParentheses = false)
     {
         var start = Current;
         var items = new List<Expr>();
@@ -660,7 +671,8 @@ internal sealed class Parser
             var attribute = Next();
             if (attribute.Type == TokenType.Name) return new GetAttrExpr(node, attribute.Text, node.Line, node.Column);
             if (attribute.Type != TokenType.Integer) throw Error("expected name or number", attribute);
-            return new GetItemExpr(node, new ConstExpr(attribute.Value, attribute.Line, attribute.Column), node.Line, node.Column);
+            return new GetItemExpr(node, new ConstExpr(attribute.Value, attribute.Line, attribute.Column), node.Line,
+                node.Column);
         }
         var args = new List<Expr>();
         while (Current.Type != TokenType.RBracket)
@@ -775,7 +787,8 @@ internal sealed class Parser
         while (SkipIf(TokenType.Dot)) name += "." + Expect(TokenType.Name, "name").Text;
         CallArguments arguments;
         if (Current.Type == TokenType.LParen) arguments = ParseCallArguments();
-        else if (Current.Type is TokenType.Name or TokenType.String or TokenType.Integer or TokenType.Float or TokenType.LParen
+        else if (Current.Type is TokenType.Name or TokenType.String or TokenType.Integer or TokenType.Float
+            or TokenType.LParen
                      or TokenType.LBracket or TokenType.LBrace
                  && !(Current.IsName("else") || Current.IsName("or") || Current.IsName("and")))
         {

@@ -23,7 +23,8 @@ internal static class Py
         Undefined => "Undefined",
         Namespace => "Namespace",
         PyIterator => "generator",
-        DictView v => v.Kind switch { DictViewKind.Keys => "dict_keys", DictViewKind.Values => "dict_values", _ => "dict_items" },
+        DictView v => v.Kind switch { DictViewKind.Keys => "dict_keys", DictViewKind.Values => "dict_values",
+            _ => "dict_items" },
         LoopContext => "LoopContext",
         Macro => "Macro",
         BoundMethod => "builtin_function_or_method",
@@ -158,7 +159,8 @@ internal static class Py
         return category switch
         {
             UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse
-                or UnicodeCategory.OtherNotAssigned or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator => false,
+                or UnicodeCategory.OtherNotAssigned or UnicodeCategory.LineSeparator
+                    or UnicodeCategory.ParagraphSeparator => false,
             UnicodeCategory.SpaceSeparator => codePoint == ' ',
             _ => true,
         };
@@ -179,8 +181,10 @@ internal static class Py
         if (decimalPoint is > -4 and <= 16)
         {
             if (decimalPoint <= 0) text.Append("0.").Append('0', -decimalPoint).Append(digits);
-            else if (decimalPoint >= digits.Length) text.Append(digits).Append('0', decimalPoint - digits.Length).Append(".0");
-            else text.Append(digits, 0, decimalPoint).Append('.').Append(digits, decimalPoint, digits.Length - decimalPoint);
+            else if (decimalPoint >= digits.Length) text.Append(digits).Append('0',
+                decimalPoint - digits.Length).Append(".0");
+            else text.Append(digits, 0, decimalPoint).Append('.').Append(digits, decimalPoint,
+                digits.Length - decimalPoint);
         }
         else
         {
@@ -191,7 +195,8 @@ internal static class Py
         return text.ToString();
     }
 
-    /// <summary>The shortest round-trip digits of a finite non-zero double and the exponent of its first digit.</summary>
+    /// <summary>The shortest round-trip digits of a finite non-zero double and the exponent of its first
+    /// digit.</summary>
     public static (bool Negative, string Digits, int Exponent) ShortestDigits(double d)
     {
         var shortest = d.ToString("R", Invariant);
@@ -219,7 +224,8 @@ internal static class Py
         if (ReferenceEquals(a, b)) return true;
         switch (a)
         {
-            case string s: return b is string t ? string.Equals(s, t, StringComparison.Ordinal) : b is Markup bm && s == bm.Value;
+            case string s: return b is string t ? string.Equals(s, t, StringComparison.Ordinal) : b is Markup bm
+                && s == bm.Value;
             case Markup m: return AsString(b) is { } other && m.Value == other;
             case long or double or bool: return IsNumber(b) && NumberEquals(a, b!);
             case null: return b is null;
@@ -248,8 +254,10 @@ internal static class Py
         return ToLong(a) == ToLong(b);
     }
 
-    public static long ToLong(object value) => value switch { long l => l, bool b => b ? 1 : 0, int i => i, _ => (long)(double)value };
-    public static double ToDouble(object value) => value switch { double d => d, long l => l, bool b => b ? 1 : 0, int i => i, _ => 0 };
+    public static long ToLong(object value) => value switch { long l => l, bool b => b ? 1 : 0, int i => i,
+        _ => (long)(double)value };
+    public static double ToDouble(object value) => value switch { double d => d, long l => l, bool b => b ? 1 : 0,
+        int i => i, _ => 0 };
 
     /// <summary>a &lt; b and friends: numbers, strings (by code point) and sequences (element-wise).</summary>
     public static int Compare(object? a, object? b, string op)
@@ -434,7 +442,8 @@ internal static class Py
         FailUndefined(a, b);
         if (!IsNumber(a) || !IsNumber(b)) throw Unsupported("/", a, b);
         var y = ToDouble(b!);
-        if (y == 0) throw new PyError("ZeroDivisionError", a is double || b is double ? "float division by zero" : "division by zero");
+        if (y == 0) throw new PyError("ZeroDivisionError", a is double || b is double ? "float division by zero"
+            : "division by zero");
         return ToDouble(a!) / y;
     }
 

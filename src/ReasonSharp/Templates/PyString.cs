@@ -16,7 +16,8 @@ internal static class PyString
         var result = new List<string>(s.Length);
         for (var i = 0; i < s.Length; i++)
         {
-            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) { result.Add(s.Substring(i, 2)); i++; }
+            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i
+                + 1])) { result.Add(s.Substring(i, 2)); i++; }
             else result.Add(s[i].ToString());
         }
         return [.. result];
@@ -155,7 +156,8 @@ internal static class PyString
             var to = s.Length;
             while (parts.Count < maxSplit)
             {
-                var at = to - separator.Length < 0 ? -1 : s.LastIndexOf(separator, to - 1, to, StringComparison.Ordinal);
+                var at = to - separator.Length < 0 ? -1 : s.LastIndexOf(separator, to - 1, to,
+                    StringComparison.Ordinal);
                 if (at < 0 || at + separator.Length > to) break;
                 parts.Add(s[(at + separator.Length)..to]);
                 to = at;
@@ -166,7 +168,8 @@ internal static class PyString
         return parts;
     }
 
-    static bool IsLineBreak(char c) => c is '\n' or '\r' or '\v' or '\f' or '\x1c' or '\x1d' or '\x1e' or '\x85' or '\u2028' or '\u2029';
+    static bool IsLineBreak(char c) => c is '\n' or '\r' or '\v' or '\f' or '\x1c' or '\x1d' or '\x1e' or '\x85'
+        or '\u2028' or '\u2029';
 
     public static List<object?> SplitLines(string s, bool keepEnds = false)
     {
@@ -188,7 +191,8 @@ internal static class PyString
     public static (string Before, string Separator, string After)? Partition(string s, string separator, bool fromRight)
     {
         if (separator.Length == 0) throw PyError.ValueError("empty separator");
-        var at = fromRight ? s.LastIndexOf(separator, StringComparison.Ordinal) : s.IndexOf(separator, StringComparison.Ordinal);
+        var at = fromRight ? s.LastIndexOf(separator, StringComparison.Ordinal) : s.IndexOf(separator,
+            StringComparison.Ordinal);
         return at < 0 ? null : (s[..at], separator, s[(at + separator.Length)..]);
     }
 
@@ -197,9 +201,11 @@ internal static class PyString
     public static string Upper(string s) => s.ToUpperInvariant();
     public static string Lower(string s) => s.ToLowerInvariant();
 
-    static bool IsCased(char c) => char.IsUpper(c) || char.IsLower(c) || char.GetUnicodeCategory(c) == UnicodeCategory.TitlecaseLetter;
+    static bool IsCased(char c) => char.IsUpper(c) || char.IsLower(c)
+        || char.GetUnicodeCategory(c) == UnicodeCategory.TitlecaseLetter;
 
-    /// <summary>Python's str.title: the first cased letter after an uncased character goes upper, the others lower.</summary>
+    /// <summary>Python's str.title: the first cased letter after an uncased character goes upper, the others
+    /// lower.</summary>
     public static string Title(string s)
     {
         var b = new StringBuilder(s.Length);
@@ -224,7 +230,8 @@ internal static class PyString
         s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..].ToLowerInvariant();
 
     public static string SwapCase(string s) =>
-        string.Concat(s.Select(c => char.IsUpper(c) ? char.ToLowerInvariant(c) : char.IsLower(c) ? char.ToUpperInvariant(c) : c));
+        string.Concat(s.Select(c => char.IsUpper(c) ? char.ToLowerInvariant(c) : char.IsLower(c)
+            ? char.ToUpperInvariant(c) : c));
 
     // ---- search ----
 
@@ -235,7 +242,8 @@ internal static class PyString
         var to = end is { } b ? Utf16Offset(s, b) : s.Length;
         if (to < from) return -1;
         var window = s[from..to];
-        var at = fromRight ? window.LastIndexOf(sub, StringComparison.Ordinal) : window.IndexOf(sub, StringComparison.Ordinal);
+        var at = fromRight ? window.LastIndexOf(sub, StringComparison.Ordinal) : window.IndexOf(sub,
+            StringComparison.Ordinal);
         return at < 0 ? -1 : CodePointIndex(s, from + at);
     }
 
@@ -247,14 +255,16 @@ internal static class PyString
         var window = s[from..to];
         if (sub.Length == 0) return Length(window) + 1;
         long count = 0;
-        for (var at = window.IndexOf(sub, StringComparison.Ordinal); at >= 0; at = window.IndexOf(sub, at + sub.Length, StringComparison.Ordinal))
+        for (var at = window.IndexOf(sub, StringComparison.Ordinal); at >= 0; at = window.IndexOf(sub, at + sub.Length,
+            StringComparison.Ordinal))
             count++;
         return count;
     }
 
     public static string Replace(string s, string old, string replacement, long count)
     {
-        if (count < 0) return old.Length == 0 ? InsertEverywhere(s, replacement, long.MaxValue) : s.Replace(old, replacement, StringComparison.Ordinal);
+        if (count < 0) return old.Length == 0 ? InsertEverywhere(s, replacement, long.MaxValue) : s.Replace(old,
+            replacement, StringComparison.Ordinal);
         if (old.Length == 0) return InsertEverywhere(s, replacement, count);
         var b = new StringBuilder();
         var from = 0;
@@ -298,8 +308,10 @@ internal static class PyString
         bool Check(object? candidate)
         {
             var text = Py.AsString(candidate)
-                ?? throw PyError.TypeError($"{method} first arg must be str or a tuple of str, not {Py.TypeName(candidate)}");
-            return atEnd ? window.EndsWith(text, StringComparison.Ordinal) : window.StartsWith(text, StringComparison.Ordinal);
+                ?? throw PyError.TypeError($"{method} first arg must be str or a tuple of str, not "
+                    + $"{Py.TypeName(candidate)}");
+            return atEnd ? window.EndsWith(text, StringComparison.Ordinal) : window.StartsWith(text,
+                StringComparison.Ordinal);
         }
     }
 
@@ -396,7 +408,8 @@ internal static class PyString
             case 'd' or 'i' or 'u': body = Signed(IntegerOf(value, type).ToString(Invariant), flags); break;
             case 'x' or 'X' or 'o':
                 var n = IntegerOf(value, type);
-                var digits = type == 'o' ? Convert.ToString(Math.Abs(n), 8) : Math.Abs(n).ToString(type == 'x' ? "x" : "X", Invariant);
+                var digits = type == 'o' ? Convert.ToString(Math.Abs(n), 8) : Math.Abs(n).ToString(type == 'x' ? "x"
+                    : "X", Invariant);
                 if (flags.Contains('#')) digits = (type == 'o' ? "0o" : type == 'x' ? "0x" : "0X") + digits;
                 body = Signed(n < 0 ? "-" + digits : digits, flags);
                 break;
@@ -443,8 +456,10 @@ internal static class PyString
                 return FixExponent(e);
             default:
                 if (precision == 0) precision = 1;
-                if (d == 0) return alternate ? "0." + new string('0', precision - 1) : (double.IsNegative(d) ? "-0" : "0");
-                var exponent = (int)Math.Floor(Math.Log10(Math.Abs(double.Parse(d.ToString("E" + (precision - 1), Invariant), Invariant))));
+                if (d == 0) return alternate ? "0." + new string('0', precision - 1) : (double.IsNegative(d) ? "-0"
+                    : "0");
+                var exponent = (int)Math.Floor(Math.Log10(Math.Abs(double.Parse(d.ToString("E" + (precision - 1),
+                    Invariant), Invariant))));
                 string text;
                 if (exponent < -4 || exponent >= precision)
                 {

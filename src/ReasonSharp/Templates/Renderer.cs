@@ -19,10 +19,12 @@ internal sealed class Scope(Scope? parent, Dictionary<string, object?>? variable
 
     public object? Lookup(string name) => TryGet(name, out var value) ? value : Undefined.Variable(name);
 
-    public void Set(string name, object? value) => (variables ??= new Dictionary<string, object?>(4, StringComparer.Ordinal))[name] = value;
+    public void Set(string name, object? value) => (variables ??= new Dictionary<string, object?>(4,
+        StringComparer.Ordinal))[name] = value;
 }
 
-/// <summary>The state of one rendering: where output goes, the scope in use, the clock and the generation spans.</summary>
+/// <summary>The state of one rendering: where output goes, the scope in use, the clock and the generation
+/// spans.</summary>
 internal sealed class Renderer
 {
     const int MaxMacroDepth = 500;
@@ -58,7 +60,8 @@ internal sealed class Renderer
 
     public void EnterMacro()
     {
-        if (++macroDepth > MaxMacroDepth) throw new PyError("RecursionError", "maximum recursion depth exceeded in a macro");
+        if (++macroDepth > MaxMacroDepth) throw new PyError("RecursionError",
+            "maximum recursion depth exceeded in a macro");
     }
 
     public void LeaveMacro() => macroDepth--;

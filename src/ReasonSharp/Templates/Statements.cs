@@ -59,7 +59,8 @@ internal sealed class OutputStmt(object[] parts, int line, int column) : Stmt(li
     public override IEnumerable<string> Names() => parts.OfType<Expr>().SelectMany(e => e.Names());
 }
 
-internal sealed class IfStmt((Expr Test, Stmt[] Body)[] branches, Stmt[] otherwise, int line, int column) : Stmt(line, column)
+internal sealed class IfStmt((Expr Test, Stmt[] Body)[] branches, Stmt[] otherwise, int line, int column) : Stmt(line,
+    column)
 {
     public override Flow Exec(Renderer r)
     {
@@ -71,7 +72,8 @@ internal sealed class IfStmt((Expr Test, Stmt[] Body)[] branches, Stmt[] otherwi
     public override IEnumerable<string> Names() =>
         branches.SelectMany(b => b.Test.Names().Concat(NamesIn(b.Body))).Concat(NamesIn(otherwise));
 
-    public override bool HasGeneration => branches.Any(b => b.Body.Any(s => s.HasGeneration)) || otherwise.Any(s => s.HasGeneration);
+    public override bool HasGeneration => branches.Any(b => b.Body.Any(s => s.HasGeneration))
+        || otherwise.Any(s => s.HasGeneration);
 }
 
 /// <summary>Where `for` and `set` put values: a name, a tuple of targets, or `ns.attribute`.</summary>
@@ -91,8 +93,10 @@ internal sealed class TupleTarget(Target[] items) : Target
     public override void Assign(Scope scope, object? value)
     {
         var values = Py.ToList(value);
-        if (values.Count < items.Length) throw PyError.ValueError($"not enough values to unpack (expected {items.Length}, got {values.Count})");
-        if (values.Count > items.Length) throw PyError.ValueError($"too many values to unpack (expected {items.Length})");
+        if (values.Count < items.Length)
+            throw PyError.ValueError($"not enough values to unpack (expected {items.Length}, got {values.Count})");
+        if (values.Count > items.Length)
+            throw PyError.ValueError($"too many values to unpack (expected {items.Length})");
         for (var i = 0; i < items.Length; i++) items[i].Assign(scope, values[i]);
     }
 }
@@ -101,12 +105,14 @@ internal sealed class NamespaceTarget(string name, string attribute) : Target
 {
     public override void Assign(Scope scope, object? value)
     {
-        if (scope.Lookup(name) is not Namespace ns) throw PyError.Runtime("cannot assign attribute on non-namespace object");
+        if (scope.Lookup(name) is not Namespace ns)
+            throw PyError.Runtime("cannot assign attribute on non-namespace object");
         ns.Attributes[attribute] = value;
     }
 }
 
-internal sealed class ForStmt(Target target, Expr iterable, Stmt[] body, Stmt[] otherwise, Expr? filter, bool recursive, int line, int column)
+internal sealed class ForStmt(Target target, Expr iterable, Stmt[] body, Stmt[] otherwise, Expr? filter,
+    bool recursive, int line, int column)
     : Stmt(line, column)
 {
     public override Flow Exec(Renderer r)
@@ -127,7 +133,8 @@ internal sealed class ForStmt(Target target, Expr iterable, Stmt[] body, Stmt[] 
             return;
         }
         var loop = new LoopContext(items, depth);
-        var call = recursive ? new BuiltinFunction("loop", (renderer, args) => renderer.Capture(() => Loop(renderer, args.Get(0, "iterable", null), depth + 1))) : null;
+        var call = recursive ? new BuiltinFunction("loop", (renderer, args) => renderer.Capture(() => Loop(renderer,
+            args.Get(0, "iterable", null), depth + 1))) : null;
         try
         {
             for (var i = 0; i < items.Count; i++)
@@ -188,7 +195,8 @@ internal sealed class SetStmt(Target target, Expr value, int line, int column) :
 }
 
 /// <summary>`{% set x %}…{% endset %}`, optionally through a filter.</summary>
-internal sealed class SetBlockStmt(Target target, FilterExpr? filter, Stmt[] body, int line, int column) : Stmt(line, column)
+internal sealed class SetBlockStmt(Target target, FilterExpr? filter, Stmt[] body, int line, int column) : Stmt(line,
+    column)
 {
     public override Flow Exec(Renderer r)
     {
@@ -204,7 +212,8 @@ internal sealed class SetBlockStmt(Target target, FilterExpr? filter, Stmt[] bod
     public override IEnumerable<string> Names() => NamesIn(body);
 }
 
-internal sealed class MacroStmt(string name, string[] parameters, Expr?[] defaults, Stmt[] body, int line, int column) : Stmt(line, column)
+internal sealed class MacroStmt(string name, string[] parameters, Expr?[] defaults, Stmt[] body, int line, int column)
+    : Stmt(line, column)
 {
     readonly bool usesCaller = NamesIn(body).Contains("caller");
     readonly bool catchesKwargs = NamesIn(body).Contains("kwargs");
@@ -212,13 +221,16 @@ internal sealed class MacroStmt(string name, string[] parameters, Expr?[] defaul
 
     public override Flow Exec(Renderer r)
     {
-        r.Scope.Set(name, new Macro(name, parameters, defaults, body, r.Scope, usesCaller, catchesKwargs, catchesVarargs));
+        r.Scope.Set(name, new Macro(name, parameters, defaults, body, r.Scope, usesCaller, catchesKwargs,
+            catchesVarargs));
         return Flow.Normal;
     }
 }
 
-/// <summary>`{% call(args) m(…) %}body{% endcall %}`: m is called with `caller`, a macro that renders the body.</summary>
-internal sealed class CallBlockStmt(CallExpr call, string[] parameters, Expr?[] defaults, Stmt[] body, int line, int column)
+/// <summary>`{% call(args) m(…) %}body{% endcall %}`: m is called with `caller`, a macro that renders the
+/// body.</summary>
+internal sealed class CallBlockStmt(CallExpr call, string[] parameters, Expr?[] defaults, Stmt[] body, int line,
+    int column)
     : Stmt(line, column)
 {
     readonly bool catchesKwargs = NamesIn(body).Contains("kwargs");
@@ -253,7 +265,8 @@ internal sealed class FilterBlockStmt(FilterExpr filter, Stmt[] body, int line, 
     public override IEnumerable<string> Names() => filter.Names().Concat(NamesIn(body));
 }
 
-internal sealed class WithStmt((Target Target, Expr Value)[] assignments, Stmt[] body, int line, int column) : Stmt(line, column)
+internal sealed class WithStmt((Target Target, Expr Value)[] assignments, Stmt[] body, int line, int column)
+    : Stmt(line, column)
 {
     public override Flow Exec(Renderer r)
     {

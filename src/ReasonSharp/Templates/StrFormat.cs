@@ -62,12 +62,14 @@ internal static class StrFormat
         object? value;
         if (first.Length == 0)
         {
-            if (auto < 0) throw PyError.ValueError("cannot switch from manual field specification to automatic field numbering");
+            if (auto < 0) throw PyError.ValueError("cannot switch from manual field specification to automatic field "
+                + "numbering");
             value = Positional(args, auto++);
         }
         else if (int.TryParse(first, NumberStyles.None, Invariant, out var index))
         {
-            if (auto > 0) throw PyError.ValueError("cannot switch from automatic field numbering to manual field specification");
+            if (auto > 0) throw PyError.ValueError("cannot switch from automatic field numbering to manual field "
+                + "specification");
             auto = -1;
             value = Positional(args, index);
         }
@@ -128,7 +130,8 @@ internal static class StrFormat
         switch (value)
         {
             case string or Markup:
-                if (s.Type is not (null or 's')) throw PyError.ValueError($"Unknown format code '{s.Type}' for object of type 'str'");
+                if (s.Type is not (null or 's'))
+                    throw PyError.ValueError($"Unknown format code '{s.Type}' for object of type 'str'");
                 body = Py.AsString(value)!;
                 if (s.Precision is { } p && p < body.Length) body = body[..p];
                 break;
@@ -143,9 +146,11 @@ internal static class StrFormat
                     'x' => Math.Abs(n).ToString("x", Invariant),
                     'X' => Math.Abs(n).ToString("X", Invariant),
                     'c' => char.ConvertFromUtf32((int)n),
-                    _ => s.Grouping is { } g ? Math.Abs(n).ToString("#,0", Invariant).Replace(',', g) : Math.Abs(n).ToString(Invariant),
+                    _ => s.Grouping is { } g ? Math.Abs(n).ToString("#,0", Invariant).Replace(',', g)
+                        : Math.Abs(n).ToString(Invariant),
                 };
-                if (s.Alternate && s.Type is 'b' or 'o' or 'x' or 'X') body = "0" + char.ToLowerInvariant(s.Type.Value) + body;
+                if (s.Alternate && s.Type is 'b' or 'o' or 'x' or 'X') body = "0" + char.ToLowerInvariant(s.Type.Value)
+                    + body;
                 body = Sign(n < 0, s.Sign) + body;
                 break;
             case long or bool or double:
@@ -154,18 +159,21 @@ internal static class StrFormat
                 var type = s.Type ?? (s.Precision is null ? 'r' : 'g');
                 string digits;
                 if (type == 'r') digits = Py.FloatRepr(Math.Abs(d));
-                else if (type == '%') digits = PyString.FormatFloat(Math.Abs(d) * 100, 'f', s.Precision ?? 6, s.Alternate) + "%";
+                else if (type == '%') digits = PyString.FormatFloat(Math.Abs(d) * 100, 'f', s.Precision ?? 6,
+                    s.Alternate) + "%";
                 else if (type is 'f' or 'F' or 'e' or 'E' or 'g' or 'G' or 'n')
                     digits = PyString.FormatFloat(Math.Abs(d), type == 'n' ? 'g' : type, s.Precision ?? 6, s.Alternate);
                 else throw PyError.ValueError($"Unknown format code '{type}' for object of type 'float'");
-                if (s.Type is null && s.Precision is not null && !digits.Contains('.') && !digits.Contains('e') && !digits.Contains("inf")
+                if (s.Type is null && s.Precision is not null && !digits.Contains('.') && !digits.Contains('e')
+                    && !digits.Contains("inf")
                     && !digits.Contains("nan")) digits += ".0";
                 if (s.Grouping is { } grouping)
                 {
                     var point = digits.IndexOfAny(['.', 'e', '%']);
                     var whole = point < 0 ? digits : digits[..point];
                     if (long.TryParse(whole, NumberStyles.None, Invariant, out var wholeNumber))
-                        digits = wholeNumber.ToString("#,0", Invariant).Replace(',', grouping) + (point < 0 ? "" : digits[point..]);
+                        digits = wholeNumber.ToString("#,0", Invariant).Replace(',', grouping) + (point < 0 ? ""
+                            : digits[point..]);
                 }
                 body = Sign(d < 0 || double.IsNegative(d), s.Sign) + digits;
                 break;
@@ -192,7 +200,8 @@ internal static class StrFormat
 
     static string Sign(bool negative, char? sign) => negative ? "-" : sign switch { '+' => "+", ' ' => " ", _ => "" };
 
-    sealed record Spec(char? Fill, char? Align, char? Sign, bool Alternate, bool ZeroPad, int? Width, char? Grouping, int? Precision, char? Type);
+    sealed record Spec(char? Fill, char? Align, char? Sign, bool Alternate, bool ZeroPad, int? Width, char? Grouping,
+        int? Precision, char? Type);
 
     static Spec ParseSpec(string spec)
     {

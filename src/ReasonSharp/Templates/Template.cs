@@ -3,7 +3,8 @@ using System.Text.Json;
 
 namespace ReasonSharp.Templates;
 
-/// <summary>A span [Start, End) of rendered text, in .NET string offsets (UTF-16 units; jinja2 counts code points).</summary>
+/// <summary>A span [Start, End) of rendered text, in .NET string offsets (UTF-16 units; jinja2 counts code
+/// points).</summary>
 public readonly record struct TemplateSpan(int Start, int End);
 
 /// <summary>A rendering: the text and the spans of its {% generation %} blocks (assistant text).</summary>
@@ -16,10 +17,9 @@ public sealed record TemplateRenderOptions
     public Func<DateTime>? Now { get; init; }
 }
 
-/// <summary>
-/// A Jinja2 template as Hugging Face chat templates use it: the environment of transformers' apply_chat_template
-/// (ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks, loopcontrols, its tojson, raise_exception,
-/// strftime_now and the {% generation %} tag). Values behave as Python's; parsed templates are cached.
+/// <summary> A Jinja2 template as Hugging Face chat templates use it: the environment of transformers'
+/// apply_chat_template (ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks, loopcontrols, its tojson,
+/// raise_exception, strftime_now and the {% generation %} tag). Values behave as Python's; parsed templates are cached.
 /// </summary>
 public sealed class Template
 {
@@ -56,12 +56,14 @@ public sealed class Template
     }
 
     /// <summary>Renders with the given variables (.NET values: strings, numbers, booleans, null, dictionaries,
-    /// sequences, JsonElement); errors are <see cref="TemplateException"/>s with the template's line and column.</summary>
+    /// sequences, JsonElement); errors are <see cref="TemplateException"/>s with the template's line and
+    /// column.</summary>
     public TemplateOutput Render(IReadOnlyDictionary<string, object?> variables, TemplateRenderOptions? options = null)
     {
         var values = new Dictionary<string, object?>(variables.Count, StringComparer.Ordinal);
         foreach (var (key, value) in variables) values[key] = TemplateJson.FromClr(value);
-        var renderer = new Renderer(this, new Scope(new Scope(GlobalScope, values)), options?.Now ?? (() => DateTime.Now));
+        var renderer = new Renderer(this, new Scope(new Scope(GlobalScope, values)), options?.Now
+            ?? (() => DateTime.Now));
         try
         {
             Stmt.Run(body, renderer);
@@ -79,18 +81,24 @@ public sealed class Template
     public string RenderText(IReadOnlyDictionary<string, object?> variables, TemplateRenderOptions? options = null) =>
         Render(variables, options).Text;
 
-    /// <summary>Variables from a JSON object (objects become dicts with their key order, integers stay integers).</summary>
+    /// <summary>Variables from a JSON object (objects become dicts with their key order, integers stay
+    /// integers).</summary>
     public static IReadOnlyDictionary<string, object?> VariablesFromJson(string json, string source)
     {
         JsonDocument document;
         try { document = JsonDocument.Parse(json); }
-        catch (JsonException e) { throw new ReasonSharpException($"{source}:{(e.LineNumber ?? 0) + 1}: not valid JSON: {e.Message}", e); }
+        catch (JsonException e)
+        {
+            throw new ReasonSharpException($"{source}:{(e.LineNumber ?? 0) + 1}: not valid JSON: {e.Message}", e);
+        }
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
-                throw new ReasonSharpException($"{source}:1: expected a JSON object of template variables (messages, add_generation_prompt, …)");
+                throw new ReasonSharpException($"{source}:1: expected a JSON object of template variables (messages, "
+                    + $"add_generation_prompt, …)");
             var variables = new Dictionary<string, object?>(StringComparer.Ordinal);
-            foreach (var property in document.RootElement.EnumerateObject()) variables[property.Name] = TemplateJson.FromJson(property.Value);
+            foreach (var property in document.RootElement.EnumerateObject())
+                variables[property.Name] = TemplateJson.FromJson(property.Value);
             return variables;
         }
     }

@@ -8,14 +8,16 @@ namespace ReasonSharp.Templates;
 /// <summary>Python's json.dumps for template values (transformers' tojson), and template values from JSON.</summary>
 internal static class TemplateJson
 {
-    public static string Dumps(object? value, bool ensureAscii, string? indent, string itemSeparator, string keySeparator, bool sortKeys)
+    public static string Dumps(object? value, bool ensureAscii, string? indent, string itemSeparator,
+        string keySeparator, bool sortKeys)
     {
         var b = new StringBuilder();
         Write(b, value, ensureAscii, indent, itemSeparator, keySeparator, sortKeys, 0);
         return b.ToString();
     }
 
-    static void Write(StringBuilder b, object? value, bool ascii, string? indent, string itemSep, string keySep, bool sort, int level)
+    static void Write(StringBuilder b, object? value, bool ascii, string? indent, string itemSep, string keySep,
+        bool sort, int level)
     {
         switch (value)
         {
@@ -95,7 +97,8 @@ internal static class TemplateJson
                 case '\b': b.Append("\\b"); break;
                 case '\f': b.Append("\\f"); break;
                 default:
-                    if (c < ' ' || (ascii && c > '~')) b.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    if (c < ' ' || (ascii && c > '~')) b.Append("\\u").Append(((int)c).ToString("x4",
+                        CultureInfo.InvariantCulture));
                     else b.Append(c);
                     break;
             }
@@ -103,7 +106,8 @@ internal static class TemplateJson
         b.Append('"');
     }
 
-    /// <summary>A JSON value as a template value: objects become dicts (key order kept), arrays lists, integers int.</summary>
+    /// <summary>A JSON value as a template value: objects become dicts (key order kept), arrays lists, integers
+    /// int.</summary>
     public static object? FromJson(JsonElement element) => element.ValueKind switch
     {
         JsonValueKind.Object => ObjectFromJson(element),
@@ -129,10 +133,12 @@ internal static class TemplateJson
         return element.GetDouble();
     }
 
-    /// <summary>A .NET value as a template value: numbers become int or float, dictionaries dicts, sequences lists.</summary>
+    /// <summary>A .NET value as a template value: numbers become int or float, dictionaries dicts, sequences
+    /// lists.</summary>
     public static object? FromClr(object? value) => value switch
     {
-        null or string or bool or long or double or PyDict or PyTuple or Markup or Undefined or Namespace or PyCallable => value,
+        null or string or bool or long or double or PyDict or PyTuple or Markup or Undefined or Namespace
+            or PyCallable => value,
         int or short or byte or sbyte or uint or ushort => Convert.ToInt64(value, CultureInfo.InvariantCulture),
         ulong u => u <= long.MaxValue ? (long)u : (double)u,
         float f => (double)f,

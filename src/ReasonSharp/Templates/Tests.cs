@@ -49,7 +49,8 @@ internal static class Tests
     };
 
     public static bool Apply(Renderer renderer, string name, object? value, Args args) =>
-        All.TryGetValue(name, out var test) ? test(renderer, value, args) : throw PyError.Runtime($"No test named '{name}'.");
+        All.TryGetValue(name, out var test) ? test(renderer, value, args)
+            : throw PyError.Runtime($"No test named '{name}'.");
 
     static object? Arg(Args args, string name)
     {
@@ -61,7 +62,8 @@ internal static class Tests
     static bool IsLower(string s) => s.Any(char.IsLower) && !s.Any(char.IsUpper);
     static bool IsUpper(string s) => s.Any(char.IsUpper) && !s.Any(char.IsLower);
 
-    /// <summary>Python's `is`: identity for containers, value for None, booleans and small ints, strings by value.</summary>
+    /// <summary>Python's `is`: identity for containers, value for None, booleans and small ints, strings by
+    /// value.</summary>
     static bool SameAs(object? a, object? b) => (a, b) switch
     {
         (null, null) => true,

@@ -31,7 +31,8 @@ internal sealed class Undefined
     public static Undefined Member(object? owner, object? name) => new(null, owner, name, "UndefinedError");
     public static Undefined WithHint(string hint, string? name = null) => new(hint, Missing, name, "UndefinedError");
     public static Undefined Unsafe(object owner, string attribute) =>
-        new($"access to attribute '{attribute}' of '{Py.TypeName(owner)}' object is unsafe.", owner, attribute, "SecurityError");
+        new($"access to attribute '{attribute}' of '{Py.TypeName(owner)}' object is unsafe.", owner, attribute,
+            "SecurityError");
 
     public string Message
     {
@@ -68,7 +69,8 @@ internal sealed class Markup(string value)
         if (s.AsSpan().IndexOfAny("&<>\"'") < 0) return s;
         var b = new System.Text.StringBuilder(s.Length + 16);
         foreach (var c in s)
-            b.Append(c switch { '&' => "&amp;", '<' => "&lt;", '>' => "&gt;", '"' => "&#34;", '\'' => "&#39;", _ => c.ToString() });
+            b.Append(c switch { '&' => "&amp;", '<' => "&lt;", '>' => "&gt;", '"' => "&#34;", '\'' => "&#39;",
+                _ => c.ToString() });
         return b.ToString();
     }
 
@@ -107,7 +109,8 @@ internal sealed class PyKeyComparer : IEqualityComparer<object>
 {
     public static readonly PyKeyComparer Instance = new();
 
-    public new bool Equals(object? x, object? y) => x is string a && y is string b ? string.Equals(a, b, StringComparison.Ordinal) : Py.Eq(x, y);
+    public new bool Equals(object? x, object? y) => x is string a && y is string b ? string.Equals(a, b,
+        StringComparison.Ordinal) : Py.Eq(x, y);
 
     public int GetHashCode(object value) => value switch
     {
@@ -118,7 +121,8 @@ internal sealed class PyKeyComparer : IEqualityComparer<object>
         double d when d == Math.Floor(d) && Math.Abs(d) < 9e18 => ((long)d).GetHashCode(),
         double d => d.GetHashCode(),
         PyTuple t => t.Items.Aggregate(17, (h, item) => h * 31 + (item is null ? 0 : GetHashCode(item))),
-        _ => value is List<object?> or PyDict ? throw PyError.TypeError($"unhashable type: '{Py.TypeName(value)}'") : value.GetHashCode(),
+        _ => value is List<object?> or PyDict ? throw PyError.TypeError($"unhashable type: '{Py.TypeName(value)}'")
+            : value.GetHashCode(),
     };
 }
 
@@ -153,7 +157,8 @@ internal sealed class DictView(PyDict dict, DictViewKind kind) : IEnumerable<obj
     public IEnumerator<object?> GetEnumerator()
     {
         foreach (var (key, value) in Dict)
-            yield return Kind switch { DictViewKind.Keys => key, DictViewKind.Values => value, _ => new PyTuple([key, value]) };
+            yield return Kind switch { DictViewKind.Keys => key, DictViewKind.Values => value, _ => new PyTuple([key,
+                value]) };
     }
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
@@ -179,7 +184,8 @@ internal readonly struct Args(object?[] positional, KeyValuePair<string, object?
         return false;
     }
 
-    /// <summary>The parameter at <paramref name="index"/> (after the value a filter applies to) by position or name.</summary>
+    /// <summary>The parameter at <paramref name="index"/> (after the value a filter applies to) by position or
+    /// name.</summary>
     public object? Get(int index, string name, object? fallback)
     {
         if (index < Positional.Length) return Positional[index];
@@ -192,12 +198,14 @@ internal readonly struct Args(object?[] positional, KeyValuePair<string, object?
     public void Check(string function, params string[] parameters)
     {
         if (Positional.Length > parameters.Length)
-            throw PyError.TypeError($"{function}() takes at most {parameters.Length} argument(s) ({Positional.Length} given)");
+            throw PyError.TypeError($"{function}() takes at most {parameters.Length} argument(s) ({Positional.Length} "
+                + $"given)");
         foreach (var pair in Named)
         {
             var at = Array.IndexOf(parameters, pair.Key);
             if (at < 0) throw PyError.TypeError($"{function}() got an unexpected keyword argument '{pair.Key}'");
-            if (at < Positional.Length) throw PyError.TypeError($"{function}() got multiple values for argument '{pair.Key}'");
+            if (at < Positional.Length)
+                throw PyError.TypeError($"{function}() got multiple values for argument '{pair.Key}'");
         }
     }
 }

@@ -4,11 +4,13 @@ namespace ReasonSharp.Tokenization;
 
 /// <summary>What a chat template does, found by rendering small conversations with it (never by its name).</summary>
 /// <param name="EnableThinking">The output changes with `enable_thinking` (Qwen3, SmolLM3, dual-mode).</param>
-/// <param name="SystemThinkFlags">`/think` and `/no_think` in the system message switch the mode (SmolLM3, dual-mode).</param>
+/// <param name="SystemThinkFlags">`/think` and `/no_think` in the system message switch the mode (SmolLM3,
+/// dual-mode).</param>
 /// <param name="WritesEmptyThinkBlock">In no-think mode the template itself writes an empty think block before an
 /// answer that has none.</param>
 /// <param name="GenerationBlocks">The template marks assistant text with {% generation %} blocks.</param>
-public sealed record ChatCapabilities(bool EnableThinking, bool SystemThinkFlags, bool WritesEmptyThinkBlock, bool GenerationBlocks)
+public sealed record ChatCapabilities(bool EnableThinking, bool SystemThinkFlags, bool WritesEmptyThinkBlock,
+    bool GenerationBlocks)
 {
     /// <summary>Whether the template can switch thinking off at all.</summary>
     public bool CanSwitchThinkingOff => EnableThinking || SystemThinkFlags;
@@ -24,12 +26,11 @@ public sealed record ChatCapabilities(bool EnableThinking, bool SystemThinkFlags
     }
 }
 
-/// <summary>
-/// Renders conversations with the tokenizer's chat template (a Jinja template run as transformers'
-/// apply_chat_template does) to text, token ids and an assistant mask. The mask comes from the template's
-/// {% generation %} blocks when it has them; otherwise each assistant turn starts where the conversation before it,
-/// rendered with the generation prompt, ends (which must be a prefix of the whole rendering) and runs through its
-/// end-of-turn token. Text is encoded segment by segment, so the ids always equal encoding the whole text.
+/// <summary> Renders conversations with the tokenizer's chat template (a Jinja template run as transformers'
+/// apply_chat_template does) to text, token ids and an assistant mask. The mask comes from the template's {% generation
+/// %} blocks when it has them; otherwise each assistant turn starts where the conversation before it, rendered with the
+/// generation prompt, ends (which must be a prefix of the whole rendering) and runs through its end-of-turn token. Text
+/// is encoded segment by segment, so the ids always equal encoding the whole text.
 /// </summary>
 public sealed class ChatFormat
 {
@@ -48,7 +49,8 @@ public sealed class ChatFormat
     {
         this.tokenizer = tokenizer;
         var source = chatTemplate ?? tokenizer.ChatTemplate ?? throw new ReasonSharpException(
-            $"{Path.Combine(tokenizer.Folder, TokenizerConfig.FileName)}: key 'chat_template' is missing (and there is no "
+            $"{Path.Combine(tokenizer.Folder, TokenizerConfig.FileName)}: key 'chat_template' is missing (and there "
+                + $"is no "
             + $"{TokenizerConfig.ChatTemplateFileName}); give a chat template: chatml, dual-mode, or a .jinja file");
         Name = templateName ?? (chatTemplate is null ? OwnTemplateName(tokenizer) : "chat template");
         Template = Templates.Template.Parse(source, Name);
@@ -61,13 +63,14 @@ public sealed class ChatFormat
         endOfTurn = tokenizer.StopTokenIds.Select(id => tokenizer.IdToToken(id)).Distinct().ToArray();
     }
 
-    /// <summary>The template the tokenizer carries, or the one <paramref name="chatTemplate"/> names (chatml, dual-mode,
-    /// a .jinja file, a model folder …).</summary>
+    /// <summary>The template the tokenizer carries, or the one <paramref name="chatTemplate"/> names (chatml,
+    /// dual-mode, a .jinja file, a model folder …).</summary>
     public static ChatFormat For(Tokenizer tokenizer, string? chatTemplate = null) => chatTemplate is null
         ? new ChatFormat(tokenizer)
         : new ChatFormat(tokenizer, ChatTemplates.Resolve(chatTemplate, "chat template"), chatTemplate);
 
-    /// <summary>The same template with <paramref name="kwargs"/> passed on every rendering (per-call ones win).</summary>
+    /// <summary>The same template with <paramref name="kwargs"/> passed on every rendering (per-call ones
+    /// win).</summary>
     public ChatFormat WithKwargs(IReadOnlyDictionary<string, object?> kwargs)
     {
         var merged = new Dictionary<string, object?>(defaultKwargs);
@@ -100,7 +103,8 @@ public sealed class ChatFormat
         options ??= new ChatRenderOptions();
         var now = Clock(options);
         var output = RenderOutput(messages, options, now);
-        var spans = Template.HasGenerationBlocks ? output.GenerationSpans : PrefixSpans(messages, options, now, output.Text);
+        var spans = Template.HasGenerationBlocks ? output.GenerationSpans : PrefixSpans(messages, options, now,
+            output.Text);
         return EncodeSegments(Segments(output.Text, spans));
     }
 
@@ -119,17 +123,18 @@ public sealed class ChatFormat
         if (options.ChatTemplateKwargs is { } kwargs)
             foreach (var (key, value) in kwargs) variables[key] = value;
         if (options.EnableThinking is { } thinking) variables["enable_thinking"] = thinking;
-        variables["messages"] = messages.Select(m => (object?)new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content }).ToList();
+        variables["messages"] = messages.Select(m => (object?)new Dictionary<string, object?> { ["role"] = m.Role,
+            ["content"] = m.Content }).ToList();
         variables["add_generation_prompt"] = options.AddGenerationPrompt;
         return Template.Render(variables, new TemplateRenderOptions { Now = now });
     }
 
-    /// <summary>
-    /// Assistant spans without {% generation %}: turn i starts where messages[..i] rendered with the generation prompt
-    /// ends, which must be a prefix of the whole text, and runs through the first end-of-turn token after that (or to
-    /// where the next turn's prefix ends).
+    /// <summary> Assistant spans without {% generation %}: turn i starts where messages[..i] rendered with the
+    /// generation prompt ends, which must be a prefix of the whole text, and runs through the first end-of-turn token
+    /// after that (or to where the next turn's prefix ends).
     /// </summary>
-    List<TemplateSpan> PrefixSpans(IReadOnlyList<ChatMessage> messages, ChatRenderOptions options, Func<DateTime> now, string text)
+    List<TemplateSpan> PrefixSpans(IReadOnlyList<ChatMessage> messages, ChatRenderOptions options, Func<DateTime> now,
+        string text)
     {
         var assistantTurns = Enumerable.Range(0, messages.Count).Where(i => messages[i].IsAssistant).ToList();
         var starts = new List<int>(assistantTurns.Count);
@@ -138,10 +143,14 @@ public sealed class ChatFormat
             var prefix = RenderOutput(messages.Take(i).ToList(), options with { AddGenerationPrompt = true }, now).Text;
             if (!text.StartsWith(prefix, StringComparison.Ordinal))
                 throw new ReasonSharpException(
-                    $"{Name}: cannot tell which tokens are the assistant's in message {i}: the conversation before it, rendered with "
-                    + "the generation prompt, is not the start of the whole rendering (the template renders earlier turns "
-                    + $"differently once later ones follow; differing at character {CommonPrefixLength(prefix, text)}). Add "
-                    + "{% generation %}…{% endgeneration %} around the assistant's text in the template, or train on whole texts");
+                    $"{Name}: cannot tell which tokens are the assistant's in message {i}: the conversation before "
+                        + $"it, rendered with "
+                    + "the generation prompt, is not the start of the whole rendering (the template renders earlier "
+                        + "turns "
+                    + $"differently once later ones follow; differing at character "
+                        + $"{CommonPrefixLength(prefix, text)}). Add "
+                    + "{% generation %}…{% endgeneration %} around the assistant's text in the template, or train on "
+                        + "whole texts");
             starts.Add(prefix.Length);
         }
         var spans = new List<TemplateSpan>(starts.Count);
@@ -152,12 +161,15 @@ public sealed class ChatFormat
             foreach (var token in endOfTurn)
             {
                 var at = text.IndexOf(token, starts[k], StringComparison.Ordinal);
-                if (at >= 0 && at + token.Length <= bound && (end < 0 || at + token.Length < end)) end = at + token.Length;
+                if (at >= 0 && at + token.Length <= bound && (end < 0 || at + token.Length < end)) end = at
+                    + token.Length;
             }
             if (end < 0)
             {
-                var through = RenderOutput(messages.Take(assistantTurns[k] + 1).ToList(), options with { AddGenerationPrompt = false }, now).Text;
-                end = text.StartsWith(through, StringComparison.Ordinal) && through.Length <= bound ? through.Length : bound;
+                var through = RenderOutput(messages.Take(assistantTurns[k] + 1).ToList(),
+                    options with { AddGenerationPrompt = false }, now).Text;
+                end = text.StartsWith(through, StringComparison.Ordinal) && through.Length <= bound ? through.Length
+                    : bound;
             }
             spans.Add(new TemplateSpan(starts[k], Math.Max(starts[k], end)));
         }
@@ -206,9 +218,9 @@ public sealed class ChatFormat
             : new ChatEncoding(whole, AlignMask(segments, text, whole), text);
     }
 
-    /// <summary>When a token crosses a segment boundary (say, a header's "\n" merging with content that starts with "\n"),
-    /// the whole text's ids rule; each boundary falls after the tokens that lie wholly before it, and a crossing token
-    /// goes to the later segment.</summary>
+    /// <summary>When a token crosses a segment boundary (say, a header's "\n" merging with content that starts with
+    /// "\n"), the whole text's ids rule; each boundary falls after the tokens that lie wholly before it, and a crossing
+    /// token goes to the later segment.</summary>
     bool[] AlignMask(List<Segment> segments, string text, int[] whole)
     {
         var mask = new bool[whole.Length];
@@ -217,7 +229,8 @@ public sealed class ChatFormat
         for (var k = 0; k < segments.Count; k++)
         {
             offset += segments[k].Text.Length;
-            var end = k == segments.Count - 1 ? whole.Length : CommonPrefixLength(tokenizer.Encode(text[..offset]), whole);
+            var end = k == segments.Count - 1 ? whole.Length : CommonPrefixLength(tokenizer.Encode(text[..offset]),
+                whole);
             for (var i = start; i < end; i++) mask[i] = segments[k].Assistant;
             start = Math.Max(start, end);
         }
@@ -237,7 +250,8 @@ public sealed class ChatFormat
         var clock = Clock(null);
         string? Probe(ChatMessage[] messages, bool generationPrompt, bool? thinking)
         {
-            try { return RenderOutput(messages, new ChatRenderOptions { AddGenerationPrompt = generationPrompt, EnableThinking = thinking }, clock).Text; }
+            try { return RenderOutput(messages, new ChatRenderOptions { AddGenerationPrompt = generationPrompt,
+                EnableThinking = thinking }, clock).Text; }
             catch (ReasonSharpException) { return null; }
         }
         ChatMessage[] user = [ChatMessage.FromUser("Hi")];
@@ -248,12 +262,15 @@ public sealed class ChatFormat
         var think = Probe([ChatMessage.FromSystem(ReasoningFlags.Think), .. user], true, null);
         var noThink = Probe([ChatMessage.FromSystem(ReasoningFlags.NoThink), .. user], true, null);
         var flags = think is not null && noThink is not null
-            && think.Replace(ReasoningFlags.Think, "", StringComparison.Ordinal) != noThink.Replace(ReasoningFlags.NoThink, "", StringComparison.Ordinal);
+            && think.Replace(ReasoningFlags.Think, "",
+                StringComparison.Ordinal) != noThink.Replace(ReasoningFlags.NoThink, "", StringComparison.Ordinal);
 
         var answered = flags
-            ? Probe([ChatMessage.FromSystem(ReasoningFlags.NoThink), .. user, ChatMessage.FromAssistant("Hello")], false, null)
+            ? Probe([ChatMessage.FromSystem(ReasoningFlags.NoThink), .. user, ChatMessage.FromAssistant("Hello")],
+                false, null)
             : enableThinking ? Probe([.. user, ChatMessage.FromAssistant("Hello")], false, false) : null;
-        var writesEmptyThink = answered is not null && answered.Contains(ReasoningTokens.ThinkOpen, StringComparison.Ordinal)
+        var writesEmptyThink = answered is not null && answered.Contains(ReasoningTokens.ThinkOpen,
+            StringComparison.Ordinal)
             && answered.Contains(ReasoningTokens.ThinkClose, StringComparison.Ordinal);
         return new ChatCapabilities(enableThinking, flags, writesEmptyThink, Template.HasGenerationBlocks);
     }

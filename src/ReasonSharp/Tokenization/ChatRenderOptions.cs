@@ -15,5 +15,6 @@ public sealed record ChatRenderOptions
     public Func<DateTime>? Now { get; init; }
 }
 
-/// <summary>A rendered conversation: its token ids, which of them belong to assistant turns, and the text they encode.</summary>
+/// <summary>A rendered conversation: its token ids, which of them belong to assistant turns, and the text they
+/// encode.</summary>
 public sealed record ChatEncoding(int[] InputIds, bool[] AssistantMask, string Text);

@@ -17,8 +17,8 @@ public abstract record ModelTrainingOptions : TrainingOptions
     public string? ModelNameOrPath { get; init; }
     /// <summary>cpu, cuda, cuda:N or auto.</summary>
     public string Device { get; init; } = "auto";
-    /// <summary>Chat template in place of the tokenizer's own: chatml, dual-mode, a .jinja file, a tokenizer_config.json or
-    /// a model folder; null: the tokenizer's chat_template.</summary>
+    /// <summary>Chat template in place of the tokenizer's own: chatml, dual-mode, a .jinja file, a
+    /// tokenizer_config.json or a model folder; null: the tokenizer's chat_template.</summary>
     public string? ChatFormat { get; init; }
 
     // Data

@@ -25,7 +25,8 @@ public class TemplateCommandTests
     }
 
     static string Expected(string template, string conversation) =>
-        JsonDocument.Parse(File.ReadAllText(Fixture("expected", template + ".json"))).RootElement.GetProperty("cases").EnumerateArray()
+        JsonDocument.Parse(File.ReadAllText(Fixture("expected", template
+            + ".json"))).RootElement.GetProperty("cases").EnumerateArray()
             .Single(c => c.GetProperty("name").GetString() == conversation).GetProperty("output").GetString()!;
 
     [Fact]
@@ -33,10 +34,12 @@ public class TemplateCommandTests
     {
         using var dir = TestEnvironment.NewTempDir();
         var model = Directory.CreateDirectory(dir.File("model")).FullName;
-        var config = new JsonObject { ["chat_template"] = File.ReadAllText(Fixture("templates", "Qwen-Qwen3-0.6B.jinja")) };
+        var config = new JsonObject { ["chat_template"] = File.ReadAllText(Fixture("templates",
+            "Qwen-Qwen3-0.6B.jinja")) };
         File.WriteAllText(Path.Combine(model, "tokenizer_config.json"), config.ToJsonString());
 
-        var (code, output) = await CliHarness.Run("template", "render", "--model", model, "--data", DataFile(dir, "tool-call-round-trip", "qwen3"));
+        var (code, output) = await CliHarness.Run("template", "render", "--model", model, "--data", DataFile(dir,
+            "tool-call-round-trip", "qwen3"));
 
         Assert.Equal(0, code);
         Assert.Equal(Expected("qwen3", "tool-call-round-trip"), output);
@@ -49,7 +52,8 @@ public class TemplateCommandTests
         var template = Fixture("templates", "ibm-granite-granite-3.3-2B-Instruct.jinja");
         var data = DataFile(dir, "user", "granite-3.3");
 
-        var (code, output) = await CliHarness.Run("template", "render", "--template", template, "--data", data, "--now", "2025-03-07T14:05:09");
+        var (code, output) = await CliHarness.Run("template", "render", "--template", template, "--data", data,
+            "--now", "2025-03-07T14:05:09");
 
         Assert.Equal(0, code);
         Assert.Equal(Expected("granite-3.3", "user"), output);
@@ -66,7 +70,9 @@ public class TemplateCommandTests
         var broken = dir.File("broken.jinja");
         File.WriteAllText(broken, "ok\n{% for m in messages %}{{ m.content }\n{% endfor %}");
         var strict = dir.File("strict.jinja");
-        File.WriteAllText(strict, "{% for m in messages %}\n  {% if m.role not in ['user', 'assistant'] %}{{ raise_exception('Unknown role: ' + m.role) }}{% endif %}\n{% endfor %}");
+        File.WriteAllText(strict,
+            "{% for m in messages %}\n  {% if m.role not in ['user', 'assistant'] %}{{ raise_exception('Unknown role: "
+            + "' + m.role) }}{% endif %}\n{% endfor %}");
 
         var (code, output) = await CliHarness.Run("template", "render", "--template", broken, "--data", data);
         Assert.Equal(1, code);
@@ -87,17 +93,20 @@ public class TemplateCommandTests
         var data = dir.File("data.json");
         File.WriteAllText(data, """{"x": 1}""");
 
-        var (code, output) = await CliHarness.Run("template", "render", "--template", template, "--data", data, "--now", "yesterday");
+        var (code, output) = await CliHarness.Run("template", "render", "--template", template, "--data", data,
+            "--now", "yesterday");
         Assert.Equal(2, code);
         Assert.Contains("--now", output);
-        (code, output) = await CliHarness.Run("template", "render", "--template", template, "--model", dir.Path, "--data", data);
+        (code, output) = await CliHarness.Run("template", "render", "--template", template, "--model", dir.Path,
+            "--data", data);
         Assert.Equal(2, code);
         Assert.Contains("exactly one", output);
         File.WriteAllText(data, "[1]");
         (code, output) = await CliHarness.Run("template", "render", "--template", template, "--data", data);
         Assert.Equal(2, code);
         Assert.Contains($"{data}:1:", output);
-        (code, output) = await CliHarness.Run("template", "render", "--template", dir.File("missing.jinja"), "--data", data);
+        (code, output) = await CliHarness.Run("template", "render", "--template", dir.File("missing.jinja"), "--data",
+            data);
         Assert.Equal(2, code);
         Assert.Contains("missing.jinja", output);
     }

@@ -10,7 +10,8 @@ public class TemplateEngineTests
     [Fact]
     public void SyntaxError_NamesTheTemplateLineAndColumn()
     {
-        var error = Assert.Throws<TemplateException>(() => Template.Parse("a\n{% if x %}\n  {{ 1 + }}\n{% endif %}", "chat.jinja"));
+        var error = Assert.Throws<TemplateException>(() => Template.Parse("a\n{% if x %}\n  {{ 1 + }}\n{% endif %}",
+            "chat.jinja"));
 
         Assert.Equal(TemplateErrorKind.Syntax, error.Kind);
         Assert.Equal((3, 10), (error.Line, error.Column));
@@ -20,7 +21,8 @@ public class TemplateEngineTests
     [Fact]
     public void RaiseException_GivesTheTemplatesMessageAndWhereItWasCalled()
     {
-        var template = Template.Parse("{% for m in messages %}\n{% if m.role == 'tool' %}\n    {{ raise_exception('no tools here') }}\n"
+        var template = Template.Parse("{% for m in messages %}\n{% if m.role == 'tool' %}\n    {{ raise_exception('no "
+            + "tools here') }}\n"
             + "{% endif %}\n{% endfor %}", "strict");
 
         var error = Assert.Throws<TemplateException>(() => template.Render(new Dictionary<string, object?>
@@ -63,7 +65,8 @@ public class TemplateEngineTests
     [Fact]
     public void GenerationBlocks_AreReportedAsSpansOfTheOutput()
     {
-        var template = Template.Parse("{% for m in messages %}[{{ m }}:{% generation %}{{ m | upper }}.{% endgeneration %}]{% endfor %}");
+        var template = Template.Parse("{% for m in messages %}[{{ m }}:{% generation %}{{ m | upper }}.{% "
+            + "endgeneration %}]{% endfor %}");
         var output = template.Render(new Dictionary<string, object?> { ["messages"] = new[] { "ab", "c" } });
 
         Assert.True(template.HasGenerationBlocks);
@@ -76,7 +79,8 @@ public class TemplateEngineTests
     [Fact]
     public void Variables_FromClrValues_BehaveAsPythonValues()
     {
-        var output = Template.Parse("{{ n + 1 }}|{{ f }}|{{ items | length }}|{{ d.k }}|{{ d | tojson }}|{{ none_value is none }}").RenderText(
+        var output = Template.Parse("{{ n + 1 }}|{{ f }}|{{ items | length }}|{{ d.k }}|{{ d | tojson }}|{{ "
+            + "none_value is none }}").RenderText(
             new Dictionary<string, object?>
             {
                 ["n"] = 41, ["f"] = 2.0f, ["items"] = new List<string> { "a", "b" },
@@ -88,9 +92,12 @@ public class TemplateEngineTests
     [Fact]
     public void VariablesFromJson_RejectsWhatIsNotAnObject()
     {
-        Assert.Contains("data.json:1:", Assert.Throws<ReasonSharpException>(() => Template.VariablesFromJson("[1]", "data.json")).Message);
-        Assert.Contains("data.json:", Assert.Throws<ReasonSharpException>(() => Template.VariablesFromJson("{\"a\": ", "data.json")).Message);
+        Assert.Contains("data.json:1:", Assert.Throws<ReasonSharpException>(() => Template.VariablesFromJson("[1]",
+            "data.json")).Message);
+        Assert.Contains("data.json:", Assert.Throws<ReasonSharpException>(() => Template.VariablesFromJson("{\"a\": ",
+            "data.json")).Message);
         var variables = Template.VariablesFromJson("{\"a\": 1, \"b\": 1.0, \"c\": {\"z\": 1, \"y\": 2}}", "data.json");
-        Assert.Equal("1|1.0|zy", Template.Parse("{{ a }}|{{ b }}|{% for k in c %}{{ k }}{% endfor %}").RenderText(variables));
+        Assert.Equal("1|1.0|zy", Template.Parse("{{ a }}|{{ b }}|{% for k in c %}{{ k }}{% endfor "
+            + "%}").RenderText(variables));
     }
 }

@@ -15,11 +15,13 @@ public class RealTokenizerSftTests
     {
         var folder = Path.GetDirectoryName(TestEnvironment.SharedFile($"tokenizers/{name}/tokenizer.json"))!;
         using var dir = TestEnvironment.NewTempDir();
-        using var lm = LanguageModel.Initialize("qwen2", ModelPresets.Get("nano"), folder, seed: 1, maxPositions: 256, device: "cpu");
+        using var lm = LanguageModel.Initialize("qwen2", ModelPresets.Get("nano"), folder, seed: 1, maxPositions: 256,
+            device: "cpu");
         var messages = SftFixtures.TwoTurns();
         var assistant = messages.Where(m => m.IsAssistant).Select(m => m.Content + endOfTurn).ToList();
 
-        var encoded = SftDataset.Encode([SftFixtures.ExampleOf(messages)], false, lm.Chat, new SftConfig(), pack: false);
+        var encoded = SftDataset.Encode([SftFixtures.ExampleOf(messages)], false, lm.Chat, new SftConfig(),
+            pack: false);
         var sequence = Assert.Single(encoded.Sequences);
         var ids = sequence.InputIds.Select(id => (int)id).ToArray();
         Assert.Equal(lm.Tokenizer.Encode(lm.Chat.Render(messages)), ids);
@@ -27,9 +29,12 @@ public class RealTokenizerSftTests
         var prompt = lm.Tokenizer.Decode(ids.Where((_, i) => !sequence.LossMask![i]).ToArray());
         foreach (var message in messages.Where(m => !m.IsAssistant)) Assert.Contains(message.Content, prompt);
 
-        var config = SftFixtures.Config(dir.File("run")) with { MaxSteps = 3, PerDeviceTrainBatchSize = 2, LearningRate = 1e-2 };
-        var train = new SftExamples([SftFixtures.ExampleOf(messages), SftFixtures.ExampleOf(messages.Take(3).ToList())], false, "two conversations");
-        var trainer = new SftTrainer(lm, config, train) { Progress = ReasonSharp.Tests.Training.TrainingFixtures.Quiet };
+        var config = SftFixtures.Config(dir.File("run")) with { MaxSteps = 3, PerDeviceTrainBatchSize = 2,
+            LearningRate = 1e-2 };
+        var train = new SftExamples([SftFixtures.ExampleOf(messages),
+            SftFixtures.ExampleOf(messages.Take(3).ToList())], false, "two conversations");
+        var trainer = new SftTrainer(lm, config,
+            train) { Progress = ReasonSharp.Tests.Training.TrainingFixtures.Quiet };
         var result = trainer.Train();
 
         Assert.Equal(3, result.Training.GlobalStep);

@@ -28,8 +28,11 @@ public static class ChatTemplateBench
         ];
         Dictionary<string, object?> Variables() => new()
         {
-            ["messages"] = turns.Select(t => (object?)new Dictionary<string, object?> { ["role"] = t.Role,
-                ["content"] = t.Content }).ToList(),
+            ["messages"] = turns.Select(t => (object?)new Dictionary<string, object?>
+            {
+                ["role"] = t.Role,
+                ["content"] = t.Content
+            }).ToList(),
             ["add_generation_prompt"] = false,
             ["eos_token"] = "<|im_end|>",
         };

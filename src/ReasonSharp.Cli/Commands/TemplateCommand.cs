@@ -20,18 +20,25 @@ public static class TemplateCommand
                 + "add_generation_prompt, enable_thinking, …).",
             Required = true,
         };
-        var now = new Option<string?>("--now") { Description = "ISO-8601 date and time strftime_now returns (default: "
-            + "now), e.g. 2025-03-07T14:05:09." };
+        var now = new Option<string?>("--now")
+        {
+            Description = "ISO-8601 date and time strftime_now returns (default: now), e.g. 2025-03-07T14:05:09.",
+        };
         var render = new Command("render",
             "Print a template rendered with the data's variables, exactly (no newline added). "
-            + "A syntax error or raise_exception exits 1 with the template's line and column.") { template, model,
-                data, now };
+            + "A syntax error or raise_exception exits 1 with the template's line and column.")
+        {
+            template, model, data, now,
+        };
         render.SetAction(parse =>
         {
             DateTime? clock = parse.GetValue(now) is { } text ? ParseNow(text) : null;
             string output;
-            try { output = ChatTemplates.RenderWithDataFile(parse.GetValue(template), parse.GetValue(model),
-                parse.GetValue(data)!, clock); }
+            try
+            {
+                output = ChatTemplates.RenderWithDataFile(
+                    parse.GetValue(template), parse.GetValue(model), parse.GetValue(data)!, clock);
+            }
             catch (TemplateException e)
             {
                 Console.Error.WriteLine($"error: {e.Message}");

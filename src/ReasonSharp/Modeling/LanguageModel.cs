@@ -76,8 +76,11 @@ public sealed class LanguageModel : IDisposable
 
     /// <summary>Prompt ids for a conversation with the generation prompt added (enable_thinking as given).</summary>
     public int[] EncodePrompt(IReadOnlyList<ChatMessage> messages, bool enableThinking = true) =>
-        Tokenizer.Encode(Chat.Render(messages, new ChatRenderOptions { AddGenerationPrompt = true,
-            EnableThinking = enableThinking }));
+        Tokenizer.Encode(Chat.Render(messages, new ChatRenderOptions
+        {
+            AddGenerationPrompt = true,
+            EnableThinking = enableThinking
+        }));
 
     public long ParameterCount() => Model.ParameterCount();
 

@@ -13,12 +13,18 @@ internal static partial class Filters
     public static readonly Dictionary<string, FilterFunction> All = new(StringComparer.Ordinal)
     {
         ["abs"] = Abs,
-        ["attr"] = (r, v, a) => { a.Check("attr", "name"); return Access.GetAttrOnly(v, Py.Str(a.Get(0, "name",
-            null))); },
+        ["attr"] = (r, v, a) =>
+        {
+            a.Check("attr", "name");
+            return Access.GetAttrOnly(v, Py.Str(a.Get(0, "name", null)));
+        },
         ["batch"] = Batch,
         ["capitalize"] = (r, v, a) => Text(v, PyString.Capitalize),
-        ["center"] = (r, v, a) => { a.Check("center", "width"); return PyString.Pad(Py.Str(v), Int(a.Get(0, "width",
-            80L), "center"), ' ', 0); },
+        ["center"] = (r, v, a) =>
+        {
+            a.Check("center", "width");
+            return PyString.Pad(Py.Str(v), Int(a.Get(0, "width", 80L), "center"), ' ', 0);
+        },
         ["count"] = (r, v, a) => (long)Py.Len(v),
         ["d"] = Default,
         ["default"] = Default,

@@ -115,7 +115,8 @@ internal static class Methods
             case "islower": return s.Any(char.IsLower) && !s.Any(c => char.IsUpper(c));
             case "isupper": return s.Any(char.IsUpper) && !s.Any(c => char.IsLower(c));
             case "istitle": return s.Length > 0 && PyString.Title(s) == s && s.Any(char.IsLetter);
-            case "isidentifier": return s.Length > 0 && (char.IsLetter(s[0]) || s[0] == '_')
+            case "isidentifier":
+                return s.Length > 0 && (char.IsLetter(s[0]) || s[0] == '_')
                 && s.All(c => char.IsLetterOrDigit(c) || c == '_');
             case "expandtabs":
                 args.Check(name, "tabsize");

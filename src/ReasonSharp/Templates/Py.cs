@@ -23,8 +23,12 @@ internal static class Py
         Undefined => "Undefined",
         Namespace => "Namespace",
         PyIterator => "generator",
-        DictView v => v.Kind switch { DictViewKind.Keys => "dict_keys", DictViewKind.Values => "dict_values",
-            _ => "dict_items" },
+        DictView v => v.Kind switch
+        {
+            DictViewKind.Keys => "dict_keys",
+            DictViewKind.Values => "dict_values",
+            _ => "dict_items"
+        },
         LoopContext => "LoopContext",
         Macro => "Macro",
         BoundMethod => "builtin_function_or_method",
@@ -224,7 +228,8 @@ internal static class Py
         if (ReferenceEquals(a, b)) return true;
         switch (a)
         {
-            case string s: return b is string t ? string.Equals(s, t, StringComparison.Ordinal) : b is Markup bm
+            case string s:
+                return b is string t ? string.Equals(s, t, StringComparison.Ordinal) : b is Markup bm
                 && s == bm.Value;
             case Markup m: return AsString(b) is { } other && m.Value == other;
             case long or double or bool: return IsNumber(b) && NumberEquals(a, b!);
@@ -254,10 +259,21 @@ internal static class Py
         return ToLong(a) == ToLong(b);
     }
 
-    public static long ToLong(object value) => value switch { long l => l, bool b => b ? 1 : 0, int i => i,
-        _ => (long)(double)value };
-    public static double ToDouble(object value) => value switch { double d => d, long l => l, bool b => b ? 1 : 0,
-        int i => i, _ => 0 };
+    public static long ToLong(object value) => value switch
+    {
+        long l => l,
+        bool b => b ? 1 : 0,
+        int i => i,
+        _ => (long)(double)value
+    };
+    public static double ToDouble(object value) => value switch
+    {
+        double d => d,
+        long l => l,
+        bool b => b ? 1 : 0,
+        int i => i,
+        _ => 0
+    };
 
     /// <summary>a &lt; b and friends: numbers, strings (by code point) and sequences (element-wise).</summary>
     public static int Compare(object? a, object? b, string op)

@@ -69,8 +69,15 @@ internal sealed class Markup(string value)
         if (s.AsSpan().IndexOfAny("&<>\"'") < 0) return s;
         var b = new System.Text.StringBuilder(s.Length + 16);
         foreach (var c in s)
-            b.Append(c switch { '&' => "&amp;", '<' => "&lt;", '>' => "&gt;", '"' => "&#34;", '\'' => "&#39;",
-                _ => c.ToString() });
+            b.Append(c switch
+            {
+                '&' => "&amp;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                '"' => "&#34;",
+                '\'' => "&#39;",
+                _ => c.ToString()
+            });
         return b.ToString();
     }
 
@@ -157,8 +164,13 @@ internal sealed class DictView(PyDict dict, DictViewKind kind) : IEnumerable<obj
     public IEnumerator<object?> GetEnumerator()
     {
         foreach (var (key, value) in Dict)
-            yield return Kind switch { DictViewKind.Keys => key, DictViewKind.Values => value, _ => new PyTuple([key,
-                value]) };
+            yield return Kind switch
+            {
+                DictViewKind.Keys => key,
+                DictViewKind.Values => value,
+                _ => new PyTuple([key,
+                value])
+            };
     }
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();

@@ -123,8 +123,11 @@ public sealed class ChatFormat
         if (options.ChatTemplateKwargs is { } kwargs)
             foreach (var (key, value) in kwargs) variables[key] = value;
         if (options.EnableThinking is { } thinking) variables["enable_thinking"] = thinking;
-        variables["messages"] = messages.Select(m => (object?)new Dictionary<string, object?> { ["role"] = m.Role,
-            ["content"] = m.Content }).ToList();
+        variables["messages"] = messages.Select(m => (object?)new Dictionary<string, object?>
+        {
+            ["role"] = m.Role,
+            ["content"] = m.Content
+        }).ToList();
         variables["add_generation_prompt"] = options.AddGenerationPrompt;
         return Template.Render(variables, new TemplateRenderOptions { Now = now });
     }
@@ -250,8 +253,14 @@ public sealed class ChatFormat
         var clock = Clock(null);
         string? Probe(ChatMessage[] messages, bool generationPrompt, bool? thinking)
         {
-            try { return RenderOutput(messages, new ChatRenderOptions { AddGenerationPrompt = generationPrompt,
-                EnableThinking = thinking }, clock).Text; }
+            try
+            {
+                return RenderOutput(messages, new ChatRenderOptions
+                {
+                    AddGenerationPrompt = generationPrompt,
+                    EnableThinking = thinking
+                }, clock).Text;
+            }
             catch (ReasonSharpException) { return null; }
         }
         ChatMessage[] user = [ChatMessage.FromUser("Hi")];

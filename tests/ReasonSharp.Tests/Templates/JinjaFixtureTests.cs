@@ -83,8 +83,11 @@ public class JinjaFixtureTests
         {
             TemplateOutput rendered;
             try { rendered = Template.Parse(source, label).Render(variables, Options); }
-            catch (TemplateException e) { throw new Xunit.Sdk.XunitException($"{label}: jinja2 rendered it, the "
-                + $"engine raised {e.Message}"); }
+            catch (TemplateException e)
+            {
+                throw new Xunit.Sdk.XunitException($"{label}: jinja2 rendered it, the "
+                + $"engine raised {e.Message}");
+            }
             Assert.True(output.GetString() == rendered.Text,
                 $"{label}: expected\n{JsonSerializer.Serialize(output.GetString())}\n"
                 + $"got\n{JsonSerializer.Serialize(rendered.Text)}");

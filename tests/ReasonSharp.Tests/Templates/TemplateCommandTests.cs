@@ -34,8 +34,11 @@ public class TemplateCommandTests
     {
         using var dir = TestEnvironment.NewTempDir();
         var model = Directory.CreateDirectory(dir.File("model")).FullName;
-        var config = new JsonObject { ["chat_template"] = File.ReadAllText(Fixture("templates",
-            "Qwen-Qwen3-0.6B.jinja")) };
+        var config = new JsonObject
+        {
+            ["chat_template"] = File.ReadAllText(Fixture("templates",
+            "Qwen-Qwen3-0.6B.jinja"))
+        };
         File.WriteAllText(Path.Combine(model, "tokenizer_config.json"), config.ToJsonString());
 
         var (code, output) = await CliHarness.Run("template", "render", "--model", model, "--data", DataFile(dir,

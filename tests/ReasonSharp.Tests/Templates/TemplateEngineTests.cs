@@ -83,8 +83,11 @@ public class TemplateEngineTests
             + "none_value is none }}").RenderText(
             new Dictionary<string, object?>
             {
-                ["n"] = 41, ["f"] = 2.0f, ["items"] = new List<string> { "a", "b" },
-                ["d"] = new Dictionary<string, object?> { ["k"] = true }, ["none_value"] = null,
+                ["n"] = 41,
+                ["f"] = 2.0f,
+                ["items"] = new List<string> { "a", "b" },
+                ["d"] = new Dictionary<string, object?> { ["k"] = true },
+                ["none_value"] = null,
             });
         Assert.Equal("42|2.0|2|True|{\"k\": true}|True", output);
     }

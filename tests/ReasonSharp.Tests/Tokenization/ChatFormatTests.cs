@@ -172,14 +172,25 @@ public class ChatFormatTests
 
         Assert.Equal("<|begin_of_text|>Today Date: 01 Jan 2030", format.Render([], now));
         Assert.Equal("<|begin_of_text|>Today Date: 26 Jul 2024",
-            format.Render([], now with { ChatTemplateKwargs = new Dictionary<string,
-                object?> { ["date_string"] = "26 Jul 2024" } }));
-        var withTools = format.WithKwargs(new Dictionary<string, object?> { ["tools"] = new[] { "a", "b" },
-            ["date_string"] = "x" });
+            format.Render([], now with
+            {
+                ChatTemplateKwargs = new Dictionary<string,
+                object?>
+                { ["date_string"] = "26 Jul 2024" }
+            }));
+        var withTools = format.WithKwargs(new Dictionary<string, object?>
+        {
+            ["tools"] = new[] { "a", "b" },
+            ["date_string"] = "x"
+        });
         Assert.Equal("<|begin_of_text|>Today Date: x2", withTools.Render([]));
         Assert.Equal("<|begin_of_text|>Today Date: y2",
-            withTools.Render([], new ChatRenderOptions { ChatTemplateKwargs = new Dictionary<string,
-                object?> { ["date_string"] = "y" } }));
+            withTools.Render([], new ChatRenderOptions
+            {
+                ChatTemplateKwargs = new Dictionary<string,
+                object?>
+                { ["date_string"] = "y" }
+            }));
     }
 
     [Fact]

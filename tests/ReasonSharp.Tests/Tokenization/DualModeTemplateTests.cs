@@ -22,8 +22,11 @@ public class DualModeTemplateTests
     public void TrainedTokenizer_CarriesTheDualModeTemplate_AndRendersBothModes()
     {
         using var dir = TestEnvironment.NewTempDir();
-        BpeTrainer.TrainToFolder(["hello world 1234 <think> answer"], new BpeTrainerOptions { VocabSize = 300,
-            ChatTemplate = BpeTrainerOptions.TemplateFor("dual-mode") }, dir.Path);
+        BpeTrainer.TrainToFolder(["hello world 1234 <think> answer"], new BpeTrainerOptions
+        {
+            VocabSize = 300,
+            ChatTemplate = BpeTrainerOptions.TemplateFor("dual-mode")
+        }, dir.Path);
         var config = JsonDocument.Parse(File.ReadAllText(dir.File("tokenizer_config.json"))).RootElement;
         Assert.Equal(ChatTemplates.DualMode, config.GetProperty("chat_template").GetString());
 

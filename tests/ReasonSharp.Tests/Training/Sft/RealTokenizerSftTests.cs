@@ -29,12 +29,17 @@ public class RealTokenizerSftTests
         var prompt = lm.Tokenizer.Decode(ids.Where((_, i) => !sequence.LossMask![i]).ToArray());
         foreach (var message in messages.Where(m => !m.IsAssistant)) Assert.Contains(message.Content, prompt);
 
-        var config = SftFixtures.Config(dir.File("run")) with { MaxSteps = 3, PerDeviceTrainBatchSize = 2,
-            LearningRate = 1e-2 };
+        var config = SftFixtures.Config(dir.File("run")) with
+        {
+            MaxSteps = 3,
+            PerDeviceTrainBatchSize = 2,
+            LearningRate = 1e-2
+        };
         var train = new SftExamples([SftFixtures.ExampleOf(messages),
             SftFixtures.ExampleOf(messages.Take(3).ToList())], false, "two conversations");
         var trainer = new SftTrainer(lm, config,
-            train) { Progress = ReasonSharp.Tests.Training.TrainingFixtures.Quiet };
+            train)
+        { Progress = ReasonSharp.Tests.Training.TrainingFixtures.Quiet };
         var result = trainer.Train();
 
         Assert.Equal(3, result.Training.GlobalStep);

@@ -11,6 +11,8 @@ public static class BenchRunner
         ["threads"] = ("Thread policy: train step and decode time per size × threads × OMP_WAIT_POLICY, idle and beside a busy loop", ThreadsBench.Run),
         ["quickstart-seeds"] = ("reason quickstart per seed, each in its own process: accuracy and time per stage, median and min (--seeds 1,2,3,4,5 [--quick])", QuickstartSeedsBench.Run),
         ["sandbox"] = ("Cost of a sandboxed Python run per mode (--runs 20 --parallel 4)", SandboxBench.Run),
+        ["chat-template"] = ("Jinja engine: renders/s of Qwen3's chat template on a 3-turn conversation, one thread "
+            + "(--seconds 2 --rounds 5)", ChatTemplateBench.Run),
         ["sft"] = ("SFT packing cost: packed rows vs separate sequences vs a plain row, forward+backward and peak RSS (--seq 512 --pieces 4)", SftBench.Run),
         ["verifier"] = ("Math verifier time per call (p50/p99, GSM8K and MATH styles) and worst case per input cap "
                         + "(--repeats 5 --timeout 3 --caps 10000,100000,1000000)", VerifierBench.Run),

@@ -12,10 +12,10 @@ public static class CommonOptions
 
     public static Option<string?> ChatFormatOption() => new("--format")
     {
-        Description = "Chat format (" + string.Join(", ", ChatFormat.Families.Select(f => f.Name)) + "); default: recognised from the tokenizer's chat template.",
+        Description = "Chat template instead of the tokenizer's own: " + string.Join(", ",
+            ChatTemplates.BuiltIn.Select(b => b.Name))
+            + ", a .jinja file or a model folder; default: the tokenizer's chat_template.",
     };
-
-    public static ChatFamily? ParseChatFamily(string? name) => name is null ? null : ChatFormat.ParseFamily(name);
 
     /// <summary>The sampling flags of `generate` and `chat`, with Open-R1's evaluation defaults (temperature 0.6, top-p 0.95).</summary>
     public sealed class Sampling

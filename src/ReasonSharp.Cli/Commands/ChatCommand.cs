@@ -20,13 +20,14 @@ public static class ChatCommand
         foreach (var option in sampling.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
-            using var lm = LanguageModel.Load(parse.GetValue(folder)!, parse.GetValue(device)!, CommonOptions.ParseChatFamily(parse.GetValue(format)));
+            using var lm = LanguageModel.Load(parse.GetValue(folder)!, parse.GetValue(device)!, parse.GetValue(format));
             var options = sampling.Read(parse, lm.StopTokenIds);
             var engine = lm.Engine();
             var history = new List<ChatMessage>();
             bool thinking = !parse.GetValue(noThink);
             bool color = !Console.IsOutputRedirected;
-            Console.WriteLine($"chatting with {lm.Model.Config.Architecture} ({lm.ParameterCount() / 1e6:F1}M parameters, {lm.Chat.Name} format). /think, /no_think, /reset, /exit.");
+            Console.WriteLine($"chatting with {lm.Model.Config.Architecture} ({lm.ParameterCount() / 1e6:F1}M "
+                + $"parameters, {lm.Chat.Name}). /think, /no_think, /reset, /exit.");
             while (true)
             {
                 Console.Write(thinking ? "you (think)> " : "you (no_think)> ");
@@ -40,7 +41,8 @@ public static class ChatCommand
                     case "": continue;
                 }
                 history.Add(new ChatMessage("user", line));
-                var messages = WithMode(lm.Chat.Family, parse.GetValue(system), thinking, history);
+                var messages = WithMode(lm.Chat.Capabilities.SystemThinkFlags, parse.GetValue(system), thinking,
+                    history);
                 var prompt = lm.EncodePrompt(messages, thinking);
                 var view = new ThinkingView(color);
                 var result = engine.Generate([prompt], options with { Seed = options.Seed + history.Count }, e => view.Write(e.TextDelta))[0];
@@ -52,10 +54,11 @@ public static class ChatCommand
         return command;
     }
 
-    /// <summary>Dual-mode models read the mode from `/think` or `/no_think` in the system message; others get the system message as is.</summary>
-    static List<ChatMessage> WithMode(ChatFamily family, string? system, bool thinking, List<ChatMessage> history)
+    /// <summary>Templates that read `/think` or `/no_think` in the system message get the flag; others get the system
+    /// message as is.</summary>
+    static List<ChatMessage> WithMode(bool systemFlags, string? system, bool thinking, List<ChatMessage> history)
     {
-        var flag = family == ChatFamily.DualMode ? (thinking ? "/think" : "/no_think") : null;
+        var flag = systemFlags ? (thinking ? "/think" : "/no_think") : null;
         var content = string.Join(" ", new[] { system, flag }.Where(s => !string.IsNullOrEmpty(s)));
         return content.Length == 0 ? [.. history] : [new ChatMessage("system", content), .. history];
     }

@@ -17,6 +17,7 @@ public static class CommandList
         PipelineCommand.Create(),
         TokenizerCommand.Create(),
         TokenizeCommand.Create(),
+        TemplateCommand.Create(),
         DataCommand.Create(),
         ExportCommand.Create(),
         RewardCommand.Create(),

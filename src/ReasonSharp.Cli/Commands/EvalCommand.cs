@@ -43,7 +43,8 @@ public static class EvalCommand
             var datasetPath = parse.GetValue(dataset)!;
             var examples = evaluator.LoadExamples(datasetPath);
             Console.Error.WriteLine($"evaluating {examples.Count} examples × {options.EffectiveK} samples in mode {string.Join(", ", options.Modes.Select(m => m.Name()))}");
-            var results = await evaluator.EvaluateAsync(parse.GetValue(models)!, examples, parse.GetValue(device)!, CommonOptions.ParseChatFamily(parse.GetValue(format)),
+            var results = await evaluator.EvaluateAsync(parse.GetValue(models)!, examples, parse.GetValue(device)!,
+                parse.GetValue(format),
                 line => Console.Error.WriteLine(line), cancellationToken);
             Console.WriteLine(EvalReport.Table(results));
             if (parse.GetValue(output) is { } path)

@@ -32,7 +32,7 @@ public static class GenerateCommand
         {
             int k = parse.GetValue(n);
             if (k < 1) throw new ReasonSharpException($"--n: expected at least 1 completion per prompt, got {k}");
-            using var lm = LanguageModel.Load(parse.GetValue(folder)!, parse.GetValue(device)!, CommonOptions.ParseChatFamily(parse.GetValue(format)));
+            using var lm = LanguageModel.Load(parse.GetValue(folder)!, parse.GetValue(device)!, parse.GetValue(format));
             var conversations = new List<List<ChatMessage>>();
             var rawPrompts = new List<string>();
             foreach (var text in parse.GetValue(prompt) ?? []) rawPrompts.Add(text);
@@ -42,7 +42,8 @@ public static class GenerateCommand
             bool useChat = parse.GetValue(chat) || conversations.Count > 0;
             bool thinking = !parse.GetValue(noThink);
             var systemText = parse.GetValue(system);
-            if (!thinking && lm.Chat.Family == ChatFamily.DualMode) systemText = ((systemText ?? "") + " /no_think").Trim();
+            if (!thinking && lm.Chat.Capabilities.SystemThinkFlags) systemText = ((systemText ?? "")
+                + " /no_think").Trim();
             var prompts = new List<(string Shown, int[] Ids)>();
             foreach (var text in rawPrompts)
             {

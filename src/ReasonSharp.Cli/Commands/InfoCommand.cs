@@ -36,9 +36,10 @@ public static class InfoCommand
         {
             using var tokenizer = Tokenizer.Load(folder);
             string chat;
-            try { chat = ChatFormat.For(tokenizer).Name; }
-            catch (ReasonSharpException) { chat = "not recognised (pass --format)"; }
-            Console.WriteLine($"tokenizer:      {tokenizer.VocabSize} ids, eos {Token(tokenizer, tokenizer.EosTokenId)}, pad {Token(tokenizer, tokenizer.PadTokenId)}, chat format {chat}");
+            try { chat = $"chat template: {ChatFormat.For(tokenizer).Capabilities}"; }
+            catch (ReasonSharpException e) { chat = $"chat template unusable: {e.Message}"; }
+            Console.WriteLine($"tokenizer:      {tokenizer.VocabSize} ids, eos "
+                + $"{Token(tokenizer, tokenizer.EosTokenId)}, pad {Token(tokenizer, tokenizer.PadTokenId)}, {chat}");
         }
         else Console.WriteLine("tokenizer:      none in this folder");
         Console.WriteLine($"torch native:   {TorchNative.Status}");

@@ -51,7 +51,7 @@ public static class SampleCommand
             var examples = sampler.LoadExamples(parse.GetValue(dataset)!);
             var folder = parse.GetValue(model)!;
             if (!Directory.Exists(folder)) throw new ReasonSharpException($"model {folder}: folder not found");
-            using var lm = LanguageModel.Load(folder, parse.GetValue(device)!, CommonOptions.ParseChatFamily(parse.GetValue(format)));
+            using var lm = LanguageModel.Load(folder, parse.GetValue(device)!, parse.GetValue(format));
             var s = await sampler.RunAsync(lm, examples, parse.GetValue(output)!, line => Console.Error.WriteLine(line), cancellationToken);
             var passAtK = string.Join(", ", s.PassAtK.Select(p => $"pass@{p.Key} {p.Value.ToString("F3", CultureInfo.InvariantCulture)}"));
             Console.WriteLine($"{s.Prompts} prompts, {s.CorrectSamples}/{s.Samples} samples verified (mean pass rate {s.MeanPassRate.ToString("F3", CultureInfo.InvariantCulture)}; {passAtK})");

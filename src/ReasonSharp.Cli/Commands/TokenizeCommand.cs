@@ -15,9 +15,13 @@ public static class TokenizeCommand
         var system = new Option<string?>("--system") { Description = "With --chat: a system message before the user message." };
         var format = new Option<string?>("--format")
         {
-            Description = "With --chat: chat format (" + string.Join(", ", ChatFormat.Families.Select(f => f.Name)) + "); default: recognised from the chat template.",
+            Description = "With --chat: a chat template instead of the tokenizer's own ("
+                + string.Join(", ", ChatTemplates.BuiltIn.Select(b => b.Name)) + ", a .jinja file or a model folder).",
         };
-        var noThinking = new Option<bool>("--no-thinking") { Description = "With --chat: enable_thinking=false (Qwen3 and dual-mode formats)." };
+        var noThinking = new Option<bool>("--no-thinking")
+        {
+            Description = "With --chat: enable_thinking=false (Qwen3, SmolLM3, dual-mode).",
+        };
         var specials = new Option<bool>("--add-special-tokens") { Description = "Without --chat: add the BOS/EOS that tokenizer.json's post-processor defines." };
 
         var command = new Command("tokenize", "Print the token ids and pieces of a text, for debugging a tokenizer or chat format.")
@@ -33,13 +37,17 @@ public static class TokenizeCommand
             if (parse.GetValue(chat))
             {
                 var formatName = parse.GetValue(format);
-                var chatFormat = ChatFormat.For(tokenizer, formatName is null ? null : ChatFormat.ParseFamily(formatName));
+                var chatFormat = ChatFormat.For(tokenizer, formatName);
                 var messages = new List<ChatMessage>();
                 if (parse.GetValue(system) is { } systemText) messages.Add(new ChatMessage("system", systemText));
                 messages.Add(new ChatMessage("user", input));
-                var encoding = chatFormat.Encode(messages, new ChatRenderOptions { AddGenerationPrompt = true, EnableThinking = !parse.GetValue(noThinking) });
+                var encoding = chatFormat.Encode(messages, new ChatRenderOptions
+                {
+                    AddGenerationPrompt = true,
+                    EnableThinking = parse.GetValue(noThinking) ? false : null
+                });
                 (ids, mask) = (encoding.InputIds, encoding.AssistantMask);
-                Console.WriteLine($"format: {chatFormat.Name}");
+                Console.WriteLine($"template: {chatFormat.Name} ({chatFormat.Capabilities})");
                 Console.WriteLine($"rendered: {Escape(encoding.Text)}");
             }
             else ids = tokenizer.Encode(input, parse.GetValue(specials));

@@ -87,14 +87,14 @@ public sealed class Evaluator
 
     /// <summary>Loads each model folder in turn (disposing it after), evaluating all of them on the same examples.</summary>
     public async Task<IReadOnlyList<EvalResult>> EvaluateAsync(IReadOnlyList<string> modelFolders, IReadOnlyList<Example> examples, string device = "auto",
-        ChatFamily? chatFormat = null, Action<string>? log = null, CancellationToken cancellationToken = default)
+        string? chatTemplate = null, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         if (modelFolders.Count == 0) throw new ReasonSharpException("give at least one model folder to evaluate");
         var results = new List<EvalResult>();
         foreach (var folder in modelFolders)
         {
             if (!Directory.Exists(folder)) throw new ReasonSharpException($"model {folder}: folder not found");
-            using var model = LanguageModel.Load(folder, device, chatFormat);
+            using var model = LanguageModel.Load(folder, device, chatTemplate);
             results.AddRange(await EvaluateAsync(model, folder, examples, log, cancellationToken));
         }
         return results;

@@ -1,5 +1,4 @@
 using ReasonSharp.Modeling;
-using ReasonSharp.Tokenization;
 
 namespace ReasonSharp.Evaluation;
 
@@ -32,11 +31,13 @@ public static class GenerationSettings
         return modes;
     }
 
-    /// <summary>No-think mode needs a chat format that can switch thinking off; anything else would silently think.</summary>
+    /// <summary>No-think mode needs a chat template that can switch thinking off; anything else would silently
+    /// think.</summary>
     public static void RequireSupported(this ThinkingMode mode, LanguageModel model, string modelName)
     {
-        if (mode == ThinkingMode.NoThink && model.Chat.Family is not (ChatFamily.Qwen3 or ChatFamily.DualMode))
-            throw new ReasonSharpException($"{modelName}: mode no_think needs a chat format that can switch thinking off (qwen3 or dual-mode), " +
-                                           $"but the model uses {model.Chat.Name}; evaluate it in think mode or choose the chat format explicitly");
+        if (mode == ThinkingMode.NoThink && !model.Chat.Capabilities.CanSwitchThinkingOff)
+            throw new ReasonSharpException($"{modelName}: mode no_think needs a chat template that can switch "
+                + $"thinking off (one that reads enable_thinking or a /no_think system flag), but {model.Chat.Name} "
+                + "does neither; evaluate it in think mode or give it such a template (e.g. dual-mode)");
     }
 }

@@ -36,9 +36,10 @@ public sealed class RolloutRunner(LanguageModel model, CompositeReward reward)
     /// <summary>Prompt ids of an example, in the model's chat format with the generation prompt and the thinking mode applied.</summary>
     public int[] EncodePrompt(Example example, bool enableThinking) => model.EncodePrompt(PromptMessages(example, enableThinking), enableThinking);
 
-    /// <summary>The prompt messages the model is given: dual-mode models get the `/think` or `/no_think` system flag.</summary>
+    /// <summary>The prompt messages the model is given: with a template that reads `/think` and `/no_think` in the
+    /// system message (dual-mode, SmolLM3) the flag is set there.</summary>
     public IReadOnlyList<ChatMessage> PromptMessages(Example example, bool enableThinking) =>
-        model.Chat.Family == ChatFamily.DualMode
+        model.Chat.Capabilities.SystemThinkFlags
             ? ThinkingModes.WithSystemFlag(example, enableThinking ? ThinkingModes.ThinkFlag : ThinkingModes.NoThinkFlag).Prompt
             : example.Prompt;
 

@@ -12,26 +12,39 @@ public sealed class LanguageModel : IDisposable
 
     public CausalLM Model { get; }
     public Tokenizer Tokenizer { get; }
-    public ChatFamily? ChatFamilyOverride { get; }
+    /// <summary>The chat template in place of the tokenizer's own (chatml, dual-mode, a .jinja file …), or
+    /// null.</summary>
+    public string? ChatTemplateOverride { get; }
+    /// <summary>Variables passed to the chat template on every rendering (transformers'
+    /// chat_template_kwargs).</summary>
+    public IReadOnlyDictionary<string, object?>? ChatTemplateKwargs { get; init; }
 
-    public LanguageModel(CausalLM model, Tokenizer tokenizer, ChatFamily? chatFamily = null)
+    public LanguageModel(CausalLM model, Tokenizer tokenizer, string? chatTemplate = null)
     {
         if (tokenizer.VocabSize > model.Config.VocabSize)
             throw new ReasonSharpException($"the tokenizer in {tokenizer.Folder} has {tokenizer.VocabSize} ids but the model's vocab_size is {model.Config.VocabSize}");
         Model = model;
         Tokenizer = tokenizer;
-        ChatFamilyOverride = chatFamily;
+        ChatTemplateOverride = chatTemplate;
     }
 
-    /// <summary>The chat format named by the tokenizer's template (or the override); an unknown template is an error listing the choices.</summary>
-    public ChatFormat Chat => _chat ??= ChatFormat.For(Tokenizer, ChatFamilyOverride);
+    /// <summary>The tokenizer's chat template (or the override), with the chat template kwargs.</summary>
+    public ChatFormat Chat => _chat ??= ChatTemplateKwargs is { } kwargs
+        ? ChatFormat.For(Tokenizer, ChatTemplateOverride).WithKwargs(kwargs)
+        : ChatFormat.For(Tokenizer, ChatTemplateOverride);
 
     /// <summary>Loads a Hugging Face model folder (config, weights, tokenizer) onto a device, computing in float32 on the CPU.</summary>
-    public static LanguageModel Load(string folder, string device = "auto", ChatFamily? chatFamily = null)
+    /// <param name="chatTemplate">A chat template in place of the tokenizer's own (chatml, dual-mode, a .jinja file
+    /// …).</param>
+    public static LanguageModel Load(string folder, string device = "auto", string? chatTemplate = null)
     {
         var target = Devices.Parse(device);
         var tokenizer = Tokenizer.Load(folder);
-        try { return new LanguageModel(ModelFolder.Load(folder, target, Devices.DefaultDtype(target)), tokenizer, chatFamily); }
+        try
+        {
+            var model = ModelFolder.Load(folder, target, Devices.DefaultDtype(target));
+            return new LanguageModel(model, tokenizer, chatTemplate);
+        }
         catch { tokenizer.Dispose(); throw; }
     }
 
@@ -61,9 +74,13 @@ public sealed class LanguageModel : IDisposable
     public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens) =>
         ids is List<int> list ? Tokenizer.Decode(CollectionsMarshal.AsSpan(list), skipSpecialTokens) : Tokenizer.Decode(ids.ToArray(), skipSpecialTokens);
 
-    /// <summary>Prompt ids for a conversation with the generation prompt added.</summary>
+    /// <summary>Prompt ids for a conversation with the generation prompt added (enable_thinking as given).</summary>
     public int[] EncodePrompt(IReadOnlyList<ChatMessage> messages, bool enableThinking = true) =>
-        Chat.Encode(messages, new ChatRenderOptions { AddGenerationPrompt = true, EnableThinking = enableThinking }).InputIds;
+        Tokenizer.Encode(Chat.Render(messages, new ChatRenderOptions
+        {
+            AddGenerationPrompt = true,
+            EnableThinking = enableThinking
+        }));
 
     public long ParameterCount() => Model.ParameterCount();
 

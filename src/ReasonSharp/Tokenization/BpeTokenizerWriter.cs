@@ -6,34 +6,6 @@ namespace ReasonSharp.Tokenization;
 /// <summary>Writes a trained <see cref="BpeModel"/> as a Hugging Face tokenizer folder (tokenizer.json + tokenizer_config.json).</summary>
 public static class BpeTokenizerWriter
 {
-    /// <summary>Plain ChatML: every turn is &lt;|im_start|&gt;role\n…&lt;|im_end|&gt;\n, no default system prompt.</summary>
-    public const string ChatMLTemplate =
-        "{%- for message in messages %}"
-        + "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
-        + "{%- endfor %}"
-        + "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
-
-    /// <summary>
-    /// ReasonSharp's dual-mode convention on ChatML (as SmolLM3): `/think` or `/no_think` in the system message (or
-    /// enable_thinking) picks the mode; in no-think mode assistant turns start with an empty think block.
-    /// </summary>
-    public const string DualModeTemplate =
-        "{%- set thinking = enable_thinking is not defined or enable_thinking %}"
-        + "{%- if messages and messages[0]['role'] == 'system' %}"
-        + "{%- set system = messages[0]['content'] %}"
-        + "{%- if '/no_think' in system %}{%- set thinking = false %}{%- elif '/think' in system %}{%- set thinking = true %}{%- endif %}"
-        + "{%- set system = system.replace('/no_think', '').replace('/think', '').rstrip() %}"
-        + "{%- if system %}{{- '<|im_start|>system\\n' + system + '<|im_end|>\\n' }}{%- endif %}"
-        + "{%- set rest = messages[1:] %}"
-        + "{%- else %}{%- set rest = messages %}{%- endif %}"
-        + "{%- set empty_think = '' if thinking else '<think>\\n\\n</think>\\n' %}"
-        + "{%- for message in rest %}"
-        + "{%- if message['role'] == 'assistant' %}"
-        + "{{- '<|im_start|>assistant\\n' + empty_think + message['content'].lstrip('\\n') + '<|im_end|>\\n' }}"
-        + "{%- else %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{%- endif %}"
-        + "{%- endfor %}"
-        + "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' + empty_think }}{%- endif %}";
-
     static readonly JsonWriterOptions WriterOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static void Write(BpeModel model, BpeTrainerOptions options, string folder)

@@ -18,15 +18,10 @@ public sealed record BpeTrainerOptions
     /// <summary>`model_max_length` written to tokenizer_config.json.</summary>
     public int ModelMaxLength { get; init; } = 2048;
     /// <summary>The chat template written to tokenizer_config.json (plain ChatML, or the dual-mode template).</summary>
-    public string ChatTemplate { get; init; } = BpeTokenizerWriter.ChatMLTemplate;
+    public string ChatTemplate { get; init; } = ChatTemplates.ChatML;
 
-    /// <summary>The template ReasonSharp writes for a chat format name: chatml or dual-mode.</summary>
-    public static string TemplateFor(string chatFormat) => ChatFormat.ParseFamily(chatFormat) switch
-    {
-        ChatFamily.ChatML => BpeTokenizerWriter.ChatMLTemplate,
-        ChatFamily.DualMode => BpeTokenizerWriter.DualModeTemplate,
-        var other => throw new ReasonSharpException($"a trained tokenizer can use the chatml or dual-mode chat format, not {other}"),
-    };
+    /// <summary>The template a chat format option names: chatml, dual-mode, or a template file or folder.</summary>
+    public static string TemplateFor(string chatFormat) => ChatTemplates.Resolve(chatFormat, "chat_format");
 }
 
 /// <summary>The reasoning tokens every ReasonSharp-trained tokenizer has, each one id.</summary>

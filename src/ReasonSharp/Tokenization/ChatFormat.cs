@@ -1,97 +1,211 @@
-using System.Text.RegularExpressions;
+using ReasonSharp.Templates;
 
 namespace ReasonSharp.Tokenization;
 
-/// <summary>The chat-template families ReasonSharp renders natively (no Jinja engine).</summary>
-public enum ChatFamily
+/// <summary>What a chat template does, found by rendering small conversations with it (never by its name).</summary>
+/// <param name="EnableThinking">The output changes with `enable_thinking` (Qwen3, SmolLM3, dual-mode).</param>
+/// <param name="SystemThinkFlags">`/think` and `/no_think` in the system message switch the mode (SmolLM3,
+/// dual-mode).</param>
+/// <param name="WritesEmptyThinkBlock">In no-think mode the template itself writes an empty think block before an
+/// answer that has none.</param>
+/// <param name="GenerationBlocks">The template marks assistant text with {% generation %} blocks.</param>
+public sealed record ChatCapabilities(bool EnableThinking, bool SystemThinkFlags, bool WritesEmptyThinkBlock,
+    bool GenerationBlocks)
 {
-    /// <summary>ChatML as Qwen2.5 writes it, with the template's default system prompt when there is one.</summary>
-    ChatML,
-    /// <summary>Qwen3: ChatML with &lt;think&gt; blocks, `enable_thinking`, and thinking stripped from earlier turns.</summary>
-    Qwen3,
-    /// <summary>Llama 3: header tokens and &lt;|eot_id|&gt;; 3.1+ templates add the knowledge-date system block.</summary>
-    Llama3,
-    /// <summary>SmolLM3's convention on ChatML: `/think` or `/no_think` in the system message picks the mode.</summary>
-    DualMode,
+    /// <summary>Whether the template can switch thinking off at all.</summary>
+    public bool CanSwitchThinkingOff => EnableThinking || SystemThinkFlags;
+
+    public override string ToString()
+    {
+        var parts = new List<string>();
+        if (EnableThinking) parts.Add("enable_thinking");
+        if (SystemThinkFlags) parts.Add("/think and /no_think system flags");
+        if (WritesEmptyThinkBlock) parts.Add("writes the empty think block of no-think mode");
+        parts.Add(GenerationBlocks ? "{% generation %} assistant masks" : "assistant masks from rendered prefixes");
+        return string.Join(", ", parts);
+    }
 }
 
-/// <summary>
-/// Renders conversations in one chat family to token ids with an assistant mask. Text is built segment by segment
-/// and each segment encoded, so the mask is exact; the ids always equal encoding the whole rendered text.
+/// <summary> Renders conversations with the tokenizer's chat template (a Jinja template run as transformers'
+/// apply_chat_template does) to text, token ids and an assistant mask. The mask comes from the template's {% generation
+/// %} blocks when it has them; otherwise each assistant turn starts where the conversation before it, rendered with the
+/// generation prompt, ends (which must be a prefix of the whole rendering) and runs through its end-of-turn token. Text
+/// is encoded segment by segment, so the ids always equal encoding the whole text.
 /// </summary>
-public sealed partial class ChatFormat
+public sealed class ChatFormat
 {
-    /// <summary>Names accepted by <see cref="ParseFamily"/>, with what each means (for help and error messages).</summary>
-    public static IReadOnlyList<(string Name, ChatFamily Family, string Description)> Families { get; } =
-    [
-        ("chatml", ChatFamily.ChatML, "ChatML as in Qwen2.5 (<|im_start|>role\\n…<|im_end|>)"),
-        ("qwen3", ChatFamily.Qwen3, "Qwen3 with <think> blocks and enable_thinking"),
-        ("llama3", ChatFamily.Llama3, "Llama 3 (<|start_header_id|>role<|end_header_id|>\\n\\n…<|eot_id|>)"),
-        ("dual-mode", ChatFamily.DualMode, "SmolLM3's /think and /no_think in the system message, on ChatML"),
-    ];
-
-    static string Choices => string.Join("; ", Families.Select(f => $"{f.Name}: {f.Description}"));
+    static readonly string[] ExtraTokenKeys = ["unk_token", "pad_token", "sep_token"];
 
     readonly Tokenizer tokenizer;
-    readonly string? defaultSystemPrompt;
-    readonly bool llamaKnowledgeDate;
-    readonly bool llamaDateIsToday;
-    readonly string bosToken;
+    readonly Dictionary<string, object?> baseVariables = new(StringComparer.Ordinal);
+    readonly IReadOnlyDictionary<string, object?> defaultKwargs;
+    readonly string[] endOfTurn;
+    ChatCapabilities? capabilities;
 
-    public ChatFamily Family { get; }
-    public string Name => Families.First(f => f.Family == Family).Name;
-
-    public ChatFormat(Tokenizer tokenizer, ChatFamily family)
+    /// <summary>A format with <paramref name="chatTemplate"/>, or the tokenizer's own template when null.</summary>
+    /// <param name="templateName">How errors name the template; default: its file.</param>
+    public ChatFormat(Tokenizer tokenizer, string? chatTemplate = null, string? templateName = null,
+        IReadOnlyDictionary<string, object?>? chatTemplateKwargs = null)
     {
         this.tokenizer = tokenizer;
-        Family = family;
-        var template = tokenizer.ChatTemplate ?? "";
-        defaultSystemPrompt = family == ChatFamily.ChatML ? FindDefaultSystemPrompt(template) : null;
-        llamaKnowledgeDate = template.Contains("Cutting Knowledge Date", StringComparison.Ordinal);
-        llamaDateIsToday = template.Contains("strftime_now", StringComparison.Ordinal);
-        bosToken = tokenizer.Config.BosToken ?? "<|begin_of_text|>";
-        RequireSingleTokens(family == ChatFamily.Llama3 ? [bosToken, "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"] : ["<|im_start|>", "<|im_end|>"]);
+        var source = chatTemplate ?? tokenizer.ChatTemplate ?? throw new ReasonSharpException(
+            $"{Path.Combine(tokenizer.Folder, TokenizerConfig.FileName)}: key 'chat_template' is missing (and there "
+                + $"is no "
+            + $"{TokenizerConfig.ChatTemplateFileName}); give a chat template: chatml, dual-mode, or a .jinja file");
+        Name = templateName ?? (chatTemplate is null ? OwnTemplateName(tokenizer) : "chat template");
+        Template = Templates.Template.Parse(source, Name);
+        defaultKwargs = chatTemplateKwargs ?? new Dictionary<string, object?>();
+        var config = tokenizer.Config;
+        if (config.BosToken is { } bos) baseVariables["bos_token"] = bos;
+        if (config.EosToken is { } eos) baseVariables["eos_token"] = eos;
+        foreach (var (key, value) in ExtraTokenKeys.Zip([config.UnkToken, config.PadToken, config.SepToken]))
+            if (value is not null) baseVariables[key] = value;
+        endOfTurn = tokenizer.StopTokenIds.Select(id => tokenizer.IdToToken(id)).Distinct().ToArray();
     }
 
-    /// <summary>The format named by the tokenizer's chat template, or <paramref name="family"/> when given.</summary>
-    public static ChatFormat For(Tokenizer tokenizer, ChatFamily? family = null) =>
-        new(tokenizer, family ?? Detect(tokenizer.ChatTemplate, Path.Combine(tokenizer.Folder, TokenizerConfig.FileName)));
+    /// <summary>The template the tokenizer carries, or the one <paramref name="chatTemplate"/> names (chatml,
+    /// dual-mode, a .jinja file, a model folder …).</summary>
+    public static ChatFormat For(Tokenizer tokenizer, string? chatTemplate = null) => chatTemplate is null
+        ? new ChatFormat(tokenizer)
+        : new ChatFormat(tokenizer, ChatTemplates.Resolve(chatTemplate, "chat template"), chatTemplate);
 
-    /// <summary>Recognises a family from distinctive parts of a Jinja chat template; an unknown one is an error listing the choices.</summary>
-    public static ChatFamily Detect(string? chatTemplate, string source)
+    /// <summary>The same template with <paramref name="kwargs"/> passed on every rendering (per-call ones
+    /// win).</summary>
+    public ChatFormat WithKwargs(IReadOnlyDictionary<string, object?> kwargs)
     {
-        if (string.IsNullOrEmpty(chatTemplate))
-            throw new ReasonSharpException($"{source}: key 'chat_template' is missing; choose the chat format explicitly, one of: {Choices}");
-        if (chatTemplate.Contains("<|start_header_id|>", StringComparison.Ordinal)) return ChatFamily.Llama3;
-        if (chatTemplate.Contains("<|im_start|>", StringComparison.Ordinal))
-        {
-            if (chatTemplate.Contains("/no_think", StringComparison.Ordinal)) return ChatFamily.DualMode;
-            if (chatTemplate.Contains("enable_thinking", StringComparison.Ordinal) || chatTemplate.Contains("reasoning_content", StringComparison.Ordinal))
-                return ChatFamily.Qwen3;
-            return ChatFamily.ChatML;
-        }
-        var start = chatTemplate.Length > 80 ? chatTemplate[..80] + "…" : chatTemplate;
-        throw new ReasonSharpException($"{source}: key 'chat_template' is not a chat format ReasonSharp recognises (it starts \"{start.ReplaceLineEndings(" ")}\"); "
-            + $"choose one explicitly: {Choices}");
+        var merged = new Dictionary<string, object?>(defaultKwargs);
+        foreach (var (key, value) in kwargs) merged[key] = value;
+        return new ChatFormat(tokenizer, Template.Source, Name, merged);
     }
 
-    /// <summary>A family from its name (chatml, qwen3, llama3, dual-mode; smollm3 also names dual-mode).</summary>
-    public static ChatFamily ParseFamily(string name)
+    static string OwnTemplateName(Tokenizer tokenizer)
     {
-        var key = name.Trim().ToLowerInvariant();
-        if (key == "smollm3") return ChatFamily.DualMode;
-        foreach (var f in Families) if (f.Name == key) return f.Family;
-        throw new ReasonSharpException($"chat format '{name}' is unknown; choose one of: {Choices}");
+        var jinja = Path.Combine(tokenizer.Folder, TokenizerConfig.ChatTemplateFileName);
+        return File.Exists(jinja) ? jinja : Path.Combine(tokenizer.Folder, TokenizerConfig.FileName) + " chat_template";
     }
 
-    /// <summary>The rendered text, as the family's chat template would produce it.</summary>
+    /// <summary>How errors name the template.</summary>
+    public string Name { get; }
+    public Template Template { get; }
+    public Tokenizer Tokenizer => tokenizer;
+
+    /// <summary>What the template does with thinking modes and masks, found by rendering (once).</summary>
+    public ChatCapabilities Capabilities => capabilities ??= DetectCapabilities();
+
+    /// <summary>The rendered text, as transformers' apply_chat_template would give it.</summary>
     public string Render(IReadOnlyList<ChatMessage> messages, ChatRenderOptions? options = null) =>
-        string.Concat(Segments(messages, options ?? new ChatRenderOptions()).Select(s => s.Text));
+        RenderOutput(messages, options ?? new ChatRenderOptions(), Clock(options)).Text;
 
-    /// <summary>Token ids and assistant mask (true for the assistant's content and its end-of-turn token, false for role headers).</summary>
+    /// <summary>Token ids and assistant mask (true for the assistant's text and its end-of-turn token; false for role
+    /// headers, prompts and text the template writes before the assistant's own).</summary>
     public ChatEncoding Encode(IReadOnlyList<ChatMessage> messages, ChatRenderOptions? options = null)
     {
-        var segments = Segments(messages, options ?? new ChatRenderOptions());
+        options ??= new ChatRenderOptions();
+        var now = Clock(options);
+        var output = RenderOutput(messages, options, now);
+        var spans = Template.HasGenerationBlocks ? output.GenerationSpans : PrefixSpans(messages, options, now,
+            output.Text);
+        return EncodeSegments(Segments(output.Text, spans));
+    }
+
+    /// <summary>One clock for all renderings of a call, so that prefixes agree on strftime_now.</summary>
+    static Func<DateTime> Clock(ChatRenderOptions? options)
+    {
+        if (options?.Now is { } now) return now;
+        var fixedNow = DateTime.Now;
+        return () => fixedNow;
+    }
+
+    TemplateOutput RenderOutput(IReadOnlyList<ChatMessage> messages, ChatRenderOptions options, Func<DateTime> now)
+    {
+        var variables = new Dictionary<string, object?>(baseVariables, StringComparer.Ordinal);
+        foreach (var (key, value) in defaultKwargs) variables[key] = value;
+        if (options.ChatTemplateKwargs is { } kwargs)
+            foreach (var (key, value) in kwargs) variables[key] = value;
+        if (options.EnableThinking is { } thinking) variables["enable_thinking"] = thinking;
+        variables["messages"] = messages.Select(m => (object?)new Dictionary<string, object?>
+        {
+            ["role"] = m.Role,
+            ["content"] = m.Content
+        }).ToList();
+        variables["add_generation_prompt"] = options.AddGenerationPrompt;
+        return Template.Render(variables, new TemplateRenderOptions { Now = now });
+    }
+
+    /// <summary> Assistant spans without {% generation %}: turn i starts where messages[..i] rendered with the
+    /// generation prompt ends, which must be a prefix of the whole text, and runs through the first end-of-turn token
+    /// after that (or to where the next turn's prefix ends).
+    /// </summary>
+    List<TemplateSpan> PrefixSpans(IReadOnlyList<ChatMessage> messages, ChatRenderOptions options, Func<DateTime> now,
+        string text)
+    {
+        var assistantTurns = Enumerable.Range(0, messages.Count).Where(i => messages[i].IsAssistant).ToList();
+        var starts = new List<int>(assistantTurns.Count);
+        foreach (var i in assistantTurns)
+        {
+            var prefix = RenderOutput(messages.Take(i).ToList(), options with { AddGenerationPrompt = true }, now).Text;
+            if (!text.StartsWith(prefix, StringComparison.Ordinal))
+                throw new ReasonSharpException(
+                    $"{Name}: cannot tell which tokens are the assistant's in message {i}: the conversation before "
+                        + $"it, rendered with "
+                    + "the generation prompt, is not the start of the whole rendering (the template renders earlier "
+                        + "turns "
+                    + $"differently once later ones follow; differing at character "
+                        + $"{CommonPrefixLength(prefix, text)}). Add "
+                    + "{% generation %}…{% endgeneration %} around the assistant's text in the template, or train on "
+                        + "whole texts");
+            starts.Add(prefix.Length);
+        }
+        var spans = new List<TemplateSpan>(starts.Count);
+        for (var k = 0; k < starts.Count; k++)
+        {
+            var bound = k + 1 < starts.Count ? starts[k + 1] : text.Length;
+            var end = -1;
+            foreach (var token in endOfTurn)
+            {
+                var at = text.IndexOf(token, starts[k], StringComparison.Ordinal);
+                if (at >= 0 && at + token.Length <= bound && (end < 0 || at + token.Length < end)) end = at
+                    + token.Length;
+            }
+            if (end < 0)
+            {
+                var through = RenderOutput(messages.Take(assistantTurns[k] + 1).ToList(),
+                    options with { AddGenerationPrompt = false }, now).Text;
+                end = text.StartsWith(through, StringComparison.Ordinal) && through.Length <= bound ? through.Length
+                    : bound;
+            }
+            spans.Add(new TemplateSpan(starts[k], Math.Max(starts[k], end)));
+        }
+        return spans;
+    }
+
+    static int CommonPrefixLength(string a, string b)
+    {
+        var n = 0;
+        while (n < a.Length && n < b.Length && a[n] == b[n]) n++;
+        return n;
+    }
+
+    internal readonly record struct Segment(string Text, bool Assistant);
+
+    static List<Segment> Segments(string text, IReadOnlyList<TemplateSpan> spans)
+    {
+        var segments = new List<Segment>();
+        var at = 0;
+        foreach (var span in spans.OrderBy(s => s.Start))
+        {
+            var start = Math.Max(span.Start, at);
+            var end = Math.Min(Math.Max(span.End, start), text.Length);
+            if (start > at) segments.Add(new Segment(text[at..start], false));
+            if (end > start) segments.Add(new Segment(text[start..end], true));
+            at = Math.Max(at, end);
+        }
+        if (at < text.Length) segments.Add(new Segment(text[at..], false));
+        return segments;
+    }
+
+    ChatEncoding EncodeSegments(List<Segment> segments)
+    {
         var ids = new List<int>();
         var mask = new List<bool>();
         foreach (var segment in segments)
@@ -107,9 +221,9 @@ public sealed partial class ChatFormat
             : new ChatEncoding(whole, AlignMask(segments, text, whole), text);
     }
 
-    /// <summary>When a token crosses a segment boundary (say, a header's "\n" merging with content that starts with "\n"),
-    /// the whole text's ids rule; each boundary falls after the tokens that lie wholly before it, and a crossing token
-    /// goes to the later segment.</summary>
+    /// <summary>When a token crosses a segment boundary (say, a header's "\n" merging with content that starts with
+    /// "\n"), the whole text's ids rule; each boundary falls after the tokens that lie wholly before it, and a crossing
+    /// token goes to the later segment.</summary>
     bool[] AlignMask(List<Segment> segments, string text, int[] whole)
     {
         var mask = new bool[whole.Length];
@@ -118,7 +232,8 @@ public sealed partial class ChatFormat
         for (var k = 0; k < segments.Count; k++)
         {
             offset += segments[k].Text.Length;
-            var end = k == segments.Count - 1 ? whole.Length : CommonPrefixLength(tokenizer.Encode(text[..offset]), whole);
+            var end = k == segments.Count - 1 ? whole.Length : CommonPrefixLength(tokenizer.Encode(text[..offset]),
+                whole);
             for (var i = start; i < end; i++) mask[i] = segments[k].Assistant;
             start = Math.Max(start, end);
         }
@@ -132,33 +247,47 @@ public sealed partial class ChatFormat
         return n;
     }
 
-    void RequireSingleTokens(IEnumerable<string> tokens)
+    /// <summary>Renders small probe conversations; a template that raises on a probe lacks that capability.</summary>
+    ChatCapabilities DetectCapabilities()
     {
-        var missing = tokens.Where(t => tokenizer.TokenToId(t) is null || tokenizer.Encode(t).Length != 1).ToList();
-        if (missing.Count > 0)
-            throw new ReasonSharpException($"chat format {Name} needs {string.Join(", ", missing)} as single tokens, which {tokenizer.Folder} lacks; choose another format: {Choices}");
-    }
-
-    /// <summary>The default system prompt a ChatML template writes when the conversation has none (Qwen2.5's
-    /// "You are Qwen, created by Alibaba Cloud…"): a single string literal holding a whole system turn.</summary>
-    static string? FindDefaultSystemPrompt(string template)
-    {
-        var match = DefaultSystemLiteral().Match(template);
-        return match.Success ? UnescapeJinjaString(match.Groups["body"].Value) : null;
-    }
-
-    static string UnescapeJinjaString(string literal)
-    {
-        var text = new System.Text.StringBuilder();
-        for (var i = 0; i < literal.Length; i++)
+        var clock = Clock(null);
+        string? Probe(ChatMessage[] messages, bool generationPrompt, bool? thinking)
         {
-            if (literal[i] != '\\' || i + 1 == literal.Length) { text.Append(literal[i]); continue; }
-            var c = literal[++i];
-            text.Append(c switch { 'n' => '\n', 't' => '\t', 'r' => '\r', _ => c });
+            try
+            {
+                return RenderOutput(messages, new ChatRenderOptions
+                {
+                    AddGenerationPrompt = generationPrompt,
+                    EnableThinking = thinking
+                }, clock).Text;
+            }
+            catch (ReasonSharpException) { return null; }
         }
-        return text.ToString();
-    }
+        ChatMessage[] user = [ChatMessage.FromUser("Hi")];
+        var on = Probe(user, true, true);
+        var off = Probe(user, true, false);
+        var enableThinking = on is not null && off is not null && on != off;
 
-    [GeneratedRegex(@"(?<q>['""])<\|im_start\|>system\\n(?<body>(?:(?!\k<q>)[^\\]|\\.)*?)<\|im_end\|>\\n\k<q>")]
-    private static partial Regex DefaultSystemLiteral();
+        var think = Probe([ChatMessage.FromSystem(ReasoningFlags.Think), .. user], true, null);
+        var noThink = Probe([ChatMessage.FromSystem(ReasoningFlags.NoThink), .. user], true, null);
+        var flags = think is not null && noThink is not null
+            && think.Replace(ReasoningFlags.Think, "",
+                StringComparison.Ordinal) != noThink.Replace(ReasoningFlags.NoThink, "", StringComparison.Ordinal);
+
+        var answered = flags
+            ? Probe([ChatMessage.FromSystem(ReasoningFlags.NoThink), .. user, ChatMessage.FromAssistant("Hello")],
+                false, null)
+            : enableThinking ? Probe([.. user, ChatMessage.FromAssistant("Hello")], false, false) : null;
+        var writesEmptyThink = answered is not null && answered.Contains(ReasoningTokens.ThinkOpen,
+            StringComparison.Ordinal)
+            && answered.Contains(ReasoningTokens.ThinkClose, StringComparison.Ordinal);
+        return new ChatCapabilities(enableThinking, flags, writesEmptyThink, Template.HasGenerationBlocks);
+    }
+}
+
+/// <summary>The system-message flags of dual-mode templates.</summary>
+public static class ReasoningFlags
+{
+    public const string Think = "/think";
+    public const string NoThink = "/no_think";
 }

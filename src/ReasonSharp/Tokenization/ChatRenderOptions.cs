@@ -5,11 +5,16 @@ public sealed record ChatRenderOptions
 {
     /// <summary>Append the header that opens the assistant's next turn (`add_generation_prompt`).</summary>
     public bool AddGenerationPrompt { get; init; }
-    /// <summary>Qwen3's `enable_thinking`; in the dual-mode format the default mode, which `/think` or `/no_think` in the system message overrides.</summary>
-    public bool EnableThinking { get; init; } = true;
-    /// <summary>Llama-3.1+ "Today Date" line; null takes the template's own default.</summary>
-    public string? DateString { get; init; }
+    /// <summary>`enable_thinking` (Qwen3, SmolLM3, ReasonSharp's dual-mode template); null leaves it undefined, which
+    /// those templates read as on.</summary>
+    public bool? EnableThinking { get; init; }
+    /// <summary>More template variables (transformers' chat_template_kwargs: tools, documents, date_string …); they
+    /// win over the tokenizer's special tokens, and EnableThinking wins over an enable_thinking here.</summary>
+    public IReadOnlyDictionary<string, object?>? ChatTemplateKwargs { get; init; }
+    /// <summary>The clock strftime_now reads (Llama 3's "Today Date", Granite's); null: now.</summary>
+    public Func<DateTime>? Now { get; init; }
 }
 
-/// <summary>A rendered conversation: its token ids, which of them belong to assistant turns, and the text they encode.</summary>
+/// <summary>A rendered conversation: its token ids, which of them belong to assistant turns, and the text they
+/// encode.</summary>
 public sealed record ChatEncoding(int[] InputIds, bool[] AssistantMask, string Text);

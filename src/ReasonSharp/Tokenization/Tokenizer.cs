@@ -11,8 +11,10 @@ public sealed class Tokenizer : IDisposable
 {
     public const string FileName = "tokenizer.json";
 
-    /// <summary>End-of-turn tokens of the chat formats ReasonSharp knows; generation also stops on them when present.</summary>
-    static readonly string[] EndOfTurnTokens = ["<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<|end_of_text|>"];
+    /// <summary>End-of-turn tokens of common chat templates (ChatML, Llama 3, Gemma, Phi); generation also stops on
+    /// them when present, and they end assistant turns in masks.</summary>
+    static readonly string[] EndOfTurnTokens = ["<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<|end_of_text|>",
+        "<end_of_turn>", "<|end|>", "<|eom_id|>"];
 
     readonly HfTokenizers.Tokenizer native;
     readonly string tokenizerJsonText;
@@ -27,7 +29,8 @@ public sealed class Tokenizer : IDisposable
     public int? BosTokenId { get; }
     public int? EosTokenId { get; }
     public int? PadTokenId { get; }
-    /// <summary>EOS and, when present, `&lt;|im_end|&gt;`, `&lt;|eot_id|&gt;`, `&lt;|endoftext|&gt;`, `&lt;|end_of_text|&gt;`.</summary>
+    /// <summary>EOS and, when present, `&lt;|im_end|&gt;`, `&lt;|eot_id|&gt;`, `&lt;|endoftext|&gt;`,
+    /// `&lt;|end_of_text|&gt;`, `&lt;end_of_turn&gt;`, `&lt;|end|&gt;`, `&lt;|eom_id|&gt;`.</summary>
     public IReadOnlyList<int> StopTokenIds { get; }
     public string? ChatTemplate => Config.ChatTemplate;
     public int? ModelMaxLength => Config.ModelMaxLength;

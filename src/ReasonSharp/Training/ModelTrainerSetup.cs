@@ -13,10 +13,11 @@ namespace ReasonSharp.Training;
 /// </summary>
 public static class ModelTrainerSetup
 {
-    /// <summary>Loads <paramref name="folder"/> (default: model_name_or_path) on the configured device with the chat_format override.</summary>
+    /// <summary>Loads <paramref name="folder"/> (default: model_name_or_path) on the configured device with the
+    /// chat_format template.</summary>
     public static LanguageModel LoadModel(ModelTrainingOptions options, string? folder = null) =>
         LanguageModel.Load(folder ?? options.ModelNameOrPath ?? throw new ReasonSharpException("training option 'model_name_or_path' is not set; expected a model folder"),
-            options.Device, options.ChatFamilyOverride());
+            options.Device, options.ChatFormat);
 
     /// <summary>dataset_name's train split as examples (any schema the data layer reads).</summary>
     public static List<Example> ReadTrainExamples(ModelTrainingOptions options) =>

@@ -17,7 +17,8 @@ public abstract record ModelTrainingOptions : TrainingOptions
     public string? ModelNameOrPath { get; init; }
     /// <summary>cpu, cuda, cuda:N or auto.</summary>
     public string Device { get; init; } = "auto";
-    /// <summary>Chat format (chatml, qwen3, llama3, dual-mode); null: recognised from the tokenizer's chat template.</summary>
+    /// <summary>Chat template in place of the tokenizer's own: chatml, dual-mode, a .jinja file, a
+    /// tokenizer_config.json or a model folder; null: the tokenizer's chat_template.</summary>
     public string? ChatFormat { get; init; }
 
     // Data
@@ -51,7 +52,7 @@ public abstract record ModelTrainingOptions : TrainingOptions
     {
         base.Validate();
         Check(EvalAccuracySamples is null or > 0, "eval_accuracy_samples", "an integer > 0 or null", EvalAccuracySamples);
-        Named("chat_format", () => ChatFamilyOverride());
+        if (ChatFormat is { } chatFormat) ChatTemplates.Resolve(chatFormat, "training option 'chat_format'");
         Check(LoraR > 0, "lora_r", "an integer > 0", LoraR);
         Check(LoraAlpha > 0, "lora_alpha", "a number > 0", LoraAlpha);
         Check(LoraDropout is >= 0 and < 1, "lora_dropout", "a number in [0, 1)", LoraDropout);
@@ -64,9 +65,6 @@ public abstract record ModelTrainingOptions : TrainingOptions
         Check(!string.IsNullOrWhiteSpace(ModelNameOrPath), "model_name_or_path", "a model folder", ModelNameOrPath);
         Check(!string.IsNullOrWhiteSpace(DatasetName), "dataset_name", datasetExpected, DatasetName);
     }
-
-    /// <summary>The chat family override, or null to recognise it from the tokenizer.</summary>
-    public ChatFamily? ChatFamilyOverride() => ChatFormat is null ? null : Tokenization.ChatFormat.ParseFamily(ChatFormat);
 
     /// <summary>PEFT's LoraConfig from the lora_* options.</summary>
     public LoraConfig Lora() => new()

@@ -25,7 +25,7 @@ public class ModelCliTests
         using var lm = LanguageModel.Load(dir.File("m"), "cpu");
         Assert.Contains($"vocab {lm.Tokenizer.VocabSize}", output);
         Assert.Equal(lm.Model.Config.ParameterCount(), lm.ParameterCount());
-        Assert.Equal("chatml", lm.Chat.Name);
+        Assert.Equal(ReasonSharp.Tokenization.ChatTemplates.ChatML, lm.Chat.Template.Source);
         Assert.Contains(lm.Tokenizer.TokenToId("<|im_end|>")!.Value, lm.StopTokenIds);
     }
 

@@ -99,7 +99,7 @@ public sealed class EvalSampleCliTests : IDisposable
     [InlineData("k must be at least 1", "eval", "--k", "0")]
     [InlineData("--greedy", "eval", "--greedy", "--k", "4")]
     [InlineData("--modes: unknown mode 'maybe'", "eval", "--modes", "think,maybe")]
-    [InlineData("uses chatml", "eval", "--modes", "no_think")]
+    [InlineData("does neither", "eval", "--modes", "no_think")]
     [InlineData("--vote: unknown value", "eval", "--vote", "loudest")]
     [InlineData("--select: unknown value 'best'", "sample", "--select", "best")]
     [InlineData("num_generations must be at least 1", "sample", "--n", "0")]

@@ -59,10 +59,10 @@ public sealed class EvaluatorTests : IDisposable
         var chatml = new Evaluator(new EvalOptions { K = 1, MaxNewTokens = 4, Modes = [ThinkingMode.Think, ThinkingMode.NoThink] });
         var e = await Assert.ThrowsAsync<ReasonSharpException>(() => chatml.EvaluateAsync(_model, "tiny", _examples));
         Assert.Contains("no_think", e.Message);
-        Assert.Contains("chatml", e.Message);
+        Assert.Contains("can switch thinking off", e.Message);
 
         // The same network and tokenizer in the dual-mode chat format (not disposed here: they belong to _model).
-        var dual = new LanguageModel(_model.Model, _model.Tokenizer, ReasonSharp.Tokenization.ChatFamily.DualMode);
+        var dual = new LanguageModel(_model.Model, _model.Tokenizer, "dual-mode");
         var results = await chatml.EvaluateAsync(dual, "tiny", _examples);
         Assert.Equal([ThinkingMode.Think, ThinkingMode.NoThink], results.Select(r => r.Mode));
         var noThink = results[1].Examples.SelectMany(o => o.SampleList).ToList();

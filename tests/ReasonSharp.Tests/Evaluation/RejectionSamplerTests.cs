@@ -191,10 +191,10 @@ public sealed class RejectionSamplerTests : IDisposable
     {
         var e = await Assert.ThrowsAsync<ReasonSharpException>(() =>
             new RejectionSampler(Options with { Mode = ThinkingMode.NoThink }, EvenLength()).RunAsync(_model, _examples, _dir.File("x.jsonl")));
-        Assert.Contains("chatml", e.Message);
+        Assert.Contains("can switch thinking off", e.Message);
 
         // The same network and tokenizer in the dual-mode chat format (not disposed here: they belong to _model).
-        var dual = new LanguageModel(_model.Model, _model.Tokenizer, ReasonSharp.Tokenization.ChatFamily.DualMode);
+        var dual = new LanguageModel(_model.Model, _model.Tokenizer, "dual-mode");
         var path = _dir.File("nothink.jsonl");
         var acceptAll = new RewardRegistry();
         acceptAll.Register(new DelegateReward("all", _ => 1f));

@@ -34,7 +34,9 @@ public class Qwen3TokenizerTests
     {
         var tokenizer = TokenizationTestData.Qwen3;
         var format = ChatFormat.For(tokenizer);
-        Assert.Equal(ChatFamily.Qwen3, format.Family);
+        Assert.Equal(new ChatCapabilities(EnableThinking: true, SystemThinkFlags: false, WritesEmptyThinkBlock: true,
+            GenerationBlocks: false),
+            format.Capabilities);
 
         var encoding = format.Encode(Conversation);
 

@@ -27,10 +27,11 @@ public class TokenizerCliTests
         Assert.Contains("\"<think>\"", output);
         Assert.Contains("\"1\"", output);
 
-        (code, output) = await Run("tokenize", folder, "--text", "Hi", "--chat", "--format", "qwen3", "--no-thinking");
+        (code, output) = await Run("tokenize", folder, "--text", "Hi", "--chat", "--format", "dual-mode",
+            "--no-thinking");
         Assert.True(code == 0, output);
-        Assert.Contains("format: qwen3", output);
-        Assert.Contains("<|im_start|>assistant\\n<think>\\n\\n</think>\\n\\n", output);
+        Assert.Contains("template: dual-mode (enable_thinking, /think and /no_think system flags", output);
+        Assert.Contains("<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n<think>\\n\\n</think>\\n", output);
     }
 
     [Fact]

@@ -53,12 +53,15 @@ public static class SftDataset
     }
 
     /// <summary>Trace-style conversion (trace_style) and, for training data, dual-mode mixing (think_fraction, seeded).</summary>
-    public static IReadOnlyList<Example> Prepare(IReadOnlyList<Example> examples, SftConfig config, bool mixDualMode, ChatFamily? family = null)
+    /// <param name="templateWritesEmptyThink">The chat template writes the empty think block of no-think turns itself
+    /// (<see cref="ChatCapabilities.WritesEmptyThinkBlock"/>), so stripped turns keep only their answer.</param>
+    public static IReadOnlyList<Example> Prepare(IReadOnlyList<Example> examples, SftConfig config, bool mixDualMode,
+        bool templateWritesEmptyThink = false)
     {
         if (config.TraceStyle is { } style) examples = examples.Select(e => ThinkingModes.ConvertTraces(e, style)).ToList();
         if (mixDualMode && config.ThinkFraction is { } fraction)
             examples = ThinkingModes.MixDualMode(examples, fraction, unchecked((int)config.Seed), config.TraceStyle ?? StyleOf(examples),
-                templateAddsEmptyThink: family == ChatFamily.DualMode);
+                templateAddsEmptyThink: templateWritesEmptyThink);
         return examples;
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using ReasonSharp.Data;
 using ReasonSharp.Modeling;
 using ReasonSharp.Reporting;
+using ReasonSharp.Tokenization;
 using ReasonSharp.Training.Lora;
 
 namespace ReasonSharp.Training.Sft;
@@ -38,11 +39,14 @@ public sealed class SftTrainer
     public SftTrainer(LanguageModel model, SftConfig config, SftExamples train, SftExamples? eval = null)
     {
         config.Validate();
-        if (config.ChatFamilyOverride() is { } family && family != model.Chat.Family)
-            throw new ReasonSharpException($"training option 'chat_format' is {config.ChatFormat}, but the model was loaded with the {model.Chat.Name} format; load it with that chat family");
+        if (config.ChatFormat is { } chatFormat && ChatTemplates.Resolve(chatFormat,
+            "training option 'chat_format'") != model.Chat.Template.Source)
+            throw new ReasonSharpException($"training option 'chat_format' is {chatFormat}, but the model was loaded "
+                + $"with another chat template ({model.Chat.Name}); load it with that template");
         _model = model;
         _config = config;
-        TrainData = SftDataset.Encode(SftDataset.Prepare(train.Examples, config, mixDualMode: true, model.Chat.Family), train.PromptCompletion, model.Chat, config, config.Packing);
+        TrainData = SftDataset.Encode(SftDataset.Prepare(train.Examples, config, mixDualMode: true,
+            model.Chat.Capabilities.WritesEmptyThinkBlock), train.PromptCompletion, model.Chat, config, config.Packing);
         if (eval is not null)
         {
             var prepared = SftDataset.Prepare(eval.Examples, config, mixDualMode: false);

@@ -52,7 +52,7 @@ public class LossMaskTests
     {
         using var dir = TestEnvironment.NewTempDir();
         using var tokenizer = Tokenizer.Load(TinyLanguageModels.Tokenizer(dir));
-        AssertOnlyAssistantTextIsLabelled(tokenizer, new ChatFormat(tokenizer, ChatFamily.ChatML));
+        AssertOnlyAssistantTextIsLabelled(tokenizer, ChatFormat.For(tokenizer, "chatml"));
     }
 
     [SkippableFact]
@@ -60,7 +60,7 @@ public class LossMaskTests
     {
         var folder = Path.GetDirectoryName(TestEnvironment.SharedFile("tokenizers/qwen3/tokenizer.json"))!;
         using var tokenizer = Tokenizer.Load(folder);
-        AssertOnlyAssistantTextIsLabelled(tokenizer, new ChatFormat(tokenizer, ChatFamily.ChatML));
+        AssertOnlyAssistantTextIsLabelled(tokenizer, ChatFormat.For(tokenizer, "chatml"));
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public class LossMaskTests
         Assert.Equal([ChatMessage.User, ChatMessage.Assistant], example.Messages.Select(m => m.Role));
 
         using var tokenizer = Tokenizer.Load(TinyLanguageModels.Tokenizer(dir));
-        var chat = new ChatFormat(tokenizer, ChatFamily.ChatML);
+        var chat = ChatFormat.For(tokenizer, "chatml");
         var sequence = Assert.Single(SftDataset.Encode(data.Examples, data.PromptCompletion, chat, config, pack: false).Sequences);
         var runs = Runs(tokenizer, sequence);
         Assert.Equal([(false, "<|im_start|>user\nCompute 3+4.<|im_end|>\n<|im_start|>assistant\n"),
@@ -91,7 +91,7 @@ public class LossMaskTests
         using var tokenizer = Tokenizer.Load(TinyLanguageModels.Tokenizer(dir));
         var example = SftFixtures.ExampleOf([ChatMessage.FromUser("Compute 1+1.")], "train.jsonl line 7");
         var error = Assert.Throws<ReasonSharpException>(() =>
-            SftDataset.Encode([example], false, new ChatFormat(tokenizer, ChatFamily.ChatML), new SftConfig(), pack: false));
+            SftDataset.Encode([example], false, ChatFormat.For(tokenizer, "chatml"), new SftConfig(), pack: false));
         Assert.Contains("train.jsonl line 7", error.Message);
         Assert.Contains("no assistant turn", error.Message);
     }

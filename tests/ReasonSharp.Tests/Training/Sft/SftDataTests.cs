@@ -11,7 +11,7 @@ public class SftDataTests
     {
         using var dir = TestEnvironment.NewTempDir();
         using var tokenizer = Tokenizer.Load(TinyLanguageModels.Tokenizer(dir));
-        var chat = new ChatFormat(tokenizer, ChatFamily.ChatML);
+        var chat = ChatFormat.For(tokenizer, "chatml");
         var examples = SftFixtures.Arithmetic(20, seed: 2).Examples.ToList();
         // One example whose prompt alone is longer than max_length: nothing of its completion survives.
         examples.Add(SftFixtures.ExampleOf([ChatMessage.FromUser(string.Concat(Enumerable.Repeat("Compute 1+2. ", 40))), ChatMessage.FromAssistant("3")], "long.jsonl line 1"));

@@ -51,4 +51,20 @@ public class DiskFullTests
         Assert.Contains("checkpoint-1 was not saved; the run has no earlier checkpoint", error.Message);
         Assert.DoesNotContain(Directory.GetDirectories(disk.File("run")), d => d.Contains("checkpoint-"));
     }
+
+    [SkippableFact]
+    public void AModelSaveThatDoesNotFitLeavesTheOldModelWhole()
+    {
+        using var model = TrainingFixtures.Model();
+        var bytes = model.state_dict().Values.Sum(t => t.numel()) * 4;
+        using var disk = new SmallDisk(bytes * 3 / 2 + 16 * 1024);
+        var folder = disk.File("model");
+        ReasonSharp.Modeling.ModelFolder.Save(model, folder);
+        var before = File.ReadAllBytes(Path.Combine(folder, "model.safetensors"));
+
+        using var other = TrainingFixtures.Model(seed: 2);
+        Assert.Throws<DiskFullException>(() => ReasonSharp.Modeling.ModelFolder.Save(other, folder));
+        Assert.Equal(before, File.ReadAllBytes(Path.Combine(folder, "model.safetensors")));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(folder), e => Path.GetFileName(e).StartsWith(".saving"));
+    }
 }

@@ -120,21 +120,42 @@ public static class ModelFolder
             totalBytes += bytes;
         }
 
-        foreach (var stale in Directory.EnumerateFiles(folder, "model*.safetensors*"))
-            File.Delete(stale);
-        if (shards.Count == 1)
-            SafetensorsWriter.Write(Path.Combine(folder, SingleFile), shards[0], dtype);
-        else
+        // The new weights are written beside the old ones first, so a failed save (a full disk) leaves the old model whole.
+        var staging = Path.Combine(folder, $".saving-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
         {
-            var weightMap = new JsonObject();
-            for (int i = 0; i < shards.Count; i++)
+            var written = new List<string>();
+            if (shards.Count == 1)
             {
-                var name = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
-                SafetensorsWriter.Write(Path.Combine(folder, name), shards[i], dtype);
-                foreach (var (key, _) in shards[i]) weightMap[key] = name;
+                SafetensorsWriter.Write(Path.Combine(staging, SingleFile), shards[0], dtype);
+                written.Add(SingleFile);
             }
-            var index = new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = totalBytes }, ["weight_map"] = weightMap };
-            AtomicFile.WriteAllText(Path.Combine(folder, IndexFile), index.ToJsonString(Indented));
+            else
+            {
+                var weightMap = new JsonObject();
+                for (int i = 0; i < shards.Count; i++)
+                {
+                    var name = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
+                    SafetensorsWriter.Write(Path.Combine(staging, name), shards[i], dtype);
+                    foreach (var (key, _) in shards[i]) weightMap[key] = name;
+                    written.Add(name);
+                }
+                var index = new JsonObject
+                {
+                    ["metadata"] = new JsonObject { ["total_size"] = totalBytes }, ["weight_map"] = weightMap,
+                };
+                AtomicFile.WriteAllText(Path.Combine(staging, IndexFile), index.ToJsonString(Indented));
+                written.Add(IndexFile);
+            }
+            foreach (var stale in Directory.EnumerateFiles(folder, "model*.safetensors*"))
+                if (!written.Contains(Path.GetFileName(stale))) File.Delete(stale);
+            foreach (var name in written)
+                File.Move(Path.Combine(staging, name), Path.Combine(folder, name), overwrite: true);
+        }
+        finally
+        {
+            Directory.Delete(staging, recursive: true);
         }
 
         AtomicFile.WriteAllText(Path.Combine(folder, ConfigFile), model.Config.ToJson(options.TorchDtype).ToJsonString(Indented));

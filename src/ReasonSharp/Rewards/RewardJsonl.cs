@@ -19,10 +19,8 @@ public static class RewardJsonl
     {
         if (!File.Exists(path)) throw new ReasonSharpException($"{path}: file not found");
         var rows = new List<RewardRow>();
-        var lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (lineNumber, line) in TextLines.Read(path))
         {
-            lineNumber++;
             if (line.Trim().Length == 0) continue;
             JsonElement root;
             try
@@ -50,7 +48,7 @@ public static class RewardJsonl
             if (root.TryGetProperty("step", out var stepValue) && (stepValue.ValueKind != JsonValueKind.Number || !stepValue.TryGetInt32(out step)))
                 throw new ReasonSharpException($"{Where("step")}: expected an integer");
             var columns = root.EnumerateObject().Where(p => !Reserved.Contains(p.Name)).ToDictionary(p => p.Name, p => p.Value.Clone());
-            rows.Add(new RewardRow(lineNumber, new RewardInput(prompt, completion, ids, columns, step)));
+            rows.Add(new RewardRow(checked((int)lineNumber), new RewardInput(prompt, completion, ids, columns, step)));
         }
         if (rows.Count == 0) throw new ReasonSharpException($"{path}: no rows");
         return rows;

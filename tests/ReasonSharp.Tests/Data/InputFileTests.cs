@@ -54,6 +54,14 @@ public class InputFileTests
         // The tokenizer's corpus reader warns the same way.
         warnings = CaptureWarnings(() => TrainingCorpus.Read(path, ["prompt"]).ToList());
         Assert.StartsWith($"{path} line 2: bytes that are not UTF-8", warnings[0]);
+
+        // So does `reason reward`'s input reader.
+        var completions = dir.File("completions.jsonl");
+        File.WriteAllBytes(completions, latin1.GetBytes("{\"completion\": \"señor\"}\n"));
+        var rewardRows = new List<ReasonSharp.Rewards.RewardRow>();
+        warnings = CaptureWarnings(() => rewardRows = ReasonSharp.Rewards.RewardJsonl.Read(completions).ToList());
+        Assert.StartsWith($"{completions} line 1: bytes that are not UTF-8", warnings[0]);
+        Assert.Single(rewardRows);
     }
 
     [Fact]

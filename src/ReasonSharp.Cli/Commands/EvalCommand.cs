@@ -1,5 +1,6 @@
 using System.CommandLine;
 using ReasonSharp.Evaluation;
+using ReasonSharp.Generation;
 
 namespace ReasonSharp.Cli.Commands;
 

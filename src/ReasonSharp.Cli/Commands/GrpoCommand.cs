@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ReasonSharp.Configuration;
 using ReasonSharp.Recipes;
 using ReasonSharp.Training.Grpo;
 

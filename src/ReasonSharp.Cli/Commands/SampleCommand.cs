@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using ReasonSharp.Evaluation;
+using ReasonSharp.Generation;
 using ReasonSharp.Modeling;
 
 namespace ReasonSharp.Cli.Commands;

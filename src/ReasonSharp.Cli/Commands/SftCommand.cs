@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using ReasonSharp.Configuration;
 using ReasonSharp.Recipes;
 using ReasonSharp.Reporting;
 using ReasonSharp.Training;

@@ -1,7 +1,9 @@
+using ReasonSharp.Configuration;
 using ReasonSharp.Data;
 using ReasonSharp.Evaluation;
 using ReasonSharp.Export;
 using ReasonSharp.Modeling;
+using ReasonSharp.Reporting;
 using ReasonSharp.Tokenization;
 using ReasonSharp.Training;
 using ReasonSharp.Training.Grpo;

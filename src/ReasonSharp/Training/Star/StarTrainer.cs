@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ReasonSharp.Configuration;
 using ReasonSharp.Data;
 using ReasonSharp.Evaluation;
 using ReasonSharp.Generation;
@@ -131,7 +132,7 @@ public static class StarTrainer
                 $"resume_from_checkpoint is latest, but {config.OutputDir} holds no finished STaR iteration " +
                 $"({StateFile}); expected overwrite_output_dir: true (--overwrite) to start over there, or a new " +
                 "output_dir without resume_from_checkpoint");
-        AtomicFile.WriteAllText(Path.Combine(config.OutputDir, ConfigFile), Recipes.OptionsBinder.ToYaml(config));
+        AtomicFile.WriteAllText(Path.Combine(config.OutputDir, ConfigFile), OptionsBinder.ToYaml(config));
     }
 
     /// <summary>The SftConfig part of a StarConfig, as a plain SftConfig (so the SFT run saves and validates only SFT options).</summary>

@@ -5,7 +5,7 @@ using System.Text;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace ReasonSharp.Recipes;
+namespace ReasonSharp.Configuration;
 
 /// <summary>
 /// Binds YAML recipes and `--set key=value` overrides onto options records. Keys are TRL's snake_case names of the

@@ -27,7 +27,9 @@ public class FreshProcessTests(FreshProcessTests.FlatBuild flat) : IClassFixture
             var output = _dir.File("reason");
             var info = new ProcessStartInfo("dotnet")
             {
-                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
                 WorkingDirectory = TestEnvironment.RepoRoot,
             };
             foreach (var arg in new[]

@@ -13,7 +13,7 @@ namespace ReasonSharp.Cli;
 /// </summary>
 public sealed class JobCli(string name, bool recipe = true)
 {
-    public IJob Job { get; } = JobRegistry.Get(name, "reason");
+    public IJob Job { get; init; } = JobRegistry.Get(name, "reason");
 
     public Option<string?>? Config { get; } = recipe
         ? new("--config") { Description = $"YAML recipe of the {name} options (snake_case keys; --print-config lists them)." }

@@ -43,7 +43,8 @@ public sealed class ExportJob : Job<ExportJobOptions>
         if (context.OutputDir is not null) Directory.CreateDirectory(context.OutputDir);
         var result = GgufExporter.ExportFolder(model, path,
             new GgufExportOptions { Type = o.GgufType, Name = o.Name, PreTokenizer = o.Pre });
-        context.Progress.WriteLine($"GGUF ({result.FileType}): {path}, {result.FileBytes / 1e6:F1} MB");
+        if (context.OutputDir is not null)
+            context.Progress.WriteLine($"GGUF ({result.FileType}): {path}, {result.FileBytes / 1e6:F1} MB");
         return Result(new Dictionary<string, string> { ["file"] = path },
             new Dictionary<string, double> { ["bytes"] = result.FileBytes }, result);
     }

@@ -59,7 +59,7 @@ public sealed class InitJob : Job<InitJobOptions>
                 { } deleted)
             context.Progress.WriteLine(deleted);
         model.Save(folder);
-        context.Progress.WriteLine($"{model.Model.Config.Architecture}: {model.ParameterCount() / 1e6:F2}M parameters");
+        if (!own) context.Progress.WriteLine($"{model.Model.Config.Architecture}: {model.ParameterCount() / 1e6:F2}M parameters");
         return Result(new Dictionary<string, string> { ["model"] = folder },
             new Dictionary<string, double> { ["parameters"] = model.ParameterCount() });
     }

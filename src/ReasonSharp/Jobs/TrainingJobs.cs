@@ -27,6 +27,12 @@ static class TrainingJob
         return RunFolder.RunEntries(config.OutputDir).Count > 0 ? config with { OverwriteOutputDir = true } : config;
     }
 
+    /// <summary>A trained model's outputs: the model (see <see cref="Model"/>) and its metrics.jsonl.</summary>
+    public static Dictionary<string, string> Outputs(ModelTrainingOptions config, RunContext context) => new()
+    {
+        ["model"] = Model(config, context), ["metrics"] = Path.Combine(config.OutputDir, MetricsLogger.MetricsFile),
+    };
+
     /// <summary>The trained model: output_dir, or with use_peft the base and adapter merged into output_dir/merged (in
     /// a pipeline, where the next stage needs a full model).</summary>
     public static string Model(ModelTrainingOptions config, RunContext context)
@@ -55,11 +61,7 @@ public sealed class SftJob : Job<SftConfig>
         };
         if (result.Training.Losses.Count > 0) metrics["final_loss"] = result.Training.Losses[^1];
         if (result.Accuracy.LastOrDefault() is { } accuracy) metrics["eval_accuracy"] = accuracy.Accuracy;
-        return Result(new Dictionary<string, string>
-        {
-            ["model"] = TrainingJob.Model(config, context),
-            ["metrics"] = Path.Combine(config.OutputDir, MetricsLogger.MetricsFile),
-        }, metrics, result);
+        return Result(TrainingJob.Outputs(config, context), metrics, result);
     }
 }
 
@@ -76,11 +78,8 @@ public sealed class GrpoJob : Job<GrpoConfig>
     public override JobResult Run(GrpoConfig config, RunContext context)
     {
         var result = GrpoTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Rewards, context.Progress);
-        return Result(new Dictionary<string, string>
-        {
-            ["model"] = TrainingJob.Model(config, context),
-            ["metrics"] = Path.Combine(config.OutputDir, MetricsLogger.MetricsFile),
-        }, new Dictionary<string, double> { ["steps"] = result.GlobalStep, ["seconds"] = result.Seconds }, result);
+        return Result(TrainingJob.Outputs(config, context),
+            new Dictionary<string, double> { ["steps"] = result.GlobalStep, ["seconds"] = result.Seconds }, result);
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using ReasonSharp.Modeling;
+using ReasonSharp.Reporting;
 using ReasonSharp.Training;
 using ReasonSharp.Training.Sft;
 using static TorchSharp.torch;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using ReasonSharp.Modeling;
+using ReasonSharp.Reporting;
 using ReasonSharp.Training;
 using ReasonSharp.Training.Lora;
 using static TorchSharp.torch;

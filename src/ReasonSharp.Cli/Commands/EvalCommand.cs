@@ -1,5 +1,7 @@
 using System.CommandLine;
 using ReasonSharp.Evaluation;
+using ReasonSharp.Generation;
+using ReasonSharp.Jobs;
 
 namespace ReasonSharp.Cli.Commands;
 
@@ -26,6 +28,8 @@ public static class EvalCommand
             models, dataset, shared.Split, shared.Config, shared.Reward, shared.Threshold, k, greedy, modes, shared.Limit, output, formatStyle, vote, shared.BatchSize, device, format,
         };
         foreach (var option in shared.Sampling.All) command.Options.Add(option);
+        var job = new JobCli("eval", recipe: false);
+        job.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             bool isGreedy = parse.GetValue(greedy);
@@ -39,20 +43,21 @@ public static class EvalCommand
                 FormatStyle = parse.GetValue(formatStyle)!,
                 Vote = ParseVote(parse.GetValue(vote)!),
             });
-            var evaluator = new Evaluator(options);
             var datasetPath = parse.GetValue(dataset)!;
-            var examples = evaluator.LoadExamples(datasetPath);
-            Console.Error.WriteLine($"evaluating {examples.Count} examples × {options.EffectiveK} samples in mode {string.Join(", ", options.Modes.Select(m => m.Name()))}");
-            var results = await evaluator.EvaluateAsync(parse.GetValue(models)!, examples, parse.GetValue(device)!,
-                parse.GetValue(format),
-                line => Console.Error.WriteLine(line), cancellationToken);
-            Console.WriteLine(EvalReport.Table(results));
-            if (parse.GetValue(output) is { } path)
+            var bound = job.Bind<EvalJobOptions>(parse, o => o with
             {
-                var files = EvalReport.Write(path, results, options, datasetPath);
-                Console.WriteLine($"wrote {files.Json}, {files.Examples} and {files.Markdown}");
-            }
-            return 0;
+                Dataset = datasetPath,
+                Models = parse.GetValue(models)!,
+                Device = parse.GetValue(device)!,
+                ChatFormat = parse.GetValue(format),
+                OutputFile = parse.GetValue(output),
+                Eval = options,
+            });
+            return await Task.Run(() => job.Run(parse, bound, done =>
+            {
+                if (((EvalOutcome)done.Details!).Files is { } files)
+                    Console.WriteLine($"wrote {files.Json}, {files.Examples} and {files.Markdown}");
+            }, cancellationToken), cancellationToken);
         });
         return command;
     }

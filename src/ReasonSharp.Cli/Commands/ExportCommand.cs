@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ReasonSharp.Jobs;
 using ReasonSharp.Export;
 
 namespace ReasonSharp.Cli.Commands;
@@ -27,23 +28,26 @@ public static class ExportCommand
         {
             model, output, type, name, pre, overwrite,
         };
-        command.SetAction(parseResult =>
+        var job = new JobCli("export", recipe: false) { Job = new ExportJob { FileOption = "--out" } };
+        job.AddTo(command);
+        command.SetAction(parse =>
         {
-            var outPath = parseResult.GetValue(output)!;
-            if (Directory.Exists(outPath)) throw new ReasonSharpException($"--out {outPath}: is a folder; expected a file path such as {Path.Combine(outPath, "model.gguf")}");
-            if (File.Exists(outPath) && !parseResult.GetValue(overwrite))
-                throw new ReasonSharpException($"--out {outPath}: the file exists; pass --overwrite to replace it, or choose another path");
-            var options = new GgufExportOptions
+            var options = job.Bind<ExportJobOptions>(parse, o => o with
             {
-                Type = Gguf.ParseFileType(parseResult.GetValue(type)!),
-                Name = parseResult.GetValue(name),
-                PreTokenizer = parseResult.GetValue(pre),
-            };
-            var result = GgufExporter.ExportFolder(parseResult.GetValue(model)!, outPath, options);
-            Console.WriteLine($"wrote {result.Path} ({result.FileBytes / 1048576.0:F1} MiB): {result.Architecture}, {result.Tensors.Count} tensors, " +
-                $"type {result.FileType} ({string.Join(", ", result.Tensors.GroupBy(t => t.Type).Select(g => $"{g.Count()} {g.Key}"))})");
-            foreach (var note in result.Notes) Console.WriteLine($"note: {note}");
-            return 0;
+                Model = parse.GetValue(model)!,
+                FileName = parse.GetValue(output)!,
+                GgufType = Gguf.ParseFileType(parse.GetValue(type)!),
+                Name = parse.GetValue(name),
+                Pre = parse.GetValue(pre),
+                Overwrite = parse.GetValue(overwrite),
+            });
+            return job.Run(parse, options, done =>
+            {
+                var result = (GgufExportResult)done.Details!;
+                Console.WriteLine($"wrote {result.Path} ({result.FileBytes / 1048576.0:F1} MiB): {result.Architecture}, {result.Tensors.Count} tensors, " +
+                    $"type {result.FileType} ({string.Join(", ", result.Tensors.GroupBy(t => t.Type).Select(g => $"{g.Count()} {g.Key}"))})");
+                foreach (var note in result.Notes) Console.WriteLine($"note: {note}");
+            });
         });
         return command;
     }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ReasonSharp.Data;
+using ReasonSharp.Generation;
 using ReasonSharp.Modeling;
 using ReasonSharp.Tokenization;
 

@@ -9,8 +9,7 @@ public static class GrpoCommand
 {
     public static Command Create()
     {
-        var config = new Option<string?>("--config") { Description = "YAML recipe of GRPO options (TRL's GRPOConfig names, e.g. recipes/grpo-tiny-cpu.yaml)." };
-        var set = new Option<string[]>("--set") { Description = "Override one option: key=value (repeatable), e.g. --set learning_rate=1e-5 --set reward_funcs=[accuracy,format]." };
+        var job = new JobCli("grpo");
         var preflight = new Option<bool>("--preflight")
         {
             Description = "Do not train: sample num_generations completions for --prompts prompts from the starting model and report "
@@ -28,16 +27,15 @@ public static class GrpoCommand
         };
         var command = new Command("grpo", "Train a policy with GRPO: sample num_generations completions per prompt, score them with reward functions, and apply the clipped policy gradient with group-relative advantages.")
         {
-            config, set, preflight, prompts, passThreshold, writeLearnable,
+            preflight, prompts, passThreshold, writeLearnable,
         };
+        job.AddTo(command);
         var folder = new RunFolderOptions();
         folder.AddTo(command);
         command.SetAction(parse =>
         {
-            var options = new GrpoConfig();
-            if (parse.GetValue(config) is { } path) options = OptionsBinder.LoadFile(path, options);
-            options = folder.Apply(OptionsBinder.ApplyOverrides(options, parse.GetValue(set) ?? []), parse);
-            if (parse.GetValue(preflight))
+            var options = job.Bind<GrpoConfig>(parse, o => folder.Apply(o, parse));
+            if (parse.GetValue(preflight) && !parse.GetValue(job.PrintConfig))
             {
                 var report = GrpoPreflight.Run(options, new GrpoPreflightOptions
                 {
@@ -48,9 +46,11 @@ public static class GrpoCommand
                 Console.Write(report.Format());
                 return 0;
             }
-            var result = GrpoTrainer.Run(options);
-            Console.WriteLine($"done: {result.GlobalStep} steps in {result.Seconds:F0}s; model, metrics.jsonl and report.html in {Path.GetFullPath(result.OutputDir)}");
-            return 0;
+            return job.Run(parse, options, done =>
+            {
+                var result = (Training.TrainingResult)done.Details!;
+                Console.WriteLine($"done: {result.GlobalStep} steps in {result.Seconds:F0}s; model, metrics.jsonl and report.html in {Path.GetFullPath(result.OutputDir)}");
+            });
         });
         return command;
     }

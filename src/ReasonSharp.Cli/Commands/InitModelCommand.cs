@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ReasonSharp.Jobs;
 using ReasonSharp.Modeling;
 using ReasonSharp.Training;
 
@@ -30,30 +31,30 @@ public static class InitModelCommand
             arch, size, tokenizer, output, seed, hidden, intermediate, layers, heads, kvHeads, maxPositions, untied,
             overwrite,
         };
+        var job = new JobCli("init", recipe: false) { Job = new InitJob { OptionNames = ("--out", "--overwrite") } };
+        job.AddTo(command);
         command.SetAction(parse =>
         {
-            var preset = ModelPresets.Get(parse.GetValue(size)!);
-            var shape = preset with
+            var options = job.Bind<InitJobOptions>(parse, o => o with
             {
-                HiddenSize = parse.GetValue(hidden) ?? preset.HiddenSize,
-                IntermediateSize = parse.GetValue(intermediate) ?? preset.IntermediateSize,
-                Layers = parse.GetValue(layers) ?? preset.Layers,
-                Heads = parse.GetValue(heads) ?? preset.Heads,
-                KvHeads = parse.GetValue(kvHeads) ?? preset.KvHeads,
-            };
-            var folder = parse.GetValue(output)!;
-            bool replace = parse.GetValue(overwrite);
-            if (!replace) RunFolder.Claim(folder, overwrite: false, "--out", "--overwrite");
-            using (var model = LanguageModel.Initialize(parse.GetValue(arch)!, shape, parse.GetValue(tokenizer)!, parse.GetValue(seed),
-                       parse.GetValue(maxPositions), tieWordEmbeddings: !parse.GetValue(untied), device: "cpu"))
-            {
-                // Only once the new model exists is the old one deleted.
-                if (replace && RunFolder.Claim(folder, overwrite: true, "--out", "--overwrite") is { } deleted)
-                    Console.WriteLine(deleted);
-                model.Save(folder);
-            }
-            Console.WriteLine($"wrote {Path.GetFullPath(folder)}");
-            return InfoCommand.Print(folder);
+                Arch = parse.GetValue(arch)!,
+                Size = parse.GetValue(size)!,
+                Tokenizer = parse.GetValue(tokenizer)!,
+                OutputDir = parse.GetValue(output)!,
+                Seed = parse.GetValue(seed),
+                HiddenSize = parse.GetValue(hidden),
+                IntermediateSize = parse.GetValue(intermediate),
+                Layers = parse.GetValue(layers),
+                Heads = parse.GetValue(heads),
+                KvHeads = parse.GetValue(kvHeads),
+                MaxPositions = parse.GetValue(maxPositions),
+                Untied = parse.GetValue(untied),
+                Overwrite = parse.GetValue(overwrite),
+            });
+            if (parse.GetValue(job.PrintConfig)) return job.Run(parse, options);
+            job.Run(parse, options);
+            Console.WriteLine($"wrote {Path.GetFullPath(options.OutputDir!)}");
+            return InfoCommand.Print(options.OutputDir!);
         });
         return command;
     }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ReasonSharp.Jobs;
 using ReasonSharp.Modeling;
 using ReasonSharp.Training;
 using ReasonSharp.Training.Lora;
@@ -21,22 +22,23 @@ public static class MergeCommand
         {
             baseOption, adapterOption, outOption, dtypeOption, overwrite,
         };
+        var job = new JobCli("merge", recipe: false) { Job = new MergeJob { OptionNames = ("--out", "--overwrite") } };
+        job.AddTo(command);
         command.SetAction(parse =>
         {
-            var baseDir = parse.GetValue(baseOption)!;
-            var adapterDir = parse.GetValue(adapterOption)!;
-            var outDir = parse.GetValue(outOption)!;
-            bool replace = parse.GetValue(overwrite);
-            if (!replace) RunFolder.Claim(outDir, overwrite: false, "--out", "--overwrite");
-            using var model = ModelFolder.Load(baseDir);
-            var adapters = LoraAdapters.Load(model, adapterDir);
-            adapters.MergeAndUnload();
-            var dtype = parse.GetValue(dtypeOption) ?? model.Config.TorchDtype;
-            if (replace && RunFolder.Claim(outDir, overwrite: true, "--out", "--overwrite") is { } deleted)
-                Console.WriteLine(deleted);
-            ModelFolder.Save(model, outDir, new ModelSaveOptions { TorchDtype = dtype, TokenizerFolder = baseDir });
-            Console.WriteLine($"merged {adapters.Layers.Count} adapted projections (r={adapters.Config.R}, scaling={adapters.Config.Scaling:G4}) into {outDir} ({dtype})");
-            return 0;
+            var options = job.Bind<MergeJobOptions>(parse, o => o with
+            {
+                Base = parse.GetValue(baseOption)!,
+                Adapter = parse.GetValue(adapterOption)!,
+                OutputDir = parse.GetValue(outOption)!,
+                Dtype = parse.GetValue(dtypeOption),
+                Overwrite = parse.GetValue(overwrite),
+            });
+            return job.Run(parse, options, done =>
+            {
+                var m = (MergeJob.Merged)done.Details!;
+                Console.WriteLine($"merged {m.Projections} adapted projections (r={m.R}, scaling={m.Scaling:G4}) into {options.OutputDir} ({m.Dtype})");
+            });
         });
         return command;
     }

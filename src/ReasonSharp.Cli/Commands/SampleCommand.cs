@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using ReasonSharp.Evaluation;
+using ReasonSharp.Generation;
+using ReasonSharp.Jobs;
 using ReasonSharp.Modeling;
 
 namespace ReasonSharp.Cli.Commands;
@@ -33,6 +35,8 @@ public static class SampleCommand
             shared.BatchSize, device, format,
         };
         foreach (var option in shared.Sampling.All) command.Options.Add(option);
+        var job = new JobCli("sample", recipe: false);
+        job.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var options = shared.Read(parse, new RejectionSamplingOptions
@@ -47,18 +51,24 @@ public static class SampleCommand
                 ChunkSize = parse.GetValue(chunk),
                 Overwrite = parse.GetValue(overwrite),
             });
-            var sampler = new RejectionSampler(options);
-            var examples = sampler.LoadExamples(parse.GetValue(dataset)!);
-            var folder = parse.GetValue(model)!;
-            if (!Directory.Exists(folder)) throw new ReasonSharpException($"model {folder}: folder not found");
-            using var lm = LanguageModel.Load(folder, parse.GetValue(device)!, parse.GetValue(format));
-            var s = await sampler.RunAsync(lm, examples, parse.GetValue(output)!, line => Console.Error.WriteLine(line), cancellationToken);
-            var passAtK = string.Join(", ", s.PassAtK.Select(p => $"pass@{p.Key} {p.Value.ToString("F3", CultureInfo.InvariantCulture)}"));
-            Console.WriteLine($"{s.Prompts} prompts, {s.CorrectSamples}/{s.Samples} samples verified (mean pass rate {s.MeanPassRate.ToString("F3", CultureInfo.InvariantCulture)}; {passAtK})");
-            Console.WriteLine($"kept {s.KeptRows} completions from {s.PromptsKept} prompts; {s.NoneCorrect} had none correct, {s.TooHard} too hard, {s.TooEasy} too easy; " +
-                              $"{s.Duplicates} duplicates removed");
-            Console.WriteLine($"wrote {s.Files.Kept}, {s.Files.Stats} and {s.Files.Summary}");
-            return 0;
+            var bound = job.Bind<SampleJobOptions>(parse, o => o with
+            {
+                Dataset = parse.GetValue(dataset)!,
+                Model = parse.GetValue(model)!,
+                Device = parse.GetValue(device)!,
+                ChatFormat = parse.GetValue(format),
+                OutputFile = parse.GetValue(output)!,
+                Sample = options,
+            });
+            return await Task.Run(() => job.Run(parse, bound, done =>
+            {
+                var s = (RejectionSamplingSummary)done.Details!;
+                var passAtK = string.Join(", ", s.PassAtK.Select(p => $"pass@{p.Key} {p.Value.ToString("F3", CultureInfo.InvariantCulture)}"));
+                Console.WriteLine($"{s.Prompts} prompts, {s.CorrectSamples}/{s.Samples} samples verified (mean pass rate {s.MeanPassRate.ToString("F3", CultureInfo.InvariantCulture)}; {passAtK})");
+                Console.WriteLine($"kept {s.KeptRows} completions from {s.PromptsKept} prompts; {s.NoneCorrect} had none correct, {s.TooHard} too hard, {s.TooEasy} too easy; " +
+                                  $"{s.Duplicates} duplicates removed");
+                Console.WriteLine($"wrote {s.Files.Kept}, {s.Files.Stats} and {s.Files.Summary}");
+            }, cancellationToken), cancellationToken);
         });
         return command;
     }

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using ReasonSharp.Data;
+using ReasonSharp.Generation;
 using ReasonSharp.Rewards;
 using ReasonSharp.Rewards.Builtins;
 using ReasonSharp.Rewards.Verification;

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using ReasonSharp.Data;
+using ReasonSharp.Generation;
 
 namespace ReasonSharp.Evaluation;
 

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using ReasonSharp.Generation;
 using ReasonSharp.Tokenization;
 using static TorchSharp.torch;
 
@@ -68,8 +67,6 @@ public sealed class LanguageModel : IDisposable
 
     /// <summary>Ids where generation stops: the config's eos ids and the tokenizer's end-of-turn tokens.</summary>
     public IReadOnlyList<int> StopTokenIds => Model.Config.EosTokenIds.Concat(Tokenizer.StopTokenIds).Distinct().ToArray();
-
-    public GenerationEngine Engine() => new(Model, Decode);
 
     public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens) =>
         ids is List<int> list ? Tokenizer.Decode(CollectionsMarshal.AsSpan(list), skipSpecialTokens) : Tokenizer.Decode(ids.ToArray(), skipSpecialTokens);

@@ -3,7 +3,9 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using ReasonSharp.Jobs;
 using ReasonSharp.Reporting;
+using ReasonSharp.Rewards;
 using ReasonSharp.Training;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -35,6 +37,9 @@ public sealed partial class Pipeline
 
     /// <summary>Start over: first delete the previous run in the output folder (<see cref="ClearOutput"/>).</summary>
     public bool Overwrite { get; set; }
+
+    /// <summary>The reward functions every stage can name (default: the built-ins).</summary>
+    public RewardRegistry Rewards { get; set; } = RewardRegistry.CreateDefault();
 
     /// <summary>Test hook: called before a stage runs (throw to simulate a kill).</summary>
     public Action<PipelineStage>? StageStarting { get; set; }
@@ -102,8 +107,8 @@ public sealed partial class Pipeline
             }
         }
         if (name is null || !NameRegex().IsMatch(name)) throw new ReasonSharpException($"{source}:{map.Start.Line}: a stage needs a 'name' of letters, digits, '_' or '-'");
-        if (type is null || !PipelineStages.Types.Contains(type))
-            throw new ReasonSharpException($"{source}:{map.Start.Line}: stage '{name}' has type '{type}'; expected one of {string.Join(", ", PipelineStages.Types)}");
+        if (type is null || JobRegistry.Find(type) is null)
+            throw new ReasonSharpException($"{source}:{map.Start.Line}: stage '{name}' has type '{type}'; expected one of {string.Join(", ", JobRegistry.Names)}");
         return new PipelineStage(name, type, model, options, (int)map.Start.Line);
     }
 
@@ -163,9 +168,9 @@ public sealed partial class Pipeline
             progress.WriteLine($"[{i + 1}/{Stages.Count}] {stage.Name} ({stage.Type})");
             StageStarting?.Invoke(stage);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var context = new StageContext(stage.Name, Path.Combine(OutputDir, stage.Name), stage.Model is null ? model : Resolve(stage.Model, outputs, stage),
-                Seed, Device, progress);
-            var output = PipelineStages.Prepare(stage.Type, options, context, $"{Source} stage '{stage.Name}'")();
+            var context = Context(stage, stage.Model is null ? model : Resolve(stage.Model, outputs, stage), progress);
+            var job = JobRegistry.Get(stage.Type, Source);
+            var output = job.Run(JobRegistry.Bind(job, options, context, $"{Source} stage '{stage.Name}'"), context);
             var record = new FinishedStage(stage.Name, stage.Type, fingerprint, output.Outputs, output.Metrics, clock.Elapsed.TotalSeconds);
             finished.Add(record);
             SaveState(finished);
@@ -240,11 +245,24 @@ public sealed partial class Pipeline
         foreach (var stage in Stages)
         {
             var options = Substitute(stage.Options, outputs, stage);
-            var context = new StageContext(stage.Name, Path.Combine(OutputDir, stage.Name), "(model of an earlier stage)", Seed, Device, ProgressDisplay.ForConsole(true));
-            PipelineStages.Prepare(stage.Type, options, context, $"{Source} stage '{stage.Name}'");
+            var context = Context(stage, "(model of an earlier stage)", ProgressDisplay.ForConsole(true));
+            JobRegistry.Bind(JobRegistry.Get(stage.Type, Source), options, context, $"{Source} stage '{stage.Name}'");
             outputs[stage.Name] = new PlaceholderOutputs(stage.Name);
         }
     }
+
+    /// <summary>A stage's job context: its folder, the model it works on, the pipeline's seed, device and rewards.</summary>
+    RunContext Context(PipelineStage stage, string? model, ProgressDisplay progress) => new()
+    {
+        Name = stage.Name,
+        OutputDir = Path.Combine(OutputDir, stage.Name),
+        Model = model,
+        Seed = Seed,
+        Device = Device,
+        Progress = progress,
+        Log = progress.WriteLine,
+        Rewards = Rewards,
+    };
 
     /// <summary>Any output key of a stage that has not run yet, as a readable placeholder.</summary>
     sealed class PlaceholderOutputs(string stage) : IReadOnlyDictionary<string, string>

@@ -1,6 +1,6 @@
+using ReasonSharp.Configuration;
 using ReasonSharp.Data;
 using ReasonSharp.Modeling;
-using ReasonSharp.Recipes;
 using ReasonSharp.Reporting;
 using ReasonSharp.Training.Lora;
 

@@ -12,6 +12,9 @@ public record TrainingOptions
 {
     /// <summary>Folder of the run: options, metrics, checkpoints, final model and report.</summary>
     public string OutputDir { get; init; } = "trainer_output";
+
+    /// <summary>The options as bound (YAML, loads back with --config), saved in output_dir by every trainer.</summary>
+    public const string RecipeFile = "config.yaml";
     /// <summary>Peak learning rate of AdamWOptimizer.</summary>
     public double LearningRate { get; init; } = 5e-5;
     /// <summary>Decoupled weight decay of AdamW, applied to matrices only (see <see cref="WeightDecayAllParameters"/>).</summary>

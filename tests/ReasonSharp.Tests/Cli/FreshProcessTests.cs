@@ -5,14 +5,58 @@ namespace ReasonSharp.Tests.Cli;
 
 /// <summary>
 /// Each command as the first command of a new `reason` process: native set-up (the libstdc++ patch and the thread
-/// policy) must run before the command's first TorchSharp call, whichever command it is.
+/// policy) must run before the command's first TorchSharp call, whichever command it is. Both layouts a user gets are
+/// run: the `dotnet run` one (the build's bin folder) and a flat `dotnet build -o DIR` folder.
 /// </summary>
-public class FreshProcessTests
+public class FreshProcessTests(FreshProcessTests.FlatBuild flat) : IClassFixture<FreshProcessTests.FlatBuild>
 {
-    static (int Code, string Output) Reason(params string[] args)
+    /// <summary>The CLI built once with `dotnet build -o DIR` (the configuration this test assembly was built with).</summary>
+    public sealed class FlatBuild : IDisposable
+    {
+        readonly TempDir _dir = TestEnvironment.NewTempDir();
+        readonly Lazy<string> _folder;
+
+        public FlatBuild() => _folder = new(Build);
+
+        public string Folder => _folder.Value;
+
+        string Build()
+        {
+            var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}")
+                ? "Release" : "Debug";
+            var output = _dir.File("reason");
+            var info = new ProcessStartInfo("dotnet")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+                WorkingDirectory = TestEnvironment.RepoRoot,
+            };
+            foreach (var arg in new[]
+                     {
+                         "build", Path.Combine("src", "ReasonSharp.Cli", "ReasonSharp.Cli.csproj"), "-c", configuration,
+                         "-o", output, "--nologo", "-v", "q", "-nodeReuse:false", "-p:UseSharedCompilation=false",
+                     })
+                info.ArgumentList.Add(arg);
+            using var process = Process.Start(info)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            var stdout = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode == 0, $"dotnet build -o {output} failed:\n{stdout}{stderr.Result}");
+            return output;
+        }
+
+        public void Dispose() => _dir.Dispose();
+    }
+
+    string Folder(string layout) => layout == "flat" ? flat.Folder : AppContext.BaseDirectory;
+
+    (int Code, string Output) Reason(params string[] args) => ReasonFrom("run", args);
+
+    (int Code, string Output) ReasonFrom(string layout, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "reason.dll"));
+        info.ArgumentList.Add(Path.Combine(Folder(layout), "reason.dll"));
         foreach (var arg in args) info.ArgumentList.Add(arg);
         info.Environment.Remove(ReasonSharp.Native.ThreadPolicy.ThreadsVariable);
         using var process = Process.Start(info)!;
@@ -22,8 +66,10 @@ public class FreshProcessTests
         return (process.ExitCode, stdout + stderr.Result);
     }
 
-    [Fact]
-    public void EveryModelCommandWorksAsAProcesssFirstCommand()
+    [Theory]
+    [InlineData("run")]
+    [InlineData("flat")]
+    public void EveryModelCommandWorksAsAProcesssFirstCommand(string layout)
     {
         using var dir = TestEnvironment.NewTempDir();
         var model = dir.File("model");
@@ -47,8 +93,8 @@ public class FreshProcessTests
         ];
         foreach (var (name, args, expected) in commands)
         {
-            var (code, output) = Reason(args);
-            Assert.True(code == 0, $"reason {name} as a first command exited {code}:\n{output}");
+            var (code, output) = ReasonFrom(layout, args);
+            Assert.True(code == 0, $"reason {name} as a first command ({layout} layout) exited {code}:\n{output}");
             Assert.DoesNotContain("DllNotFoundException", output);
             Assert.Contains(expected, output);
         }

@@ -1,4 +1,6 @@
 using ReasonSharp.Evaluation;
+using ReasonSharp.Generation;
+using ReasonSharp.Rewards;
 using static ReasonSharp.Tests.Evaluation.HandBuiltRollouts;
 
 namespace ReasonSharp.Tests.Evaluation;

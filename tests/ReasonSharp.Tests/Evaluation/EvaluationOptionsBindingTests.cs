@@ -1,4 +1,6 @@
+using ReasonSharp.Configuration;
 using ReasonSharp.Evaluation;
+using ReasonSharp.Generation;
 using ReasonSharp.Recipes;
 
 namespace ReasonSharp.Tests.Evaluation;

@@ -1,4 +1,5 @@
 using ReasonSharp.Evaluation;
+using ReasonSharp.Generation;
 using ReasonSharp.Modeling;
 
 namespace ReasonSharp.Tests.Evaluation;

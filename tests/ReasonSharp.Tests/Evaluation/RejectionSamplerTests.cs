@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using ReasonSharp.Data;
 using ReasonSharp.Evaluation;
+using ReasonSharp.Generation;
 using ReasonSharp.Modeling;
 using ReasonSharp.Rewards;
 

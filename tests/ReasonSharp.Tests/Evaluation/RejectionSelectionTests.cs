@@ -1,4 +1,5 @@
 using ReasonSharp.Evaluation;
+using ReasonSharp.Generation;
 using ReasonSharp.Rewards;
 using static ReasonSharp.Tests.Evaluation.HandBuiltRollouts;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ReasonSharp.Recipes;
+using ReasonSharp.Reporting;
 using ReasonSharp.Tests.Training;
 using ReasonSharp.Training;
 

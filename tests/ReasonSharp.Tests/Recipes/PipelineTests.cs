@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ReasonSharp.Modeling;
 using ReasonSharp.Recipes;
+using ReasonSharp.Reporting;
 using ReasonSharp.Training;
 
 namespace ReasonSharp.Tests.Recipes;

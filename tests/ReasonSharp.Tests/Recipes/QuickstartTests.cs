@@ -1,5 +1,6 @@
 using ReasonSharp.Modeling;
 using ReasonSharp.Recipes;
+using ReasonSharp.Reporting;
 using ReasonSharp.Training;
 
 namespace ReasonSharp.Tests.Recipes;

@@ -1,3 +1,4 @@
+using ReasonSharp.Configuration;
 using ReasonSharp.Recipes;
 using ReasonSharp.Rewards;
 using ReasonSharp.Training.Grpo;

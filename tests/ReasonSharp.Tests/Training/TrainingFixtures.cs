@@ -1,4 +1,5 @@
 using ReasonSharp.Modeling;
+using ReasonSharp.Reporting;
 using ReasonSharp.Tests.Modeling;
 using ReasonSharp.Training;
 using static TorchSharp.torch;

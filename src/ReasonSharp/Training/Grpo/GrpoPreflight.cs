@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using ReasonSharp.Data;
 using ReasonSharp.Evaluation;
+using ReasonSharp.Generation;
 using ReasonSharp.Modeling;
 using ReasonSharp.Reporting;
 using ReasonSharp.Rewards;

@@ -24,7 +24,7 @@ public static class GrpoTrainer
         var reward = CreateReward(config, registry ?? RewardRegistry.CreateDefault());
         var adapters = ModelTrainerSetup.ApplyLora(lm, config);
         var task = new GrpoTask(lm, train, eval, reward, config);
-        ModelTrainerSetup.SaveOptions(config, "config.yaml");
+        ModelTrainerSetup.SaveOptions(config, TrainingOptions.RecipeFile);
         progress ??= ProgressDisplay.ForConsole(config.DisableTqdm);
         var health = new GrpoHealthMonitor(progress.WriteLine);
         var result = ModelTrainerSetup.Train(lm, task, config, adapters, progress, report => ExtendReport(report, task, health), health.Observe);

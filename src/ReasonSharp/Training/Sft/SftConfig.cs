@@ -56,6 +56,10 @@ public record SftConfig : ModelTrainingOptions
     /// <summary>Most tokens generated per held-out prompt.</summary>
     public int EvalMaxNewTokens { get; init; } = 512;
 
+    /// <summary>The SFT options alone, as a plain SftConfig (of a derived config such as STaR's), by the record's copy
+    /// constructor.</summary>
+    public SftConfig SftPart() => new(this);
+
     public static readonly string[] Schemas = ["messages", "sharegpt", "prompt-completion", "question-answer", "problem-solution"];
 
     public override void Validate()
@@ -69,15 +73,30 @@ public record SftConfig : ModelTrainingOptions
         Check(DatasetSchema is null || Schemas.Contains(DatasetSchema), "dataset_schema", string.Join(", ", Schemas) + " or null", DatasetSchema);
         Check(EvalMaxNewTokens > 0, "eval_max_new_tokens", "an integer > 0", EvalMaxNewTokens);
         Check(EvalReward is null || EvalStrategy == "steps", "eval_reward", "null unless eval_strategy is steps (accuracy is measured at each evaluation)", EvalReward);
-        Named("eval_reward", () => { if (EvalReward is not null) EvalRewardFunction(); });
+        // Only the name is checked here: creating the reward (a judge model for process_lm) waits for the run.
+        Named("eval_reward", () =>
+        {
+            if (EvalReward is not null && EvalRewardSpec() is { } spec && !RewardRegistry.CreateDefault().Contains(spec.Name))
+                RewardRegistry.CreateDefault().Create(spec.Name);
+        });
     }
 
-    /// <summary>The one reward function named by eval_reward (options allowed: "accuracy(…)").</summary>
-    public IRewardFunction EvalRewardFunction()
+    /// <summary>The one reward named by eval_reward (options allowed: "accuracy(…)").</summary>
+    public RewardSpec EvalRewardSpec()
     {
         var specs = RewardSpec.ParseList(EvalReward ?? throw new ReasonSharpException("training option 'eval_reward' is null; expected a reward name such as accuracy or countdown"));
         if (specs.Count != 1)
             throw new ReasonSharpException($"training option 'eval_reward' is '{EvalReward}'; expected one reward (accuracy, countdown, …): accuracy counts completions it scores 1");
-        return RewardRegistry.CreateDefault().Create(specs[0].Name, specs[0].Options);
+        return specs[0];
+    }
+
+    /// <summary>The one reward function named by eval_reward, from <paramref name="registry"/> (default: the
+    /// built-ins).</summary>
+    public IRewardFunction EvalRewardFunction(RewardRegistry? registry = null)
+    {
+        var spec = EvalRewardSpec();
+        IRewardFunction? reward = null;
+        Named("eval_reward", () => reward = (registry ?? RewardRegistry.CreateDefault()).Create(spec.Name, spec.Options));
+        return reward!;
     }
 }

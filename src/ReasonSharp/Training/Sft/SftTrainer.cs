@@ -2,6 +2,7 @@ using System.Globalization;
 using ReasonSharp.Data;
 using ReasonSharp.Modeling;
 using ReasonSharp.Reporting;
+using ReasonSharp.Rewards;
 using ReasonSharp.Tokenization;
 using ReasonSharp.Training.Lora;
 
@@ -20,7 +21,7 @@ public sealed record SftResult(TrainingResult Training, SftDataStats TrainData, 
 /// </summary>
 public sealed class SftTrainer
 {
-    public const string ConfigFile = "sft_config.yaml";
+    public const string ConfigFile = TrainingOptions.RecipeFile;
 
     readonly LanguageModel _model;
     readonly SftConfig _config;
@@ -36,7 +37,8 @@ public sealed class SftTrainer
 
     /// <param name="model">The model to train, with the tokenizer and chat format its examples are rendered in.</param>
     /// <param name="eval">Held-out examples: those with completions give eval_loss, all give prompts for eval_accuracy.</param>
-    public SftTrainer(LanguageModel model, SftConfig config, SftExamples train, SftExamples? eval = null)
+    public SftTrainer(LanguageModel model, SftConfig config, SftExamples train, SftExamples? eval = null,
+        RewardRegistry? registry = null)
     {
         config.Validate();
         if (config.ChatFormat is { } chatFormat && ChatTemplates.Resolve(chatFormat,
@@ -54,7 +56,7 @@ public sealed class SftTrainer
             if (withCompletions.Count > 0)
                 EvalData = SftDataset.Encode(withCompletions, eval.PromptCompletion, model.Chat, config, config.EvalPacking ?? config.Packing);
             if (config.EvalReward is not null)
-                Accuracy = new HeldOutAccuracy(model, prepared.Take(config.EvalAccuracySamples ?? int.MaxValue).ToList(), config.EvalRewardFunction(),
+                Accuracy = new HeldOutAccuracy(model, prepared.Take(config.EvalAccuracySamples ?? int.MaxValue).ToList(), config.EvalRewardFunction(registry),
                     config.EvalMaxNewTokens, config.PerDeviceEvalBatchSize);
         }
         else if (config.EvalReward is not null)
@@ -99,7 +101,7 @@ public sealed class SftTrainer
     /// A whole run from a config: loads model_name_or_path on device (with chat_format), reads dataset_name (train split)
     /// and the held-out data, trains, saves, and disposes the model.
     /// </summary>
-    public static SftResult Run(SftConfig config, ProgressDisplay? progress = null)
+    public static SftResult Run(SftConfig config, ProgressDisplay? progress = null, RewardRegistry? registry = null)
     {
         config.Validate();
         var modelPath = config.ModelNameOrPath ?? throw new ReasonSharpException("training option 'model_name_or_path' is not set; expected a model folder");
@@ -109,7 +111,7 @@ public sealed class SftTrainer
         var train = SftDataset.Load(dataPath, config.DatasetTrainSplit, config, "dataset_name");
         var eval = LoadEval(config, dataPath);
         using var model = ModelTrainerSetup.LoadModel(config);
-        var result = new SftTrainer(model, config, train, eval) { Progress = progress }.Train();
+        var result = new SftTrainer(model, config, train, eval, registry) { Progress = progress }.Train();
         return result with { Adapters = null };
     }
 

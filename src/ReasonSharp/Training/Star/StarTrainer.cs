@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ReasonSharp.Configuration;
 using ReasonSharp.Data;
 using ReasonSharp.Evaluation;
 using ReasonSharp.Generation;
@@ -57,11 +58,11 @@ public sealed record StarResult(IReadOnlyList<StarIteration> Iterations, string 
 /// <summary>Iterates sample → verify → (rationalise) → SFT → evaluate, reusing the rollout runner, the reward library and SftTrainer.</summary>
 public static class StarTrainer
 {
-    public static StarResult Run(StarConfig config, ProgressDisplay? progress = null)
+    public static StarResult Run(StarConfig config, ProgressDisplay? progress = null, RewardRegistry? registry = null)
     {
         config.Validate();
         progress ??= ProgressDisplay.ForConsole(config.DisableTqdm);
-        var registry = RewardRegistry.CreateDefault();
+        registry ??= RewardRegistry.CreateDefault();
         var reward = RewardSpecs.Create(registry, config.Reward);
         var train = ModelTrainerSetup.ReadTrainExamples(config);
         var eval = ModelTrainerSetup.ReadEvalExamples(config);
@@ -96,7 +97,7 @@ public static class StarTrainer
                 ResumeFromCheckpoint = null,
                 OverwriteOutputDir = true,
             };
-            SftTrainer.Run(ToSft(sft), progress);
+            SftTrainer.Run(ToSft(sft), progress, registry);
             double accuracy = eval is null ? double.NaN : Accuracy(model, eval, reward, config);
             var iteration = new StarIteration(i, problems.Count, solved, rationalized, rows.Count, data, model, accuracy, clock.Elapsed.TotalSeconds);
             iterations.Add(iteration);
@@ -131,17 +132,11 @@ public static class StarTrainer
                 $"resume_from_checkpoint is latest, but {config.OutputDir} holds no finished STaR iteration " +
                 $"({StateFile}); expected overwrite_output_dir: true (--overwrite) to start over there, or a new " +
                 "output_dir without resume_from_checkpoint");
-        AtomicFile.WriteAllText(Path.Combine(config.OutputDir, ConfigFile), Recipes.OptionsBinder.ToYaml(config));
+        AtomicFile.WriteAllText(Path.Combine(config.OutputDir, ConfigFile), OptionsBinder.ToYaml(config));
     }
 
     /// <summary>The SftConfig part of a StarConfig, as a plain SftConfig (so the SFT run saves and validates only SFT options).</summary>
-    static SftConfig ToSft(StarConfig star)
-    {
-        var sft = new SftConfig();
-        foreach (var property in typeof(SftConfig).GetProperties().Where(p => p.CanWrite))
-            property.SetValue(sft, property.GetValue(star));
-        return sft;
-    }
+    static SftConfig ToSft(StarConfig star) => star.SftPart();
 
     static List<Example> Problems(List<Example> train, StarConfig config, int iteration)
     {
@@ -225,7 +220,7 @@ public static class StarTrainer
 
     /// <summary>The finished iterations, in output_dir; resume_from_checkpoint: latest continues after them.</summary>
     public const string StateFile = "star_state.json";
-    public const string ConfigFile = "star_config.yaml";
+    public const string ConfigFile = TrainingOptions.RecipeFile;
 
     static List<StarIteration> LoadFinished(string folder)
     {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ReasonSharp.Data;
+using ReasonSharp.Reporting;
 using ReasonSharp.Rewards;
 using ReasonSharp.Training;
 using ReasonSharp.Training.Grpo;

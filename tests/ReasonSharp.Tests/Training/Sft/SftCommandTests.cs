@@ -1,4 +1,5 @@
 using ReasonSharp.Cli.Commands;
+using ReasonSharp.Configuration;
 using ReasonSharp.Data;
 using ReasonSharp.Recipes;
 using ReasonSharp.Training.Sft;

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ReasonSharp.Configuration;
 using ReasonSharp.Modeling;
 using ReasonSharp.Recipes;
 using ReasonSharp.Training;

@@ -5,7 +5,7 @@ using System.Text;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace ReasonSharp.Recipes;
+namespace ReasonSharp.Configuration;
 
 /// <summary>
 /// Binds YAML recipes and `--set key=value` overrides onto options records. Keys are TRL's snake_case names of the
@@ -48,13 +48,13 @@ public static class OptionsBinder
         if (node is null) return start;
         if (node is not YamlMappingNode map) throw Error(source, node, "the recipe must be a mapping of option: value");
         var copy = Clone(start);
-        var properties = Settable(typeof(T));
+        var properties = Settable(start.GetType());
         foreach (var (keyNode, valueNode) in map.Children)
         {
             var key = ((YamlScalarNode)keyNode).Value ?? "";
-            if (!properties.TryGetValue(key, out var property))
+            if (!properties.TryGetValue(key, out var path))
                 throw Error(source, keyNode, $"unknown option '{key}'{Suggestion(key, properties.Keys)}; valid options: {string.Join(", ", properties.Keys.Order())}");
-            property.SetValue(copy, Convert(valueNode, property.PropertyType, source, key));
+            Set(copy, path, Convert(valueNode, path[^1].PropertyType, source, key));
         }
         return copy;
     }
@@ -63,8 +63,8 @@ public static class OptionsBinder
     public static string ToYaml(object options)
     {
         var text = new StringBuilder();
-        foreach (var (key, property) in Settable(options.GetType()).OrderBy(p => p.Key))
-            text.Append(key).Append(": ").AppendLine(Format(property.GetValue(options)));
+        foreach (var (key, path) in Settable(options.GetType()).OrderBy(p => p.Key))
+            text.Append(key).Append(": ").AppendLine(Format(path.Aggregate((object?)options, (o, p) => p.GetValue(o))));
         return text.ToString();
     }
 
@@ -80,10 +80,34 @@ public static class OptionsBinder
         return text.ToString();
     }
 
-    static Dictionary<string, PropertyInfo> Settable(Type type) =>
-        type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.CanWrite && p.SetMethod!.IsPublic && p.GetIndexParameters().Length == 0)
-            .ToDictionary(p => SnakeCase(p.Name));
+    /// <summary>Each snake_case key and the properties that lead to it (one, or more through [Flatten]).</summary>
+    static Dictionary<string, PropertyInfo[]> Settable(Type type)
+    {
+        var keys = new Dictionary<string, PropertyInfo[]>();
+        foreach (var p in type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+                     .Where(p => p.CanWrite && p.SetMethod!.IsPublic && p.GetIndexParameters().Length == 0))
+        {
+            if (p.GetCustomAttribute<FlattenAttribute>() is null) keys.Add(SnakeCase(p.Name), [p]);
+            else
+                foreach (var (key, inner) in Settable(p.PropertyType))
+                    keys.Add(key, [p, .. inner]);
+        }
+        return keys;
+    }
+
+    /// <summary>Sets the property at the end of <paramref name="path"/> on <paramref name="target"/> (a fresh copy),
+    /// copying each flattened record on the way.</summary>
+    static void Set(object target, PropertyInfo[] path, object? value)
+    {
+        if (path.Length == 1)
+        {
+            path[0].SetValue(target, value);
+            return;
+        }
+        var inner = Clone(path[0].GetValue(target)!);
+        Set(inner, path[1..], value);
+        path[0].SetValue(target, inner);
+    }
 
     static T Clone<T>(T value) where T : class
     {

@@ -1,6 +1,6 @@
 using ReasonSharp.Modeling;
 
-namespace ReasonSharp.Evaluation;
+namespace ReasonSharp.Generation;
 
 /// <summary>Answer with a reasoning block first (think) or directly (no_think, Qwen3's enable_thinking=false, SmolLM3's /no_think).</summary>
 public enum ThinkingMode { Think, NoThink }

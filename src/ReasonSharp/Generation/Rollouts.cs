@@ -1,11 +1,10 @@
 using System.Text.Json;
 using ReasonSharp.Data;
-using ReasonSharp.Generation;
 using ReasonSharp.Modeling;
 using ReasonSharp.Rewards;
 using ReasonSharp.Tokenization;
 
-namespace ReasonSharp.Evaluation;
+namespace ReasonSharp.Generation;
 
 /// <summary>How to sample completions for examples: how many per prompt, the decoding settings and the thinking mode.</summary>
 public sealed record RolloutOptions

@@ -1,0 +1,115 @@
+using ReasonSharp.Training;
+using ReasonSharp.Training.Grpo;
+using ReasonSharp.Training.Sft;
+using ReasonSharp.Training.Star;
+
+namespace ReasonSharp.Jobs;
+
+/// <summary>What the training jobs share: the context's folder, model, seed and device as defaults, and resuming.</summary>
+static class TrainingJob
+{
+    public static T WithContext<T>(T options, RunContext context) where T : ModelTrainingOptions => options with
+    {
+        OutputDir = context.OutputDir ?? options.OutputDir,
+        ModelNameOrPath = context.Model ?? options.ModelNameOrPath,
+        Seed = context.Seed ?? options.Seed,
+        Device = context.Device ?? options.Device,
+    };
+
+    /// <summary>
+    /// In a pipeline, a training stage that did not finish continues from its latest checkpoint; with none yet, the
+    /// files it left are its own partial run, deleted (overwrite_output_dir) before it starts over.
+    /// </summary>
+    public static T ResumeIfStarted<T>(T config, RunContext context) where T : TrainingOptions
+    {
+        if (context.OutputDir is null || config.ResumeFromCheckpoint is not null || config.OverwriteOutputDir) return config;
+        if (Checkpoints.List(config.OutputDir).Count > 0) return config with { ResumeFromCheckpoint = "latest" };
+        return RunFolder.RunEntries(config.OutputDir).Count > 0 ? config with { OverwriteOutputDir = true } : config;
+    }
+
+    /// <summary>A trained model's outputs: the model (see <see cref="Model"/>) and its metrics.jsonl.</summary>
+    public static Dictionary<string, string> Outputs(ModelTrainingOptions config, RunContext context) => new()
+    {
+        ["model"] = Model(config, context), ["metrics"] = Path.Combine(config.OutputDir, MetricsLogger.MetricsFile),
+    };
+
+    /// <summary>The trained model: output_dir, or with use_peft the base and adapter merged into output_dir/merged (in
+    /// a pipeline, where the next stage needs a full model).</summary>
+    public static string Model(ModelTrainingOptions config, RunContext context)
+    {
+        if (!config.UsePeft || context.OutputDir is null) return config.OutputDir;
+        var merged = Path.Combine(config.OutputDir, "merged");
+        MergeJob.MergeAdapter(config.ModelNameOrPath!, config.OutputDir, merged);
+        return merged;
+    }
+}
+
+/// <summary>`sft`: supervised fine-tuning (full or LoRA) on conversations or prompt/completion traces.</summary>
+public sealed class SftJob : Job<SftConfig>
+{
+    public override string Name => "sft";
+    public override string Description => "Supervised fine-tuning on conversations or prompt/completion traces.";
+    public override SftConfig Defaults(RunContext context) => TrainingJob.WithContext(new SftConfig(), context);
+    public override void Validate(SftConfig options) => options.Validate();
+
+    public override JobResult Run(SftConfig config, RunContext context)
+    {
+        var result = SftTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Progress, context.Rewards);
+        var metrics = new Dictionary<string, double>
+        {
+            ["steps"] = result.Training.GlobalStep, ["seconds"] = result.Training.Seconds,
+        };
+        if (result.Training.Losses.Count > 0) metrics["final_loss"] = result.Training.Losses[^1];
+        if (result.Accuracy.LastOrDefault() is { } accuracy) metrics["eval_accuracy"] = accuracy.Accuracy;
+        return Result(TrainingJob.Outputs(config, context), metrics, result);
+    }
+}
+
+/// <summary>`grpo`: GRPO with verifiable rewards.</summary>
+public sealed class GrpoJob : Job<GrpoConfig>
+{
+    public override string Name => "grpo";
+    public override string Description => "Train a policy with GRPO and verifiable rewards.";
+
+    public override GrpoConfig Defaults(RunContext context) => TrainingJob.WithContext(new GrpoConfig(), context);
+
+    public override void Validate(GrpoConfig options) => options.Validate();
+
+    public override JobResult Run(GrpoConfig config, RunContext context)
+    {
+        var result = GrpoTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Rewards, context.Progress);
+        return Result(TrainingJob.Outputs(config, context),
+            new Dictionary<string, double> { ["steps"] = result.GlobalStep, ["seconds"] = result.Seconds }, result);
+    }
+}
+
+/// <summary>`star`: STaR iterations of sample → verify → (rationalise) → SFT → evaluate.</summary>
+public sealed class StarJob : Job<StarConfig>
+{
+    public override string Name => "star";
+    public override string Description => "Self-Taught Reasoner: sample, verify, fine-tune, evaluate, repeat.";
+    public override StarConfig Defaults(RunContext context) => TrainingJob.WithContext(new StarConfig(), context);
+    public override void Validate(StarConfig options) => options.Validate();
+
+    public override JobResult Run(StarConfig config, RunContext context)
+    {
+        var result = StarTrainer.Run(ResumeIfStarted(config, context), context.Progress, context.Rewards);
+        return Result(new Dictionary<string, string>
+        {
+            ["model"] = result.FinalModel, ["data"] = result.Iterations[^1].Data,
+        }, new Dictionary<string, double>
+        {
+            ["iterations"] = result.Iterations.Count, ["eval_accuracy"] = result.Iterations[^1].Accuracy,
+        }, result);
+    }
+
+    /// <summary>In a pipeline, an unfinished STaR stage goes on after its last finished iteration, or starts
+    /// over.</summary>
+    static StarConfig ResumeIfStarted(StarConfig config, RunContext context)
+    {
+        if (context.OutputDir is null || config.ResumeFromCheckpoint is not null || config.OverwriteOutputDir) return config;
+        if (File.Exists(Path.Combine(config.OutputDir, StarTrainer.StateFile)))
+            return config with { ResumeFromCheckpoint = "latest" };
+        return RunFolder.RunEntries(config.OutputDir).Count > 0 ? config with { OverwriteOutputDir = true } : config;
+    }
+}

@@ -1,0 +1,40 @@
+using System.Globalization;
+
+namespace ReasonSharp.Reporting;
+
+/// <summary>
+/// A one-line progress bar (step, loss, tokens/s, ETA) redrawn in place on an interactive console; with redirected
+/// output or disable_tqdm only the log lines are written.
+/// </summary>
+public sealed class ProgressDisplay(TextWriter output, bool interactive)
+{
+    bool _barShown;
+
+    public static ProgressDisplay ForConsole(bool disabled) =>
+        new(Console.Out, !disabled && !Console.IsOutputRedirected && Spectre.Console.AnsiConsole.Profile.Capabilities.Ansi);
+
+    public void Update(long step, long maxSteps, double loss, double tokensPerSecond, TimeSpan eta)
+    {
+        if (!interactive) return;
+        const int width = 30;
+        int filled = maxSteps > 0 ? (int)(width * step / maxSteps) : 0;
+        var bar = new string('█', filled) + new string('░', width - filled);
+        output.Write($"\r\u001b[2K{bar} {step}/{maxSteps}  loss {loss.ToString("0.####", CultureInfo.InvariantCulture)}  " +
+                     $"{tokensPerSecond.ToString("0", CultureInfo.InvariantCulture)} tok/s  ETA {(int)eta.TotalHours}:{eta:mm\\:ss}");
+        output.Flush();
+        _barShown = true;
+    }
+
+    public void WriteLine(string line)
+    {
+        if (_barShown) output.Write("\r\u001b[2K");
+        output.WriteLine(line);
+        _barShown = false;
+    }
+
+    public void Finish()
+    {
+        if (_barShown) output.WriteLine();
+        _barShown = false;
+    }
+}

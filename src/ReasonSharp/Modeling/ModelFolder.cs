@@ -153,6 +153,11 @@ public static class ModelFolder
             foreach (var name in written)
                 File.Move(Path.Combine(staging, name), Path.Combine(folder, name), overwrite: true);
         }
+        catch (DiskFullException e)
+        {
+            // The user knows the model folder, not the staging folder: name the file the save was replacing.
+            throw new DiskFullException(e.Message.Replace(staging, folder, StringComparison.Ordinal), e.InnerException!);
+        }
         finally
         {
             Directory.Delete(staging, recursive: true);

@@ -10,6 +10,7 @@ public static class BenchRunner
         ["grpo-memory"] = ("GRPO resident memory every 10 steps over a long run (--steps 200 --size tiny): flat means no leak", GrpoMemoryBench.Run),
         ["threads"] = ("Thread policy: train step and decode time per size × threads × OMP_WAIT_POLICY, idle and beside a busy loop", ThreadsBench.Run),
         ["quickstart-seeds"] = ("reason quickstart per seed, each in its own process: accuracy and time per stage, median and min (--seeds 1,2,3,4,5 [--quick])", QuickstartSeedsBench.Run),
+        ["forced-think"] = ("Thinking-path competence: greedy, forced-think greedy and sampled accuracy per model folder (MODEL... --data F)", ForcedThinkBench.Run),
         ["sandbox"] = ("Cost of a sandboxed Python run per mode (--runs 20 --parallel 4)", SandboxBench.Run),
         ["chat-template"] = ("Jinja engine: renders/s of Qwen3's chat template on a 3-turn conversation, one thread "
             + "(--seconds 2 --rounds 5)", ChatTemplateBench.Run),

@@ -76,8 +76,9 @@ public static class ExportModels
 {
     public const int Vocab = 272;
 
+    /// <summary>Two layers; four for smollm3, whose fourth layer is its first NoPE layer.</summary>
     public static ModelConfig Config(string arch, bool tied, double initializerRange = 0.3) =>
-        ModelConfig.Create(arch, vocabSize: Vocab, hiddenSize: 64, intermediateSize: 128, layers: 2, heads: 4, kvHeads: 2,
+        ModelConfig.Create(arch, vocabSize: Vocab, hiddenSize: 64, intermediateSize: 128, layers: arch == "smollm3" ? 4 : 2, heads: 4, kvHeads: 2,
             headDim: arch == "qwen3" ? 32 : null, tieWordEmbeddings: tied, ropeTheta: 10000, maxPositions: 256, rmsNormEps: 1e-6,
             bosTokenId: TestTokenizer.EndOfText, eosTokenIds: [TestTokenizer.ImEnd], padTokenId: TestTokenizer.EndOfText)
         with { InitializerRange = initializerRange };

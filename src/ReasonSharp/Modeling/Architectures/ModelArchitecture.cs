@@ -22,6 +22,7 @@ public abstract class ModelArchitecture
     public static readonly IReadOnlyList<ModelArchitecture> All =
     [
         new LlamaArchitecture(), new Qwen2Architecture(), new Qwen3Architecture(), new SmolLM3Architecture(),
+        new Gemma3Architecture(),
     ];
 
     public static IEnumerable<string> ModelTypes => All.Select(a => a.ModelType);

@@ -1,0 +1,93 @@
+using ReasonSharp.Export;
+using ReasonSharp.Modeling;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace ReasonSharp.Tests.Export;
+
+/// <summary>Gemma 3 (text) against llama.cpp's gemma3 graph on the same f32 GGUF and token ids.</summary>
+public class Gemma3ParityTests(ITestOutputHelper output)
+{
+    const double Tolerance = 1e-4;
+
+    /// <summary>Four layers, sliding (window 8 of 32 tokens) and global in turn, with distinct local and global thetas.</summary>
+    public static ModelConfig Config(bool tied) => ExportModels.Config("gemma3_text", tied) with
+    {
+        NumHiddenLayers = 4,
+        RopeTheta = 1_000_000,
+        Settings = new Gemma3Settings(8, Gemma3Settings.Pattern(2, 4), RopeLocalBaseFreq: 10000, QueryPreAttnScalar: 16,
+            SlidingWindowPattern: 2),
+    };
+
+    /// <summary>
+    /// ggml's CPU GELU: the input rounded to float16 looks up a float16 table of tanh-GELU (exact below -10 and above 10).
+    /// </summary>
+    public static Tensor GgmlGelu(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var rounded = x.to(float16).to(float32);
+        var table = nn.functional.gelu(rounded, TorchSharp.Modules.GELU.Approximate.tanh).to(float16).to(float32);
+        var result = where(x.le(-10), zeros_like(x), where(x.ge(10), x, table));
+        return result.MoveToOuterDisposeScope();
+    }
+
+    double Parity(CausalLM model, string label, int seed, bool ggmlGelu)
+    {
+        foreach (var layer in model.Model.Layers)
+            layer.Mlp.Activation = ggmlGelu ? GgmlGelu : model.Config.Arch.Activation(model.Config);
+        using var dir = TestEnvironment.NewTempDir();
+        var path = ExportModels.Export(model, dir, GgufFileType.F32);
+        var tokens = ExportModels.RandomTokens(32, seed);
+        using var llama = LlamaCppReference.Load(path, ExportModels.Threads, contextSize: 64);
+        var error = ExportModels.WorstRelativeError(ExportModels.Logits(model, tokens), llama.Logits(tokens));
+        output.WriteLine($"{label}: worst max|Δlogit|/max|logit| over 32 positions = {error:E2}");
+        return error;
+    }
+
+    /// <summary>A random model whose (1 + w) norm weights w are random around 0, so each norm scales by about 1.</summary>
+    public static CausalLM Create(ModelConfig config, long seed)
+    {
+        var model = ExportModels.Create(config, seed);
+        using var _ = no_grad();
+        foreach (var (name, p) in model.named_parameters())
+            if (name.EndsWith("norm.weight")) p.sub_(1);
+        return model;
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void RandomGemma3MatchesLlamaCpp(bool tied)
+    {
+        using var model = Create(Config(tied), seed: 21);
+        var exact = Parity(model, $"gemma3 tied={tied}, exact tanh-GELU", seed: 9, ggmlGelu: false);
+        Assert.InRange(Parity(model, $"gemma3 tied={tied}, ggml's float16 GELU table", seed: 9, ggmlGelu: true), 0, Tolerance);
+        Assert.InRange(exact, 0, 1e-3);
+    }
+
+    [Fact]
+    public void TheComparisonSeesWindowsAndLocalTheta()
+    {
+        var config = Config(tied: true);
+        var settings = (Gemma3Settings)config.Settings!;
+        using var model = Create(config, seed: 22);
+        using var dir = TestEnvironment.NewTempDir();
+        foreach (var layer in model.Model.Layers) layer.Mlp.Activation = GgmlGelu;
+        using var llama = LlamaCppReference.Load(ExportModels.Export(model, dir, GgufFileType.F32), ExportModels.Threads, contextSize: 64);
+        var tokens = ExportModels.RandomTokens(32, 10);
+        Assert.InRange(ExportModels.WorstRelativeError(ExportModels.Logits(model, tokens), llama.Logits(tokens)), 0, Tolerance);
+        foreach (var (label, changed) in new[]
+        {
+            ("no sliding window", config with { Settings = settings with { LayerTypes = Gemma3Settings.Pattern(1, 4) } }),
+            ("global theta on local layers", config with { Settings = settings with { RopeLocalBaseFreq = 1_000_000 } }),
+        })
+        {
+            using var other = ExportModels.Create(changed, seed: 22);
+            other.load_state_dict(model.state_dict());
+            foreach (var layer in other.Model.Layers) layer.Mlp.Activation = GgmlGelu;
+            var error = ExportModels.WorstRelativeError(ExportModels.Logits(other, tokens), llama.Logits(tokens));
+            output.WriteLine($"same weights, {label}: {error:E2}");
+            Assert.True(error > 10 * Tolerance, $"{label} unexpectedly close: {error}");
+        }
+    }
+}

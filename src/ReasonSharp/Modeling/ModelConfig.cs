@@ -259,7 +259,11 @@ public sealed class FieldReader(JsonObject json, string path, string prefix = ""
     {
         var v = Value(field);
         if (v is null) return null;
-        return v.TryGetValue<double>(out var d) ? d : throw Wrong(field, "a number", v.ToJsonString());
+        if (v.TryGetValue<double>(out var d)) return d;
+        // A value built in memory (not parsed) from an integer does not convert itself.
+        if (v.TryGetValue<long>(out var l)) return l;
+        if (v.TryGetValue<int>(out var i)) return i;
+        throw Wrong(field, "a number", v.ToJsonString());
     }
 
     public bool? Bool(string field)

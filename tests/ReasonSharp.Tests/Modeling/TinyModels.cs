@@ -18,5 +18,5 @@ public static class TinyModels
     }
 
     public static IEnumerable<object[]> Architectures() =>
-        new[] { "llama", "qwen2", "qwen3", "smollm3" }.SelectMany(a => new[] { new object[] { a, true }, new object[] { a, false } });
+        new[] { "llama", "qwen2", "qwen3", "smollm3", "gemma3_text" }.SelectMany(a => new[] { new object[] { a, true }, new object[] { a, false } });
 }

@@ -66,6 +66,7 @@ public sealed class Gemma3Architecture : ModelArchitecture
         {
             QkvBias = bias, OutputBias = bias, QkNorm = true, Settings = settings,
             HeadDim = r.Int("head_dim") ?? 256, RopeTheta = r.Double("rope_theta") ?? 1_000_000,
+            TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? true,
         };
     }
 

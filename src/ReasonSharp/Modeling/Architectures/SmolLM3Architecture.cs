@@ -29,7 +29,11 @@ public sealed class SmolLM3Architecture : ModelArchitecture
 
     public override ModelConfig ReadConfig(ModelConfig shared, JsonObject json, FieldReader r, string path)
     {
-        var config = base.ReadConfig(shared, json, r, path);
+        // transformers' SmolLM3 defaults: tied embeddings, rope_theta 2e6.
+        var config = base.ReadConfig(shared, json, r, path) with
+        {
+            TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? true, RopeTheta = r.Double("rope_theta") ?? 2_000_000,
+        };
         int interval = r.Int("no_rope_layer_interval") ?? 4;
         if (interval <= 0) throw new ReasonSharpException($"{path}: field 'no_rope_layer_interval' must be positive, got {interval}");
         if (json["no_rope_layers"] is null) return config with { Settings = SmolLM3Settings.Every(interval, config.NumHiddenLayers) };

@@ -90,4 +90,15 @@ public class Gemma3ParityTests(ITestOutputHelper output)
             Assert.True(error > 10 * Tolerance, $"{label} unexpectedly close: {error}");
         }
     }
+
+    [Fact]
+    public void LlamaCppReadsTheLocalRopeTheta()
+    {
+        // gemma3.rope.freq_base_swa is read: with local theta 500 the export still matches (a wrong theta is > 0.1 off;
+        // the bound is looser than 1e-4 because this seed's float16 GELU rounding flips land near 1e-4).
+        var config = Config(tied: true);
+        config = config with { Settings = (Gemma3Settings)config.Settings! with { RopeLocalBaseFreq = 500 } };
+        using var model = Create(config, seed: 21);
+        Assert.InRange(Parity(model, "gemma3 local theta 500", seed: 9, ggmlGelu: true), 0, 1e-3);
+    }
 }

@@ -5,20 +5,23 @@ using static TorchSharp.torch;
 namespace ReasonSharp.Modeling;
 
 /// <summary>Gemma 3's own config fields: which layers slide, how far, and their rope and attention scale.</summary>
-public sealed record Gemma3Settings(int? SlidingWindow, IReadOnlyList<string> LayerTypes, double RopeLocalBaseFreq = 10000,
-    double QueryPreAttnScalar = 256, double? FinalLogitSoftcapping = null, int SlidingWindowPattern = 6) : ArchitectureSettings
+public sealed record Gemma3Settings(
+    int? SlidingWindow, IReadOnlyList<string> LayerTypes, double RopeLocalBaseFreq = 10000,
+    double QueryPreAttnScalar = 256, double? FinalLogitSoftcapping = null, int SlidingWindowPattern = 6)
+    : ArchitectureSettings
 {
     public const string Sliding = "sliding_attention", Full = "full_attention";
 
-    /// <summary>transformers' layer_types: every pattern-th layer (counting from 1) is global, the others slide.</summary>
+    /// <summary>transformers' layer_types: every pattern-th layer (counting from 1) is global, the others
+    /// slide.</summary>
     public static IReadOnlyList<string> Pattern(int pattern, int layers) =>
         Enumerable.Range(0, layers).Select(i => (i + 1) % pattern != 0 ? Sliding : Full).ToArray();
 }
 
 /// <summary>
-/// Gemma3ForCausalLM (model_type gemma3_text): RMSNorm scaling by (1 + w), embeddings scaled by √hidden_size, a tanh-GELU
-/// gated MLP, norms before and after attention and MLP, q/k norms, sliding-window layers with their own rope theta
-/// between global ones, query_pre_attn_scalar as the attention scale, and optional final logit soft-capping.
+/// Gemma3ForCausalLM (model_type gemma3_text): RMSNorm scaling by (1 + w), embeddings scaled by √hidden_size, a
+/// tanh-GELU gated MLP, norms before and after attention and MLP, q/k norms, sliding-window layers with their own rope
+/// theta between global ones, query_pre_attn_scalar as the attention scale, and optional final logit soft-capping.
 /// </summary>
 public sealed class Gemma3Architecture : ModelArchitecture
 {
@@ -27,24 +30,27 @@ public sealed class Gemma3Architecture : ModelArchitecture
     public override string GgufArchitecture => "gemma3";
     public override bool NormUnitOffset => true;
 
-    static Gemma3Settings Settings(ModelConfig config) => config.Settings as Gemma3Settings
-        ?? new Gemma3Settings(4096, Gemma3Settings.Pattern(6, config.NumHiddenLayers), QueryPreAttnScalar: config.HeadDim);
+    /// <summary>transformers' defaults (window 4096, pattern 6), with the attention scale of 1/√head_dim.</summary>
+    static Gemma3Settings Defaults(ModelConfig config) =>
+        new(4096, Gemma3Settings.Pattern(6, config.NumHiddenLayers), QueryPreAttnScalar: config.HeadDim);
 
-    public override ModelConfig NewConfig(ModelConfig shared) => shared with
-    {
-        QkNorm = true,
-        Settings = new Gemma3Settings(4096, Gemma3Settings.Pattern(6, shared.NumHiddenLayers), QueryPreAttnScalar: shared.HeadDim),
-    };
+    static Gemma3Settings Settings(ModelConfig config) => config.Settings as Gemma3Settings ?? Defaults(config);
+
+    public override ModelConfig NewConfig(ModelConfig shared) =>
+        shared with { QkNorm = true, Settings = Defaults(shared) };
 
     public override ModelConfig ReadConfig(ModelConfig shared, JsonObject json, FieldReader r, string path)
     {
         var act = r.String("hidden_activation") ?? r.String("hidden_act") ?? "gelu_pytorch_tanh";
         if (act != "gelu_pytorch_tanh")
-            throw new ReasonSharpException($"{path}: field 'hidden_activation' is '{act}'; only 'gelu_pytorch_tanh' is supported");
+            throw new ReasonSharpException(
+                $"{path}: field 'hidden_activation' is '{act}'; only 'gelu_pytorch_tanh' is supported");
         if (json["attn_logit_softcapping"] is not null)
-            throw new ReasonSharpException($"{path}: field 'attn_logit_softcapping' is set; attention soft-capping is not supported (expected null)");
+            throw new ReasonSharpException($"{path}: field 'attn_logit_softcapping' is set; attention soft-capping " +
+                "is not supported (expected null)");
         int layers = shared.NumHiddenLayers, pattern = r.Int("sliding_window_pattern") ?? 6;
-        if (pattern <= 0) throw new ReasonSharpException($"{path}: field 'sliding_window_pattern' must be positive, got {pattern}");
+        if (pattern <= 0)
+            throw new ReasonSharpException($"{path}: field 'sliding_window_pattern' must be positive, got {pattern}");
         IReadOnlyList<string> types = Gemma3Settings.Pattern(pattern, layers);
         if (json["layer_types"] is JsonArray array)
         {
@@ -55,10 +61,12 @@ public sealed class Gemma3Architecture : ModelArchitecture
             types = listed.Take(layers).ToArray();
         }
         int? window = json.ContainsKey("sliding_window") ? r.Int("sliding_window") : 4096;
-        if (window is <= 0) throw new ReasonSharpException($"{path}: field 'sliding_window' must be positive, got {window}");
+        if (window is <= 0)
+            throw new ReasonSharpException($"{path}: field 'sliding_window' must be positive, got {window}");
         var settings = new Gemma3Settings(window, types, r.Double("rope_local_base_freq") ?? 10000,
             r.Double("query_pre_attn_scalar") ?? 256, r.Double("final_logit_softcapping"), pattern);
-        if (!(settings.QueryPreAttnScalar > 0) || !(settings.RopeLocalBaseFreq > 0) || settings.FinalLogitSoftcapping is <= 0)
+        if (!(settings.QueryPreAttnScalar > 0) || !(settings.RopeLocalBaseFreq > 0)
+            || settings.FinalLogitSoftcapping is <= 0)
             throw new ReasonSharpException($"{path}: fields 'query_pre_attn_scalar', 'rope_local_base_freq' and " +
                 "'final_logit_softcapping' must be positive numbers");
         bool bias = r.Bool("attention_bias") ?? false;
@@ -132,7 +140,8 @@ public sealed class Gemma3Architecture : ModelArchitecture
         if (s.SlidingWindow is null) return "sliding_window is null, but llama.cpp's gemma3 graph always slides";
         var expected = Gemma3Settings.Pattern(s.SlidingWindowPattern, config.NumHiddenLayers);
         if (!s.LayerTypes.SequenceEqual(expected))
-            return $"layer_types do not follow sliding_window_pattern {s.SlidingWindowPattern}, the only layout llama.cpp reads";
+            return $"layer_types do not follow sliding_window_pattern {s.SlidingWindowPattern}, the only layout " +
+                "llama.cpp reads";
         return null;
     }
 
@@ -145,13 +154,15 @@ public sealed class Gemma3Architecture : ModelArchitecture
     }
 }
 
-/// <summary>Gemma 3's block: x + post_attn_norm(attn(input_norm(x))), then + post_ffw_norm(mlp(pre_ffw_norm(·))).</summary>
+/// <summary>Gemma 3's block: x + post_attn_norm(attn(input_norm(x))), then
+/// + post_ffw_norm(mlp(pre_ffw_norm(·))).</summary>
 public sealed class Gemma3DecoderLayer : DecoderLayer
 {
     public RmsNorm PreFeedforwardLayernorm { get; }
     public RmsNorm PostFeedforwardLayernorm { get; }
 
-    public Gemma3DecoderLayer(ModelConfig config, int layerIndex, Device? device = null) : base(config, layerIndex, device)
+    public Gemma3DecoderLayer(ModelConfig config, int layerIndex, Device? device = null)
+        : base(config, layerIndex, device)
     {
         PreFeedforwardLayernorm = new RmsNorm(config.HiddenSize, config, device);
         PostFeedforwardLayernorm = new RmsNorm(config.HiddenSize, config, device);

@@ -12,9 +12,10 @@ public sealed record LayerAttention(bool Rope = true, int? SlidingWindow = null,
 public abstract record ArchitectureSettings;
 
 /// <summary>
-/// What sets one model family apart: its config.json keys, its layer modules, its GGUF layout (llama.cpp's architecture,
-/// tensor names, metadata), its LoRA target names and its default chat template. Everything else (loading, saving,
-/// generation, training) is shared. A new family is one subclass, its modules, and one line in <see cref="All"/>.
+/// What sets one model family apart: its config.json keys, its layer modules, its GGUF layout (llama.cpp's
+/// architecture, tensor names, metadata), its LoRA target names and its default chat template. Everything else
+/// (loading, saving, generation, training) is shared. A new family is one subclass, its modules, and one line in
+/// <see cref="All"/>.
 /// </summary>
 public abstract class ModelArchitecture
 {
@@ -64,14 +65,17 @@ public abstract class ModelArchitecture
         if (r.String("hidden_act") is { } act && act != "silu")
             throw new ReasonSharpException($"{path}: field 'hidden_act' is '{act}'; only 'silu' is supported");
         if (r.Bool("use_sliding_window") == true)
-            throw new ReasonSharpException($"{path}: field 'use_sliding_window' is true; sliding-window attention is not supported");
+            throw new ReasonSharpException(
+                $"{path}: field 'use_sliding_window' is true; sliding-window attention is not supported");
         if (json["layer_types"] is JsonArray types && types.Any(t => t?.GetValue<string>() != "full_attention"))
-            throw new ReasonSharpException($"{path}: field 'layer_types' asks for non-full attention layers, which are not supported");
+            throw new ReasonSharpException(
+                $"{path}: field 'layer_types' asks for non-full attention layers, which are not supported");
     }
 
     // ---- modules ----
 
-    public virtual DecoderLayer CreateLayer(ModelConfig config, int index, Device? device) => new(config, index, device);
+    public virtual DecoderLayer CreateLayer(ModelConfig config, int index, Device? device) =>
+        new(config, index, device);
 
     /// <summary>How layer <paramref name="index"/> attends.</summary>
     public virtual LayerAttention Layer(ModelConfig config, int index) => new();
@@ -79,7 +83,7 @@ public abstract class ModelArchitecture
     /// <summary>Multiplier of the softmax logits (q·k); SDPA's 1/√head_dim by default.</summary>
     public virtual double AttentionScale(ModelConfig config) => 1 / Math.Sqrt(config.HeadDim);
 
-    /// <summary>rope_theta of the local (sliding-window) layers' rotary table; null: one table for all layers.</summary>
+    /// <summary>rope_theta of the local (sliding-window) layers' rotary table; null: one table for all.</summary>
     public virtual double? LocalRopeTheta(ModelConfig config) => null;
 
     /// <summary>Factor on the token embeddings (Gemma: √hidden_size).</summary>
@@ -109,7 +113,8 @@ public abstract class ModelArchitecture
 
     // ---- chat ----
 
-    /// <summary>The chat template (a built-in name) used when the tokenizer has none; null: the tokenizer must have one.</summary>
+    /// <summary>The chat template (a built-in name) used when the tokenizer has none; null: the tokenizer must
+    /// have one.</summary>
     public virtual string? DefaultChatTemplate => null;
 
     // ---- GGUF (llama.cpp) ----
@@ -117,7 +122,8 @@ public abstract class ModelArchitecture
     /// <summary>llama.cpp's general.architecture.</summary>
     public virtual string GgufArchitecture => ModelType;
 
-    /// <summary>llama.cpp rotates interleaved pairs (its "normal" RoPE): q/k rows are permuted from HF's rotate-half.</summary>
+    /// <summary>llama.cpp rotates interleaved pairs (its "normal" RoPE): q/k rows are permuted from HF's
+    /// rotate-half.</summary>
     public virtual bool GgufInterleavedRope => false;
 
     /// <summary>llama.cpp reads Llama-3 rope scaling as a rope_freqs tensor for this architecture.</summary>
@@ -139,9 +145,11 @@ public abstract class ModelArchitecture
         ["mlp.down_proj"] = "ffn_down",
     };
 
-    /// <summary>Why llama.cpp would compute something else for this config, or null when it computes the same.</summary>
+    /// <summary>Why llama.cpp would compute something else for this config, or null when it computes the
+    /// same.</summary>
     public virtual string? GgufProblem(ModelConfig config) => null;
 
-    /// <summary>Metadata beyond the shared keys, without the "ARCH." prefix; values are uint, float, bool or string.</summary>
+    /// <summary>Metadata beyond the shared keys, without the "ARCH." prefix; values are uint, float, bool or
+    /// string.</summary>
     public virtual IEnumerable<(string Key, object Value)> GgufMetadata(ModelConfig config) => [];
 }

@@ -10,7 +10,8 @@ public sealed record SmolLM3Settings(IReadOnlyList<int> NoRopeLayers) : Architec
         new(Enumerable.Range(0, layers).Select(i => (i + 1) % interval != 0 ? 1 : 0).ToArray());
 }
 
-/// <summary>SmolLM3ForCausalLM: Llama with NoPE layers (no rotary embeddings on every fourth layer by default).</summary>
+/// <summary>SmolLM3ForCausalLM: Llama with NoPE layers (no rotary embeddings on every fourth layer by
+/// default).</summary>
 public sealed class SmolLM3Architecture : ModelArchitecture
 {
     /// <summary>llama.cpp's smollm3 graph skips RoPE on every fourth layer and reads no per-layer list.</summary>
@@ -35,8 +36,10 @@ public sealed class SmolLM3Architecture : ModelArchitecture
             TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? true, RopeTheta = r.Double("rope_theta") ?? 2_000_000,
         };
         int interval = r.Int("no_rope_layer_interval") ?? 4;
-        if (interval <= 0) throw new ReasonSharpException($"{path}: field 'no_rope_layer_interval' must be positive, got {interval}");
-        if (json["no_rope_layers"] is null) return config with { Settings = SmolLM3Settings.Every(interval, config.NumHiddenLayers) };
+        if (interval <= 0)
+            throw new ReasonSharpException($"{path}: field 'no_rope_layer_interval' must be positive, got {interval}");
+        if (json["no_rope_layers"] is null)
+            return config with { Settings = SmolLM3Settings.Every(interval, config.NumHiddenLayers) };
         var flags = r.IntOrList("no_rope_layers");
         if (flags.Count < config.NumHiddenLayers || flags.Any(f => f is not (0 or 1)))
             throw new ReasonSharpException($"{path}: field 'no_rope_layers' must list 0 or 1 for each of the " +
@@ -50,13 +53,15 @@ public sealed class SmolLM3Architecture : ModelArchitecture
         json["no_rope_layers"] = new JsonArray(Settings(config).NoRopeLayers.Select(f => (JsonNode)f).ToArray());
     }
 
-    public override LayerAttention Layer(ModelConfig config, int index) => new(Rope: Settings(config).NoRopeLayers[index] == 1);
+    public override LayerAttention Layer(ModelConfig config, int index) =>
+        new(Rope: Settings(config).NoRopeLayers[index] == 1);
 
     public override string? GgufProblem(ModelConfig config)
     {
         var expected = SmolLM3Settings.Every(LlamaCppNoRopeStep, config.NumHiddenLayers).NoRopeLayers;
-        return Settings(config).NoRopeLayers.SequenceEqual(expected) ? null
-            : $"no_rope_layers is [{string.Join(", ", Settings(config).NoRopeLayers)}], but llama.cpp's smollm3 graph " +
+        var actual = Settings(config).NoRopeLayers;
+        return actual.SequenceEqual(expected) ? null
+            : $"no_rope_layers is [{string.Join(", ", actual)}], but llama.cpp's smollm3 graph " +
               $"always skips RoPE on every {LlamaCppNoRopeStep}th layer ([{string.Join(", ", expected)}])";
     }
 }

@@ -160,7 +160,7 @@ public static class ExportModels
 
     /// <summary>
     /// A copy of <paramref name="config"/>'s model holding the weights stored in a GGUF (decoded to float32, llama's q/k
-    /// permutation undone), i.e. what llama.cpp computes with.
+    /// permutation and Gemma's norm offset undone), i.e. what llama.cpp computes with.
     /// </summary>
     public static CausalLM FromGguf(ModelConfig config, string path)
     {
@@ -170,7 +170,9 @@ public static class ExportModels
         using var _ = no_grad();
         foreach (var (name, parameter) in model.named_parameters())
         {
-            using var stored = tensor(reader.ReadFloats(GgufExporter.TensorName(name, config)), parameter.shape);
+            // Gemma's (1 + w) norms are stored as 1 + w.
+            using var stored = tensor(reader.ReadFloats(GgufExporter.TensorName(name, config)), parameter.shape)
+                .sub_(GgufExporter.ValueOffset(name, config));
             var order = GgufExporter.RowOrder(name, parameter.shape, config);
             if (order is null) { parameter.copy_(stored); continue; }
             var inverse = new long[order.Length];

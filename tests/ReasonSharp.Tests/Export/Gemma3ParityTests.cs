@@ -92,6 +92,23 @@ public class Gemma3ParityTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheGgufHoldsTheCheckpointsWeightsUnderLlamaCppNames()
+    {
+        var config = Config(tied: false);
+        using var model = Create(config, seed: 23);
+        using var dir = TestEnvironment.NewTempDir();
+        var path = ExportModels.Export(model, dir, GgufFileType.F32);
+        var names = GgufReader.Open(path).Tensors.Select(t => t.Name).ToHashSet();
+        foreach (var name in new[] { "blk.0.post_attention_norm.weight", "blk.0.ffn_norm.weight", "blk.0.post_ffw_norm.weight",
+                     "blk.3.attn_q_norm.weight", "output.weight", "output_norm.weight" })
+            Assert.Contains(name, names);
+        using var restored = ExportModels.FromGguf(config, path);
+        // Exact but for the float32 rounding of (w + 1) − 1 in the norms.
+        foreach (var (name, original) in model.state_dict())
+            Assert.True(original.allclose(restored.state_dict()[name], rtol: 0, atol: 1e-7), name);
+    }
+
+    [Fact]
     public void LlamaCppReadsTheLocalRopeTheta()
     {
         // gemma3.rope.freq_base_swa is read: with local theta 500 the export still matches (a wrong theta is > 0.1 off;

@@ -10,7 +10,11 @@ public static class InitModelCommand
 {
     public static Command Create()
     {
-        var arch = new Option<string>("--arch") { Description = "Architecture: llama, qwen2 or qwen3.", DefaultValueFactory = _ => "qwen2" };
+        var arch = new Option<string>("--arch")
+        {
+            Description = "Architecture (config.json model_type): " + string.Join(", ", ModelArchitecture.ModelTypes) + ".",
+            DefaultValueFactory = _ => "qwen2",
+        };
         var size = new Option<string>("--size") { Description = "Shape preset: " + string.Join(", ", ModelPresets.Shapes.Keys) + ".", DefaultValueFactory = _ => "tiny" };
         var tokenizer = new Option<string>("--tokenizer") { Description = "Folder with tokenizer.json (and tokenizer_config.json); the vocabulary sizes the model.", Required = true };
         var output = new Option<string>("--out") { Description = "Folder to write the model to.", Required = true };

@@ -20,11 +20,11 @@ public sealed record GgufExportResult(string Path, string Architecture, GgufFile
     long FileBytes, IReadOnlyList<string> Notes);
 
 /// <summary>
-/// Exports llama, qwen2 and qwen3 models to GGUF v3 as llama.cpp's convert_hf_to_gguf.py lays them out: llama.cpp tensor
-/// names; for the llama architecture, q_proj/k_proj rows (and biases) permuted from Hugging Face's rotate-half order to
-/// the interleaved pairs of llama.cpp's normal RoPE (qwen2/qwen3 use NEOX RoPE, which is rotate-half, so nothing is
-/// permuted); Llama-3 RoPE scaling as a rope_freqs tensor; tied embeddings as token_embd alone (llama.cpp falls back to it
-/// for the output projection).
+/// Exports models to GGUF v3 as llama.cpp's convert_hf_to_gguf.py lays them out, with what differs per family taken
+/// from its <see cref="ModelArchitecture"/>: llama.cpp tensor names and metadata; for families llama.cpp rotates in
+/// interleaved pairs (llama, smollm3), q_proj/k_proj rows (and biases) permuted from Hugging Face's rotate-half order
+/// (NEOX RoPE families such as qwen2/qwen3 need nothing); (1 + w) norm weights stored as 1 + w; Llama-3 RoPE scaling as
+/// a rope_freqs tensor; tied embeddings as token_embd alone (llama.cpp falls back to it for the output projection).
 /// </summary>
 public static class GgufExporter
 {
@@ -58,7 +58,7 @@ public static class GgufExporter
             var ggufName = TensorName(name, config);
             long[] shape = tensor.shape;
             var type = ChooseType(ggufName, shape, options.Type, notes);
-            writer.AddTensor(ggufName, shape, type, RowReader(tensor, RowOrder(name, shape, config)));
+            writer.AddTensor(ggufName, shape, type, RowReader(tensor, RowOrder(name, shape, config), ValueOffset(name, config)));
             exported.Add(new GgufExportedTensor(ggufName, shape, type));
         }
         if (config.RopeScaling?.RopeType == "llama3")
@@ -68,27 +68,22 @@ public static class GgufExporter
             exported.Add(new GgufExportedTensor("rope_freqs.weight", [factors.Length], GgmlType.F32));
         }
         AtomicFile.Write(outPath, writer.Write);
-        return new GgufExportResult(Path.GetFullPath(outPath), config.ModelType, options.Type, exported, new FileInfo(outPath).Length, notes);
+        return new GgufExportResult(Path.GetFullPath(outPath), config.Arch.GgufArchitecture, options.Type, exported,
+            new FileInfo(outPath).Length, notes);
     }
 
     static void CheckSupported(ModelConfig config)
     {
-        string? problem = config switch
-        {
-            { ModelType: not ("llama" or "qwen2" or "qwen3") } => $"model type '{config.ModelType}' has no GGUF export (llama, qwen2 and qwen3 do)",
-            { ModelType: "qwen2", MlpBias: true } => "mlp_bias is true, but llama.cpp's qwen2 graph has no feed-forward biases",
-            { ModelType: "qwen3" } when config.QkvBias || config.OutputBias || config.MlpBias =>
-                "attention_bias or mlp_bias is true, but llama.cpp's qwen3 graph has no projection biases",
-            { RopeScaling.RopeType: "llama3", ModelType: not "llama" } =>
-                $"rope_scaling type llama3 on model type '{config.ModelType}': llama.cpp reads rope_freqs factors only for the llama architecture",
-            _ => null,
-        };
+        string? problem = config.RopeScaling?.RopeType == "llama3" && !config.Arch.GgufRopeFrequencies
+            ? $"rope_scaling type llama3 on model type '{config.ModelType}': llama.cpp reads rope_freqs factors only " +
+              "for the llama architecture"
+            : config.Arch.GgufProblem(config);
         if (problem is not null) throw new ReasonSharpException($"config.json: {problem}; this model cannot be exported to GGUF faithfully");
     }
 
     static void WriteModelMetadata(GgufWriter w, ModelConfig config, GgufExportOptions options)
     {
-        string arch = config.ModelType;
+        string arch = config.Arch.GgufArchitecture;
         w.AddString("general.architecture", arch);
         w.AddString("general.type", "model");
         w.AddString("general.name", options.Name ?? arch);
@@ -111,6 +106,17 @@ public static class GgufExporter
             w.AddString($"{arch}.rope.scaling.type", "linear");
             w.AddFloat32($"{arch}.rope.scaling.factor", (float)linear.Factor);
         }
+        foreach (var (key, value) in config.Arch.GgufMetadata(config))
+        {
+            switch (value)
+            {
+                case uint u: w.AddUInt32($"{arch}.{key}", u); break;
+                case float f: w.AddFloat32($"{arch}.{key}", f); break;
+                case bool b: w.AddBool($"{arch}.{key}", b); break;
+                case string text: w.AddString($"{arch}.{key}", text); break;
+                default: throw new ArgumentException($"GGUF metadata '{key}' has an unsupported type {value.GetType().Name}");
+            }
+        }
     }
 
     /// <summary>llama.cpp's name for a checkpoint key; any key without one is an error, never dropped.</summary>
@@ -126,22 +132,8 @@ public static class GgufExporter
         if (parts.Length >= 5 && parts[0] == "model" && parts[1] == "layers" && int.TryParse(parts[2], out var layer))
         {
             var module = string.Join('.', parts[3..^1]);
-            string? name = module switch
-            {
-                "input_layernorm" => "attn_norm",
-                "post_attention_layernorm" => "ffn_norm",
-                "self_attn.q_proj" => "attn_q",
-                "self_attn.k_proj" => "attn_k",
-                "self_attn.v_proj" => "attn_v",
-                "self_attn.o_proj" => "attn_output",
-                "self_attn.q_norm" => "attn_q_norm",
-                "self_attn.k_norm" => "attn_k_norm",
-                "mlp.gate_proj" => "ffn_gate",
-                "mlp.up_proj" => "ffn_up",
-                "mlp.down_proj" => "ffn_down",
-                _ => null,
-            };
-            if (name is not null && parts[^1] is "weight" or "bias") return $"blk.{layer}.{name}.{parts[^1]}";
+            if (config.Arch.GgufLayerTensors.TryGetValue(module, out var name) && parts[^1] is "weight" or "bias")
+                return $"blk.{layer}.{name}.{parts[^1]}";
         }
         throw new ReasonSharpException($"tensor '{key}' has no llama.cpp counterpart for model type '{config.ModelType}'; refusing to drop it from the GGUF export");
     }
@@ -168,7 +160,7 @@ public static class GgufExporter
     /// </summary>
     public static long[]? RowOrder(string key, long[] shape, ModelConfig config)
     {
-        if (config.ModelType != "llama") return null;
+        if (!config.Arch.GgufInterleavedRope) return null;
         int heads = key.Contains(".self_attn.q_proj.") ? config.NumAttentionHeads : key.Contains(".self_attn.k_proj.") ? config.NumKeyValueHeads : 0;
         if (heads == 0) return null;
         int headDim = config.HeadDim, half = headDim / 2;
@@ -181,8 +173,13 @@ public static class GgufExporter
         return order;
     }
 
-    /// <summary>Reads rows of a model tensor as float32 on the CPU, optionally reordered along the first dimension.</summary>
-    static TensorRowReader RowReader(Tensor tensor, long[]? rowOrder)
+    /// <summary>What llama.cpp adds to a stored tensor: 1 to the norms of families whose norms scale by (1 + w).</summary>
+    public static float ValueOffset(string key, ModelConfig config) =>
+        config.Arch.NormUnitOffset && key.EndsWith("norm.weight") ? 1f : 0f;
+
+    /// <summary>Reads rows of a model tensor as float32 on the CPU, optionally reordered along the first dimension and
+    /// shifted by <paramref name="offset"/>.</summary>
+    static TensorRowReader RowReader(Tensor tensor, long[]? rowOrder, float offset = 0)
     {
         if (tensor.dim() == 1)
         {
@@ -192,6 +189,7 @@ public static class GgufExporter
                 using var scope = NewDisposeScope();
                 var values = tensor.detach().cpu().to(float32);
                 if (rowOrder is not null) values = values.index_select(0, torch.tensor(rowOrder));
+                if (offset != 0) values = values + offset;
                 values.contiguous().data<float>().CopyTo(destination);
             };
         }
@@ -201,7 +199,9 @@ public static class GgufExporter
             var rows = rowOrder is null
                 ? tensor.detach().narrow(0, first, count)
                 : tensor.detach().index_select(0, torch.tensor(rowOrder.AsSpan((int)first, count).ToArray(), device: tensor.device));
-            rows.cpu().to(float32).contiguous().data<float>().CopyTo(destination);
+            rows = rows.cpu().to(float32);
+            if (offset != 0) rows = rows + offset;
+            rows.contiguous().data<float>().CopyTo(destination);
         };
     }
 

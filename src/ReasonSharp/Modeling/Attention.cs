@@ -3,10 +3,16 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Modeling;
 
-/// <summary>Grouped-query self-attention with rotary embeddings (llama, qwen2 with q/k/v biases, qwen3 with q/k norms).</summary>
+/// <summary>
+/// Grouped-query self-attention with rotary embeddings (llama, qwen2 with q/k/v biases, qwen3 and gemma3 with q/k norms),
+/// as the family lays out each layer (<see cref="LayerAttention"/>: NoPE layers, sliding windows).
+/// </summary>
 public sealed class Attention : ExplicitModule
 {
     readonly int _heads, _kvHeads, _headDim, _layerIndex;
+    /// <summary>Factor on the queries that turns SDPA's 1/√head_dim into the family's attention scale.</summary>
+    readonly double _queryScale;
+    public LayerAttention Layout { get; }
     public Linear QProj { get; }
     public Linear KProj { get; }
     public Linear VProj { get; }
@@ -17,6 +23,8 @@ public sealed class Attention : ExplicitModule
     public Attention(ModelConfig config, int layerIndex, Device? device = null) : base(nameof(Attention))
     {
         (_heads, _kvHeads, _headDim, _layerIndex) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim, layerIndex);
+        Layout = config.Arch.Layer(config, layerIndex);
+        _queryScale = config.Arch.AttentionScale(config) * Math.Sqrt(_headDim);
         QProj = nn.Linear(config.HiddenSize, _heads * _headDim, hasBias: config.QkvBias, device: device);
         KProj = nn.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: config.QkvBias, device: device);
         VProj = nn.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: config.QkvBias, device: device);
@@ -27,8 +35,8 @@ public sealed class Attention : ExplicitModule
         register_module("o_proj", OProj);
         if (config.QkNorm)
         {
-            QNorm = new RmsNorm(_headDim, config.RmsNormEps, device);
-            KNorm = new RmsNorm(_headDim, config.RmsNormEps, device);
+            QNorm = new RmsNorm(_headDim, config, device);
+            KNorm = new RmsNorm(_headDim, config, device);
             register_module("q_norm", QNorm);
             register_module("k_norm", KNorm);
         }
@@ -44,8 +52,14 @@ public sealed class Attention : ExplicitModule
         var v = qkv[2].view(batch, steps, _kvHeads, _headDim).transpose(1, 2);
         if (QNorm is not null) q = QNorm.Forward(q);
         if (KNorm is not null) k = KNorm.Forward(k);
-        q = RotaryEmbedding.Apply(q.transpose(1, 2), cos, sin);
-        k = RotaryEmbedding.Apply(k.transpose(1, 2), cos, sin);
+        q = q.transpose(1, 2);
+        k = k.transpose(1, 2);
+        if (Layout.Rope)
+        {
+            q = RotaryEmbedding.Apply(q, cos, sin);
+            k = RotaryEmbedding.Apply(k, cos, sin);
+        }
+        if (_queryScale != 1) q = q * _queryScale;
         bool causal = mask is null && (cache is null || cache.Length == 0) && steps > 1;
         if (cache is not null) (k, v) = cache.Append(_layerIndex, k, v);
         Tensor merged;

@@ -39,6 +39,23 @@ public static class AttentionMask
         return mask.logical_or(diagonal).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The mask of a sliding-window layer: <paramref name="full"/> (from <see cref="Build"/>, null = causal) where, in
+    /// addition, a query sees only the <paramref name="window"/> newest keys up to itself (query − key &lt; window, as
+    /// transformers and llama.cpp). The same as <paramref name="full"/> while every key is within the window.
+    /// </summary>
+    public static Tensor? Window(Tensor? full, long batch, long queryLength, long pastLength, int window, Device device)
+    {
+        long keyLength = pastLength + queryLength;
+        if (keyLength <= window) return full;
+        using var scope = NewDisposeScope();
+        var query = arange(queryLength, device: device).view(queryLength, 1).add(pastLength);
+        var key = arange(keyLength, device: device).view(1, keyLength);
+        var band = (query - key).lt(window).view(1, 1, queryLength, keyLength);
+        var mask = (full ?? Causal(queryLength, pastLength, device)).logical_and(band);
+        return mask.expand(batch, 1, queryLength, keyLength).MoveToOuterDisposeScope();
+    }
+
     static Tensor Causal(long queryLength, long pastLength, Device device)
     {
         var query = arange(queryLength, device: device).view(queryLength, 1).add(pastLength);

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace ReasonSharp.Modeling;
 
 /// <summary>
-/// A decoder-only causal language model (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM). Module and parameter
+/// A decoder-only causal language model of any family in <see cref="ModelArchitecture.All"/>. Module and parameter
 /// names equal the checkpoint keys. With tied embeddings there is no lm_head module: the logits use the embedding matrix itself.
 /// </summary>
 public sealed class CausalLM : ExplicitModule
@@ -24,6 +24,7 @@ public sealed class CausalLM : ExplicitModule
         Config = config;
         Device = device ?? CPU;
         Model = new DecoderModel(config, Device);
+        _softcap = config.Arch.FinalLogitSoftcapping(config);
         register_module("model", Model);
         if (!config.TieWordEmbeddings)
         {
@@ -34,6 +35,8 @@ public sealed class CausalLM : ExplicitModule
         Native.ThreadPolicy.UseForModel(config.ParameterCount());
     }
 
+    readonly double? _softcap;
+
     public Tensor LmHeadWeight => LmHead?.weight ?? Model.EmbedTokens.weight!;
 
     void InitializeWeights(long? seed)
@@ -42,7 +45,7 @@ public sealed class CausalLM : ExplicitModule
         using var generator = seed is { } s ? new Generator((ulong)s, Device) : null;
         foreach (var (name, parameter) in named_parameters())
         {
-            if (name.EndsWith("norm.weight")) parameter.fill_(1);
+            if (name.EndsWith("norm.weight")) parameter.fill_(Config.Arch.NormUnitOffset ? 0 : 1);
             else if (name.EndsWith(".bias")) parameter.zero_();
             else parameter.normal_(0, Config.InitializerRange, generator);
         }
@@ -56,7 +59,13 @@ public sealed class CausalLM : ExplicitModule
     }
 
     /// <summary>Projects hidden states to vocabulary logits (used directly to compute logits only where a loss needs them).</summary>
-    public Tensor Logits(Tensor hidden) => (training ? null : DecodeKernels.Linear(hidden, (LmHeadWeight, null))) ?? nn.functional.linear(hidden, LmHeadWeight);
+    public Tensor Logits(Tensor hidden)
+    {
+        var logits = (training ? null : DecodeKernels.Linear(hidden, (LmHeadWeight, null))) ?? nn.functional.linear(hidden, LmHeadWeight);
+        if (_softcap is not { } cap) return logits;
+        using var scope = NewDisposeScope();
+        return ((logits / cap).tanh() * cap).MoveToOuterDisposeScope();
+    }
 
     public long ParameterCount() => parameters().Sum(p => p.numel());
 

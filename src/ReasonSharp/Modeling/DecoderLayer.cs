@@ -2,8 +2,8 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Modeling;
 
-/// <summary>Pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(·)).</summary>
-public sealed class DecoderLayer : ExplicitModule
+/// <summary>Pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(·)). Families with more norms derive.</summary>
+public class DecoderLayer : ExplicitModule
 {
     public Attention SelfAttn { get; }
     public Mlp Mlp { get; }
@@ -14,15 +14,15 @@ public sealed class DecoderLayer : ExplicitModule
     {
         SelfAttn = new Attention(config, layerIndex, device);
         Mlp = new Mlp(config, device);
-        InputLayernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, device);
-        PostAttentionLayernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, device);
+        InputLayernorm = new RmsNorm(config.HiddenSize, config, device);
+        PostAttentionLayernorm = new RmsNorm(config.HiddenSize, config, device);
         register_module("self_attn", SelfAttn);
         register_module("mlp", Mlp);
         register_module("input_layernorm", InputLayernorm);
         register_module("post_attention_layernorm", PostAttentionLayernorm);
     }
 
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
+    public virtual Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
     {
         using var scope = NewDisposeScope();
         var h = x + SelfAttn.Forward(InputLayernorm.Forward(x), cos, sin, mask, cache);

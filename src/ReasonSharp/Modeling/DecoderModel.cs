@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -10,6 +11,9 @@ public sealed class DecoderModel : ExplicitModule
     public ModuleList<DecoderLayer> Layers { get; }
     public RmsNorm Norm { get; }
     public RotaryEmbedding Rotary { get; }
+    /// <summary>The rotary table of local (sliding-window) layers when the family gives them their own theta.</summary>
+    public RotaryEmbedding? RotaryLocal { get; }
+    readonly double _embeddingScale;
 
     /// <summary>Called around each layer's forward; the default runs it directly. Gradient checkpointing replaces it.</summary>
     public Func<DecoderLayer, Tensor, Tensor, Tensor, Tensor?, KvCache?, Tensor>? LayerRunner { get; set; }
@@ -17,13 +21,20 @@ public sealed class DecoderModel : ExplicitModule
     public DecoderModel(ModelConfig config, Device? device = null) : base(nameof(DecoderModel))
     {
         EmbedTokens = nn.Embedding(config.VocabSize, config.HiddenSize, device: device);
-        Layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers).Select(i => new DecoderLayer(config, i, device)).ToArray());
-        Norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, device);
+        Layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers)
+            .Select(i => config.Arch.CreateLayer(config, i, device)).ToArray());
+        Norm = new RmsNorm(config.HiddenSize, config, device);
         Rotary = new RotaryEmbedding(config, device);
+        _embeddingScale = config.Arch.EmbeddingScale(config);
         register_module("embed_tokens", EmbedTokens);
         register_module("layers", Layers);
         register_module("norm", Norm);
         register_module("rotary_emb", Rotary);
+        if (config.Arch.LocalRopeTheta(config) is { } localTheta)
+        {
+            RotaryLocal = new RotaryEmbedding(config with { RopeTheta = localTheta, RopeScaling = null }, device);
+            register_module("rotary_emb_local", RotaryLocal);
+        }
     }
 
     /// <param name="inputIds">[B, T] token ids.</param>
@@ -37,10 +48,19 @@ public sealed class DecoderModel : ExplicitModule
         long past = cache?.Length ?? 0;
         positionIds ??= arange(past, past + steps, device: inputIds.device).unsqueeze(0).expand(batch, steps);
         var hidden = EmbedTokens.forward(inputIds);
+        if (_embeddingScale != 1) hidden = hidden * torch.tensor((float)_embeddingScale).to(hidden.dtype);
         var (cos, sin) = Rotary.Forward(positionIds, hidden.dtype);
+        var (localCos, localSin) = RotaryLocal?.Forward(positionIds, hidden.dtype) ?? (cos, sin);
         var mask = AttentionMask.Build(batch, steps, past, attentionMask, sequenceIds, inputIds.device);
+        var windowed = new Dictionary<int, Tensor?>();
         foreach (var layer in Layers)
-            hidden = LayerRunner is null ? layer.Forward(hidden, cos, sin, mask, cache) : LayerRunner(layer, hidden, cos, sin, mask, cache);
+        {
+            var layout = layer.SelfAttn.Layout;
+            var (c, s) = layout.LocalRope ? (localCos, localSin) : (cos, sin);
+            var m = layout.SlidingWindow is not { } window ? mask : windowed.TryGetValue(window, out var w) ? w
+                : windowed[window] = AttentionMask.Window(mask, batch, steps, past, window, inputIds.device);
+            hidden = LayerRunner is null ? layer.Forward(hidden, c, s, m, cache) : LayerRunner(layer, hidden, c, s, m, cache);
+        }
         cache?.Advance((int)steps);
         return Norm.Forward(hidden).MoveToOuterDisposeScope();
     }

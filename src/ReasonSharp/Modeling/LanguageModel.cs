@@ -27,10 +27,13 @@ public sealed class LanguageModel : IDisposable
         ChatTemplateOverride = chatTemplate;
     }
 
-    /// <summary>The tokenizer's chat template (or the override), with the chat template kwargs.</summary>
+    /// <summary>The tokenizer's chat template (or the override; or, when the tokenizer has none, the family's default),
+    /// with the chat template kwargs.</summary>
     public ChatFormat Chat => _chat ??= ChatTemplateKwargs is { } kwargs
-        ? ChatFormat.For(Tokenizer, ChatTemplateOverride).WithKwargs(kwargs)
-        : ChatFormat.For(Tokenizer, ChatTemplateOverride);
+        ? ChatFormat.For(Tokenizer, ChatTemplate).WithKwargs(kwargs)
+        : ChatFormat.For(Tokenizer, ChatTemplate);
+
+    string? ChatTemplate => ChatTemplateOverride ?? (Tokenizer.ChatTemplate is null ? Model.Config.Arch.DefaultChatTemplate : null);
 
     /// <summary>Loads a Hugging Face model folder (config, weights, tokenizer) onto a device, computing in float32 on the CPU.</summary>
     /// <param name="chatTemplate">A chat template in place of the tokenizer's own (chatml, dual-mode, a .jinja file

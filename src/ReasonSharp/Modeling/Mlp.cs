@@ -3,12 +3,14 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Modeling;
 
-/// <summary>SiLU-gated feed-forward: down(silu(gate(x)) · up(x)).</summary>
+/// <summary>Gated feed-forward: down(act(gate(x)) · up(x)), act being the family's (SiLU, Gemma's tanh GELU).</summary>
 public sealed class Mlp : ExplicitModule
 {
     public Linear GateProj { get; }
     public Linear UpProj { get; }
     public Linear DownProj { get; }
+    /// <summary>The gate's activation; tests may swap in a reference implementation's own.</summary>
+    public Func<Tensor, Tensor> Activation { get; set; }
 
     public Mlp(ModelConfig config, Device? device = null) : base(nameof(Mlp))
     {
@@ -18,12 +20,13 @@ public sealed class Mlp : ExplicitModule
         register_module("gate_proj", GateProj);
         register_module("up_proj", UpProj);
         register_module("down_proj", DownProj);
+        Activation = config.Arch.Activation(config);
     }
 
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         var gateUp = Project(x, ("gate_proj", GateProj), ("up_proj", UpProj));
-        return Project(nn.functional.silu(gateUp[0]) * gateUp[1], ("down_proj", DownProj))[0].MoveToOuterDisposeScope();
+        return Project(Activation(gateUp[0]) * gateUp[1], ("down_proj", DownProj))[0].MoveToOuterDisposeScope();
     }
 }

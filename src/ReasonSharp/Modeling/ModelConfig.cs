@@ -7,18 +7,12 @@ namespace ReasonSharp.Modeling;
 public sealed record RopeScaling(string RopeType, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositionEmbeddings = 8192);
 
 /// <summary>
-/// The numerics-relevant fields of a Hugging Face decoder config.json (llama, qwen2, qwen3). Values that would change the
-/// numerics but are not supported are rejected by <see cref="Validate"/>, naming the field.
+/// The numerics-relevant fields of a Hugging Face decoder config.json shared by every family; the family's own fields
+/// are read and written by its <see cref="ModelArchitecture"/>. Values that would change the numerics but are not
+/// supported are rejected, naming the field.
 /// </summary>
 public sealed record ModelConfig
 {
-    public static readonly IReadOnlyDictionary<string, string> Architectures = new Dictionary<string, string>
-    {
-        ["llama"] = "LlamaForCausalLM",
-        ["qwen2"] = "Qwen2ForCausalLM",
-        ["qwen3"] = "Qwen3ForCausalLM",
-    };
-
     public required string ModelType { get; init; }
     public required int VocabSize { get; init; }
     public required int HiddenSize { get; init; }
@@ -37,15 +31,21 @@ public sealed record ModelConfig
     /// <summary>Bias on o_proj (llama's attention_bias also covers o_proj; qwen2 never has it).</summary>
     public bool OutputBias { get; init; }
     public bool MlpBias { get; init; }
-    /// <summary>RMSNorm on each head's queries and keys before RoPE (qwen3).</summary>
-    public bool QkNorm => ModelType == "qwen3";
+    /// <summary>RMSNorm on each head's queries and keys before RoPE (qwen3, gemma3).</summary>
+    public bool QkNorm { get; init; }
+    /// <summary>The family's own fields (null when it has none).</summary>
+    public ArchitectureSettings? Settings { get; init; }
     public double InitializerRange { get; init; } = 0.02;
     public int? BosTokenId { get; init; }
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
     public int? PadTokenId { get; init; }
     public string TorchDtype { get; init; } = "float32";
 
-    public string Architecture => Architectures[ModelType];
+    /// <summary>The family's descriptor.</summary>
+    public ModelArchitecture Arch => ModelArchitecture.Get(ModelType);
+
+    /// <summary>config.json's architectures[0].</summary>
+    public string Architecture => Arch.ClassName;
 
     /// <summary>The parsed file, kept so that a save writes back every field it had.</summary>
     public JsonObject? Source { get; init; }
@@ -55,15 +55,15 @@ public sealed record ModelConfig
         int kvHeads, int? headDim = null, bool tieWordEmbeddings = true, double ropeTheta = 10000, int maxPositions = 2048,
         double rmsNormEps = 1e-6, int? bosTokenId = null, IReadOnlyList<int>? eosTokenIds = null, int? padTokenId = null)
     {
-        if (!Architectures.ContainsKey(modelType))
-            throw new ReasonSharpException($"model type '{modelType}' is not supported; expected one of {string.Join(", ", Architectures.Keys)}");
+        var arch = ModelArchitecture.Get(modelType);
         var config = new ModelConfig
         {
             ModelType = modelType, VocabSize = vocabSize, HiddenSize = hiddenSize, IntermediateSize = intermediateSize,
             NumHiddenLayers = layers, NumAttentionHeads = heads, NumKeyValueHeads = kvHeads, HeadDim = headDim ?? hiddenSize / heads,
             TieWordEmbeddings = tieWordEmbeddings, RopeTheta = ropeTheta, MaxPositionEmbeddings = maxPositions, RmsNormEps = rmsNormEps,
-            QkvBias = modelType == "qwen2", BosTokenId = bosTokenId, EosTokenIds = eosTokenIds ?? [], PadTokenId = padTokenId,
+            BosTokenId = bosTokenId, EosTokenIds = eosTokenIds ?? [], PadTokenId = padTokenId,
         };
+        config = arch.NewConfig(config);
         config.Validate("(new config)");
         return config;
     }
@@ -80,15 +80,16 @@ public sealed record ModelConfig
     public static ModelConfig Parse(JsonObject json, string path)
     {
         var r = new FieldReader(json, path);
-        var modelType = r.String("model_type") ?? throw new ReasonSharpException($"{path}: missing field 'model_type' (expected one of {string.Join(", ", Architectures.Keys)})");
-        if (!Architectures.TryGetValue(modelType, out var architecture))
-            throw new ReasonSharpException($"{path}: field 'model_type' is '{modelType}', which is not supported; expected one of {string.Join(", ", Architectures.Keys)}");
+        var known = string.Join(", ", ModelArchitecture.ModelTypes);
+        var modelType = r.String("model_type") ?? throw new ReasonSharpException($"{path}: missing field 'model_type' (expected one of {known})");
+        var arch = ModelArchitecture.Find(modelType)
+            ?? throw new ReasonSharpException($"{path}: field 'model_type' is '{modelType}', which is not supported; expected one of {known}");
+        var architecture = arch.ClassName;
         if (json["architectures"] is JsonArray archs && archs.Count > 0 && archs[0]?.GetValue<string>() != architecture)
             throw new ReasonSharpException($"{path}: field 'architectures' is '{archs[0]}', which does not match model_type '{modelType}' (expected {architecture})");
 
         var hidden = r.RequiredInt("hidden_size");
         var heads = r.RequiredInt("num_attention_heads");
-        bool attentionBias = r.Bool("attention_bias") ?? false;
         var config = new ModelConfig
         {
             ModelType = modelType,
@@ -104,9 +105,6 @@ public sealed record ModelConfig
             RopeTheta = r.Double("rope_theta") ?? 10000,
             RopeScaling = ParseRopeScaling(json["rope_scaling"] as JsonObject, path),
             TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? false,
-            QkvBias = modelType == "qwen2" || attentionBias,
-            OutputBias = modelType != "qwen2" && attentionBias,
-            MlpBias = r.Bool("mlp_bias") ?? false,
             InitializerRange = r.Double("initializer_range") ?? 0.02,
             BosTokenId = r.Int("bos_token_id"),
             EosTokenIds = r.IntOrList("eos_token_id"),
@@ -114,18 +112,13 @@ public sealed record ModelConfig
             TorchDtype = r.String("torch_dtype") ?? r.String("dtype") ?? "float32",
             Source = json,
         };
-        if (r.String("hidden_act") is { } act && act != "silu")
-            throw new ReasonSharpException($"{path}: field 'hidden_act' is '{act}'; only 'silu' is supported");
-        if (r.Bool("use_sliding_window") == true)
-            throw new ReasonSharpException($"{path}: field 'use_sliding_window' is true; sliding-window attention is not supported");
-        if (json["layer_types"] is JsonArray layerTypes && layerTypes.Any(t => t?.GetValue<string>() != "full_attention"))
-            throw new ReasonSharpException($"{path}: field 'layer_types' asks for non-full attention layers, which are not supported");
         if ((r.Double("attention_dropout") ?? 0) != 0)
             throw new ReasonSharpException($"{path}: field 'attention_dropout' must be 0; attention dropout is not supported");
         if ((r.Double("partial_rotary_factor") ?? 1) != 1)
             throw new ReasonSharpException($"{path}: field 'partial_rotary_factor' must be 1; partial rotary embeddings are not supported");
         if (json["quantization_config"] is not null)
             throw new ReasonSharpException($"{path}: field 'quantization_config' is present; quantized checkpoints are not supported (use a float16/bfloat16/float32 checkpoint)");
+        config = arch.ReadConfig(config, json, r, path);
         config.Validate(path);
         return config;
     }
@@ -210,17 +203,14 @@ public sealed record ModelConfig
             ["high_freq_factor"] = RopeScaling.HighFreqFactor, ["original_max_position_embeddings"] = RopeScaling.OriginalMaxPositionEmbeddings,
         };
         json["tie_word_embeddings"] = TieWordEmbeddings;
-        if (ModelType != "qwen2") json["attention_bias"] = QkvBias;
-        if (ModelType == "llama") json["mlp_bias"] = MlpBias;
-        json["hidden_act"] = "silu";
         json["initializer_range"] = InitializerRange;
         json["bos_token_id"] = BosTokenId;
         json["eos_token_id"] = EosTokenIds.Count == 1 ? EosTokenIds[0] : new JsonArray(EosTokenIds.Select(i => (JsonNode)i).ToArray());
         if (PadTokenId is not null) json["pad_token_id"] = PadTokenId;
         json["torch_dtype"] = torchDtype;
-        if (ModelType != "llama") json["use_sliding_window"] = false;
         json["attention_dropout"] = 0.0;
         json["use_cache"] = true;
+        Arch.WriteConfig(this, json);
         return json;
     }
 
@@ -230,14 +220,14 @@ public sealed record ModelConfig
         long q = (long)NumAttentionHeads * HeadDim, kv = (long)NumKeyValueHeads * HeadDim;
         long attention = HiddenSize * q + 2 * HiddenSize * kv + q * HiddenSize + (QkvBias ? q + 2 * kv : 0) + (OutputBias ? HiddenSize : 0) + (QkNorm ? 2 * HeadDim : 0);
         long mlp = 3L * HiddenSize * IntermediateSize + (MlpBias ? 2L * IntermediateSize + HiddenSize : 0);
-        long layer = attention + mlp + 2L * HiddenSize;
+        long layer = attention + mlp + 2L * HiddenSize + Arch.ExtraLayerParameters(this);
         long embeddings = (long)VocabSize * HiddenSize * (TieWordEmbeddings ? 1 : 2);
         return NumHiddenLayers * layer + embeddings + HiddenSize;
     }
 }
 
 /// <summary>Typed access to config.json fields, with errors that name the file and field.</summary>
-internal sealed class FieldReader(JsonObject json, string path, string prefix = "")
+public sealed class FieldReader(JsonObject json, string path, string prefix = "")
 {
     JsonValue? Value(string field) => json[field] switch
     {
@@ -269,7 +259,11 @@ internal sealed class FieldReader(JsonObject json, string path, string prefix = 
     {
         var v = Value(field);
         if (v is null) return null;
-        return v.TryGetValue<double>(out var d) ? d : throw Wrong(field, "a number", v.ToJsonString());
+        if (v.TryGetValue<double>(out var d)) return d;
+        // A value built in memory (not parsed) from an integer does not convert itself.
+        if (v.TryGetValue<long>(out var l)) return l;
+        if (v.TryGetValue<int>(out var i)) return i;
+        throw Wrong(field, "a number", v.ToJsonString());
     }
 
     public bool? Bool(string field)

@@ -56,7 +56,7 @@ public abstract record ModelTrainingOptions : TrainingOptions
         Check(LoraR > 0, "lora_r", "an integer > 0", LoraR);
         Check(LoraAlpha > 0, "lora_alpha", "a number > 0", LoraAlpha);
         Check(LoraDropout is >= 0 and < 1, "lora_dropout", "a number in [0, 1)", LoraDropout);
-        Named("lora_target_modules", () => Lora().ResolvedTargets("training option 'lora_target_modules'"));
+        Named("lora_target_modules", () => Lora().ResolvedTargets(source: "training option 'lora_target_modules'"));
     }
 
     /// <summary>For trainers that read both from disk: model_name_or_path and dataset_name must be set.</summary>

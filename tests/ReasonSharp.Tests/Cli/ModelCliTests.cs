@@ -29,6 +29,41 @@ public class ModelCliTests
         Assert.Contains(lm.Tokenizer.TokenToId("<|im_end|>")!.Value, lm.StopTokenIds);
     }
 
+    [Theory]
+    [InlineData("smollm3", "SmolLM3ForCausalLM")]
+    [InlineData("gemma3_text", "Gemma3ForCausalLM")]
+    public async Task InitModelBuildsTheSeamsArchitecturesAndTheyGenerate(string arch, string className)
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        var tok = TrainTokenizer(dir);
+        var (code, output) = await CliHarness.Run("init-model", "--help");
+        Assert.Contains(arch, output);
+        (code, output) = await CliHarness.Run("init-model", "--arch", arch, "--size", "nano", "--tokenizer", tok, "--out", dir.File("m"));
+        Assert.True(code == 0, output);
+        Assert.Contains(className, output);
+        File.WriteAllLines(dir.File("p.jsonl"), ["{\"question\": \"what is 1 plus 2?\"}"]);
+        (code, output) = await CliHarness.Run("generate", dir.File("m"), "--input", dir.File("p.jsonl"), "--n", "2",
+            "--max-new-tokens", "6", "--output", dir.File("out.jsonl"), "--device", "cpu");
+        Assert.True(code == 0, output);
+        Assert.Equal(2, File.ReadAllLines(dir.File("out.jsonl")).Length);
+    }
+
+    [Fact]
+    public async Task SmolLM3FallsBackToTheDualModeTemplateWhenTheTokenizerHasNone()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        var tok = TrainTokenizer(dir);
+        var configPath = Path.Combine(tok, "tokenizer_config.json");
+        var tokenizerConfig = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        tokenizerConfig.Remove("chat_template");
+        File.WriteAllText(configPath, tokenizerConfig.ToJsonString());
+        Assert.Equal(0, (await CliHarness.Run("init-model", "--arch", "smollm3", "--size", "nano", "--tokenizer", tok,
+            "--out", dir.File("m"))).Code);
+        using var lm = LanguageModel.Load(dir.File("m"), "cpu");
+        Assert.Null(lm.Tokenizer.ChatTemplate);
+        Assert.Equal(ChatTemplates.DualMode, lm.Chat.Template.Source);
+    }
+
     [Fact]
     public async Task GenerateWritesOneJsonLinePerCompletion()
     {

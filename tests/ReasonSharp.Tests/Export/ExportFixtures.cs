@@ -76,8 +76,9 @@ public static class ExportModels
 {
     public const int Vocab = 272;
 
+    /// <summary>Two layers; four for smollm3, whose fourth layer is its first NoPE layer.</summary>
     public static ModelConfig Config(string arch, bool tied, double initializerRange = 0.3) =>
-        ModelConfig.Create(arch, vocabSize: Vocab, hiddenSize: 64, intermediateSize: 128, layers: 2, heads: 4, kvHeads: 2,
+        ModelConfig.Create(arch, vocabSize: Vocab, hiddenSize: 64, intermediateSize: 128, layers: arch == "smollm3" ? 4 : 2, heads: 4, kvHeads: 2,
             headDim: arch == "qwen3" ? 32 : null, tieWordEmbeddings: tied, ropeTheta: 10000, maxPositions: 256, rmsNormEps: 1e-6,
             bosTokenId: TestTokenizer.EndOfText, eosTokenIds: [TestTokenizer.ImEnd], padTokenId: TestTokenizer.EndOfText)
         with { InitializerRange = initializerRange };
@@ -159,7 +160,7 @@ public static class ExportModels
 
     /// <summary>
     /// A copy of <paramref name="config"/>'s model holding the weights stored in a GGUF (decoded to float32, llama's q/k
-    /// permutation undone), i.e. what llama.cpp computes with.
+    /// permutation and Gemma's norm offset undone), i.e. what llama.cpp computes with.
     /// </summary>
     public static CausalLM FromGguf(ModelConfig config, string path)
     {
@@ -169,7 +170,9 @@ public static class ExportModels
         using var _ = no_grad();
         foreach (var (name, parameter) in model.named_parameters())
         {
-            using var stored = tensor(reader.ReadFloats(GgufExporter.TensorName(name, config)), parameter.shape);
+            // Gemma's (1 + w) norms are stored as 1 + w.
+            using var stored = tensor(reader.ReadFloats(GgufExporter.TensorName(name, config)), parameter.shape)
+                .sub_(GgufExporter.ValueOffset(name, config));
             var order = GgufExporter.RowOrder(name, parameter.shape, config);
             if (order is null) { parameter.copy_(stored); continue; }
             var inverse = new long[order.Length];

@@ -8,6 +8,8 @@ namespace ReasonSharp.Tests.Export;
 public class LlamaCppParityTests(ITestOutputHelper output)
 {
     const double F32Tolerance = 1e-3;
+    /// <summary>The bound for the families added with the architecture seam (issue 18).</summary>
+    const double SeamTolerance = 1e-4;
 
     public static IEnumerable<object[]> Architectures() =>
         new[] { "llama", "qwen2", "qwen3" }.SelectMany(a => new[] { new object[] { a, true }, new object[] { a, false } });
@@ -30,6 +32,37 @@ public class LlamaCppParityTests(ITestOutputHelper output)
     {
         using var model = ExportModels.Create(ExportModels.Config(arch, tied), seed: 11);
         Assert.InRange(F32Parity(model, $"{arch} tied={tied}", seed: 5), 0, F32Tolerance);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void SmolLM3WithNoPELayersMatchesLlamaCpp(bool tied)
+    {
+        // Four layers: the fourth is NoPE in both transformers' default and llama.cpp's fixed pattern.
+        var config = ExportModels.Config("smollm3", tied);
+        Assert.Equal([true, true, true, false], Enumerable.Range(0, 4).Select(i => config.Arch.Layer(config, i).Rope));
+        using var model = ExportModels.Create(config, seed: 14);
+        Assert.InRange(F32Parity(model, $"smollm3 tied={tied}", seed: 8), 0, SeamTolerance);
+
+        // The comparison sees the NoPE layer: the same weights with RoPE on every layer are far off.
+        using var allRope = ExportModels.Create(config with { Settings = new SmolLM3Settings([1, 1, 1, 1]) }, seed: 14);
+        using var dir = TestEnvironment.NewTempDir();
+        using var llama = LlamaCppReference.Load(ExportModels.Export(model, dir, GgufFileType.F32), ExportModels.Threads, contextSize: 64);
+        var tokens = ExportModels.RandomTokens(32, 8);
+        var error = ExportModels.WorstRelativeError(ExportModels.Logits(allRope, tokens), llama.Logits(tokens));
+        output.WriteLine($"same weights with RoPE on every layer vs llama.cpp: {error:E2}");
+        Assert.True(error > 100 * SeamTolerance, $"all-RoPE model unexpectedly close: {error}");
+    }
+
+    [Fact]
+    public void SmolLM3WithANoPEPatternLlamaCppCannotReadIsRefused()
+    {
+        var config = ExportModels.Config("smollm3", tied: true) with { Settings = new SmolLM3Settings([1, 0, 1, 0]) };
+        using var model = ExportModels.Create(config, seed: 15);
+        using var dir = TestEnvironment.NewTempDir();
+        var e = Assert.Throws<ReasonSharpException>(() => ExportModels.Export(model, dir, GgufFileType.F32));
+        Assert.Contains("no_rope_layers is [1, 0, 1, 0]", e.Message);
     }
 
     [Fact]

@@ -87,12 +87,18 @@ public class LoraTests
         Assert.True(TrainingFixtures.BitIdentical(expected, actual));
     }
 
-    [Fact]
-    public void MergedModelEqualsBasePlusAdapterInLogits()
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("smollm3")]
+    [InlineData("gemma3_text")]
+    public void MergedModelEqualsBasePlusAdapterInLogits(string arch)
     {
         using var dir = TestEnvironment.NewTempDir();
-        using var model = TrainingFixtures.Model("llama");
+        using var model = TrainingFixtures.Model(arch);
         var adapters = LoraAdapters.Apply(model, Config with { TargetModules = ["all-linear"] }, seed: 2);
+        // all-linear: the family's projections (ModelArchitecture.LinearModules) in every layer.
+        Assert.Equal(model.Config.Arch.LinearModules.Count * model.Config.NumHiddenLayers, adapters.Layers.Count);
+        Assert.Contains("model.layers.0.mlp.gate_proj", adapters.Layers.Keys);
         using (no_grad())
             foreach (var layer in adapters.Layers.Values) layer.LoraB.Weight.normal_(0, 0.1);
         model.eval();
@@ -100,7 +106,7 @@ public class LoraTests
         using var adapted = model.Forward(Ids());
         using (adapters.Disable())
         using (var baseLogits = model.Forward(Ids()))
-        using (var plain = TrainingFixtures.Model("llama"))
+        using (var plain = TrainingFixtures.Model(arch))
         {
             plain.eval();
             // Not bit-identical: in inference the plain model's few-row projections take the fused decode kernel, while

@@ -35,7 +35,7 @@ public sealed class LoraAdapters
         config.Validate();
         if (model.named_modules().Any(m => m.module is LoraLinear))
             throw new ReasonSharpException("the model already has LoRA adapters; merge or reload it before adding new ones");
-        var targets = config.ResolvedTargets();
+        var targets = config.ResolvedTargets(model.Config.Arch);
         foreach (var parameter in model.parameters()) parameter.requires_grad = false;
         using var generator = new Generator((ulong)seed, model.Device);
         var dropoutGenerator = config.LoraDropout > 0 ? new Generator((ulong)seed ^ 0x9E3779B97F4A7C15UL, model.Device) : null;
@@ -58,21 +58,24 @@ public sealed class LoraAdapters
         return adapters;
     }
 
-    /// <summary>Every Linear projection of the decoder with its module path, parent and child name.</summary>
+    /// <summary>Every Linear projection of the decoder (the family's <see cref="ModelArchitecture.LinearModules"/>) with
+    /// its module path, parent and child name.</summary>
     public static IEnumerable<(string Path, ExplicitModule Parent, string Name, Linear Linear)> Projections(CausalLM model)
     {
+        var modules = model.Config.Arch.LinearModules;
         for (int i = 0; i < model.Model.Layers.Count; i++)
         {
-            var attention = model.Model.Layers[i].SelfAttn;
-            var mlp = model.Model.Layers[i].Mlp;
-            var prefix = $"model.layers.{i}";
-            yield return ($"{prefix}.self_attn.q_proj", attention, "q_proj", attention.QProj);
-            yield return ($"{prefix}.self_attn.k_proj", attention, "k_proj", attention.KProj);
-            yield return ($"{prefix}.self_attn.v_proj", attention, "v_proj", attention.VProj);
-            yield return ($"{prefix}.self_attn.o_proj", attention, "o_proj", attention.OProj);
-            yield return ($"{prefix}.mlp.gate_proj", mlp, "gate_proj", mlp.GateProj);
-            yield return ($"{prefix}.mlp.up_proj", mlp, "up_proj", mlp.UpProj);
-            yield return ($"{prefix}.mlp.down_proj", mlp, "down_proj", mlp.DownProj);
+            var layer = model.Model.Layers[i];
+            var byPath = layer.named_modules().ToDictionary(m => m.name, m => m.module);
+            foreach (var path in modules)
+            {
+                int dot = path.LastIndexOf('.');
+                var parent = dot < 0 ? layer : (ExplicitModule)byPath[path[..dot]];
+                var name = path[(dot + 1)..];
+                var linear = byPath[path] as Linear ?? (byPath[path] as LoraLinear)?.Base
+                    ?? throw new InvalidOperationException($"model.layers.{i}.{path} is not a Linear");
+                yield return ($"model.layers.{i}.{path}", parent, name, linear);
+            }
         }
     }
 

@@ -1,13 +1,18 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ReasonSharp.Modeling;
 
 namespace ReasonSharp.Training.Lora;
 
 /// <summary>LoRA settings with PEFT's LoraConfig names (r, lora_alpha, lora_dropout, target_modules, use_rslora) and defaults.</summary>
 public sealed record LoraConfig
 {
-    /// <summary>Projections that get adapters (used by Llama/Qwen checkpoints); "all-linear" names all seven.</summary>
-    public static readonly string[] AllLinear = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+    /// <summary>Projections any supported family can adapt (its <see cref="ModelArchitecture.LinearModules"/>' last
+    /// parts); "all-linear" names all of a model's own.</summary>
+    public static readonly string[] AllLinear = ModelArchitecture.All.SelectMany(TargetNames).Distinct().ToArray();
+
+    /// <summary>PEFT's target names of a family's projections (q_proj for self_attn.q_proj).</summary>
+    public static IEnumerable<string> TargetNames(ModelArchitecture arch) => arch.LinearModules.Select(m => m.Split('.')[^1]);
 
     /// <summary>Rank of the update B·A.</summary>
     public int R { get; init; } = 8;
@@ -27,13 +32,16 @@ public sealed record LoraConfig
     public const string ConfigFile = "adapter_config.json";
     public const string WeightsFile = "adapter_model.safetensors";
 
-    /// <summary>The target list with "all-linear" expanded; unknown names are an error.</summary>
-    public IReadOnlyList<string> ResolvedTargets(string source = "LoRA config")
+    /// <summary>The target list with "all-linear" expanded (to <paramref name="arch"/>'s projections when given);
+    /// unknown names are an error.</summary>
+    public IReadOnlyList<string> ResolvedTargets(ModelArchitecture? arch = null, string source = "LoRA config")
     {
-        var targets = TargetModules.SelectMany(t => t == "all-linear" ? AllLinear : [t]).Distinct().ToList();
+        var known = arch is null ? AllLinear : TargetNames(arch).ToArray();
+        var targets = TargetModules.SelectMany(t => t == "all-linear" ? known : [t]).Distinct().ToList();
         foreach (var t in targets)
-            if (!AllLinear.Contains(t))
-                throw new ReasonSharpException($"{source}: field 'target_modules' names '{t}'; expected any of {string.Join(", ", AllLinear)} or all-linear");
+            if (!known.Contains(t))
+                throw new ReasonSharpException($"{source}: field 'target_modules' names '{t}'; expected any of " +
+                    $"{string.Join(", ", known)} or all-linear{(arch is null ? "" : $" ({arch.ModelType})")}");
         if (targets.Count == 0) throw new ReasonSharpException($"{source}: field 'target_modules' is empty");
         return targets;
     }
@@ -43,7 +51,7 @@ public sealed record LoraConfig
         if (R <= 0) throw new ReasonSharpException($"{source}: field 'r' is {R}; expected an integer > 0");
         if (!(LoraAlpha > 0)) throw new ReasonSharpException($"{source}: field 'lora_alpha' is {LoraAlpha}; expected a number > 0");
         if (LoraDropout is < 0 or >= 1) throw new ReasonSharpException($"{source}: field 'lora_dropout' is {LoraDropout}; expected a number in [0, 1)");
-        ResolvedTargets(source);
+        ResolvedTargets(source: source);
     }
 
     /// <summary>adapter_config.json as PEFT writes it for a plain LoRA on a causal LM.</summary>

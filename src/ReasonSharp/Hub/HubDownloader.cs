@@ -167,6 +167,12 @@ public sealed class HubDownloader(HubSettings settings, ProgressDisplay? progres
         }
     }
 
+    static long Length(string path)
+    {
+        using var file = File.OpenRead(path);
+        return file.Length;
+    }
+
     static async Task VerifyAsync(HubRepo repo, HubFileInfo file, string incomplete, CancellationToken ct)
     {
         long length = new FileInfo(incomplete).Length;
@@ -199,7 +205,7 @@ public sealed class HubDownloader(HubSettings settings, ProgressDisplay? progres
                 path.Replace('/', Path.DirectorySeparatorChar) + ".metadata");
             if (File.Exists(target) && File.Exists(metadata)
                 && File.ReadAllLines(metadata) is [var c, var e, ..] && c == commit && e == etag
-                && new FileInfo(target).Length == new FileInfo(source).Length)
+                && new FileInfo(target).Length == Length(source))
                 continue;
             AtomicFile.Copy(source, target);
             var seconds = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;

@@ -1,0 +1,97 @@
+using ReasonSharp.Data;
+using ReasonSharp.Hub;
+
+namespace ReasonSharp.Tests.Hub;
+
+/// <summary>Hub ids where a model or dataset path is accepted, resolved through the cache from the Hub HF_ENDPOINT
+/// names (a <see cref="FakeHub"/>).</summary>
+[Collection("Console")]
+public sealed class HubModelPathTests
+{
+    /// <summary>Points HF_ENDPOINT and HF_HUB_CACHE at <paramref name="hub"/> and a temp cache until disposed.</summary>
+    sealed class HubEnvironment : IDisposable
+    {
+        readonly Dictionary<string, string?> _saved = new();
+
+        public HubEnvironment(FakeHub hub, string cache)
+        {
+            Set("HF_ENDPOINT", hub.Endpoint);
+            Set("HF_HUB_CACHE", cache);
+            Set("HF_TOKEN", null);
+            Set("HF_HUB_OFFLINE", null);
+            HubPaths.Reset();
+        }
+
+        void Set(string name, string? value)
+        {
+            _saved[name] = Environment.GetEnvironmentVariable(name);
+            Environment.SetEnvironmentVariable(name, value);
+        }
+
+        public void Dispose()
+        {
+            foreach (var (name, value) in _saved) Environment.SetEnvironmentVariable(name, value);
+            HubPaths.Reset();
+        }
+    }
+
+    [Fact]
+    public async Task SftTrainsAHubModelOnAHubDatasetThroughTheCache()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        using var hub = new FakeHub { LfsThreshold = 4096 };
+        using (var model = TinyLanguageModels.Create(dir)) model.Save(dir.File("tiny"));
+        var modelCommit = hub.Publish("org/tiny", dir.File("tiny"));
+        var data = dir.File("arith.jsonl");
+        Assert.Equal(0, (await CliHarness.Run("data", "generate", "--task", "arithmetic", "--difficulty", "1", "--n", "40",
+            "--seed", "0", "--out", data, "--test-fraction", "0.1")).Code);
+        var (train, test) = SyntheticDataset.SplitPaths(data);
+        var dataCommit = hub.Publish("org/arith", new Dictionary<string, byte[]>
+        {
+            ["main/train-00000-of-00001.jsonl"] = File.ReadAllBytes(train),
+            ["main/test-00000-of-00001.jsonl"] = File.ReadAllBytes(test),
+            ["socratic/train-00000-of-00001.jsonl"] = File.ReadAllBytes(test),
+            ["README.md"] = "# arith"u8.ToArray(),
+        }, type: "dataset");
+        var cache = dir.File("cache");
+        using var environment = new HubEnvironment(hub, cache);
+
+        var output = dir.File("run");
+        var (code, text) = await CliHarness.Run("sft", "--set", "model_name_or_path=org/tiny", "--set", "dataset_name=org/arith",
+            "--set", "dataset_config=main", "--set", $"output_dir={output}", "--set", "max_steps=2", "--set", "device=cpu",
+            "--set", "per_device_train_batch_size=2", "--set", "max_length=128", "--set", "write_report=false",
+            "--set", "eval_strategy=no");
+        Assert.True(code == 0, text);
+        Assert.Contains("train data: 36 examples", text);
+        Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
+
+        var snapshot = Path.Combine(cache, "models--org--tiny", "snapshots", modelCommit);
+        Assert.NotNull(new FileInfo(Path.Combine(snapshot, "model.safetensors")).LinkTarget);
+        Assert.NotNull(new FileInfo(Path.Combine(snapshot, "tokenizer.json")).LinkTarget);
+        var dataSnapshot = Path.Combine(cache, "datasets--org--arith", "snapshots", dataCommit);
+        Assert.True(File.Exists(Path.Combine(dataSnapshot, "main", "train-00000-of-00001.jsonl")));
+        Assert.False(File.Exists(Path.Combine(dataSnapshot, "socratic", "train-00000-of-00001.jsonl"))); // config only
+
+        // `reason download` prints the snapshot folder; nothing is fetched again.
+        int before = hub.Requests.Count;
+        (code, text) = await CliHarness.Run("download", "org/tiny");
+        Assert.True(code == 0, text);
+        Assert.Contains(snapshot, text);
+        Assert.Contains("0 downloaded", text);
+        Assert.DoesNotContain(hub.Requests.Skip(before), r => r.Path.Contains("/resolve/"));
+    }
+
+    [Fact]
+    public async Task AMissingHubModelIsOneClearError()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        using var hub = new FakeHub();
+        using var environment = new HubEnvironment(hub, dir.File("cache"));
+        var (code, text) = await CliHarness.Run("generate", "org/nothing-here", "--prompt", "hi");
+        Assert.Equal(2, code);
+        Assert.Contains("error: org/nothing-here: repository not found", text);
+        (code, text) = await CliHarness.Run("download", "org/nothing-here", "--repo-type", "dataset");
+        Assert.Equal(2, code);
+        Assert.Contains("error: dataset org/nothing-here: repository not found", text);
+    }
+}

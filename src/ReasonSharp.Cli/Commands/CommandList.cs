@@ -28,5 +28,6 @@ public static class CommandList
         SftCommand.Create(),
         SandboxCommand.Create(),
         DownloadCommand.Create(),
+        UploadCommand.Create(),
     ];
 }

@@ -45,6 +45,10 @@ public sealed partial record HubRepo(string Id, HubRepoType Type = HubRepoType.M
         path is { Length: > 0 } && OrgNamePattern().IsMatch(path) && !path.Contains("--", StringComparison.Ordinal)
         && !path.Contains("..", StringComparison.Ordinal) && !File.Exists(path) && !Directory.Exists(path);
 
+    /// <summary>True when <paramref name="id"/> has the form `org/name`, whatever is on disk.</summary>
+    public static bool LooksLikeIdForm(string id) =>
+        OrgNamePattern().IsMatch(id) && !id.Contains("--", StringComparison.Ordinal) && !id.Contains("..", StringComparison.Ordinal);
+
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}(/[A-Za-z0-9][A-Za-z0-9_.\-]{0,95})?$")]
     private static partial Regex IdPattern();
 

@@ -22,6 +22,7 @@ public static class JobRegistry
         new MergeJob(),
         new ExportJob(),
         new DownloadJob(),
+        new UploadJob(),
     ];
 
     public static IReadOnlyList<string> Names { get; } = All.Select(j => j.Name).ToList();

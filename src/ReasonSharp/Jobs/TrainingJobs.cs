@@ -76,7 +76,9 @@ public sealed class SftJob : Job<SftConfig>
         };
         if (result.Training.Losses.Count > 0) metrics["final_loss"] = result.Training.Losses[^1];
         if (result.Accuracy.LastOrDefault() is { } accuracy) metrics["eval_accuracy"] = accuracy.Accuracy;
-        return Result(TrainingJob.Outputs(config, context), metrics, result);
+        var outputs = TrainingJob.Outputs(config, context);
+        UploadJob.PushTrained(config, config.OutputDir, context);
+        return Result(outputs, metrics, result);
     }
 }
 
@@ -94,7 +96,9 @@ public sealed class GrpoJob : Job<GrpoConfig>
     {
         config = TrainingJob.FromHub(config);
         var result = GrpoTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Rewards, context.Progress);
-        return Result(TrainingJob.Outputs(config, context),
+        var outputs = TrainingJob.Outputs(config, context);
+        UploadJob.PushTrained(config, config.OutputDir, context);
+        return Result(outputs,
             new Dictionary<string, double> { ["steps"] = result.GlobalStep, ["seconds"] = result.Seconds }, result);
     }
 }
@@ -111,6 +115,7 @@ public sealed class StarJob : Job<StarConfig>
     {
         config = TrainingJob.FromHub(config);
         var result = StarTrainer.Run(ResumeIfStarted(config, context), context.Progress, context.Rewards);
+        UploadJob.PushTrained(config, result.FinalModel, context);
         return Result(new Dictionary<string, string>
         {
             ["model"] = result.FinalModel, ["data"] = result.Iterations[^1].Data,

@@ -126,6 +126,7 @@ public sealed class FakeHub : IDisposable
     async Task RouteAsync(HttpListenerRequest request, HttpListenerResponse response, string path)
     {
         if (path.StartsWith("/cdn/", StringComparison.Ordinal)) { await ServeCdnAsync(request, response, path[5..]); return; }
+        if (request.HttpMethod is "POST" or "PUT") { await RouteWriteAsync(request, response, path); return; }
         if (path.StartsWith("/api/", StringComparison.Ordinal) && path.Contains("/revision/", StringComparison.Ordinal))
         {
             var rest = path[5..];
@@ -168,6 +169,135 @@ public sealed class FakeHub : IDisposable
             }
             response.AddHeader("ETag", $"\"{GitSha(content)}\"");
             await ServeBytesAsync(request, response, content);
+            return;
+        }
+        Error(response, 404, null, $"no route for {request.HttpMethod} {path}");
+    }
+
+    /// <summary>LFS objects at or above this size are uploaded in parts of this size (multipart transfer).</summary>
+    public long? MultipartChunk { get; init; }
+    /// <summary>Commits made through the commit API: the NDJSON lines of each.</summary>
+    public ConcurrentQueue<IReadOnlyList<JsonNode>> CommitPayloads { get; } = new();
+
+    readonly ConcurrentDictionary<string, byte[]> _parts = new();
+
+    async Task RouteWriteAsync(HttpListenerRequest request, HttpListenerResponse response, string path)
+    {
+        byte[] body;
+        using (var buffer = new MemoryStream()) { await request.InputStream.CopyToAsync(buffer); body = buffer.ToArray(); }
+        if (request.Headers["Authorization"] != $"Bearer {Token}") { Error(response, 401, null, "Invalid credentials"); return; }
+        if (path == "/api/repos/create")
+        {
+            var json = JsonNode.Parse(body)!;
+            var id = (json["organization"]?.GetValue<string>() is { } org ? org + "/" : "") + json["name"]!.GetValue<string>();
+            var type = json["type"]?.GetValue<string>() ?? "model";
+            if (_repos.ContainsKey(Key(type, id))) { Error(response, 409, null, "You already created this repo"); return; }
+            Publish(id, new Dictionary<string, byte[]> { [".gitattributes"] = "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"u8.ToArray() }, type);
+            await WriteJsonAsync(response, new JsonObject { ["url"] = $"{Endpoint}/{id}" });
+            return;
+        }
+        if (path.StartsWith("/lfs-part/", StringComparison.Ordinal))
+        {
+            _parts[path[10..]] = body;
+            response.AddHeader("ETag", $"\"{Sha256(body)[..16]}\"");
+            return;
+        }
+        if (path.StartsWith("/lfs-complete/", StringComparison.Ordinal))
+        {
+            var oid = path[14..];
+            var parts = JsonNode.Parse(body)!["parts"]!.AsArray().OrderBy(p => p!["partNumber"]!.GetValue<int>())
+                .SelectMany(p => _parts[$"{oid}/{p!["partNumber"]!.GetValue<int>()}"]).ToArray();
+            if (Sha256(parts) != oid) { Error(response, 400, null, "assembled parts do not match the oid"); return; }
+            _lfs[oid] = parts;
+            return;
+        }
+        if (path.StartsWith("/lfs-upload/", StringComparison.Ordinal))
+        {
+            var oid = path[12..];
+            if (Sha256(body) != oid) { Error(response, 400, null, "content does not match the oid"); return; }
+            _lfs[oid] = body;
+            return;
+        }
+        if (path == "/lfs-verify")
+        {
+            var oid = JsonNode.Parse(body)!["oid"]!.GetValue<string>();
+            if (!_lfs.ContainsKey(oid)) Error(response, 404, null, "object not uploaded");
+            return;
+        }
+        if (path.EndsWith(".git/info/lfs/objects/batch", StringComparison.Ordinal))
+        {
+            var objects = new JsonArray();
+            foreach (var o in JsonNode.Parse(body)!["objects"]!.AsArray())
+            {
+                var oid = o!["oid"]!.GetValue<string>();
+                long size = o["size"]!.GetValue<long>();
+                var entry = new JsonObject { ["oid"] = oid, ["size"] = size };
+                if (!_lfs.ContainsKey(oid))
+                {
+                    JsonObject upload;
+                    if (MultipartChunk is { } chunk && size >= chunk)
+                    {
+                        var header = new JsonObject { ["chunk_size"] = chunk.ToString() };
+                        for (int part = 1; (part - 1) * chunk < size; part++) header[part.ToString()] = $"{Endpoint}/lfs-part/{oid}/{part}";
+                        upload = new JsonObject { ["href"] = $"{Endpoint}/lfs-complete/{oid}", ["header"] = header };
+                    }
+                    else upload = new JsonObject { ["href"] = $"{Endpoint}/lfs-upload/{oid}" };
+                    entry["actions"] = new JsonObject { ["upload"] = upload, ["verify"] = new JsonObject { ["href"] = $"{Endpoint}/lfs-verify" } };
+                }
+                objects.Add(entry);
+            }
+            await WriteJsonAsync(response, new JsonObject { ["transfer"] = "basic", ["objects"] = objects });
+            return;
+        }
+        var api = path.StartsWith("/api/datasets/", StringComparison.Ordinal) ? "dataset"
+            : path.StartsWith("/api/models/", StringComparison.Ordinal) ? "model" : null;
+        foreach (var verb in new[] { "/preupload/", "/commit/" })
+        {
+            var at = path.IndexOf(verb, StringComparison.Ordinal);
+            if (api is null || at < 0) continue;
+            var id = path[(api.Length + 7)..at];
+            var revision = path[(at + verb.Length)..];
+            var (repo, commit) = Find(response, api, id, revision, request);
+            if (repo is null) return;
+            var current = repo.Commits[commit!];
+            if (verb == "/preupload/")
+            {
+                var files = new JsonArray();
+                foreach (var f in JsonNode.Parse(body)!["files"]!.AsArray())
+                {
+                    var filePath = f!["path"]!.GetValue<string>();
+                    bool lfs = f["size"]!.GetValue<long>() >= LfsThreshold;
+                    var entry = new JsonObject { ["path"] = filePath, ["uploadMode"] = lfs ? "lfs" : "regular", ["shouldIgnore"] = false };
+                    if (current.TryGetValue(filePath, out var existing)) entry["oid"] = EtagOf(existing);
+                    files.Add(entry);
+                }
+                await WriteJsonAsync(response, new JsonObject { ["files"] = files });
+                return;
+            }
+            var lines = Encoding.UTF8.GetString(body).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!).ToList();
+            CommitPayloads.Enqueue(lines);
+            if (request.ContentType?.StartsWith("application/x-ndjson", StringComparison.Ordinal) != true || lines[0]["key"]!.GetValue<string>() != "header")
+            {
+                Error(response, 400, null, "expected NDJSON starting with a header line");
+                return;
+            }
+            var next = new Dictionary<string, byte[]>(current);
+            foreach (var line in lines.Skip(1))
+            {
+                var value = line["value"]!;
+                var filePath = value["path"]!.GetValue<string>();
+                switch (line["key"]!.GetValue<string>())
+                {
+                    case "file": next[filePath] = Convert.FromBase64String(value["content"]!.GetValue<string>()); break;
+                    case "lfsFile":
+                        if (!_lfs.TryGetValue(value["oid"]!.GetValue<string>(), out var blob)) { Error(response, 400, null, $"LFS object of {filePath} missing"); return; }
+                        next[filePath] = blob;
+                        break;
+                    default: Error(response, 400, null, "unknown key"); return;
+                }
+            }
+            var made = Publish(id, next, api);
+            await WriteJsonAsync(response, new JsonObject { ["commitOid"] = made, ["commitUrl"] = $"{Endpoint}/{id}/commit/{made}" });
             return;
         }
         Error(response, 404, null, $"no route for {request.HttpMethod} {path}");

@@ -13,11 +13,11 @@ public sealed class HubModelPathTests
     {
         readonly Dictionary<string, string?> _saved = new();
 
-        public HubEnvironment(FakeHub hub, string cache)
+        public HubEnvironment(FakeHub hub, string cache, string? token = null)
         {
             Set("HF_ENDPOINT", hub.Endpoint);
             Set("HF_HUB_CACHE", cache);
-            Set("HF_TOKEN", null);
+            Set("HF_TOKEN", token);
             Set("HF_HUB_OFFLINE", null);
             HubPaths.Reset();
         }
@@ -54,16 +54,20 @@ public sealed class HubModelPathTests
             ["README.md"] = "# arith"u8.ToArray(),
         }, type: "dataset");
         var cache = dir.File("cache");
-        using var environment = new HubEnvironment(hub, cache);
+        using var environment = new HubEnvironment(hub, cache, hub.Token);
 
         var output = dir.File("run");
         var (code, text) = await CliHarness.Run("sft", "--set", "model_name_or_path=org/tiny", "--set", "dataset_name=org/arith",
             "--set", "dataset_config=main", "--set", $"output_dir={output}", "--set", "max_steps=2", "--set", "device=cpu",
             "--set", "per_device_train_batch_size=2", "--set", "max_length=128", "--set", "write_report=false",
-            "--set", "eval_strategy=no");
+            "--set", "eval_strategy=no", "--set", "push_to_hub=true", "--set", "hub_model_id=me/tiny-sft");
         Assert.True(code == 0, text);
         Assert.Contains("train data: 36 examples", text);
         Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
+        // push_to_hub published the trained model.
+        var pushed = hub.Files("me/tiny-sft");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(output, "model.safetensors")), pushed["model.safetensors"]);
+        Assert.True(pushed.ContainsKey("tokenizer.json"));
 
         var snapshot = Path.Combine(cache, "models--org--tiny", "snapshots", modelCommit);
         Assert.NotNull(new FileInfo(Path.Combine(snapshot, "model.safetensors")).LinkTarget);

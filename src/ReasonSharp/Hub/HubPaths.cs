@@ -31,7 +31,7 @@ public static class HubPaths
     public static string Dataset(string pathOrId, string? config = null)
     {
         if (!HubRepo.LooksLikeId(pathOrId)) return pathOrId;
-        IReadOnlyList<string> include = config is { Length: > 0 } ? [$"{config}/*", "*.md", "*.json"] : [];
+        IReadOnlyList<string> include = config is { Length: > 0 } ? [$"{config}/*", "README.md"] : [];
         try { return Resolve(new HubRepo(pathOrId, HubRepoType.Dataset), include); }
         catch (HubException e) when (e.Kind == HubErrorKind.FileNotFound && include.Count > 0)
         {

@@ -21,7 +21,7 @@ static class TrainingJob
     /// folders in the Hub cache, downloaded when absent; local paths stay as they are.</summary>
     public static T FromHub<T>(T config) where T : ModelTrainingOptions
     {
-        var datasetConfig = (config as SftConfig)?.DatasetConfig;
+        var datasetConfig = config.DatasetConfig;
         return config with
         {
             ModelNameOrPath = config.ModelNameOrPath is { } model ? HubPaths.Model(model) : null,

@@ -1,5 +1,8 @@
+using System.Text.Json.Serialization;
 using ReasonSharp.Data;
+using ReasonSharp.Evaluation;
 using ReasonSharp.Hub;
+using ReasonSharp.Tests.Data;
 
 namespace ReasonSharp.Tests.Hub;
 
@@ -83,6 +86,47 @@ public sealed class HubModelPathTests
         Assert.Contains(snapshot, text);
         Assert.Contains("0 downloaded", text);
         Assert.DoesNotContain(hub.Requests.Skip(before), r => r.Path.Contains("/resolve/"));
+    }
+
+    public sealed class GsmRow
+    {
+        [JsonPropertyName("question")] public string Question { get; set; } = "";
+        [JsonPropertyName("answer")] public string Answer { get; set; } = "";
+    }
+
+    [Fact]
+    public void AParquetHubDatasetWithConfigsReadsOneConfigsSplit()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        using var hub = new FakeHub();
+        byte[] Parquet(string name, int count, int offset)
+        {
+            var path = dir.File(name);
+            DataFiles.WriteParquet(path, Enumerable.Range(offset, count).Select(i => new GsmRow
+            {
+                Question = $"What is {i} + {i}?", Answer = $"{i} + {i} = {2 * i}\n#### {2 * i}",
+            }));
+            return File.ReadAllBytes(path);
+        }
+        var commit = hub.Publish("openai/gsm8k", new Dictionary<string, byte[]>
+        {
+            ["main/train-00000-of-00001.parquet"] = Parquet("a.parquet", 8, 0),
+            ["main/test-00000-of-00001.parquet"] = Parquet("b.parquet", 3, 100),
+            ["socratic/train-00000-of-00001.parquet"] = Parquet("c.parquet", 5, 200),
+            ["socratic/test-00000-of-00001.parquet"] = Parquet("d.parquet", 2, 300),
+            ["README.md"] = "# gsm8k"u8.ToArray(),
+        }, type: "dataset");
+        using var environment = new HubEnvironment(hub, dir.File("cache"));
+
+        var test = DatasetLoading.Load("openai/gsm8k", "test", "main", null);
+        Assert.Equal(3, test.Count);
+        Assert.Equal("200", test[0].GoldAnswer);
+        var snapshot = Path.Combine(dir.File("cache"), "datasets--openai--gsm8k", "snapshots", commit);
+        Assert.False(Directory.Exists(Path.Combine(snapshot, "socratic")));
+
+        var socratic = DatasetReader.ReadExamples(new DatasetSource("openai/gsm8k") { Split = "train", Config = "socratic" }).ToList();
+        Assert.Equal(5, socratic.Count);
+        Assert.Equal("400", socratic[0].GoldAnswer);
     }
 
     [Fact]

@@ -24,13 +24,20 @@ public static class HubPaths
 
     /// <summary>A model folder for <paramref name="pathOrId"/>: the path itself, or the Hub snapshot of the id.</summary>
     public static string Model(string pathOrId) =>
-        HubRepo.LooksLikeId(pathOrId) ? Resolve(new HubRepo(pathOrId, HubRepoType.Model), ModelFiles) : pathOrId;
+        IsHubId(pathOrId) ? Resolve(new HubRepo(pathOrId, HubRepoType.Model), ModelFiles) : pathOrId;
+
+    /// <summary>
+    /// `org/name` that names nothing on disk, and whose `org` is no local folder either: `runs/sft-tiny` beside an
+    /// existing `runs/` is a missing local folder (its own error), not a Hub id.
+    /// </summary>
+    public static bool IsHubId(string? pathOrId) =>
+        pathOrId is not null && HubRepo.LooksLikeId(pathOrId) && !Directory.Exists(pathOrId[..pathOrId.IndexOf('/')]);
 
     /// <summary>A dataset file or folder for <paramref name="pathOrId"/>; for an id with <paramref name="config"/>, only
     /// that configuration's folder (when the repository has one) and the top-level files are fetched.</summary>
     public static string Dataset(string pathOrId, string? config = null)
     {
-        if (!HubRepo.LooksLikeId(pathOrId)) return pathOrId;
+        if (!IsHubId(pathOrId)) return pathOrId;
         IReadOnlyList<string> include = config is { Length: > 0 } ? [$"{config}/*", "README.md"] : [];
         try { return Resolve(new HubRepo(pathOrId, HubRepoType.Dataset), include); }
         catch (HubException e) when (e.Kind == HubErrorKind.FileNotFound && include.Count > 0)
@@ -45,7 +52,12 @@ public static class HubPaths
         var key = $"{settings.Endpoint}|{settings.CacheDir}|{repo.CacheFolderName}|{string.Join(',', include)}";
         if (Resolved.TryGetValue(key, out var folder) && Directory.Exists(folder)) return folder;
         var downloader = new HubDownloader(settings, Progress ?? ProgressDisplay.ForConsole(false), Console.Error.WriteLine);
-        folder = downloader.Download(new HubDownloadRequest(repo) { Include = include }).Folder;
+        try { folder = downloader.Download(new HubDownloadRequest(repo) { Include = include }).Folder; }
+        catch (HubException e) when (e.Kind is HubErrorKind.RepoNotFound or HubErrorKind.Network or HubErrorKind.Offline)
+        {
+            // The id may have been meant as a local path: say both.
+            throw new HubException(e.Kind, $"'{repo.Id}' is no local file or folder, and as a Hub {repo.TypeName} id: {e.Message}", e);
+        }
         Resolved[key] = folder;
         return folder;
     }

@@ -242,4 +242,5 @@ public sealed class HubDownloadTests
     [InlineData("/abs/path", false)]
     [InlineData("runs/sft-tiny/extra", false)]
     public void HubIds_AreOrgSlashName(string text, bool isId) => Assert.Equal(isId, HubRepo.LooksLikeId(text));
+
 }

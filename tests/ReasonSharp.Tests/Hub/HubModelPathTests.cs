@@ -129,6 +129,22 @@ public sealed class HubModelPathTests
         Assert.Equal("400", socratic[0].GoldAnswer);
     }
 
+    [Fact] // changes the working folder: runs alone (Console collection)
+    public void AMissingFolderUnderAnExistingLocalFolderIsNoHubId()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        Directory.CreateDirectory(dir.File("runs"));
+        var cwd = Environment.CurrentDirectory;
+        try
+        {
+            Environment.CurrentDirectory = dir.Path;
+            Assert.False(HubPaths.IsHubId("runs/sft-tiny"));
+            Assert.True(HubPaths.IsHubId("org/sft-tiny"));
+            Assert.Equal("runs/sft-tiny", HubPaths.Model("runs/sft-tiny"));
+        }
+        finally { Environment.CurrentDirectory = cwd; }
+    }
+
     [Fact]
     public async Task AMissingHubModelIsOneClearError()
     {
@@ -137,7 +153,8 @@ public sealed class HubModelPathTests
         using var environment = new HubEnvironment(hub, dir.File("cache"));
         var (code, text) = await CliHarness.Run("generate", "org/nothing-here", "--prompt", "hi");
         Assert.Equal(2, code);
-        Assert.Contains("error: org/nothing-here: repository not found", text);
+        Assert.Contains("error: 'org/nothing-here' is no local file or folder, and as a Hub model id: org/nothing-here: " +
+                        "repository not found", text);
         (code, text) = await CliHarness.Run("download", "org/nothing-here", "--repo-type", "dataset");
         Assert.Equal(2, code);
         Assert.Contains("error: dataset org/nothing-here: repository not found", text);

@@ -18,7 +18,8 @@ public sealed class HubCache(string cacheDir, HubRepo repo)
     public string SnapshotPath(string commit, string path) =>
         Path.Combine(SnapshotFolder(commit), path.Replace('/', Path.DirectorySeparatorChar));
 
-    public string RefPath(string revision) => Path.Combine(RepoFolder, "refs", revision.Replace('/', Path.DirectorySeparatorChar));
+    public string RefPath(string revision) =>
+        Path.Combine(RepoFolder, "refs", revision.Replace('/', Path.DirectorySeparatorChar));
 
     /// <summary>The commit `refs/{revision}` records, a commit hash given as the revision, or null.</summary>
     public string? CommitOf(string revision)
@@ -40,8 +41,8 @@ public sealed class HubCache(string cacheDir, HubRepo repo)
     public bool HasFile(string commit, string path) => File.Exists(SnapshotPath(commit, path));
 
     /// <summary>
-    /// Points `snapshots/{commit}/{path}` at `blobs/{etag}` with a relative link, made under a temporary name and renamed
-    /// into place; where links cannot be made the blob is copied, as huggingface_hub does.
+    /// Points `snapshots/{commit}/{path}` at `blobs/{etag}` with a relative link, made under a temporary name and
+    /// renamed into place; where links cannot be made the blob is copied, as huggingface_hub does.
     /// </summary>
     public void Link(string commit, string path, string etag)
     {

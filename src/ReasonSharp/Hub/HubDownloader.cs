@@ -51,15 +51,16 @@ public sealed class HubDownloader(HubSettings settings, ProgressDisplay? progres
         var files = revision.Files.Where(wanted).ToList();
         if (files.Count == 0)
             throw new HubException(HubErrorKind.FileNotFound, request.Include.Count > 0
-                ? $"{repo}: no file matches --include {string.Join(' ', request.Include)} at revision '{request.Revision}' " +
-                  $"(the repository has {revision.Files.Count} files)"
+                ? $"{repo}: no file matches --include {string.Join(' ', request.Include)} at revision " +
+                  $"'{request.Revision}' (the repository has {revision.Files.Count} files)"
                 : $"{repo}: the repository has no files at revision '{request.Revision}'");
 
         var missing = files.Where(f => !cache.HasFile(commit, f)).ToList();
         var infos = new ConcurrentBag<HubFileInfo>();
         await Parallel.ForEachAsync(missing, Options(ct), async (path, token) =>
             infos.Add(await client.FileInfoAsync(repo, commit, path, token)));
-        var toFetch = infos.Where(i => !File.Exists(cache.BlobPath(i.Etag))).OrderBy(i => i.Path, StringComparer.Ordinal).ToList();
+        var toFetch = infos.Where(i => !File.Exists(cache.BlobPath(i.Etag)))
+            .OrderBy(i => i.Path, StringComparer.Ordinal).ToList();
         long total = toFetch.Sum(i => i.Size ?? 0);
         _doneBytes = 0;
         var clock = Stopwatch.StartNew();
@@ -74,11 +75,14 @@ public sealed class HubDownloader(HubSettings settings, ProgressDisplay? progres
         if (toFetch.Count > 0)
             log?.Invoke($"{repo}: downloaded {toFetch.Count} file(s), {ProgressDisplay.FormatBytes(_doneBytes)} in " +
                         $"{clock.Elapsed.TotalSeconds:0.0} s");
-        var folder = request.LocalDir is { } local ? CopyToLocalDir(cache, commit, files, local) : cache.SnapshotFolder(commit);
+        var folder = request.LocalDir is { } local
+            ? CopyToLocalDir(cache, commit, files, local)
+            : cache.SnapshotFolder(commit);
         return new HubDownloadResult(folder, commit, files, toFetch.Count, _doneBytes, FromCacheOnly: false);
     }
 
-    ParallelOptions Options(CancellationToken ct) => new() { MaxDegreeOfParallelism = Math.Max(1, settings.MaxWorkers), CancellationToken = ct };
+    ParallelOptions Options(CancellationToken ct) =>
+        new() { MaxDegreeOfParallelism = Math.Max(1, settings.MaxWorkers), CancellationToken = ct };
 
     void Report(long total, Stopwatch clock, string label)
     {
@@ -134,7 +138,8 @@ public sealed class HubDownloader(HubSettings settings, ProgressDisplay? progres
         finally { gate.Release(); }
     }
 
-    async Task ReceiveAsync(HubClient client, HubRepo repo, HubFileInfo file, string incomplete, long have, CancellationToken ct)
+    async Task ReceiveAsync(HubClient client, HubRepo repo, HubFileInfo file, string incomplete, long have,
+        CancellationToken ct)
     {
         using var response = await client.GetBytesAsync(repo, file, have, ct);
         if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
@@ -150,8 +155,8 @@ public sealed class HubDownloader(HubSettings settings, ProgressDisplay? progres
         try
         {
             await using var source = await response.Content.ReadAsStreamAsync(ct);
-            await using var target = new FileStream(incomplete, resumed ? FileMode.Append : FileMode.Create, FileAccess.Write,
-                FileShare.None, 1 << 20, useAsync: true);
+            await using var target = new FileStream(incomplete, resumed ? FileMode.Append : FileMode.Create,
+                FileAccess.Write, FileShare.None, 1 << 20, useAsync: true);
             var buffer = new byte[1 << 20];
             int read;
             while ((read = await source.ReadAsync(buffer, ct)) > 0)
@@ -181,18 +186,20 @@ public sealed class HubDownloader(HubSettings settings, ProgressDisplay? progres
                 $"{repo}: {file.Path}: the transfer ended after {length} of {size} bytes; run again to resume it");
         if (!file.IsSha256) return;
         string actual;
-        await using (var stream = new FileStream(incomplete, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true))
+        await using (var stream = new FileStream(incomplete, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20,
+                         useAsync: true))
             actual = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct));
         if (string.Equals(actual, file.Etag, StringComparison.OrdinalIgnoreCase)) return;
         File.Delete(incomplete);
         throw new HubException(HubErrorKind.Integrity,
-            $"{repo}: {file.Path}: sha256 {actual} does not match the Hub's {file.Etag}; the corrupt download was deleted, " +
-            "run again to fetch it anew");
+            $"{repo}: {file.Path}: sha256 {actual} does not match the Hub's {file.Etag}; the corrupt download was " +
+            "deleted, run again to fetch it anew");
     }
 
     /// <summary>
     /// `--local-dir`: the snapshot's files copied (atomically) into a plain folder, with huggingface_hub's metadata
-    /// file per path under `.cache/huggingface/download/` (commit, etag, time) so an unchanged file is not copied again.
+    /// file per path under `.cache/huggingface/download/` (commit, etag, time) so an unchanged file is not copied
+    /// again.
     /// </summary>
     static string CopyToLocalDir(HubCache cache, string commit, IReadOnlyList<string> files, string localDir)
     {
@@ -209,7 +216,8 @@ public sealed class HubDownloader(HubSettings settings, ProgressDisplay? progres
                 continue;
             AtomicFile.Copy(source, target);
             var seconds = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
-            AtomicFile.WriteAllText(metadata, $"{commit}\n{etag}\n{seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}\n");
+            var time = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            AtomicFile.WriteAllText(metadata, $"{commit}\n{etag}\n{time}\n");
         }
         return localDir;
     }

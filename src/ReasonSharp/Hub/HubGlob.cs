@@ -28,7 +28,8 @@ public static class HubGlob
             else if (c == '[' && pattern.IndexOf(']', i + 1) is var end and > 0)
             {
                 var set = pattern[(i + 1)..end];
-                sb.Append('[').Append(set.StartsWith('!') ? "^" + Regex.Escape(set[1..]) : Regex.Escape(set)).Append(']');
+                var members = set.StartsWith('!') ? "^" + Regex.Escape(set[1..]) : Regex.Escape(set);
+                sb.Append('[').Append(members).Append(']');
                 i = end;
             }
             else sb.Append(Regex.Escape(c.ToString()));

@@ -12,17 +12,17 @@ public static class HubPaths
 {
     static readonly ConcurrentDictionary<string, string> Resolved = new();
 
-    /// <summary>The settings used for resolution; null: read from the environment each time (tests may set it).</summary>
+    /// <summary>The settings used for resolution; null: read from the environment each time.</summary>
     public static HubSettings? Settings { get; set; }
 
     /// <summary>Where progress of a download made while resolving goes (the console by default).</summary>
     public static ProgressDisplay? Progress { get; set; }
 
-    /// <summary>The model files a model folder needs (weights, config, tokenizer, chat template); no other formats.</summary>
+    /// <summary>The files a model folder needs (weights, config, tokenizer, chat template); no other formats.</summary>
     public static readonly IReadOnlyList<string> ModelFiles =
         ["*.json", "*.safetensors", "*.jinja", "*.txt", "*.model", "*.tiktoken", "*.md"];
 
-    /// <summary>A model folder for <paramref name="pathOrId"/>: the path itself, or the Hub snapshot of the id.</summary>
+    /// <summary>A model folder for <paramref name="pathOrId"/>: the path itself, or the id's Hub snapshot.</summary>
     public static string Model(string pathOrId) =>
         IsHubId(pathOrId) ? Resolve(new HubRepo(pathOrId, HubRepoType.Model), ModelFiles) : pathOrId;
 
@@ -33,8 +33,8 @@ public static class HubPaths
     public static bool IsHubId(string? pathOrId) =>
         pathOrId is not null && HubRepo.LooksLikeId(pathOrId) && !Directory.Exists(pathOrId[..pathOrId.IndexOf('/')]);
 
-    /// <summary>A dataset file or folder for <paramref name="pathOrId"/>; for an id with <paramref name="config"/>, only
-    /// that configuration's folder (when the repository has one) and the top-level files are fetched.</summary>
+    /// <summary>A dataset file or folder for <paramref name="pathOrId"/>; for an id with <paramref name="config"/>,
+    /// only that configuration's folder (when the repository has one) and the top-level files are fetched.</summary>
     public static string Dataset(string pathOrId, string? config = null)
     {
         if (!IsHubId(pathOrId)) return pathOrId;
@@ -51,12 +51,15 @@ public static class HubPaths
         var settings = Settings ?? HubSettings.FromEnvironment();
         var key = $"{settings.Endpoint}|{settings.CacheDir}|{repo.CacheFolderName}|{string.Join(',', include)}";
         if (Resolved.TryGetValue(key, out var folder) && Directory.Exists(folder)) return folder;
-        var downloader = new HubDownloader(settings, Progress ?? ProgressDisplay.ForConsole(false), Console.Error.WriteLine);
+        var progress = Progress ?? ProgressDisplay.ForConsole(false);
+        var downloader = new HubDownloader(settings, progress, Console.Error.WriteLine);
         try { folder = downloader.Download(new HubDownloadRequest(repo) { Include = include }).Folder; }
-        catch (HubException e) when (e.Kind is HubErrorKind.RepoNotFound or HubErrorKind.Network or HubErrorKind.Offline)
+        catch (HubException e)
+            when (e.Kind is HubErrorKind.RepoNotFound or HubErrorKind.Network or HubErrorKind.Offline)
         {
             // The id may have been meant as a local path: say both.
-            throw new HubException(e.Kind, $"'{repo.Id}' is no local file or folder, and as a Hub {repo.TypeName} id: {e.Message}", e);
+            throw new HubException(e.Kind,
+                $"'{repo.Id}' is no local file or folder, and as a Hub {repo.TypeName} id: {e.Message}", e);
         }
         Resolved[key] = folder;
         return folder;

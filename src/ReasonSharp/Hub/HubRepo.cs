@@ -24,7 +24,8 @@ public sealed partial record HubRepo(string Id, HubRepoType Type = HubRepoType.M
     /// <summary>A repository id as the Hub accepts it: `name` or `org/name`, letters, digits, `-`, `_`, `.`.</summary>
     public static HubRepo Parse(string id, HubRepoType type, string source)
     {
-        if (!IdPattern().IsMatch(id) || id.Contains("--", StringComparison.Ordinal) || id.Contains("..", StringComparison.Ordinal))
+        if (!IdPattern().IsMatch(id) || id.Contains("--", StringComparison.Ordinal)
+            || id.Contains("..", StringComparison.Ordinal))
             throw new ReasonSharpException(
                 $"{source}: '{id}' is not a Hub repository id; expected org/name (letters, digits, '-', '_', '.')");
         return new HubRepo(id, type);
@@ -38,8 +39,8 @@ public sealed partial record HubRepo(string Id, HubRepoType Type = HubRepoType.M
     };
 
     /// <summary>
-    /// True when <paramref name="path"/> reads as `org/name` and names nothing on disk: the form that is resolved through
-    /// the Hub wherever a model or dataset path is accepted.
+    /// True when <paramref name="path"/> reads as `org/name` and names nothing on disk: the form that is resolved
+    /// through the Hub wherever a model or dataset path is accepted.
     /// </summary>
     public static bool LooksLikeId(string? path) =>
         path is { Length: > 0 } && OrgNamePattern().IsMatch(path) && !path.Contains("--", StringComparison.Ordinal)
@@ -47,7 +48,8 @@ public sealed partial record HubRepo(string Id, HubRepoType Type = HubRepoType.M
 
     /// <summary>True when <paramref name="id"/> has the form `org/name`, whatever is on disk.</summary>
     public static bool LooksLikeIdForm(string id) =>
-        OrgNamePattern().IsMatch(id) && !id.Contains("--", StringComparison.Ordinal) && !id.Contains("..", StringComparison.Ordinal);
+        OrgNamePattern().IsMatch(id) && !id.Contains("--", StringComparison.Ordinal)
+        && !id.Contains("..", StringComparison.Ordinal);
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}(/[A-Za-z0-9][A-Za-z0-9_.\-]{0,95})?$")]
     private static partial Regex IdPattern();

@@ -22,13 +22,15 @@ public sealed record HubSettings
     public static HubSettings FromEnvironment()
     {
         var home = Env("HF_HOME") ?? Path.Combine(
-            Env("XDG_CACHE_HOME") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"),
+            Env("XDG_CACHE_HOME")
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"),
             "huggingface");
         var cache = Env("HF_HUB_CACHE") ?? Env("HUGGINGFACE_HUB_CACHE") ?? Path.Combine(home, "hub");
         return new HubSettings
         {
             Endpoint = (Env("HF_ENDPOINT") ?? DefaultEndpoint).TrimEnd('/'),
-            Token = Env("HF_TOKEN") ?? Env("HUGGING_FACE_HUB_TOKEN") ?? ReadTokenFile(Env("HF_TOKEN_PATH") ?? Path.Combine(home, "token")),
+            Token = Env("HF_TOKEN") ?? Env("HUGGING_FACE_HUB_TOKEN")
+                    ?? ReadTokenFile(Env("HF_TOKEN_PATH") ?? Path.Combine(home, "token")),
             CacheDir = ExpandHome(cache),
             Offline = Env("HF_HUB_OFFLINE") is { } offline && IsTrue(offline),
         };

@@ -48,7 +48,8 @@ public sealed class HubUploader(HubSettings settings, Action<string>? log = null
         var repo = request.Repo;
         if (settings.Token is null)
             throw new HubException(HubErrorKind.Gated,
-                $"{repo}: uploading needs a token with write access; set HF_TOKEN (or log in with `huggingface-cli login`)");
+                $"{repo}: uploading needs a token with write access; set HF_TOKEN " +
+                "(or log in with `huggingface-cli login`)");
         if (!Directory.Exists(request.Folder))
             throw new ReasonSharpException($"{request.Folder}: folder not found; expected the folder to upload");
         var files = LocalFiles(request.Folder, request.Ignore);
@@ -69,14 +70,16 @@ public sealed class HubUploader(HubSettings settings, Action<string>? log = null
         var (oid, url) = await CommitAsync(client, request, changed, modes, ct);
         log?.Invoke($"{repo}: committed {changed.Count} file(s) ({lfs.Count} LFS, " +
                     $"{ProgressDisplay.FormatBytes(changed.Sum(f => f.Size))}) as {oid}");
-        return new HubUploadResult(oid, url, changed.Select(f => f.Path).ToList(), lfs.Count, changed.Count - lfs.Count, unchanged);
+        return new HubUploadResult(oid, url, changed.Select(f => f.Path).ToList(), lfs.Count, changed.Count - lfs.Count,
+            unchanged);
     }
 
     static List<LocalFile> LocalFiles(string folder, IReadOnlyList<string> ignore)
     {
         var skip = HubGlob.Matcher([.. DefaultIgnore, .. ignore]);
         var files = new List<LocalFile>();
-        foreach (var full in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        var all = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal);
+        foreach (var full in all)
         {
             var path = Path.GetRelativePath(folder, full).Replace(Path.DirectorySeparatorChar, '/');
             if (skip(path)) continue;
@@ -91,7 +94,8 @@ public sealed class HubUploader(HubSettings settings, Action<string>? log = null
             var buffer = new byte[1 << 20];
             int read;
             while ((read = stream.Read(buffer)) > 0) sha1.AppendData(buffer, 0, read);
-            files.Add(new LocalFile(path, full, stream.Length, sha256, Convert.ToHexStringLower(sha1.GetHashAndReset()), sample));
+            var gitSha = Convert.ToHexStringLower(sha1.GetHashAndReset());
+            files.Add(new LocalFile(path, full, stream.Length, sha256, gitSha, sample));
         }
         return files;
     }
@@ -110,8 +114,8 @@ public sealed class HubUploader(HubSettings settings, Action<string>? log = null
 
     sealed record Mode(bool Lfs, bool Ignored, bool Unchanged);
 
-    async Task<Dictionary<string, Mode>> PreuploadAsync(HubClient client, HubRepo repo, string revision, List<LocalFile> files,
-        CancellationToken ct)
+    async Task<Dictionary<string, Mode>> PreuploadAsync(HubClient client, HubRepo repo, string revision,
+        List<LocalFile> files, CancellationToken ct)
     {
         var modes = new Dictionary<string, Mode>();
         foreach (var chunk in files.Chunk(256))
@@ -135,22 +139,27 @@ public sealed class HubUploader(HubSettings settings, Action<string>? log = null
                 var ignored = entry["shouldIgnore"]?.GetValue<bool>() ?? false;
                 var local = chunk.First(f => f.Path == path);
                 var remote = entry["oid"]?.GetValue<string>();
-                modes[path] = new Mode(lfs, ignored, remote is not null && remote == (lfs ? local.Sha256 : local.GitSha));
+                var same = remote is not null && remote == (lfs ? local.Sha256 : local.GitSha);
+                modes[path] = new Mode(lfs, ignored, same);
             }
         }
         foreach (var file in files)
             if (!modes.ContainsKey(file.Path))
-                throw new HubException(HubErrorKind.Rejected, $"{repo}: the preupload answer does not mention {file.Path}");
+                throw new HubException(HubErrorKind.Rejected,
+                    $"{repo}: the preupload answer does not mention {file.Path}");
         return modes;
     }
 
-    async Task UploadLfsAsync(HubClient client, HubRepo repo, string revision, List<LocalFile> files, CancellationToken ct)
+    async Task UploadLfsAsync(HubClient client, HubRepo repo, string revision, List<LocalFile> files,
+        CancellationToken ct)
     {
         var body = new JsonObject
         {
             ["operation"] = "upload",
             ["transfers"] = new JsonArray("basic", "multipart"),
-            ["objects"] = new JsonArray([.. files.Select(f => (JsonNode)new JsonObject { ["oid"] = f.Sha256, ["size"] = f.Size })]),
+            ["objects"] = new JsonArray([
+                .. files.Select(f => (JsonNode)new JsonObject { ["oid"] = f.Sha256, ["size"] = f.Size }),
+            ]),
             ["hash_algo"] = "sha256",
             ["ref"] = new JsonObject { ["name"] = revision },
         };
@@ -168,22 +177,28 @@ public sealed class HubUploader(HubSettings settings, Action<string>? log = null
             var oid = entry!["oid"]!.GetValue<string>();
             var file = files.First(f => f.Sha256 == oid);
             if (entry["error"] is { } error)
+            {
+                var why = error["message"]?.GetValue<string>() ?? error.ToJsonString();
                 throw new HubException(HubErrorKind.Rejected,
-                    $"{repo}: {file.Path}: the LFS server refused the upload: {error["message"]?.GetValue<string>() ?? error.ToJsonString()}");
+                    $"{repo}: {file.Path}: the LFS server refused the upload: {why}");
+            }
             if (entry["actions"] is not JsonObject actions) continue; // the server has the object already
             if (actions["upload"] is JsonObject upload) await TransferAsync(client, repo, file, upload, ct);
             if (actions["verify"] is JsonObject verify)
             {
-                using var verified = await client.SendAsync(() => WithHeaders(new HttpRequestMessage(HttpMethod.Post,
-                        verify["href"]!.GetValue<string>()) { Content = LfsContent(new JsonObject { ["oid"] = oid, ["size"] = file.Size }) },
-                    verify["header"]), repo, file.Path, revision, followRedirects: true, timeout: TimeSpan.FromMinutes(1), ct);
+                var href = verify["href"]!.GetValue<string>();
+                var body2 = new JsonObject { ["oid"] = oid, ["size"] = file.Size };
+                using var verified = await client.SendAsync(
+                    () => WithHeaders(new HttpRequestMessage(HttpMethod.Post, href) { Content = LfsContent(body2) },
+                        verify["header"]),
+                    repo, file.Path, revision, followRedirects: true, timeout: TimeSpan.FromMinutes(1), ct);
                 await client.ThrowIfFailedAsync(verified, repo, file.Path, revision);
             }
         }
     }
 
-    /// <summary>One PUT of the whole file (basic), or a PUT per part and a completion POST (multipart: the header names a
-    /// chunk_size and one URL per part number).</summary>
+    /// <summary>One PUT of the whole file (basic), or a PUT per part and a completion POST (multipart: the header
+    /// names a chunk_size and one URL per part number).</summary>
     async Task TransferAsync(HubClient client, HubRepo repo, LocalFile file, JsonObject upload, CancellationToken ct)
     {
         var href = upload["href"]!.GetValue<string>();
@@ -194,7 +209,8 @@ public sealed class HubUploader(HubSettings settings, Action<string>? log = null
             var parts = header.Where(kv => int.TryParse(kv.Key, out _)).OrderBy(kv => int.Parse(kv.Key)).ToList();
             if ((file.Size + chunkSize - 1) / chunkSize != parts.Count)
                 throw new HubException(HubErrorKind.Rejected,
-                    $"{repo}: {file.Path}: the LFS server gave {parts.Count} part URLs for {file.Size} bytes in chunks of {chunkSize}");
+                    $"{repo}: {file.Path}: the LFS server gave {parts.Count} part URLs for {file.Size} bytes " +
+                    $"in chunks of {chunkSize}");
             var etags = new JsonArray();
             foreach (var (number, partUrl) in parts)
             {
@@ -206,10 +222,10 @@ public sealed class HubUploader(HubSettings settings, Action<string>? log = null
                     stream.Position = offset;
                     await stream.ReadExactlyAsync(bytes, ct);
                 }
-                using var put = await client.SendAsync(() => new HttpRequestMessage(HttpMethod.Put, partUrl!.GetValue<string>())
-                {
-                    Content = new ByteArrayContent(bytes),
-                }, repo, file.Path, null, followRedirects: true, timeout: null, ct);
+                var target = partUrl!.GetValue<string>();
+                using var put = await client.SendAsync(
+                    () => new HttpRequestMessage(HttpMethod.Put, target) { Content = new ByteArrayContent(bytes) },
+                    repo, file.Path, null, followRedirects: true, timeout: null, ct);
                 await client.ThrowIfFailedAsync(put, repo, file.Path, null);
                 var etag = put.Headers.ETag?.Tag ?? throw new HubException(HubErrorKind.Rejected,
                     $"{repo}: {file.Path}: part {number} was stored without an ETag");
@@ -229,12 +245,16 @@ public sealed class HubUploader(HubSettings settings, Action<string>? log = null
         await client.ThrowIfFailedAsync(response, repo, file.Path, null);
     }
 
-    static async Task<(string? Oid, string? Url)> CommitAsync(HubClient client, HubUploadRequest request, List<LocalFile> files,
-        Dictionary<string, Mode> modes, CancellationToken ct)
+    static async Task<(string? Oid, string? Url)> CommitAsync(HubClient client, HubUploadRequest request,
+        List<LocalFile> files, Dictionary<string, Mode> modes, CancellationToken ct)
     {
         var ndjson = new StringBuilder();
-        void Line(string key, JsonObject value) => ndjson.Append(new JsonObject { ["key"] = key, ["value"] = value }.ToJsonString()).Append('\n');
-        Line("header", new JsonObject { ["summary"] = request.CommitMessage, ["description"] = request.CommitDescription });
+        void Line(string key, JsonObject value) =>
+            ndjson.Append(new JsonObject { ["key"] = key, ["value"] = value }.ToJsonString()).Append('\n');
+        Line("header", new JsonObject
+        {
+            ["summary"] = request.CommitMessage, ["description"] = request.CommitDescription,
+        });
         foreach (var file in files)
         {
             if (modes[file.Path].Lfs)
@@ -251,14 +271,16 @@ public sealed class HubUploader(HubSettings settings, Action<string>? log = null
         var text = ndjson.ToString();
         using var response = await client.SendAsync(() => new HttpRequestMessage(HttpMethod.Post, url)
         {
-            Content = new StringContent(text, new UTF8Encoding(false), new MediaTypeHeaderValue("application/x-ndjson")),
+            Content = new StringContent(text, new UTF8Encoding(false),
+                new MediaTypeHeaderValue("application/x-ndjson")),
         }, repo, null, request.Revision, followRedirects: true, timeout: TimeSpan.FromMinutes(5), ct);
         await client.ThrowIfFailedAsync(response, repo, null, request.Revision);
         var answer = JsonNode.Parse(await response.Content.ReadAsStringAsync(ct));
         return (answer?["commitOid"]?.GetValue<string>(), answer?["commitUrl"]?.GetValue<string>());
     }
 
-    static Task<HttpResponseMessage> PostJsonAsync(HubClient client, Uri url, JsonObject body, HubRepo repo, CancellationToken ct)
+    static Task<HttpResponseMessage> PostJsonAsync(HubClient client, Uri url, JsonObject body, HubRepo repo,
+        CancellationToken ct)
     {
         var text = body.ToJsonString();
         return client.SendAsync(() => new HttpRequestMessage(HttpMethod.Post, url)
@@ -277,7 +299,8 @@ public sealed class HubUploader(HubSettings settings, Action<string>? log = null
         foreach (var (name, value) in map)
         {
             var text = value?.ToString() ?? "";
-            if (!request.Headers.TryAddWithoutValidation(name, text)) request.Content?.Headers.TryAddWithoutValidation(name, text);
+            if (!request.Headers.TryAddWithoutValidation(name, text))
+                request.Content?.Headers.TryAddWithoutValidation(name, text);
         }
         return request;
     }

@@ -28,7 +28,8 @@ public sealed class DownloadJob : Job<DownloadJobOptions>
     {
         var type = HubRepo.ParseType(o.RepoType, "repo_type");
         if (o.RepoId.Length > 0) HubRepo.Parse(o.RepoId, type, "repo_id");
-        if (string.IsNullOrWhiteSpace(o.Revision)) throw new ReasonSharpException("revision: empty; expected a branch, tag or commit");
+        if (string.IsNullOrWhiteSpace(o.Revision))
+            throw new ReasonSharpException("revision: empty; expected a branch, tag or commit");
     }
 
     public override JobResult Run(DownloadJobOptions o, RunContext context)
@@ -87,7 +88,8 @@ public sealed class UploadJob : Job<UploadJobOptions>
         if (o.RepoId.Length == 0) throw new ReasonSharpException("repo_id: missing; expected org/name");
         var repo = HubRepo.Parse(o.RepoId, HubRepo.ParseType(o.RepoType, "repo_type"), "repo_id");
         var folder = o.Folder ?? context.RequireModel();
-        var result = new HubUploader(HubSettings.FromEnvironment(), context.Log).Upload(new HubUploadRequest(repo, folder)
+        var uploader = new HubUploader(HubSettings.FromEnvironment(), context.Log);
+        var result = uploader.Upload(new HubUploadRequest(repo, folder)
         {
             Revision = o.Revision, CommitMessage = o.CommitMessage, Private = o.Private, Ignore = o.Exclude,
         }, context.Cancellation);

@@ -28,6 +28,7 @@ public sealed class HubDownloader(HubSettings settings, ProgressDisplay? progres
 {
     readonly ConcurrentDictionary<string, SemaphoreSlim> _blobLocks = new();
     long _doneBytes;
+    bool _finished;
 
     public HubDownloadResult Download(HubDownloadRequest request, CancellationToken ct = default) =>
         DownloadAsync(request, ct).GetAwaiter().GetResult();
@@ -63,13 +64,20 @@ public sealed class HubDownloader(HubSettings settings, ProgressDisplay? progres
             .OrderBy(i => i.Path, StringComparer.Ordinal).ToList();
         long total = toFetch.Sum(i => i.Size ?? 0);
         _doneBytes = 0;
+        _finished = false;
         var clock = Stopwatch.StartNew();
         using (var ticker = progress is null ? null : new Timer(_ => Report(total, clock, $"{repo}"), null, 250, 250))
         {
             await Parallel.ForEachAsync(toFetch, Options(ct), async (file, token) =>
                 await FetchBlobAsync(client, repo, cache, file, token));
         }
-        if (progress is not null) lock (progress) { Report(total, clock, $"{repo}"); progress.Finish(); }
+        if (progress is not null)
+            lock (progress)
+            {
+                Report(total, clock, $"{repo}");
+                _finished = true; // a timer tick still in flight draws nothing after this
+                progress.Finish();
+            }
         foreach (var info in infos) cache.Link(commit, info.Path, info.Etag);
         cache.WriteRef(request.Revision, commit);
         if (toFetch.Count > 0)
@@ -90,7 +98,8 @@ public sealed class HubDownloader(HubSettings settings, ProgressDisplay? progres
         long done = Interlocked.Read(ref _doneBytes);
         double rate = done / Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
         var eta = rate > 0 && total > done ? TimeSpan.FromSeconds((total - done) / rate) : TimeSpan.Zero;
-        lock (progress) progress.UpdateTransfer(label, done, total, rate, eta);
+        lock (progress)
+            if (!_finished) progress.UpdateTransfer(label, done, total, rate, eta);
     }
 
     /// <summary>The cached snapshot of the revision, without the network; an error when it is not all there.</summary>

@@ -34,7 +34,7 @@ public static class HubPaths
         pathOrId is not null && HubRepo.LooksLikeId(pathOrId) && !Directory.Exists(pathOrId[..pathOrId.IndexOf('/')]);
 
     /// <summary>A dataset file or folder for <paramref name="pathOrId"/>; for an id with <paramref name="config"/>,
-    /// only that configuration's folder (when the repository has one) and the top-level files are fetched.</summary>
+    /// only that configuration's folder (when the repository has one) and README.md are fetched.</summary>
     public static string Dataset(string pathOrId, string? config = null)
     {
         if (!IsHubId(pathOrId)) return pathOrId;

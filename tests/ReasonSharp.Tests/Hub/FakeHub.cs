@@ -38,6 +38,8 @@ public sealed class FakeHub : IDisposable
             Endpoint = $"http://127.0.0.1:{port}";
             _listener.Prefixes.Clear();
             _listener.Prefixes.Add(Endpoint + "/");
+            _listener.Prefixes.Add($"http://localhost:{port}/");
+            CdnEndpoint = $"http://localhost:{port}";
             try { _listener.Start(); break; }
             catch (HttpListenerException) when (attempt < 5) { }
         }
@@ -45,6 +47,8 @@ public sealed class FakeHub : IDisposable
     }
 
     public string Endpoint { get; private set; } = "";
+    /// <summary>Where LFS files redirect to: the same server under another host name, as a CDN is another host.</summary>
+    public string CdnEndpoint { get; private set; } = "";
     /// <summary>The token gated repositories accept.</summary>
     public string Token { get; init; } = "hf_test_token";
     public ConcurrentQueue<Request> Requests { get; } = new();
@@ -161,7 +165,7 @@ public sealed class FakeHub : IDisposable
                 _lfs[sha] = content;
                 Corrupt.TryGetValue(file, out var corrupt);
                 response.StatusCode = 302;
-                response.AddHeader("Location", $"{Endpoint}/cdn/{sha}{(corrupt ? "?corrupt=1" : "")}");
+                response.AddHeader("Location", $"{CdnEndpoint}/cdn/{sha}{(corrupt ? "?corrupt=1" : "")}");
                 response.AddHeader("X-Linked-Etag", $"\"{sha}\"");
                 response.AddHeader("X-Linked-Size", content.Length.ToString());
                 response.AddHeader("ETag", $"\"{GitSha(Encoding.UTF8.GetBytes($"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {content.Length}\n"))}\"");

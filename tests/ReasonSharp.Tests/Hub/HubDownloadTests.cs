@@ -152,6 +152,10 @@ public sealed class HubDownloadTests
         var result = Download(Settings(hub, dir, hub.Token), "org/gated");
         Assert.Equal(4, result.Files.Count);
         Assert.Contains(hub.Requests, r => r.Path.Contains("/resolve/") && r.Authorization == $"Bearer {hub.Token}");
+        // The token goes to the Hub only, never to the CDN host an LFS file redirects to.
+        var cdn = hub.Requests.Where(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(cdn);
+        Assert.All(cdn, r => Assert.Null(r.Authorization));
     }
 
     [Fact]

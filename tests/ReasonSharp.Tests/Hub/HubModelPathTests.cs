@@ -146,6 +146,33 @@ public sealed class HubModelPathTests
     }
 
     [Fact]
+    public async Task UploadThenDownloadFromTheCommandLine()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        using var hub = new FakeHub();
+        var folder = dir.File("model");
+        Directory.CreateDirectory(Path.Combine(folder, "checkpoint-5"));
+        File.WriteAllText(Path.Combine(folder, "config.json"), "{}");
+        File.WriteAllBytes(Path.Combine(folder, "model.safetensors"), new byte[5000]);
+        File.WriteAllText(Path.Combine(folder, "checkpoint-5", "state.json"), "{}");
+        using var environment = new HubEnvironment(hub, dir.File("cache"), hub.Token);
+
+        var (code, text) = await CliHarness.Run("upload", folder, "me/cli-model", "--exclude", "checkpoint-*");
+        Assert.True(code == 0, text);
+        Assert.Contains("committed 2 file(s) (1 LFS, 0 unchanged)", text);
+        Assert.Equal([".gitattributes", "config.json", "model.safetensors"], hub.Files("me/cli-model").Keys.Order());
+        (code, text) = await CliHarness.Run("upload", folder, "me/cli-model", "--exclude", "checkpoint-*");
+        Assert.Contains("nothing to commit: all 2 file(s) are already on the Hub", text);
+
+        var local = dir.File("local");
+        (code, text) = await CliHarness.Run("download", "me/cli-model", "--include", "*.json", "--local-dir", local);
+        Assert.True(code == 0, text);
+        Assert.Contains(local, text);
+        Assert.Equal("{}", File.ReadAllText(Path.Combine(local, "config.json")));
+        Assert.False(File.Exists(Path.Combine(local, "model.safetensors")));
+    }
+
+    [Fact]
     public async Task AMissingHubModelIsOneClearError()
     {
         using var dir = TestEnvironment.NewTempDir();

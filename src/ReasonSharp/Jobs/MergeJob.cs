@@ -51,6 +51,7 @@ public sealed class MergeJob : Job<MergeJobOptions>
         Func<string?>? clear = null, Action<string>? log = null)
     {
         baseFolder = HubPaths.Model(baseFolder);
+        adapterFolder = HubPaths.Model(adapterFolder); // a LoRA adapter on the Hub works too
         using var model = ModelFolder.Load(baseFolder);
         var adapters = LoraAdapters.Load(model, adapterFolder);
         adapters.MergeAndUnload();

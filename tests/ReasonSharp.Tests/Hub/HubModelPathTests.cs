@@ -173,6 +173,37 @@ public sealed class HubModelPathTests
     }
 
     [Fact]
+    public void SettingsComeFromTheEnvironmentAsHuggingFaceHubReadsThem()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        string[] names = ["HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",
+            "HF_TOKEN_PATH", "HF_ENDPOINT", "HF_HUB_OFFLINE"];
+        var saved = names.ToDictionary(n => n, Environment.GetEnvironmentVariable);
+        try
+        {
+            foreach (var name in names) Environment.SetEnvironmentVariable(name, null);
+            Environment.SetEnvironmentVariable("HF_HOME", dir.Path);
+            Environment.SetEnvironmentVariable("HF_ENDPOINT", "https://hub.example/");
+            File.WriteAllText(dir.File("token"), "hf_from_file\n");
+            var settings = HubSettings.FromEnvironment();
+            Assert.Equal(Path.Combine(dir.Path, "hub"), settings.CacheDir);
+            Assert.Equal("hf_from_file", settings.Token);
+            Assert.Equal("https://hub.example", settings.Endpoint);
+            Assert.False(settings.Offline);
+
+            Environment.SetEnvironmentVariable("HF_HUB_CACHE", dir.File("elsewhere"));
+            Environment.SetEnvironmentVariable("HF_TOKEN", "hf_env");
+            Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", "1");
+            settings = HubSettings.FromEnvironment();
+            Assert.Equal((dir.File("elsewhere"), "hf_env", true), (settings.CacheDir, settings.Token, settings.Offline));
+        }
+        finally
+        {
+            foreach (var (name, value) in saved) Environment.SetEnvironmentVariable(name, value);
+        }
+    }
+
+    [Fact]
     public async Task AMissingHubModelIsOneClearError()
     {
         using var dir = TestEnvironment.NewTempDir();

@@ -67,6 +67,10 @@ public static class AtomicFile
 
     public static void WriteAllBytes(string path, byte[] bytes) => Write(path, s => s.Write(bytes), bytes.Length);
 
-    public static void Copy(string source, string destination) =>
-        Write(destination, s => { using var r = File.OpenRead(source); r.CopyTo(s); }, new FileInfo(source).Length);
+    /// <summary>Copies <paramref name="source"/> (a link's target, when it is a link) to <paramref name="destination"/>.</summary>
+    public static void Copy(string source, string destination)
+    {
+        using var reader = File.OpenRead(source);
+        Write(destination, s => reader.CopyTo(s), reader.Length);
+    }
 }

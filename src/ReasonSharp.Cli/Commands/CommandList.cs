@@ -27,5 +27,7 @@ public static class CommandList
         SampleCommand.Create(),
         SftCommand.Create(),
         SandboxCommand.Create(),
+        DownloadCommand.Create(),
+        UploadCommand.Create(),
     ];
 }

@@ -19,9 +19,10 @@ public static class InfoCommand
     public static int Print(string folder)
     {
         TorchNative.EnsureLoaded();
+        folder = ReasonSharp.Hub.HubPaths.Model(folder);
         var config = ModelConfig.Load(Path.Combine(folder, ModelFolder.ConfigFile));
         var files = ModelFolder.WeightFiles(folder);
-        long onDisk = files.Sum(f => new FileInfo(f).Length);
+        long onDisk = files.Sum(f => { using var file = File.OpenRead(f); return file.Length; });
         long parameters = config.ParameterCount();
         Console.WriteLine($"model:          {Path.GetFullPath(folder)}");
         Console.WriteLine($"architecture:   {config.Architecture} (model_type {config.ModelType})");

@@ -1,3 +1,4 @@
+using ReasonSharp.Hub;
 namespace ReasonSharp.Data;
 
 /// <summary>Where to read from and how strictly. A folder is read as a Hugging Face dataset folder.</summary>
@@ -16,6 +17,7 @@ public static class DatasetReader
     /// <summary>Rows of a .jsonl/.json/.parquet file or of one split of a dataset folder, streamed.</summary>
     public static IEnumerable<DataRow> ReadRows(DatasetSource source, BadRowLog? bad = null)
     {
+        source = source with { Path = HubPaths.Dataset(source.Path, source.Config) };
         if (!Directory.Exists(source.Path)) return DatasetFiles.ReadFile(source.Path, bad);
         var folder = HfDatasetFolder.Open(source.Path, source.Config);
         return folder.ReadSplit(source.Split ?? folder.DefaultSplit(), bad);

@@ -1,3 +1,4 @@
+using ReasonSharp.Hub;
 using System.Diagnostics;
 using ReasonSharp.Data;
 using ReasonSharp.Generation;
@@ -92,11 +93,12 @@ public sealed class Evaluator
     {
         if (modelFolders.Count == 0) throw new ReasonSharpException("give at least one model folder to evaluate");
         var results = new List<EvalResult>();
-        foreach (var folder in modelFolders)
+        foreach (var given in modelFolders)
         {
+            var folder = HubPaths.Model(given);
             if (!Directory.Exists(folder)) throw new ReasonSharpException($"model {folder}: folder not found");
             using var model = LanguageModel.Load(folder, device, chatTemplate);
-            results.AddRange(await EvaluateAsync(model, folder, examples, log, cancellationToken));
+            results.AddRange(await EvaluateAsync(model, given, examples, log, cancellationToken));
         }
         return results;
     }
@@ -111,6 +113,7 @@ public static class DatasetLoading
     public static IReadOnlyList<Example> Load(string dataset, string? split, string? config, int? limit)
     {
         if (string.IsNullOrWhiteSpace(dataset)) throw new ReasonSharpException("dataset: expected a .jsonl/.json/.parquet file or a dataset folder");
+        dataset = HubPaths.Dataset(dataset, config);
         if (!File.Exists(dataset) && !Directory.Exists(dataset)) throw new ReasonSharpException($"dataset {dataset}: no such file or folder");
         if (limit is < 1) throw new ReasonSharpException($"limit must be at least 1, got {limit}");
         var source = new DatasetSource(dataset) { Split = Directory.Exists(dataset) ? split : null, Config = config };

@@ -1,3 +1,4 @@
+using ReasonSharp.Hub;
 using ReasonSharp.Export;
 
 namespace ReasonSharp.Jobs;
@@ -31,7 +32,7 @@ public sealed class ExportJob : Job<ExportJobOptions>
 
     public override JobResult Run(ExportJobOptions o, RunContext context)
     {
-        var model = context.RequireModel(o.Model);
+        var model = HubPaths.Model(context.RequireModel(o.Model));
         var name = o.FileName ?? $"model-{o.GgufType.ToString().ToLowerInvariant()}.gguf";
         var path = context.OutputDir is { } folder ? Path.Combine(folder, name) : name;
         if (Directory.Exists(path))

@@ -21,6 +21,8 @@ public static class JobRegistry
         new EvalJob(),
         new MergeJob(),
         new ExportJob(),
+        new DownloadJob(),
+        new UploadJob(),
     ];
 
     public static IReadOnlyList<string> Names { get; } = All.Select(j => j.Name).ToList();

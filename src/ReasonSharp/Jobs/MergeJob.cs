@@ -1,3 +1,4 @@
+using ReasonSharp.Hub;
 using ReasonSharp.Modeling;
 using ReasonSharp.Training;
 using ReasonSharp.Training.Lora;
@@ -49,6 +50,8 @@ public sealed class MergeJob : Job<MergeJobOptions>
     public static Merged MergeAdapter(string baseFolder, string adapterFolder, string output, string? dtype = null,
         Func<string?>? clear = null, Action<string>? log = null)
     {
+        baseFolder = HubPaths.Model(baseFolder);
+        adapterFolder = HubPaths.Model(adapterFolder); // a LoRA adapter on the Hub works too
         using var model = ModelFolder.Load(baseFolder);
         var adapters = LoraAdapters.Load(model, adapterFolder);
         adapters.MergeAndUnload();

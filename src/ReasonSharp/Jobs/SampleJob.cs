@@ -1,3 +1,4 @@
+using ReasonSharp.Hub;
 using ReasonSharp.Configuration;
 using ReasonSharp.Evaluation;
 using ReasonSharp.Modeling;
@@ -36,7 +37,7 @@ public sealed class SampleJob : Job<SampleJobOptions>
     {
         var sampler = new RejectionSampler(o.Sample, context.Rewards);
         var examples = sampler.LoadExamples(o.Dataset);
-        var folder = context.RequireModel(o.Model);
+        var folder = HubPaths.Model(context.RequireModel(o.Model));
         if (!Directory.Exists(folder)) throw new ReasonSharpException($"model {folder}: folder not found");
         var kept = o.OutputFile ?? Path.Combine(context.RequireOutputDir(null, "output_file"), "kept.jsonl");
         if (Path.GetDirectoryName(kept) is { Length: > 0 } parent) Directory.CreateDirectory(parent);

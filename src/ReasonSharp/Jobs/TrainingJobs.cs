@@ -1,3 +1,4 @@
+using ReasonSharp.Hub;
 using ReasonSharp.Training;
 using ReasonSharp.Training.Grpo;
 using ReasonSharp.Training.Sft;
@@ -15,6 +16,19 @@ static class TrainingJob
         Seed = context.Seed ?? options.Seed,
         Device = context.Device ?? options.Device,
     };
+
+    /// <summary>Hub ids (`org/name`) in model_name_or_path, dataset_name and eval_dataset_name become their snapshot
+    /// folders in the Hub cache, downloaded when absent; local paths stay as they are.</summary>
+    public static T FromHub<T>(T config) where T : ModelTrainingOptions
+    {
+        var datasetConfig = config.DatasetConfig;
+        return config with
+        {
+            ModelNameOrPath = config.ModelNameOrPath is { } model ? HubPaths.Model(model) : null,
+            DatasetName = config.DatasetName is { } data ? HubPaths.Dataset(data, datasetConfig) : null,
+            EvalDatasetName = config.EvalDatasetName is { } eval ? HubPaths.Dataset(eval, datasetConfig) : null,
+        };
+    }
 
     /// <summary>
     /// In a pipeline, a training stage that did not finish continues from its latest checkpoint; with none yet, the
@@ -54,6 +68,7 @@ public sealed class SftJob : Job<SftConfig>
 
     public override JobResult Run(SftConfig config, RunContext context)
     {
+        config = TrainingJob.FromHub(config);
         var result = SftTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Progress, context.Rewards);
         var metrics = new Dictionary<string, double>
         {
@@ -61,7 +76,9 @@ public sealed class SftJob : Job<SftConfig>
         };
         if (result.Training.Losses.Count > 0) metrics["final_loss"] = result.Training.Losses[^1];
         if (result.Accuracy.LastOrDefault() is { } accuracy) metrics["eval_accuracy"] = accuracy.Accuracy;
-        return Result(TrainingJob.Outputs(config, context), metrics, result);
+        var outputs = TrainingJob.Outputs(config, context);
+        UploadJob.PushTrained(config, config.OutputDir, context);
+        return Result(outputs, metrics, result);
     }
 }
 
@@ -77,8 +94,11 @@ public sealed class GrpoJob : Job<GrpoConfig>
 
     public override JobResult Run(GrpoConfig config, RunContext context)
     {
+        config = TrainingJob.FromHub(config);
         var result = GrpoTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Rewards, context.Progress);
-        return Result(TrainingJob.Outputs(config, context),
+        var outputs = TrainingJob.Outputs(config, context);
+        UploadJob.PushTrained(config, config.OutputDir, context);
+        return Result(outputs,
             new Dictionary<string, double> { ["steps"] = result.GlobalStep, ["seconds"] = result.Seconds }, result);
     }
 }
@@ -93,7 +113,9 @@ public sealed class StarJob : Job<StarConfig>
 
     public override JobResult Run(StarConfig config, RunContext context)
     {
+        config = TrainingJob.FromHub(config);
         var result = StarTrainer.Run(ResumeIfStarted(config, context), context.Progress, context.Rewards);
+        UploadJob.PushTrained(config, result.FinalModel, context);
         return Result(new Dictionary<string, string>
         {
             ["model"] = result.FinalModel, ["data"] = result.Iterations[^1].Data,

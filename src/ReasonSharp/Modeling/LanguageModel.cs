@@ -1,3 +1,4 @@
+using ReasonSharp.Hub;
 using System.Runtime.InteropServices;
 using ReasonSharp.Tokenization;
 using static TorchSharp.torch;
@@ -40,6 +41,7 @@ public sealed class LanguageModel : IDisposable
     /// …).</param>
     public static LanguageModel Load(string folder, string device = "auto", string? chatTemplate = null)
     {
+        folder = HubPaths.Model(folder);
         var target = Devices.Parse(device);
         var tokenizer = Tokenizer.Load(folder);
         try

@@ -1,3 +1,4 @@
+using ReasonSharp.Hub;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TorchSharp;
@@ -27,6 +28,7 @@ public static class ModelFolder
     /// <summary>Loads a model folder strictly, converting stored dtypes to <paramref name="dtype"/> (float32 by default).</summary>
     public static CausalLM Load(string folder, Device? device = null, ScalarType dtype = ScalarType.Float32)
     {
+        folder = HubPaths.Model(folder);
         if (!Directory.Exists(folder)) throw new ReasonSharpException($"{folder}: model folder not found");
         var config = ModelConfig.Load(Path.Combine(folder, ConfigFile));
         var model = new CausalLM(config, device, seed: null, initialize: false);

@@ -29,8 +29,8 @@ public sealed class SafetensorsFile : IDisposable
     public static SafetensorsFile Open(string path)
     {
         if (!File.Exists(path)) throw new ReasonSharpException($"{path}: safetensors file not found");
-        long fileLength = new FileInfo(path).Length;
         using var stream = File.OpenRead(path);
+        long fileLength = stream.Length; // the target's length when path is a link (as in the Hub cache)
         var lengthBytes = new byte[8];
         if (fileLength < 8 || stream.Read(lengthBytes) != 8) throw new ReasonSharpException($"{path}: too short to be a safetensors file");
         long headerLength = BitConverter.ToInt64(lengthBytes);

@@ -25,6 +25,29 @@ public sealed class ProgressDisplay(TextWriter output, bool interactive)
         _barShown = true;
     }
 
+    /// <summary>A transfer's bar: bytes done of the total, the rate and the time left.</summary>
+    public void UpdateTransfer(string label, long doneBytes, long totalBytes, double bytesPerSecond, TimeSpan eta)
+    {
+        if (!interactive) return;
+        const int width = 30;
+        int filled = totalBytes > 0 ? (int)Math.Min(width, width * doneBytes / totalBytes) : 0;
+        var bar = new string('█', filled) + new string('░', width - filled);
+        output.Write($"\r\u001b[2K{bar} {FormatBytes(doneBytes)}/{FormatBytes(totalBytes)}  {FormatBytes((long)bytesPerSecond)}/s  " +
+                     $"ETA {(int)eta.TotalHours}:{eta:mm\\:ss}  {label}");
+        output.Flush();
+        _barShown = true;
+    }
+
+    /// <summary>Bytes in B, KiB, MiB or GiB, one decimal above bytes.</summary>
+    public static string FormatBytes(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        double value = bytes;
+        int unit = 0;
+        while (value >= 1024 && unit < units.Length - 1) { value /= 1024; unit++; }
+        return unit == 0 ? $"{bytes} B" : $"{value.ToString("0.0", CultureInfo.InvariantCulture)} {units[unit]}";
+    }
+
     public void WriteLine(string line)
     {
         if (_barShown) output.Write("\r\u001b[2K");

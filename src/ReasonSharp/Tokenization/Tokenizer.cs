@@ -1,3 +1,4 @@
+using ReasonSharp.Hub;
 using System.Text;
 using HfTokenizers = Tokenizers.DotNet;
 
@@ -59,6 +60,7 @@ public sealed class Tokenizer : IDisposable
     /// <summary>Loads `folder/tokenizer.json` and, when present, `folder/tokenizer_config.json`.</summary>
     public static Tokenizer Load(string folder)
     {
+        folder = HubPaths.Model(folder);
         if (!Directory.Exists(folder))
             throw new ReasonSharpException($"tokenizer folder '{folder}' does not exist (expected a folder with {FileName} and {TokenizerConfig.FileName})");
         var path = Path.Combine(folder, FileName);

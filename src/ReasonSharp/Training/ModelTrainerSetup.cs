@@ -22,13 +22,14 @@ public static class ModelTrainerSetup
     /// <summary>dataset_name's train split as examples (any schema the data layer reads).</summary>
     public static List<Example> ReadTrainExamples(ModelTrainingOptions options) =>
         ReadExamples(options.DatasetName ?? throw new ReasonSharpException("training option 'dataset_name' is not set; expected a data file or dataset folder"),
-            options.DatasetTrainSplit);
+            options.DatasetTrainSplit, options.DatasetConfig);
 
     /// <summary>eval_dataset_name's test split as examples, or null when it is not set.</summary>
     public static List<Example>? ReadEvalExamples(ModelTrainingOptions options) =>
-        options.EvalDatasetName is { } path ? ReadExamples(path, options.DatasetTestSplit) : null;
+        options.EvalDatasetName is { } path ? ReadExamples(path, options.DatasetTestSplit, options.DatasetConfig) : null;
 
-    static List<Example> ReadExamples(string path, string split) => DatasetReader.ReadExamples(new DatasetSource(path) { Split = split }).ToList();
+    static List<Example> ReadExamples(string path, string split, string? config) =>
+        DatasetReader.ReadExamples(new DatasetSource(path) { Split = split, Config = config }).ToList();
 
     /// <summary>LoRA adapters from the lora_* options applied to the model when use_peft is on, else null (full training).</summary>
     public static LoraAdapters? ApplyLora(LanguageModel model, ModelTrainingOptions options) =>

@@ -25,6 +25,9 @@ public abstract record ModelTrainingOptions : TrainingOptions
 
     /// <summary>Training data (SFT: conversations; GRPO, STaR: prompts with gold answers): a .jsonl/.json/.parquet file or a Hugging Face dataset folder.</summary>
     public string? DatasetName { get; init; }
+    /// <summary>Configuration of a dataset with several (a sub-folder, e.g. gsm8k's main); also picks which part of a
+    /// Hub dataset is downloaded.</summary>
+    public string? DatasetConfig { get; init; }
     /// <summary>Split of a dataset folder to train on.</summary>
     public string DatasetTrainSplit { get; init; } = "train";
     /// <summary>Split of a held-out dataset folder: eval_dataset_name's (and, for SFT when evaluating without it, dataset_name's).</summary>

@@ -76,6 +76,13 @@ public record TrainingOptions
     public bool DisableTqdm { get; init; }
     /// <summary>Write report.html with plots at the end of the run.</summary>
     public bool WriteReport { get; init; } = true;
+    /// <summary>Publish the trained model (output_dir, less checkpoints) to the Hub as <see cref="HubModelId"/> at the
+    /// end of the run (HF_TOKEN).</summary>
+    public bool PushToHub { get; init; }
+    /// <summary>The repository push_to_hub publishes to: org/name.</summary>
+    public string? HubModelId { get; init; }
+    /// <summary>Create the repository as private when push_to_hub creates it.</summary>
+    public bool HubPrivateRepo { get; init; }
 
     public static readonly string[] SchedulerTypes = ["linear", "cosine", "constant", "constant_with_warmup"];
 
@@ -102,6 +109,9 @@ public record TrainingOptions
         Check(SaveSteps > 0, "save_steps", "an integer > 0", SaveSteps);
         Check(SaveTotalLimit is null or > 0, "save_total_limit", "an integer > 0", SaveTotalLimit);
         Check(MaxNanSteps > 0, "max_nan_steps", "an integer > 0", MaxNanSteps);
+        Check(!PushToHub || HubModelId is { Length: > 0 }, "hub_model_id", "org/name when push_to_hub is true", HubModelId);
+        if (HubModelId is { Length: > 0 } id)
+            Check(Hub.HubRepo.LooksLikeIdForm(id), "hub_model_id", "a Hub repository id, org/name", id);
     }
 
     /// <summary>Throws a <see cref="ReasonSharpException"/> for option <paramref name="field"/> unless <paramref name="ok"/>.</summary>

@@ -23,8 +23,6 @@ public record SftConfig : ModelTrainingOptions
 
     // Data
 
-    /// <summary>Configuration sub-folder of a dataset folder that has several.</summary>
-    public string? DatasetConfig { get; init; }
     /// <summary>messages, sharegpt, prompt-completion, question-answer or problem-solution; null: recognised from the first row.</summary>
     public string? DatasetSchema { get; init; }
     /// <summary>Re-render every assistant turn in this trace style (think_answer, deep_seek_r1, open_thoughts); null: keep.</summary>

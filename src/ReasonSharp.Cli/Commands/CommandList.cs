@@ -27,5 +27,6 @@ public static class CommandList
         SampleCommand.Create(),
         SftCommand.Create(),
         SandboxCommand.Create(),
+        ServeCommand.Create(),
     ];
 }

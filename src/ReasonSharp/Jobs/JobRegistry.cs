@@ -21,6 +21,7 @@ public static class JobRegistry
         new EvalJob(),
         new MergeJob(),
         new ExportJob(),
+        new ServeJob(),
     ];
 
     public static IReadOnlyList<string> Names { get; } = All.Select(j => j.Name).ToList();

@@ -24,6 +24,8 @@ public sealed record CompletionRequest
     public int TopLogProbs { get; init; } = -1;
     public bool Stream { get; init; }
     public bool IncludeUsage { get; init; }
+    /// <summary>vLLM's ignore_eos: run to max_tokens whatever the model samples (benchmarks).</summary>
+    public bool IgnoreEos { get; init; }
     /// <summary>chat_template_kwargs.enable_thinking, when given.</summary>
     public bool? EnableThinking { get; init; }
     /// <summary>Other chat_template_kwargs, passed to the chat template.</summary>
@@ -120,6 +122,7 @@ public sealed record CompletionRequest
                 TopLogProbs = top,
                 Stream = stream,
                 IncludeUsage = includeUsage,
+                IgnoreEos = Bool(root, "ignore_eos") ?? false,
                 EnableThinking = enableThinking,
                 TemplateKwargs = kwargs,
             };

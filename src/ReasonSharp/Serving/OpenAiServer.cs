@@ -191,7 +191,7 @@ public sealed class OpenAiServer : IAsyncDisposable
                     DoSample = request.Temperature > 0,
                     Temperature = request.Temperature,
                     TopP = request.TopP,
-                    EosTokenIds = model.StopTokenIds,
+                    EosTokenIds = request.IgnoreEos ? [] : model.StopTokenIds,
                     Seed = seed + sampling.Count,
                 });
             }

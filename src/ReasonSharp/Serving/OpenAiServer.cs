@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -252,10 +253,13 @@ public sealed class OpenAiServer : IAsyncDisposable
         w.WriteEndObject();
     });
 
+    /// <summary>JSON as an API sends it: `+`, `<` and non-ASCII text unescaped (the body is never embedded in HTML).</summary>
+    internal static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     internal static async Task WriteJson(HttpContext context, int status, Action<Utf8JsonWriter> body)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, OpenAiServer.JsonOptions))
         {
             writer.WriteStartObject();
             body(writer);
@@ -266,10 +270,11 @@ public sealed class OpenAiServer : IAsyncDisposable
         await context.Response.Body.WriteAsync(buffer.WrittenMemory);
     }
 
-    /// <summary>Waits until <paramref name="cancellationToken"/> fires (Ctrl-C on the command line).</summary>
+    /// <summary>Waits until <paramref name="cancellationToken"/> fires or the host stops (Ctrl-C, SIGTERM).</summary>
     public async Task RunUntilCancelledAsync(CancellationToken cancellationToken)
     {
-        try { await Task.Delay(Timeout.Infinite, cancellationToken); }
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, app.Lifetime.ApplicationStopping);
+        try { await Task.Delay(Timeout.Infinite, either.Token); }
         catch (OperationCanceledException) { }
     }
 

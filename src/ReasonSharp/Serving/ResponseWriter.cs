@@ -144,7 +144,7 @@ internal sealed class ResponseWriter(HttpContext context, bool chat, string id, 
     {
         var buffer = new ArrayBufferWriter<byte>();
         buffer.Write("data: "u8);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, OpenAiServer.JsonOptions))
         {
             writer.WriteStartObject();
             body(writer);

@@ -37,9 +37,11 @@ public sealed class BatchSequence(int[] promptIds, SamplingOptions options, int 
 /// Continuous batching: sequences join and leave a running batch between decode steps. A joining sequence is prefilled
 /// alone (as <see cref="GenerationEngine"/> does a single prompt) and samples its first token at once; at the next step
 /// the batch's KV cache is rebuilt with it (<see cref="KvCache.Gather"/>, right-aligned, left-masked) and without the
-/// finished rows. Each sequence samples with its own settings and random generator. Use it from one thread.
+/// finished rows. Each sequence samples with its own settings and random generator. The cache holds at most
+/// <paramref name="capacityStep"/> positions beyond the longest row and grows by rebuilding, so that a long max_new_tokens
+/// costs memory only when used. Use it from one thread.
 /// </summary>
-public sealed class ContinuousBatch(CausalLM model) : IDisposable
+public sealed class ContinuousBatch(CausalLM model, int capacityStep = 256) : IDisposable
 {
     const int PrefillTokens = 512;
 
@@ -106,7 +108,7 @@ public sealed class ContinuousBatch(CausalLM model) : IDisposable
     public void Step()
     {
         using var noGrad = no_grad();
-        Regroup();
+        Regroup(force: cache is not null && cache.Length >= cache.Capacity);
         if (rows.Count == 0) return;
         using var scope = NewDisposeScope();
         var device = model.Device;
@@ -155,8 +157,8 @@ public sealed class ContinuousBatch(CausalLM model) : IDisposable
         else if (sequence.CompletionIds.Count >= sequence.Options.MaxNewTokens) sequence.Finish = FinishReason.Length;
     }
 
-    /// <summary>Rebuilds the cache when rows left or joined: the rows that go on, then the joining ones.</summary>
-    void Regroup()
+    /// <summary>Rebuilds the cache when rows left or joined, or it is full: the rows that go on, then the joining ones.</summary>
+    void Regroup(bool force)
     {
         bool leaving = rows.Any(r => r.Done);
         joining.RemoveAll(s =>
@@ -165,7 +167,7 @@ public sealed class ContinuousBatch(CausalLM model) : IDisposable
             Release(s, s.OwnCache);
             return true;
         });
-        if (!leaving && joining.Count == 0) return;
+        if (!leaving && joining.Count == 0 && !force) return;
         var kept = rows.Select((r, i) => (Row: r, Index: i)).Where(x => !x.Row.Done).ToList();
         foreach (var r in rows.Where(r => r.Done)) Release(r, null);
         var sources = kept.Select(x => (cache!, x.Index, x.Row.Occupied))
@@ -175,7 +177,7 @@ public sealed class ContinuousBatch(CausalLM model) : IDisposable
         if (members.Count > 0)
         {
             int length = members.Max(m => m.Occupied);
-            int capacity = length + members.Max(m => m.Options.MaxNewTokens - m.CompletionIds.Count) + 1;
+            int capacity = length + Math.Min(capacityStep, members.Max(m => m.Options.MaxNewTokens - m.CompletionIds.Count)) + 1;
             next = KvCache.Gather(model.Config, sources, length, capacity, model.Device, model.LmHeadWeight.dtype);
             padded = members.Any(m => m.Occupied != length);
             mask?.Dispose();

@@ -46,6 +46,18 @@ public class ContinuousBatchTests
     }
 
     [Fact]
+    public void TheCacheGrowsInStepsAndTheOutputStaysTheSame()
+    {
+        using var model = PeakedModel();
+        var engine = new GenerationEngine(model);
+        var options = Prompts.Select((_, i) => SamplingOptions.Greedy(15 + 2 * i)).ToArray();
+        using var batch = new ContinuousBatch(model, capacityStep: 3);
+        var sequences = RunStaggered(batch, options, joinAt: [0, 1, 1, 4, 6]);
+        for (int i = 0; i < Prompts.Length; i++)
+            Assert.Equal(engine.Generate([Prompts[i]], options[i]).Single().CompletionIds, sequences[i].CompletionIds);
+    }
+
+    [Fact]
     public void ARemovedSequenceLeavesAndTheOthersGoOnUnchanged()
     {
         using var model = PeakedModel();

@@ -325,6 +325,20 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
         await WaitFor(http, h => h.GetProperty("running").GetInt32() == 0 && h.GetProperty("waiting").GetInt32() == 0);
     }
 
+    [Fact]
+    public async Task AClientThatGivesUpOnAWholeResponseIsCancelledToo()
+    {
+        await using var server = await ServerFixture.Start(fixture.Model, fixture.Folder, new ServeOptions());
+        using var http = new HttpClient { BaseAddress = server.Address };
+        using var giveUp = new CancellationTokenSource();
+        var body = new StringContent(Json(ChatBody(maxTokens: 900, extra: new { ignore_eos = true })), Encoding.UTF8, "application/json");
+        var request = http.PostAsync("/v1/chat/completions", body, giveUp.Token);
+        await WaitFor(http, h => h.GetProperty("running").GetInt32() == 1);
+        giveUp.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
+        await WaitFor(http, h => h.GetProperty("running").GetInt32() == 0);
+    }
+
     static async Task WaitFor(HttpClient http, Func<JsonElement, bool> condition)
     {
         for (int i = 0; i < 200; i++)

@@ -280,8 +280,10 @@ public sealed class OpenAiServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        try { await app.StopAsync(); } catch (InvalidOperationException) { }
+        // The scheduler first: requests in flight end at once with a 503 (an error event when streaming), so that
+        // Kestrel's stop does not wait for long generations.
         scheduler.Dispose();
+        try { await app.StopAsync(); } catch (InvalidOperationException) { }
         await app.DisposeAsync();
     }
 }

@@ -75,6 +75,7 @@ public sealed class Scheduler : IDisposable
     {
         if (request.ChoicePrompts.Count > maxBatch)
             throw new OpenAiError(400, $"n × prompts = {request.ChoicePrompts.Count} choices exceed the server's max_batch ({maxBatch})", param: "n");
+        if (stopping.IsCancellationRequested) throw ShuttingDown();
         if (Interlocked.Increment(ref waiting) > maxQueue)
         {
             Interlocked.Decrement(ref waiting);
@@ -82,7 +83,16 @@ public sealed class Scheduler : IDisposable
         }
         queue.Enqueue(request);
         signal.Release();
+        // Stopped between the check and the queue: nobody else will answer it.
+        if (stopping.IsCancellationRequested && !thread.IsAlive) Drain();
         return true;
+    }
+
+    static OpenAiError ShuttingDown() => new(503, "the server is shutting down", "server_error");
+
+    void Drain()
+    {
+        while (queue.TryDequeue(out var request)) request.Updates.Writer.TryComplete(ShuttingDown());
     }
 
     void Run()
@@ -116,9 +126,8 @@ public sealed class Scheduler : IDisposable
                 Volatile.Write(ref running, 0);
             }
         }
-        var shutdown = new OpenAiError(503, "the server is shutting down", "server_error");
-        foreach (var request in active.ToList()) Complete(request, shutdown);
-        while (queue.TryDequeue(out var request)) request.Updates.Writer.TryComplete(shutdown);
+        foreach (var request in active.ToList()) Complete(request, ShuttingDown());
+        Drain();
         batch.Dispose();
     }
 
@@ -221,9 +230,9 @@ public sealed class Scheduler : IDisposable
 
     public void Dispose()
     {
+        // The semaphore and token source stay undisposed: a request may still be arriving on another thread.
         stopping.Cancel();
         thread.Join();
-        signal.Dispose();
-        stopping.Dispose();
+        Drain();
     }
 }

@@ -298,7 +298,7 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
         await using var server = await ServerFixture.Start(fixture.Model, fixture.Folder, new ServeOptions { MaxBatch = 1, MaxQueue = 1 });
         using var http = new HttpClient { BaseAddress = server.Address };
         var longBody = Json(ChatBody(maxTokens: 900, extra: new { stream = true, ignore_eos = true }));
-        // The first request runs (streaming, so its first event says it has begun) ...
+        // The first request runs ...
         using var cancelFirst = new CancellationTokenSource();
         using var firstRequest = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
@@ -308,6 +308,7 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
         var stream = await first.Content.ReadAsStreamAsync(cancelFirst.Token);
         var reader = new StreamReader(stream);
         Assert.StartsWith("data: ", await reader.ReadLineAsync(cancelFirst.Token));
+        await WaitFor(http, h => h.GetProperty("running").GetInt32() == 1);
         // ... the second waits in the queue ...
         var second = fixture.Post("/v1/chat/completions", Json(ChatBody(maxTokens: 4)), server: server);
         await WaitFor(http, h => h.GetProperty("waiting").GetInt32() == 1);
@@ -337,6 +338,29 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
         giveUp.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
         await WaitFor(http, h => h.GetProperty("running").GetInt32() == 0);
+    }
+
+    [Fact]
+    public async Task StoppingTheServerEndsAStreamInFlightWithAnErrorEvent()
+    {
+        var server = await ServerFixture.Start(fixture.Model, fixture.Folder, new ServeOptions());
+        using var http = new HttpClient { BaseAddress = server.Address };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent(Json(ChatBody(maxTokens: 900, extra: new { stream = true, ignore_eos = true })),
+                Encoding.UTF8, "application/json"),
+        };
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.StartsWith("data: ", await reader.ReadLineAsync());
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await server.DisposeAsync();
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"stopping took {clock.Elapsed}");
+        var rest = await reader.ReadToEndAsync();
+        var lines = rest.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("data: [DONE]", lines[^1]);
+        var error = JsonDocument.Parse(lines[^2]["data: ".Length..]).RootElement.GetProperty("error");
+        Assert.Equal("server_error", error.GetProperty("type").GetString());
     }
 
     static async Task WaitFor(HttpClient http, Func<JsonElement, bool> condition)

@@ -15,6 +15,8 @@ public static class BenchRunner
         ["chat-template"] = ("Jinja engine: renders/s of Qwen3's chat template on a 3-turn conversation, one thread "
             + "(--seconds 2 --rounds 5)", ChatTemplateBench.Run),
         ["sft"] = ("SFT packing cost: packed rows vs separate sequences vs a plain row, forward+backward and peak RSS (--seq 512 --pieces 4)", SftBench.Run),
+        ["serve"] = ("reason serve under load: 1, 8, 32 concurrent clients for a fixed time, tok/s, p50/p99, failures "
+            + "(--model FOLDER --clients 1,8,32 --seconds 20 --max-tokens 64 [--rss-requests 10000])", ServeBench.Run),
         ["verifier"] = ("Math verifier time per call (p50/p99, GSM8K and MATH styles) and worst case per input cap "
                         + "(--repeats 5 --timeout 3 --caps 10000,100000,1000000)", VerifierBench.Run),
     };

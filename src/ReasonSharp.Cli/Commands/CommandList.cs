@@ -29,5 +29,6 @@ public static class CommandList
         SandboxCommand.Create(),
         DownloadCommand.Create(),
         UploadCommand.Create(),
+        ServeCommand.Create(),
     ];
 }

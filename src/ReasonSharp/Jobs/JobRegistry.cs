@@ -23,6 +23,7 @@ public static class JobRegistry
         new ExportJob(),
         new DownloadJob(),
         new UploadJob(),
+        new ServeJob(),
     ];
 
     public static IReadOnlyList<string> Names { get; } = All.Select(j => j.Name).ToList();

@@ -67,6 +67,32 @@ public sealed class KvCache : IDisposable
         SliceLayers();
     }
 
+    /// <summary>
+    /// A new cache of <paramref name="rows"/>, each the newest <c>Count</c> positions of a row of a source cache, placed
+    /// right-aligned at [length − Count, length) (continuous batching: sequences join and leave between decode steps).
+    /// The positions before a row are zeros: masked, and finite, so that their zero attention weight stays zero.
+    /// </summary>
+    public static KvCache Gather(ModelConfig config, IReadOnlyList<(KvCache Source, int Row, int Count)> rows, int length,
+        int capacity, Device device, ScalarType dtype)
+    {
+        if (rows.Count == 0) throw new ArgumentException("a cache needs at least one row", nameof(rows));
+        if (length > capacity) throw new ArgumentException($"length {length} exceeds capacity {capacity}", nameof(length));
+        var cache = new KvCache(config, rows.Count, capacity, device, dtype);
+        using var scope = NewDisposeScope();
+        cache._buffer.narrow(4, 0, length).zero_();
+        for (int r = 0; r < rows.Count; r++)
+        {
+            var (source, row, count) = rows[r];
+            if (count > source.Length || count > length || row >= source.BatchSize)
+                throw new ArgumentException($"row {r}: {count} positions of source row {row} do not fit (source length "
+                    + $"{source.Length}, new length {length})", nameof(rows));
+            var from = source._buffer.narrow(2, row, 1).narrow(4, source.Length - count, count);
+            cache._buffer.narrow(2, r, 1).narrow(4, length - count, count).copy_(from);
+        }
+        cache.Length = length;
+        return cache;
+    }
+
     public void Dispose()
     {
         foreach (var t in _keys.Concat(_values)) t.Dispose();

@@ -4,7 +4,7 @@ using ReasonSharp.Export;
 
 namespace ReasonSharp.Cli.Commands;
 
-/// <summary>`reason export gguf MODEL --out FILE --type f32|f16|q8_0`: a model folder to a llama.cpp / Ollama GGUF file.</summary>
+/// <summary>`reason export gguf MODEL --out FILE --type f32|f16|q8_0|q4_0|q4_k_m|q5_k_m|q6_k`: a model folder to a llama.cpp / Ollama GGUF file.</summary>
 public static class ExportCommand
 {
     public static Command Create()
@@ -18,8 +18,13 @@ public static class ExportCommand
     {
         var model = new Argument<string>("MODEL") { Description = "Model folder (config.json, model.safetensors, tokenizer.json, tokenizer_config.json)." };
         var output = new Option<string>("--out") { Description = "GGUF file to write (written to a temporary file, then renamed).", Required = true };
-        var type = new Option<string>("--type") { Description = "Weight type: f32, f16 or q8_0 (norms and biases stay f32).", DefaultValueFactory = _ => "f32" };
-        type.AcceptOnlyFromAmong("f32", "f16", "q8_0");
+        var type = new Option<string>("--type")
+        {
+            Description = "Weight type: f32, f16 or q8_0 (norms and biases stay f32), or q4_0, q4_k_m, q5_k_m, q6_k "
+                + "(our f16 file quantized by llama.cpp's own quantizer).",
+            DefaultValueFactory = _ => "f32",
+        };
+        type.AcceptOnlyFromAmong("f32", "f16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k");
         var name = new Option<string?>("--name") { Description = "general.name in the file (default: the folder's name)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace --out when it already exists." };
         var pre = new Option<string?>("--pre") { Description = "llama.cpp pre-tokenizer name, when it cannot be recognised from tokenizer.json (e.g. qwen2, llama-bpe, gpt2)." };

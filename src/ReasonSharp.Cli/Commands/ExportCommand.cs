@@ -27,11 +27,12 @@ public static class ExportCommand
         type.AcceptOnlyFromAmong("f32", "f16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k");
         var name = new Option<string?>("--name") { Description = "general.name in the file (default: the folder's name)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace --out when it already exists." };
+        var noModelfile = new Option<bool>("--no-modelfile") { Description = "Do not write the Ollama Modelfile beside the GGUF (NAME.Modelfile)." };
         var pre = new Option<string?>("--pre") { Description = "llama.cpp pre-tokenizer name, when it cannot be recognised from tokenizer.json (e.g. qwen2, llama-bpe, gpt2)." };
 
         var command = new Command("gguf", "Write a GGUF v3 file (llama, qwen2, qwen3) with the tokenizer and chat template, for llama.cpp and Ollama.")
         {
-            model, output, type, name, pre, overwrite,
+            model, output, type, name, pre, overwrite, noModelfile,
         };
         var job = new JobCli("export", recipe: false) { Job = new ExportJob { FileOption = "--out" } };
         job.AddTo(command);
@@ -45,6 +46,7 @@ public static class ExportCommand
                 Name = parse.GetValue(name),
                 Pre = parse.GetValue(pre),
                 Overwrite = parse.GetValue(overwrite),
+                Modelfile = !parse.GetValue(noModelfile),
             });
             return job.Run(parse, options, done =>
             {
@@ -52,6 +54,8 @@ public static class ExportCommand
                 Console.WriteLine($"wrote {result.Path} ({result.FileBytes / 1048576.0:F1} MiB): {result.Architecture}, {result.Tensors.Count} tensors, " +
                     $"type {result.FileType} ({string.Join(", ", result.Tensors.GroupBy(t => t.Type).Select(g => $"{g.Count()} {g.Key}"))})");
                 foreach (var note in result.Notes) Console.WriteLine($"note: {note}");
+                if (done.Outputs.TryGetValue("modelfile", out var modelfile))
+                    Console.WriteLine($"wrote {modelfile} (ollama create NAME -f {modelfile})");
             });
         });
         return command;

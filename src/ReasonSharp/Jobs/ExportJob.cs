@@ -16,6 +16,8 @@ public sealed record ExportJobOptions
     public string? Name { get; init; }
     /// <summary>llama.cpp pre-tokenizer name, when it cannot be recognised from tokenizer.json.</summary>
     public string? Pre { get; init; }
+    /// <summary>Write an Ollama Modelfile beside the GGUF (NAME.gguf → NAME.Modelfile).</summary>
+    public bool Modelfile { get; init; } = true;
     /// <summary>Replace the file when it exists.</summary>
     public bool Overwrite { get; init; } = true;
 }
@@ -46,9 +48,16 @@ public sealed class ExportJob : Job<ExportJobOptions>
         var result = GgufQuantizer.IsLlamaCppType(o.GgufType)
             ? GgufQuantizer.ExportFolder(model, path, exportOptions)
             : GgufExporter.ExportFolder(model, path, exportOptions);
+        var outputs = new Dictionary<string, string> { ["file"] = path };
+        if (o.Modelfile)
+        {
+            var (modelfilePath, modelfile) = OllamaModelfile.WriteBeside(path, model);
+            outputs["modelfile"] = modelfilePath;
+            result = result with { Notes = [.. result.Notes, .. modelfile.Notes] };
+        }
         if (context.OutputDir is not null)
             context.Progress.WriteLine($"GGUF ({result.FileType}): {path}, {result.FileBytes / 1e6:F1} MB");
-        return Result(new Dictionary<string, string> { ["file"] = path },
+        return Result(outputs,
             new Dictionary<string, double> { ["bytes"] = result.FileBytes }, result);
     }
 }

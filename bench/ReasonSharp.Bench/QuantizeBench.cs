@@ -28,8 +28,8 @@ public static class QuantizeBench
         var outDir = Arg("--out", Path.Combine(Path.GetTempPath(), "reasonsharp-quantize-bench"));
         if (!Directory.Exists(modelFolder)) throw new ReasonSharpException($"--model {modelFolder}: folder not found");
         Directory.CreateDirectory(outDir);
-        Console.WriteLine($"{Environment.ProcessorCount} cores, load average {File.ReadAllText("/proc/loadavg").Trim()}, "
-            + $"{threads} llama.cpp threads");
+        var load = File.ReadAllText("/proc/loadavg").Trim();
+        Console.WriteLine($"{Environment.ProcessorCount} cores, load average {load}, {threads} llama.cpp threads");
 
         using var lm = size.Length > 0
             ? LanguageModel.Initialize("qwen2", ModelPresets.Get(size), modelFolder, seed: 1, maxPositions: 1024,
@@ -92,7 +92,8 @@ public static class QuantizeBench
                 perplexity = Math.Exp(nll / count).ToString("F4", CultureInfo.InvariantCulture);
                 var answers = new List<int[]>();
                 for (int start = 0; start < prompts.Count; start += batch)
-                    foreach (var tokens in llama.GreedyBatch(prompts.Skip(start).Take(batch).ToList(), newTokens).Tokens)
+                    foreach (var tokens in llama.GreedyBatch(prompts.Skip(start).Take(batch).ToList(), newTokens)
+                        .Tokens)
                     {
                         var end = Array.FindIndex(tokens, stops.Contains);
                         answers.Add(end < 0 ? tokens : tokens[..end]);
@@ -102,12 +103,13 @@ public static class QuantizeBench
                 accuracy = $"{100.0 * correct / answers.Count:F1} %";
                 f32Answers ??= name == "f32" ? answers : null;
                 if (f32Answers is not null)
-                    agreement = $"{answers.Zip(f32Answers).Count(p => p.First.SequenceEqual(p.Second))}/{answers.Count}";
+                    agreement = $"{answers.Zip(f32Answers).Count(p => p.First.SequenceEqual(p.Second))}/"
+                        + $"{answers.Count}";
             }
             var kinds = string.Join(", ", result.Tensors.Where(t => t.Shape.Length == 2).GroupBy(t => t.Type)
                 .Select(g => $"{g.Count()} {g.Key}"));
-            Console.WriteLine($"| {name} | {result.FileBytes / 1048576.0:F2} MiB | {tokensPerSecond:F0} | {perplexity} | "
-                + $"{accuracy} | {agreement} |  <!-- {kinds}; export {exportSeconds:F1} s -->");
+            Console.WriteLine($"| {name} | {result.FileBytes / 1048576.0:F2} MiB | {tokensPerSecond:F0} | "
+                + $"{perplexity} | {accuracy} | {agreement} |  <!-- {kinds}; export {exportSeconds:F1} s -->");
         }
         Console.WriteLine($"load average after: {File.ReadAllText("/proc/loadavg").Trim()}");
         return 0;

@@ -84,7 +84,7 @@ public static class GgufQuantizer
                 + "says why)");
     }
 
-    /// <summary>What llama.cpp wrote: each tensor's type, and a note for each weight a k-quant could not take.</summary>
+    /// <summary>What llama.cpp wrote: each tensor's type, and a note per weight a k-quant could not take.</summary>
     static GgufExportResult Describe(string path, string architecture, GgufFileType type)
     {
         var reader = GgufReader.Open(path);

@@ -6,10 +6,10 @@ using ReasonSharp.Tokenization;
 namespace ReasonSharp.Export;
 
 /// <summary>
-/// An Ollama Modelfile for an exported GGUF: FROM the file, the chat template translated to Ollama's Go-template syntax,
-/// and a stop parameter per end-of-turn token. The model's Jinja template is recognised by what it renders (never by
-/// its text): it must render a set of probe conversations exactly as one of ReasonSharp's built-in formats (ChatML,
-/// dual-mode) does. Anything else gets a Modelfile without TEMPLATE and a note saying so.
+/// An Ollama Modelfile for an exported GGUF: FROM the file, the chat template translated to Ollama's Go-template
+/// syntax, and a stop parameter per end-of-turn token. The model's Jinja template is recognised by what it renders
+/// (never by its text): it must render a set of probe conversations exactly as one of ReasonSharp's built-in formats
+/// (ChatML, dual-mode) does. Anything else gets a Modelfile without TEMPLATE and a note saying so.
 /// </summary>
 public sealed record OllamaModelfile(string Text, string? Format, IReadOnlyList<string> Notes)
 {
@@ -53,11 +53,13 @@ public sealed record OllamaModelfile(string Text, string? Format, IReadOnlyList<
         var notes = new List<string>();
         var format = chatTemplate is null ? null : Recognise(chatTemplate);
         var text = new StringBuilder();
-        text.Append("# Ollama: ollama create NAME -f ").Append("THIS_FILE").Append('\n');
+        text.Append("# Ollama: ollama create NAME -f ").Append(Path.ChangeExtension(ggufFileName, ".Modelfile"))
+            .Append('\n');
         text.Append("FROM ./").Append(ggufFileName).Append('\n');
         if (format is { } known)
         {
-            text.Append("# The ").Append(known.Name).Append(" chat template the model was trained with, in Ollama's syntax.\n");
+            text.Append("# The ").Append(known.Name)
+                .Append(" chat template the model was trained with, in Ollama's syntax.\n");
             text.Append("TEMPLATE \"\"\"").Append(known.GoTemplate).Append("\"\"\"\n");
         }
         else
@@ -81,16 +83,15 @@ public sealed record OllamaModelfile(string Text, string? Format, IReadOnlyList<
         var stops = tokenizer.StopTokenIds.Select(id => tokenizer.IdToToken(id)).ToList();
         var modelfile = Create(Path.GetFileName(ggufPath), tokenizer.ChatTemplate, stops);
         var path = Path.ChangeExtension(ggufPath, ".Modelfile");
-        var text = modelfile.Text.Replace("THIS_FILE", Path.GetFileName(path));
         AtomicFile.Write(path, stream =>
         {
             using var writer = new StreamWriter(stream, new UTF8Encoding(false));
-            writer.Write(text);
+            writer.Write(modelfile.Text);
         });
-        return (path, modelfile with { Text = text });
+        return (path, modelfile);
     }
 
-    /// <summary>The built-in format whose renderings of every probe conversation equal the template's, or null.</summary>
+    /// <summary>The built-in format whose renderings of every probe equal the template's, or null.</summary>
     static (string Name, string Jinja, string GoTemplate)? Recognise(string chatTemplate)
     {
         Template candidate;

@@ -46,7 +46,8 @@ public class LlamaCppQuantizerTests(TrainedModelFixture trained, ITestOutputHelp
         if (type != GgufFileType.Q4_0)
         {
             // No row is a multiple of 256: every matrix fell back, and each is named in a note.
-            Assert.All(matrices, t => Assert.DoesNotContain(t.Type, new[] { GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K }));
+            GgmlType[] kQuants = [GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
+            Assert.All(matrices, t => Assert.DoesNotContain(t.Type, kQuants));
             Assert.Equal(matrices.Count, result.Notes.Count);
         }
         else

@@ -11,6 +11,9 @@ namespace ReasonSharp.Export;
 /// </summary>
 public static class GgufQuantizer
 {
+    static readonly Queue<string> RecentWarnings = new();
+    static bool _logHooked;
+
     /// <summary>Values per k-quant super-block (ggml's QK_K): a row of another length cannot be a k-quant.</summary>
     public const int KQuantBlockSize = 256;
 
@@ -65,6 +68,7 @@ public static class GgufQuantizer
         uint status;
         try
         {
+            HookLog();
             // NativeApi's first call loads the native library for this CPU (avx2, avx512 …).
             NativeApi.llama_empty_call();
             var parameters = LLamaModelQuantizeParams.Default();
@@ -80,8 +84,33 @@ public static class GgufQuantizer
         }
         if (status != 0)
             throw new ReasonSharpException($"{destinationPath}: llama.cpp could not quantize {sourcePath} to "
-                + $"{type.ToString().ToLowerInvariant()} (llama_model_quantize returned {status}; llama.cpp's log "
-                + "says why)");
+                + $"{type.ToString().ToLowerInvariant()} (llama_model_quantize returned {status})"
+                + string.Concat(LastWarnings().Select(w => "; llama.cpp: " + w)));
+    }
+
+    /// <summary>Keeps llama.cpp's log quiet (its per-tensor lines would flood a console) but remembers its last
+    /// warnings and errors for the message of a failure. The hook is process-wide, set once.</summary>
+    static void HookLog()
+    {
+        lock (RecentWarnings)
+        {
+            if (_logHooked) return;
+            NativeLogConfig.llama_log_set((level, message) =>
+            {
+                if (level is not (LLamaLogLevel.Error or LLamaLogLevel.Warning)) return;
+                lock (RecentWarnings)
+                {
+                    RecentWarnings.Enqueue(message.Trim());
+                    while (RecentWarnings.Count > 4) RecentWarnings.Dequeue();
+                }
+            });
+            _logHooked = true;
+        }
+    }
+
+    static string[] LastWarnings()
+    {
+        lock (RecentWarnings) return [.. RecentWarnings.Where(w => w.Length > 0)];
     }
 
     /// <summary>What llama.cpp wrote: each tensor's type, and a note per weight a k-quant could not take.</summary>

@@ -51,7 +51,7 @@ public static class GgufQuantizer
         try
         {
             GgufExporter.Export(model, tokenizerFolder, f16Path, options with { Type = GgufFileType.F16 });
-            Quantize(f16Path, quantizedPath, options.Type, threads);
+            Quantize(f16Path, quantizedPath, options.Type, threads, shownPath: full);
             File.Move(quantizedPath, full, overwrite: true);
         }
         finally
@@ -63,8 +63,11 @@ public static class GgufQuantizer
     }
 
     /// <summary>Runs llama_model_quantize on a GGUF file (f32 or f16 source) with llama-quantize's defaults.</summary>
-    public static void Quantize(string sourcePath, string destinationPath, GgufFileType type, int threads = 0)
+    /// <param name="shownPath">The file errors name (default: <paramref name="destinationPath"/>).</param>
+    public static void Quantize(string sourcePath, string destinationPath, GgufFileType type, int threads = 0,
+        string? shownPath = null)
     {
+        shownPath ??= destinationPath;
         uint status;
         try
         {
@@ -79,13 +82,15 @@ public static class GgufQuantizer
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException
             or LLama.Exceptions.RuntimeError)
         {
-            throw new ReasonSharpException($"{destinationPath}: llama.cpp's quantizer could not run ({e.Message}); "
+            throw new ReasonSharpException($"{shownPath}: llama.cpp's quantizer could not run ({e.Message}); "
                 + "the LLamaSharp.Backend.Cpu native libraries must be beside the application", e);
         }
         if (status != 0)
-            throw new ReasonSharpException($"{destinationPath}: llama.cpp could not quantize {sourcePath} to "
+            throw new ReasonSharpException($"{shownPath}: llama.cpp could not quantize the model to "
                 + $"{type.ToString().ToLowerInvariant()} (llama_model_quantize returned {status})"
-                + string.Concat(LastWarnings().Select(w => "; llama.cpp: " + w)));
+                + string.Concat(LastWarnings().Select(w => "; llama.cpp: " + w))
+                + $"; expected weight rows of a multiple of 32 values (q4_0, and the k-quants' fallbacks) or of "
+                + $"{KQuantBlockSize} (k-quants); f16 or f32 export any shape");
     }
 
     /// <summary>Keeps llama.cpp's log quiet (its per-tensor lines would flood a console) but remembers its last

@@ -93,4 +93,24 @@ public class LlamaCppQuantizerTests(TrainedModelFixture trained, ITestOutputHelp
         output.WriteLine($"{type}: kinds {string.Join(",", kinds)}; worst relative logit error {error:E2}");
         Assert.InRange(error, 0, tolerance);
     }
+
+    /// <summary>Rows of 48 values fit no 32-value block: llama.cpp refuses, the error names the output and what is
+    /// expected (llama.cpp's own warning is added when no other llama.cpp log hook came first), and no file (final or
+    /// temporary) is left behind.</summary>
+    [Fact]
+    public void RowsThatFitNoBlockOfThirtyTwoAreRefusedWithTheReason()
+    {
+        var config = ModelConfig.Create("qwen2", vocabSize: ExportModels.Vocab, hiddenSize: 48, intermediateSize: 96,
+            layers: 1, heads: 3, kvHeads: 1, tieWordEmbeddings: true, ropeTheta: 10000, maxPositions: 64,
+            rmsNormEps: 1e-6, bosTokenId: TestTokenizer.EndOfText, eosTokenIds: [TestTokenizer.ImEnd],
+            padTokenId: TestTokenizer.EndOfText);
+        using var model = new CausalLM(config, seed: 5);
+        using var dir = TestEnvironment.NewTempDir();
+        var error = Assert.Throws<ReasonSharpException>(() => ExportQuantized(model, dir, GgufFileType.Q4_0, out _));
+        output.WriteLine(error.Message);
+        Assert.StartsWith(dir.File("model-Q4_0.gguf") + ": llama.cpp could not quantize the model to q4_0",
+            error.Message);
+        Assert.Contains("multiple of 32", error.Message);
+        Assert.Equal(["tokenizer"], Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName));
+    }
 }

@@ -14,6 +14,8 @@ public static class BenchRunner
         ["sandbox"] = ("Cost of a sandboxed Python run per mode (--runs 20 --parallel 4)", SandboxBench.Run),
         ["chat-template"] = ("Jinja engine: renders/s of Qwen3's chat template on a 3-turn conversation, one thread "
             + "(--seconds 2 --rounds 5)", ChatTemplateBench.Run),
+        ["quantize"] = ("GGUF per type (f32 … q4_0): size, llama.cpp decode tok/s, held-out perplexity, accuracy and "
+            + "agreement with f32 (--model DIR --data test.jsonl [--size 25m] --rows 100 --threads 2)", QuantizeBench.Run),
         ["sft"] = ("SFT packing cost: packed rows vs separate sequences vs a plain row, forward+backward and peak RSS (--seq 512 --pieces 4)", SftBench.Run),
         ["serve"] = ("reason serve under load: 1, 8, 32 concurrent clients for a fixed time, tok/s, p50/p99, failures "
             + "(--model FOLDER --clients 1,8,32 --seconds 20 --max-tokens 64 [--rss-requests 10000])", ServeBench.Run),

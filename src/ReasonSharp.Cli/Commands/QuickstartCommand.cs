@@ -54,8 +54,10 @@ public static class QuickstartCommand
             Console.WriteLine("Try it:");
             Console.WriteLine($"  dotnet run -c Release --project src/ReasonSharp.Cli -- chat {result.FinalModel}");
             Console.WriteLine($"  dotnet run -c Release --project src/ReasonSharp.Cli -- chat {result.FinalModel} --no-think");
-            Console.WriteLine($"  llama-cli -m {Path.GetFullPath(result.Gguf)} -cnv     (llama.cpp)");
-            Console.WriteLine($"  ollama create reasonsharp-quickstart -f Modelfile   (Modelfile: FROM {Path.GetFullPath(result.Gguf)})");
+            // --jinja: llama.cpp runs the GGUF's own template (strips /think, /no_think as training did).
+            Console.WriteLine($"  llama-cli -m {Path.GetFullPath(result.Gguf)} --jinja -cnv -sys /think     (llama.cpp)");
+            var modelfile = Path.ChangeExtension(Path.GetFullPath(result.Gguf), ".Modelfile");
+            Console.WriteLine($"  ollama create reasonsharp-quickstart -f {modelfile}   (Ollama)");
             return 0;
         });
         return command;

@@ -5,7 +5,15 @@ public enum GgmlType : uint
 {
     F32 = 0,
     F16 = 1,
+    Q4_0 = 2,
+    Q4_1 = 3,
+    Q5_0 = 6,
+    Q5_1 = 7,
     Q8_0 = 8,
+    // Written only by llama.cpp's quantizer (GgufQuantizer); this project reads their names, not their values.
+    Q4_K = 12,
+    Q5_K = 13,
+    Q6_K = 14,
 }
 
 /// <summary>Metadata value types of GGUF v3 (gguf_metadata_value_type).</summary>
@@ -21,6 +29,11 @@ public enum GgufFileType : uint
     F32 = 0,
     F16 = 1,
     Q8_0 = 7,
+    // Made by llama.cpp's own quantizer from our f16 file (GgufQuantizer).
+    Q4_0 = 2,
+    Q4_K_M = 15,
+    Q5_K_M = 17,
+    Q6_K = 18,
 }
 
 /// <summary>Sizes and layout constants of the GGUF container and ggml's block types.</summary>
@@ -53,7 +66,8 @@ public static class Gguf
         GgufFileType.F32 => GgmlType.F32,
         GgufFileType.F16 => GgmlType.F16,
         GgufFileType.Q8_0 => GgmlType.Q8_0,
-        _ => throw new ArgumentOutOfRangeException(nameof(fileType), fileType, null),
+        _ => throw new ReasonSharpException($"type {fileType.ToString().ToLowerInvariant()} is made by llama.cpp's "
+            + "quantizer (GgufQuantizer), not written tensor by tensor"),
     };
 
     public static GgufFileType ParseFileType(string name) => name.ToLowerInvariant() switch
@@ -61,6 +75,11 @@ public static class Gguf
         "f32" => GgufFileType.F32,
         "f16" => GgufFileType.F16,
         "q8_0" => GgufFileType.Q8_0,
-        _ => throw new ReasonSharpException($"--type '{name}' is not supported; expected f32, f16 or q8_0"),
+        "q4_0" => GgufFileType.Q4_0,
+        "q4_k_m" => GgufFileType.Q4_K_M,
+        "q5_k_m" => GgufFileType.Q5_K_M,
+        "q6_k" => GgufFileType.Q6_K,
+        _ => throw new ReasonSharpException(
+            $"--type '{name}' is not supported; expected f32, f16, q8_0, q4_0, q4_k_m, q5_k_m or q6_k"),
     };
 }

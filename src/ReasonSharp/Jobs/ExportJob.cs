@@ -8,7 +8,8 @@ public sealed record ExportJobOptions
 {
     /// <summary>The model folder; null: the pipeline's current model.</summary>
     public string? Model { get; init; }
-    /// <summary>f32, f16 or q8_0 (named gguf_type because `type` names a stage's type).</summary>
+    /// <summary>f32, f16, q8_0, or q4_0, q4_k_m, q5_k_m, q6_k by llama.cpp's quantizer (named gguf_type because
+    /// `type` names a stage's type).</summary>
     public GgufFileType GgufType { get; init; } = GgufFileType.F32;
     /// <summary>The GGUF file; a relative name is in the stage's folder; null: model-TYPE.gguf there.</summary>
     public string? FileName { get; init; }
@@ -16,6 +17,8 @@ public sealed record ExportJobOptions
     public string? Name { get; init; }
     /// <summary>llama.cpp pre-tokenizer name, when it cannot be recognised from tokenizer.json.</summary>
     public string? Pre { get; init; }
+    /// <summary>Write an Ollama Modelfile beside the GGUF (NAME.gguf → NAME.Modelfile).</summary>
+    public bool Modelfile { get; init; } = true;
     /// <summary>Replace the file when it exists.</summary>
     public bool Overwrite { get; init; } = true;
 }
@@ -42,11 +45,20 @@ public sealed class ExportJob : Job<ExportJobOptions>
             throw new ReasonSharpException($"{FileOption} {path}: the file exists; pass --overwrite to replace it, "
                                            + "or choose another path");
         if (context.OutputDir is not null) Directory.CreateDirectory(context.OutputDir);
-        var result = GgufExporter.ExportFolder(model, path,
-            new GgufExportOptions { Type = o.GgufType, Name = o.Name, PreTokenizer = o.Pre });
+        var exportOptions = new GgufExportOptions { Type = o.GgufType, Name = o.Name, PreTokenizer = o.Pre };
+        var result = GgufQuantizer.IsLlamaCppType(o.GgufType)
+            ? GgufQuantizer.ExportFolder(model, path, exportOptions)
+            : GgufExporter.ExportFolder(model, path, exportOptions);
+        var outputs = new Dictionary<string, string> { ["file"] = path };
+        if (o.Modelfile)
+        {
+            var (modelfilePath, modelfile) = OllamaModelfile.WriteBeside(path, model);
+            outputs["modelfile"] = modelfilePath;
+            result = result with { Notes = [.. result.Notes, .. modelfile.Notes] };
+        }
         if (context.OutputDir is not null)
             context.Progress.WriteLine($"GGUF ({result.FileType}): {path}, {result.FileBytes / 1e6:F1} MB");
-        return Result(new Dictionary<string, string> { ["file"] = path },
+        return Result(outputs,
             new Dictionary<string, double> { ["bytes"] = result.FileBytes }, result);
     }
 }

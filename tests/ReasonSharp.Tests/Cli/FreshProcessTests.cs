@@ -85,6 +85,9 @@ public class FreshProcessTests(FreshProcessTests.FlatBuild flat) : IClassFixture
         (string Name, string[] Args, string Expected)[] commands =
         [
             ("export gguf", ["export", "gguf", model, "--out", dir.File("m.gguf"), "--type", "f32"], "m.gguf"),
+            // llama.cpp's quantizer: LLamaSharp's native library must load in both layouts too.
+            ("export gguf q4_k_m", ["export", "gguf", model, "--out", dir.File("q.gguf"), "--type", "q4_k_m",
+                "--overwrite"], "q.gguf"),
             ("merge", ["merge", "--base", model, "--adapter", adapter, "--out", dir.File("merged")], "merged"),
             ("info", ["info", model], "parameters"),
             ("init-model", ["init-model", "--size", "nano", "--tokenizer", model, "--out", dir.File("fresh")], "fresh"),

@@ -49,7 +49,20 @@ public class ExportCommandTests
         var reader = GgufReader.Open(outPath);
         Assert.Equal("tiny-qwen", reader.Metadata["general.name"]);
         Assert.Equal(GgmlType.Q8_0, reader.Tensor("output.weight").Type);
-        Assert.Equal([Path.GetFileName(outPath)], Directory.GetFiles(Path.GetDirectoryName(outPath)!).Select(Path.GetFileName));
+        Assert.Equal(["tiny.Modelfile", "tiny.gguf"],
+            Directory.GetFiles(Path.GetDirectoryName(outPath)!).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        var modelfile = File.ReadAllLines(dir.File("out/tiny.Modelfile"));
+        Assert.Contains("FROM ./tiny.gguf", modelfile);
+        Assert.Contains(modelfile, l => l.StartsWith("TEMPLATE \"\"\"{{- range .Messages }}<|im_start|>"));
+        Assert.Contains("PARAMETER stop \"<|im_end|>\"", modelfile);
+
+        // llama.cpp's quantizer: every row here is shorter than a k-quant super-block, and the output says so.
+        var quantized = Run("export", "gguf", folder, "--out", dir.File("q/tiny.gguf"), "--type", "q4_k_m",
+            "--no-modelfile");
+        Assert.True(quantized.Code == 0, quantized.Error);
+        Assert.Contains("is not a multiple of 256", quantized.Out);
+        Assert.Equal(15u, (uint)GgufReader.Open(dir.File("q/tiny.gguf")).Metadata["general.file_type"]);
+        Assert.Equal(["tiny.gguf"], Directory.GetFiles(dir.File("q")).Select(Path.GetFileName));
 
         // An existing file is kept unless --overwrite; then it is replaced whole.
         var refused = Run("export", "gguf", folder, "--out", dir.File("stale.gguf"), "--name", "renamed");
@@ -81,8 +94,8 @@ public class ExportCommandTests
         Assert.Contains("tokenizer.json: not found", stderr);
         Assert.False(File.Exists(dir.File("x.gguf")));
 
-        (code, _, stderr) = Run("export", "gguf", folder, "--out", dir.File("x.gguf"), "--type", "q4_0");
+        (code, _, stderr) = Run("export", "gguf", folder, "--out", dir.File("x.gguf"), "--type", "q3_k");
         Assert.NotEqual(0, code);
-        Assert.Contains("q4_0", stderr);
+        Assert.Contains("q3_k", stderr);
     }
 }

@@ -1,0 +1,3 @@
+module reasonsharp/ollamatemplate
+
+go 1.19

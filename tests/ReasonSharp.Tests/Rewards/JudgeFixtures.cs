@@ -55,8 +55,11 @@ public sealed class JudgeFixture : IDisposable
     {
         var tokenizer = Tokenizer.Load(TokenizerFolder);
         var shape = ModelPresets.Get("nano");
-        var config = ModelConfig.Create("qwen2", tokenizer.VocabSize, shape.HiddenSize, shape.IntermediateSize, shape.Layers, shape.Heads, shape.KvHeads,
-            maxPositions: 128) with { InitializerRange = initializerRange };
+        var config = ModelConfig.Create("qwen2", tokenizer.VocabSize, shape.HiddenSize, shape.IntermediateSize,
+            shape.Layers, shape.Heads, shape.KvHeads, maxPositions: 128) with
+        {
+            InitializerRange = initializerRange
+        };
         return new LanguageModel(new CausalLM(config, CPU, seed), tokenizer);
     }
 

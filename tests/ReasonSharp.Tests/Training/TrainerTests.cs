@@ -99,8 +99,15 @@ public class TrainerTests
         var data = TrainingFixtures.RandomSequences(8, 12, 12, seed: 3);
         var options = TrainingFixtures.Options(dir.Path) with
         {
-            MaxSteps = 60, PerDeviceTrainBatchSize = 8, GradientAccumulationSteps = 1, LearningRate = 1e-2, WarmupSteps = 5,
-            LoggingSteps = 10, SaveStrategy = "no", EvalStrategy = "steps", EvalSteps = 30,
+            MaxSteps = 60,
+            PerDeviceTrainBatchSize = 8,
+            GradientAccumulationSteps = 1,
+            LearningRate = 1e-2,
+            WarmupSteps = 5,
+            LoggingSteps = 10,
+            SaveStrategy = "no",
+            EvalStrategy = "steps",
+            EvalSteps = 30,
         };
         using var model = TrainingFixtures.Model("llama");
         var result = TrainingFixtures.NewTrainer(model, new LanguageModelingTask(data, eval: data), options).Train();

@@ -148,16 +148,16 @@ public sealed class CountdownTask : ISyntheticTask
         static IEnumerable<(Expr Result, List<Expr> Remaining)> Moves(List<Expr> pool)
         {
             for (var i = 0; i < pool.Count; i++)
-            for (var j = i + 1; j < pool.Count; j++)
-            {
-                var (big, small) = pool[i].Value >= pool[j].Value ? (pool[i], pool[j]) : (pool[j], pool[i]);
-                var rest = pool.Where((_, k) => k != i && k != j).ToList();
-                foreach (var op in Operations(big.Value, small.Value))
+                for (var j = i + 1; j < pool.Count; j++)
                 {
-                    var result = Expr.Combine(big, op, small);
-                    yield return (result, [.. rest, result]);
+                    var (big, small) = pool[i].Value >= pool[j].Value ? (pool[i], pool[j]) : (pool[j], pool[i]);
+                    var rest = pool.Where((_, k) => k != i && k != j).ToList();
+                    foreach (var op in Operations(big.Value, small.Value))
+                    {
+                        var result = Expr.Combine(big, op, small);
+                        yield return (result, [.. rest, result]);
+                    }
                 }
-            }
         }
     }
 }

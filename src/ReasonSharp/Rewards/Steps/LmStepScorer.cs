@@ -186,10 +186,18 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
             BadToken = options.GetString("bad_token", defaults.BadToken),
             BatchSize = options.GetInt("batch_size", defaults.BatchSize),
         };
-        var aggregation = ParseChoice(options, "aggregation", "min", new Dictionary<string, StepAggregation>
-            { ["min"] = StepAggregation.Min, ["last"] = StepAggregation.Last, ["mean"] = StepAggregation.Mean, ["product"] = StepAggregation.Product });
-        var split = ParseChoice(options, "split", "paragraphs", new Dictionary<string, StepSplitMode>
-            { ["paragraphs"] = StepSplitMode.Paragraphs, ["lines"] = StepSplitMode.Lines, ["step_markers"] = StepSplitMode.StepMarkers, ["separator"] = StepSplitMode.Separator });
+        var aggregations = new Dictionary<string, StepAggregation>
+        {
+            ["min"] = StepAggregation.Min, ["last"] = StepAggregation.Last, ["mean"] = StepAggregation.Mean,
+            ["product"] = StepAggregation.Product,
+        };
+        var aggregation = ParseChoice(options, "aggregation", "min", aggregations);
+        var splitModes = new Dictionary<string, StepSplitMode>
+        {
+            ["paragraphs"] = StepSplitMode.Paragraphs, ["lines"] = StepSplitMode.Lines,
+            ["step_markers"] = StepSplitMode.StepMarkers, ["separator"] = StepSplitMode.Separator,
+        };
+        var split = ParseChoice(options, "split", "paragraphs", splitModes);
         var splitter = new StepSplitter(new StepSplitterOptions { Mode = split, Separator = options.GetOptionalString("separator") });
         var device = options.GetString("device", "auto");
         if (string.IsNullOrWhiteSpace(folder))

@@ -1,5 +1,5 @@
-using ReasonSharp.Rewards.Verification;
 using System.Text.RegularExpressions;
+using ReasonSharp.Rewards.Verification;
 
 namespace ReasonSharp.Rewards.Steps;
 

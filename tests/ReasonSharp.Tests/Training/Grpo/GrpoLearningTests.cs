@@ -40,7 +40,10 @@ public class GrpoLearningTests(ITestOutputHelper output)
             EvalStrategy = "steps", EvalSteps = 2000, EvalReward = "accuracy", EvalAccuracySamples = 200, PerDeviceEvalBatchSize = 200, EvalMaxNewTokens = 64,
         };
         var sftTrainer = new SftTrainer(lm, sft, new SftExamples(trainExamples, PromptCompletion: true, "arithmetic"),
-            new SftExamples(testExamples, PromptCompletion: true, "arithmetic")) { Progress = TrainingFixtures.Quiet };
+            new SftExamples(testExamples, PromptCompletion: true, "arithmetic"))
+        {
+            Progress = TrainingFixtures.Quiet
+        };
         var afterSft = sftTrainer.Train().Accuracy[^1];
         var sftSeconds = clock.Elapsed.TotalSeconds;
 

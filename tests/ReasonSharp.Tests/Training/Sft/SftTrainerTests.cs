@@ -19,8 +19,17 @@ public class SftTrainerTests
         var output = dir.File("run");
         var config = SftFixtures.Config(output) with
         {
-            UsePeft = true, LoraR = 4, LoraAlpha = 8, LoraTargetModules = ["q_proj", "v_proj"], LearningRate = 1e-2, MaxSteps = 6,
-            Packing = true, MaxLength = 256, GradientCheckpointing = true, TraceStyle = ReasonSharp.Data.TraceStyle.ThinkAnswer, ThinkFraction = 0.5,
+            UsePeft = true,
+            LoraR = 4,
+            LoraAlpha = 8,
+            LoraTargetModules = ["q_proj", "v_proj"],
+            LearningRate = 1e-2,
+            MaxSteps = 6,
+            Packing = true,
+            MaxLength = 256,
+            GradientCheckpointing = true,
+            TraceStyle = ReasonSharp.Data.TraceStyle.ThinkAnswer,
+            ThinkFraction = 0.5,
         };
         var trainer = new SftTrainer(lm, config, SftFixtures.Arithmetic(24, seed: 1)) { Progress = TrainingFixtures.Quiet };
         var result = trainer.Train();
@@ -58,8 +67,14 @@ public class SftTrainerTests
         var output = dir.File("run");
         var config = SftFixtures.Config(output) with
         {
-            MaxSteps = 3, EvalStrategy = "steps", EvalSteps = 2, EvalReward = "accuracy", EvalMaxNewTokens = 8, EvalAccuracySamples = 5,
-            PerDeviceEvalBatchSize = 5, WriteReport = true,
+            MaxSteps = 3,
+            EvalStrategy = "steps",
+            EvalSteps = 2,
+            EvalReward = "accuracy",
+            EvalMaxNewTokens = 8,
+            EvalAccuracySamples = 5,
+            PerDeviceEvalBatchSize = 5,
+            WriteReport = true,
         };
         var trainer = new SftTrainer(lm, config, SftFixtures.Arithmetic(16, seed: 1), SftFixtures.Arithmetic(6, seed: 99)) { Progress = TrainingFixtures.Quiet };
         var result = trainer.Train();

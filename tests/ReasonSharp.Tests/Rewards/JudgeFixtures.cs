@@ -31,7 +31,8 @@ public sealed record SumSteps(string[] Steps)
     public string JudgeText(string tag) => Question + " " + string.Join("\n", Steps.Select(s => s + tag));
 }
 
-/// <summary>A BPE tokenizer trained on judge inputs with the " ки" tag (which becomes one token) and a random "nano" judge saved to a folder.</summary>
+/// <summary>A BPE tokenizer trained on judge inputs with the " ки" tag (which becomes one token) and a random "nano"
+/// judge saved to a folder.</summary>
 public sealed class JudgeFixture : IDisposable
 {
     readonly TempDir _dir = TestEnvironment.NewTempDir();
@@ -42,7 +43,10 @@ public sealed class JudgeFixture : IDisposable
     public JudgeFixture()
     {
         var random = new Random(5);
-        var corpus = Enumerable.Range(0, 2000).Select(i => SumSteps.Generate(random, SumSteps.AllPairs, 1 + i % 4, random.Next(-1, 4)).JudgeText(" ки"));
+        var corpus =
+            Enumerable.Range(0,
+            2000).Select(i =>
+            SumSteps.Generate(random, SumSteps.AllPairs, 1 + i % 4, random.Next(-1, 4)).JudgeText(" ки"));
         TokenizerFolder = _dir.File("tokenizer");
         BpeTrainer.TrainToFolder(corpus, new BpeTrainerOptions { VocabSize = 320 }, TokenizerFolder);
         RandomJudgeFolder = _dir.File("random-judge");

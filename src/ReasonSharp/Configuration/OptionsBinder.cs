@@ -14,7 +14,8 @@ namespace ReasonSharp.Configuration;
 /// </summary>
 public static class OptionsBinder
 {
-    /// <summary>Reads a YAML mapping from <paramref name="path"/> (optionally one section of it) onto <paramref name="start"/>.</summary>
+    /// <summary>Reads a YAML mapping from <paramref name="path"/> (optionally one section of it) onto
+    /// <paramref name="start"/>.</summary>
     public static T LoadFile<T>(string path, T start, string? section = null) where T : class
     {
         if (!File.Exists(path)) throw new ReasonSharpException($"{path}: recipe file not found");

@@ -24,7 +24,8 @@ public static class DatasetReader
     public static IEnumerable<DataRow> ReadRows(string path, BadRowLog? bad = null) =>
         ReadRows(new DatasetSource(path), bad);
 
-    /// <summary>Rows paired with the examples they become. Rows that do not convert go to <paramref name="bad"/>.</summary>
+    /// <summary>Rows paired with the examples they become. Rows that do not convert go to
+    /// <paramref name="bad"/>.</summary>
     public static IEnumerable<RowExample> ReadRowExamples(DatasetSource source, ExampleConverter converter,
         BadRowLog? bad = null)
     {

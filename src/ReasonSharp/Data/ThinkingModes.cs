@@ -14,7 +14,8 @@ public static class ThinkingModes
     public static Example ConvertTraces(Example example, TraceStyle style) =>
         MapAssistant(example, content => ReasoningTrace.Convert(content, style));
 
-    /// <summary>Every assistant turn keeps only its answer, behind an empty thinking block in <paramref name="style"/>.</summary>
+    /// <summary>Every assistant turn keeps only its answer, behind an empty thinking block in
+    /// <paramref name="style"/>.</summary>
     public static Example StripThinking(Example example, TraceStyle style) =>
         MapAssistant(example, content => ReasoningTrace.Parse(content).WithoutThinking().Render(style));
 
@@ -40,8 +41,9 @@ public static class ThinkingModes
     }
 
     /// <summary>
-    /// Dual-mode mix: exactly round(n × <paramref name="thinkFraction"/>) examples, chosen with <paramref name="seed"/>,
-    /// keep their thinking and get `/think`; the others are stripped and get `/no_think`. Order is kept. With
+    /// Dual-mode mix: exactly round(n × <paramref name="thinkFraction"/>) examples, chosen with
+    /// <paramref name="seed"/>, keep their thinking and get `/think`; the others are stripped and get `/no_think`.
+    /// Order is kept. With
     /// <paramref name="templateAddsEmptyThink"/> (SmolLM3's dual-mode template opens no-think turns with an empty
     /// block) the stripped turns keep only the answer, so the rendered turn has one empty block, not two.
     /// </summary>

@@ -43,7 +43,8 @@ public sealed record ScoredSample(
 public sealed partial class CompletionAnalyzer(Func<IReadOnlyList<int>, string> decode, IRewardFunction format,
     double threshold, AnswerVote vote = AnswerVote.Auto)
 {
-    /// <param name="prefill">The assistant text already in each rollout's prompt (see <see cref="RolloutRunner.PromptPrefill"/>); none when null.</param>
+    /// <param name="prefill">The assistant text already in each rollout's prompt (see
+    /// <see cref="RolloutRunner.PromptPrefill"/>); none when null.</param>
     public async Task<IReadOnlyList<ScoredSample>> AnalyzeAsync(IReadOnlyList<Rollout> rollouts,
         Func<Rollout, string>? prefill = null,
         CancellationToken cancellationToken = default)

@@ -7,7 +7,8 @@ namespace ReasonSharp.Evaluation;
 /// <summary>
 /// What evaluation and rejection sampling share, flat so that recipes bind it by snake_case key: the slice of the
 /// dataset, the reward functions that verify a completion, and the decoding settings with Open-R1's evaluation defaults
-/// (temperature 0.6, top-p 0.95). A completion is verified when its total (weighted) reward reaches <see cref="Threshold"/>.
+/// (temperature 0.6, top-p 0.95). A completion is verified when its total (weighted) reward reaches
+/// <see cref="Threshold"/>.
 /// </summary>
 public abstract record VerifiedGenerationOptions
 {

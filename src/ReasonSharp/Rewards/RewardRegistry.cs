@@ -4,7 +4,8 @@ namespace ReasonSharp.Rewards;
 
 /// <summary>
 /// Maps reward names used in recipes (<c>reward_funcs: [accuracy, format]</c>) to reward functions. The default
-/// registry holds the built-ins; add your own with <see cref="Register(string, Func{RewardOptions, IRewardFunction}, string)"/>.
+/// registry holds the built-ins; add your own with
+/// <see cref="Register(string, Func{RewardOptions, IRewardFunction}, string)"/>.
 /// </summary>
 public sealed class RewardRegistry
 {

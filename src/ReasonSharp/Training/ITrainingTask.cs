@@ -23,7 +23,8 @@ public interface ITrainingTask
     TrainingStep NextStep(TrainingContext context);
 
     /// <summary>
-    /// The loss of one micro-batch with autograd: a scalar, the mean over the micro-batch's <see cref="MicroBatch.Weight"/>
+    /// The loss of one micro-batch with autograd: a scalar, the mean over the micro-batch's
+    /// <see cref="MicroBatch.Weight"/>
     /// units. The loop back-propagates loss · weight / (sum of the step's weights), so the step's loss is the weighted
     /// mean.
     /// </summary>

@@ -17,7 +17,8 @@ public record TrainingOptions
     public const string RecipeFile = "config.yaml";
     /// <summary>Peak learning rate of AdamWOptimizer.</summary>
     public double LearningRate { get; init; } = 5e-5;
-    /// <summary>Decoupled weight decay of AdamW, applied to matrices only (see <see cref="WeightDecayAllParameters"/>).</summary>
+    /// <summary>Decoupled weight decay of AdamW, applied to matrices only (see
+    /// <see cref="WeightDecayAllParameters"/>).</summary>
     public double WeightDecay { get; init; }
     /// <summary>Also decay norms, biases and embeddings (off: they are excluded, as is usual for
     /// transformers).</summary>
@@ -69,7 +70,8 @@ public record TrainingOptions
     /// <summary>Stop with an error once this many steps had a non-finite loss or gradient norm (each is
     /// skipped).</summary>
     public int MaxNanSteps { get; init; } = 10;
-    /// <summary>A checkpoint folder to continue from, or "latest" for the newest complete one in <see cref="OutputDir"/>.</summary>
+    /// <summary>A checkpoint folder to continue from, or "latest" for the newest complete one in
+    /// <see cref="OutputDir"/>.</summary>
     public string? ResumeFromCheckpoint { get; init; }
     /// <summary>
     /// Start over in an <see cref="OutputDir"/> that holds another run: its files (checkpoints, metrics, model) are
@@ -112,7 +114,8 @@ public record TrainingOptions
         Check(MaxNanSteps > 0, "max_nan_steps", "an integer > 0", MaxNanSteps);
     }
 
-    /// <summary>Throws a <see cref="ReasonSharpException"/> for option <paramref name="field"/> unless <paramref name="ok"/>.</summary>
+    /// <summary>Throws a <see cref="ReasonSharpException"/> for option <paramref name="field"/> unless
+    /// <paramref name="ok"/>.</summary>
     protected static void Check(bool ok, string field, string expected, object? value)
     {
         if (!ok) throw new ReasonSharpException($"training option '{field}' is {value ?? "null"}; expected {expected}");

@@ -28,7 +28,8 @@ static partial class ExactCheck
         public static Fraction operator /(Fraction a, Fraction b) => Make(a.Num * b.Den, a.Den * b.Num);
     }
 
-    /// <summary>Evaluates + − × ÷ and parentheses exactly; the integer literals used are appended to <paramref name="literals"/>. Null when malformed or dividing by zero.</summary>
+    /// <summary>Evaluates + − × ÷ and parentheses exactly; the integer literals used are appended to
+    /// <paramref name="literals"/>. Null when malformed or dividing by zero.</summary>
     public static Fraction? Evaluate(string expression, List<long>? literals = null)
     {
         var parser = new Parser(expression.Replace(" ", ""), literals ?? []);

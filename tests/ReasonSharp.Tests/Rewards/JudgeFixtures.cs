@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Tests.Rewards;
 
-/// <summary>"Check each sum." answered by steps such as "12+7=19"; each step labelled by re-computing it (<see cref="ArithmeticStepScorer"/>).</summary>
+/// <summary>"Check each sum." answered by steps such as "12+7=19"; each step labelled by re-computing it
+/// (<see cref="ArithmeticStepScorer"/>).</summary>
 public sealed record SumSteps(string[] Steps)
 {
     public const string Question = "Check each sum.";
@@ -20,7 +21,8 @@ public sealed record SumSteps(string[] Steps)
     public static RewardPrompt Prompt { get; } = RewardPrompt.FromText(Question);
     public string Completion => string.Join("\n\n", Steps);
 
-    /// <summary>Steps over random pairs (drawn first, so a seed gives the same sums for any <paramref name="wrongStep"/>); that step's result is off by 1 to 5.</summary>
+    /// <summary>Steps over random pairs (drawn first, so a seed gives the same sums for any
+    /// <paramref name="wrongStep"/>); that step's result is off by 1 to 5.</summary>
     public static SumSteps Generate(Random random, IReadOnlyList<(int A, int B)> pairs, int count, int wrongStep = -1)
     {
         var chosen = Enumerable.Range(0, count).Select(_ => pairs[random.Next(pairs.Count)]).ToArray();

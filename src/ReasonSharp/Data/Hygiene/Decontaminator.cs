@@ -92,7 +92,8 @@ public static class Decontaminator
         return index;
     }
 
-    /// <summary>The items with no n-gram in the index, streamed; every removal is recorded in <paramref name="report"/>.</summary>
+    /// <summary>The items with no n-gram in the index, streamed; every removal is recorded in
+    /// <paramref name="report"/>.</summary>
     public static IEnumerable<T> Filter<T>(IEnumerable<T> train, Func<T, Example> example, NGramIndex index,
         DecontaminationReport report)
     {

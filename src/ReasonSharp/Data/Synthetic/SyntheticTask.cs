@@ -41,7 +41,8 @@ public sealed record SyntheticProblem(
     /// style.</summary>
     public string Completion => Trace.Render(TraceStyle.ThinkAnswer);
 
-    /// <summary>True when the teacher wrote only the answer, with an empty think block (see <see cref="SyntheticDataset.WithAnswerOnlyTraces"/>).</summary>
+    /// <summary>True when the teacher wrote only the answer, with an empty think block (see
+    /// <see cref="SyntheticDataset.WithAnswerOnlyTraces"/>).</summary>
     public bool AnswerOnly { get; init; }
 
     public SyntheticProblem WithoutWorking() => this with { Trace = Trace.WithoutThinking(), AnswerOnly = true };

@@ -5,7 +5,8 @@ namespace ReasonSharp.Rewards.Steps;
 
 /// <summary>
 /// Scores each reasoning step of a completion with a value in [0, 1]: <see cref="LmStepScorer"/> (the Math-Shepherd
-/// judge, a causal LM's probability of "+" rather than "-" after each step) or the rule-based <see cref="ArithmeticStepScorer"/>.
+/// judge, a causal LM's probability of "+" rather than "-" after each step) or the rule-based
+/// <see cref="ArithmeticStepScorer"/>.
 /// </summary>
 public interface IStepScorer
 {

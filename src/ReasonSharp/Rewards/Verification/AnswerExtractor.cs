@@ -305,7 +305,8 @@ internal static partial class AnswerExtractor
             return candidates;
         }
 
-        /// <summary>Every match of an expression or number pattern, a candidate at <paramref name="priority"/>.</summary>
+        /// <summary>Every match of an expression or number pattern, a candidate at
+        /// <paramref name="priority"/>.</summary>
         void Add(Regex regex, ExtractionRule rule, int priority, List<Candidate> candidates) =>
             AddExpressions(Matches(regex, text, deadline), rule.Source, priority, candidates);
     }

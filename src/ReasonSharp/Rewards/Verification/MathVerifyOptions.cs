@@ -54,7 +54,8 @@ public sealed record MathVerifyOptions
     /// 100.</summary>
     public IReadOnlyList<ExtractionRule> Extraction { get; init; } = DefaultExtraction;
 
-    /// <summary>Rules for the gold text when they should differ from the prediction's; null uses <see cref="Extraction"/>.</summary>
+    /// <summary>Rules for the gold text when they should differ from the prediction's; null uses
+    /// <see cref="Extraction"/>.</summary>
     public IReadOnlyList<ExtractionRule>? GoldExtraction { get; init; }
 
     /// <summary>Look for LaTeX answers (math-verify's LatexExtractionConfig). Boxed and LatexMath need it.</summary>

@@ -11,7 +11,8 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Training.Grpo;
 
-/// <summary>Options of `reason grpo --preflight`; the run's own settings come from its <see cref="GrpoConfig"/>.</summary>
+/// <summary>Options of `reason grpo --preflight`; the run's own settings come from its
+/// <see cref="GrpoConfig"/>.</summary>
 public sealed record GrpoPreflightOptions
 {
     /// <summary>Prompts to sample (drawn with the run's seed); 0 means every prompt of the dataset.</summary>

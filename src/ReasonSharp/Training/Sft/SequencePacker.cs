@@ -41,7 +41,8 @@ public static class SequencePacker
         return bins;
     }
 
-    /// <summary>The sequences packed into rows of at most <paramref name="capacity"/> tokens (see <see cref="TokenSequence.PackedLengths"/>).</summary>
+    /// <summary>The sequences packed into rows of at most <paramref name="capacity"/> tokens (see
+    /// <see cref="TokenSequence.PackedLengths"/>).</summary>
     public static IReadOnlyList<TokenSequence> Pack(IReadOnlyList<TokenSequence> sequences, int capacity) =>
         BestFitDecreasing(sequences.Select(s => s.InputIds.Length).ToList(), capacity)
             .Select(bin => Concatenate(bin.Select(i => sequences[i]).ToList()))

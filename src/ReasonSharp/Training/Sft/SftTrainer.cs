@@ -10,7 +10,8 @@ namespace ReasonSharp.Training.Sft;
 
 /// <summary>The outcome of an SFT run: the loop's result, what the data became, and each held-out accuracy
 /// measurement.</summary>
-/// <param name="Adapters">The trained LoRA adapters, still applied to the model (null for full training or after <see cref="SftTrainer.Run"/>).</param>
+/// <param name="Adapters">The trained LoRA adapters, still applied to the model (null for full training or after
+/// <see cref="SftTrainer.Run"/>).</param>
 public sealed record SftResult(TrainingResult Training, SftDataStats TrainData, SftDataStats? EvalData,
     IReadOnlyList<AccuracyResult> Accuracy,
     LoraAdapters? Adapters);

@@ -25,27 +25,41 @@ public static class GrpoMemoryBench
         {
             var problems = SyntheticDataset.Generate(new ArithmeticTask(), 2000, 1, seed: 1);
             var tokenizer = Path.Combine(work.FullName, "tokenizer");
-            BpeTrainer.TrainToFolder(problems.Take(500).SelectMany(p => new[] { p.Prompt, p.Completion }), new BpeTrainerOptions { VocabSize = 512 }, tokenizer);
-            using var lm = LanguageModel.Initialize("qwen2", ModelPresets.Get(size), tokenizer, seed: 1, maxPositions: 256, device: "cpu");
-            var examples = problems.Select((p, i) => new ExampleConverter().Convert(new DataRow(JsonSerializer.SerializeToElement(p.ToRow()), RowOrigin.Line("arithmetic", i + 1)))).ToList();
+            BpeTrainer.TrainToFolder(problems.Take(500).SelectMany(p => new[] { p.Prompt, p.Completion }),
+                new BpeTrainerOptions { VocabSize = 512 }, tokenizer);
+            using var lm =
+                LanguageModel.Initialize("qwen2", ModelPresets.Get(size), tokenizer, seed: 1, maxPositions: 256,
+                device: "cpu");
+            var examples =
+                problems.Select((p, i) =>
+                new ExampleConverter().Convert(new DataRow(JsonSerializer.SerializeToElement(p.ToRow()),
+                RowOrigin.Line("arithmetic", i + 1)))).ToList();
             var config = new GrpoConfig
             {
-                OutputDir = Path.Combine(work.FullName, "run"), ModelNameOrPath = "in-memory", DatasetName = "in-memory", Device = "cpu",
-                RewardFuncs = ["accuracy", "format"], NumGenerations = 8, PerDeviceTrainBatchSize = 32, MaxCompletionLength = 48,
-                LearningRate = 1e-4, MaxSteps = steps, LoggingSteps = 10, SaveStrategy = "no", WriteReport = false, DisableTqdm = true,
+                OutputDir = Path.Combine(work.FullName, "run"), ModelNameOrPath = "in-memory",
+                DatasetName = "in-memory", Device = "cpu",
+                RewardFuncs = ["accuracy", "format"], NumGenerations = 8, PerDeviceTrainBatchSize = 32,
+                MaxCompletionLength = 48,
+                LearningRate = 1e-4, MaxSteps = steps, LoggingSteps = 10, SaveStrategy = "no", WriteReport = false,
+                DisableTqdm = true,
             };
             GrpoTrainer.Run(lm, examples, null, config);
-            var rows = File.ReadAllLines(Path.Combine(config.OutputDir, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject())
+            var rows =
+                File.ReadAllLines(Path.Combine(config.OutputDir, "metrics.jsonl")).Select(l =>
+                JsonNode.Parse(l)!.AsObject())
                 .Where(m => m.ContainsKey("memory_rss_mb")).ToList();
-            Console.WriteLine($"GRPO {size} ({lm.ParameterCount():N0} parameters), {steps} steps of 32 completions × ≤48 tokens, load average {File.ReadAllText("/proc/loadavg").Trim()}");
+            Console.WriteLine($"GRPO {size} ({lm.ParameterCount():N0} parameters), {steps} steps of 32 completions " +
+                $"× ≤48 tokens, load average {File.ReadAllText("/proc/loadavg").Trim()}");
             Console.WriteLine("| step | RSS MB | peak RSS MB |");
             Console.WriteLine("|---|---|---|");
             foreach (var m in rows)
-                Console.WriteLine($"| {m["step"]} | {m["memory_rss_mb"]!.GetValue<double>():F0} | {m["memory_peak_rss_mb"]!.GetValue<double>():F0} |");
+                Console.WriteLine($"| {m["step"]} | {m["memory_rss_mb"]!.GetValue<double>():F0} | " +
+                    $"{m["memory_peak_rss_mb"]!.GetValue<double>():F0} |");
             int half = rows.Count / 2;
             double early = rows.Skip(1).Take(half - 1).Average(m => m["memory_rss_mb"]!.GetValue<double>());
             double late = rows.Skip(half).Average(m => m["memory_rss_mb"]!.GetValue<double>());
-            Console.WriteLine($"mean RSS, steps {rows[1]["step"]}–{rows[half - 1]["step"]}: {early:F0} MB; steps {rows[half]["step"]}–{rows[^1]["step"]}: {late:F0} MB ({late - early:+0;-0} MB)");
+            Console.WriteLine($"mean RSS, steps {rows[1]["step"]}–{rows[half - 1]["step"]}: {early:F0} MB; steps " +
+                $"{rows[half]["step"]}–{rows[^1]["step"]}: {late:F0} MB ({late - early:+0;-0} MB)");
             return 0;
         }
         finally { work.Delete(recursive: true); }

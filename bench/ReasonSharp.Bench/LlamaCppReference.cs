@@ -5,17 +5,18 @@ using LLama.Native;
 
 namespace ReasonSharp.Export;
 
-/// <summary>Greedy tokens per prompt and the time llama.cpp spent on the prompts (one batch) and on the decode steps.</summary>
+/// <summary>Greedy tokens per prompt and the time llama.cpp spent on the prompts (one batch) and on the decode
+/// steps.</summary>
 public sealed record LlamaCppGreedyResult(IReadOnlyList<int[]> Tokens, TimeSpan Prefill, TimeSpan Decode)
 {
     public double DecodeTokensPerSecond => Tokens.Sum(t => t.Length) / Decode.TotalSeconds;
 }
 
 /// <summary>
-/// llama.cpp (through LLamaSharp's native API) as an independent reference: loads a GGUF, returns logits at every position
-/// of a token sequence, and greedily decodes a batch of prompts with llama.cpp's own batched decoding (one sequence id per
-/// prompt in each llama_batch). Token ids go in directly; no text is tokenized. Needs a LLamaSharp backend package
-/// (e.g. LLamaSharp.Backend.Cpu) in the running application.
+/// llama.cpp (through LLamaSharp's native API) as an independent reference: loads a GGUF, returns logits at every
+/// position of a token sequence, and greedily decodes a batch of prompts with llama.cpp's own batched decoding (one
+/// sequence id per prompt in each llama_batch). Token ids go in directly; no text is tokenized. Needs a LLamaSharp
+/// backend package (e.g. LLamaSharp.Backend.Cpu) in the running application.
 /// </summary>
 public sealed class LlamaCppReference : IDisposable
 {
@@ -40,12 +41,13 @@ public sealed class LlamaCppReference : IDisposable
     /// <param name="contextSize">KV cells for all sequences together.</param>
     /// <param name="maxSequences">Most prompts decoded together by <see cref="GreedyBatch"/>.</param>
     /// <param name="f32Cache">Keep the KV cache in float32 (llama.cpp's default is f16), for exact comparisons.</param>
-    public static LlamaCppReference Load(string ggufPath, int threads, int contextSize = 512, int maxSequences = 1, bool f32Cache = true)
+    public static LlamaCppReference Load(string ggufPath, int threads, int contextSize = 512, int maxSequences = 1,
+        bool f32Cache = true)
     {
         if (!File.Exists(ggufPath)) throw new ReasonSharpException($"{ggufPath}: GGUF file not found");
         HookLog();
-        // One llama_batch may hold the whole context; llama.cpp computes it in micro-batches of 512 (its default), which
-        // keeps the compute buffer small even for large vocabularies.
+        // One llama_batch may hold the whole context; llama.cpp computes it in micro-batches of 512 (its default),
+        // which keeps the compute buffer small even for large vocabularies.
         uint batch = (uint)Math.Max(contextSize, 32);
         var parameters = new ModelParams(ggufPath)
         {
@@ -71,14 +73,16 @@ public sealed class LlamaCppReference : IDisposable
         catch (Exception e) when (e is not ReasonSharpException)
         {
             weights?.Dispose();
-            throw new ReasonSharpException($"{ggufPath}: llama.cpp could not load the file: {e.Message}{LastErrors()}", e);
+            throw new ReasonSharpException($"{ggufPath}: llama.cpp could not load the file: {e.Message}{LastErrors()}",
+                e);
         }
     }
 
     /// <summary>Logits [position][vocab] for <paramref name="tokens"/> decoded from position 0 in one batch.</summary>
     public float[][] Logits(IReadOnlyList<int> tokens)
     {
-        if (tokens.Count > ContextSize) throw new ArgumentException($"{tokens.Count} tokens exceed the context size {ContextSize}");
+        if (tokens.Count > ContextSize) throw new ArgumentException($"{tokens.Count} tokens exceed the context " +
+            $"size {ContextSize}");
         var handle = _context.NativeHandle;
         handle.MemoryClear(true);
         var batch = new LLamaBatch();
@@ -88,14 +92,16 @@ public sealed class LlamaCppReference : IDisposable
     }
 
     /// <summary>
-    /// Greedy continuation of <paramref name="newTokens"/> tokens for each prompt (never stopping early): all prompts in
-    /// one batch, then one batch per step holding each sequence's last token.
+    /// Greedy continuation of <paramref name="newTokens"/> tokens for each prompt (never stopping early): all prompts
+    /// in one batch, then one batch per step holding each sequence's last token.
     /// </summary>
     public LlamaCppGreedyResult GreedyBatch(IReadOnlyList<IReadOnlyList<int>> prompts, int newTokens)
     {
-        if (prompts.Count == 0 || prompts.Count > MaxSequences) throw new ArgumentException($"1 to {MaxSequences} prompts, got {prompts.Count}");
+        if (prompts.Count == 0 || prompts.Count > MaxSequences) throw new ArgumentException($"1 to {MaxSequences} " +
+            $"prompts, got {prompts.Count}");
         if (prompts.Sum(p => p.Count + newTokens) > ContextSize)
-            throw new ArgumentException($"prompts and {newTokens} new tokens each need {prompts.Sum(p => p.Count + newTokens)} KV cells; the context holds {ContextSize}");
+            throw new ArgumentException($"prompts and {newTokens} new tokens each need " +
+                $"{prompts.Sum(p => p.Count + newTokens)} KV cells; the context holds {ContextSize}");
         var handle = _context.NativeHandle;
         handle.MemoryClear(true);
         var outputs = prompts.Select(_ => new int[newTokens]).ToArray();
@@ -128,7 +134,8 @@ public sealed class LlamaCppReference : IDisposable
     void Decode(LLamaBatch batch)
     {
         var result = _context.NativeHandle.Decode(batch);
-        if (result != DecodeResult.Ok) throw new ReasonSharpException($"{Path}: llama_decode failed with {result}{LastErrors()}");
+        if (result != DecodeResult.Ok) throw new ReasonSharpException($"{Path}: llama_decode failed with " +
+            $"{result}{LastErrors()}");
         _context.NativeHandle.Synchronize();
     }
 
@@ -139,7 +146,8 @@ public sealed class LlamaCppReference : IDisposable
         return best;
     }
 
-    /// <summary>Silences llama.cpp's chatter but keeps its last warnings and errors for the messages of failures.</summary>
+    /// <summary>Silences llama.cpp's chatter but keeps its last warnings and errors for the messages of
+    /// failures.</summary>
     static void HookLog()
     {
         lock (LogGate)
@@ -160,7 +168,8 @@ public sealed class LlamaCppReference : IDisposable
 
     static string LastErrors()
     {
-        lock (RecentErrors) return RecentErrors.Count == 0 ? "" : "\n  llama.cpp: " + string.Join("\n  llama.cpp: ", RecentErrors);
+        lock (RecentErrors) return RecentErrors.Count == 0 ? "" : "\n  llama.cpp: "
+            + string.Join("\n  llama.cpp: ", RecentErrors);
     }
 
     public void Dispose()

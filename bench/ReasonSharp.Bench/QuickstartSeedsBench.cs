@@ -21,19 +21,22 @@ public static class QuickstartSeedsBench
         {
             var options = new QuickstartOptions
             {
-                OutputDir = Arg("--out", ""), Seed = long.Parse(seedText, CultureInfo.InvariantCulture), Quick = args.Contains("--quick"),
+                OutputDir = Arg("--out", ""), Seed = long.Parse(seedText, CultureInfo.InvariantCulture),
+                Quick = args.Contains("--quick"),
                 Minutes = double.Parse(Arg("--minutes", "10"), CultureInfo.InvariantCulture),
             };
             Quickstart.Run(options, ProgressDisplay.ForConsole(true));
             return 0;
         }
 
-        var seeds = Arg("--seeds", "1,2,3,4,5").Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToList();
+        var seeds =
+            Arg("--seeds", "1,2,3,4,5").Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToList();
         var extra = new List<string>();
         if (args.Contains("--quick")) extra.Add("--quick");
         if (Arg("--minutes", "") is { Length: > 0 } minutes) extra.AddRange(["--minutes", minutes]);
         Console.WriteLine($"machine: {MachineInfo.Describe()}");
-        Console.WriteLine($"quickstart {string.Join(" ", extra)} for seeds {string.Join(", ", seeds)}, each in its own process; work folder {work}");
+        Console.WriteLine($"quickstart {string.Join(" ", extra)} for seeds {string.Join(", ", seeds)}, each in its " +
+            $"own process; work folder {work}");
         var runs = new List<(long Seed, IReadOnlyList<QuickstartRow>? Table, double Seconds)>();
         foreach (var seed in seeds)
         {
@@ -46,7 +49,9 @@ public static class QuickstartSeedsBench
                 ? JsonSerializer.Deserialize<List<QuickstartRow>>(File.ReadAllText(tablePath))
                 : null;
             runs.Add((seed, table, clock.Elapsed.TotalSeconds));
-            Console.WriteLine($"seed {seed}: {(table is null ? $"failed (exit {code}, log {output}.log)" : "done")} in {clock.Elapsed.TotalMinutes:F1} min");
+            Console.WriteLine($"seed {seed}: " +
+                $"{(table is null ? $"failed (exit {code}, log {output}.log)" : "done")} in " +
+                $"{clock.Elapsed.TotalMinutes:F1} min");
         }
         Console.WriteLine();
         Console.Write(Table(runs));
@@ -80,15 +85,20 @@ public static class QuickstartSeedsBench
         var stages = done[0].Table!.Skip(1).Select(r => r.Stage).ToList();
         var timed = stages.Take(stages.Count - 1).ToList();
         var text = new System.Text.StringBuilder();
-        text.AppendLine($"| seed | {string.Join(" | ", stages)} | GRPO − SFT (points) | {string.Join(" | ", timed.Select(s => s + " s"))} | total min |");
+        text.AppendLine($"| seed | {string.Join(" | ", stages)} | GRPO − SFT (points) | " +
+            $"{string.Join(" | ", timed.Select(s => s + " s"))} | total min |");
         text.AppendLine($"|---|{string.Concat(Enumerable.Repeat("---:|", stages.Count + timed.Count + 2))}");
-        double Accuracy(IReadOnlyList<QuickstartRow> table, string stage) => table.Single(r => r.Stage == stage).Accuracy;
+        double Accuracy(IReadOnlyList<QuickstartRow> table, string stage) =>
+            table.Single(r => r.Stage == stage).Accuracy;
         foreach (var (seed, table, seconds) in done)
         {
             var accuracies = stages.Select(s => Percent(Accuracy(table!, s)));
-            var times = timed.Select(s => table!.Single(r => r.Stage == s).Seconds.ToString("F0", CultureInfo.InvariantCulture));
+            var times =
+                timed.Select(s =>
+                table!.Single(r => r.Stage == s).Seconds.ToString("F0", CultureInfo.InvariantCulture));
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {seed} | {string.Join(" | ", accuracies)} | {Gain(table!):+0.0;-0.0} | {string.Join(" | ", times)} | {seconds / 60:F1} |");
+                $"| {seed} | {string.Join(" | ", accuracies)} | {Gain(table!):+0.0;-0.0} | " +
+                    $"{string.Join(" | ", times)} | {seconds / 60:F1} |");
         }
         foreach (var (label, pick) in new (string, Func<List<double>, double>)[] { ("median", Median), ("min", l => l.Min()) })
         {
@@ -96,19 +106,22 @@ public static class QuickstartSeedsBench
             var gain = pick(done.Select(r => Gain(r.Table!)).ToList());
             var blanks = string.Concat(Enumerable.Repeat(" |", timed.Count));
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| **{label}** | {string.Join(" | ", columns)} | {gain:+0.0;-0.0} |{blanks} {pick(done.Select(r => r.Seconds / 60).ToList()):F1} |");
+                $"| **{label}** | {string.Join(" | ", columns)} | {gain:+0.0;-0.0} |{blanks} " +
+                    $"{pick(done.Select(r => r.Seconds / 60).ToList()):F1} |");
         }
         return text.ToString();
     }
 
     /// <summary>GRPO's held-out accuracy minus SFT's, in points.</summary>
     static double Gain(IReadOnlyList<QuickstartRow> table) =>
-        100 * (table.Single(r => r.Stage == "GRPO").Accuracy - table.Single(r => r.Stage.StartsWith("SFT", StringComparison.Ordinal)).Accuracy);
+        100 * (table.Single(r => r.Stage == "GRPO").Accuracy - table.Single(r =>
+            r.Stage.StartsWith("SFT", StringComparison.Ordinal)).Accuracy);
 
     static double Median(List<double> values)
     {
         var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2]
+            : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     static string Percent(double value) => (100 * value).ToString("F1", CultureInfo.InvariantCulture);

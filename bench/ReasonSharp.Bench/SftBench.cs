@@ -25,12 +25,14 @@ public static class SftBench
         int pieces = int.Parse(Arg("--pieces", "4"), CultureInfo.InvariantCulture);
         int repeats = int.Parse(Arg("--repeats", "5"), CultureInfo.InvariantCulture);
         string size = Arg("--size", "25m");
-        if (Arg("--threads", "") is { Length: > 0 } threads) set_num_threads(int.Parse(threads, CultureInfo.InvariantCulture));
+        if (Arg("--threads", "") is { Length: > 0 } threads) set_num_threads(int.Parse(threads,
+            CultureInfo.InvariantCulture));
         if (Arg("--memory", "") is { Length: > 0 } layout) return PeakMemory(size, seq, pieces, layout);
 
         using var model = NewModel(size);
         var layouts = Layouts(seq, pieces);
-        Console.WriteLine($"{size}, {seq} tokens per step as {pieces}×{seq / pieces}, torch threads {get_num_threads()}, load average {LoadAverage()}");
+        Console.WriteLine($"{size}, {seq} tokens per step as {pieces}×{seq / pieces}, torch threads " +
+            $"{get_num_threads()}, load average {LoadAverage()}");
         var best = layouts.Keys.ToDictionary(k => k, _ => double.MaxValue);
         for (int r = 0; r <= repeats; r++)
             foreach (var (name, rows) in layouts)
@@ -42,16 +44,20 @@ public static class SftBench
         Console.WriteLine("| layout | forward+backward s (best) | tokens/s | peak RSS MB (one full step) |");
         Console.WriteLine("|---|---|---|---|");
         foreach (var name in layouts.Keys)
-            Console.WriteLine($"| {name} | {best[name]:F3} | {seq / best[name]:F0} | {ChildPeak(size, seq, pieces, name)} |");
+            Console.WriteLine($"| {name} | {best[name]:F3} | {seq / best[name]:F0} | " +
+                $"{ChildPeak(size, seq, pieces, name)} |");
         return 0;
     }
 
-    /// <summary>packed: one row of `pieces` sequences; separate: the sequences as a batch; plain: one causal row of the same length.</summary>
+    /// <summary>packed: one row of `pieces` sequences; separate: the sequences as a batch; plain: one causal row of the
+    /// same length.</summary>
     static Dictionary<string, IReadOnlyList<TokenSequence>> Layouts(int seq, int pieces)
     {
         var random = new Random(5);
         var sequences = Enumerable.Range(0, pieces)
-            .Select(_ => new TokenSequence(Enumerable.Range(0, seq / pieces).Select(_ => (long)random.Next(Vocab)).ToArray())).ToList();
+            .Select(_ =>
+                new TokenSequence(Enumerable.Range(0,
+                seq / pieces).Select(_ => (long)random.Next(Vocab)).ToArray())).ToList();
         return new()
         {
             ["packed"] = SequencePacker.Pack(sequences, seq),
@@ -94,7 +100,8 @@ public static class SftBench
 
     static string ChildPeak(string size, int seq, int pieces, string layout)
     {
-        var info = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+        var info =
+            new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var arg in new[] { "sft", "--size", size, "--seq", $"{seq}", "--pieces", $"{pieces}", "--memory", layout, "--threads", $"{get_num_threads()}" })
             info.ArgumentList.Add(arg);
         info.Environment["MALLOC_MMAP_THRESHOLD_"] = "65536";  // freed tensors leave RSS, as in the train bench
@@ -107,7 +114,9 @@ public static class SftBench
     static CausalLM NewModel(string size)
     {
         var shape = ModelPresets.Get(size);
-        var config = ModelConfig.Create("qwen2", Vocab, shape.HiddenSize, shape.IntermediateSize, shape.Layers, shape.Heads, shape.KvHeads,
+        var config =
+            ModelConfig.Create("qwen2", Vocab, shape.HiddenSize, shape.IntermediateSize, shape.Layers, shape.Heads,
+            shape.KvHeads,
             shape.HeadDim, tieWordEmbeddings: true, ropeTheta: shape.RopeTheta, maxPositions: 4096);
         return new CausalLM(config, seed: 1);
     }

@@ -32,7 +32,8 @@ public static class ThreadsBench
         Console.WriteLine($"machine: {MachineInfo.Describe()}");
         Console.WriteLine($"{steps} timed training steps and one decode per configuration, each in its own process");
         Console.WriteLine();
-        Console.WriteLine("| model | params | vocab | train batch×seq | threads | OMP_WAIT_POLICY | busy loops | train step ms (median) | decode tok/s (B=8) |");
+        Console.WriteLine("| model | params | vocab | train batch×seq | threads | OMP_WAIT_POLICY | busy loops | " +
+            "train step ms (median) | decode tok/s (B=8) |");
         Console.WriteLine("|---|---:|---:|---|---:|---|---:|---:|---:|");
         foreach (var s in sizes)
             foreach (var b in busy)
@@ -86,7 +87,8 @@ public static class ThreadsBench
         return Process.Start(info)!;
     }
 
-    /// <summary>Vocabulary and training shape per size: the quickstart's for the small models, the 32k vocabulary above.</summary>
+    /// <summary>Vocabulary and training shape per size: the quickstart's for the small models, the 32k vocabulary
+    /// above.</summary>
     static (int Vocab, int Batch, int Seq) Shape(string size) => size switch
     {
         "nano" or "tiny" or "small" => (512, 16, 96),
@@ -98,12 +100,15 @@ public static class ThreadsBench
         TorchNative.EnsureLoaded();
         var (vocab, batch, seq) = Shape(size);
         var shape = ModelPresets.Get(size);
-        var config = ModelConfig.Create("qwen2", vocab, shape.HiddenSize, shape.IntermediateSize, shape.Layers, shape.Heads, shape.KvHeads,
+        var config =
+            ModelConfig.Create("qwen2", vocab, shape.HiddenSize, shape.IntermediateSize, shape.Layers, shape.Heads,
+            shape.KvHeads,
             shape.HeadDim, tieWordEmbeddings: true, ropeTheta: shape.RopeTheta, maxPositions: 2048);
         using var model = new CausalLM(config, seed: 1);
         var random = new Random(3);
         var data = Enumerable.Range(0, batch * (steps + 2))
-            .Select(_ => new TokenSequence(Enumerable.Range(0, seq).Select(_ => (long)random.Next(vocab)).ToArray())).ToList();
+            .Select(_ =>
+                new TokenSequence(Enumerable.Range(0, seq).Select(_ => (long)random.Next(vocab)).ToArray())).ToList();
         var output = Directory.CreateTempSubdirectory("reasonsharp-threadsbench-");
         List<double> seconds;
         try
@@ -128,7 +133,9 @@ public static class ThreadsBench
         finally { output.Delete(recursive: true); }
 
         model.eval();
-        var prompts = Enumerable.Range(0, 8).Select(_ => Enumerable.Range(0, 32).Select(_ => random.Next(vocab)).ToArray()).ToList();
+        var prompts =
+            Enumerable.Range(0,
+            8).Select(_ => Enumerable.Range(0, 32).Select(_ => random.Next(vocab)).ToArray()).ToList();
         var engine = new GenerationEngine(model);
         var greedy = SamplingOptions.Greedy(64) with { EosTokenIds = [] };
         using (no_grad())

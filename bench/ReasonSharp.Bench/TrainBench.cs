@@ -34,14 +34,16 @@ public static class TrainBench
         int steps = int.Parse(Arg("--steps", "3"), CultureInfo.InvariantCulture);
         int seq = int.Parse(Arg("--seq", "512"), CultureInfo.InvariantCulture);
         int batch = int.Parse(Arg("--batch", "1"), CultureInfo.InvariantCulture);
-        if (Arg("--threads", "") is { Length: > 0 } threads) set_num_threads(int.Parse(threads, CultureInfo.InvariantCulture));
+        if (Arg("--threads", "") is { Length: > 0 } threads) set_num_threads(int.Parse(threads,
+            CultureInfo.InvariantCulture));
         if (Arg("--single", "") is { Length: > 0 } single)
             return RunSingle(Config.Parse(single), steps, seq, batch);
         if (args.Contains("--profile"))
             return Profile(Arg("--sizes", "25m"), seq, batch);
 
         var sizes = Arg("--sizes", "25m,100m").Split(',');
-        Console.WriteLine($"machine: {Environment.ProcessorCount} cores ({CpuName()}), torch threads {get_num_threads()}, load average {LoadAverage()}");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores ({CpuName()}), torch threads " +
+            $"{get_num_threads()}, load average {LoadAverage()}");
         double peakBefore = MatmulPeakGflops();
         var rows = new List<(Config Config, JsonObject? Speed, JsonObject? Memory)>();
         foreach (var size in sizes)
@@ -49,15 +51,20 @@ public static class TrainBench
                 foreach (var ckpt in new[] { false, true })
                 {
                     var config = new Config(size, lora, ckpt);
-                    rows.Add((config, RunChild(config, steps, seq, batch, measureMemory: false), RunChild(config, 1, seq, batch, measureMemory: true)));
+                    rows.Add((config, RunChild(config, steps, seq, batch, measureMemory: false),
+                        RunChild(config, 1, seq, batch, measureMemory: true)));
                 }
         double peakAfter = MatmulPeakGflops(), peak = Math.Max(peakBefore, peakAfter);
-        Console.WriteLine($"fp32 matmul peak (2048², best of 5, before and after the runs): {peakBefore:F1} and {peakAfter:F1} GFLOP/s; the higher one is used");
-        Console.WriteLine($"seq {seq}, batch {batch}, {steps} timed steps after 1 warm-up step. MFU = model FLOPs/s at the best step ÷ matmul peak");
-        Console.WriteLine("(recomputation not credited). Memory from a separate run with MALLOC_MMAP_THRESHOLD_=65536, so freed tensors leave RSS.");
+        Console.WriteLine($"fp32 matmul peak (2048², best of 5, before and after the runs): {peakBefore:F1} and " +
+            $"{peakAfter:F1} GFLOP/s; the higher one is used");
+        Console.WriteLine($"seq {seq}, batch {batch}, {steps} timed steps after 1 warm-up step. MFU = model " +
+            $"FLOPs/s at the best step ÷ matmul peak");
+        Console.WriteLine("(recomputation not credited). Memory from a separate run with " +
+            "MALLOC_MMAP_THRESHOLD_=65536, so freed tensors leave RSS.");
         Console.WriteLine($"load average at the end: {LoadAverage()}");
         Console.WriteLine();
-        Console.WriteLine("| model | params | mode | grad ckpt | tokens/s median | tokens/s best | step s best | GFLOP/s best | MFU | peak RSS MB | step peak − base MB |");
+        Console.WriteLine("| model | params | mode | grad ckpt | tokens/s median | tokens/s best | step s best | " +
+            "GFLOP/s best | MFU | peak RSS MB | step peak − base MB |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var (config, speed, memory) in rows)
         {
@@ -65,9 +72,12 @@ public static class TrainBench
             var checkpointing = config.Checkpointing ? "on" : "off";
             if (speed is null || memory is null) { Console.WriteLine($"| {config.Size} | | {mode} | {checkpointing} | failed | | | | | | |"); continue; }
             var seconds = speed["step_seconds"]!.AsArray().Select(n => n!.GetValue<double>()).Order().ToList();
-            double median = seconds[seconds.Count / 2], best = seconds[0], gflops = speed["step_flops"]!.GetValue<double>() / best / 1e9;
-            Console.WriteLine($"| {config.Size} | {speed["params_m"]}M | {mode} | {checkpointing} | {batch * seq / median:F0} | {batch * seq / best:F0} | {best:F2} | " +
-                              $"{gflops:F1} | {gflops / peak * 100:F0}% | {memory["peak_rss_mb"]} | {memory["activation_peak_mb"]} |");
+            double median = seconds[seconds.Count / 2], best = seconds[0],
+                gflops = speed["step_flops"]!.GetValue<double>() / best / 1e9;
+            Console.WriteLine($"| {config.Size} | {speed["params_m"]}M | {mode} | {checkpointing} | " +
+                $"{batch * seq / median:F0} | {batch * seq / best:F0} | {best:F2} | " +
+                              $"{gflops:F1} | {gflops / peak * 100:F0}% | {memory["peak_rss_mb"]} | " +
+                              $"{memory["activation_peak_mb"]} |");
         }
         return 0;
     }
@@ -82,7 +92,9 @@ public static class TrainBench
     {
         try
         {
-            var model = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim();
+            var model =
+                File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':',
+                2)[1].Trim();
             return model ?? "unknown CPU";
         }
         catch (IOException) { return "unknown CPU"; }
@@ -90,7 +102,8 @@ public static class TrainBench
 
     static JsonObject? RunChild(Config config, int steps, int seq, int batch, bool measureMemory)
     {
-        var info = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+        var info =
+            new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var arg in new[] { "train", "--single", config.Name, "--steps", $"{steps}", "--seq", $"{seq}", "--batch", $"{batch}" }) info.ArgumentList.Add(arg);
         // A fixed mmap threshold stops glibc from keeping freed tensor memory in the heap, so RSS follows live memory.
         if (measureMemory) info.Environment["MALLOC_MMAP_THRESHOLD_"] = "65536";
@@ -104,14 +117,17 @@ public static class TrainBench
     static CausalLM NewModel(string size)
     {
         var shape = ModelPresets.Get(size);
-        var config = ModelConfig.Create("qwen2", Vocab, shape.HiddenSize, shape.IntermediateSize, shape.Layers, shape.Heads, shape.KvHeads,
+        var config =
+            ModelConfig.Create("qwen2", Vocab, shape.HiddenSize, shape.IntermediateSize, shape.Layers, shape.Heads,
+            shape.KvHeads,
             shape.HeadDim, tieWordEmbeddings: true, ropeTheta: shape.RopeTheta, maxPositions: 4096);
         return new CausalLM(config, seed: 1);
     }
 
-    /// <summary>Model FLOPs per step: 2·N per token forward (N counts the tied embedding once, as the head matmul), 2·N backward
-    /// for activations, 2·N for weight gradients when the base trains; causal attention 2·L·d·T² per sequence forward
-    /// (QKᵀ and PV over the lower triangle, which the CPU flash kernel skips above), twice that backward.</summary>
+    /// <summary>Model FLOPs per step: 2·N per token forward (N counts the tied embedding once, as the head matmul), 2·N
+    /// backward for activations, 2·N for weight gradients when the base trains; causal attention 2·L·d·T² per sequence
+    /// forward (QKᵀ and PV over the lower triangle, which the CPU flash kernel skips above), twice that
+    /// backward.</summary>
     static double StepFlops(CausalLM model, bool lora, int seq, int batch)
     {
         var c = model.Config;
@@ -124,17 +140,21 @@ public static class TrainBench
     static int RunSingle(Config config, int steps, int seq, int batch)
     {
         using var model = NewModel(config.Size);
-        var adapters = config.Lora ? LoraAdapters.Apply(model, new LoraConfig { R = 16, LoraAlpha = 32, TargetModules = ["q_proj", "v_proj"] }, seed: 1) : null;
+        var adapters = config.Lora
+            ? LoraAdapters.Apply(model, new LoraConfig { R = 16, LoraAlpha = 32, TargetModules = ["q_proj", "v_proj"] },
+            seed: 1) : null;
         var random = new Random(3);
         var data = Enumerable.Range(0, batch * (steps + 1))
-            .Select(_ => new TokenSequence(Enumerable.Range(0, seq).Select(_ => (long)random.Next(Vocab)).ToArray())).ToList();
+            .Select(_ =>
+                new TokenSequence(Enumerable.Range(0, seq).Select(_ => (long)random.Next(Vocab)).ToArray())).ToList();
         var output = Directory.CreateTempSubdirectory("reasonsharp-trainbench-");
         try
         {
             var options = new TrainingOptions
             {
                 OutputDir = output.FullName, MaxSteps = steps + 1, PerDeviceTrainBatchSize = batch, LearningRate = 1e-4,
-                LoggingSteps = 1000, SaveStrategy = "no", WriteReport = false, DisableTqdm = true, GradientCheckpointing = config.Checkpointing,
+                LoggingSteps = 1000, SaveStrategy = "no", WriteReport = false, DisableTqdm = true,
+                GradientCheckpointing = config.Checkpointing,
             };
             long baseline = 0;
             var trainer = new Trainer(model, new LanguageModelingTask(data, shuffle: false), options, adapters)
@@ -185,7 +205,8 @@ public static class TrainBench
         return best;
     }
 
-    /// <summary>Where a full training step's time goes: forward to hidden states, head + loss, backward, clip, AdamW.</summary>
+    /// <summary>Where a full training step's time goes: forward to hidden states, head + loss, backward, clip,
+    /// AdamW.</summary>
     static int Profile(string size, int seq, int batch)
     {
         using var model = NewModel(size);
@@ -203,7 +224,8 @@ public static class TrainBench
         {
             using var scope = NewDisposeScope();
             Tensor hidden = null!, loss = null!;
-            Time("forward: decoder layers", () => { hidden = model.Model.Forward(ids); _ = hidden[0, 0, 0].item<float>(); });
+            Time("forward: decoder layers",
+                () => { hidden = model.Model.Forward(ids); _ = hidden[0, 0, 0].item<float>(); });
             Time("forward: lm head + cross-entropy", () =>
             {
                 var logits = model.Logits(hidden[.., ..^1].reshape(-1, hidden.shape[2]));
@@ -211,7 +233,8 @@ public static class TrainBench
                 _ = loss.item<float>();
             });
             Time("backward", () => loss.backward());
-            Time("grad norm + clip", () => Trainer.ClipGradients(optimizer.Parameters, Trainer.GradientNorm(optimizer.Parameters), 1.0));
+            Time("grad norm + clip",
+                () => Trainer.ClipGradients(optimizer.Parameters, Trainer.GradientNorm(optimizer.Parameters), 1.0));
             Time("AdamW step", () => optimizer.Step(1e-4));
             optimizer.ZeroGrad();
         }

@@ -25,7 +25,8 @@ public static class VerifierBench
             .Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToList();
         foreach (var path in new[] { gsm8k, cases })
             if (!File.Exists(path))
-                throw new ReasonSharpException($"{path}: file not found; run from the repository root or pass the path");
+                throw new ReasonSharpException($"{path}: file not found; run from the repository root or pass the " +
+                    $"path");
 
         Console.WriteLine($"{Environment.ProcessorCount} cores, load average {LoadAverage()}");
         var warm = Stopwatch.StartNew();

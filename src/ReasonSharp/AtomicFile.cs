@@ -1,6 +1,7 @@
 namespace ReasonSharp;
 
-/// <summary>Writes files so that a reader sees the old content or the complete new content, never a partial file.</summary>
+/// <summary>Writes files so that a reader sees the old content or the complete new content, never a partial
+/// file.</summary>
 public static class AtomicFile
 {
     /// <summary>
@@ -63,7 +64,8 @@ public static class AtomicFile
         public override void SetLength(long value) => file.SetLength(value);
     }
 
-    public static void WriteAllText(string path, string text) => WriteAllBytes(path, new System.Text.UTF8Encoding(false).GetBytes(text));
+    public static void WriteAllText(string path, string text) =>
+        WriteAllBytes(path, new System.Text.UTF8Encoding(false).GetBytes(text));
 
     public static void WriteAllBytes(string path, byte[] bytes) => Write(path, s => s.Write(bytes), bytes.Length);
 

@@ -22,7 +22,8 @@ public static class TestEnvironment
     public static string SharedFile(string relative)
     {
         var path = Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", relative));
-        Skip.IfNot(File.Exists(path), $"../shared/{relative} is absent (it ships beside developer checkouts and in CI, not in a user's clone)");
+        Skip.IfNot(File.Exists(path), $"../shared/{relative} is absent (it ships beside developer checkouts and in " +
+            $"CI, not in a user's clone)");
         return path;
     }
 

@@ -4,16 +4,19 @@ using ReasonSharp.Tokenization;
 
 namespace ReasonSharp.Tests;
 
-/// <summary>Tiny language models with a small trained BPE tokenizer, built in a temp folder, for tests of generation and training.</summary>
+/// <summary>Tiny language models with a small trained BPE tokenizer, built in a temp folder, for tests of generation
+/// and training.</summary>
 public static class TinyLanguageModels
 {
-    /// <summary>A tokenizer trained on arithmetic problems and their teacher traces (the ChatML template, reasoning tokens).</summary>
+    /// <summary>A tokenizer trained on arithmetic problems and their teacher traces (the ChatML template, reasoning
+    /// tokens).</summary>
     public static string Tokenizer(TempDir dir, int vocabSize = 600)
     {
         var folder = dir.File("tokenizer");
         if (File.Exists(Path.Combine(folder, ReasonSharp.Tokenization.Tokenizer.FileName))) return folder;
         var problems = SyntheticDataset.Generate(new ArithmeticTask(), 400, 1, seed: 1);
-        BpeTrainer.TrainToFolder(problems.SelectMany(p => new[] { p.Prompt, p.Completion }), new BpeTrainerOptions { VocabSize = vocabSize }, folder);
+        BpeTrainer.TrainToFolder(problems.SelectMany(p => new[] { p.Prompt, p.Completion }),
+            new BpeTrainerOptions { VocabSize = vocabSize }, folder);
         return folder;
     }
 

@@ -9,18 +9,21 @@ namespace ReasonSharp.Configuration;
 
 /// <summary>
 /// Binds YAML recipes and `--set key=value` overrides onto options records. Keys are TRL's snake_case names of the
-/// record's PascalCase properties; an unknown key, a wrong type or a bad value is an error naming the file, line and key.
+/// record's PascalCase properties; an unknown key, a wrong type or a bad value is an error naming the file, line and
+/// key.
 /// </summary>
 public static class OptionsBinder
 {
-    /// <summary>Reads a YAML mapping from <paramref name="path"/> (optionally one section of it) onto <paramref name="start"/>.</summary>
+    /// <summary>Reads a YAML mapping from <paramref name="path"/> (optionally one section of it) onto
+    /// <paramref name="start"/>.</summary>
     public static T LoadFile<T>(string path, T start, string? section = null) where T : class
     {
         if (!File.Exists(path)) throw new ReasonSharpException($"{path}: recipe file not found");
         var root = ParseYaml(File.ReadAllText(path), path);
         if (section is not null)
         {
-            if (root is not YamlMappingNode map || !map.Children.TryGetValue(new YamlScalarNode(section), out var inner))
+            if (root is not YamlMappingNode map
+                || !map.Children.TryGetValue(new YamlScalarNode(section), out var inner))
                 throw new ReasonSharpException($"{path}: no '{section}' section");
             root = inner;
         }
@@ -53,7 +56,8 @@ public static class OptionsBinder
         {
             var key = ((YamlScalarNode)keyNode).Value ?? "";
             if (!properties.TryGetValue(key, out var path))
-                throw Error(source, keyNode, $"unknown option '{key}'{Suggestion(key, properties.Keys)}; valid options: {string.Join(", ", properties.Keys.Order())}");
+                throw Error(source, keyNode, $"unknown option '{key}'{Suggestion(key, properties.Keys)}; valid " +
+                    $"options: {string.Join(", ", properties.Keys.Order())}");
             Set(copy, path, Convert(valueNode, path[^1].PropertyType, source, key));
         }
         return copy;
@@ -73,7 +77,9 @@ public static class OptionsBinder
         var text = new StringBuilder();
         for (int i = 0; i < name.Length; i++)
         {
-            if (char.IsUpper(name[i]) && i > 0 && (char.IsLower(name[i - 1]) || (i + 1 < name.Length && char.IsLower(name[i + 1])) || char.IsDigit(name[i - 1])))
+            if (char.IsUpper(name[i]) && i > 0
+                && (char.IsLower(name[i - 1]) || (i + 1 < name.Length && char.IsLower(name[i + 1]))
+                || char.IsDigit(name[i - 1])))
                 text.Append('_');
             text.Append(char.ToLowerInvariant(name[i]));
         }
@@ -125,7 +131,8 @@ public static class OptionsBinder
         }
         catch (YamlException e)
         {
-            throw new ReasonSharpException($"{source}:{e.Start.Line}: malformed YAML: {e.InnerException?.Message ?? e.Message}", e);
+            throw new ReasonSharpException($"{source}:{e.Start.Line}: malformed YAML: " +
+                $"{e.InnerException?.Message ?? e.Message}", e);
         }
         catch (InvalidOperationException e)
         {
@@ -136,7 +143,8 @@ public static class OptionsBinder
     static object? Convert(YamlNode node, Type type, string source, string key)
     {
         var underlying = Nullable.GetUnderlyingType(type);
-        if (node is YamlScalarNode { Value: null or "" or "null" or "~" } && (underlying is not null || !type.IsValueType))
+        if (node is YamlScalarNode { Value: null or "" or "null" or "~" }
+            && (underlying is not null || !type.IsValueType))
             return type == typeof(string) && node is YamlScalarNode { Value: "" } ? "" : null;
         type = underlying ?? type;
 
@@ -148,7 +156,8 @@ public static class OptionsBinder
             for (int i = 0; i < items.Length; i++) array.SetValue(items[i], i);
             return array;
         }
-        if (node is not YamlScalarNode scalar) throw Error(source, node, $"option '{key}' must be a single value of type {Describe(type)}");
+        if (node is not YamlScalarNode scalar) throw Error(source, node,
+            $"option '{key}' must be a single value of type {Describe(type)}");
         var text = scalar.Value!.Trim();
         var ok = TryParse(text, type, out var value);
         return ok ? value : throw Error(source, node, $"option '{key}' must be {Describe(type)}, got '{text}'");
@@ -157,7 +166,9 @@ public static class OptionsBinder
     static Type? ElementType(Type type)
     {
         if (type.IsArray) return type.GetElementType();
-        if (type.IsGenericType && type.GetGenericTypeDefinition() is var d && (d == typeof(IReadOnlyList<>) || d == typeof(IList<>) || d == typeof(IEnumerable<>) || d == typeof(List<>)))
+        if (type.IsGenericType && type.GetGenericTypeDefinition() is var d
+            && (d == typeof(IReadOnlyList<>) || d == typeof(IList<>) || d == typeof(IEnumerable<>)
+            || d == typeof(List<>)))
             return type.GetGenericArguments()[0];
         return null;
     }
@@ -179,7 +190,9 @@ public static class OptionsBinder
         if (type == typeof(float) && float.TryParse(text, NumberStyles.Float, inv, out var f)) { value = f; return true; }
         if (type.IsEnum)
         {
-            var match = Enum.GetNames(type).FirstOrDefault(n => SnakeCase(n) == text.ToLowerInvariant() || n.Equals(text, StringComparison.OrdinalIgnoreCase));
+            var match =
+                Enum.GetNames(type).FirstOrDefault(n => SnakeCase(n) == text.ToLowerInvariant()
+                || n.Equals(text, StringComparison.OrdinalIgnoreCase));
             if (match is null) return false;
             value = Enum.Parse(type, match);
             return true;
@@ -199,7 +212,8 @@ public static class OptionsBinder
     static string Format(object? value) => value switch
     {
         null => "null",
-        string s => s.Length == 0 || s.IndexOfAny([':', '#', '[', ']', '{', '}', ',', '\n', '"', '\'']) >= 0 || s.Trim() != s ? "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n") + "\"" : s,
+        string s => s.Length == 0 || s.IndexOfAny([':', '#', '[', ']', '{', '}', ',', '\n', '"', '\'']) >= 0
+            || s.Trim() != s ? "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n") + "\"" : s,
         bool b => b ? "true" : "false",
         Enum e => SnakeCase(e.ToString()),
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
@@ -208,7 +222,8 @@ public static class OptionsBinder
     };
 
     static ReasonSharpException Error(string source, YamlNode node, string message) =>
-        new(source == "--set" || source.StartsWith("--set") ? $"{source}: {message}" : $"{source}:{node.Start.Line}: {message}");
+        new(source == "--set" || source.StartsWith("--set") ? $"{source}: {message}"
+            : $"{source}:{node.Start.Line}: {message}");
 
     static string Suggestion(string key, IEnumerable<string> known)
     {
@@ -223,7 +238,9 @@ public static class OptionsBinder
         for (int j = 0; j <= b.Length; j++) d[0, j] = j;
         for (int i = 1; i <= a.Length; i++)
             for (int j = 1; j <= b.Length; j++)
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+                d[i, j] =
+                    Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1),
+                    d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
         return d[a.Length, b.Length];
     }
 }

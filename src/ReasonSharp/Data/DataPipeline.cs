@@ -9,7 +9,8 @@ namespace ReasonSharp.Data;
 /// </summary>
 public static class DataPipeline
 {
-    /// <summary>Exact Fisher–Yates shuffle of the whole sequence (it is loaded into memory). Same seed, same order.</summary>
+    /// <summary>Exact Fisher–Yates shuffle of the whole sequence (it is loaded into memory). Same seed, same
+    /// order.</summary>
     public static List<T> ShuffleExact<T>(this IEnumerable<T> source, int seed)
     {
         var items = source.ToList();
@@ -51,7 +52,8 @@ public static class DataPipeline
         }
     }
 
-    /// <summary>Exact split: round(n × testFraction) items chosen with the seed go to Test, the rest (in order) to Train.</summary>
+    /// <summary>Exact split: round(n × testFraction) items chosen with the seed go to Test, the rest (in order) to
+    /// Train.</summary>
     public static TrainTestSplit<T> SplitTrainTest<T>(this IReadOnlyList<T> items, double testFraction, int seed)
     {
         CheckFraction(testFraction);

@@ -14,7 +14,8 @@ public static class DatasetFiles
     };
 
     public static DataFileFormat RequireFormat(string path) => FormatOf(path)
-        ?? throw new ReasonSharpException($"{path}: unknown data file type '{Path.GetExtension(path)}'; expected .jsonl, .json or .parquet");
+        ?? throw new ReasonSharpException($"{path}: unknown data file type '{Path.GetExtension(path)}'; expected " +
+            $".jsonl, .json or .parquet");
 
     public static void RequireFile(string path)
     {

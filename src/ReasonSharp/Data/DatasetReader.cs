@@ -23,10 +23,13 @@ public static class DatasetReader
         return folder.ReadSplit(source.Split ?? folder.DefaultSplit(), bad);
     }
 
-    public static IEnumerable<DataRow> ReadRows(string path, BadRowLog? bad = null) => ReadRows(new DatasetSource(path), bad);
+    public static IEnumerable<DataRow> ReadRows(string path, BadRowLog? bad = null) =>
+        ReadRows(new DatasetSource(path), bad);
 
-    /// <summary>Rows paired with the examples they become. Rows that do not convert go to <paramref name="bad"/>.</summary>
-    public static IEnumerable<RowExample> ReadRowExamples(DatasetSource source, ExampleConverter converter, BadRowLog? bad = null)
+    /// <summary>Rows paired with the examples they become. Rows that do not convert go to
+    /// <paramref name="bad"/>.</summary>
+    public static IEnumerable<RowExample> ReadRowExamples(DatasetSource source, ExampleConverter converter,
+        BadRowLog? bad = null)
     {
         bad ??= BadRowLog.Strict();
         foreach (var row in ReadRows(source, bad))
@@ -36,11 +39,14 @@ public static class DatasetReader
         }
     }
 
-    /// <summary>Examples of a file or dataset folder, streamed; the schema is recognised from the first row unless mapped.</summary>
-    public static IEnumerable<Example> ReadExamples(DatasetSource source, SchemaMapping? mapping = null, BadRowLog? bad = null) =>
+    /// <summary>Examples of a file or dataset folder, streamed; the schema is recognised from the first row unless
+    /// mapped.</summary>
+    public static IEnumerable<Example> ReadExamples(DatasetSource source, SchemaMapping? mapping = null,
+        BadRowLog? bad = null) =>
         ReadRowExamples(source, new ExampleConverter(mapping), bad).Select(pair => pair.Example);
 
-    public static IEnumerable<Example> ReadExamples(string path, SchemaMapping? mapping = null, BadRowLog? bad = null) =>
+    public static IEnumerable<Example> ReadExamples(string path, SchemaMapping? mapping = null,
+        BadRowLog? bad = null) =>
         ReadExamples(new DatasetSource(path), mapping, bad);
 }
 

@@ -15,7 +15,8 @@ public sealed record Example(
 {
     public bool HasAssistantTurn => Messages.Any(m => m.IsAssistant);
 
-    /// <summary>The prompt for generation: everything before the final assistant turn (all messages when there is none).</summary>
+    /// <summary>The prompt for generation: everything before the final assistant turn (all messages when there is
+    /// none).</summary>
     public IReadOnlyList<ChatMessage> Prompt =>
         Messages.Count > 0 && Messages[^1].IsAssistant ? Messages.Take(Messages.Count - 1).ToList() : Messages;
 

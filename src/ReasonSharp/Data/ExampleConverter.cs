@@ -17,7 +17,8 @@ public sealed class ExampleConverter(SchemaMapping? mapping = null)
     /// <summary>The schema in use, known once the first row was converted.</summary>
     public SchemaKind? Kind => columns?.Kind;
 
-    /// <summary>Converts a row or throws a <see cref="ReasonSharpException"/> naming the file, line and field.</summary>
+    /// <summary>Converts a row or throws a <see cref="ReasonSharpException"/> naming the file, line and
+    /// field.</summary>
     public Example Convert(DataRow row)
     {
         var c = columns ??= Resolve(row);
@@ -26,10 +27,12 @@ public sealed class ExampleConverter(SchemaMapping? mapping = null)
         switch (c.Kind)
         {
             case SchemaKind.Messages:
-                messages.AddRange(ReadMessageList(row, c.Conversation!, row.Require(c.Conversation!), "role", "content", MessagesRole));
+                messages.AddRange(ReadMessageList(row, c.Conversation!, row.Require(c.Conversation!), "role", "content",
+                    MessagesRole));
                 break;
             case SchemaKind.ShareGpt:
-                messages.AddRange(ReadMessageList(row, c.Conversation!, row.Require(c.Conversation!), "from", "value", ShareGptRole));
+                messages.AddRange(ReadMessageList(row, c.Conversation!, row.Require(c.Conversation!), "from", "value",
+                    ShareGptRole));
                 break;
             case SchemaKind.PromptCompletion:
                 messages.AddRange(ReadTurns(row, c.Prompt!, ChatMessage.User));
@@ -39,7 +42,8 @@ public sealed class ExampleConverter(SchemaMapping? mapping = null)
                 messages.Add(ChatMessage.FromUser(row.RequireString(c.Prompt!)));
                 var answer = row.RequireString(c.Completion!);
                 gold = c.Gold != null ? GoldOf(row, c.Gold) : GoldAnswers.AfterHashes(answer)
-                    ?? throw row.FieldError(c.Completion!, "expected the gold answer after '####' at the end (GSM8K format)");
+                    ?? throw row.FieldError(c.Completion!, "expected the gold answer after '####' at the end " +
+                        "(GSM8K format)");
                 messages.Add(ChatMessage.FromAssistant(SolutionText(GoldAnswers.BeforeHashes(answer), gold, answer)));
                 break;
             case SchemaKind.ProblemSolution:
@@ -49,7 +53,9 @@ public sealed class ExampleConverter(SchemaMapping? mapping = null)
                     var solution = row.RequireString(c.Completion);
                     gold = c.Gold != null
                         ? GoldOf(row, c.Gold)
-                        : GoldAnswers.LastBoxed(solution) ?? throw row.FieldError(c.Completion, "expected a \\boxed{…} answer in the solution (MATH format)");
+                        : GoldAnswers.LastBoxed(solution)
+                            ?? throw row.FieldError(c.Completion, "expected a \\boxed{…} answer in the solution " +
+                            "(MATH format)");
                     messages.Add(ChatMessage.FromAssistant(SolutionText(solution, gold, solution)));
                 }
                 break;
@@ -59,11 +65,13 @@ public sealed class ExampleConverter(SchemaMapping? mapping = null)
         if (!messages.Any(m => m.Role == ChatMessage.User))
             throw row.FieldError(c.MainColumn, "empty conversation: expected at least one user turn");
         var consumed = c.Consumed;
-        var extra = row.Json.EnumerateObject().Where(p => !consumed.Contains(p.Name)).ToDictionary(p => p.Name, p => p.Value);
+        var extra =
+            row.Json.EnumerateObject().Where(p => !consumed.Contains(p.Name)).ToDictionary(p => p.Name, p => p.Value);
         return new Example(messages, gold, extra, row.Origin.ToString());
     }
 
-    /// <summary>Converts a row, or reports it to <paramref name="bad"/> and returns null when skipping bad rows.</summary>
+    /// <summary>Converts a row, or reports it to <paramref name="bad"/> and returns null when skipping bad
+    /// rows.</summary>
     public Example? TryConvert(DataRow row, BadRowLog bad)
     {
         try { return Convert(row); }
@@ -76,7 +84,8 @@ public sealed class ExampleConverter(SchemaMapping? mapping = null)
     static string GoldOf(DataRow row, string column)
     {
         var value = row.Require(column);
-        return value.ValueKind == JsonValueKind.Number ? value.GetRawText() : GoldAnswers.FromText(row.AsString(value, column));
+        return value.ValueKind == JsonValueKind.Number ? value.GetRawText()
+            : GoldAnswers.FromText(row.AsString(value, column));
     }
 
     void AddSystem(DataRow row, ResolvedColumns c, List<ChatMessage> messages)
@@ -89,7 +98,8 @@ public sealed class ExampleConverter(SchemaMapping? mapping = null)
         }
         var hasSystemTurn = messages.Any(m => m.Role == ChatMessage.System);
         if (hasSystemTurn && !string.IsNullOrWhiteSpace(system))
-            throw row.FieldError(c.System!, "the conversation already has a system turn; expected the system prompt in one place only");
+            throw row.FieldError(c.System!, "the conversation already has a system turn; expected the system " +
+                "prompt in one place only");
         if (hasSystemTurn) return;
         if (string.IsNullOrWhiteSpace(system)) system = mapping.SystemPrompt;
         if (!string.IsNullOrEmpty(system)) messages.Insert(0, ChatMessage.FromSystem(system));
@@ -104,19 +114,24 @@ public sealed class ExampleConverter(SchemaMapping? mapping = null)
             : [new ChatMessage(role, row.AsString(value, column))];
     }
 
-    static List<ChatMessage> ReadMessageList(DataRow row, string column, JsonElement list, string roleKey, string contentKey, Func<string, string?> normaliseRole)
+    static List<ChatMessage> ReadMessageList(DataRow row, string column, JsonElement list, string roleKey,
+        string contentKey, Func<string, string?> normaliseRole)
     {
         if (list.ValueKind != JsonValueKind.Array)
-            throw row.FieldError(column, $"expected a list of {{{roleKey}, {contentKey}}} turns, got {DataRow.Describe(list)}");
+            throw row.FieldError(column, $"expected a list of {{{roleKey}, {contentKey}}} turns, got " +
+                $"{DataRow.Describe(list)}");
         var messages = new List<ChatMessage>();
         var index = 0;
         foreach (var turn in list.EnumerateArray())
         {
             var field = $"{column}[{index++}]";
             if (turn.ValueKind != JsonValueKind.Object)
-                throw row.FieldError(field, $"expected an object with '{roleKey}' and '{contentKey}', got {DataRow.Describe(turn)}");
+                throw row.FieldError(field, $"expected an object with '{roleKey}' and '{contentKey}', got " +
+                    $"{DataRow.Describe(turn)}");
             if (!turn.TryGetProperty(roleKey, out var roleValue) || roleValue.ValueKind != JsonValueKind.String)
-                throw row.FieldError($"{field}.{roleKey}", $"expected a string role, got {(roleValue.ValueKind == JsonValueKind.Undefined ? "nothing" : DataRow.Describe(roleValue))}");
+                throw row.FieldError($"{field}.{roleKey}",
+                    $"expected a string role, got " +
+                    $"{(roleValue.ValueKind == JsonValueKind.Undefined ? "nothing" : DataRow.Describe(roleValue))}");
             var role = normaliseRole(roleValue.GetString()!)
                 ?? throw row.FieldError($"{field}.{roleKey}", $"unknown role '{roleValue.GetString()}'");
             if (!turn.TryGetProperty(contentKey, out var content))
@@ -132,11 +147,13 @@ public sealed class ExampleConverter(SchemaMapping? mapping = null)
     {
         if (content.ValueKind == JsonValueKind.String) return content.GetString()!;
         if (content.ValueKind != JsonValueKind.Array)
-            throw row.FieldError(field, $"expected a string (or a list of text parts), got {DataRow.Describe(content)}");
+            throw row.FieldError(field, $"expected a string (or a list of text parts), got " +
+                $"{DataRow.Describe(content)}");
         var text = new StringBuilder();
         foreach (var part in content.EnumerateArray())
         {
-            if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
+            if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("text", out var t)
+                || t.ValueKind != JsonValueKind.String)
                 throw row.FieldError(field, "expected text parts like {\"type\": \"text\", \"text\": \"…\"}");
             text.Append(t.GetString());
         }
@@ -166,11 +183,16 @@ public sealed class ExampleConverter(SchemaMapping? mapping = null)
         string? Optional(string name) => first.Has(name) ? name : null;
         var (conversation, prompt, completion, gold) = kind switch
         {
-            SchemaKind.Messages => (mapping.ConversationColumn ?? "messages", (string?)null, (string?)null, mapping.GoldColumn),
+            SchemaKind.Messages =>
+                (mapping.ConversationColumn ?? "messages", (string?)null, (string?)null, mapping.GoldColumn),
             SchemaKind.ShareGpt => (mapping.ConversationColumn ?? "conversations", null, null, mapping.GoldColumn),
-            SchemaKind.PromptCompletion => (null, mapping.PromptColumn ?? "prompt", mapping.CompletionColumn ?? Optional("completion"), mapping.GoldColumn),
-            SchemaKind.QuestionAnswer => (null, mapping.PromptColumn ?? "question", mapping.CompletionColumn ?? "answer", mapping.GoldColumn),
-            _ => (null, mapping.PromptColumn ?? "problem", mapping.CompletionColumn ?? Optional("solution"), mapping.GoldColumn ?? Optional("answer")),
+            SchemaKind.PromptCompletion =>
+                (null, mapping.PromptColumn ?? "prompt", mapping.CompletionColumn ?? Optional("completion"),
+                mapping.GoldColumn),
+            SchemaKind.QuestionAnswer =>
+                (null, mapping.PromptColumn ?? "question", mapping.CompletionColumn ?? "answer", mapping.GoldColumn),
+            _ => (null, mapping.PromptColumn ?? "problem", mapping.CompletionColumn ?? Optional("solution"),
+                mapping.GoldColumn ?? Optional("answer")),
         };
         var system = mapping.SystemColumn ?? Optional("system");
         string?[] used = [conversation, prompt, completion, system];
@@ -186,14 +208,17 @@ public sealed class ExampleConverter(SchemaMapping? mapping = null)
         : row.Has("question") && row.Has("answer") ? SchemaKind.QuestionAnswer
         : row.Has("problem") ? SchemaKind.ProblemSolution
         : throw new ReasonSharpException(
-            $"{row.Origin}: cannot recognise the schema from columns [{string.Join(", ", row.ColumnNames)}]; expected 'messages', " +
-            "'conversations', 'prompt' (+ 'completion'), 'question' + 'answer' or 'problem' (+ 'solution'), or a SchemaMapping / --schema");
+            $"{row.Origin}: cannot recognise the schema from columns [{string.Join(", ", row.ColumnNames)}]; " +
+            $"expected 'messages', 'conversations', 'prompt' (+ 'completion'), 'question' + 'answer' or 'problem' " +
+            $"(+ 'solution'), or a SchemaMapping / --schema");
 
-    sealed record ResolvedColumns(SchemaKind Kind, string? Conversation, string? Prompt, string? Completion, string? System, string? Gold)
+    sealed record ResolvedColumns(SchemaKind Kind, string? Conversation, string? Prompt, string? Completion,
+        string? System, string? Gold)
     {
         public string MainColumn => Conversation ?? Prompt!;
 
         // Columns turned into messages; everything else (the gold column included) stays in Example.Extra.
-        public HashSet<string> Consumed { get; } = new[] { Conversation, Prompt, Completion, System }.OfType<string>().ToHashSet();
+        public HashSet<string> Consumed { get; } =
+            new[] { Conversation, Prompt, Completion, System }.OfType<string>().ToHashSet();
     }
 }

@@ -26,7 +26,8 @@ public sealed partial class HfDatasetFolder
     /// <summary>Split name to its shard files, sorted.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Splits { get; }
 
-    /// <summary>Finds the splits under <paramref name="root"/>. With several configurations, <paramref name="config"/> picks one.</summary>
+    /// <summary>Finds the splits under <paramref name="root"/>. With several configurations, <paramref name="config"/>
+    /// picks one.</summary>
     public static HfDatasetFolder Open(string root, string? config = null)
     {
         if (!Directory.Exists(root)) throw new ReasonSharpException($"{root}: dataset folder not found");
@@ -35,11 +36,13 @@ public sealed partial class HfDatasetFolder
         {
             var split = SplitOf(Path.GetFileName(file), inDataFolder);
             if (split == null) continue;
-            var splits = byConfig.TryGetValue(configName, out var s) ? s : byConfig[configName] = new(StringComparer.Ordinal);
+            var splits = byConfig.TryGetValue(configName, out var s) ? s
+                : byConfig[configName] = new(StringComparer.Ordinal);
             (splits.TryGetValue(split, out var files) ? files : splits[split] = []).Add(file);
         }
         if (byConfig.Count == 0)
-            throw new ReasonSharpException($"{root}: no data files found; expected data/<split>-00000-of-0000N.parquet (or .jsonl/.json) or <split>.jsonl");
+            throw new ReasonSharpException($"{root}: no data files found; expected " +
+                $"data/<split>-00000-of-0000N.parquet (or .jsonl/.json) or <split>.jsonl");
         var chosen = config ?? (byConfig.Count == 1 ? byConfig.Keys.First() : byConfig.ContainsKey("") ? "" : null);
         if (chosen == null || !byConfig.TryGetValue(chosen, out var chosenSplits))
         {
@@ -55,7 +58,8 @@ public sealed partial class HfDatasetFolder
     /// <summary>The shard files of a split, or an error listing the splits there are.</summary>
     public IReadOnlyList<string> FilesOf(string split) => Splits.TryGetValue(split, out var files)
         ? files
-        : throw new ReasonSharpException($"{Root}: split '{split}' not found; splits present: {string.Join(", ", Splits.Keys)}");
+        : throw new ReasonSharpException($"{Root}: split '{split}' not found; splits present: " +
+            $"{string.Join(", ", Splits.Keys)}");
 
     /// <summary>"train" when present, else the only split, else an error.</summary>
     public string DefaultSplit() =>

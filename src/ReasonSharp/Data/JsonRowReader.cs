@@ -2,17 +2,20 @@ using System.Text.Json;
 
 namespace ReasonSharp.Data;
 
-/// <summary>Streams rows from JSON Lines files and from files holding one top-level JSON array. Nothing is loaded whole.</summary>
+/// <summary>Streams rows from JSON Lines files and from files holding one top-level JSON array. Nothing is loaded
+/// whole.</summary>
 public static class JsonRowReader
 {
-    /// <summary>One JSON object per line; blank lines are not rows. Line numbers are 1-based and count every line.</summary>
+    /// <summary>One JSON object per line; blank lines are not rows. Line numbers are 1-based and count every
+    /// line.</summary>
     public static IEnumerable<DataRow> ReadJsonl(string path, BadRowLog? bad = null)
     {
         DatasetFiles.RequireFile(path);
         return ReadJsonlLines(path, bad ?? BadRowLog.Strict());
     }
 
-    /// <summary>A top-level JSON array of objects, streamed element by element. A .json file that is really JSON Lines is read as such.</summary>
+    /// <summary>A top-level JSON array of objects, streamed element by element. A .json file that is really JSON Lines
+    /// is read as such.</summary>
     public static IEnumerable<DataRow> ReadJsonArrayOrLines(string path, BadRowLog? bad = null)
     {
         DatasetFiles.RequireFile(path);
@@ -75,7 +78,8 @@ public static class JsonRowReader
     static IEnumerable<DataRow> ReadArrayItems(string path, BadRowLog bad)
     {
         using var stream = File.OpenRead(path);
-        using var items = JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(stream).ToBlockingEnumerable().GetEnumerator();
+        using var items =
+            JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(stream).ToBlockingEnumerable().GetEnumerator();
         long index = 0;
         while (NextItem(items, path, out var item))
         {

@@ -8,13 +8,16 @@ namespace ReasonSharp.Data;
 /// <summary>Writes JSON Lines files (UTF-8, no BOM, `&lt;think&gt;` and non-ASCII text left readable).</summary>
 public static class JsonlWriter
 {
-    public static readonly JsonSerializerOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    public static readonly JsonSerializerOptions Options =
+        new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Writes the rows and returns how many were written.</summary>
-    public static int Write(string path, IEnumerable<JsonNode> rows) => WriteLines(path, rows.Select(r => r.ToJsonString(Options)));
+    public static int Write(string path, IEnumerable<JsonNode> rows) =>
+        WriteLines(path, rows.Select(r => r.ToJsonString(Options)));
 
     /// <summary>Writes raw rows back unchanged (hygiene tools keep every column as it was).</summary>
-    public static int Write(string path, IEnumerable<DataRow> rows) => WriteLines(path, rows.Select(r => JsonSerializer.Serialize(r.Json, Options)));
+    public static int Write(string path, IEnumerable<DataRow> rows) =>
+        WriteLines(path, rows.Select(r => JsonSerializer.Serialize(r.Json, Options)));
 
     /// <summary>Atomically (<see cref="AtomicFile"/>): a failed or interrupted write leaves no partial file.</summary>
     static int WriteLines(string path, IEnumerable<string> lines)

@@ -47,7 +47,8 @@ public static class ParquetRowReader
             var rows = ReadGroup(path, group, groups, rowNumber);
             foreach (var values in rows)
             {
-                if (DataRow.TryCreate(ToJson(values), RowOrigin.Row(path, ++rowNumber), bad) is { } row) yield return row;
+                if (DataRow.TryCreate(ToJson(values), RowOrigin.Row(path, ++rowNumber),
+                    bad) is { } row) yield return row;
             }
         }
     }

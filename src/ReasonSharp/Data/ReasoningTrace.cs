@@ -3,11 +3,13 @@ namespace ReasonSharp.Data;
 /// <summary>How a completion lays out its reasoning and its final answer.</summary>
 public enum TraceStyle
 {
-    /// <summary>`&lt;think&gt;\n…\n&lt;/think&gt;\n&lt;answer&gt;\n…\n&lt;/answer&gt;` (Open-R1's format reward, TinyZero).</summary>
+    /// <summary>`&lt;think&gt;\n…\n&lt;/think&gt;\n&lt;answer&gt;\n…\n&lt;/answer&gt;` (Open-R1's format reward,
+    /// TinyZero).</summary>
     ThinkAnswer,
     /// <summary>DeepSeek-R1 / Qwen3: `&lt;think&gt;\n…\n&lt;/think&gt;\n\n` then the answer.</summary>
     DeepSeekR1,
-    /// <summary>Bespoke-Stratos / OpenThoughts: `&lt;|begin_of_thought|&gt;…&lt;|end_of_thought|&gt;` then `&lt;|begin_of_solution|&gt;…&lt;|end_of_solution|&gt;`.</summary>
+    /// <summary>Bespoke-Stratos / OpenThoughts: `&lt;|begin_of_thought|&gt;…&lt;|end_of_thought|&gt;` then
+    /// `&lt;|begin_of_solution|&gt;…&lt;|end_of_solution|&gt;`.</summary>
     OpenThoughts,
 }
 
@@ -48,14 +50,17 @@ public sealed record ReasoningTrace(string Thinking, string Answer)
 
     /// <summary>
     /// Splits a completion in any of the three styles. A completion without markers is all answer (style null).
-    /// A `&lt;/think&gt;` without an opening tag (the template put `&lt;think&gt;` in the prompt) still counts as thinking.
+    /// A `&lt;/think&gt;` without an opening tag (the template put `&lt;think&gt;` in the prompt) still counts as
+    /// thinking.
     /// </summary>
     public static ReasoningTrace Parse(string text, out TraceStyle? style)
     {
-        if (text.Contains(ThoughtOpen, StringComparison.Ordinal) || text.Contains(SolutionOpen, StringComparison.Ordinal))
+        if (text.Contains(ThoughtOpen, StringComparison.Ordinal)
+            || text.Contains(SolutionOpen, StringComparison.Ordinal))
         {
             style = TraceStyle.OpenThoughts;
-            var (thought, rest) = text.Contains(ThoughtOpen, StringComparison.Ordinal) ? Between(text, ThoughtOpen, ThoughtClose) : ("", text);
+            var (thought, rest) = text.Contains(ThoughtOpen, StringComparison.Ordinal)
+                ? Between(text, ThoughtOpen, ThoughtClose) : ("", text);
             return new ReasoningTrace(thought, Between(rest, SolutionOpen, SolutionClose).Inside);
         }
         var close = text.IndexOf(ThinkClose, StringComparison.Ordinal);
@@ -73,7 +78,8 @@ public sealed record ReasoningTrace(string Thinking, string Answer)
 
     public static ReasoningTrace Parse(string text) => Parse(text, out _);
 
-    /// <summary>Re-renders a completion in another style (a completion without markers becomes an answer with empty thinking).</summary>
+    /// <summary>Re-renders a completion in another style (a completion without markers becomes an answer with empty
+    /// thinking).</summary>
     public static string Convert(string completion, TraceStyle style) => Parse(completion).Render(style);
 
     // Text inside open…close (to the end when close is missing) and the text after close.

@@ -5,13 +5,17 @@ public enum SchemaKind
 {
     /// <summary>`messages`: a list of {role, content}.</summary>
     Messages,
-    /// <summary>ShareGPT `conversations`: a list of {from, value}, with an optional `system` column (Bespoke-Stratos, OpenThoughts).</summary>
+    /// <summary>ShareGPT `conversations`: a list of {from, value}, with an optional `system` column (Bespoke-Stratos,
+    /// OpenThoughts).</summary>
     ShareGpt,
-    /// <summary>`prompt` with optional `completion`, each a string or a message list (TRL's standard and conversational forms).</summary>
+    /// <summary>`prompt` with optional `completion`, each a string or a message list (TRL's standard and conversational
+    /// forms).</summary>
     PromptCompletion,
-    /// <summary>`question`/`answer` (GSM8K): the gold answer follows `####`, the text before it is the worked solution.</summary>
+    /// <summary>`question`/`answer` (GSM8K): the gold answer follows `####`, the text before it is the worked
+    /// solution.</summary>
     QuestionAnswer,
-    /// <summary>`problem`/`solution` (MATH): the gold answer is the last `\boxed{}` of the solution (or an `answer` column).</summary>
+    /// <summary>`problem`/`solution` (MATH): the gold answer is the last `\boxed{}` of the solution (or an `answer`
+    /// column).</summary>
     ProblemSolution,
 }
 
@@ -35,16 +39,19 @@ public sealed record SchemaMapping
     /// <summary>A column holding a system prompt ("system" when present).</summary>
     public string? SystemColumn { get; init; }
 
-    /// <summary>The gold-answer column; `####` and `\boxed{}` are extracted from it. Default: answer, solution, gold or ground_truth.</summary>
+    /// <summary>The gold-answer column; `####` and `\boxed{}` are extracted from it. Default: answer, solution, gold or
+    /// ground_truth.</summary>
     public string? GoldColumn { get; init; }
 
     /// <summary>A system prompt added to examples that have none.</summary>
     public string? SystemPrompt { get; init; }
 
-    /// <summary>For question/answer and problem/solution: render the assistant turn as (worked solution, gold) in this trace style instead of verbatim.</summary>
+    /// <summary>For question/answer and problem/solution: render the assistant turn as (worked solution, gold) in this
+    /// trace style instead of verbatim.</summary>
     public TraceStyle? SolutionStyle { get; init; }
 
-    /// <summary>The mapping for a schema name as the CLI spells it: messages, sharegpt, prompt-completion, question-answer, problem-solution.</summary>
+    /// <summary>The mapping for a schema name as the CLI spells it: messages, sharegpt, prompt-completion,
+    /// question-answer, problem-solution.</summary>
     public static SchemaMapping ForName(string name) => new()
     {
         Kind = name.ToLowerInvariant() switch
@@ -55,7 +62,8 @@ public sealed record SchemaMapping
             "question-answer" or "gsm8k" => SchemaKind.QuestionAnswer,
             "problem-solution" or "math" => SchemaKind.ProblemSolution,
             _ => throw new ReasonSharpException(
-                $"--schema: unknown schema '{name}'; expected messages, sharegpt, prompt-completion, question-answer or problem-solution"),
+                $"--schema: unknown schema '{name}'; expected messages, sharegpt, prompt-completion, " +
+                    $"question-answer or problem-solution"),
         },
     };
 }

@@ -14,15 +14,18 @@ public static class ThinkingModes
     public static Example ConvertTraces(Example example, TraceStyle style) =>
         MapAssistant(example, content => ReasoningTrace.Convert(content, style));
 
-    /// <summary>Every assistant turn keeps only its answer, behind an empty thinking block in <paramref name="style"/>.</summary>
+    /// <summary>Every assistant turn keeps only its answer, behind an empty thinking block in
+    /// <paramref name="style"/>.</summary>
     public static Example StripThinking(Example example, TraceStyle style) =>
         MapAssistant(example, content => ReasoningTrace.Parse(content).WithoutThinking().Render(style));
 
-    /// <summary>Every assistant turn keeps only its answer, with no thinking block: for chat templates that add the empty block themselves.</summary>
+    /// <summary>Every assistant turn keeps only its answer, with no thinking block: for chat templates that add the
+    /// empty block themselves.</summary>
     public static Example KeepOnlyAnswer(Example example, TraceStyle style) =>
         MapAssistant(example, content => ReasoningTrace.Parse(content).RenderAnswer(style));
 
-    /// <summary>Sets the system flag: appended to the system message (replacing an earlier flag), or a system message of its own.</summary>
+    /// <summary>Sets the system flag: appended to the system message (replacing an earlier flag), or a system message
+    /// of its own.</summary>
     public static Example WithSystemFlag(Example example, string flag)
     {
         var messages = example.Messages.ToList();
@@ -38,12 +41,14 @@ public static class ThinkingModes
     }
 
     /// <summary>
-    /// Dual-mode mix: exactly round(n × <paramref name="thinkFraction"/>) examples, chosen with <paramref name="seed"/>,
-    /// keep their thinking and get `/think`; the others are stripped and get `/no_think`. Order is kept. With
-    /// <paramref name="templateAddsEmptyThink"/> (SmolLM3's dual-mode template opens no-think turns with an empty block) the
-    /// stripped turns keep only the answer, so the rendered turn has one empty block, not two.
+    /// Dual-mode mix: exactly round(n × <paramref name="thinkFraction"/>) examples, chosen with
+    /// <paramref name="seed"/>, keep their thinking and get `/think`; the others are stripped and get `/no_think`.
+    /// Order is kept. With
+    /// <paramref name="templateAddsEmptyThink"/> (SmolLM3's dual-mode template opens no-think turns with an empty
+    /// block) the stripped turns keep only the answer, so the rendered turn has one empty block, not two.
     /// </summary>
-    public static IReadOnlyList<Example> MixDualMode(IReadOnlyList<Example> examples, double thinkFraction, int seed, TraceStyle style,
+    public static IReadOnlyList<Example> MixDualMode(IReadOnlyList<Example> examples, double thinkFraction, int seed,
+        TraceStyle style,
         bool templateAddsEmptyThink = false)
     {
         if (thinkFraction is < 0 or > 1 || double.IsNaN(thinkFraction))
@@ -52,7 +57,8 @@ public static class ThinkingModes
         var think = Enumerable.Range(0, examples.Count).ToList().ShuffleExact(seed).Take(thinkCount).ToHashSet();
         return examples.Select((example, i) => think.Contains(i)
             ? WithSystemFlag(ConvertTraces(example, style), ThinkFlag)
-            : WithSystemFlag(templateAddsEmptyThink ? KeepOnlyAnswer(example, style) : StripThinking(example, style), NoThinkFlag)).ToList();
+            : WithSystemFlag(templateAddsEmptyThink ? KeepOnlyAnswer(example, style) : StripThinking(example, style),
+                NoThinkFlag)).ToList();
     }
 
     static string RemoveFlags(string system)
@@ -65,5 +71,6 @@ public static class ThinkingModes
     }
 
     static Example MapAssistant(Example example, Func<string, string> map) =>
-        example.WithMessages(example.Messages.Select(m => m.IsAssistant ? m with { Content = map(m.Content) } : m).ToList());
+        example.WithMessages(example.Messages.Select(m => m.IsAssistant ? m with { Content = map(m.Content) }
+            : m).ToList());
 }

@@ -10,7 +10,8 @@ namespace ReasonSharp.Evaluation;
 /// <summary>What majority voting compares.</summary>
 public enum AnswerVote
 {
-    /// <summary>Math when the example has a gold answer ('answer'/'solution' column), else the &lt;answer&gt; text (countdown).</summary>
+    /// <summary>Math when the example has a gold answer ('answer'/'solution' column), else the &lt;answer&gt; text
+    /// (countdown).</summary>
     Auto,
     /// <summary>The math-verify answer extracted from the completion, in its canonical parsed form.</summary>
     Math,
@@ -37,15 +38,21 @@ public sealed record ScoredSample(
     bool Truncated,
     string? Answer);
 
-/// <summary>Turns rollouts into <see cref="ScoredSample"/>s: correctness, format compliance, lengths and the answer voted on.</summary>
-public sealed partial class CompletionAnalyzer(Func<IReadOnlyList<int>, string> decode, IRewardFunction format, double threshold, AnswerVote vote = AnswerVote.Auto)
+/// <summary>Turns rollouts into <see cref="ScoredSample"/>s: correctness, format compliance, lengths and the answer
+/// voted on.</summary>
+public sealed partial class CompletionAnalyzer(Func<IReadOnlyList<int>, string> decode, IRewardFunction format,
+    double threshold, AnswerVote vote = AnswerVote.Auto)
 {
-    /// <param name="prefill">The assistant text already in each rollout's prompt (see <see cref="RolloutRunner.PromptPrefill"/>); none when null.</param>
-    public async Task<IReadOnlyList<ScoredSample>> AnalyzeAsync(IReadOnlyList<Rollout> rollouts, Func<Rollout, string>? prefill = null,
+    /// <param name="prefill">The assistant text already in each rollout's prompt (see
+    /// <see cref="RolloutRunner.PromptPrefill"/>); none when null.</param>
+    public async Task<IReadOnlyList<ScoredSample>> AnalyzeAsync(IReadOnlyList<Rollout> rollouts,
+        Func<Rollout, string>? prefill = null,
         CancellationToken cancellationToken = default)
     {
         var responses = rollouts.Select(r => (prefill?.Invoke(r) ?? "") + r.Generation.CompletionText).ToList();
-        var formatInputs = rollouts.Select((r, i) => RolloutRunner.RewardInputFor(r.Example, r.Generation, 0) with { Completion = responses[i] }).ToList();
+        var formatInputs =
+            rollouts.Select((r, i) =>
+            RolloutRunner.RewardInputFor(r.Example, r.Generation, 0) with { Completion = responses[i] }).ToList();
         var formatScores = await format.ScoreAsync(formatInputs, cancellationToken);
         return rollouts.Select((r, i) => new ScoredSample(
             r.ExampleIndex, r.SampleIndex, responses[i], r.Reward, r.Rewards,
@@ -57,7 +64,8 @@ public sealed partial class CompletionAnalyzer(Func<IReadOnlyList<int>, string> 
             Answer: AnswerKey(responses[i], r.Example, vote))).ToList();
     }
 
-    /// <summary>Generated tokens up to and including the one that completes &lt;/think&gt;; all when only &lt;think&gt; opened; else 0.</summary>
+    /// <summary>Generated tokens up to and including the one that completes &lt;/think&gt;; all when only &lt;think&gt;
+    /// opened; else 0.</summary>
     public int ThinkTokens(IReadOnlyList<int> ids, string completion)
     {
         if (completion.Contains(ReasoningTrace.ThinkClose, StringComparison.Ordinal))
@@ -67,7 +75,8 @@ public sealed partial class CompletionAnalyzer(Func<IReadOnlyList<int>, string> 
             while (low < high)
             {
                 int mid = (low + high) / 2;
-                if (decode(ids.Take(mid).ToList()).Contains(ReasoningTrace.ThinkClose, StringComparison.Ordinal)) high = mid;
+                if (decode(ids.Take(mid).ToList()).Contains(ReasoningTrace.ThinkClose, StringComparison.Ordinal)) high =
+                    mid;
                 else low = mid + 1;
             }
             return low;

@@ -25,14 +25,17 @@ public static class CompletionSelection
     }
 
     /// <summary>The chosen items, in the order they were chosen (sample order for first and all).</summary>
-    public static IReadOnlyList<T> Select<T>(IReadOnlyList<T> items, SelectionMode mode, int keep, Func<T, IReadOnlyList<int>> tokens)
+    public static IReadOnlyList<T> Select<T>(IReadOnlyList<T> items, SelectionMode mode, int keep,
+        Func<T, IReadOnlyList<int>> tokens)
     {
         if (keep < 1) throw new ReasonSharpException($"keep must be at least 1, got {keep}");
         return mode switch
         {
             SelectionMode.All => items.ToList(),
             SelectionMode.First => items.Take(keep).ToList(),
-            SelectionMode.Shortest => items.Select((item, i) => (item, i)).OrderBy(p => tokens(p.item).Count).ThenBy(p => p.i).Take(keep).Select(p => p.item).ToList(),
+            SelectionMode.Shortest =>
+                items.Select((item, i) => (item, i)).OrderBy(p => tokens(p.item).Count).ThenBy(p =>
+                p.i).Take(keep).Select(p => p.item).ToList(),
             _ => MostDiverse(items, keep, tokens),
         };
     }
@@ -50,7 +53,8 @@ public static class CompletionSelection
             for (int i = 0; i < items.Count; i++)
                 if (!chosen.Contains(i) && (best < 0 || nearest[i] > nearest[best])) best = i;
             chosen.Add(best);
-            for (int i = 0; i < items.Count; i++) nearest[i] = Math.Min(nearest[i], JaccardDistance(sets[i], sets[best]));
+            for (int i = 0; i < items.Count; i++) nearest[i] =
+                Math.Min(nearest[i], JaccardDistance(sets[i], sets[best]));
         }
         return chosen.Select(i => items[i]).ToList();
     }

@@ -1,6 +1,7 @@
 namespace ReasonSharp.Evaluation;
 
-/// <summary>Mean, median, 90th percentile and maximum of token counts (percentiles interpolate linearly, as numpy's default).</summary>
+/// <summary>Mean, median, 90th percentile and maximum of token counts (percentiles interpolate linearly, as numpy's
+/// default).</summary>
 public sealed record LengthStats(double Mean, double P50, double P90, int Max)
 {
     public static LengthStats Of(IEnumerable<int> values)
@@ -19,8 +20,10 @@ public sealed record LengthStats(double Mean, double P50, double P90, int Max)
     }
 }
 
-/// <summary>One example's outcome over its samples: c of n correct, the unbiased estimates, and the majority vote.</summary>
-public sealed record ExampleOutcome(int ExampleIndex, int Samples, int Correct, double PassAt1, double PassAtK, string? MajorityAnswer, bool MajorityCorrect,
+/// <summary>One example's outcome over its samples: c of n correct, the unbiased estimates, and the majority
+/// vote.</summary>
+public sealed record ExampleOutcome(int ExampleIndex, int Samples, int Correct, double PassAt1, double PassAtK,
+    string? MajorityAnswer, bool MajorityCorrect,
     IReadOnlyList<ScoredSample> SampleList);
 
 /// <summary>
@@ -48,11 +51,13 @@ public sealed record EvalMetrics(
         {
             var list = g.OrderBy(s => s.SampleIndex).ToList();
             if (list.Count < k)
-                throw new ReasonSharpException($"example {g.Key} has {list.Count} samples; pass@{k} and maj@{k} need at least {k}");
+                throw new ReasonSharpException($"example {g.Key} has {list.Count} samples; pass@{k} and maj@{k} " +
+                    $"need at least {k}");
             int correct = list.Count(s => s.Correct);
             var majority = Evaluation.PassAtK.MajorityAnswer(list.Select(s => s.Answer));
             bool majorityCorrect = majority is not null && list.First(s => s.Answer == majority).Correct;
-            return new ExampleOutcome(g.Key, list.Count, correct, Evaluation.PassAtK.Estimate(list.Count, correct, 1), Evaluation.PassAtK.Estimate(list.Count, correct, k),
+            return new ExampleOutcome(g.Key, list.Count, correct, Evaluation.PassAtK.Estimate(list.Count, correct, 1),
+                Evaluation.PassAtK.Estimate(list.Count, correct, k),
                 majority, majorityCorrect, list);
         }).ToList();
 
@@ -65,7 +70,9 @@ public sealed record EvalMetrics(
         var names = samples.SelectMany(s => s.Rewards.Keys).Distinct().ToList();
         var rewardMeans = names.ToDictionary(name => name, name =>
         {
-            var values = samples.Select(s => s.Rewards.GetValueOrDefault(name)).Where(v => v.HasValue).Select(v => (double)v!.Value).ToList();
+            var values =
+                samples.Select(s => s.Rewards.GetValueOrDefault(name)).Where(v => v.HasValue).Select(v =>
+                (double)v!.Value).ToList();
             return values.Count == 0 ? (double?)null : values.Average();
         });
         return new EvalMetrics(

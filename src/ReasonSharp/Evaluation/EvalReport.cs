@@ -8,7 +8,8 @@ using ReasonSharp.Generation;
 
 namespace ReasonSharp.Evaluation;
 
-/// <summary>The files an evaluation writes: the metrics JSON, one JSONL row per model × mode × example, and the Markdown table.</summary>
+/// <summary>The files an evaluation writes: the metrics JSON, one JSONL row per model × mode × example, and the
+/// Markdown table.</summary>
 public sealed record EvalReportFiles(string Json, string Examples, string Markdown)
 {
     /// <summary>results.json → results.json, results.examples.jsonl, results.md in the same folder.</summary>
@@ -20,7 +21,8 @@ public sealed record EvalReportFiles(string Json, string Examples, string Markdo
     }
 }
 
-/// <summary>Writes evaluation results as JSON, JSONL and a comparison table (Markdown, also printed to the console).</summary>
+/// <summary>Writes evaluation results as JSON, JSONL and a comparison table (Markdown, also printed to the
+/// console).</summary>
 public static class EvalReport
 {
     internal static readonly JsonSerializerOptions OptionsJson = new()
@@ -29,7 +31,8 @@ public static class EvalReport
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
-    public static EvalReportFiles Write(string jsonPath, IReadOnlyList<EvalResult> results, EvalOptions options, string? dataset = null)
+    public static EvalReportFiles Write(string jsonPath, IReadOnlyList<EvalResult> results, EvalOptions options,
+        string? dataset = null)
     {
         var files = EvalReportFiles.For(jsonPath);
         var document = new JsonObject
@@ -38,9 +41,11 @@ public static class EvalReport
             ["options"] = JsonSerializer.SerializeToNode(options, OptionsJson),
             ["results"] = new JsonArray(results.Select(r => (JsonNode)ResultJson(r)).ToArray()),
         };
-        AtomicFile.WriteAllText(files.Json, document.ToJsonString(new JsonSerializerOptions(JsonlWriter.Options) { WriteIndented = true }) + "\n");
+        AtomicFile.WriteAllText(files.Json,
+            document.ToJsonString(new JsonSerializerOptions(JsonlWriter.Options) { WriteIndented = true }) + "\n");
         JsonlWriter.Write(files.Examples, results.SelectMany(r => r.Examples.Select(o => (JsonNode)ExampleJson(r, o))));
-        AtomicFile.WriteAllText(files.Markdown, $"# Evaluation{(dataset is null ? "" : " on " + dataset)}\n\n{Table(results)}");
+        AtomicFile.WriteAllText(files.Markdown,
+            $"# Evaluation{(dataset is null ? "" : " on " + dataset)}\n\n{Table(results)}");
         return files;
     }
 
@@ -60,14 +65,16 @@ public static class EvalReport
             ["format_rate"] = m.FormatRate,
             ["truncation_rate"] = m.TruncationRate,
             ["mean_reward"] = m.MeanReward,
-            ["reward_means"] = new JsonObject(m.RewardMeans.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            ["reward_means"] =
+                new JsonObject(m.RewardMeans.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
             ["completion_tokens"] = LengthJson(m.CompletionTokens),
             ["think_tokens"] = LengthJson(m.ThinkTokens),
             ["elapsed_seconds"] = Math.Round(result.Elapsed.TotalSeconds, 3),
         };
     }
 
-    static JsonObject LengthJson(LengthStats s) => new() { ["mean"] = s.Mean, ["p50"] = s.P50, ["p90"] = s.P90, ["max"] = s.Max };
+    static JsonObject LengthJson(LengthStats s) =>
+        new() { ["mean"] = s.Mean, ["p50"] = s.P50, ["p90"] = s.P90, ["max"] = s.Max };
 
     static JsonObject ExampleJson(EvalResult result, ExampleOutcome o)
     {
@@ -102,28 +109,35 @@ public static class EvalReport
         };
     }
 
-    /// <summary>A Markdown table comparing models and modes, columns padded so it also reads well in a terminal.</summary>
+    /// <summary>A Markdown table comparing models and modes, columns padded so it also reads well in a
+    /// terminal.</summary>
     public static string Table(IReadOnlyList<EvalResult> results)
     {
         int k = results.Count == 0 ? 1 : results[0].Metrics.K;
-        string[] header = ["model", "mode", "examples", "pass@1 %", $"pass@{k} %", $"maj@{k} %", "format %", "truncated %",
+        string[] header =
+            ["model", "mode", "examples", "pass@1 %", $"pass@{k} %", $"maj@{k} %", "format %", "truncated %",
             "tokens mean", "p50", "p90", "max", "think mean", "think p90"];
         var rows = results.Select(r =>
         {
             var m = r.Metrics;
             return new[]
             {
-                r.Model, r.Mode.Name(), m.Examples.ToString(CultureInfo.InvariantCulture), Percent(m.PassAt1), Percent(m.PassAtK), Percent(m.MajAtK),
-                Percent(m.FormatRate), Percent(m.TruncationRate), Number(m.CompletionTokens.Mean), Number(m.CompletionTokens.P50),
-                Number(m.CompletionTokens.P90), m.CompletionTokens.Max.ToString(CultureInfo.InvariantCulture), Number(m.ThinkTokens.Mean), Number(m.ThinkTokens.P90),
+                r.Model, r.Mode.Name(), m.Examples.ToString(CultureInfo.InvariantCulture), Percent(m.PassAt1),
+                Percent(m.PassAtK), Percent(m.MajAtK),
+                Percent(m.FormatRate), Percent(m.TruncationRate), Number(m.CompletionTokens.Mean),
+                Number(m.CompletionTokens.P50),
+                Number(m.CompletionTokens.P90), m.CompletionTokens.Max.ToString(CultureInfo.InvariantCulture),
+                Number(m.ThinkTokens.Mean), Number(m.ThinkTokens.P90),
             };
         }).ToList();
         var widths = header.Select((h, c) => rows.Select(r => r[c].Length).Append(h.Length).Max()).ToArray();
         var text = new StringBuilder();
         void Line(IReadOnlyList<string> cells) =>
-            text.Append("| ").AppendJoin(" | ", cells.Select((cell, c) => c < 2 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c]))).Append(" |\n");
+            text.Append("| ").AppendJoin(" | ",
+                cells.Select((cell, c) => c < 2 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c]))).Append(" |\n");
         Line(header);
-        text.Append('|').AppendJoin('|', widths.Select((w, c) => c < 2 ? new string('-', w + 2) : new string('-', w + 1) + ":")).Append("|\n");
+        text.Append('|').AppendJoin('|',
+            widths.Select((w, c) => c < 2 ? new string('-', w + 2) : new string('-', w + 1) + ":")).Append("|\n");
         foreach (var row in rows) Line(row);
         return text.ToString();
     }

@@ -9,8 +9,8 @@ using ReasonSharp.Tokenization;
 namespace ReasonSharp.Evaluation;
 
 /// <summary>
-/// Settings of `reason eval` and of a pipeline's eval stage: k samples per example (<see cref="Greedy"/>: one, by argmax)
-/// scored for correctness, format and length in each thinking mode; dataset, reward and decoding keys as in
+/// Settings of `reason eval` and of a pipeline's eval stage: k samples per example (<see cref="Greedy"/>: one, by
+/// argmax) scored for correctness, format and length in each thinking mode; dataset, reward and decoding keys as in
 /// <see cref="VerifiedGenerationOptions"/>, with dataset_split test.
 /// </summary>
 public sealed record EvalOptions() : VerifiedGenerationOptions(datasetSplit: "test")
@@ -19,9 +19,11 @@ public sealed record EvalOptions() : VerifiedGenerationOptions(datasetSplit: "te
     public int K { get; init; } = 4;
     /// <summary>Argmax decoding; implies k = 1.</summary>
     public bool Greedy { get; init; }
-    /// <summary>Thinking modes to evaluate, each reported separately (no_think needs a qwen3 or dual-mode chat format).</summary>
+    /// <summary>Thinking modes to evaluate, each reported separately (no_think needs a qwen3 or dual-mode chat
+    /// format).</summary>
     public IReadOnlyList<ThinkingMode> Modes { get; init; } = [ThinkingMode.Think];
-    /// <summary>Style of the library's `format` reward used for format compliance: think (R1: a think block, then the answer) or think_answer.</summary>
+    /// <summary>Style of the library's `format` reward used for format compliance: think (R1: a think block, then the
+    /// answer) or think_answer.</summary>
     public string FormatStyle { get; init; } = "think";
     /// <summary>What maj@k votes on.</summary>
     public AnswerVote Vote { get; init; } = AnswerVote.Auto;
@@ -37,7 +39,8 @@ public sealed record EvalOptions() : VerifiedGenerationOptions(datasetSplit: "te
 }
 
 /// <summary>One model in one thinking mode: its metrics and each example's outcome.</summary>
-public sealed record EvalResult(string Model, ThinkingMode Mode, EvalMetrics Metrics, IReadOnlyList<ExampleOutcome> Examples, IReadOnlyList<Example> Inputs,
+public sealed record EvalResult(string Model, ThinkingMode Mode, EvalMetrics Metrics,
+    IReadOnlyList<ExampleOutcome> Examples, IReadOnlyList<Example> Inputs,
     TimeSpan Elapsed);
 
 /// <summary>
@@ -60,35 +63,43 @@ public sealed class Evaluator
     }
 
     /// <summary>One result per mode of <see cref="EvalOptions.Modes"/>.</summary>
-    public async Task<IReadOnlyList<EvalResult>> EvaluateAsync(LanguageModel model, string modelName, IReadOnlyList<Example> examples,
+    public async Task<IReadOnlyList<EvalResult>> EvaluateAsync(LanguageModel model, string modelName,
+        IReadOnlyList<Example> examples,
         Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         if (examples.Count == 0) throw new ReasonSharpException("nothing to evaluate: the dataset has no examples");
         foreach (var mode in Options.Modes) mode.RequireSupported(model, modelName);
         var runner = new RolloutRunner(model, _reward);
         int k = Options.EffectiveK;
-        var analyzer = new CompletionAnalyzer(ids => model.Decode(ids, skipSpecialTokens: true), _format, Options.Threshold, Options.Vote);
+        var analyzer =
+            new CompletionAnalyzer(ids => model.Decode(ids, skipSpecialTokens: true), _format, Options.Threshold,
+            Options.Vote);
         var results = new List<EvalResult>();
         foreach (var mode in Options.Modes)
         {
             var clock = Stopwatch.StartNew();
             var rolloutOptions = new RolloutOptions
             {
-                NumSamples = k, EnableThinking = mode.EnablesThinking(), GenerationBatchSize = Options.GenerationBatchSize,
+                NumSamples = k, EnableThinking = mode.EnablesThinking(),
+                GenerationBatchSize = Options.GenerationBatchSize,
                 Sampling = Options.ToSampling(Options.Greedy),
             };
             var rollouts = await runner.RunAsync(examples, rolloutOptions,
-                (done, total) => log?.Invoke($"{modelName} [{mode.Name()}]: {done}/{total} examples"), cancellationToken);
+                (done, total) => log?.Invoke($"{modelName} [{mode.Name()}]: {done}/{total} examples"),
+                cancellationToken);
             var prefills = examples.Select(e => runner.PromptPrefill(e, mode.EnablesThinking())).ToList();
             var samples = await analyzer.AnalyzeAsync(rollouts, r => prefills[r.ExampleIndex], cancellationToken);
             var outcomes = EvalMetrics.Outcomes(samples, k);
-            results.Add(new EvalResult(modelName, mode, EvalMetrics.Compute(outcomes, k), outcomes, examples, clock.Elapsed));
+            results.Add(new EvalResult(modelName, mode, EvalMetrics.Compute(outcomes, k), outcomes, examples,
+                clock.Elapsed));
         }
         return results;
     }
 
-    /// <summary>Loads each model folder in turn (disposing it after), evaluating all of them on the same examples.</summary>
-    public async Task<IReadOnlyList<EvalResult>> EvaluateAsync(IReadOnlyList<string> modelFolders, IReadOnlyList<Example> examples, string device = "auto",
+    /// <summary>Loads each model folder in turn (disposing it after), evaluating all of them on the same
+    /// examples.</summary>
+    public async Task<IReadOnlyList<EvalResult>> EvaluateAsync(IReadOnlyList<string> modelFolders,
+        IReadOnlyList<Example> examples, string device = "auto",
         string? chatTemplate = null, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         if (modelFolders.Count == 0) throw new ReasonSharpException("give at least one model folder to evaluate");
@@ -103,7 +114,8 @@ public sealed class Evaluator
         return results;
     }
 
-    /// <summary>The examples of <paramref name="dataset"/> (a file or dataset folder) with the options' split, config and limit.</summary>
+    /// <summary>The examples of <paramref name="dataset"/> (a file or dataset folder) with the options' split, config
+    /// and limit.</summary>
     public IReadOnlyList<Example> LoadExamples(string dataset) => Options.LoadExamples(dataset);
 }
 
@@ -112,9 +124,11 @@ public static class DatasetLoading
 {
     public static IReadOnlyList<Example> Load(string dataset, string? split, string? config, int? limit)
     {
-        if (string.IsNullOrWhiteSpace(dataset)) throw new ReasonSharpException("dataset: expected a .jsonl/.json/.parquet file or a dataset folder");
+        if (string.IsNullOrWhiteSpace(dataset)) throw new ReasonSharpException("dataset: expected a " +
+            ".jsonl/.json/.parquet file or a dataset folder");
         dataset = HubPaths.Dataset(dataset, config);
-        if (!File.Exists(dataset) && !Directory.Exists(dataset)) throw new ReasonSharpException($"dataset {dataset}: no such file or folder");
+        if (!File.Exists(dataset) && !Directory.Exists(dataset)) throw new ReasonSharpException($"dataset " +
+            $"{dataset}: no such file or folder");
         if (limit is < 1) throw new ReasonSharpException($"limit must be at least 1, got {limit}");
         var source = new DatasetSource(dataset) { Split = Directory.Exists(dataset) ? split : null, Config = config };
         var examples = DatasetReader.ReadExamples(source).Take(limit ?? int.MaxValue).ToList();

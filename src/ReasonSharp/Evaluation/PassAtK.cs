@@ -31,6 +31,7 @@ public static class PassAtK
                 counts[answer] = counts.TryGetValue(answer, out var c) ? (c.Count + 1, c.First) : (1, index);
             index++;
         }
-        return counts.Count == 0 ? null : counts.OrderByDescending(kv => kv.Value.Count).ThenBy(kv => kv.Value.First).First().Key;
+        return counts.Count == 0 ? null
+            : counts.OrderByDescending(kv => kv.Value.Count).ThenBy(kv => kv.Value.First).First().Key;
     }
 }

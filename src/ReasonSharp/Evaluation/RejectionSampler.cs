@@ -8,8 +8,9 @@ using ReasonSharp.Rewards;
 
 namespace ReasonSharp.Evaluation;
 
-/// <summary>Settings of `reason sample` and of a pipeline's sample stage: what becomes of the verified completions (dataset,
-/// reward, threshold and decoding keys as in <see cref="VerifiedGenerationOptions"/>, with dataset_split train).</summary>
+/// <summary>Settings of `reason sample` and of a pipeline's sample stage: what becomes of the verified completions
+/// (dataset, reward, threshold and decoding keys as in <see cref="VerifiedGenerationOptions"/>, with dataset_split
+/// train).</summary>
 public sealed record RejectionSamplingOptions() : VerifiedGenerationOptions(datasetSplit: "train")
 {
     /// <summary>Completions sampled per prompt.</summary>
@@ -31,11 +32,15 @@ public sealed record RejectionSamplingOptions() : VerifiedGenerationOptions(data
 
     public override void Validate()
     {
-        if (NumGenerations < 1) throw new ReasonSharpException($"num_generations must be at least 1, got {NumGenerations}");
+        if (NumGenerations < 1) throw new ReasonSharpException($"num_generations must be at least 1, got " +
+            $"{NumGenerations}");
         if (Keep < 1) throw new ReasonSharpException($"keep must be at least 1, got {Keep}");
-        if (MinPassRate is < 0 or > 1 || double.IsNaN(MinPassRate)) throw new ReasonSharpException($"min_pass_rate must be in [0, 1], got {MinPassRate}");
-        if (MaxPassRate is < 0 or > 1 || double.IsNaN(MaxPassRate)) throw new ReasonSharpException($"max_pass_rate must be in [0, 1], got {MaxPassRate}");
-        if (MinPassRate > MaxPassRate) throw new ReasonSharpException($"min_pass_rate ({MinPassRate}) must not exceed max_pass_rate ({MaxPassRate})");
+        if (MinPassRate is < 0 or > 1 || double.IsNaN(MinPassRate)) throw new ReasonSharpException($"min_pass_rate " +
+            $"must be in [0, 1], got {MinPassRate}");
+        if (MaxPassRate is < 0 or > 1 || double.IsNaN(MaxPassRate)) throw new ReasonSharpException($"max_pass_rate " +
+            $"must be in [0, 1], got {MaxPassRate}");
+        if (MinPassRate > MaxPassRate) throw new ReasonSharpException($"min_pass_rate ({MinPassRate}) must not " +
+            $"exceed max_pass_rate ({MaxPassRate})");
         if (ChunkSize < 1) throw new ReasonSharpException($"chunk_size must be at least 1, got {ChunkSize}");
         base.Validate();
     }
@@ -58,7 +63,8 @@ public enum PromptStatus
 public sealed record KeptCompletion(Rollout Rollout, string Response);
 
 /// <summary>One prompt's statistics and kept completions. PassAtK holds k = 1, 2, 4, … and n.</summary>
-public sealed record PromptOutcome(int PromptIndex, int Samples, int Correct, IReadOnlyDictionary<int, double> PassAtK, PromptStatus Status,
+public sealed record PromptOutcome(int PromptIndex, int Samples, int Correct, IReadOnlyDictionary<int, double> PassAtK,
+    PromptStatus Status,
     IReadOnlyList<KeptCompletion> Kept, int Duplicates)
 {
     public double PassRate => Samples == 0 ? 0 : (double)Correct / Samples;
@@ -94,7 +100,8 @@ public sealed class RejectionSampler
 
     public RejectionSamplingOptions Options { get; }
 
-    /// <summary>Called after each chunk is committed (progress reporting; an exception here interrupts the run).</summary>
+    /// <summary>Called after each chunk is committed (progress reporting; an exception here interrupts the
+    /// run).</summary>
     public Action<SamplingProgress>? ChunkFinished { get; init; }
 
     public RejectionSampler(RejectionSamplingOptions options, RewardRegistry? registry = null)
@@ -107,26 +114,31 @@ public sealed class RejectionSampler
     /// <summary>The examples of <paramref name="dataset"/> with the options' split, config and limit.</summary>
     public IReadOnlyList<Example> LoadExamples(string dataset) => Options.LoadExamples(dataset);
 
-    public async Task<RejectionSamplingSummary> RunAsync(LanguageModel model, IReadOnlyList<Example> examples, string keptPath,
+    public async Task<RejectionSamplingSummary> RunAsync(LanguageModel model, IReadOnlyList<Example> examples,
+        string keptPath,
         Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         if (examples.Count == 0) throw new ReasonSharpException("nothing to sample: the dataset has no examples");
         Options.Mode.RequireSupported(model, "model");
         var files = RejectionSamplingFiles.For(keptPath);
         var checkpoint = SamplingCheckpoint.Open(files, Settings(), examples, Options.Overwrite);
-        if (checkpoint.FinishedPrompts > 0) log?.Invoke($"resuming after {checkpoint.FinishedPrompts} of {examples.Count} finished prompts");
+        if (checkpoint.FinishedPrompts > 0) log?.Invoke($"resuming after {checkpoint.FinishedPrompts} of " +
+            $"{examples.Count} finished prompts");
 
         var runner = new RolloutRunner(model, _reward);
         bool thinking = Options.Mode.EnablesThinking();
         var rolloutOptions = new RolloutOptions
         {
-            NumSamples = Options.NumGenerations, EnableThinking = thinking, GenerationBatchSize = Options.GenerationBatchSize, Sampling = Options.ToSampling(),
+            NumSamples = Options.NumGenerations, EnableThinking = thinking,
+            GenerationBatchSize = Options.GenerationBatchSize, Sampling = Options.ToSampling(),
         };
         for (int start = checkpoint.FinishedPrompts; start < examples.Count; start += Options.ChunkSize)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var chunk = examples.Skip(start).Take(Options.ChunkSize).ToList();
-            var rollouts = await runner.RunAsync(chunk, rolloutOptions with { Sampling = rolloutOptions.Sampling with { Seed = Options.Seed + start } },
+            var rollouts =
+                await runner.RunAsync(chunk,
+                rolloutOptions with { Sampling = rolloutOptions.Sampling with { Seed = Options.Seed + start } },
                 null, cancellationToken);
             var outcomes = new List<PromptOutcome>();
             var keptRows = new List<JsonNode>();
@@ -134,15 +146,17 @@ public sealed class RejectionSampler
             foreach (var group in rollouts.GroupBy(r => r.ExampleIndex).OrderBy(g => g.Key))
             {
                 var example = chunk[group.Key];
-                var outcome = Decide(start + group.Key, group.ToList(), runner.PromptPrefill(example, thinking), Options);
+                var outcome =
+                    Decide(start + group.Key, group.ToList(), runner.PromptPrefill(example, thinking), Options);
                 outcomes.Add(outcome);
                 var prompt = runner.PromptMessages(example, thinking);
                 keptRows.AddRange(outcome.Kept.Select(k => (JsonNode)KeptRow(example, prompt, outcome.PromptIndex, k)));
                 statsRows.Add(StatsRow(example, outcome));
             }
             checkpoint.Commit(chunk, keptRows, statsRows);
-            log?.Invoke($"prompts {checkpoint.FinishedPrompts}/{examples.Count}: this chunk kept {keptRows.Count} completions from " +
-                        $"{outcomes.Count(o => o.Status == PromptStatus.Kept)} of {chunk.Count} prompts");
+            log?.Invoke($"prompts {checkpoint.FinishedPrompts}/{examples.Count}: this chunk kept {keptRows.Count} " +
+                        $"completions from {outcomes.Count(o => o.Status == PromptStatus.Kept)} of {chunk.Count} " +
+                        $"prompts");
             ChunkFinished?.Invoke(new SamplingProgress(checkpoint.FinishedPrompts, examples.Count, outcomes));
         }
         var summary = Summarize(files);
@@ -151,13 +165,16 @@ public sealed class RejectionSampler
     }
 
     /// <summary>
-    /// One prompt's verdict: verified = total reward ≥ threshold; a pass rate outside [min, max] keeps nothing; else the
-    /// verified completions are deduplicated (when enabled) and selected.
+    /// One prompt's verdict: verified = total reward ≥ threshold; a pass rate outside [min, max] keeps nothing; else
+    /// the verified completions are deduplicated (when enabled) and selected.
     /// </summary>
-    public static PromptOutcome Decide(int promptIndex, IReadOnlyList<Rollout> rollouts, string prefill, RejectionSamplingOptions options)
+    public static PromptOutcome Decide(int promptIndex, IReadOnlyList<Rollout> rollouts, string prefill,
+        RejectionSamplingOptions options)
     {
         var ordered = rollouts.OrderBy(r => r.SampleIndex).ToList();
-        var verified = ordered.Where(r => r.Reward >= options.Threshold).Select(r => new KeptCompletion(r, prefill + r.Generation.CompletionText)).ToList();
+        var verified =
+            ordered.Where(r => r.Reward >= options.Threshold).Select(r =>
+            new KeptCompletion(r, prefill + r.Generation.CompletionText)).ToList();
         int n = ordered.Count, c = verified.Count;
         var passAtK = PassAtKLevels(n).ToDictionary(k => k, k => PassAtK.Estimate(n, c, k));
         double rate = (double)c / n;
@@ -167,7 +184,8 @@ public sealed class RejectionSampler
             : PromptStatus.Kept;
         if (status != PromptStatus.Kept) return new PromptOutcome(promptIndex, n, c, passAtK, status, [], 0);
         var unique = options.Dedup ? CompletionSelection.Deduplicate(verified, k => k.Response) : verified;
-        var kept = CompletionSelection.Select(unique, options.Select, options.Keep, k => k.Rollout.Generation.CompletionIds);
+        var kept =
+            CompletionSelection.Select(unique, options.Select, options.Keep, k => k.Rollout.Generation.CompletionIds);
         return new PromptOutcome(promptIndex, n, c, passAtK, status, kept, verified.Count - unique.Count);
     }
 
@@ -182,16 +200,19 @@ public sealed class RejectionSampler
 
     /// <summary>
     /// An SFT row in the `messages` schema: the prompt messages as the model saw them plus the kept assistant turn, the
-    /// example's other columns (gold included; 'answer' added when the gold came from elsewhere) and where it came from.
+    /// example's other columns (gold included; 'answer' added when the gold came from elsewhere) and where it came
+    /// from.
     /// </summary>
-    public static JsonObject KeptRow(Example example, IReadOnlyList<ChatMessage> prompt, int promptIndex, KeptCompletion kept)
+    public static JsonObject KeptRow(Example example, IReadOnlyList<ChatMessage> prompt, int promptIndex,
+        KeptCompletion kept)
     {
         var messages = prompt.Append(ChatMessage.FromAssistant(kept.Response))
             .Select(m => (JsonNode)new JsonObject { ["role"] = m.Role, ["content"] = m.Content }).ToArray();
         var row = new JsonObject { ["messages"] = new JsonArray(messages) };
         foreach (var (key, value) in example.Extra)
             if (key != "messages") row[key] = JsonNode.Parse(value.GetRawText());
-        if (example.GoldAnswer is { } gold && !row.ContainsKey("answer") && !row.ContainsKey("solution")) row["answer"] = gold;
+        if (example.GoldAnswer is { } gold && !row.ContainsKey("answer")
+            && !row.ContainsKey("solution")) row["answer"] = gold;
         row["rejection_sampling"] = new JsonObject
         {
             ["prompt_index"] = promptIndex,
@@ -210,7 +231,9 @@ public sealed class RejectionSampler
         ["samples"] = outcome.Samples,
         ["correct"] = outcome.Correct,
         ["pass_rate"] = outcome.PassRate,
-        ["pass@k"] = new JsonObject(outcome.PassAtK.Select(p => KeyValuePair.Create(p.Key.ToString(CultureInfo.InvariantCulture), (JsonNode?)p.Value))),
+        ["pass@k"] =
+            new JsonObject(outcome.PassAtK.Select(p =>
+            KeyValuePair.Create(p.Key.ToString(CultureInfo.InvariantCulture), (JsonNode?)p.Value))),
         ["status"] = JsonNamingPolicy.SnakeCaseLower.ConvertName(outcome.Status.ToString()),
         ["kept"] = outcome.Kept.Count,
         ["duplicates"] = outcome.Duplicates,
@@ -219,9 +242,13 @@ public sealed class RejectionSampler
     /// <summary>Totals over the stats file of a run.</summary>
     public static RejectionSamplingSummary Summarize(RejectionSamplingFiles files)
     {
-        var rows = File.ReadLines(files.Stats).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+        var rows =
+            File.ReadLines(files.Stats).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
         int Count(string status) => rows.Count(r => (string)r["status"]! == status);
-        var passAtK = rows.SelectMany(r => r["pass@k"]!.AsObject().Select(p => (K: int.Parse(p.Key, CultureInfo.InvariantCulture), Value: (double)p.Value!)))
+        var passAtK =
+            rows.SelectMany(r =>
+            r["pass@k"]!.AsObject().Select(p =>
+            (K: int.Parse(p.Key, CultureInfo.InvariantCulture), Value: (double)p.Value!)))
             .GroupBy(p => p.K).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Average(p => p.Value));
         return new RejectionSamplingSummary(
             rows.Count,
@@ -243,19 +270,25 @@ public sealed class RejectionSampler
             ["samples"] = s.Samples,
             ["correct_samples"] = s.CorrectSamples,
             ["mean_pass_rate"] = s.MeanPassRate,
-            ["pass@k"] = new JsonObject(s.PassAtK.Select(p => KeyValuePair.Create(p.Key.ToString(CultureInfo.InvariantCulture), (JsonNode?)p.Value))),
+            ["pass@k"] =
+                new JsonObject(s.PassAtK.Select(p =>
+                KeyValuePair.Create(p.Key.ToString(CultureInfo.InvariantCulture), (JsonNode?)p.Value))),
             ["kept_rows"] = s.KeptRows,
             ["prompts_kept"] = s.PromptsKept,
             ["prompts_none_correct"] = s.NoneCorrect,
             ["prompts_too_hard"] = s.TooHard,
             ["prompts_too_easy"] = s.TooEasy,
             ["duplicates_removed"] = s.Duplicates,
-            ["files"] = new JsonObject { ["kept"] = s.Files.Kept, ["stats"] = s.Files.Stats, ["progress"] = s.Files.Progress },
+            ["files"] =
+                new JsonObject { ["kept"] = s.Files.Kept, ["stats"] = s.Files.Stats, ["progress"] = s.Files.Progress },
             ["options"] = JsonSerializer.SerializeToNode(Options, EvalReport.OptionsJson),
         };
-        AtomicFile.WriteAllText(s.Files.Summary, json.ToJsonString(new JsonSerializerOptions(JsonlWriter.Options) { WriteIndented = true }) + "\n");
+        AtomicFile.WriteAllText(s.Files.Summary,
+            json.ToJsonString(new JsonSerializerOptions(JsonlWriter.Options) { WriteIndented = true }) + "\n");
     }
 
     /// <summary>The settings a resumed run must share with the original: all options but limit and overwrite.</summary>
-    JsonObject Settings() => JsonSerializer.SerializeToNode(Options with { Limit = null, Overwrite = false }, EvalReport.OptionsJson)!.AsObject();
+    JsonObject Settings() =>
+        JsonSerializer.SerializeToNode(Options with { Limit = null, Overwrite = false },
+        EvalReport.OptionsJson)!.AsObject();
 }

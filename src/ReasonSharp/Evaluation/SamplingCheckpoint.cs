@@ -6,7 +6,8 @@ using ReasonSharp.Data;
 
 namespace ReasonSharp.Evaluation;
 
-/// <summary>The files of a rejection-sampling run: kept.jsonl → kept.stats.jsonl, kept.summary.json, kept.jsonl.progress.json.</summary>
+/// <summary>The files of a rejection-sampling run: kept.jsonl → kept.stats.jsonl, kept.summary.json,
+/// kept.jsonl.progress.json.</summary>
 public sealed record RejectionSamplingFiles(string Kept, string Stats, string Summary, string Progress)
 {
     public static RejectionSamplingFiles For(string keptPath)
@@ -38,7 +39,8 @@ internal sealed class SamplingCheckpoint
     }
 
     /// <summary>Opens the outputs: fresh (overwrite, or nothing there yet) or resumed from the progress file.</summary>
-    public static SamplingCheckpoint Open(RejectionSamplingFiles files, JsonObject settings, IReadOnlyList<Example> examples, bool overwrite)
+    public static SamplingCheckpoint Open(RejectionSamplingFiles files, JsonObject settings,
+        IReadOnlyList<Example> examples, bool overwrite)
     {
         var checkpoint = new SamplingCheckpoint(files, settings);
         Directory.CreateDirectory(Path.GetDirectoryName(files.Kept)!);
@@ -46,8 +48,10 @@ internal sealed class SamplingCheckpoint
         else
         {
             if (!overwrite && (NonEmpty(files.Kept) || NonEmpty(files.Stats)))
-                throw new ReasonSharpException($"{files.Kept}: already exists without a progress file ({Path.GetFileName(files.Progress)}), so it cannot be resumed; " +
-                                               "set overwrite (--overwrite) to replace it or choose another output path");
+                throw new ReasonSharpException($"{files.Kept}: already exists without a progress file " +
+                                               $"({Path.GetFileName(files.Progress)}), so it cannot be resumed; " +
+                                               $"set overwrite (--overwrite) to replace it or choose another " +
+                                               $"output path");
             Truncate(files.Kept, 0);
             Truncate(files.Stats, 0);
             File.Delete(files.Progress);
@@ -66,20 +70,26 @@ internal sealed class SamplingCheckpoint
         var recorded = state["settings"] as JsonObject ?? throw Bad("settings", "missing");
         foreach (var (key, value) in _settings)
             if (!JsonNode.DeepEquals(value, recorded[key]))
-                throw new ReasonSharpException($"{_files.Progress}: the run was started with {key}={recorded[key]?.ToJsonString() ?? "nothing"}, now {key}={value?.ToJsonString()}; " +
-                                               "resume with the same settings, or set overwrite (--overwrite) to start again");
+                throw new ReasonSharpException($"{_files.Progress}: the run was started with " +
+                    $"{key}={recorded[key]?.ToJsonString() ?? "nothing"}, now {key}={value?.ToJsonString()}; " +
+                                               "resume with the same settings, or set overwrite (--overwrite) to " +
+                                               "start again");
         if (finished > examples.Count)
-            throw new ReasonSharpException($"{_files.Progress}: {finished} prompts were finished but the dataset now has only {examples.Count}");
+            throw new ReasonSharpException($"{_files.Progress}: {finished} prompts were finished but the dataset " +
+                $"now has only {examples.Count}");
         var hash = Chain([], examples.Take(finished));
         if (Convert.ToHexString(hash) != Read<string>(state, "prompts_hash"))
-            throw new ReasonSharpException($"{_files.Progress}: the first {finished} prompts of the dataset differ from those already sampled; " +
-                                           "use the same dataset, or set overwrite (--overwrite) to start again");
+            throw new ReasonSharpException($"{_files.Progress}: the first {finished} prompts of the dataset differ " +
+                                           $"from those already sampled; use the same dataset, or set overwrite " +
+                                           $"(--overwrite) to start again");
         foreach (var (path, length) in new[] { (_files.Kept, keptBytes), (_files.Stats, statsBytes) })
         {
             long actual = File.Exists(path) ? new FileInfo(path).Length : -1;
             if (actual < length)
-                throw new ReasonSharpException($"{path}: {(actual < 0 ? "missing" : $"{actual} bytes")}, but {length} bytes were recorded as finished in {Path.GetFileName(_files.Progress)}; " +
-                                               "the output was changed after the run; set overwrite (--overwrite) to start again");
+                throw new ReasonSharpException($"{path}: {(actual < 0 ? "missing" : $"{actual} bytes")}, but " +
+                                               $"{length} bytes were recorded as finished in " +
+                                               $"{Path.GetFileName(_files.Progress)}; the output was changed after " +
+                                               $"the run; set overwrite (--overwrite) to start again");
             Truncate(path, length);
         }
         FinishedPrompts = finished;
@@ -105,11 +115,13 @@ internal sealed class SamplingCheckpoint
             ["prompts_hash"] = Convert.ToHexString(_promptsHash),
             ["settings"] = _settings.DeepClone(),
         };
-        AtomicFile.WriteAllText(_files.Progress, state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.WriteAllText(_files.Progress,
+            state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         FinishedPrompts = finished;
     }
 
-    /// <summary>h ← SHA-256(h ‖ prompt ‖ gold) over the prompts in order, so a prefix of the dataset can be checked incrementally.</summary>
+    /// <summary>h ← SHA-256(h ‖ prompt ‖ gold) over the prompts in order, so a prefix of the dataset can be checked
+    /// incrementally.</summary>
     static byte[] Chain(byte[] hash, IEnumerable<Example> examples)
     {
         foreach (var example in examples)
@@ -149,5 +161,6 @@ internal sealed class SamplingCheckpoint
     }
 
     ReasonSharpException Bad(string key, string problem) =>
-        new($"{_files.Progress}: field '{key}': {problem}; delete the progress file or set overwrite (--overwrite) to start again");
+        new($"{_files.Progress}: field '{key}': {problem}; delete the progress file or set overwrite (--overwrite) " +
+            $"to start again");
 }

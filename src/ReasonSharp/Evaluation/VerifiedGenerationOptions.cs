@@ -5,16 +5,18 @@ using ReasonSharp.Rewards;
 namespace ReasonSharp.Evaluation;
 
 /// <summary>
-/// What evaluation and rejection sampling share, flat so that recipes bind it by snake_case key: the slice of the dataset,
-/// the reward functions that verify a completion, and the decoding settings with Open-R1's evaluation defaults
-/// (temperature 0.6, top-p 0.95). A completion is verified when its total (weighted) reward reaches <see cref="Threshold"/>.
+/// What evaluation and rejection sampling share, flat so that recipes bind it by snake_case key: the slice of the
+/// dataset, the reward functions that verify a completion, and the decoding settings with Open-R1's evaluation defaults
+/// (temperature 0.6, top-p 0.95). A completion is verified when its total (weighted) reward reaches
+/// <see cref="Threshold"/>.
 /// </summary>
 public abstract record VerifiedGenerationOptions
 {
     /// <summary>Each command chooses the split it reads by default (evaluation: test; sampling: train).</summary>
     protected VerifiedGenerationOptions(string datasetSplit) => DatasetSplit = datasetSplit;
 
-    /// <summary>Reward functions that verify a completion ("accuracy", "countdown", "accuracy,format(style=think)", …).</summary>
+    /// <summary>Reward functions that verify a completion ("accuracy", "countdown", "accuracy,format(style=think)",
+    /// …).</summary>
     public string Reward { get; init; } = "accuracy";
     /// <summary>A completion is verified (correct) when its total reward reaches this.</summary>
     public double Threshold { get; init; } = 1.0;
@@ -38,10 +40,12 @@ public abstract record VerifiedGenerationOptions
     /// <summary>Checks every setting, naming its snake_case key.</summary>
     public virtual void Validate()
     {
-        if (!double.IsFinite(Threshold)) throw new ReasonSharpException($"threshold must be a finite number, got {Threshold}");
+        if (!double.IsFinite(Threshold)) throw new ReasonSharpException($"threshold must be a finite number, got " +
+            $"{Threshold}");
         if (Limit is < 1) throw new ReasonSharpException($"limit must be at least 1, got {Limit}");
         ToSampling().Validate();
-        if (GenerationBatchSize < 1) throw new ReasonSharpException($"generation_batch_size must be at least 1, got {GenerationBatchSize}");
+        if (GenerationBatchSize < 1) throw new ReasonSharpException($"generation_batch_size must be at least 1, " +
+            $"got {GenerationBatchSize}");
     }
 
     /// <summary>The engine's sampling options (greedy: argmax decoding, the sampling knobs unused).</summary>
@@ -58,8 +62,11 @@ public abstract record VerifiedGenerationOptions
     };
 
     /// <summary>The reward functions named by <see cref="Reward"/>.</summary>
-    public CompositeReward CreateReward(RewardRegistry? registry = null) => RewardSpecs.Create(registry ?? RewardRegistry.CreateDefault(), Reward);
+    public CompositeReward CreateReward(RewardRegistry? registry = null) =>
+        RewardSpecs.Create(registry ?? RewardRegistry.CreateDefault(), Reward);
 
-    /// <summary>The examples of <paramref name="dataset"/> (a file or dataset folder) with this split, config and limit.</summary>
-    public IReadOnlyList<Example> LoadExamples(string dataset) => DatasetLoading.Load(dataset, DatasetSplit, DatasetConfig, Limit);
+    /// <summary>The examples of <paramref name="dataset"/> (a file or dataset folder) with this split, config and
+    /// limit.</summary>
+    public IReadOnlyList<Example> LoadExamples(string dataset) =>
+        DatasetLoading.Load(dataset, DatasetSplit, DatasetConfig, Limit);
 }

@@ -17,11 +17,13 @@ public static class ElfVersionPatcher
     {
         var found = new List<(string, string, bool)>();
         Walk(elf, (lib, ver, flagsOffset) =>
-            found.Add((lib, ver, (BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(flagsOffset)) & VerFlgWeak) != 0)));
+            found.Add((lib, ver,
+                (BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(flagsOffset)) & VerFlgWeak) != 0)));
         return found;
     }
 
-    /// <summary>Sets VER_FLG_WEAK on every vernaux entry named <paramref name="version"/>. Returns how many entries changed.</summary>
+    /// <summary>Sets VER_FLG_WEAK on every vernaux entry named <paramref name="version"/>. Returns how many entries
+    /// changed.</summary>
     public static int MarkWeak(byte[] elf, string version)
     {
         int changed = 0;
@@ -63,7 +65,8 @@ public static class ElfVersionPatcher
                 int aux = vn + (int)BinaryPrimitives.ReadUInt32LittleEndian(span[(vn + 8)..]);
                 for (int a = 0; a < cnt; a++)
                 {
-                    string name = ReadString(span, strtab + (int)BinaryPrimitives.ReadUInt32LittleEndian(span[(aux + 8)..]));
+                    string name =
+                        ReadString(span, strtab + (int)BinaryPrimitives.ReadUInt32LittleEndian(span[(aux + 8)..]));
                     onVernaux(file, name, aux + 4);
                     aux += (int)BinaryPrimitives.ReadUInt32LittleEndian(span[(aux + 12)..]);
                 }

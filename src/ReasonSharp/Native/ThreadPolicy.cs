@@ -18,14 +18,16 @@ public static class ThreadPolicy
     public const string ThreadsVariable = "REASONSHARP_THREADS";
     public const string WaitPolicyVariable = "OMP_WAIT_POLICY";
 
-    /// <summary>Below this many parameters a model's ops are too short to gain from a second thread (BENCHMARKS.md).</summary>
+    /// <summary>Below this many parameters a model's ops are too short to gain from a second thread
+    /// (BENCHMARKS.md).</summary>
     public const long SingleThreadBelowParameters = 2_000_000;
 
     static int? _requested;
     static bool _loaded;
     static readonly object Gate = new();
 
-    /// <summary>The intra-op thread count fixed by <see cref="Request"/> or REASONSHARP_THREADS, or null for the automatic choice.</summary>
+    /// <summary>The intra-op thread count fixed by <see cref="Request"/> or REASONSHARP_THREADS, or null for the
+    /// automatic choice.</summary>
     public static int? RequestedThreads
     {
         get
@@ -40,7 +42,8 @@ public static class ThreadPolicy
     /// <summary>What the policy chose: wait policy and thread counts, for logs and reports.</summary>
     public static string Describe() =>
         $"{get_num_threads()} intra-op thread(s) ({(RequestedThreads is { } n ? $"fixed at {n}" : "automatic")}), " +
-        $"{get_num_interop_threads()} inter-op, {WaitPolicyVariable}={NativeEnvironment(WaitPolicyVariable) ?? "unset"}, {Cores} core(s)";
+        $"{get_num_interop_threads()} inter-op, " +
+        $"{WaitPolicyVariable}={NativeEnvironment(WaitPolicyVariable) ?? "unset"}, {Cores} core(s)";
 
     /// <summary>Fixes the intra-op thread count (the CLI's --threads); null returns to the automatic choice.</summary>
     public static void Request(int? threads)
@@ -73,7 +76,8 @@ public static class ThreadPolicy
         if (NativeEnvironment(WaitPolicyVariable) is null) SetNativeEnvironment(WaitPolicyVariable, "PASSIVE");
     }
 
-    /// <summary>Runs once libtorch has loaded: one inter-op thread, and the requested (or all) intra-op threads.</summary>
+    /// <summary>Runs once libtorch has loaded: one inter-op thread, and the requested (or all) intra-op
+    /// threads.</summary>
     internal static void AfterLoad()
     {
         lock (Gate)
@@ -108,7 +112,8 @@ public static class ThreadPolicy
     }
 
     [DllImport("libc", EntryPoint = "setenv")]
-    static extern int setenv([MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
+    static extern int setenv([MarshalAs(UnmanagedType.LPUTF8Str)] string name,
+        [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
 
     [DllImport("libc", EntryPoint = "getenv")]
     static extern IntPtr getenv([MarshalAs(UnmanagedType.LPUTF8Str)] string name);

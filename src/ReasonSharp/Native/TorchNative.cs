@@ -16,12 +16,13 @@ public static class TorchNative
     static bool _done;
     static IntPtr _patchedHandle;
 
-    /// <summary>What happened on this machine: "not needed", "patched: PATH", or the reason it could not be applied.</summary>
+    /// <summary>What happened on this machine: "not needed", "patched: PATH", or the reason it could not be
+    /// applied.</summary>
     public static string Status { get; private set; } = "not checked";
 
     /// <summary>
-    /// Call before the first TorchSharp operation: applies <see cref="ThreadPolicy"/>, then loads libtorch (patched where
-    /// needed). Idempotent and cheap after the first call.
+    /// Call before the first TorchSharp operation: applies <see cref="ThreadPolicy"/>, then loads libtorch (patched
+    /// where needed). Idempotent and cheap after the first call.
     /// </summary>
     public static void EnsureLoaded()
     {
@@ -67,8 +68,9 @@ public static class TorchNative
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new InvalidOperationException(
-                $"TorchSharp's {LibraryFile} needs {MissingVersion}, which this system's libstdc++ lacks, and the patched copy could not be written ({e.Message}). " +
-                "Set REASONSHARP_NATIVE_CACHE to a writable folder, or install a libstdc++ from GCC 13 or newer.", e);
+                $"TorchSharp's {LibraryFile} needs {MissingVersion}, which this system's libstdc++ lacks, and the " +
+                $"patched copy could not be written ({e.Message}). Set REASONSHARP_NATIVE_CACHE to a writable " +
+                $"folder, or install a libstdc++ from GCC 13 or newer.", e);
         }
         PreloadDependencies(Path.GetDirectoryName(original)!);
         _patchedHandle = NativeLibrary.Load(patched);
@@ -88,7 +90,8 @@ public static class TorchNative
         return dirs.Select(d => Path.Combine(d, LibraryFile)).FirstOrDefault(File.Exists);
     }
 
-    /// <summary>libLibTorchSharp's RUNPATH is $ORIGIN; the copy lives elsewhere, so its dependencies are loaded first by full path.</summary>
+    /// <summary>libLibTorchSharp's RUNPATH is $ORIGIN; the copy lives elsewhere, so its dependencies are loaded first
+    /// by full path.</summary>
     static void PreloadDependencies(string originalDir)
     {
         foreach (var dep in new[] { "libgomp-98b21ff3.so.1", "libc10.so", "libtorch_cpu.so", "libtorch.so" })
@@ -102,7 +105,8 @@ public static class TorchNative
     {
         var hash = Convert.ToHexString(SHA256.HashData(bytes))[..16].ToLowerInvariant();
         var cacheRoot = Environment.GetEnvironmentVariable("REASONSHARP_NATIVE_CACHE")
-            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create) is { Length: > 0 } local
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData,
+                Environment.SpecialFolderOption.Create) is { Length: > 0 } local
                 ? local : Path.GetTempPath(), "reasonsharp", "native");
         var dir = Path.Combine(cacheRoot, hash);
         var target = Path.Combine(dir, LibraryFile);
@@ -119,7 +123,8 @@ public static class TorchNative
     static bool IsPatched(byte[] elf) =>
         ElfVersionPatcher.RequiredVersions(elf).Where(r => r.Version == MissingVersion).All(r => r.Weak);
 
-    /// <summary>Whether the libstdc++ the loader would pick defines the version (read from its version definitions' strings).</summary>
+    /// <summary>Whether the libstdc++ the loader would pick defines the version (read from its version definitions'
+    /// strings).</summary>
     public static bool SystemHasVersion(string version)
     {
         if (!NativeLibrary.TryLoad("libstdc++.so.6", out var h)) return false;

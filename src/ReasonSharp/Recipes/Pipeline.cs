@@ -12,11 +12,13 @@ using YamlDotNet.RepresentationModel;
 
 namespace ReasonSharp.Recipes;
 
-/// <summary>A stage of a pipeline recipe: its name, type, optional explicit model, and its options (the rest of its mapping).</summary>
+/// <summary>A stage of a pipeline recipe: its name, type, optional explicit model, and its options (the rest of its
+/// mapping).</summary>
 public sealed record PipelineStage(string Name, string Type, string? Model, YamlMappingNode Options, int Line);
 
 /// <summary>A finished stage as recorded in pipeline_state.json.</summary>
-public sealed record FinishedStage(string Name, string Type, string Fingerprint, IReadOnlyDictionary<string, string> Outputs,
+public sealed record FinishedStage(string Name, string Type, string Fingerprint,
+    IReadOnlyDictionary<string, string> Outputs,
     IReadOnlyDictionary<string, double> Metrics, double Seconds);
 
 /// <summary>
@@ -44,7 +46,8 @@ public sealed partial class Pipeline
     /// <summary>Test hook: called before a stage runs (throw to simulate a kill).</summary>
     public Action<PipelineStage>? StageStarting { get; set; }
 
-    Pipeline(string source, string outputDir, IReadOnlyList<PipelineStage> stages) => (Source, OutputDir, Stages) = (source, outputDir, stages);
+    Pipeline(string source, string outputDir, IReadOnlyList<PipelineStage> stages) =>
+        (Source, OutputDir, Stages) = (source, outputDir, stages);
 
     public static Pipeline Load(string path, IEnumerable<string>? overrides = null)
     {
@@ -52,7 +55,8 @@ public sealed partial class Pipeline
         return Parse(File.ReadAllText(path), path, overrides);
     }
 
-    /// <summary>Parses a recipe. Overrides are `key=value` for the pipeline (output_dir, seed, device) or `stage.key=value` for a stage.</summary>
+    /// <summary>Parses a recipe. Overrides are `key=value` for the pipeline (output_dir, seed, device) or
+    /// `stage.key=value` for a stage.</summary>
     public static Pipeline Parse(string yaml, string source, IEnumerable<string>? overrides = null)
     {
         var stream = new YamlStream();
@@ -77,23 +81,27 @@ public sealed partial class Pipeline
                     stages.AddRange(list.Children.Select(node => ParseStage(node, source)));
                     break;
                 default:
-                    throw new ReasonSharpException($"{source}:{keyNode.Start.Line}: unknown pipeline key '{key}'; expected output_dir, seed, device, stages");
+                    throw new ReasonSharpException($"{source}:{keyNode.Start.Line}: unknown pipeline key '{key}'; " +
+                        $"expected output_dir, seed, device, stages");
             }
         }
         if (stages.Count == 0) throw new ReasonSharpException($"{source}: the pipeline has no stages");
         var duplicate = stages.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null) throw new ReasonSharpException($"{source}: stage name '{duplicate.Key}' is used twice");
+        if (duplicate is not null) throw new ReasonSharpException($"{source}: stage name '{duplicate.Key}' is used " +
+            $"twice");
         var pipeline = new Pipeline(source, outputDir, stages) { Seed = seed, Device = device };
         foreach (var item in overrides ?? []) pipeline.ApplyOverride(item);
         return pipeline;
     }
 
     static string Scalar(YamlNode node, string source, string key) =>
-        node is YamlScalarNode { Value: { } v } ? v : throw new ReasonSharpException($"{source}:{node.Start.Line}: '{key}' must be a single value");
+        node is YamlScalarNode { Value: { } v } ? v
+            : throw new ReasonSharpException($"{source}:{node.Start.Line}: '{key}' must be a single value");
 
     static PipelineStage ParseStage(YamlNode node, string source)
     {
-        if (node is not YamlMappingNode map) throw new ReasonSharpException($"{source}:{node.Start.Line}: each stage is a mapping with name and type");
+        if (node is not YamlMappingNode map) throw new ReasonSharpException($"{source}:{node.Start.Line}: each " +
+            $"stage is a mapping with name and type");
         string? name = null, type = null, model = null;
         var options = new YamlMappingNode();
         foreach (var (keyNode, value) in map.Children)
@@ -106,9 +114,12 @@ public sealed partial class Pipeline
                 default: options.Add(keyNode, value); break;
             }
         }
-        if (name is null || !NameRegex().IsMatch(name)) throw new ReasonSharpException($"{source}:{map.Start.Line}: a stage needs a 'name' of letters, digits, '_' or '-'");
+        if (name is null
+            || !NameRegex().IsMatch(name)) throw new ReasonSharpException($"{source}:{map.Start.Line}: a stage " +
+            $"needs a 'name' of letters, digits, '_' or '-'");
         if (type is null || JobRegistry.Find(type) is null)
-            throw new ReasonSharpException($"{source}:{map.Start.Line}: stage '{name}' has type '{type}'; expected one of {string.Join(", ", JobRegistry.Names)}");
+            throw new ReasonSharpException($"{source}:{map.Start.Line}: stage '{name}' has type '{type}'; expected " +
+                $"one of {string.Join(", ", JobRegistry.Names)}");
         return new PipelineStage(name, type, model, options, (int)map.Start.Line);
     }
 
@@ -126,10 +137,13 @@ public sealed partial class Pipeline
                 case "output_dir": OutputDir = value; return;
                 case "seed": Seed = long.Parse(value, CultureInfo.InvariantCulture); return;
                 case "device": Device = value; return;
-                default: throw new ReasonSharpException($"--set {key}: unknown pipeline key; expected output_dir, seed, device or STAGE.KEY");
+                default:
+                    throw new ReasonSharpException(
+                        $"--set {key}: unknown pipeline key; expected output_dir, seed, device or STAGE.KEY");
             }
         }
-        var stage = Stages.FirstOrDefault(s => s.Name == key[..dot]) ?? throw new ReasonSharpException($"--set {key}: no stage named '{key[..dot]}'");
+        var stage = Stages.FirstOrDefault(s => s.Name == key[..dot])
+            ?? throw new ReasonSharpException($"--set {key}: no stage named '{key[..dot]}'");
         var yaml = new YamlStream();
         yaml.Load(new StringReader(value.Length == 0 ? "''" : value));
         stage.Options.Children[new YamlScalarNode(key[(dot + 1)..])] = yaml.Documents[0].RootNode;
@@ -171,7 +185,9 @@ public sealed partial class Pipeline
             var context = Context(stage, stage.Model is null ? model : Resolve(stage.Model, outputs, stage), progress);
             var job = JobRegistry.Get(stage.Type, Source);
             var output = job.Run(JobRegistry.Bind(job, options, context, $"{Source} stage '{stage.Name}'"), context);
-            var record = new FinishedStage(stage.Name, stage.Type, fingerprint, output.Outputs, output.Metrics, clock.Elapsed.TotalSeconds);
+            var record =
+                new FinishedStage(stage.Name, stage.Type, fingerprint, output.Outputs, output.Metrics,
+                clock.Elapsed.TotalSeconds);
             finished.Add(record);
             SaveState(finished);
             outputs[stage.Name] = output.Outputs;
@@ -236,7 +252,8 @@ public sealed partial class Pipeline
         Stages.Select(s => s.Name).Append(RunReport.HtmlFile).Append(RunReport.PlotsFolder).ToHashSet();
 
     /// <summary>
-    /// Binds every stage's options without running anything, so a typo in the last stage fails before hours of training.
+    /// Binds every stage's options without running anything, so a typo in the last stage fails before hours of
+    /// training.
     /// References to earlier stages' outputs are checked by name; their values are placeholders.
     /// </summary>
     public void Check()
@@ -251,7 +268,8 @@ public sealed partial class Pipeline
         }
     }
 
-    /// <summary>A stage's job context: its folder, the model it works on, the pipeline's seed, device and rewards.</summary>
+    /// <summary>A stage's job context: its folder, the model it works on, the pipeline's seed, device and
+    /// rewards.</summary>
     RunContext Context(PipelineStage stage, string? model, ProgressDisplay progress) => new()
     {
         Name = stage.Name,
@@ -273,21 +291,29 @@ public sealed partial class Pipeline
         public IEnumerable<string> Values => [];
         public int Count => 0;
         public bool ContainsKey(string key) => true;
-        public IEnumerator<KeyValuePair<string, string>> GetEnumerator() => Enumerable.Empty<KeyValuePair<string, string>>().GetEnumerator();
+        public IEnumerator<KeyValuePair<string, string>> GetEnumerator() =>
+            Enumerable.Empty<KeyValuePair<string, string>>().GetEnumerator();
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     static string Describe(IReadOnlyDictionary<string, double> metrics) =>
-        metrics.Count == 0 ? "" : ": " + string.Join(", ", metrics.Select(kv => $"{kv.Key} {kv.Value.ToString("G4", CultureInfo.InvariantCulture)}"));
+        metrics.Count == 0 ? "" : ": "
+            + string.Join(", ",
+            metrics.Select(kv => $"{kv.Key} {kv.Value.ToString("G4", CultureInfo.InvariantCulture)}"));
 
-    /// <summary>Replaces ${stage.output} in every scalar of the stage's options with that stage's recorded output.</summary>
-    YamlMappingNode Substitute(YamlMappingNode options, Dictionary<string, IReadOnlyDictionary<string, string>> outputs, PipelineStage stage)
+    /// <summary>Replaces ${stage.output} in every scalar of the stage's options with that stage's recorded
+    /// output.</summary>
+    YamlMappingNode Substitute(YamlMappingNode options, Dictionary<string, IReadOnlyDictionary<string, string>> outputs,
+        PipelineStage stage)
     {
         YamlNode Walk(YamlNode node) => node switch
         {
-            YamlScalarNode s when s.Value is { } v && v.Contains("${") => new YamlScalarNode(Resolve(v, outputs, stage)) { Style = s.Style },
+            YamlScalarNode s when s.Value is { } v && v.Contains("${") =>
+                new YamlScalarNode(Resolve(v, outputs, stage)) { Style = s.Style },
             YamlSequenceNode seq => new YamlSequenceNode(seq.Children.Select(Walk)) { Style = seq.Style },
-            YamlMappingNode map => new YamlMappingNode(map.Children.Select(kv => new KeyValuePair<YamlNode, YamlNode>(kv.Key, Walk(kv.Value)))),
+            YamlMappingNode map =>
+                new YamlMappingNode(map.Children.Select(kv =>
+                new KeyValuePair<YamlNode, YamlNode>(kv.Key, Walk(kv.Value)))),
             _ => node,
         };
         return (YamlMappingNode)Walk(options);
@@ -299,14 +325,17 @@ public sealed partial class Pipeline
             var (name, key) = (m.Groups[1].Value, m.Groups[2].Value);
             if (name == "pipeline" && key == "output_dir") return OutputDir;
             if (!outputs.TryGetValue(name, out var produced))
-                throw new ReasonSharpException($"{Source}:{stage.Line}: stage '{stage.Name}' refers to ${{{name}.{key}}}, but no earlier stage is named '{name}'");
+                throw new ReasonSharpException($"{Source}:{stage.Line}: stage '{stage.Name}' refers to " +
+                    $"${{{name}.{key}}}, but no earlier stage is named '{name}'");
             return produced.TryGetValue(key, out var value) ? value
-                : throw new ReasonSharpException($"{Source}:{stage.Line}: stage '{stage.Name}' refers to ${{{name}.{key}}}; stage '{name}' produced {string.Join(", ", produced.Keys)}");
+                : throw new ReasonSharpException($"{Source}:{stage.Line}: stage '{stage.Name}' refers to " +
+                    $"${{{name}.{key}}}; stage '{name}' produced {string.Join(", ", produced.Keys)}");
         });
 
     string Fingerprint(PipelineStage stage, YamlMappingNode options)
     {
-        var text = new StringBuilder().Append(stage.Type).Append('|').Append(stage.Model).Append('|').Append(Seed).Append('|');
+        var text =
+            new StringBuilder().Append(stage.Type).Append('|').Append(stage.Model).Append('|').Append(Seed).Append('|');
         var serializer = new YamlStream(new YamlDocument(options));
         using var writer = new StringWriter(text);
         serializer.Save(writer, assignAnchors: false);
@@ -322,13 +351,16 @@ public sealed partial class Pipeline
     }
 
     void SaveState(List<FinishedStage> finished) =>
-        AtomicFile.WriteAllText(Path.Combine(OutputDir, StateFile), JsonSerializer.Serialize(finished, new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(Path.Combine(OutputDir, StateFile),
+            JsonSerializer.Serialize(finished, new JsonSerializerOptions { WriteIndented = true }));
 
     void WriteReport(IReadOnlyList<FinishedStage> finished)
     {
         var report = new RunReport($"Pipeline {Path.GetFileName(Source)}");
-        report.AddTable("Stages", ["stage", "type", "seconds", "outputs", "metrics"], finished.Select(f => (IReadOnlyList<string>)
-            [f.Name, f.Type, f.Seconds.ToString("F0", CultureInfo.InvariantCulture), string.Join(", ", f.Outputs.Select(kv => $"{kv.Key}: {kv.Value}")),
+        report.AddTable("Stages", ["stage", "type", "seconds", "outputs", "metrics"],
+            finished.Select(f => (IReadOnlyList<string>)
+            [f.Name, f.Type, f.Seconds.ToString("F0", CultureInfo.InvariantCulture),
+                string.Join(", ", f.Outputs.Select(kv => $"{kv.Key}: {kv.Value}")),
              Describe(f.Metrics).TrimStart(':', ' ')]));
         report.Write(OutputDir);
     }

@@ -1,14 +1,18 @@
 namespace ReasonSharp.Reporting;
 
-/// <summary>What a run's figures were measured on: the CPU model, the cores this process may use and the load.</summary>
+/// <summary>What a run's figures were measured on: the CPU model, the cores this process may use and the
+/// load.</summary>
 public static class MachineInfo
 {
     public static string CpuModel()
     {
         try
         {
-            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-            return line?.Split(':', 2)[1].Trim() ?? System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
+            var line =
+                File.ReadLines("/proc/cpuinfo").FirstOrDefault(l =>
+                l.StartsWith("model name", StringComparison.Ordinal));
+            return line?.Split(':', 2)[1].Trim()
+                ?? System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

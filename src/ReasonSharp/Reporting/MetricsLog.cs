@@ -26,8 +26,10 @@ public static class MetricsLog
     public static IReadOnlyList<string> NumericKeys(IEnumerable<JsonObject> lines) =>
         lines.SelectMany(l => l.Where(kv => Number(kv.Value) is not null).Select(kv => kv.Key)).Distinct().ToList();
 
-    /// <summary>The (x, y) points of <paramref name="key"/> over <paramref name="xKey"/>, from the lines that have both.</summary>
-    public static PlotSeries Series(IEnumerable<JsonObject> lines, string key, string xKey = "step", string? label = null)
+    /// <summary>The (x, y) points of <paramref name="key"/> over <paramref name="xKey"/>, from the lines that have
+    /// both.</summary>
+    public static PlotSeries Series(IEnumerable<JsonObject> lines, string key, string xKey = "step",
+        string? label = null)
     {
         var xs = new List<double>();
         var ys = new List<double>();
@@ -50,8 +52,10 @@ public static class MetricsLog
         return last;
     }
 
-    /// <summary>The finite number a JSON node holds, whatever its CLR type (parsed, long, int, double), else null.</summary>
+    /// <summary>The finite number a JSON node holds, whatever its CLR type (parsed, long, int, double), else
+    /// null.</summary>
     public static double? Number(JsonNode? node) =>
         node is JsonValue value && value.GetValueKind() == JsonValueKind.Number
-        && double.TryParse(value.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) ? d : null;
+        && double.TryParse(value.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d)
+            && double.IsFinite(d) ? d : null;
 }

@@ -11,7 +11,8 @@ public sealed class ProgressDisplay(TextWriter output, bool interactive)
     bool _barShown;
 
     public static ProgressDisplay ForConsole(bool disabled) =>
-        new(Console.Out, !disabled && !Console.IsOutputRedirected && Spectre.Console.AnsiConsole.Profile.Capabilities.Ansi);
+        new(Console.Out,
+            !disabled && !Console.IsOutputRedirected && Spectre.Console.AnsiConsole.Profile.Capabilities.Ansi);
 
     public void Update(long step, long maxSteps, double loss, double tokensPerSecond, TimeSpan eta)
     {
@@ -19,8 +20,10 @@ public sealed class ProgressDisplay(TextWriter output, bool interactive)
         const int width = 30;
         int filled = maxSteps > 0 ? (int)(width * step / maxSteps) : 0;
         var bar = new string('█', filled) + new string('░', width - filled);
-        output.Write($"\r\u001b[2K{bar} {step}/{maxSteps}  loss {loss.ToString("0.####", CultureInfo.InvariantCulture)}  " +
-                     $"{tokensPerSecond.ToString("0", CultureInfo.InvariantCulture)} tok/s  ETA {(int)eta.TotalHours}:{eta:mm\\:ss}");
+        output.Write($"\r\u001b[2K{bar} {step}/{maxSteps}  loss " +
+            $"{loss.ToString("0.####", CultureInfo.InvariantCulture)}  " +
+                     $"{tokensPerSecond.ToString("0", CultureInfo.InvariantCulture)} tok/s  ETA " +
+                     $"{(int)eta.TotalHours}:{eta:mm\\:ss}");
         output.Flush();
         _barShown = true;
     }

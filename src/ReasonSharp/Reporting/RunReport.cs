@@ -18,8 +18,10 @@ public sealed class RunReport(string title)
 
     abstract record Section(string Heading);
     sealed record TextSection(string Heading, string Text) : Section(Heading);
-    sealed record PlotSection(string Heading, string XLabel, string YLabel, IReadOnlyList<PlotSeries> Series, bool LogY) : Section(Heading);
-    sealed record TableSection(string Heading, IReadOnlyList<string> Headers, IReadOnlyList<IReadOnlyList<string>> Rows) : Section(Heading);
+    sealed record PlotSection(string Heading, string XLabel, string YLabel, IReadOnlyList<PlotSeries> Series,
+        bool LogY) : Section(Heading);
+    sealed record TableSection(string Heading, IReadOnlyList<string> Headers,
+        IReadOnlyList<IReadOnlyList<string>> Rows) : Section(Heading);
     sealed record SamplesSection(string Heading, IReadOnlyList<(string Label, string Text)> Samples) : Section(Heading);
 
     readonly List<Section> _sections = [];
@@ -29,7 +31,8 @@ public sealed class RunReport(string title)
     public RunReport AddText(string heading, string text) { _sections.Add(new TextSection(heading, text)); return this; }
 
     /// <summary>A line plot of one or more series (empty series are left out; a plot with none is not drawn).</summary>
-    public RunReport AddPlot(string heading, string xLabel, string yLabel, IEnumerable<PlotSeries> series, bool logY = false)
+    public RunReport AddPlot(string heading, string xLabel, string yLabel, IEnumerable<PlotSeries> series,
+        bool logY = false)
     {
         var nonEmpty = series.Where(s => s.X.Count > 0).ToList();
         if (nonEmpty.Count > 0) _sections.Add(new PlotSection(heading, xLabel, yLabel, nonEmpty, logY));
@@ -55,10 +58,13 @@ public sealed class RunReport(string title)
         var plotsFolder = Path.Combine(folder, PlotsFolder);
         Directory.CreateDirectory(plotsFolder);
         var html = new StringBuilder();
-        html.Append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>").Append(Encode(Title)).Append("</title><style>")
+        html.Append("<!DOCTYPE html>\n<html><head><meta " +
+            "charset=\"utf-8\"><title>").Append(Encode(Title)).Append("</title><style>")
             .Append("body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}")
-            .Append("table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}")
-            .Append("th{background:#f3f3f3}pre{background:#f7f7f7;padding:8px;white-space:pre-wrap;border-left:3px solid #ccc}")
+            .Append("table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px " +
+                "8px;text-align:left}")
+            .Append("th{background:#f3f3f3}pre{background:#f7f7f7;padding:8px;white-space:pre-wrap;border-left:3px " +
+                "solid #ccc}")
             .Append("img{max-width:100%}</style></head><body>\n<h1>").Append(Encode(Title)).Append("</h1>\n");
         int plotIndex = 0;
         foreach (var section in _sections)
@@ -75,8 +81,10 @@ public sealed class RunReport(string title)
                     html.Append($"<img src=\"{PlotsFolder}/{file}\" alt=\"{Encode(p.Heading)}\">\n");
                     break;
                 case TableSection t:
-                    html.Append("<table><tr>").AppendJoin("", t.Headers.Select(h => $"<th>{Encode(h)}</th>")).Append("</tr>\n");
-                    foreach (var row in t.Rows) html.Append("<tr>").AppendJoin("", row.Select(c => $"<td>{Encode(c)}</td>")).Append("</tr>\n");
+                    html.Append("<table><tr>").AppendJoin("",
+                        t.Headers.Select(h => $"<th>{Encode(h)}</th>")).Append("</tr>\n");
+                    foreach (var row in t.Rows) html.Append("<tr>").AppendJoin("",
+                        row.Select(c => $"<td>{Encode(c)}</td>")).Append("</tr>\n");
                     html.Append("</table>\n");
                     break;
                 case SamplesSection s:
@@ -85,7 +93,8 @@ public sealed class RunReport(string title)
                     break;
             }
         }
-        html.Append("<p><small>Generated ").Append(DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture)).Append(" by ReasonSharp.</small></p></body></html>\n");
+        html.Append("<p><small>Generated ").Append(DateTime.UtcNow.ToString("u",
+            CultureInfo.InvariantCulture)).Append(" by ReasonSharp.</small></p></body></html>\n");
         var path = Path.Combine(folder, HtmlFile);
         AtomicFile.WriteAllText(path, html.ToString());
         return path;
@@ -96,7 +105,8 @@ public sealed class RunReport(string title)
         var plot = new ScottPlot.Plot();
         foreach (var series in section.Series)
         {
-            var ys = section.LogY ? series.Y.Select(y => y > 0 ? Math.Log10(y) : double.NaN).ToArray() : series.Y.ToArray();
+            var ys = section.LogY ? series.Y.Select(y => y > 0 ? Math.Log10(y) : double.NaN).ToArray()
+                : series.Y.ToArray();
             var line = plot.Add.Scatter(series.X.ToArray(), ys);
             line.LegendText = series.Label;
             line.MarkerSize = series.X.Count > 60 ? 0 : 4;
@@ -112,7 +122,8 @@ public sealed class RunReport(string title)
 
     static string Slug(string text)
     {
-        var slug = new string(text.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-').ToArray()).Trim('-');
+        var slug =
+            new string(text.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-').ToArray()).Trim('-');
         return slug.Length == 0 ? "plot" : slug[..Math.Min(40, slug.Length)];
     }
 }

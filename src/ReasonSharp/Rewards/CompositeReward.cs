@@ -3,11 +3,14 @@ namespace ReasonSharp.Rewards;
 /// <summary>A reward function with its weight in the total.</summary>
 public sealed record WeightedReward(IRewardFunction Function, float Weight = 1f);
 
-/// <summary>One function's scores in a batch with its mean and sample std over the non-null values (null when none / fewer than two).</summary>
-public sealed record RewardFunctionScores(string Name, float Weight, float?[] Values, double? Mean, double? Std, int Count);
+/// <summary>One function's scores in a batch with its mean and sample std over the non-null values (null when none /
+/// fewer than two).</summary>
+public sealed record RewardFunctionScores(string Name, float Weight, float?[] Values, double? Mean, double? Std,
+    int Count);
 
 /// <summary>The weighted totals of a batch and each function's scores.</summary>
-public sealed record RewardScores(float[] Total, IReadOnlyList<RewardFunctionScores> Functions, double? TotalMean, double? TotalStd);
+public sealed record RewardScores(float[] Total, IReadOnlyList<RewardFunctionScores> Functions, double? TotalMean,
+    double? TotalStd);
 
 /// <summary>
 /// Several weighted reward functions computed together, exactly like TRL's GRPOTrainer: all functions run
@@ -23,15 +26,18 @@ public sealed class CompositeReward
     {
         if (rewards.Count == 0) throw new ReasonSharpException("a composite reward needs at least one reward function");
         var duplicate = rewards.GroupBy(r => r.Function.Name).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate != null) throw new ReasonSharpException($"reward function '{duplicate.Key}' appears twice; names must be unique");
+        if (duplicate != null) throw new ReasonSharpException($"reward function '{duplicate.Key}' appears twice; " +
+            $"names must be unique");
         foreach (var r in rewards)
-            if (!float.IsFinite(r.Weight)) throw new ReasonSharpException($"reward '{r.Function.Name}' has a non-finite weight {r.Weight}");
+            if (!float.IsFinite(r.Weight)) throw new ReasonSharpException($"reward '{r.Function.Name}' has a " +
+                $"non-finite weight {r.Weight}");
         Rewards = rewards;
     }
 
     public CompositeReward(params IRewardFunction[] functions) : this(functions.Select(f => new WeightedReward(f)).ToList()) { }
 
-    public async Task<RewardScores> ScoreAsync(IReadOnlyList<RewardInput> batch, CancellationToken cancellationToken = default)
+    public async Task<RewardScores> ScoreAsync(IReadOnlyList<RewardInput> batch,
+        CancellationToken cancellationToken = default)
     {
         var results = await Task.WhenAll(Rewards.Select(r => r.Function.ScoreAsync(batch, cancellationToken)));
         var functions = new List<RewardFunctionScores>();
@@ -41,7 +47,8 @@ public sealed class CompositeReward
             var values = results[f];
             var reward = Rewards[f];
             if (values.Length != batch.Count)
-                throw new ReasonSharpException($"reward '{reward.Function.Name}' returned {values.Length} scores for a batch of {batch.Count}");
+                throw new ReasonSharpException($"reward '{reward.Function.Name}' returned {values.Length} scores " +
+                    $"for a batch of {batch.Count}");
             for (var i = 0; i < values.Length; i++)
             {
                 if (values[i] is { } v)

@@ -37,7 +37,8 @@ public abstract class SampleReward(string name) : IRewardFunction
     protected abstract float? Score(RewardInput input);
 }
 
-/// <summary>A reward from a function: <c>new DelegateReward("short", i =&gt; i.Completion.Length &lt; 100 ? 1 : 0)</c>.</summary>
+/// <summary>A reward from a function: <c>new DelegateReward("short", i =&gt; i.Completion.Length &lt; 100 ? 1 :
+/// 0)</c>.</summary>
 public sealed class DelegateReward(string name, Func<RewardInput, float?> score) : SampleReward(name)
 {
     protected override float? Score(RewardInput input) => score(input);
@@ -46,7 +47,8 @@ public sealed class DelegateReward(string name, Func<RewardInput, float?> score)
 /// <summary>Helpers for batch rewards.</summary>
 public static class RewardBatch
 {
-    /// <summary>Runs <paramref name="work"/> for input <paramref name="index"/>, tagging input errors with that index.</summary>
+    /// <summary>Runs <paramref name="work"/> for input <paramref name="index"/>, tagging input errors with that
+    /// index.</summary>
     public static T At<T>(int index, Func<T> work)
     {
         try

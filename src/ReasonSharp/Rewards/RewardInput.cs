@@ -12,7 +12,8 @@ public sealed record RewardPrompt
     public static RewardPrompt FromText(string text) => new() { Text = text };
     public static RewardPrompt FromMessages(IReadOnlyList<ChatMessage> messages) => new() { Messages = messages };
 
-    /// <summary>The text, or the messages as "role: content" lines; also the key that groups completions of one prompt.</summary>
+    /// <summary>The text, or the messages as "role: content" lines; also the key that groups completions of one
+    /// prompt.</summary>
     public string AsText() => Text ?? string.Join("\n", (Messages ?? []).Select(m => $"{m.Role}: {m.Content}"));
 }
 
@@ -28,12 +29,15 @@ public sealed record RewardInput(
     IReadOnlyDictionary<string, JsonElement> Columns,
     int Step = 0)
 {
-    /// <summary>Convenience constructor: <paramref name="columns"/> is any object or dictionary serialisable to a JSON object.</summary>
-    public static RewardInput Create(string completion, object? columns = null, IReadOnlyList<int>? completionIds = null,
+    /// <summary>Convenience constructor: <paramref name="columns"/> is any object or dictionary serialisable to a JSON
+    /// object.</summary>
+    public static RewardInput Create(string completion, object? columns = null,
+        IReadOnlyList<int>? completionIds = null,
         RewardPrompt? prompt = null, int step = 0) =>
         new(prompt ?? RewardPrompt.Empty, completion, completionIds, RewardColumns.From(columns), step);
 
-    public bool HasColumn(string name) => Columns.TryGetValue(name, out var value) && value.ValueKind is not (JsonValueKind.Null or JsonValueKind.Undefined);
+    public bool HasColumn(string name) => Columns.TryGetValue(name, out var value)
+        && value.ValueKind is not (JsonValueKind.Null or JsonValueKind.Undefined);
 
     /// <summary>A column that must be a string (numbers are accepted and printed invariantly).</summary>
     public string RequireString(string column)
@@ -58,21 +62,25 @@ public sealed record RewardInput(
     public IReadOnlyList<long> RequireIntegerList(string column)
     {
         var value = Require(column);
-        if (value.ValueKind != JsonValueKind.Array) throw new RewardInputException(column, $"expected a list of integers, got {Describe(value)}");
+        if (value.ValueKind != JsonValueKind.Array) throw new RewardInputException(column,
+            $"expected a list of integers, got {Describe(value)}");
         return value.EnumerateArray().Select((e, i) => e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out var n)
             ? n : throw new RewardInputException(column, $"item {i} is {Describe(e)}, expected an integer")).ToList();
     }
 
     public JsonElement Require(string column)
     {
-        if (!Columns.TryGetValue(column, out var value) || value.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+        if (!Columns.TryGetValue(column, out var value)
+            || value.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
             throw new RewardInputException(column, "the column is missing");
         return value;
     }
 
     /// <summary>The token ids, or an error naming the reward that needs them.</summary>
     public IReadOnlyList<int> RequireCompletionIds(string reward) =>
-        CompletionIds ?? throw new RewardInputException("completion_ids", $"the '{reward}' reward measures length in tokens and needs the completion's token ids");
+        CompletionIds
+            ?? throw new RewardInputException("completion_ids",
+            $"the '{reward}' reward measures length in tokens and needs the completion's token ids");
 
     internal static string Describe(JsonElement value)
     {
@@ -81,9 +89,11 @@ public sealed record RewardInput(
     }
 }
 
-/// <summary>A reward input lacks a field or has one of the wrong shape. <see cref="Index"/> is the input's position in its batch.</summary>
+/// <summary>A reward input lacks a field or has one of the wrong shape. <see cref="Index"/> is the input's position in
+/// its batch.</summary>
 public sealed class RewardInputException(string field, string problem, int index = -1)
-    : ReasonSharpException(index >= 0 ? $"completion {index}: field '{field}': {problem}" : $"field '{field}': {problem}")
+    : ReasonSharpException(index >= 0 ? $"completion {index}: field '{field}': {problem}"
+        : $"field '{field}': {problem}")
 {
     public string Field { get; } = field;
     public string Problem { get; } = problem;
@@ -102,7 +112,8 @@ public static class RewardColumns
     {
         if (columns == null) return Empty;
         var element = columns is JsonElement json ? json : JsonSerializer.SerializeToElement(columns);
-        if (element.ValueKind != JsonValueKind.Object) throw new ReasonSharpException($"reward columns must be a JSON object, got {element.ValueKind}");
+        if (element.ValueKind != JsonValueKind.Object) throw new ReasonSharpException($"reward columns must be a " +
+            $"JSON object, got {element.ValueKind}");
         return element.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone());
     }
 }

@@ -31,23 +31,30 @@ public static class RewardJsonl
             {
                 throw new ReasonSharpException($"{path} line {lineNumber}: not valid JSON: {e.Message}");
             }
-            if (root.ValueKind != JsonValueKind.Object) throw new ReasonSharpException($"{path} line {lineNumber}: expected a JSON object, got {root.ValueKind}");
+            if (root.ValueKind != JsonValueKind.Object) throw new ReasonSharpException($"{path} line {lineNumber}: " +
+                $"expected a JSON object, got {root.ValueKind}");
             string Where(string field) => $"{path} line {lineNumber}: field '{field}'";
             if (!root.TryGetProperty("completion", out var completionValue))
-                throw new ReasonSharpException($"{Where("completion")}: missing (expected a string or a list of messages)");
+                throw new ReasonSharpException($"{Where("completion")}: missing (expected a string or a list of " +
+                    $"messages)");
             var completion = Text(completionValue, Where("completion"));
-            var prompt = root.TryGetProperty("prompt", out var promptValue) ? Prompt(promptValue, Where("prompt")) : RewardPrompt.Empty;
+            var prompt = root.TryGetProperty("prompt", out var promptValue) ? Prompt(promptValue, Where("prompt"))
+                : RewardPrompt.Empty;
             IReadOnlyList<int>? ids = null;
             if (root.TryGetProperty("completion_ids", out var idsValue) && idsValue.ValueKind != JsonValueKind.Null)
             {
-                if (idsValue.ValueKind != JsonValueKind.Array || idsValue.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out _)))
+                if (idsValue.ValueKind != JsonValueKind.Array
+                    || idsValue.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out _)))
                     throw new ReasonSharpException($"{Where("completion_ids")}: expected a list of integer token ids");
                 ids = idsValue.EnumerateArray().Select(e => e.GetInt32()).ToList();
             }
             var step = 0;
-            if (root.TryGetProperty("step", out var stepValue) && (stepValue.ValueKind != JsonValueKind.Number || !stepValue.TryGetInt32(out step)))
+            if (root.TryGetProperty("step", out var stepValue)
+                && (stepValue.ValueKind != JsonValueKind.Number || !stepValue.TryGetInt32(out step)))
                 throw new ReasonSharpException($"{Where("step")}: expected an integer");
-            var columns = root.EnumerateObject().Where(p => !Reserved.Contains(p.Name)).ToDictionary(p => p.Name, p => p.Value.Clone());
+            var columns =
+                root.EnumerateObject().Where(p => !Reserved.Contains(p.Name)).ToDictionary(p => p.Name,
+                p => p.Value.Clone());
             rows.Add(new RewardRow(checked((int)lineNumber), new RewardInput(prompt, completion, ids, columns, step)));
         }
         if (rows.Count == 0) throw new ReasonSharpException($"{path}: no rows");
@@ -63,20 +70,26 @@ public static class RewardJsonl
     }
 
     static RewardPrompt Prompt(JsonElement value, string where) =>
-        value.ValueKind == JsonValueKind.String ? RewardPrompt.FromText(value.GetString()!) : RewardPrompt.FromMessages(Messages(value, where));
+        value.ValueKind == JsonValueKind.String ? RewardPrompt.FromText(value.GetString()!)
+            : RewardPrompt.FromMessages(Messages(value, where));
 
     static List<ChatMessage> Messages(JsonElement value, string where)
     {
-        if (value.ValueKind != JsonValueKind.Array) throw new ReasonSharpException($"{where}: expected a string or a list of {{role, content}} messages, got {value.ValueKind}");
+        if (value.ValueKind != JsonValueKind.Array) throw new ReasonSharpException($"{where}: expected a string or " +
+            $"a list of {{role, content}} messages, got {value.ValueKind}");
         return value.EnumerateArray().Select((m, i) =>
-            m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var role) && role.ValueKind == JsonValueKind.String
+            m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var role)
+                && role.ValueKind == JsonValueKind.String
             && m.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String
                 ? new ChatMessage(role.GetString()!, content.GetString()!)
-                : throw new ReasonSharpException($"{where}: message {i} must have string 'role' and 'content'")).ToList();
+                : throw new ReasonSharpException($"{where}: message {i} must have string 'role' and " +
+                    $"'content'")).ToList();
     }
 
-    /// <summary>Scores the rows, writing one JSON line per row to <paramref name="output"/>; returns the summary line.</summary>
-    public static async Task<string> ScoreAsync(CompositeReward composite, IReadOnlyList<RewardRow> rows, string path, int batchSize,
+    /// <summary>Scores the rows, writing one JSON line per row to <paramref name="output"/>; returns the summary
+    /// line.</summary>
+    public static async Task<string> ScoreAsync(CompositeReward composite, IReadOnlyList<RewardRow> rows, string path,
+        int batchSize,
         TextWriter output, CancellationToken cancellationToken = default)
     {
         var size = batchSize <= 0 ? rows.Count : batchSize;
@@ -110,7 +123,8 @@ public static class RewardJsonl
                 }));
                 totals.Add(scores.Total[i]);
             }
-            foreach (var f in scores.Functions) perFunction[f.Name].AddRange(f.Values.Where(v => v.HasValue).Select(v => (double)v!.Value));
+            foreach (var f in scores.Functions) perFunction[f.Name].AddRange(f.Values.Where(v => v.HasValue).Select(v =>
+                (double)v!.Value));
         }
         var metadata = new Dictionary<string, string>();
         foreach (var r in composite.Rewards)
@@ -159,7 +173,9 @@ public static class RewardJsonl
     static string Json(Action<Utf8JsonWriter> write)
     {
         using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var writer =
+            new Utf8JsonWriter(stream,
+            new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             writer.WriteStartObject();
             write(writer);

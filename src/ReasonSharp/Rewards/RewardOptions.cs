@@ -25,10 +25,12 @@ public sealed class RewardOptions
     }
 
     public double GetDouble(string key, double defaultValue) => Parse(key, defaultValue,
-        (string s, out double v) => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out v) && double.IsFinite(v), "a number");
+        (string s, out double v) => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out v)
+            && double.IsFinite(v), "a number");
 
     public int GetInt(string key, int defaultValue) => Parse(key, defaultValue,
-        (string s, out int v) => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out v), "an integer");
+        (string s, out int v) => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out v),
+        "an integer");
 
     public bool GetBool(string key, bool defaultValue) => Parse(key, defaultValue, bool.TryParse, "true or false");
 
@@ -38,7 +40,8 @@ public sealed class RewardOptions
     {
         var text = GetOptionalString(key);
         if (text == null) return defaultValue;
-        return parse(text.Trim(), out var value) ? value : throw new ReasonSharpException($"option '{key}': expected {expected}, got '{text}'");
+        return parse(text.Trim(), out var value) ? value
+            : throw new ReasonSharpException($"option '{key}': expected {expected}, got '{text}'");
     }
 
     /// <summary>Fails on keys no getter has read, naming the reward and its known options.</summary>
@@ -47,7 +50,8 @@ public sealed class RewardOptions
         var unknown = _values.Keys.Where(k => !_known.Contains(k)).ToList();
         if (unknown.Count > 0)
             throw new ReasonSharpException($"unknown option '{unknown[0]}' for reward '{reward}'; known options: " +
-                                           (_known.Count == 0 ? "none" : string.Join(", ", _known.Order(StringComparer.Ordinal))));
+                                           (_known.Count == 0 ? "none"
+                                               : string.Join(", ", _known.Order(StringComparer.Ordinal))));
     }
 }
 
@@ -70,12 +74,14 @@ public sealed record RewardSpec(string Name, float Weight = 1f, IReadOnlyDiction
             var options = new Dictionary<string, string>(StringComparer.Ordinal);
             if (open >= 0)
             {
-                if (!trimmed.EndsWith(')')) throw new ReasonSharpException($"reward '{name}': options must end with ')' in '{trimmed}'");
+                if (!trimmed.EndsWith(')')) throw new ReasonSharpException($"reward '{name}': options must end " +
+                    $"with ')' in '{trimmed}'");
                 foreach (var pair in SplitTopLevel(trimmed[(open + 1)..^1], ','))
                 {
                     if (pair.Trim().Length == 0) continue;
                     var eq = pair.IndexOf('=');
-                    if (eq <= 0) throw new ReasonSharpException($"reward '{name}': option '{pair.Trim()}' must be key=value");
+                    if (eq <= 0) throw new ReasonSharpException($"reward '{name}': option '{pair.Trim()}' must be " +
+                        $"key=value");
                     options[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
                 }
             }

@@ -5,7 +5,8 @@ public static class RewardSpecs
 {
     public static CompositeReward Create(RewardRegistry registry, string spec)
     {
-        if (string.IsNullOrWhiteSpace(spec)) throw new ReasonSharpException("reward: expected one or more reward names, e.g. accuracy or accuracy,format");
+        if (string.IsNullOrWhiteSpace(spec)) throw new ReasonSharpException("reward: expected one or more reward " +
+            "names, e.g. accuracy or accuracy,format");
         try { return registry.CreateComposite(spec); }
         catch (ReasonSharpException e) { throw new ReasonSharpException($"reward: {e.Message}", e); }
     }

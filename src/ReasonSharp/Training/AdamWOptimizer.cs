@@ -24,22 +24,27 @@ public sealed class AdamWOptimizer : IDisposable
     readonly double _beta1, _beta2, _eps;
 
     /// <param name="parameters">The trainable parameters by name, each with its weight decay.</param>
-    public AdamWOptimizer(IEnumerable<(string Name, Parameter Parameter, double WeightDecay)> parameters, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
+    public AdamWOptimizer(IEnumerable<(string Name, Parameter Parameter, double WeightDecay)> parameters,
+        double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
     {
         using var _ = no_grad();
         _slots = parameters.Select(p => new Slot(p.Name, p.Parameter, p.WeightDecay)).ToList();
         (_beta1, _beta2, _eps) = (beta1, beta2, eps);
     }
 
-    /// <summary>The trainable parameters of a model (requires_grad), with weight decay on matrices only unless weight_decay_all_parameters.</summary>
+    /// <summary>The trainable parameters of a model (requires_grad), with weight decay on matrices only unless
+    /// weight_decay_all_parameters.</summary>
     public static AdamWOptimizer ForModel(nn.Module model, TrainingOptions options) =>
-        new(TrainableParameters(model).Select(p => (p.Name, p.Parameter, DecaysByDefault(p.Name, p.Parameter) || options.WeightDecayAllParameters ? options.WeightDecay : 0.0)),
+        new(TrainableParameters(model).Select(p =>
+            (p.Name, p.Parameter,
+            DecaysByDefault(p.Name, p.Parameter) || options.WeightDecayAllParameters ? options.WeightDecay : 0.0)),
             options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon);
 
     public static IEnumerable<(string Name, Parameter Parameter)> TrainableParameters(nn.Module model) =>
         model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter));
 
-    /// <summary>Norm weights, biases and embeddings are not decayed (they are vectors or lookup tables, not projections).</summary>
+    /// <summary>Norm weights, biases and embeddings are not decayed (they are vectors or lookup tables, not
+    /// projections).</summary>
     public static bool DecaysByDefault(string name, Tensor parameter) =>
         parameter.dim() >= 2 && !name.Contains("embed_tokens") && !name.EndsWith(".bias") && !name.Contains("norm");
 
@@ -47,7 +52,8 @@ public sealed class AdamWOptimizer : IDisposable
     public IReadOnlyList<Parameter> Parameters => _slots.Select(s => s.Parameter).ToList();
     public double WeightDecayOf(string name) => _slots.Single(s => s.Name == name).WeightDecay;
 
-    /// <summary>One update with learning rate <paramref name="lr"/>; parameters without a gradient are left as they are.</summary>
+    /// <summary>One update with learning rate <paramref name="lr"/>; parameters without a gradient are left as they
+    /// are.</summary>
     public void Step(double lr)
     {
         using var _ = no_grad();
@@ -73,7 +79,8 @@ public sealed class AdamWOptimizer : IDisposable
         foreach (var slot in _slots) slot.Parameter.grad = null;
     }
 
-    /// <summary>The state as named tensors: state.NAME.exp_avg, state.NAME.exp_avg_sq, state.NAME.step (int64 [1]).</summary>
+    /// <summary>The state as named tensors: state.NAME.exp_avg, state.NAME.exp_avg_sq, state.NAME.step (int64
+    /// [1]).</summary>
     public List<(string Name, Tensor Tensor)> StateTensors()
     {
         var tensors = new List<(string, Tensor)>();
@@ -92,7 +99,8 @@ public sealed class AdamWOptimizer : IDisposable
         SafetensorsWriter.Write(path, StateTensors());
     }
 
-    /// <summary>Restores the state saved by <see cref="Save"/>; every parameter must be present with its shape.</summary>
+    /// <summary>Restores the state saved by <see cref="Save"/>; every parameter must be present with its
+    /// shape.</summary>
     public void Load(string path)
     {
         using var file = SafetensorsFile.Open(path);
@@ -102,12 +110,17 @@ public sealed class AdamWOptimizer : IDisposable
             {
                 var key = $"state.{slot.Name}.{suffix}";
                 if (!file.Entries.TryGetValue(key, out var entry)) problems.Add($"missing key '{key}'");
-                else if (!entry.Shape.SequenceEqual(target.shape)) problems.Add($"key '{key}' has shape [{string.Join(", ", entry.Shape)}], expected [{string.Join(", ", target.shape)}]");
+                else if (!entry.Shape.SequenceEqual(target.shape)) problems.Add($"key '{key}' has shape " +
+                    $"[{string.Join(", ", entry.Shape)}], expected [{string.Join(", ", target.shape)}]");
             }
-        var expected = _slots.SelectMany(s => new[] { $"state.{s.Name}.exp_avg", $"state.{s.Name}.exp_avg_sq", $"state.{s.Name}.step" }).ToHashSet();
-        problems.AddRange(file.Entries.Keys.Where(k => !expected.Contains(k)).Select(k => $"unexpected key '{k}' (no such trainable parameter)"));
+        var expected =
+            _slots.SelectMany(s =>
+            new[] { $"state.{s.Name}.exp_avg", $"state.{s.Name}.exp_avg_sq", $"state.{s.Name}.step" }).ToHashSet();
+        problems.AddRange(file.Entries.Keys.Where(k => !expected.Contains(k)).Select(k =>
+            $"unexpected key '{k}' (no such trainable parameter)"));
         if (problems.Count > 0)
-            throw new ReasonSharpException($"{path}: the optimizer state does not match the trainable parameters:\n  " + string.Join("\n  ", problems));
+            throw new ReasonSharpException($"{path}: the optimizer state does not match the trainable parameters:\n  "
+                + string.Join("\n  ", problems));
         using var _ = no_grad();
         foreach (var slot in _slots)
         {

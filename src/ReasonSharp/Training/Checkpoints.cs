@@ -28,22 +28,27 @@ public static partial class Checkpoints
             .ToList();
     }
 
-    /// <summary>Resolves resume_from_checkpoint: "latest" is the newest complete checkpoint of the run; anything else is a folder.</summary>
+    /// <summary>Resolves resume_from_checkpoint: "latest" is the newest complete checkpoint of the run; anything else
+    /// is a folder.</summary>
     public static string Resolve(string spec, string outputDir)
     {
         if (spec == "latest")
         {
             var all = List(outputDir);
-            if (all.Count == 0) throw new ReasonSharpException($"resume_from_checkpoint is 'latest' but {outputDir} holds no complete {Prefix}N folder");
+            if (all.Count == 0) throw new ReasonSharpException($"resume_from_checkpoint is 'latest' but " +
+                $"{outputDir} holds no complete {Prefix}N folder");
             return all[^1].Path;
         }
-        if (!Directory.Exists(spec)) throw new ReasonSharpException($"resume_from_checkpoint: folder '{spec}' not found");
+        if (!Directory.Exists(spec)) throw new ReasonSharpException($"resume_from_checkpoint: folder '{spec}' not " +
+            $"found");
         if (!File.Exists(System.IO.Path.Combine(spec, TrainerStateFile)))
-            throw new ReasonSharpException($"resume_from_checkpoint: '{spec}' has no {TrainerStateFile}; it is not a complete checkpoint");
+            throw new ReasonSharpException($"resume_from_checkpoint: '{spec}' has no {TrainerStateFile}; it is not " +
+                $"a complete checkpoint");
         return spec;
     }
 
-    /// <summary>Writes checkpoint-{step} atomically: <paramref name="writeContents"/> fills a temporary folder that is then renamed.</summary>
+    /// <summary>Writes checkpoint-{step} atomically: <paramref name="writeContents"/> fills a temporary folder that is
+    /// then renamed.</summary>
     public static string Write(string outputDir, long step, Action<string> writeContents)
     {
         var final = System.IO.Path.Combine(outputDir, $"{Prefix}{step}");
@@ -81,8 +86,8 @@ public static partial class Checkpoints
     }
 
     /// <summary>
-    /// Cleans up after interrupted writes: deletes checkpoint-N.tmp-* folders, and puts a checkpoint-N.old-* back in place
-    /// when the kill came between moving it aside and renaming its replacement (else deletes it).
+    /// Cleans up after interrupted writes: deletes checkpoint-N.tmp-* folders, and puts a checkpoint-N.old-* back in
+    /// place when the kill came between moving it aside and renaming its replacement (else deletes it).
     /// </summary>
     public static void RemoveIncomplete(string outputDir)
     {

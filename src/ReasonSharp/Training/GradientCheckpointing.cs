@@ -21,7 +21,8 @@ public static class GradientCheckpointing
     public static long Recomputations => Interlocked.Read(ref _recomputations);
     static long _recomputations;
 
-    public static bool IsEnabled(CausalLM model) => model.Model.LayerRunner == (Func<DecoderLayer, Tensor, Tensor, Tensor, Tensor?, KvCache?, Tensor>)RunLayer;
+    public static bool IsEnabled(CausalLM model) =>
+        model.Model.LayerRunner == (Func<DecoderLayer, Tensor, Tensor, Tensor, Tensor?, KvCache?, Tensor>)RunLayer;
 
     static Tensor RunLayer(DecoderLayer layer, Tensor hidden, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
     {
@@ -33,7 +34,8 @@ public static class GradientCheckpointing
         return CheckpointedLayer.apply(hidden, cos, sin, mask, layer);
     }
 
-    /// <summary>The random states a layer's forward may draw from: torch's global CPU generator and the generators its modules own.</summary>
+    /// <summary>The random states a layer's forward may draw from: torch's global CPU generator and the generators its
+    /// modules own.</summary>
     sealed class RandomStates : IDisposable
     {
         readonly Tensor _global;
@@ -46,7 +48,8 @@ public static class GradientCheckpointing
             layer.modules().OfType<IHasGenerator>().Select(m => m.Generator).OfType<Generator>().Distinct()
                 .Select(g => (g, g.get_state().DetachFromDisposeScope())).ToList());
 
-        /// <summary>Sets the captured states, runs <paramref name="action"/>, then puts the current states back.</summary>
+        /// <summary>Sets the captured states, runs <paramref name="action"/>, then puts the current states
+        /// back.</summary>
         public T Replay<T>(Func<T> action)
         {
             var current = CurrentStatesOf(this);
@@ -82,7 +85,8 @@ public static class GradientCheckpointing
         // vars: hidden, cos, sin, mask (may be null), layer.
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
-            var (hidden, cos, sin, mask, layer) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], vars[3] as Tensor, (DecoderLayer)vars[4]);
+            var (hidden, cos, sin, mask, layer) =
+                ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], vars[3] as Tensor, (DecoderLayer)vars[4]);
             ctx.save_for_backward([hidden, cos, sin, mask!]);
             ctx.save_data("layer", layer);
             ctx.save_data("rng", RandomStates.Capture(layer));

@@ -4,11 +4,13 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Training;
 
-/// <summary>A token sequence to train on. <paramref name="LossMask"/>[i] says whether token i is a target (predicted from tokens before it); null means every token.</summary>
+/// <summary>A token sequence to train on. <paramref name="LossMask"/>[i] says whether token i is a target (predicted
+/// from tokens before it); null means every token.</summary>
 public sealed record TokenSequence(long[] InputIds, bool[]? LossMask = null)
 {
     /// <summary>
-    /// For a row packed from several sequences: their lengths, in order, summing to the row's length (null: one sequence).
+    /// For a row packed from several sequences: their lengths, in order, summing to the row's length (null: one
+    /// sequence).
     /// Each packed sequence gets position ids from 0 and its own sequence id, so attention never crosses them, and its
     /// first token is never a target (nothing of its own precedes it).
     /// </summary>
@@ -20,9 +22,12 @@ public static class LanguageModelLoss
 {
     public const long IgnoreIndex = -100;
 
-    /// <summary>Sum of the cross-entropy over labelled positions and their count (and correct top-1 predictions).</summary>
-    /// <param name="labels">[B, T] aligned with the inputs: labels[b, t] is the target of position t (IgnoreIndex where none); shifted here.</param>
-    public static (Tensor Sum, long Count, long Correct) NextTokenCrossEntropy(CausalLM model, Tensor inputIds, Tensor labels,
+    /// <summary>Sum of the cross-entropy over labelled positions and their count (and correct top-1
+    /// predictions).</summary>
+    /// <param name="labels">[B, T] aligned with the inputs: labels[b, t] is the target of position t (IgnoreIndex where
+    /// none); shifted here.</param>
+    public static (Tensor Sum, long Count, long Correct) NextTokenCrossEntropy(CausalLM model, Tensor inputIds,
+        Tensor labels,
         Tensor? positionIds = null, Tensor? attentionMask = null, Tensor? sequenceIds = null)
     {
         using var scope = NewDisposeScope();
@@ -47,7 +52,8 @@ public sealed class TokenBatch : MicroBatch
 {
     /// <summary>[B, T] token ids.</summary>
     public required Tensor InputIds { get; init; }
-    /// <summary>[B, T] targets aligned with the inputs (shifted by the loss), IgnoreIndex for padding and masked tokens.</summary>
+    /// <summary>[B, T] targets aligned with the inputs (shifted by the loss), IgnoreIndex for padding and masked
+    /// tokens.</summary>
     public required Tensor Labels { get; init; }
     /// <summary>[B, T] positions restarting at 0 for each packed sequence; null when no row is packed.</summary>
     public Tensor? PositionIds { get; init; }
@@ -65,12 +71,15 @@ public sealed class TokenBatch : MicroBatch
 }
 
 /// <summary>
-/// Causal language modelling on a fixed list of token sequences: shuffled each epoch (seeded, so the order is a function
-/// of seed and epoch), right-padded micro-batches of per_device_train_batch_size, token-mean loss over the targets.
-/// The SFT trainer builds its sequences (chat template, assistant mask, truncation, packing) and hands them to this task;
+/// Causal language modelling on a fixed list of token sequences: shuffled each epoch (seeded, so the order is a
+/// function of seed and epoch), right-padded micro-batches of per_device_train_batch_size, token-mean loss over the
+/// targets.
+/// The SFT trainer builds its sequences (chat template, assistant mask, truncation, packing) and hands them to this
+/// task;
 /// batches with packed rows carry position ids and sequence ids (see <see cref="TokenSequence.PackedLengths"/>).
 /// </summary>
-public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IReadOnlyList<TokenSequence>? eval = null, long padTokenId = 0, bool shuffle = true)
+public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IReadOnlyList<TokenSequence>? eval = null,
+    long padTokenId = 0, bool shuffle = true)
     : ITrainingTask
 {
     int _batchSize, _accumulation;
@@ -89,11 +98,15 @@ public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IRe
         if (train.Count == 0) throw new ReasonSharpException("the training set is empty");
         foreach (var (sequence, index) in train.Concat(eval ?? []).Select((s, i) => (s, i)))
         {
-            if (sequence.InputIds.Length < 2) throw new ReasonSharpException($"sequence {index} has {sequence.InputIds.Length} tokens; at least 2 are needed to predict one");
+            if (sequence.InputIds.Length < 2) throw new ReasonSharpException($"sequence {index} has " +
+                $"{sequence.InputIds.Length} tokens; at least 2 are needed to predict one");
             if (sequence.LossMask is { } mask && mask.Length != sequence.InputIds.Length)
-                throw new ReasonSharpException($"sequence {index}: loss mask has {mask.Length} entries for {sequence.InputIds.Length} tokens");
-            if (sequence.PackedLengths is { } lengths && (lengths.Any(l => l < 1) || lengths.Sum() != sequence.InputIds.Length))
-                throw new ReasonSharpException($"sequence {index}: packed lengths [{string.Join(", ", lengths)}] must be positive and sum to its {sequence.InputIds.Length} tokens");
+                throw new ReasonSharpException($"sequence {index}: loss mask has {mask.Length} entries for " +
+                    $"{sequence.InputIds.Length} tokens");
+            if (sequence.PackedLengths is { } lengths
+                && (lengths.Any(l => l < 1) || lengths.Sum() != sequence.InputIds.Length))
+                throw new ReasonSharpException($"sequence {index}: packed lengths [{string.Join(", ", lengths)}] " +
+                    $"must be positive and sum to its {sequence.InputIds.Length} tokens");
         }
         _batchSize = context.Options.PerDeviceTrainBatchSize;
         _accumulation = context.Options.GradientAccumulationSteps;
@@ -105,7 +118,8 @@ public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IRe
         if (_nextBatch >= BatchesPerEpoch) { _epoch++; _nextBatch = 0; }
         if (_orderEpoch != _epoch)
         {
-            _order = shuffle ? TrainingRandom.Derive(_seed, _epoch).Permutation(train.Count) : Enumerable.Range(0, train.Count).ToArray();
+            _order = shuffle ? TrainingRandom.Derive(_seed, _epoch).Permutation(train.Count)
+                : Enumerable.Range(0, train.Count).ToArray();
             _orderEpoch = _epoch;
         }
         var batches = new List<MicroBatch>();
@@ -169,13 +183,15 @@ public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IRe
     }
 
     static (Tensor Sum, long Count, long Correct) Loss(CausalLM model, TokenBatch batch) =>
-        LanguageModelLoss.NextTokenCrossEntropy(model, batch.InputIds, batch.Labels, batch.PositionIds, sequenceIds: batch.SequenceIds);
+        LanguageModelLoss.NextTokenCrossEntropy(model, batch.InputIds, batch.Labels, batch.PositionIds,
+            sequenceIds: batch.SequenceIds);
 
     public LossResult ComputeLoss(TrainingContext context, MicroBatch batch)
     {
         var b = (TokenBatch)batch;
         var (sum, count, correct) = Loss(context.Model, b);
-        var metrics = new Dictionary<string, double> { ["mean_token_accuracy"] = count == 0 ? 0 : (double)correct / count };
+        var metrics =
+            new Dictionary<string, double> { ["mean_token_accuracy"] = count == 0 ? 0 : (double)correct / count };
         return new LossResult(sum.div_(Math.Max(1, count)), metrics);
     }
 
@@ -201,7 +217,9 @@ public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IRe
 
     public void LoadState(JsonNode state)
     {
-        _epoch = state["epoch"]?.GetValue<long>() ?? throw new ReasonSharpException("task state: missing field 'epoch'");
-        _nextBatch = state["next_batch"]?.GetValue<long>() ?? throw new ReasonSharpException("task state: missing field 'next_batch'");
+        _epoch = state["epoch"]?.GetValue<long>()
+            ?? throw new ReasonSharpException("task state: missing field 'epoch'");
+        _nextBatch = state["next_batch"]?.GetValue<long>()
+            ?? throw new ReasonSharpException("task state: missing field 'next_batch'");
     }
 }

@@ -6,9 +6,12 @@ namespace ReasonSharp.Training;
 /// </summary>
 public sealed record LearningRateSchedule(string Type, long WarmupSteps, long TotalSteps)
 {
-    /// <summary>Warmup as transformers computes it: warmup_steps when positive, else ceil(warmup_ratio · total).</summary>
+    /// <summary>Warmup as transformers computes it: warmup_steps when positive, else ceil(warmup_ratio ·
+    /// total).</summary>
     public static LearningRateSchedule FromOptions(TrainingOptions options, long totalSteps) =>
-        new(options.LrSchedulerType, options.WarmupSteps > 0 ? options.WarmupSteps : (long)Math.Ceiling(options.WarmupRatio * totalSteps), totalSteps);
+        new(options.LrSchedulerType,
+            options.WarmupSteps > 0 ? options.WarmupSteps : (long)Math.Ceiling(options.WarmupRatio * totalSteps),
+            totalSteps);
 
     public double Factor(long step)
     {
@@ -20,7 +23,8 @@ public sealed record LearningRateSchedule(string Type, long WarmupSteps, long To
             "constant_with_warmup" => 1.0,
             "linear" => Math.Max(0.0, (TotalSteps - step) / remaining),
             "cosine" => Math.Max(0.0, 0.5 * (1.0 + Math.Cos(Math.PI * (step - WarmupSteps) / remaining))),
-            _ => throw new ReasonSharpException($"training option 'lr_scheduler_type' is {Type}; expected {string.Join(", ", TrainingOptions.SchedulerTypes)}"),
+            _ => throw new ReasonSharpException($"training option 'lr_scheduler_type' is {Type}; expected " +
+                $"{string.Join(", ", TrainingOptions.SchedulerTypes)}"),
         };
     }
 }

@@ -18,8 +18,10 @@ public sealed class MetricsLogger : IDisposable
     readonly TensorBoardWriter _tensorBoard;
     readonly ProgressDisplay _progress;
 
-    /// <param name="history">Lines logged before a resume; metrics.jsonl is rewritten to exactly these before appending.</param>
-    public MetricsLogger(string outputDir, ProgressDisplay progress, IReadOnlyList<JsonObject> history, long resumedStep)
+    /// <param name="history">Lines logged before a resume; metrics.jsonl is rewritten to exactly these before
+    /// appending.</param>
+    public MetricsLogger(string outputDir, ProgressDisplay progress, IReadOnlyList<JsonObject> history,
+        long resumedStep)
     {
         var path = _path = Path.Combine(outputDir, MetricsFile);
         AtomicFile.WriteAllText(path, string.Concat(history.Select(h => h.ToJsonString() + "\n")));
@@ -51,7 +53,8 @@ public sealed class MetricsLogger : IDisposable
     static string TensorBoardTag(string key) => key.StartsWith("eval_") ? $"eval/{key[5..]}" : $"train/{key}";
 
     static string Format(JsonNode? value) =>
-        MetricsLog.Number(value) is { } d ? d.ToString(Math.Abs(d) is > 0 and < 1e-3 ? "0.###e+0" : "0.####", CultureInfo.InvariantCulture)
+        MetricsLog.Number(value) is { } d
+            ? d.ToString(Math.Abs(d) is > 0 and < 1e-3 ? "0.###e+0" : "0.####", CultureInfo.InvariantCulture)
         : value?.ToJsonString() ?? "null";
 
     public void Dispose()

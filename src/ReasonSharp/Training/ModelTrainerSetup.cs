@@ -16,22 +16,29 @@ public static class ModelTrainerSetup
     /// <summary>Loads <paramref name="folder"/> (default: model_name_or_path) on the configured device with the
     /// chat_format template.</summary>
     public static LanguageModel LoadModel(ModelTrainingOptions options, string? folder = null) =>
-        LanguageModel.Load(folder ?? options.ModelNameOrPath ?? throw new ReasonSharpException("training option 'model_name_or_path' is not set; expected a model folder"),
+        LanguageModel.Load(folder ?? options.ModelNameOrPath
+            ?? throw new ReasonSharpException("training option 'model_name_or_path' is not set; expected a model " +
+            "folder"),
             options.Device, options.ChatFormat);
 
     /// <summary>dataset_name's train split as examples (any schema the data layer reads).</summary>
     public static List<Example> ReadTrainExamples(ModelTrainingOptions options) =>
-        ReadExamples(options.DatasetName ?? throw new ReasonSharpException("training option 'dataset_name' is not set; expected a data file or dataset folder"),
+        ReadExamples(options.DatasetName
+            ?? throw new ReasonSharpException("training option 'dataset_name' is not set; expected a data file or " +
+            "dataset folder"),
             options.DatasetTrainSplit, options.DatasetConfig);
 
     /// <summary>eval_dataset_name's test split as examples, or null when it is not set.</summary>
     public static List<Example>? ReadEvalExamples(ModelTrainingOptions options) =>
-        options.EvalDatasetName is { } path ? ReadExamples(path, options.DatasetTestSplit, options.DatasetConfig) : null;
+        options.EvalDatasetName is { } path
+            ? ReadExamples(path, options.DatasetTestSplit, options.DatasetConfig)
+            : null;
 
     static List<Example> ReadExamples(string path, string split, string? config) =>
         DatasetReader.ReadExamples(new DatasetSource(path) { Split = split, Config = config }).ToList();
 
-    /// <summary>LoRA adapters from the lora_* options applied to the model when use_peft is on, else null (full training).</summary>
+    /// <summary>LoRA adapters from the lora_* options applied to the model when use_peft is on, else null (full
+    /// training).</summary>
     public static LoraAdapters? ApplyLora(LanguageModel model, ModelTrainingOptions options) =>
         options.UsePeft ? LoraAdapters.Apply(model.Model, options.Lora(), options.Seed) : null;
 
@@ -47,8 +54,10 @@ public static class ModelTrainerSetup
         AtomicFile.WriteAllText(Path.Combine(options.OutputDir, fileName), OptionsBinder.ToYaml(options));
     }
 
-    /// <summary>Runs the training loop on <paramref name="task"/>; checkpoints and the final model carry the tokenizer, and an adapter run saves it beside the adapter.</summary>
-    public static TrainingResult Train(LanguageModel model, ITrainingTask task, TrainingOptions options, LoraAdapters? adapters, ProgressDisplay? progress,
+    /// <summary>Runs the training loop on <paramref name="task"/>; checkpoints and the final model carry the tokenizer,
+    /// and an adapter run saves it beside the adapter.</summary>
+    public static TrainingResult Train(LanguageModel model, ITrainingTask task, TrainingOptions options,
+        LoraAdapters? adapters, ProgressDisplay? progress,
         Action<RunReport> extendReport, Action<StepRecord>? stepCompleted = null)
     {
         var trainer = new Trainer(model.Model, task, options, adapters)

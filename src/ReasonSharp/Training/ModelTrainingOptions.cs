@@ -5,9 +5,10 @@ namespace ReasonSharp.Training;
 
 /// <summary>
 /// The options shared by the trainers of a Hugging Face model (SFT, GRPO, STaR), between <see cref="TrainingOptions"/>
-/// and their configs: the model folder, device and chat format; Open-R1's dataset names and splits; the system prompt and
-/// held-out sample count; TRL's ModelConfig LoRA names (use_peft, lora_r 16, lora_alpha 32, lora_dropout 0.05, PEFT's
-/// q_proj/v_proj targets unless a config sets its own). Checked here, built into a <see cref="LoraConfig"/> here.
+/// and their configs: the model folder, device and chat format; Open-R1's dataset names and splits; the system prompt
+/// and held-out sample count; TRL's ModelConfig LoRA names (use_peft, lora_r 16, lora_alpha 32, lora_dropout 0.05,
+/// PEFT's q_proj/v_proj targets unless a config sets its own). Checked here, built into a <see cref="LoraConfig"/>
+/// here.
 /// </summary>
 public abstract record ModelTrainingOptions : TrainingOptions
 {
@@ -23,20 +24,24 @@ public abstract record ModelTrainingOptions : TrainingOptions
 
     // Data
 
-    /// <summary>Training data (SFT: conversations; GRPO, STaR: prompts with gold answers): a .jsonl/.json/.parquet file or a Hugging Face dataset folder.</summary>
+    /// <summary>Training data (SFT: conversations; GRPO, STaR: prompts with gold answers): a .jsonl/.json/.parquet file
+    /// or a Hugging Face dataset folder.</summary>
     public string? DatasetName { get; init; }
     /// <summary>Configuration of a dataset with several (a sub-folder, e.g. gsm8k's main); also picks which part of a
     /// Hub dataset is downloaded.</summary>
     public string? DatasetConfig { get; init; }
     /// <summary>Split of a dataset folder to train on.</summary>
     public string DatasetTrainSplit { get; init; } = "train";
-    /// <summary>Split of a held-out dataset folder: eval_dataset_name's (and, for SFT when evaluating without it, dataset_name's).</summary>
+    /// <summary>Split of a held-out dataset folder: eval_dataset_name's (and, for SFT when evaluating without it,
+    /// dataset_name's).</summary>
     public string DatasetTestSplit { get; init; } = "test";
-    /// <summary>Held-out data (file or folder, read at dataset_test_split); null: none (SFT: dataset_name's test split when evaluating).</summary>
+    /// <summary>Held-out data (file or folder, read at dataset_test_split); null: none (SFT: dataset_name's test split
+    /// when evaluating).</summary>
     public string? EvalDatasetName { get; init; }
     /// <summary>Held-out prompts used for accuracy (the first N); null: all.</summary>
     public int? EvalAccuracySamples { get; init; }
-    /// <summary>System prompt added to conversations and prompts that have none (e.g. R1's format instructions).</summary>
+    /// <summary>System prompt added to conversations and prompts that have none (e.g. R1's format
+    /// instructions).</summary>
     public string? SystemPrompt { get; init; }
 
     // LoRA
@@ -54,7 +59,8 @@ public abstract record ModelTrainingOptions : TrainingOptions
     public override void Validate()
     {
         base.Validate();
-        Check(EvalAccuracySamples is null or > 0, "eval_accuracy_samples", "an integer > 0 or null", EvalAccuracySamples);
+        Check(EvalAccuracySamples is null or > 0, "eval_accuracy_samples", "an integer > 0 or null",
+            EvalAccuracySamples);
         if (ChatFormat is { } chatFormat) ChatTemplates.Resolve(chatFormat, "training option 'chat_format'");
         Check(LoraR > 0, "lora_r", "an integer > 0", LoraR);
         Check(LoraAlpha > 0, "lora_alpha", "a number > 0", LoraAlpha);
@@ -72,7 +78,8 @@ public abstract record ModelTrainingOptions : TrainingOptions
     /// <summary>PEFT's LoraConfig from the lora_* options.</summary>
     public LoraConfig Lora() => new()
     {
-        R = LoraR, LoraAlpha = LoraAlpha, LoraDropout = LoraDropout, TargetModules = LoraTargetModules, UseRslora = UseRslora,
+        R = LoraR, LoraAlpha = LoraAlpha, LoraDropout = LoraDropout, TargetModules = LoraTargetModules,
+        UseRslora = UseRslora,
         BaseModelNameOrPath = ModelNameOrPath,
     };
 

@@ -35,7 +35,8 @@ public sealed class TensorBoardWriter : IDisposable
         WriteEvent(Event(WallTime(), step, e => Protobuf.Bytes(e, 5, summary.ToArray())));
     }
 
-    /// <summary>A SessionLog START at <paramref name="step"/>: TensorBoard drops the events at or after it that an interrupted run wrote earlier.</summary>
+    /// <summary>A SessionLog START at <paramref name="step"/>: TensorBoard drops the events at or after it that an
+    /// interrupted run wrote earlier.</summary>
     public void WriteSessionStart(long step)
     {
         var sessionLog = new MemoryStream();

@@ -8,7 +8,8 @@ using static TorchSharp.torch;
 namespace ReasonSharp.Training;
 
 /// <summary>The outcome of <see cref="Trainer.Train"/>.</summary>
-public sealed record TrainingResult(long GlobalStep, IReadOnlyList<StepRecord> Steps, IReadOnlyList<JsonObject> LogHistory, string OutputDir, double Seconds)
+public sealed record TrainingResult(long GlobalStep, IReadOnlyList<StepRecord> Steps,
+    IReadOnlyList<JsonObject> LogHistory, string OutputDir, double Seconds)
 {
     /// <summary>The losses of the steps that were not skipped, in order.</summary>
     public IReadOnlyList<double> Losses => Steps.Where(s => !s.Skipped).Select(s => s.Loss).ToList();
@@ -31,7 +32,8 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
     public ProgressDisplay? Progress { get; init; }
     /// <summary>How full-model checkpoints and the final model are saved (e.g. the tokenizer folder to copy).</summary>
     public ModelSaveOptions? ModelSaveOptions { get; init; }
-    /// <summary>Adds trainer-specific plots, tables and samples to report.html (e.g. GRPO's rewards and completions).</summary>
+    /// <summary>Adds trainer-specific plots, tables and samples to report.html (e.g. GRPO's rewards and
+    /// completions).</summary>
     public Action<RunReport, TrainingResult>? ExtendReport { get; init; }
     /// <summary>Called after every optimizer step, before logging, evaluation and checkpointing.</summary>
     public Action<StepRecord>? StepCompleted { get; init; }
@@ -51,7 +53,8 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         Directory.CreateDirectory(outputDir);
         var resumeFrom = options.ResumeFromCheckpoint is { } spec ? Checkpoints.Resolve(spec, outputDir) : null;
         Checkpoints.RemoveIncomplete(outputDir);
-        AtomicFile.WriteAllText(Path.Combine(outputDir, OptionsFile), options.ToJson().ToJsonString(TrainingOptions.Json));
+        AtomicFile.WriteAllText(Path.Combine(outputDir, OptionsFile),
+            options.ToJson().ToJsonString(TrainingOptions.Json));
 
         var random = new TrainingRandom(options.Seed);
         TorchSharp.torch.random.manual_seed(options.Seed);
@@ -63,7 +66,8 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         context.MaxSteps = state.MaxSteps;
         var schedule = LearningRateSchedule.FromOptions(options, state.MaxSteps);
         using var optimizer = AdamWOptimizer.ForModel(model, options);
-        if (optimizer.Parameters.Count == 0) throw new ReasonSharpException("the model has no trainable parameters (every requires_grad is false)");
+        if (optimizer.Parameters.Count == 0) throw new ReasonSharpException("the model has no trainable parameters " +
+            "(every requires_grad is false)");
 
         if (resumeFrom is not null)
         {
@@ -93,23 +97,32 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
                 StepCompleted?.Invoke(record);
                 if (record.Skipped)
                 {
-                    progress.WriteLine($"step {record.Step}: skipped, non-finite loss or gradient norm, or no loss weight (loss={record.Loss}, grad_norm={record.GradNorm}); {state.NanSteps} of at most {options.MaxNanSteps}");
+                    progress.WriteLine($"step {record.Step}: skipped, non-finite loss or gradient norm, or no loss " +
+                        $"weight (loss={record.Loss}, grad_norm={record.GradNorm}); {state.NanSteps} of at most " +
+                        $"{options.MaxNanSteps}");
                     if (state.NanSteps >= options.MaxNanSteps)
-                        throw new ReasonSharpException($"training stopped at step {record.Step}: {state.NanSteps} steps had a non-finite loss or gradient norm (max_nan_steps={options.MaxNanSteps}); lower learning_rate or check the data");
+                        throw new ReasonSharpException($"training stopped at step {record.Step}: {state.NanSteps} " +
+                            $"steps had a non-finite loss or gradient norm (max_nan_steps={options.MaxNanSteps}); " +
+                            $"lower learning_rate or check the data");
                 }
 
                 var done = state.GlobalStep - startStep;
                 var eta = TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / done * (state.MaxSteps - state.GlobalStep));
-                progress.Update(state.GlobalStep, state.MaxSteps, record.Loss, record.Tokens / Math.Max(1e-9, record.Seconds), eta);
+                progress.Update(state.GlobalStep, state.MaxSteps, record.Loss,
+                    record.Tokens / Math.Max(1e-9, record.Seconds), eta);
 
-                if (state.GlobalStep % options.LoggingSteps == 0 || (options.LoggingFirstStep && state.GlobalStep == 1) || state.GlobalStep == state.MaxSteps)
+                if (state.GlobalStep % options.LoggingSteps == 0 || (options.LoggingFirstStep && state.GlobalStep == 1)
+                    || state.GlobalStep == state.MaxSteps)
                     Log(logger, state, TrainLine(state));
-                if (options.EvalStrategy == "steps" && (state.GlobalStep % (options.EvalSteps ?? options.LoggingSteps) == 0 || state.GlobalStep == state.MaxSteps))
+                if (options.EvalStrategy == "steps"
+                    && (state.GlobalStep % (options.EvalSteps ?? options.LoggingSteps) == 0
+                    || state.GlobalStep == state.MaxSteps))
                     Evaluate(context, logger, state);
                 if (options.SaveStrategy == "steps" && state.GlobalStep % options.SaveSteps == 0)
                 {
                     state.RandomState = random.State;
-                    Checkpoints.Write(outputDir, state.GlobalStep, folder => WriteCheckpoint(folder, optimizer, schedule, state));
+                    Checkpoints.Write(outputDir, state.GlobalStep,
+                        folder => WriteCheckpoint(folder, optimizer, schedule, state));
                     Checkpoints.Rotate(outputDir, options.SaveTotalLimit);
                 }
             }
@@ -124,7 +137,8 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         state.RandomState = random.State;
         SaveWeights(outputDir);
         state.Save(Path.Combine(outputDir, Checkpoints.TrainerStateFile));
-        var result = new TrainingResult(state.GlobalStep, state.Steps, state.LogHistory, outputDir, clock.Elapsed.TotalSeconds);
+        var result =
+            new TrainingResult(state.GlobalStep, state.Steps, state.LogHistory, outputDir, clock.Elapsed.TotalSeconds);
         if (options.WriteReport) WriteReport(result);
         return result;
     }
@@ -133,11 +147,13 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
     {
         if (options.MaxSteps > 0) return options.MaxSteps;
         if (stepsPerEpoch is not { } perEpoch)
-            throw new ReasonSharpException("training option 'max_steps' must be set: this task has no epochs to count with num_train_epochs");
+            throw new ReasonSharpException("training option 'max_steps' must be set: this task has no epochs to " +
+                "count with num_train_epochs");
         return Math.Max(1, (long)Math.Ceiling(options.NumTrainEpochs * perEpoch));
     }
 
-    StepRecord RunStep(TrainingContext context, AdamWOptimizer optimizer, LearningRateSchedule schedule, TrainerState state)
+    StepRecord RunStep(TrainingContext context, AdamWOptimizer optimizer, LearningRateSchedule schedule,
+        TrainerState state)
     {
         var clock = Stopwatch.StartNew();
         double lr = options.LearningRate * schedule.Factor(state.GlobalStep);
@@ -183,18 +199,23 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
             optimizer.ZeroGrad();
             foreach (var batch in step.MicroBatches) batch.Dispose();
         }
-        return new StepRecord(state.GlobalStep + 1, loss, gradNorm, lr, !finite, tokens, clock.Elapsed.TotalSeconds, metrics);
+        return new StepRecord(state.GlobalStep + 1, loss, gradNorm, lr, !finite, tokens, clock.Elapsed.TotalSeconds,
+            metrics);
     }
 
-    /// <summary>Global L2 norm of the gradients (norm of the per-parameter norms, as torch's clip_grad_norm_).</summary>
+    /// <summary>Global L2 norm of the gradients (norm of the per-parameter norms, as torch's
+    /// clip_grad_norm_).</summary>
     public static double GradientNorm(IEnumerable<Tensor> parameters)
     {
         using var scope = NewDisposeScope();
-        var norms = parameters.Select(p => p.grad).Where(g => g is not null).Select(g => linalg.vector_norm(g!).to(float64)).ToList();
+        var norms =
+            parameters.Select(p => p.grad).Where(g => g is not null).Select(g =>
+            linalg.vector_norm(g!).to(float64)).ToList();
         return norms.Count == 0 ? 0 : stack(norms).square().sum().sqrt().item<double>();
     }
 
-    /// <summary>Scales the gradients by max_norm / (norm + 1e-6) when that is below 1, as torch's clip_grad_norm_.</summary>
+    /// <summary>Scales the gradients by max_norm / (norm + 1e-6) when that is below 1, as torch's
+    /// clip_grad_norm_.</summary>
     public static void ClipGradients(IEnumerable<Tensor> parameters, double norm, double maxNorm)
     {
         double coefficient = maxNorm / (norm + 1e-6);
@@ -204,10 +225,13 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         foreach (var grad in parameters.Select(p => p.grad).Where(g => g is not null)) grad!.mul_(coefficient);
     }
 
-    /// <summary>The window since the previous train line: mean loss and task metrics, last lr and grad norm, tokens/s, memory.</summary>
+    /// <summary>The window since the previous train line: mean loss and task metrics, last lr and grad norm, tokens/s,
+    /// memory.</summary>
     JsonObject TrainLine(TrainerState state)
     {
-        long lastLogged = state.LogHistory.LastOrDefault(l => l.ContainsKey("loss") || l.ContainsKey("skipped_steps"))?["step"]?.GetValue<long>() ?? 0;
+        long lastLogged =
+            state.LogHistory.LastOrDefault(l => l.ContainsKey("loss")
+            || l.ContainsKey("skipped_steps"))?["step"]?.GetValue<long>() ?? 0;
         var window = state.Steps.Where(s => s.Step > lastLogged).ToList();
         var good = window.Where(s => !s.Skipped).ToList();
         var line = new JsonObject { ["step"] = state.GlobalStep, ["epoch"] = state.Epoch(state.GlobalStep) };
@@ -217,7 +241,9 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
             line["grad_norm"] = good[^1].GradNorm;
             foreach (var name in good.SelectMany(s => s.Metrics.Keys).Distinct())
             {
-                var values = good.Where(s => s.Metrics.ContainsKey(name)).Select(s => s.Metrics[name]).Where(double.IsFinite).ToList();
+                var values =
+                    good.Where(s => s.Metrics.ContainsKey(name)).Select(s =>
+                    s.Metrics[name]).Where(double.IsFinite).ToList();
                 if (values.Count > 0) line[name] = values.Average();
             }
         }
@@ -262,7 +288,8 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         else ModelFolder.Save(model, folder, ModelSaveOptions);
     }
 
-    /// <summary>Model or adapter, optimizer, scheduler, RNG states, task position, and the trainer state last (it marks completeness).</summary>
+    /// <summary>Model or adapter, optimizer, scheduler, RNG states, task position, and the trainer state last (it marks
+    /// completeness).</summary>
     void WriteCheckpoint(string folder, AdamWOptimizer optimizer, LearningRateSchedule schedule, TrainerState state)
     {
         SaveWeights(folder);
@@ -271,7 +298,8 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         CheckpointFileWritten?.Invoke(folder);
         var scheduler = new JsonObject
         {
-            ["lr_scheduler_type"] = schedule.Type, ["warmup_steps"] = schedule.WarmupSteps, ["total_steps"] = schedule.TotalSteps,
+            ["lr_scheduler_type"] = schedule.Type, ["warmup_steps"] = schedule.WarmupSteps,
+            ["total_steps"] = schedule.TotalSteps,
             ["last_step"] = state.GlobalStep, ["base_learning_rate"] = options.LearningRate,
         };
         AtomicFile.WriteAllText(Path.Combine(folder, SchedulerFile), scheduler.ToJsonString(TrainingOptions.Json));
@@ -281,30 +309,37 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
             if (adapters?.DropoutGenerator is { } dropout) states.Add(("lora_dropout", dropout.get_state()));
             SafetensorsWriter.Write(Path.Combine(folder, RngFile), states);
         }
-        AtomicFile.WriteAllText(Path.Combine(folder, TaskStateFile), task.SaveState().ToJsonString(TrainingOptions.Json));
+        AtomicFile.WriteAllText(Path.Combine(folder, TaskStateFile),
+            task.SaveState().ToJsonString(TrainingOptions.Json));
         CheckpointFileWritten?.Invoke(folder);
         state.Save(Path.Combine(folder, Checkpoints.TrainerStateFile));
     }
 
-    TrainerState LoadCheckpoint(string folder, AdamWOptimizer optimizer, TrainingRandom random, LearningRateSchedule schedule)
+    TrainerState LoadCheckpoint(string folder, AdamWOptimizer optimizer, TrainingRandom random,
+        LearningRateSchedule schedule)
     {
         var state = TrainerState.Load(Path.Combine(folder, Checkpoints.TrainerStateFile));
         if (adapters is not null)
         {
             if (!File.Exists(Path.Combine(folder, LoraConfig.WeightsFile)))
-                throw new ReasonSharpException($"{folder}: no {LoraConfig.WeightsFile}; this checkpoint holds a full model, but the run trains LoRA adapters");
+                throw new ReasonSharpException($"{folder}: no {LoraConfig.WeightsFile}; this checkpoint holds a " +
+                    $"full model, but the run trains LoRA adapters");
             adapters.LoadWeights(folder);
         }
         else
         {
             if (!File.Exists(Path.Combine(folder, ModelFolder.ConfigFile)))
-                throw new ReasonSharpException($"{folder}: no {ModelFolder.ConfigFile}; this checkpoint holds a LoRA adapter, but the run trains the full model");
+                throw new ReasonSharpException($"{folder}: no {ModelFolder.ConfigFile}; this checkpoint holds a " +
+                    $"LoRA adapter, but the run trains the full model");
             ModelFolder.LoadWeights(model, folder);
         }
         optimizer.Load(Path.Combine(folder, OptimizerFile));
         var scheduler = ReadJson(Path.Combine(folder, SchedulerFile));
-        if (scheduler["lr_scheduler_type"]?.GetValue<string>() != schedule.Type || scheduler["total_steps"]?.GetValue<long>() != schedule.TotalSteps)
-            throw new ReasonSharpException($"{Path.Combine(folder, SchedulerFile)}: the checkpoint's schedule ({scheduler["lr_scheduler_type"]}, {scheduler["total_steps"]} steps) differs from this run's ({schedule.Type}, {schedule.TotalSteps} steps); resume with the same options");
+        if (scheduler["lr_scheduler_type"]?.GetValue<string>() != schedule.Type
+            || scheduler["total_steps"]?.GetValue<long>() != schedule.TotalSteps)
+            throw new ReasonSharpException($"{Path.Combine(folder, SchedulerFile)}: the checkpoint's schedule " +
+                $"({scheduler["lr_scheduler_type"]}, {scheduler["total_steps"]} steps) differs from this run's " +
+                $"({schedule.Type}, {schedule.TotalSteps} steps); resume with the same options");
         RestoreRandomStates(Path.Combine(folder, RngFile));
         random.Restore(state.RandomState);
         task.LoadState(ReadJson(Path.Combine(folder, TaskStateFile)));
@@ -316,7 +351,8 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         using var file = SafetensorsFile.Open(path);
         var expected = adapters?.DropoutGenerator is null ? new[] { "torch_cpu" } : ["torch_cpu", "lora_dropout"];
         foreach (var key in expected)
-            if (!file.Entries.ContainsKey(key)) throw new ReasonSharpException($"{path}: missing key '{key}' (the checkpoint was written by a run with other settings)");
+            if (!file.Entries.ContainsKey(key)) throw new ReasonSharpException($"{path}: missing key '{key}' (the " +
+                $"checkpoint was written by a run with other settings)");
         using var scope = NewDisposeScope();
         TorchSharp.torch.random.set_rng_state(file.Read("torch_cpu", ScalarType.Byte));
         adapters?.DropoutGenerator?.set_state(file.Read("lora_dropout", ScalarType.Byte));

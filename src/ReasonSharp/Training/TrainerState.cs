@@ -12,7 +12,8 @@ namespace ReasonSharp.Training;
 /// <param name="Tokens">Tokens processed.</param>
 /// <param name="Seconds">Wall time of the step (batches, forward, backward, update).</param>
 /// <param name="Metrics">The task's metrics for the step.</param>
-public sealed record StepRecord(long Step, double Loss, double GradNorm, double LearningRate, bool Skipped, long Tokens, double Seconds,
+public sealed record StepRecord(long Step, double Loss, double GradNorm, double LearningRate, bool Skipped, long Tokens,
+    double Seconds,
     IReadOnlyDictionary<string, double> Metrics);
 
 /// <summary>The loop's own state, saved as trainer_state.json in each checkpoint and at the end.</summary>
@@ -28,7 +29,8 @@ public sealed class TrainerState
     /// <summary>Every line written to metrics.jsonl (train and eval), as transformers' log_history.</summary>
     public List<JsonObject> LogHistory { get; set; } = [];
 
-    public double Epoch(long step) => StepsPerEpoch is { } perEpoch and > 0 ? Math.Round((double)step / perEpoch, 4) : 0;
+    public double Epoch(long step) => StepsPerEpoch is { } perEpoch and > 0 ? Math.Round((double)step / perEpoch, 4)
+        : 0;
 
     static readonly JsonSerializerOptions Json = new()
     {
@@ -49,7 +51,8 @@ public sealed class TrainerState
         }
         catch (JsonException e)
         {
-            throw new ReasonSharpException($"{path}: malformed trainer state at line {e.LineNumber + 1}: {e.Message}", e);
+            throw new ReasonSharpException($"{path}: malformed trainer state at line {e.LineNumber + 1}: {e.Message}",
+                e);
         }
     }
 }

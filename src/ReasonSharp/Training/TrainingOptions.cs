@@ -5,8 +5,8 @@ namespace ReasonSharp.Training;
 
 /// <summary>
 /// The options of a training run, named as transformers' TrainingArguments (snake_case there, PascalCase here) with
-/// its defaults. SFT, GRPO and rejection-sampling configs derive from it (as TRL's configs extend TrainingArguments), so
-/// a recipe is one flat set of keys. Serialised with snake_case keys.
+/// its defaults. SFT, GRPO and rejection-sampling configs derive from it (as TRL's configs extend TrainingArguments),
+/// so a recipe is one flat set of keys. Serialised with snake_case keys.
 /// </summary>
 public record TrainingOptions
 {
@@ -17,9 +17,11 @@ public record TrainingOptions
     public const string RecipeFile = "config.yaml";
     /// <summary>Peak learning rate of AdamWOptimizer.</summary>
     public double LearningRate { get; init; } = 5e-5;
-    /// <summary>Decoupled weight decay of AdamW, applied to matrices only (see <see cref="WeightDecayAllParameters"/>).</summary>
+    /// <summary>Decoupled weight decay of AdamW, applied to matrices only (see
+    /// <see cref="WeightDecayAllParameters"/>).</summary>
     public double WeightDecay { get; init; }
-    /// <summary>Also decay norms, biases and embeddings (off: they are excluded, as is usual for transformers).</summary>
+    /// <summary>Also decay norms, biases and embeddings (off: they are excluded, as is usual for
+    /// transformers).</summary>
     public bool WeightDecayAllParameters { get; init; }
     /// <summary>AdamWOptimizer β1 (first-moment decay).</summary>
     public double AdamBeta1 { get; init; } = 0.9;
@@ -27,11 +29,13 @@ public record TrainingOptions
     public double AdamBeta2 { get; init; } = 0.999;
     /// <summary>AdamWOptimizer ε added to the denominator.</summary>
     public double AdamEpsilon { get; init; } = 1e-8;
-    /// <summary>Clip the global gradient L2 norm to this value (0 or less: no clipping; the norm is still reported).</summary>
+    /// <summary>Clip the global gradient L2 norm to this value (0 or less: no clipping; the norm is still
+    /// reported).</summary>
     public double MaxGradNorm { get; init; } = 1.0;
     /// <summary>linear, cosine, constant or constant_with_warmup (as transformers' get_scheduler).</summary>
     public string LrSchedulerType { get; init; } = "linear";
-    /// <summary>Fraction of the total steps used for linear warmup (ignored when <see cref="WarmupSteps"/> &gt; 0).</summary>
+    /// <summary>Fraction of the total steps used for linear warmup (ignored when <see cref="WarmupSteps"/> &gt;
+    /// 0).</summary>
     public double WarmupRatio { get; init; }
     /// <summary>Number of linear warmup steps; overrides <see cref="WarmupRatio"/> when positive.</summary>
     public int WarmupSteps { get; init; }
@@ -63,9 +67,11 @@ public record TrainingOptions
     public long Seed { get; init; } = 42;
     /// <summary>Recompute each decoder layer's activations in backward instead of keeping them.</summary>
     public bool GradientCheckpointing { get; init; }
-    /// <summary>Stop with an error once this many steps had a non-finite loss or gradient norm (each is skipped).</summary>
+    /// <summary>Stop with an error once this many steps had a non-finite loss or gradient norm (each is
+    /// skipped).</summary>
     public int MaxNanSteps { get; init; } = 10;
-    /// <summary>A checkpoint folder to continue from, or "latest" for the newest complete one in <see cref="OutputDir"/>.</summary>
+    /// <summary>A checkpoint folder to continue from, or "latest" for the newest complete one in
+    /// <see cref="OutputDir"/>.</summary>
     public string? ResumeFromCheckpoint { get; init; }
     /// <summary>
     /// Start over in an <see cref="OutputDir"/> that holds another run: its files (checkpoints, metrics, model) are
@@ -90,18 +96,22 @@ public record TrainingOptions
     public virtual void Validate()
     {
         Check(!string.IsNullOrWhiteSpace(OutputDir), "output_dir", "a folder path", OutputDir);
-        Check(LearningRate >= 0 && double.IsFinite(LearningRate), "learning_rate", "a finite number >= 0", LearningRate);
+        Check(LearningRate >= 0 && double.IsFinite(LearningRate), "learning_rate", "a finite number >= 0",
+            LearningRate);
         Check(WeightDecay >= 0, "weight_decay", "a number >= 0", WeightDecay);
         Check(AdamBeta1 is >= 0 and < 1, "adam_beta1", "a number in [0, 1)", AdamBeta1);
         Check(AdamBeta2 is >= 0 and < 1, "adam_beta2", "a number in [0, 1)", AdamBeta2);
         Check(AdamEpsilon > 0, "adam_epsilon", "a number > 0", AdamEpsilon);
-        Check(SchedulerTypes.Contains(LrSchedulerType), "lr_scheduler_type", string.Join(", ", SchedulerTypes), LrSchedulerType);
+        Check(SchedulerTypes.Contains(LrSchedulerType), "lr_scheduler_type", string.Join(", ", SchedulerTypes),
+            LrSchedulerType);
         Check(WarmupRatio is >= 0 and <= 1, "warmup_ratio", "a number in [0, 1]", WarmupRatio);
         Check(WarmupSteps >= 0, "warmup_steps", "an integer >= 0", WarmupSteps);
-        Check(MaxSteps > 0 || NumTrainEpochs > 0, "num_train_epochs", "a number > 0 when max_steps is not set", NumTrainEpochs);
+        Check(MaxSteps > 0 || NumTrainEpochs > 0, "num_train_epochs", "a number > 0 when max_steps is not set",
+            NumTrainEpochs);
         Check(PerDeviceTrainBatchSize > 0, "per_device_train_batch_size", "an integer > 0", PerDeviceTrainBatchSize);
         Check(PerDeviceEvalBatchSize > 0, "per_device_eval_batch_size", "an integer > 0", PerDeviceEvalBatchSize);
-        Check(GradientAccumulationSteps > 0, "gradient_accumulation_steps", "an integer > 0", GradientAccumulationSteps);
+        Check(GradientAccumulationSteps > 0, "gradient_accumulation_steps", "an integer > 0",
+            GradientAccumulationSteps);
         Check(LoggingSteps > 0, "logging_steps", "an integer > 0", LoggingSteps);
         Check(EvalStrategy is "no" or "steps", "eval_strategy", "no or steps", EvalStrategy);
         Check(EvalSteps is null or > 0, "eval_steps", "an integer > 0", EvalSteps);
@@ -114,7 +124,8 @@ public record TrainingOptions
             Check(Hub.HubRepo.LooksLikeIdForm(id), "hub_model_id", "a Hub repository id, org/name", id);
     }
 
-    /// <summary>Throws a <see cref="ReasonSharpException"/> for option <paramref name="field"/> unless <paramref name="ok"/>.</summary>
+    /// <summary>Throws a <see cref="ReasonSharpException"/> for option <paramref name="field"/> unless
+    /// <paramref name="ok"/>.</summary>
     protected static void Check(bool ok, string field, string expected, object? value)
     {
         if (!ok) throw new ReasonSharpException($"training option '{field}' is {value ?? "null"}; expected {expected}");

@@ -17,8 +17,10 @@ public sealed class TrainingRandom
         _s0 = SplitMix(ref x); _s1 = SplitMix(ref x); _s2 = SplitMix(ref x); _s3 = SplitMix(ref x);
     }
 
-    /// <summary>A generator for a sub-stream (e.g. the data order of one epoch), independent of this one's position.</summary>
-    public static TrainingRandom Derive(long seed, long stream) => new(unchecked(seed * 0x5851F42D4C957F2DL + stream * 0x14057B7EF767814FL + 1));
+    /// <summary>A generator for a sub-stream (e.g. the data order of one epoch), independent of this one's
+    /// position.</summary>
+    public static TrainingRandom Derive(long seed, long stream) =>
+        new(unchecked(seed * 0x5851F42D4C957F2DL + stream * 0x14057B7EF767814FL + 1));
 
     static ulong SplitMix(ref ulong x)
     {
@@ -69,13 +71,16 @@ public sealed class TrainingRandom
         return order;
     }
 
-    public string State => string.Join(":", new[] { _s0, _s1, _s2, _s3 }.Select(v => v.ToString("x16", CultureInfo.InvariantCulture)));
+    public string State =>
+        string.Join(":", new[] { _s0, _s1, _s2, _s3 }.Select(v => v.ToString("x16", CultureInfo.InvariantCulture)));
 
     public void Restore(string state)
     {
         var parts = state.Split(':');
-        if (parts.Length != 4 || !parts.All(p => ulong.TryParse(p, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out _)))
-            throw new ReasonSharpException($"random state '{state}' is malformed; expected four ':'-separated 64-bit hex words");
+        if (parts.Length != 4
+            || !parts.All(p => ulong.TryParse(p, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out _)))
+            throw new ReasonSharpException($"random state '{state}' is malformed; expected four ':'-separated " +
+                $"64-bit hex words");
         var words = parts.Select(p => ulong.Parse(p, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray();
         (_s0, _s1, _s2, _s3) = (words[0], words[1], words[2], words[3]);
     }

@@ -5,12 +5,14 @@ using ReasonSharp.Training.Lora;
 
 namespace ReasonSharp.Training;
 
-/// <summary>The standard sections of a training run's report.html: summary, loss, learning rate, throughput, gradient norm, memory, every other metric, final values.</summary>
+/// <summary>The standard sections of a training run's report.html: summary, loss, learning rate, throughput, gradient
+/// norm, memory, every other metric, final values.</summary>
 public static class TrainingReport
 {
     static readonly HashSet<string> NotPlotted = ["step", "epoch", "num_tokens", "step_seconds"];
 
-    public static RunReport Build(TrainingResult result, TrainingOptions options, CausalLM model, LoraAdapters? adapters)
+    public static RunReport Build(TrainingResult result, TrainingOptions options, CausalLM model,
+        LoraAdapters? adapters)
     {
         var log = result.LogHistory;
         var report = new RunReport($"Training run: {Path.GetFileName(Path.GetFullPath(result.OutputDir))}");
@@ -27,17 +29,23 @@ public static class TrainingReport
         };
         report.AddTable("Run", ["", ""], summary);
 
-        report.AddPlot("Loss", "step", "loss", [MetricsLog.Series(log, "loss", label: "train"), MetricsLog.Series(log, "eval_loss", label: "eval")]);
+        report.AddPlot("Loss", "step", "loss",
+            [MetricsLog.Series(log, "loss", label: "train"), MetricsLog.Series(log, "eval_loss", label: "eval")]);
         report.AddPlot("Learning rate", "step", "learning rate", [MetricsLog.Series(log, "learning_rate")]);
         report.AddPlot("Throughput", "step", "tokens/s", [MetricsLog.Series(log, "tokens_per_second")]);
         report.AddPlot("Gradient norm (before clipping)", "step", "L2 norm", [MetricsLog.Series(log, "grad_norm")]);
-        report.AddPlot("Memory", "step", "MB", [MetricsLog.Series(log, "memory_rss_mb", label: "RSS"), MetricsLog.Series(log, "memory_peak_rss_mb", label: "peak RSS")]);
-        string[] standard = ["loss", "eval_loss", "learning_rate", "tokens_per_second", "grad_norm", "memory_rss_mb", "memory_peak_rss_mb"];
+        report.AddPlot("Memory", "step", "MB",
+            [MetricsLog.Series(log, "memory_rss_mb", label: "RSS"),
+            MetricsLog.Series(log, "memory_peak_rss_mb", label: "peak RSS")]);
+        string[] standard =
+            ["loss", "eval_loss", "learning_rate", "tokens_per_second", "grad_norm", "memory_rss_mb",
+            "memory_peak_rss_mb"];
         foreach (var key in MetricsLog.NumericKeys(log).Where(k => !NotPlotted.Contains(k) && !standard.Contains(k)))
             report.AddPlot(key, "step", key, [MetricsLog.Series(log, key)]);
 
         report.AddTable("Final metrics", ["metric", "value"],
-            MetricsLog.Last(log).Select(kv => (IReadOnlyList<string>)[kv.Key, kv.Value.ToString("G6", CultureInfo.InvariantCulture)]));
+            MetricsLog.Last(log).Select(kv =>
+                (IReadOnlyList<string>)[kv.Key, kv.Value.ToString("G6", CultureInfo.InvariantCulture)]));
         return report;
     }
 }

@@ -63,7 +63,8 @@ public class BadInputTests
         Assert.Equal(25, DatasetReader.ReadExamples(path, bad: bad).Count());
         Assert.Equal(25, bad.Count);
         Assert.Equal(5, bad.FirstReasons.Count);
-        Assert.Equal($"{path} line 1: field 'answer': expected the gold answer after '####' at the end (GSM8K format)", bad.FirstReasons[0]);
+        Assert.Equal($"{path} line 1: field 'answer': expected the gold answer after '####' at the end (GSM8K format)",
+            bad.FirstReasons[0]);
     }
 
     [Fact]
@@ -95,12 +96,16 @@ public class BadInputTests
         Assert.Equal($"{dir.File("none.jsonl")}: file not found",
             Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadRows(dir.File("none.jsonl"))).Message);
         File.WriteAllText(dir.File("data.csv"), "a,b");
-        Assert.Contains("unknown data file type '.csv'", Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadRows(dir.File("data.csv"))).Message);
+        Assert.Contains("unknown data file type '.csv'",
+            Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadRows(dir.File("data.csv"))).Message);
         File.WriteAllText(dir.File("fake.parquet"), "not parquet at all");
-        Assert.StartsWith($"{dir.File("fake.parquet")}: not a readable Parquet file", Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadRows(dir.File("fake.parquet"))).Message);
+        Assert.StartsWith($"{dir.File("fake.parquet")}: not a readable Parquet file",
+            Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadRows(dir.File("fake.parquet"))).Message);
         File.WriteAllText(dir.File("array.json"), "[{\"prompt\": \"a\"},\n {\"prompt\": ");
-        Assert.StartsWith($"{dir.File("array.json")} line 2: malformed JSON", Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadRows(dir.File("array.json")).ToList()).Message);
+        Assert.StartsWith($"{dir.File("array.json")} line 2: malformed JSON",
+            Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadRows(dir.File("array.json")).ToList()).Message);
         Directory.CreateDirectory(dir.File("empty"));
-        Assert.Contains("no data files found", Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadRows(dir.File("empty"))).Message);
+        Assert.Contains("no data files found",
+            Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadRows(dir.File("empty"))).Message);
     }
 }

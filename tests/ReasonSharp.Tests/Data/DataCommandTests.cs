@@ -20,15 +20,19 @@ public class DataCommandTests
     {
         using var dir = TestEnvironment.NewTempDir();
         var output = dir.File("countdown.jsonl");
-        Assert.Equal(0, await Reason("data", "generate", "--task", "countdown", "--n", "400", "--difficulty", "2", "--seed", "3", "--out", output, "--test-fraction", "0.25"));
+        Assert.Equal(0,
+            await Reason("data", "generate", "--task", "countdown", "--n", "400", "--difficulty", "2", "--seed", "3",
+            "--out", output, "--test-fraction", "0.25"));
         var train = DatasetReader.ReadExamples(dir.File("countdown.train.jsonl")).ToList();
         var test = DatasetReader.ReadExamples(dir.File("countdown.test.jsonl")).ToList();
         Assert.Equal((300, 100), (train.Count, test.Count));
-        string Key(Example e) => string.Join(",", e.Extra["numbers"].EnumerateArray().Select(n => n.GetInt64()).Order()) + "->" + e.Extra["target"].GetInt64();
+        string Key(Example e) => string.Join(",", e.Extra["numbers"].EnumerateArray().Select(n => n.GetInt64()).Order())
+            + "->" + e.Extra["target"].GetInt64();
         Assert.Empty(train.Select(Key).Intersect(test.Select(Key)));
         Assert.All(train, e => Assert.Equal(2, e.Extra["difficulty"].GetInt32()));
 
-        Assert.Equal(0, await Reason("data", "generate", "--task", "word", "--n", "20", "--out", output, "--test-fraction", "0"));
+        Assert.Equal(0,
+            await Reason("data", "generate", "--task", "word", "--n", "20", "--out", output, "--test-fraction", "0"));
         Assert.Equal(20, File.ReadLines(output).Count());
         Assert.Equal(2, await Reason("data", "generate", "--task", "sudoku", "--out", output));
         Assert.Equal(2, await Reason("data", "generate", "--task", "word", "--difficulty", "9", "--out", output));
@@ -49,14 +53,16 @@ public class DataCommandTests
             """{"question": "a farmer has 12 cows and buys 7 more cows at the market on a sunny tuesday morning how many", "answer": "#### 19"}""");
 
         var deduped = dir.File("dedup.jsonl");
-        Assert.Equal(2, await Reason("data", "dedup", train, "--out", deduped)); // row 4 has no gold: an error without --skip-bad
+        // row 4 has no gold: an error without --skip-bad
+        Assert.Equal(2, await Reason("data", "dedup", train, "--out", deduped));
         Assert.Equal(0, await Reason("data", "dedup", train, "--out", deduped, "--skip-bad"));
         Assert.Equal(["""{"question":"A farmer has 12 cows and buys 7 more cows at the market on a sunny Tuesday morning. How many cows?","answer":"12+7=19\n#### 19","id":1}""",
                       """{"question":"Tom has 3 pens.","answer":"#### 3","id":3}"""], File.ReadAllLines(deduped));
 
         var clean = dir.File("clean.jsonl");
         var report = dir.File("report.jsonl");
-        Assert.Equal(0, await Reason("data", "decontaminate", deduped, "--eval", eval, "--out", clean, "--report", report));
+        Assert.Equal(0,
+            await Reason("data", "decontaminate", deduped, "--eval", eval, "--out", clean, "--report", report));
         Assert.Equal(["""{"question":"Tom has 3 pens.","answer":"#### 3","id":3}"""], File.ReadAllLines(clean));
         var hit = Assert.Single(File.ReadAllLines(report));
         Assert.Contains($"{deduped} line 1", hit);

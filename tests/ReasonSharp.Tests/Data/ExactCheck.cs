@@ -28,7 +28,8 @@ static partial class ExactCheck
         public static Fraction operator /(Fraction a, Fraction b) => Make(a.Num * b.Den, a.Den * b.Num);
     }
 
-    /// <summary>Evaluates + − × ÷ and parentheses exactly; the integer literals used are appended to <paramref name="literals"/>. Null when malformed or dividing by zero.</summary>
+    /// <summary>Evaluates + − × ÷ and parentheses exactly; the integer literals used are appended to
+    /// <paramref name="literals"/>. Null when malformed or dividing by zero.</summary>
     public static Fraction? Evaluate(string expression, List<long>? literals = null)
     {
         var parser = new Parser(expression.Replace(" ", ""), literals ?? []);
@@ -61,17 +62,20 @@ static partial class ExactCheck
     public static bool NumberCorrect(string completion, string gold)
     {
         var answer = AnswerOf(completion);
-        return answer != null && Evaluate(answer) is { } a && Evaluate(gold) is { } g && a == g && IntegerLiteral().IsMatch(answer);
+        return answer != null && Evaluate(answer) is { } a && Evaluate(gold) is { } g && a == g
+            && IntegerLiteral().IsMatch(answer);
     }
 
-    /// <summary>Every "a op b … = c" (and long-division "a/b=q rR") written in a trace, each checked exactly. Returns how many were checked; throws on a false one.</summary>
+    /// <summary>Every "a op b … = c" (and long-division "a/b=q rR") written in a trace, each checked exactly. Returns
+    /// how many were checked; throws on a false one.</summary>
     public static int CheckEquations(string trace)
     {
         var count = 0;
         foreach (Match m in Equation().Matches(trace))
         {
             count++;
-            var left = Evaluate(m.Groups["lhs"].Value) ?? throw new Xunit.Sdk.XunitException($"unparsable '{m.Value}' in:\n{trace}");
+            var left = Evaluate(m.Groups["lhs"].Value)
+                ?? throw new Xunit.Sdk.XunitException($"unparsable '{m.Value}' in:\n{trace}");
             var right = BigInteger.Parse(m.Groups["rhs"].Value);
             var ok = m.Groups["rem"].Success
                 ? IsDivisionWithRemainder(m.Groups["lhs"].Value, right, BigInteger.Parse(m.Groups["rem"].Value))

@@ -5,20 +5,25 @@ namespace ReasonSharp.Tests.Data;
 public class HygieneTests
 {
     static Example Qa(string question, string answer, string source) =>
-        new([ChatMessage.FromUser(question), ChatMessage.FromAssistant(answer)], null, new Dictionary<string, System.Text.Json.JsonElement>(), source);
+        new([ChatMessage.FromUser(question), ChatMessage.FromAssistant(answer)], null,
+            new Dictionary<string, System.Text.Json.JsonElement>(), source);
 
-    const string EvalQuestion = "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four.";
+    const string EvalQuestion = "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and " +
+        "bakes muffins for her friends every day with four.";
 
     [Fact]
     public void Decontamination_removes_rows_sharing_a_13_gram_and_says_which_and_why()
     {
-        var index = Decontaminator.IndexEvalSet(new NGramIndex(), "gsm8k-test", [Qa(EvalQuestion, "", "test.jsonl line 1"), Qa("Too short to check.", "", "test.jsonl line 2")]);
+        var index =
+            Decontaminator.IndexEvalSet(new NGramIndex(), "gsm8k-test",
+            [Qa(EvalQuestion, "", "test.jsonl line 1"), Qa("Too short to check.", "", "test.jsonl line 2")]);
         Assert.Equal((1, 1), (index.TextsIndexed, index.ShortTexts));
 
         var train = new[]
         {
             Qa("JANET'S ducks lay 16 eggs per day!  She eats three for breakfast every morning, and more.", "x", "train line 1"), // 13+ words shared, case and punctuation differ
-            Qa("Janet's ducks lay 16 eggs per day. She eats two for breakfast.", "x", "train line 2"),                        // only 11 words in a row
+            // only 11 words in a row
+            Qa("Janet's ducks lay 16 eggs per day. She eats two for breakfast.", "x", "train line 2"),
             Qa("Count the eggs.", "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning", "train line 3"), // leaked into a completion
         };
         var report = new DecontaminationReport();
@@ -28,7 +33,8 @@ public class HygieneTests
         Assert.Equal(3, report.Checked);
         Assert.Equal(2, report.Removed.Count);
         var hit = report.Removed[0];
-        Assert.Equal(("train line 1", "gsm8k-test", "test.jsonl line 1"), (hit.TrainSource, hit.EvalSet, hit.EvalSource));
+        Assert.Equal(("train line 1", "gsm8k-test", "test.jsonl line 1"),
+            (hit.TrainSource, hit.EvalSet, hit.EvalSource));
         Assert.Equal("janet s ducks lay 16 eggs per day she eats three for breakfast", hit.NGram);
 
         // A shorter n catches the 11-word overlap too.
@@ -63,14 +69,19 @@ public class HygieneTests
             Qa("What is 2+3?", "five", "line 5"),     // same prompt, other answer
         };
         var exact = new DedupReport();
-        Assert.Equal(["line 1", "line 3", "line 4", "line 5"], Deduplicator.Filter(items, e => e, DedupMode.Exact, DedupScope.Conversation, exact).Select(e => e.Source));
+        Assert.Equal(["line 1", "line 3", "line 4", "line 5"],
+            Deduplicator.Filter(items, e => e, DedupMode.Exact, DedupScope.Conversation, exact).Select(e => e.Source));
         Assert.Equal([new DuplicateHit("line 2", "line 1")], exact.Removed);
 
         var normalized = new DedupReport();
-        Assert.Equal(["line 1", "line 4", "line 5"], Deduplicator.Filter(items, e => e, DedupMode.Normalized, DedupScope.Conversation, normalized).Select(e => e.Source));
+        Assert.Equal(["line 1", "line 4", "line 5"],
+            Deduplicator.Filter(items, e => e, DedupMode.Normalized, DedupScope.Conversation,
+            normalized).Select(e => e.Source));
         Assert.Equal(5, normalized.Checked);
 
-        var byPrompt = Deduplicator.Filter(items, e => e, DedupMode.Normalized, DedupScope.Prompt, new DedupReport()).Select(e => e.Source);
+        var byPrompt =
+            Deduplicator.Filter(items, e => e, DedupMode.Normalized, DedupScope.Prompt,
+            new DedupReport()).Select(e => e.Source);
         Assert.Equal(["line 1", "line 4"], byPrompt);
     }
 
@@ -81,13 +92,16 @@ public class HygieneTests
         for (var i = 1; i <= 100; i++)
             examples.Add(Qa("q", new ReasoningTrace(new string('t', i * 10), "a").Render(TraceStyle.DeepSeekR1), $"line {i}") with { GoldAnswer = "a" });
         examples.Add(Qa("q", "<think>\n\n</think>\n\nshort", "line 101"));
-        examples.Add(new Example([ChatMessage.FromUser("prompt only")], null, new Dictionary<string, System.Text.Json.JsonElement>(), "line 102"));
+        examples.Add(new Example([ChatMessage.FromUser("prompt only")], null,
+            new Dictionary<string, System.Text.Json.JsonElement>(), "line 102"));
 
         var stats = DatasetStats.Compute(examples, text => text.Length / 4, SchemaKind.Messages);
         Assert.Equal((102, 101, 100), (stats.Rows, stats.WithAssistant, stats.WithGold));
         Assert.Equal(new Dictionary<string, int> { ["DeepSeekR1"] = 101 }, stats.TraceStyles);
         Assert.Equal(1, stats.EmptyThinking);
-        Assert.Equal((100, 10, 500, 900, 1000), (stats.ThinkingChars!.Count, stats.ThinkingChars.Min, stats.ThinkingChars.P50, stats.ThinkingChars.P90, stats.ThinkingChars.Max));
+        Assert.Equal((100, 10, 500, 900, 1000),
+            (stats.ThinkingChars!.Count, stats.ThinkingChars.Min, stats.ThinkingChars.P50, stats.ThinkingChars.P90,
+            stats.ThinkingChars.Max));
         Assert.Equal(102, stats.ConversationTokens!.Count);
         Assert.Equal(250, stats.ThinkingTokens!.Max);
         Assert.Null(DatasetStats.Compute([]).ConversationChars);
@@ -102,6 +116,7 @@ public class HygieneTests
         Assert.Equal(0, tokenizer.Count(""));
         var hello = tokenizer.Count("Hello world");
         Assert.InRange(hello, 2, 3);
-        Assert.Contains("not found", Assert.Throws<ReasonSharpException>(() => TokenizerFile.Load("/nonexistent")).Message);
+        Assert.Contains("not found",
+            Assert.Throws<ReasonSharpException>(() => TokenizerFile.Load("/nonexistent")).Message);
     }
 }

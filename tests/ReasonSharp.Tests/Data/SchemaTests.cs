@@ -10,7 +10,8 @@ public class SchemaTests
     {
         var path = TestEnvironment.SharedFile("data/gsm8k/test.jsonl");
         var converter = new ExampleConverter();
-        var examples = DatasetReader.ReadRowExamples(new DatasetSource(path), converter).Select(p => p.Example).ToList();
+        var examples =
+            DatasetReader.ReadRowExamples(new DatasetSource(path), converter).Select(p => p.Example).ToList();
 
         Assert.Equal(SchemaKind.QuestionAnswer, converter.Kind);
         Assert.Equal(1319, examples.Count);
@@ -24,7 +25,8 @@ public class SchemaTests
         Assert.All(examples, e => Assert.Matches(@"^-?[\d,]+(\.\d+)?$", e.GoldAnswer!));
 
         // As a DeepSeek-R1 trace: the worked solution is the thinking, the gold is the answer.
-        var styled = DatasetReader.ReadExamples(path, new SchemaMapping { SolutionStyle = TraceStyle.DeepSeekR1 }).First();
+        var styled =
+            DatasetReader.ReadExamples(path, new SchemaMapping { SolutionStyle = TraceStyle.DeepSeekR1 }).First();
         Assert.StartsWith("<think>\nJanet sells 16 - 3 - 4", styled.Completion);
         Assert.EndsWith("\n</think>\n\n18", styled.Completion);
 
@@ -65,7 +67,8 @@ public class SchemaTests
         Assert.Equal(["system", "user", "assistant"], examples[0].Messages.Select(m => m.Role));
         Assert.Equal(4, examples[1].Messages.Count);
         Assert.Equal("6", examples[1].Completion);
-        Assert.Equal([ChatMessage.FromUser("2+2?"), ChatMessage.FromAssistant("4"), ChatMessage.FromUser("3+3?")], examples[1].Prompt);
+        Assert.Equal([ChatMessage.FromUser("2+2?"), ChatMessage.FromAssistant("4"), ChatMessage.FromUser("3+3?")],
+            examples[1].Prompt);
         Assert.Equal("a2", examples[1].Extra["id"].GetString());
         Assert.Equal($"{path} item 2", examples[1].Source);
     }
@@ -109,11 +112,13 @@ public class SchemaTests
         var promptOnly = dir.File("prompt-only.jsonl");
         DataFiles.WriteJsonl(promptOnly, """{"prompt": "Make 24 from 4, 6, 1, 1.", "target": 24, "nums": [4, 6, 1, 1]}""");
 
-        Assert.Equal([ChatMessage.FromUser("The sky is"), ChatMessage.FromAssistant(" blue.")], DatasetReader.ReadExamples(standard).Single().Messages);
+        Assert.Equal([ChatMessage.FromUser("The sky is"), ChatMessage.FromAssistant(" blue.")],
+            DatasetReader.ReadExamples(standard).Single().Messages);
         var c = DatasetReader.ReadExamples(conversational).Single();
         Assert.Equal(["system", "user", "assistant"], c.Messages.Select(m => m.Role));
         var p = DatasetReader.ReadExamples(promptOnly, new SchemaMapping { SystemPrompt = "Think first." }).Single();
-        Assert.Equal([ChatMessage.FromSystem("Think first."), ChatMessage.FromUser("Make 24 from 4, 6, 1, 1.")], p.Messages);
+        Assert.Equal([ChatMessage.FromSystem("Think first."), ChatMessage.FromUser("Make 24 from 4, 6, 1, 1.")],
+            p.Messages);
         Assert.Equal([4, 6, 1, 1], p.Extra["nums"].EnumerateArray().Select(n => n.GetInt32()));
         Assert.Null(p.GoldAnswer);
     }
@@ -130,7 +135,9 @@ public class SchemaTests
         Assert.Equal("Level 2", e.Extra["level"].GetString());
         Assert.Equal(2, e.Messages.Count);
 
-        var mapped = DatasetReader.ReadExamples(path, new SchemaMapping { Kind = SchemaKind.ProblemSolution, SolutionStyle = TraceStyle.ThinkAnswer }).Single();
+        var mapped =
+            DatasetReader.ReadExamples(path,
+            new SchemaMapping { Kind = SchemaKind.ProblemSolution, SolutionStyle = TraceStyle.ThinkAnswer }).Single();
         Assert.EndsWith("</think>\n<answer>\n\\frac{5}{6}\n</answer>", mapped.Completion);
     }
 
@@ -159,11 +166,13 @@ public class SchemaTests
         DataFiles.WriteJsonl(jsonl, DataFiles.BespokeRows(4).Select(r => JsonSerializer.Serialize(r)).ToArray());
 
         var fromParquet = DatasetReader.ReadExamples(parquet).ToList();
-        Assert.Equal(DatasetReader.ReadExamples(jsonl).Select(e => e.Messages), fromParquet.Select(e => e.Messages), new MessagesComparer());
+        Assert.Equal(DatasetReader.ReadExamples(jsonl).Select(e => e.Messages), fromParquet.Select(e => e.Messages),
+            new MessagesComparer());
         Assert.Equal($"{parquet} row 4", fromParquet[3].Source);
 
         var countdown = dir.File("countdown.parquet");
-        DataFiles.WriteParquet(countdown, [new DataFiles.CountdownRow { Prompt = "Make 10 from 2, 5.", Target = 10, Nums = [2, 5] }]);
+        DataFiles.WriteParquet(countdown,
+            [new DataFiles.CountdownRow { Prompt = "Make 10 from 2, 5.", Target = 10, Nums = [2, 5] }]);
         var row = DatasetReader.ReadExamples(countdown).Single();
         Assert.Equal(10, row.Extra["target"].GetInt32());
         Assert.Equal([2, 5], row.Extra["nums"].EnumerateArray().Select(n => n.GetInt32()));
@@ -175,8 +184,10 @@ public class SchemaTests
         using var dir = TestEnvironment.NewTempDir();
         var root = Path.Combine(dir.Path, "bespoke-stratos");
         DataFiles.WriteParquet(Path.Combine(root, "data", "train-00000-of-00002.parquet"), DataFiles.BespokeRows(3));
-        DataFiles.WriteParquet(Path.Combine(root, "data", "train-00001-of-00002.parquet"), DataFiles.BespokeRows(2, offset: 3));
-        DataFiles.WriteParquet(Path.Combine(root, "data", "test-00000-of-00001.parquet"), DataFiles.BespokeRows(1, offset: 100));
+        DataFiles.WriteParquet(Path.Combine(root, "data", "train-00001-of-00002.parquet"),
+            DataFiles.BespokeRows(2, offset: 3));
+        DataFiles.WriteParquet(Path.Combine(root, "data", "test-00000-of-00001.parquet"),
+            DataFiles.BespokeRows(1, offset: 100));
         File.WriteAllText(Path.Combine(root, "README.md"), "---\nlicense: apache-2.0\n---\n");
         File.WriteAllText(Path.Combine(root, "dataset_info.json"), "{}");
 
@@ -188,7 +199,8 @@ public class SchemaTests
         Assert.EndsWith("train-00001-of-00002.parquet row 2", train[4].Source);
         var test = DatasetReader.ReadExamples(new DatasetSource(root) { Split = "test" }).Single();
         Assert.Contains("100 + 100", test.Messages[1].Content);
-        var e = Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadRows(new DatasetSource(root) { Split = "validation" }).ToList());
+        var e = Assert.Throws<ReasonSharpException>(() =>
+            DatasetReader.ReadRows(new DatasetSource(root) { Split = "validation" }).ToList());
         Assert.Contains("split 'validation' not found; splits present: test, train", e.Message);
 
         // gsm8k's Hub layout: one folder per configuration, here with .jsonl shards.

@@ -51,13 +51,16 @@ public class StreamingTests(ITestOutputHelper output)
         var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
         var retained = GC.GetTotalMemory(forceFullCollection: true) - before;
 
-        output.WriteLine($"wrote {fileBytes:N0} bytes in {write.ElapsedMilliseconds} ms; first batch of 64 (shuffle buffer 1024) in {read.Elapsed.TotalMilliseconds:F1} ms, " +
-                         $"allocated {allocated:N0} bytes, retained {retained:N0} bytes");
+        output.WriteLine($"wrote {fileBytes:N0} bytes in {write.ElapsedMilliseconds} ms; first batch of 64 " +
+                         $"(shuffle buffer 1024) in {read.Elapsed.TotalMilliseconds:F1} ms, allocated " +
+                         $"{allocated:N0} bytes, retained {retained:N0} bytes");
         Assert.Equal(64, batch.Count);
         Assert.All(batch, e => Assert.Equal((long.Parse(e.Messages[0].Content[8..^3]) + 1).ToString(), e.GoldAnswer));
-        Assert.True(batch.Max(e => int.Parse(e.Source.Split(' ')[^1])) <= 1024 + 64, "a buffered shuffle reads only buffer + batch rows");
+        Assert.True(batch.Max(e => int.Parse(e.Source.Split(' ')[^1])) <= 1024 + 64,
+            "a buffered shuffle reads only buffer + batch rows");
         Assert.True(read.ElapsedMilliseconds < 500, $"first batch took {read.ElapsedMilliseconds} ms");
-        Assert.True(allocated < 16_000_000, $"reading the first batch allocated {allocated} bytes of a {fileBytes}-byte file");
+        Assert.True(allocated < 16_000_000, $"reading the first batch allocated {allocated} bytes of a " +
+            $"{fileBytes}-byte file");
         Assert.True(retained < 8_000_000, $"memory grew by {retained} bytes");
         Assert.True(write.ElapsedMilliseconds < 10_000, $"writing the file took {write.ElapsedMilliseconds} ms");
 
@@ -81,7 +84,8 @@ public class StreamingTests(ITestOutputHelper output)
         Assert.NotEqual(buffered, items.ShuffleBuffered(100, seed: 10));
         Assert.NotEqual(items, buffered);
         // A buffer of b items can only move an item b places earlier.
-        Assert.All(buffered.Select((value, position) => (value, position)), p => Assert.True(p.value <= p.position + 100));
+        Assert.All(buffered.Select((value, position) => (value, position)),
+            p => Assert.True(p.value <= p.position + 100));
 
         var exact = items.ShuffleExact(9);
         Assert.Equal(items, exact.Order());

@@ -81,10 +81,13 @@ public class SyntheticTaskTests
             var target = p.Columns["target"].GetValue<long>();
             var answer = p.Trace.Answer;
             Assert.False(ExactCheck.CountdownCorrect(p.Completion, numbers, target + 1));
-            Assert.False(ExactCheck.CountdownCorrect(Replace(p, answer + "+1"), numbers, target));         // a number used too often
-            Assert.False(ExactCheck.CountdownCorrect(Replace(p, numbers[0].ToString()), numbers, target)); // numbers left out
+            // a number used too often
+            Assert.False(ExactCheck.CountdownCorrect(Replace(p, answer + "+1"), numbers, target));
+            // numbers left out
+            Assert.False(ExactCheck.CountdownCorrect(Replace(p, numbers[0].ToString()), numbers, target));
             var other = numbers.ToList(); other[0] += 1;
-            Assert.False(ExactCheck.CountdownCorrect(p.Completion, other, target));                         // different numbers
+            // different numbers
+            Assert.False(ExactCheck.CountdownCorrect(p.Completion, other, target));
         }
         foreach (ISyntheticTask task in new ISyntheticTask[] { new ArithmeticTask(), new WordProblemTask() })
             for (var i = 0; i < 500; i++)
@@ -96,7 +99,8 @@ public class SyntheticTaskTests
             }
     }
 
-    static string Replace(SyntheticProblem p, string answer) => (p.Trace with { Answer = answer }).Render(TraceStyle.ThinkAnswer);
+    static string Replace(SyntheticProblem p, string answer) =>
+        (p.Trace with { Answer = answer }).Render(TraceStyle.ThinkAnswer);
 
     [Theory]
     [InlineData("countdown")]
@@ -138,7 +142,8 @@ public class SyntheticTaskTests
         var examples = DatasetReader.ReadExamples(path).ToList();
         Assert.Equal(50, examples.Count);
         var (example, problem) = (examples[0], problems[0]);
-        Assert.Equal([ChatMessage.FromUser(problem.Prompt), ChatMessage.FromAssistant(problem.Completion)], example.Messages);
+        Assert.Equal([ChatMessage.FromUser(problem.Prompt), ChatMessage.FromAssistant(problem.Completion)],
+            example.Messages);
         Assert.Equal(problem.Columns["target"].GetValue<long>(), example.Extra["target"].GetInt64());
         Assert.Equal(JsonValueKind.Array, example.Extra["numbers"].ValueKind);
         Assert.Equal("countdown", example.Extra["task"].GetString());
@@ -147,7 +152,8 @@ public class SyntheticTaskTests
 
         var arithmetic = SyntheticDataset.Generate(new ArithmeticTask(), 5, 1, seed: 5);
         SyntheticDataset.WriteJsonl(path, arithmetic);
-        Assert.Equal(arithmetic.Select(p => p.Columns["answer"].GetValue<string>()), DatasetReader.ReadExamples(path).Select(e => e.GoldAnswer));
+        Assert.Equal(arithmetic.Select(p => p.Columns["answer"].GetValue<string>()),
+            DatasetReader.ReadExamples(path).Select(e => e.GoldAnswer));
     }
 
     [Fact]
@@ -157,7 +163,8 @@ public class SyntheticTaskTests
             new CountdownTask().Generate(new Random(0), new CountdownOptions(2, 2, 50, 60, 0), 0));
         Assert.Contains("no reachable target", unreachable.Message);
         var tooMany = Assert.Throws<ReasonSharpException>(() => SyntheticDataset.Generate(new CoinTask(), 3, 1, 0));
-        Assert.Equal("--n: found only 2 distinct coin problems at difficulty 1 in 10000 draws; ask for fewer or raise --difficulty", tooMany.Message);
+        Assert.Equal("--n: found only 2 distinct coin problems at difficulty 1 in 10000 draws; ask for fewer or " +
+            "raise --difficulty", tooMany.Message);
         Assert.Throws<ReasonSharpException>(() => new ArithmeticTask().Generate(new Random(0), 6));
     }
 
@@ -195,7 +202,8 @@ public class SyntheticTaskTests
         var mixed = SyntheticDataset.WithAnswerOnlyTraces(split.Train, 0.6, seed: 3);
         Assert.Equal(split.Train.Count, mixed.Count);
         Assert.Equal((int)Math.Round(0.6 * split.Train.Count), mixed.Count(p => p.AnswerOnly));
-        Assert.Equal(mixed.Select(p => p.AnswerOnly), SyntheticDataset.WithAnswerOnlyTraces(split.Train, 0.6, seed: 3).Select(p => p.AnswerOnly));
+        Assert.Equal(mixed.Select(p => p.AnswerOnly),
+            SyntheticDataset.WithAnswerOnlyTraces(split.Train, 0.6, seed: 3).Select(p => p.AnswerOnly));
         for (int i = 0; i < mixed.Count; i++)
         {
             Assert.Equal(split.Train[i].Key, mixed[i].Key);

@@ -11,10 +11,10 @@ public class EvalMetricsTests
     static CompletionAnalyzer Analyzer() => new(Decode, RewardSpecs.Format("think"), threshold: 1.0);
 
     // Three examples × four samples:
-    //   A (gold 4): "<think> step step</think>\nThe answer is 4" ✓ | "The answer is 5" ✗ | "<think> step</think>\nThe answer is 4" ✓
-    //               | "<think> step step step step" ✗ (truncated, never closes its think block)
-    //   B (gold 7): "The answer is 5" ✗ | "The answer is 5" ✗ | "The answer is 7" ✓ | "<think></think>\nThe answer is 7" ✓
-    //   C (gold 4): "The answer is 5" ✗ ×3 and once with a null accuracy (not applicable).
+    // A (gold 4): "<think> step step</think>\nThe answer is 4" ✓ | "The answer is 5" ✗ | "<think> step</think>\nThe
+    // answer is 4" ✓               | "<think> step step step step" ✗ (truncated, never closes its think block)
+    // B (gold 7): "The answer is 5" ✗ | "The answer is 5" ✗ | "The answer is 7" ✓ | "<think></think>\nThe answer is 7"
+    // ✓   C (gold 4): "The answer is 5" ✗ ×3 and once with a null accuracy (not applicable).
     static List<Rollout> Rollouts()
     {
         var a = Example("4");
@@ -41,13 +41,16 @@ public class EvalMetricsTests
     public async Task EachSampleIsAnalysedCorrectly()
     {
         var samples = await Analyzer().AnalyzeAsync(Rollouts());
-        Assert.Equal([true, false, true, false, false, false, true, true, false, false, false, false], samples.Select(s => s.Correct));
-        Assert.Equal([true, false, true, false, false, false, false, true, false, false, false, false], samples.Select(s => s.FormatOk));
+        Assert.Equal([true, false, true, false, false, false, true, true, false, false, false, false],
+            samples.Select(s => s.Correct));
+        Assert.Equal([true, false, true, false, false, false, false, true, false, false, false, false],
+            samples.Select(s => s.FormatOk));
         Assert.Equal([7, 2, 6, 5, 2, 2, 2, 5, 2, 2, 2, 2], samples.Select(s => s.CompletionTokens));
         // Through the token that closes </think>; all tokens of an unclosed block; 0 without one.
         Assert.Equal([4, 0, 3, 5, 0, 0, 0, 2, 0, 0, 0, 0], samples.Select(s => s.ThinkTokens));
         Assert.Equal(["4", "5", "4", null, "5", "5", "7", "7", "5", "5", "5", "5"], samples.Select(s => s.Answer));
-        Assert.Equal([false, false, false, true, false, false, false, false, false, false, false, false], samples.Select(s => s.Truncated));
+        Assert.Equal([false, false, false, true, false, false, false, false, false, false, false, false],
+            samples.Select(s => s.Truncated));
     }
 
     [Fact]
@@ -56,7 +59,8 @@ public class EvalMetricsTests
         var samples = await Analyzer().AnalyzeAsync(Rollouts());
         var outcomes = EvalMetrics.Outcomes(samples, 4);
         Assert.Equal([2, 2, 0], outcomes.Select(o => o.Correct));
-        // A: "4" twice beats "5" once → right. B: "5" and "7" tie twice each, the earliest ("5") wins → wrong. C: "5" → wrong.
+        // A: "4" twice beats "5" once → right. B: "5" and "7" tie twice each, the earliest ("5") wins → wrong. C: "5" →
+        // wrong.
         Assert.Equal(["4", "5", "5"], outcomes.Select(o => o.MajorityAnswer));
         Assert.Equal([true, false, false], outcomes.Select(o => o.MajorityCorrect));
 
@@ -69,7 +73,8 @@ public class EvalMetricsTests
         Assert.Equal(1.0 / 12, m.TruncationRate, 12);
         Assert.Equal(4.0 / 12, m.MeanReward, 6);
         Assert.Equal(4.0 / 11, m.RewardMeans["accuracy"]!.Value, 6);   // the null accuracy is left out
-        // Completion tokens sorted: 2 ×8, 5, 5, 6, 7 → mean 39/12; p50 at position 5.5 → 2; p90 at 9.9 → 5 + 0.9·(6 − 5).
+        // Completion tokens sorted: 2 ×8, 5, 5, 6, 7 → mean 39/12; p50 at position 5.5 → 2; p90 at 9.9 → 5 + 0.9·(6 −
+        // 5).
         Assert.Equal(Rounded(new LengthStats(39.0 / 12, 2, 5.9, 7)), Rounded(m.CompletionTokens));
         // Think tokens sorted: 0 ×8, 2, 3, 4, 5 → mean 14/12; p50 0; p90 at 9.9 → 3 + 0.9·(4 − 3).
         Assert.Equal(Rounded(new LengthStats(14.0 / 12, 0, 3.9, 5)), Rounded(m.ThinkTokens));
@@ -80,7 +85,8 @@ public class EvalMetricsTests
         Assert.Equal(m.PassAt1, m2.PassAt1, 12);
     }
 
-    static LengthStats Rounded(LengthStats s) => new(Math.Round(s.Mean, 9), Math.Round(s.P50, 9), Math.Round(s.P90, 9), s.Max);
+    static LengthStats Rounded(LengthStats s) =>
+        new(Math.Round(s.Mean, 9), Math.Round(s.P50, 9), Math.Round(s.P90, 9), s.Max);
 
     [Fact]
     public async Task GreedyOneSampleMakesAllThreeAccuraciesEqual()
@@ -108,10 +114,14 @@ public class EvalMetricsTests
     public void AnswersWithoutGoldAreVotedOnByTheirAnswerTagText()
     {
         var countdown = Example(null);
-        Assert.Equal("3 + 4", CompletionAnalyzer.AnswerKey("<think>try</think><answer>1</answer> then <answer> 3   +\n4 </answer>", countdown));
+        Assert.Equal("3 + 4",
+            CompletionAnalyzer.AnswerKey("<think>try</think><answer>1</answer> then <answer> 3   +\n4 </answer>",
+            countdown));
         Assert.Null(CompletionAnalyzer.AnswerKey("no tag at all: 7", countdown));
-        // With a gold answer the math answer is used, in its parsed form: 0.50 and 1/2 stay different texts, 4 and 4.0 agree.
-        Assert.Equal(CompletionAnalyzer.AnswerKey("The answer is 4", Example("4")), CompletionAnalyzer.AnswerKey("The answer is 4.0", Example("4")));
+        // With a gold answer the math answer is used, in its parsed form: 0.50 and 1/2 stay different texts, 4 and 4.0
+        // agree.
+        Assert.Equal(CompletionAnalyzer.AnswerKey("The answer is 4", Example("4")),
+            CompletionAnalyzer.AnswerKey("The answer is 4.0", Example("4")));
         Assert.Equal("7", CompletionAnalyzer.AnswerKey("<answer>7</answer>", countdown, AnswerVote.Math));
     }
 
@@ -119,7 +129,10 @@ public class EvalMetricsTests
     public void TooFewSamplesForKIsAnError()
     {
         var rollouts = Rollouts().Take(4).ToList();
-        var samples = rollouts.Select(r => new ScoredSample(r.ExampleIndex, r.SampleIndex, "", 0, r.Rewards, false, false, 1, 0, false, null)).ToList();
+        var samples =
+            rollouts.Select(r =>
+            new ScoredSample(r.ExampleIndex, r.SampleIndex, "", 0, r.Rewards, false, false, 1, 0, false,
+            null)).ToList();
         var e = Assert.Throws<ReasonSharpException>(() => EvalMetrics.Compute(samples, 8));
         Assert.Contains("pass@8", e.Message);
     }

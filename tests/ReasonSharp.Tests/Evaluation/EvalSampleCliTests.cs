@@ -17,7 +17,8 @@ public sealed class EvalSampleCliTests : IDisposable
         using (var lm = TinyLanguageModels.Create(_dir, seed: 1)) lm.Save(_model1);
         using (var lm = TinyLanguageModels.Create(_dir, seed: 2)) lm.Save(_model2);
         _dataset = _dir.File("problems.jsonl");
-        JsonlWriter.Write(_dataset, SyntheticDataset.Generate(new ArithmeticTask(), 5, 1, seed: 3).Select(p => (JsonNode)p.ToRow()));
+        JsonlWriter.Write(_dataset,
+            SyntheticDataset.Generate(new ArithmeticTask(), 5, 1, seed: 3).Select(p => (JsonNode)p.ToRow()));
     }
 
     public void Dispose() => _dir.Dispose();
@@ -25,14 +26,18 @@ public sealed class EvalSampleCliTests : IDisposable
     [Fact]
     public async Task EvalWritesEveryFieldAndComparesTwoModelsInBothModes()
     {
-        var (code, output) = await CliHarness.Run("eval", _model1, _model2, "--dataset", _dataset, "--limit", "3", "--k", "2", "--modes", "think,no_think",
-            "--format", "dual-mode", "--max-new-tokens", "6", "--device", "cpu", "--out", _dir.File("out/results.json"));
+        var (code, output) =
+            await CliHarness.Run("eval", _model1, _model2, "--dataset", _dataset, "--limit", "3", "--k", "2", "--modes",
+            "think,no_think",
+            "--format", "dual-mode", "--max-new-tokens", "6", "--device", "cpu", "--out",
+            _dir.File("out/results.json"));
         Assert.True(code == 0, output);
         var tableLines = output.Split('\n').Where(l => l.StartsWith("| ")).ToList();
         Assert.Contains("pass@2 %", tableLines[0]);
         Assert.Contains("maj@2 %", tableLines[0]);
         Assert.Equal(4, tableLines.Count(l => l.Contains(_model1) || l.Contains(_model2)));
-        Assert.Equal(2, tableLines.Count(l => l.Contains(_model2) && (l.Contains("| think ") || l.Contains("| no_think "))));
+        Assert.Equal(2,
+            tableLines.Count(l => l.Contains(_model2) && (l.Contains("| think ") || l.Contains("| no_think "))));
 
         var json = JsonNode.Parse(File.ReadAllText(_dir.File("out/results.json")))!;
         Assert.Equal(0.6, (double)json["options"]!["temperature"]!);
@@ -51,14 +56,18 @@ public sealed class EvalSampleCliTests : IDisposable
             Assert.NotNull(r["reward_means"]!["accuracy"]);
             Assert.True((double)r["elapsed_seconds"]! >= 0);
             // The summary lengths and rates are those of the per-example records.
-            var completions = records.Where(x => (string)x["model"]! == (string)r["model"]! && (string)x["mode"]! == (string)r["mode"]!)
+            var completions =
+                records.Where(x => (string)x["model"]! == (string)r["model"]!
+                && (string)x["mode"]! == (string)r["mode"]!)
                 .SelectMany(x => x["completions"]!.AsArray()).ToList();
             Assert.Equal(6, completions.Count);
             var tokens = completions.Select(c => (int)c!["completion_tokens"]!).ToList();
             Assert.Equal(tokens.Average(), (double)r["completion_tokens"]!["mean"]!, 9);
             Assert.Equal(tokens.Max(), (int)r["completion_tokens"]!["max"]!);
-            Assert.Equal(completions.Average(c => (bool)c!["truncated"]! ? 1.0 : 0.0), (double)r["truncation_rate"]!, 9);
-            Assert.Equal(completions.Average(c => (double)(int)c!["think_tokens"]!), (double)r["think_tokens"]!["mean"]!, 9);
+            Assert.Equal(completions.Average(c => (bool)c!["truncated"]! ? 1.0 : 0.0), (double)r["truncation_rate"]!,
+                9);
+            Assert.Equal(completions.Average(c => (double)(int)c!["think_tokens"]!),
+                (double)r["think_tokens"]!["mean"]!, 9);
             foreach (var stat in new[] { "p50", "p90" }) Assert.NotNull(r["think_tokens"]![stat]);
             if ((string)r["mode"]! == "no_think")
                 Assert.All(completions, c => Assert.StartsWith("<think>\n\n</think>\n", (string)c!["response"]!));
@@ -74,8 +83,11 @@ public sealed class EvalSampleCliTests : IDisposable
     {
         var kept = _dir.File("rs/kept.jsonl");
         // Threshold 0 verifies everything, so shortest-of-2 keeps exactly one completion per prompt.
-        var (code, output) = await CliHarness.Run("sample", _model1, "--dataset", _dataset, "--n", "2", "--reward", "accuracy,format", "--threshold", "0",
-            "--select", "shortest", "--dedup", "--max-new-tokens", "6", "--device", "cpu", "--out", kept, "--chunk-size", "2");
+        var (code, output) =
+            await CliHarness.Run("sample", _model1, "--dataset", _dataset, "--n", "2", "--reward", "accuracy,format",
+            "--threshold", "0",
+            "--select", "shortest", "--dedup", "--max-new-tokens", "6", "--device", "cpu", "--out", kept,
+            "--chunk-size", "2");
         Assert.True(code == 0, output);
         Assert.Contains("kept 5 completions from 5 prompts", output);
         var examples = DatasetReader.ReadExamples(kept).ToList();
@@ -86,8 +98,11 @@ public sealed class EvalSampleCliTests : IDisposable
 
         // Running again resumes a finished run: nothing is redone and the outputs are unchanged.
         var before = File.ReadAllBytes(kept);
-        (code, output) = await CliHarness.Run("sample", _model1, "--dataset", _dataset, "--n", "2", "--reward", "accuracy,format", "--threshold", "0",
-            "--select", "shortest", "--dedup", "--max-new-tokens", "6", "--device", "cpu", "--out", kept, "--chunk-size", "2");
+        (code, output) =
+            await CliHarness.Run("sample", _model1, "--dataset", _dataset, "--n", "2", "--reward", "accuracy,format",
+            "--threshold", "0",
+            "--select", "shortest", "--dedup", "--max-new-tokens", "6", "--device", "cpu", "--out", kept,
+            "--chunk-size", "2");
         Assert.True(code == 0, output);
         Assert.Contains("resuming after 5 of 5", output);
         Assert.Equal(before, File.ReadAllBytes(kept));
@@ -103,7 +118,8 @@ public sealed class EvalSampleCliTests : IDisposable
     [InlineData("--vote: unknown value", "eval", "--vote", "loudest")]
     [InlineData("--select: unknown value 'best'", "sample", "--select", "best")]
     [InlineData("num_generations must be at least 1", "sample", "--n", "0")]
-    [InlineData("min_pass_rate (0.9) must not exceed max_pass_rate (0.1)", "sample", "--min-pass-rate", "0.9", "--max-pass-rate", "0.1")]
+    [InlineData("min_pass_rate (0.9) must not exceed max_pass_rate (0.1)", "sample", "--min-pass-rate", "0.9",
+        "--max-pass-rate", "0.1")]
     [InlineData("reward: unknown reward 'bogus'", "sample", "--reward", "bogus")]
     public async Task BadInputIsOneErrorLineNamingTheField(string expected, string command, params string[] extra)
     {

@@ -4,7 +4,8 @@ using ReasonSharp.Modeling;
 
 namespace ReasonSharp.Tests.Evaluation;
 
-/// <summary>The evaluator on a tiny model: metrics agree with the per-sample records; greedy and modes behave.</summary>
+/// <summary>The evaluator on a tiny model: metrics agree with the per-sample records; greedy and modes
+/// behave.</summary>
 public sealed class EvaluatorTests : IDisposable
 {
     readonly TempDir _dir = TestEnvironment.NewTempDir();
@@ -37,7 +38,8 @@ public sealed class EvaluatorTests : IDisposable
         Assert.Equal(samples.Average(s => s.CompletionTokens), result.Metrics.CompletionTokens.Mean, 12);
         Assert.Equal(samples.Max(s => s.CompletionTokens), result.Metrics.CompletionTokens.Max);
         Assert.Equal(samples.Average(s => s.FormatOk ? 1.0 : 0.0), result.Metrics.FormatRate, 12);
-        Assert.Equal(samples.Average(s => (double)s.Rewards["format"]!), result.Metrics.RewardMeans["format"]!.Value, 6);
+        Assert.Equal(samples.Average(s => (double)s.Rewards["format"]!), result.Metrics.RewardMeans["format"]!.Value,
+            6);
         Assert.Equal(["accuracy", "format"], result.Metrics.RewardMeans.Keys.Order());
     }
 
@@ -47,10 +49,12 @@ public sealed class EvaluatorTests : IDisposable
         var options = new EvalOptions { K = 4, Greedy = true, MaxNewTokens = 5 };
         Assert.Equal(1, options.EffectiveK);
         var first = (await new Evaluator(options).EvaluateAsync(_model, "tiny", _examples)).Single();
-        var second = (await new Evaluator(options with { Seed = 99 }).EvaluateAsync(_model, "tiny", _examples)).Single();
+        var second =
+            (await new Evaluator(options with { Seed = 99 }).EvaluateAsync(_model, "tiny", _examples)).Single();
         Assert.Equal(1, first.Metrics.K);
         Assert.All(first.Examples, o => Assert.Equal(1, o.Samples));
-        Assert.Equal(first.Examples.Select(o => o.SampleList[0].Response), second.Examples.Select(o => o.SampleList[0].Response));
+        Assert.Equal(first.Examples.Select(o => o.SampleList[0].Response),
+            second.Examples.Select(o => o.SampleList[0].Response));
         Assert.Equal(first.Metrics.PassAt1, first.Metrics.MajAtK);
     }
 
@@ -69,7 +73,8 @@ public sealed class EvaluatorTests : IDisposable
         var noThink = results[1].Examples.SelectMany(o => o.SampleList).ToList();
         Assert.All(noThink, s => Assert.StartsWith("<think>\n\n</think>\n", s.Response));
         // Think mode has no prefill: its responses are the completions themselves.
-        var runner = new RolloutRunner(dual, ReasonSharp.Rewards.RewardRegistry.CreateDefault().CreateComposite("accuracy"));
+        var runner =
+            new RolloutRunner(dual, ReasonSharp.Rewards.RewardRegistry.CreateDefault().CreateComposite("accuracy"));
         Assert.Equal("", runner.PromptPrefill(_examples[0], enableThinking: true));
         Assert.Equal("<think>\n\n</think>\n", runner.PromptPrefill(_examples[0], enableThinking: false));
     }
@@ -80,14 +85,16 @@ public sealed class EvaluatorTests : IDisposable
     [InlineData("temperature", 4, "accuracy", -1.0)]
     public void BadOptionsNameTheField(string message, int k, string reward, double temperature)
     {
-        var e = Assert.Throws<ReasonSharpException>(() => new Evaluator(new EvalOptions { K = k, Reward = reward, Temperature = temperature }));
+        var e = Assert.Throws<ReasonSharpException>(() =>
+            new Evaluator(new EvalOptions { K = k, Reward = reward, Temperature = temperature }));
         Assert.Contains(message, e.Message);
     }
 
     [Fact]
     public void MissingDatasetNamesThePath()
     {
-        var e = Assert.Throws<ReasonSharpException>(() => new Evaluator(new EvalOptions()).LoadExamples(_dir.File("absent.jsonl")));
+        var e = Assert.Throws<ReasonSharpException>(() =>
+            new Evaluator(new EvalOptions()).LoadExamples(_dir.File("absent.jsonl")));
         Assert.Contains("absent.jsonl", e.Message);
     }
 }

@@ -20,7 +20,8 @@ public class PassAtKTests
     [Fact]
     public void EqualsTheCombinatorialFormulaForManyCases()
     {
-        static double Choose(int n, int k) => k < 0 || k > n ? 0 : Enumerable.Range(1, k).Aggregate(1.0, (acc, i) => acc * (n - k + i) / i);
+        static double Choose(int n, int k) => k < 0 || k > n ? 0
+            : Enumerable.Range(1, k).Aggregate(1.0, (acc, i) => acc * (n - k + i) / i);
         for (int n = 1; n <= 16; n++)
             for (int c = 0; c <= n; c++)
                 for (int k = 1; k <= n; k++)

@@ -8,7 +8,8 @@ using ReasonSharp.Rewards;
 
 namespace ReasonSharp.Tests.Evaluation;
 
-/// <summary>Rejection sampling on a tiny model: only verified completions are kept, the output reads back as SFT data, and resuming is exact.</summary>
+/// <summary>Rejection sampling on a tiny model: only verified completions are kept, the output reads back as SFT data,
+/// and resuming is exact.</summary>
 public sealed class RejectionSamplerTests : IDisposable
 {
     readonly TempDir _dir = TestEnvironment.NewTempDir();
@@ -26,7 +27,8 @@ public sealed class RejectionSamplerTests : IDisposable
     // Six prompts in chunks of two, four samples each; high temperature so completions vary.
     static RejectionSamplingOptions Options => new()
     {
-        Reward = "even_length", NumGenerations = 4, ChunkSize = 2, MaxNewTokens = 8, Temperature = 1.0, TopP = 1.0, Seed = 5, GenerationBatchSize = 8,
+        Reward = "even_length", NumGenerations = 4, ChunkSize = 2, MaxNewTokens = 8, Temperature = 1.0, TopP = 1.0,
+        Seed = 5, GenerationBatchSize = 8,
     };
 
     // Verified: completions whose text has an even number of characters. Every scored completion is recorded.
@@ -42,7 +44,8 @@ public sealed class RejectionSamplerTests : IDisposable
         return registry;
     }
 
-    static List<JsonObject> Rows(string path) => File.ReadLines(path).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+    static List<JsonObject> Rows(string path) =>
+        File.ReadLines(path).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
 
     [Fact]
     public async Task KeepsOnlyVerifiedCompletionsAndTheOutputReadsBackAsSftData()
@@ -53,7 +56,8 @@ public sealed class RejectionSamplerTests : IDisposable
 
         var verified = seen.Where(c => c.Length % 2 == 0).Order().ToList();
         Assert.Equal(24, seen.Count);
-        Assert.InRange(verified.Count, 1, 23);                     // some pass, some fail: the filter is really exercised
+        // some pass, some fail: the filter is really exercised
+        Assert.InRange(verified.Count, 1, 23);
         var kept = DatasetReader.ReadExamples(path).ToList();
         Assert.Equal(verified, kept.Select(e => e.Completion!).Order());
         Assert.Equal(verified.Count, summary.KeptRows);
@@ -91,7 +95,9 @@ public sealed class RejectionSamplerTests : IDisposable
     public async Task PassRateFilterRecordsFilteredPromptsWithTheirRate()
     {
         var path = _dir.File("medium.jsonl");
-        var summary = await new RejectionSampler(Options with { MinPassRate = 0.3, MaxPassRate = 0.7 }, EvenLength()).RunAsync(_model, _examples, path);
+        var summary =
+            await new RejectionSampler(Options with { MinPassRate = 0.3, MaxPassRate = 0.7 },
+            EvenLength()).RunAsync(_model, _examples, path);
         var stats = Rows(summary.Files.Stats);
         foreach (var s in stats)
         {
@@ -107,7 +113,8 @@ public sealed class RejectionSamplerTests : IDisposable
     [Fact]
     public async Task ResumingAfterAFailureBetweenChunksGivesTheSameOutput()
     {
-        var reference = await new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples, _dir.File("a/kept.jsonl"));
+        var reference =
+            await new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples, _dir.File("a/kept.jsonl"));
 
         var path = _dir.File("b/kept.jsonl");
         var interrupted = new RejectionSampler(Options, EvenLength())
@@ -132,25 +139,31 @@ public sealed class RejectionSamplerTests : IDisposable
     [Fact]
     public async Task ResumingAfterCancellationOrAFailureInsideAChunkGivesTheSameOutput()
     {
-        var reference = await new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples, _dir.File("a/kept.jsonl"));
+        var reference =
+            await new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples, _dir.File("a/kept.jsonl"));
 
         // Cancelled while the third chunk is being scored (chunks hold 2 prompts × 4 samples = 8 scores).
         var path = _dir.File("c/kept.jsonl");
         using var cancel = new CancellationTokenSource();
         int scored = 0;
-        var cancelled = new RejectionSampler(Options, EvenLength(beforeScoring: () => { if (++scored == 19) cancel.Cancel(); }));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.RunAsync(_model, _examples, path, cancellationToken: cancel.Token));
+        var cancelled =
+            new RejectionSampler(Options, EvenLength(beforeScoring: () => { if (++scored == 19) cancel.Cancel(); }));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            cancelled.RunAsync(_model, _examples, path, cancellationToken: cancel.Token));
         Assert.Equal(4, (int)JsonNode.Parse(File.ReadAllText(path + ".progress.json"))!["finished_prompts"]!);
-        AssertSameOutput(reference, await new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples, path));
+        AssertSameOutput(reference,
+            await new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples, path));
 
         // The reward fails while scoring the second chunk.
         var failing = _dir.File("d/kept.jsonl");
         int calls = 0;
         await Assert.ThrowsAsync<IOException>(() => new RejectionSampler(Options,
-                EvenLength(beforeScoring: () => { if (++calls > 10) throw new IOException("the reward server went away"); }))
+                EvenLength(beforeScoring: () =>
+                    { if (++calls > 10) throw new IOException("the reward server went away"); }))
             .RunAsync(_model, _examples, failing));
         Assert.Equal(2, (int)JsonNode.Parse(File.ReadAllText(failing + ".progress.json"))!["finished_prompts"]!);
-        AssertSameOutput(reference, await new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples, failing));
+        AssertSameOutput(reference,
+            await new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples, failing));
     }
 
     static void AssertSameOutput(RejectionSamplingSummary expected, RejectionSamplingSummary actual)
@@ -168,22 +181,29 @@ public sealed class RejectionSamplerTests : IDisposable
         var first = new RejectionSampler(Options, EvenLength()) { ChunkFinished = p => throw new InvalidOperationException("stop") };
         await Assert.ThrowsAsync<InvalidOperationException>(() => first.RunAsync(_model, _examples, path));
 
-        var e = await Assert.ThrowsAsync<ReasonSharpException>(() => new RejectionSampler(Options with { NumGenerations = 3 }, EvenLength()).RunAsync(_model, _examples, path));
+        var e = await Assert.ThrowsAsync<ReasonSharpException>(() =>
+            new RejectionSampler(Options with { NumGenerations = 3 }, EvenLength()).RunAsync(_model, _examples, path));
         Assert.Contains("num_generations=4", e.Message);
         Assert.Contains("num_generations=3", e.Message);
-        e = await Assert.ThrowsAsync<ReasonSharpException>(() => new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples.Reverse().ToList(), path));
+        e = await Assert.ThrowsAsync<ReasonSharpException>(() =>
+            new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples.Reverse().ToList(), path));
         Assert.Contains("first 2 prompts", e.Message);
 
         // A larger limit continues the same run.
-        var more = TinyLanguageModels.ArithmeticExamples(6, seed: 11).Concat(TinyLanguageModels.ArithmeticExamples(2, seed: 12)).ToList();
+        var more =
+            TinyLanguageModels.ArithmeticExamples(6,
+            seed: 11).Concat(TinyLanguageModels.ArithmeticExamples(2, seed: 12)).ToList();
         var summary = await new RejectionSampler(Options, EvenLength()).RunAsync(_model, more, path);
         Assert.Equal(8, summary.Prompts);
 
         var other = _dir.File("other.jsonl");
         File.WriteAllText(other, "{\"messages\": []}\n");
-        e = await Assert.ThrowsAsync<ReasonSharpException>(() => new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples, other));
+        e = await Assert.ThrowsAsync<ReasonSharpException>(() =>
+            new RejectionSampler(Options, EvenLength()).RunAsync(_model, _examples, other));
         Assert.Contains("overwrite", e.Message);
-        summary = await new RejectionSampler(Options with { Overwrite = true }, EvenLength()).RunAsync(_model, _examples, other);
+        summary =
+            await new RejectionSampler(Options with { Overwrite = true }, EvenLength()).RunAsync(_model, _examples,
+            other);
         Assert.Equal(6, summary.Prompts);
     }
 
@@ -191,7 +211,8 @@ public sealed class RejectionSamplerTests : IDisposable
     public async Task NoThinkModeNeedsADualModeFormatAndWritesTheEmptyThinkBlock()
     {
         var e = await Assert.ThrowsAsync<ReasonSharpException>(() =>
-            new RejectionSampler(Options with { Mode = ThinkingMode.NoThink }, EvenLength()).RunAsync(_model, _examples, _dir.File("x.jsonl")));
+            new RejectionSampler(Options with { Mode = ThinkingMode.NoThink }, EvenLength()).RunAsync(_model, _examples,
+                _dir.File("x.jsonl")));
         Assert.Contains("can switch thinking off", e.Message);
 
         // The same network and tokenizer in the dual-mode chat format (not disposed here: they belong to _model).

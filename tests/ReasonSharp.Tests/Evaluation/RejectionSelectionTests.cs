@@ -5,7 +5,8 @@ using static ReasonSharp.Tests.Evaluation.HandBuiltRollouts;
 
 namespace ReasonSharp.Tests.Evaluation;
 
-/// <summary>Rejection sampling's per-prompt decision on hand-built rollouts: verification, selection, dedup, pass-rate filter.</summary>
+/// <summary>Rejection sampling's per-prompt decision on hand-built rollouts: verification, selection, dedup, pass-rate
+/// filter.</summary>
 public class RejectionSelectionTests
 {
     // One prompt, six samples; verified (reward ≥ 1): s0, s2, s3, s4. s3 equals s0 once whitespace is normalised.
@@ -27,7 +28,8 @@ public class RejectionSelectionTests
     }
 
     static IReadOnlyList<int> Kept(SelectionMode mode, int keep = 1, bool dedup = false) =>
-        RejectionSampler.Decide(7, Rollouts(), "", new RejectionSamplingOptions { Select = mode, Keep = keep, Dedup = dedup })
+        RejectionSampler.Decide(7, Rollouts(), "",
+            new RejectionSamplingOptions { Select = mode, Keep = keep, Dedup = dedup })
             .Kept.Select(k => k.Rollout.SampleIndex).ToList();
 
     [Fact]
@@ -56,7 +58,8 @@ public class RejectionSelectionTests
         Assert.Equal([0, 4], Kept(SelectionMode.Diverse, 2));
         Assert.Equal([0, 4, 2], Kept(SelectionMode.Diverse, 3));
         Assert.Equal([0, 4, 2, 3], Kept(SelectionMode.Diverse, 10));         // in the order chosen
-        Assert.Equal([0, 2, 3, 4], Kept(SelectionMode.All, 1));             // keep applies to first/shortest/diverse only
+        // keep applies to first/shortest/diverse only
+        Assert.Equal([0, 2, 3, 4], Kept(SelectionMode.All, 1));
     }
 
     [Fact]
@@ -66,24 +69,31 @@ public class RejectionSelectionTests
         Assert.Equal([0, 4], Kept(SelectionMode.Shortest, 2, dedup: true));   // s3 (3 tokens) was a duplicate of s0
         var outcome = RejectionSampler.Decide(0, Rollouts(), "", new RejectionSamplingOptions { Dedup = true });
         Assert.Equal(1, outcome.Duplicates);
-        Assert.Equal(4, outcome.Correct);                                     // the pass rate still counts every verified sample
+        // the pass rate still counts every verified sample
+        Assert.Equal(4, outcome.Correct);
     }
 
     [Fact]
     public void PassRateFilterKeepsOnlyMediumDifficultyPrompts()
     {
-        var tooEasy = RejectionSampler.Decide(0, Rollouts(), "", new RejectionSamplingOptions { MinPassRate = 0.2, MaxPassRate = 0.5 });
+        var tooEasy =
+            RejectionSampler.Decide(0, Rollouts(), "",
+            new RejectionSamplingOptions { MinPassRate = 0.2, MaxPassRate = 0.5 });
         Assert.Equal(PromptStatus.TooEasy, tooEasy.Status);
         Assert.Empty(tooEasy.Kept);
         Assert.Equal(4.0 / 6, tooEasy.PassRate, 12);
         var tooHard = RejectionSampler.Decide(0, Rollouts(), "", new RejectionSamplingOptions { MinPassRate = 0.7 });
         Assert.Equal(PromptStatus.TooHard, tooHard.Status);
         Assert.Empty(tooHard.Kept);
-        var medium = RejectionSampler.Decide(0, Rollouts(), "", new RejectionSamplingOptions { MinPassRate = 0.2, MaxPassRate = 0.8 });
+        var medium =
+            RejectionSampler.Decide(0, Rollouts(), "",
+            new RejectionSamplingOptions { MinPassRate = 0.2, MaxPassRate = 0.8 });
         Assert.Equal(4, medium.Kept.Count);
         var wrong = Rollouts().Select(r => r with { Reward = 0 }).ToList();
-        Assert.Equal(PromptStatus.NoneCorrect, RejectionSampler.Decide(0, wrong, "", new RejectionSamplingOptions()).Status);
-        Assert.Equal(PromptStatus.TooHard, RejectionSampler.Decide(0, wrong, "", new RejectionSamplingOptions { MinPassRate = 0.2 }).Status);
+        Assert.Equal(PromptStatus.NoneCorrect,
+            RejectionSampler.Decide(0, wrong, "", new RejectionSamplingOptions()).Status);
+        Assert.Equal(PromptStatus.TooHard,
+            RejectionSampler.Decide(0, wrong, "", new RejectionSamplingOptions { MinPassRate = 0.2 }).Status);
     }
 
     [Fact]
@@ -91,7 +101,9 @@ public class RejectionSelectionTests
     {
         var accuracy = RewardRegistry.CreateDefault().Create("accuracy");
         var e = Example("4");
-        int[][] completions = [[AnswerIs, Five], [AnswerIs, Four], [Think, Step, EndThink, AnswerIs, Seven], [Think, Step, EndThink, AnswerIs, Four]];
+        int[][] completions =
+            [[AnswerIs, Five], [AnswerIs, Four], [Think, Step, EndThink, AnswerIs, Seven],
+            [Think, Step, EndThink, AnswerIs, Four]];
         var inputs = completions.Select(ids => RewardInput.Create(Decode(ids), new { answer = "4" })).ToList();
         var scores = await accuracy.ScoreAsync(inputs);
         var rollouts = completions.Select((ids, i) => Rollout(e, 0, i, ids, scores[i])).ToList();
@@ -103,7 +115,9 @@ public class RejectionSelectionTests
     [Fact]
     public void PrefillBecomesPartOfTheKeptAssistantTurn()
     {
-        var outcome = RejectionSampler.Decide(0, Rollouts(), "<think>\n\n</think>\n\n", new RejectionSamplingOptions { Select = SelectionMode.First });
+        var outcome =
+            RejectionSampler.Decide(0, Rollouts(), "<think>\n\n</think>\n\n",
+            new RejectionSamplingOptions { Select = SelectionMode.First });
         Assert.Equal("<think>\n\n</think>\n\nThe answer is 4", outcome.Kept.Single().Response);
     }
 
@@ -111,14 +125,16 @@ public class RejectionSelectionTests
     [InlineData(1, new[] { 1 })]
     [InlineData(6, new[] { 1, 2, 4, 6 })]
     [InlineData(8, new[] { 1, 2, 4, 8 })]
-    public void PassAtKLevelsArePowersOfTwoAndN(int n, int[] levels) => Assert.Equal(levels, RejectionSampler.PassAtKLevels(n));
+    public void PassAtKLevelsArePowersOfTwoAndN(int n, int[] levels) =>
+        Assert.Equal(levels, RejectionSampler.PassAtKLevels(n));
 
     [Fact]
     public void JaccardDistanceOfTokenSets()
     {
         Assert.Equal(0.0, CompletionSelection.JaccardDistance(new HashSet<int>(), new HashSet<int>()));
         Assert.Equal(1.0, CompletionSelection.JaccardDistance(new HashSet<int> { 1 }, new HashSet<int> { 2 }));
-        Assert.Equal(0.5, CompletionSelection.JaccardDistance(new HashSet<int> { 1, 2 }, new HashSet<int> { 2, 3, 1, 4 }));
+        Assert.Equal(0.5,
+            CompletionSelection.JaccardDistance(new HashSet<int> { 1, 2 }, new HashSet<int> { 2, 3, 1, 4 }));
     }
 
     [Theory]

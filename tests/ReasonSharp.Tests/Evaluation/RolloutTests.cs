@@ -14,7 +14,8 @@ public class RolloutTests
         var examples = TinyLanguageModels.ArithmeticExamples(5, seed: 3);
         // A reward that reads the example's gold column and the completion's length, so mixing up rows would show.
         var reward = new CompositeReward(
-            new DelegateReward("gold_length", input => input.RequireString("answer").Length + input.Completion.Length / 1000f),
+            new DelegateReward("gold_length",
+                input => input.RequireString("answer").Length + input.Completion.Length / 1000f),
             RewardRegistry.CreateDefault().Create("accuracy"));
         var runner = new RolloutRunner(lm, reward);
         var rollouts = await runner.RunAsync(examples, new RolloutOptions
@@ -22,7 +23,8 @@ public class RolloutTests
             NumSamples = 3, GenerationBatchSize = 4, Sampling = new SamplingOptions { MaxNewTokens = 12, Seed = 1 },
         });
         Assert.Equal(15, rollouts.Count);
-        Assert.Equal(Enumerable.Range(0, 5).SelectMany(i => Enumerable.Repeat(i, 3)), rollouts.Select(r => r.ExampleIndex));
+        Assert.Equal(Enumerable.Range(0, 5).SelectMany(i => Enumerable.Repeat(i, 3)),
+            rollouts.Select(r => r.ExampleIndex));
         Assert.Equal(Enumerable.Range(0, 15).Select(i => i % 3), rollouts.Select(r => r.SampleIndex));
         foreach (var r in rollouts)
         {

@@ -7,7 +7,8 @@ namespace ReasonSharp.Tests.Generation;
 
 public class GenerationEngineTests
 {
-    /// <summary>A random model with a wide init, so its next-token distributions are peaked and argmax ties do not occur.</summary>
+    /// <summary>A random model with a wide init, so its next-token distributions are peaked and argmax ties do not
+    /// occur.</summary>
     static CausalLM PeakedModel(string arch = "qwen2") =>
         new(TinyModels.Config(arch) with { InitializerRange = 0.4 }, seed: 7);
 
@@ -52,7 +53,9 @@ public class GenerationEngineTests
         var engine = new GenerationEngine(model);
         var random = new Random(4);
         // Four rows of up to 300 tokens go through prefill in slices of 128 positions; a row alone goes in one piece.
-        int[][] prompts = [.. new[] { 300, 170, 290, 129 }.Select(n => Enumerable.Range(0, n).Select(_ => random.Next(2, 97)).ToArray())];
+        int[][] prompts =
+            [.. new[] { 300, 170, 290, 129 }.Select(n =>
+            Enumerable.Range(0, n).Select(_ => random.Next(2, 97)).ToArray())];
         var options = SamplingOptions.Greedy(8);
         var batched = engine.Generate(prompts, options);
         for (int i = 0; i < prompts.Length; i++)
@@ -76,7 +79,8 @@ public class GenerationEngineTests
             for (int t = 0; t < result.CompletionIds.Length; t++)
             {
                 float expected = logProbs[result.PromptIds.Length - 1 + t, result.CompletionIds[t]].item<float>();
-                Assert.True(Math.Abs(expected - result.LogProbs[t]) < 1e-4, $"token {t}: {result.LogProbs[t]} vs {expected}");
+                Assert.True(Math.Abs(expected - result.LogProbs[t]) < 1e-4,
+                    $"token {t}: {result.LogProbs[t]} vs {expected}");
             }
         }
     }
@@ -91,7 +95,8 @@ public class GenerationEngineTests
         var b = engine.Generate(Prompts, options);
         var c = engine.Generate(Prompts, options with { Seed = 43 });
         Assert.Equal(a.Select(r => r.CompletionIds), b.Select(r => r.CompletionIds));
-        Assert.NotEqual(a.Select(r => string.Join(",", r.CompletionIds)), c.Select(r => string.Join(",", r.CompletionIds)));
+        Assert.NotEqual(a.Select(r => string.Join(",", r.CompletionIds)),
+            c.Select(r => string.Join(",", r.CompletionIds)));
     }
 
     [Fact]
@@ -160,9 +165,11 @@ public class GenerationEngineTests
     {
         using var model = new CausalLM(TinyModels.Config("qwen2") with { InitializerRange = 0.1 }, seed: 11);
         var engine = new GenerationEngine(model);
-        static double RepeatFraction(IEnumerable<GenerationResult> rs) => rs.Average(r => 1 - (double)r.CompletionIds.Distinct().Count() / r.CompletionIds.Length);
+        static double RepeatFraction(IEnumerable<GenerationResult> rs) =>
+            rs.Average(r => 1 - (double)r.CompletionIds.Distinct().Count() / r.CompletionIds.Length);
         var plain = RepeatFraction(engine.Generate(Prompts, SamplingOptions.Greedy(40)));
-        var penalised = RepeatFraction(engine.Generate(Prompts, SamplingOptions.Greedy(40) with { RepetitionPenalty = 3.0 }));
+        var penalised =
+            RepeatFraction(engine.Generate(Prompts, SamplingOptions.Greedy(40) with { RepetitionPenalty = 3.0 }));
         Assert.True(penalised < plain, $"repeat fraction {penalised} not below {plain}");
     }
 
@@ -171,8 +178,13 @@ public class GenerationEngineTests
     {
         using var model = PeakedModel();
         var engine = new GenerationEngine(model);
-        Assert.Contains("top_p", Assert.Throws<ReasonSharpException>(() => engine.Generate(Prompts, new SamplingOptions { TopP = 0 })).Message);
-        Assert.Contains("tokenizer", Assert.Throws<ReasonSharpException>(() => engine.Generate(Prompts, new SamplingOptions { StopStrings = ["x"] })).Message);
-        Assert.Contains("max_position_embeddings", Assert.Throws<ReasonSharpException>(() => engine.Generate(Prompts, SamplingOptions.Greedy(5000))).Message);
+        Assert.Contains("top_p",
+            Assert.Throws<ReasonSharpException>(() =>
+            engine.Generate(Prompts, new SamplingOptions { TopP = 0 })).Message);
+        Assert.Contains("tokenizer",
+            Assert.Throws<ReasonSharpException>(() =>
+            engine.Generate(Prompts, new SamplingOptions { StopStrings = ["x"] })).Message);
+        Assert.Contains("max_position_embeddings",
+            Assert.Throws<ReasonSharpException>(() => engine.Generate(Prompts, SamplingOptions.Greedy(5000))).Message);
     }
 }

@@ -47,7 +47,8 @@ public class NamespaceCycleTests
     }
 }
 
-/// <summary>Namespace → namespaces it uses (with one example reference) in an assembly, from its metadata and IL.</summary>
+/// <summary>Namespace → namespaces it uses (with one example reference) in an assembly, from its metadata and
+/// IL.</summary>
 static class NamespaceGraph
 {
     public static Dictionary<string, Dictionary<string, string>> Read(string assemblyPath)
@@ -100,7 +101,8 @@ static class NamespaceGraph
                 if (next == start)
                 {
                     var path = new List<(string, string)> { (node, graph[node][start]) };
-                    for (var at = node; at != start; at = previous[at]) path.Insert(0, (previous[at], graph[previous[at]][at]));
+                    for (var at = node; at != start; at = previous[at]) path.Insert(0,
+                        (previous[at], graph[previous[at]][at]));
                     return path;
                 }
                 if (previous.TryAdd(next, node)) queue.Enqueue(next);
@@ -137,7 +139,8 @@ static class NamespaceGraph
         return result;
     }
 
-    /// <summary>ReasonSharp.X for a type in ReasonSharp.X or below; nested types count as their outermost type.</summary>
+    /// <summary>ReasonSharp.X for a type in ReasonSharp.X or below; nested types count as their outermost
+    /// type.</summary>
     static string? Namespace(MetadataReader reader, TypeDefinitionHandle handle)
     {
         var type = reader.GetTypeDefinition(handle);
@@ -155,12 +158,14 @@ static class NamespaceGraph
         return reader.GetString(type.Namespace) + "." + reader.GetString(type.Name);
     }
 
-    static void Collect(MetadataReader reader, PEReader pe, TypeDefinitionHandle handle, HashSet<TypeDefinitionHandle> used)
+    static void Collect(MetadataReader reader, PEReader pe, TypeDefinitionHandle handle,
+        HashSet<TypeDefinitionHandle> used)
     {
         var provider = new TypeCollector(used);
         var type = reader.GetTypeDefinition(handle);
         AddType(reader, type.BaseType, provider);
-        foreach (var i in type.GetInterfaceImplementations()) AddType(reader, reader.GetInterfaceImplementation(i).Interface, provider);
+        foreach (var i in type.GetInterfaceImplementations()) AddType(reader,
+            reader.GetInterfaceImplementation(i).Interface, provider);
         foreach (var p in type.GetGenericParameters())
             foreach (var c in reader.GetGenericParameter(p).GetConstraints())
                 AddType(reader, reader.GetGenericParameterConstraint(c).Type, provider);
@@ -192,7 +197,8 @@ static class NamespaceGraph
 
     static void AddAttributes(MetadataReader reader, CustomAttributeHandleCollection attributes, TypeCollector provider)
     {
-        foreach (var a in attributes) AddToken(reader, MetadataTokens.GetToken(reader.GetCustomAttribute(a).Constructor), provider);
+        foreach (var a in attributes) AddToken(reader,
+            MetadataTokens.GetToken(reader.GetCustomAttribute(a).Constructor), provider);
     }
 
     static void AddType(MetadataReader reader, EntityHandle handle, TypeCollector provider)

@@ -25,7 +25,8 @@ public class OptionsBinderTests
     public void YamlAndOverridesBindSnakeCaseKeysIncludingInheritedOnes()
     {
         using var dir = TestEnvironment.NewTempDir();
-        File.WriteAllText(dir.File("r.yaml"), "# a recipe\nlearning_rate: 1.0e-6\nmax_steps: 50\npacking: true\nscale_rewards: none\nreward_funcs: [accuracy, format]\nreward_weights:\n  - 1.0\n  - 0.5\n");
+        File.WriteAllText(dir.File("r.yaml"), "# a recipe\nlearning_rate: 1.0e-6\nmax_steps: 50\npacking: " +
+            "true\nscale_rewards: none\nreward_funcs: [accuracy, format]\nreward_weights:\n  - 1.0\n  - 0.5\n");
         var options = OptionsBinder.LoadFile(dir.File("r.yaml"), new SampleOptions());
         Assert.Equal(1e-6, options.LearningRate);
         Assert.Equal(50, options.MaxSteps);
@@ -35,7 +36,9 @@ public class OptionsBinderTests
         Assert.Equal([1.0, 0.5], options.RewardWeights);
         Assert.Equal("runs/x", options.OutputDir);
 
-        var overridden = OptionsBinder.ApplyOverrides(options, ["max_steps=7", "output_dir=out/y", "reward_funcs=[countdown]", "max_steps=null"]);
+        var overridden =
+            OptionsBinder.ApplyOverrides(options,
+            ["max_steps=7", "output_dir=out/y", "reward_funcs=[countdown]", "max_steps=null"]);
         Assert.Null(overridden.MaxSteps);
         Assert.Equal("out/y", overridden.OutputDir);
         Assert.Equal(["countdown"], overridden.RewardFuncs);
@@ -47,11 +50,14 @@ public class OptionsBinderTests
     {
         using var dir = TestEnvironment.NewTempDir();
         File.WriteAllText(dir.File("r.yaml"), "learning_rate: 1e-5\nlearnig_rate: 3\n");
-        var e = Assert.Throws<ReasonSharpException>(() => OptionsBinder.LoadFile(dir.File("r.yaml"), new SampleOptions()));
+        var e = Assert.Throws<ReasonSharpException>(() =>
+            OptionsBinder.LoadFile(dir.File("r.yaml"), new SampleOptions()));
         Assert.Contains("r.yaml:2", e.Message);
         Assert.Contains("unknown option 'learnig_rate'", e.Message);
         Assert.Contains("did you mean 'learning_rate'", e.Message);
-        Assert.Contains("unknown option 'epochs'", Assert.Throws<ReasonSharpException>(() => OptionsBinder.ApplyOverrides(new SampleOptions(), ["epochs=3"])).Message);
+        Assert.Contains("unknown option 'epochs'",
+            Assert.Throws<ReasonSharpException>(() =>
+            OptionsBinder.ApplyOverrides(new SampleOptions(), ["epochs=3"])).Message);
     }
 
     [Theory]
@@ -64,7 +70,8 @@ public class OptionsBinderTests
     {
         using var dir = TestEnvironment.NewTempDir();
         File.WriteAllText(dir.File("r.yaml"), "\n" + yaml + "\n");
-        var e = Assert.Throws<ReasonSharpException>(() => OptionsBinder.LoadFile(dir.File("r.yaml"), new SampleOptions()));
+        var e = Assert.Throws<ReasonSharpException>(() =>
+            OptionsBinder.LoadFile(dir.File("r.yaml"), new SampleOptions()));
         Assert.Contains("r.yaml:2", e.Message);
         Assert.Contains(key, e.Message);
         Assert.Contains(expected, e.Message);
@@ -75,7 +82,9 @@ public class OptionsBinderTests
     {
         using var dir = TestEnvironment.NewTempDir();
         File.WriteAllText(dir.File("r.yaml"), "a: 1\nb: [1, 2\nc: 3\n");
-        Assert.Contains("malformed YAML", Assert.Throws<ReasonSharpException>(() => OptionsBinder.LoadFile(dir.File("r.yaml"), new SampleOptions())).Message);
+        Assert.Contains("malformed YAML",
+            Assert.Throws<ReasonSharpException>(() =>
+            OptionsBinder.LoadFile(dir.File("r.yaml"), new SampleOptions())).Message);
     }
 
     [Fact]

@@ -6,7 +6,8 @@ using ReasonSharp.Training;
 
 namespace ReasonSharp.Tests.Recipes;
 
-/// <summary>Multi-stage recipes: every shipped recipe checks out, every tiny CPU recipe runs end to end, and a killed run resumes.</summary>
+/// <summary>Multi-stage recipes: every shipped recipe checks out, every tiny CPU recipe runs end to end, and a killed
+/// run resumes.</summary>
 public class PipelineTests
 {
     static string Recipe(string name) => Path.Combine(TestEnvironment.RepoRoot, "recipes", name);
@@ -51,8 +52,11 @@ public class PipelineTests
     {
         using var dir = TestEnvironment.NewTempDir();
         Assert.Throws<OperationCanceledException>(() =>
-            Run("tiny/r1.yaml", dir.Path, stage => { if (stage.Name == "sample") throw new OperationCanceledException("killed"); }));
-        var state = JsonSerializer.Deserialize<List<FinishedStage>>(File.ReadAllText(Path.Combine(dir.Path, Pipeline.StateFile)))!;
+            Run("tiny/r1.yaml", dir.Path,
+                stage => { if (stage.Name == "sample") throw new OperationCanceledException("killed"); }));
+        var state =
+            JsonSerializer.Deserialize<List<FinishedStage>>(File.ReadAllText(Path.Combine(dir.Path,
+            Pipeline.StateFile)))!;
         Assert.Equal(["data", "tokenizer", "init", "cold_start", "rl"], state.Select(s => s.Name));
         var coldStartModel = File.GetLastWriteTimeUtc(Path.Combine(dir.Path, "cold_start", ModelFolder.SingleFile));
 
@@ -60,9 +64,11 @@ public class PipelineTests
         var finished = Run("tiny/r1.yaml", dir.Path, stage => started.Add(stage.Name));
         Assert.Equal(["sample", "final_sft", "eval"], started);
         Assert.Equal(8, finished.Count);
-        Assert.Equal(coldStartModel, File.GetLastWriteTimeUtc(Path.Combine(dir.Path, "cold_start", ModelFolder.SingleFile)));
+        Assert.Equal(coldStartModel,
+            File.GetLastWriteTimeUtc(Path.Combine(dir.Path, "cold_start", ModelFolder.SingleFile)));
         Assert.True(finished.Single(s => s.Name == "sample").Metrics["kept_rows"] > 0);
-        Assert.Equal(Path.Combine(dir.Path, "final_sft"), finished.Single(s => s.Name == "eval").Outputs["evaluated_model"]);
+        Assert.Equal(Path.Combine(dir.Path, "final_sft"),
+            finished.Single(s => s.Name == "eval").Outputs["evaluated_model"]);
     }
 
     [Theory]
@@ -82,8 +88,10 @@ public class PipelineTests
     public void AReferenceToAnOutputAStageDidNotProduceNamesWhatItDid()
     {
         using var dir = TestEnvironment.NewTempDir();
-        File.WriteAllText(dir.File("p.yaml"), $"output_dir: {dir.Path}\nstages:\n  - name: a\n    type: data\n    n: 50\n  - name: b\n    type: sft\n    dataset_name: ${{a.nothing}}\n");
-        var e = Assert.Throws<ReasonSharpException>(() => Pipeline.Load(dir.File("p.yaml")).Run(ProgressDisplay.ForConsole(true)));
+        File.WriteAllText(dir.File("p.yaml"), $"output_dir: {dir.Path}\nstages:\n  - name: a\n    type: data\n    " +
+            $"n: 50\n  - name: b\n    type: sft\n    dataset_name: ${{a.nothing}}\n");
+        var e = Assert.Throws<ReasonSharpException>(() =>
+            Pipeline.Load(dir.File("p.yaml")).Run(ProgressDisplay.ForConsole(true)));
         Assert.Contains("stage 'a' produced train, test, reward", e.Message);
     }
 }

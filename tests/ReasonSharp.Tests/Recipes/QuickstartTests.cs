@@ -5,7 +5,8 @@ using ReasonSharp.Training;
 
 namespace ReasonSharp.Tests.Recipes;
 
-/// <summary>`reason quickstart --quick` end to end: every stage produces its outputs, and the report, model and GGUF exist.</summary>
+/// <summary>`reason quickstart --quick` end to end: every stage produces its outputs, and the report, model and GGUF
+/// exist.</summary>
 [Collection("Console")]
 public class QuickstartTests
 {
@@ -17,11 +18,16 @@ public class QuickstartTests
         var (code, console) = await CliHarness.Run("quickstart", "--quick", "--out", output);
         Assert.True(code == 0, console);
         var pipeline = Quickstart.BuildPipeline(new QuickstartOptions { OutputDir = output, Quick = true });
-        var state = System.Text.Json.JsonSerializer.Deserialize<List<FinishedStage>>(File.ReadAllText(Path.Combine(output, Pipeline.StateFile)))!;
+        var state =
+            System.Text.Json.JsonSerializer.Deserialize<List<FinishedStage>>(File.ReadAllText(Path.Combine(output,
+            Pipeline.StateFile)))!;
         Assert.Equal(pipeline.Stages.Select(s => s.Name), state.Select(s => s.Name));
         foreach (var stage in state)
-            foreach (var (key, path) in stage.Outputs.Where(o => o.Key is "model" or "train" or "test" or "data" or "results" or "file" or "folder"))
-                Assert.True(File.Exists(path) || Directory.Exists(path), $"stage {stage.Name}: output {key} ({path}) is missing");
+            foreach (var (key,
+                path) in stage.Outputs.Where(o =>
+                o.Key is "model" or "train" or "test" or "data" or "results" or "file" or "folder"))
+                Assert.True(File.Exists(path) || Directory.Exists(path),
+                    $"stage {stage.Name}: output {key} ({path}) is missing");
         foreach (var file in new[] { "report.html", "quickstart.md", "quickstart.json", "final.gguf", "final/config.json", "final/model.safetensors", "final/tokenizer.json" })
             Assert.True(File.Exists(Path.Combine(output, file)), $"{file} is missing");
         Assert.True(Directory.GetFiles(Path.Combine(output, "plots"), "*.png").Length >= 3);
@@ -38,11 +44,14 @@ public class QuickstartTests
     {
         using var dir = TestEnvironment.NewTempDir();
         QuickstartResult Run(string name, long seed) =>
-            Quickstart.Run(new QuickstartOptions { OutputDir = dir.File(name), Quick = true, Seed = seed }, new ProgressDisplay(TextWriter.Null, false));
+            Quickstart.Run(new QuickstartOptions { OutputDir = dir.File(name), Quick = true, Seed = seed },
+                new ProgressDisplay(TextWriter.Null, false));
         static string Weights(QuickstartResult r) =>
             Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(r.FinalModel, "model.safetensors"))));
-        static string Losses(QuickstartResult r) => File.ReadAllText(Path.Combine(r.OutputDir, "sft", "metrics.jsonl")).Split('\n')
-            .Select(l => System.Text.RegularExpressions.Regex.Match(l, "\"loss\":[^,]*").Value).Aggregate("", (a, b) => a + b);
+        static string Losses(QuickstartResult r) =>
+            File.ReadAllText(Path.Combine(r.OutputDir, "sft", "metrics.jsonl")).Split('\n')
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, "\"loss\":[^,]*").Value).Aggregate("",
+                (a, b) => a + b);
         var first = Run("a", 7);
         var second = Run("b", 7);
         var other = Run("c", 8);
@@ -61,7 +70,8 @@ public class QuickstartTests
         var half = Quickstart.BuildPipeline(new QuickstartOptions { Minutes = 5 });
         static string Steps(Pipeline p, string stage) => p.Stages.Single(s => s.Name == stage).Options.Children[new YamlDotNet.RepresentationModel.YamlScalarNode("max_steps")].ToString();
         foreach (var stage in new[] { "sft", "grpo", "rs_sft", "dual" })
-            Assert.Equal(Math.Max(1, (int)Math.Round(int.Parse(Steps(normal, stage)) / 2.0)).ToString(), Steps(half, stage));
+            Assert.Equal(Math.Max(1, (int)Math.Round(int.Parse(Steps(normal, stage)) / 2.0)).ToString(),
+                Steps(half, stage));
         Assert.Throws<ReasonSharpException>(() => Quickstart.BuildPipeline(new QuickstartOptions { Minutes = 0 }));
     }
 }

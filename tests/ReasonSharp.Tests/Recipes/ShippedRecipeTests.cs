@@ -9,7 +9,8 @@ namespace ReasonSharp.Tests.Recipes;
 public class ShippedRecipeTests
 {
     public static IEnumerable<object[]> GrpoRecipes() =>
-        Directory.GetFiles(Path.Combine(TestEnvironment.RepoRoot, "recipes"), "grpo-*.yaml").Select(f => new object[] { Path.GetFileName(f) });
+        Directory.GetFiles(Path.Combine(TestEnvironment.RepoRoot, "recipes"),
+            "grpo-*.yaml").Select(f => new object[] { Path.GetFileName(f) });
 
     [Theory]
     [MemberData(nameof(GrpoRecipes))]

@@ -7,11 +7,13 @@ public class BuiltinRewardTests
 {
     static readonly RewardRegistry Registry = RewardRegistry.CreateDefault();
 
-    static async Task<float?[]> Score(string reward, IReadOnlyList<RewardInput> batch, Dictionary<string, string>? options = null) =>
+    static async Task<float?[]> Score(string reward, IReadOnlyList<RewardInput> batch,
+        Dictionary<string, string>? options = null) =>
         await Registry.Create(reward, options).ScoreAsync(batch);
 
     static RewardInput Text(string completion, object? columns = null, int tokens = -1, string prompt = "p") =>
-        RewardInput.Create(completion, columns, tokens < 0 ? null : Enumerable.Range(0, tokens).ToList(), RewardPrompt.FromText(prompt));
+        RewardInput.Create(completion, columns, tokens < 0 ? null : Enumerable.Range(0, tokens).ToList(),
+            RewardPrompt.FromText(prompt));
 
     [Fact]
     public async Task Accuracy_is_one_zero_or_null_when_the_gold_does_not_parse()
@@ -36,8 +38,11 @@ public class BuiltinRewardTests
         var r1 = Text("<think>add them</think>\nThe answer is 42.");
         var twoThinks = Text("<think>a<think>b</think> 42");
         Assert.Equal([1f, 0f, 0f, 0f], await Score("format", [good, noNewlines, r1, twoThinks]));
-        Assert.Equal([1f, 1f, 1f, 0f], await Score("format", [good, noNewlines, r1, twoThinks], new() { ["style"] = "think" }));
-        Assert.Equal([1f], await Score("format", [Text("reasoning</think>\n42")], new() { ["style"] = "think", ["completion_starts_inside_think"] = "true" }));
+        Assert.Equal([1f, 1f, 1f, 0f],
+            await Score("format", [good, noNewlines, r1, twoThinks], new() { ["style"] = "think" }));
+        Assert.Equal([1f],
+            await Score("format", [Text("reasoning</think>\n42")],
+            new() { ["style"] = "think", ["completion_starts_inside_think"] = "true" }));
     }
 
     [Fact]
@@ -83,7 +88,9 @@ public class BuiltinRewardTests
         ]);
         // q1: min 10, max 30. λ = 0.5 - (len-10)/20: 0.5, -0.5, 0 (wrong: min(0, 0) = 0). q2: equal lengths -> 0.
         Assert.Equal([0.5f, -0.5f, 0f, 0f, 0f], scores);
-        var chars = await Score("length", [Text("7", gold, prompt: "q"), Text("8 is wrong", gold, prompt: "q")], new() { ["unit"] = "chars" });
+        var chars =
+            await Score("length", [Text("7", gold, prompt: "q"), Text("8 is wrong", gold, prompt: "q")],
+            new() { ["unit"] = "chars" });
         Assert.Equal([0.5f, -0.5f], chars);
         await Assert.ThrowsAsync<RewardInputException>(() => Score("length", [Text("7", gold)]));
     }
@@ -95,8 +102,10 @@ public class BuiltinRewardTests
         var options = new Dictionary<string, string> { ["max_len"] = "100" };
         var scores = await Score("cosine",
         [
-            Text("7", gold, tokens: 0), Text("7", gold, tokens: 50), Text("7", gold, tokens: 100), Text("7", gold, tokens: 400),
-            Text("8", gold, tokens: 0), Text("8", gold, tokens: 100), Text("8", new { answer = "no number" }, tokens: 3),
+            Text("7", gold, tokens: 0), Text("7", gold, tokens: 50), Text("7", gold, tokens: 100),
+            Text("7", gold, tokens: 400),
+            Text("8", gold, tokens: 0), Text("8", gold, tokens: 100),
+            Text("8", new { answer = "no number" }, tokens: 3),
         ], options);
         Assert.Equal(1f, scores[0]!.Value, 5);     // short and correct: max_value_correct
         Assert.Equal(0.75f, scores[1]!.Value, 5);  // halfway: midpoint of 0.5..1
@@ -110,17 +119,22 @@ public class BuiltinRewardTests
     [Fact]
     public async Task Repetition_penalises_repeated_ngrams()
     {
-        var scores = await Score("repetition", [Text("a b c a b c a b c"), Text("one two three four"), Text("too short"), Text("")]);
+        var scores =
+            await Score("repetition",
+            [Text("a b c a b c a b c"), Text("one two three four"), Text("too short"), Text("")]);
         Assert.Equal(-(1 - 3f / 7), scores[0]!.Value, 5);
         Assert.Equal([0f, 0f, 0f], scores[1..]);
-        Assert.Throws<ReasonSharpException>(() => Registry.Create("repetition", new Dictionary<string, string> { ["max_penalty"] = "0.5" }));
+        Assert.Throws<ReasonSharpException>(() =>
+            Registry.Create("repetition", new Dictionary<string, string> { ["max_penalty"] = "0.5" }));
     }
 
     [Fact]
     public async Task Soft_overlong_follows_dapo()
     {
         var options = new Dictionary<string, string> { ["max_completion_len"] = "100", ["soft_punish_cache"] = "20" };
-        var scores = await Score("soft_overlong", [Text("", tokens: 80), Text("", tokens: 90), Text("", tokens: 100), Text("", tokens: 101)], options);
+        var scores =
+            await Score("soft_overlong",
+            [Text("", tokens: 80), Text("", tokens: 90), Text("", tokens: 100), Text("", tokens: 101)], options);
         Assert.Equal([0f, -0.5f, -1f, -1f], scores);
     }
 
@@ -135,7 +149,8 @@ public class BuiltinRewardTests
         Assert.False(CountdownVerifier.Check("3 * 5 + 7.0", numbers, 22).Correct);
         Assert.Contains("only digits", CountdownVerifier.Check("3 * 5 + 7 = 22", numbers, 22).Reason);
         Assert.Contains("division by zero", CountdownVerifier.Check("7 / (5 - 5) + 3", [3, 5, 5, 7], 3).Reason);
-        // Exact rationals: 1/3*3 is exactly 1, and 1000001/1000000 is not 1 (TinyZero's 1e-5 float check would accept it).
+        // Exact rationals: 1/3*3 is exactly 1, and 1000001/1000000 is not 1 (TinyZero's 1e-5 float check would accept
+        // it).
         Assert.True(CountdownVerifier.Check("1 / 3 * 3", [1, 3, 3], 1).Correct);
         Assert.False(CountdownVerifier.Check("1000001 / 1000000", [1000001, 1000000], 1).Correct);
         Assert.True(CountdownVerifier.Check("-(3 - 5) * 7", numbers, 14).Correct);
@@ -154,7 +169,9 @@ public class BuiltinRewardTests
             Text("22", row),
         ]);
         Assert.Equal([1f, 0.1f, 0.1f, 1f, 0f], scores);
-        var bad = await Assert.ThrowsAsync<RewardInputException>(() => Score("countdown", [Text("<answer>1</answer>", new { numbers = "3,5", target = 1 })]));
+        var bad =
+            await Assert.ThrowsAsync<RewardInputException>(() =>
+            Score("countdown", [Text("<answer>1</answer>", new { numbers = "3,5", target = 1 })]));
         Assert.Equal("numbers", bad.Field);
     }
 }

@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Tests.Rewards;
 
-/// <summary>"Check each sum." answered by steps such as "12+7=19"; each step labelled by re-computing it (<see cref="ArithmeticStepScorer"/>).</summary>
+/// <summary>"Check each sum." answered by steps such as "12+7=19"; each step labelled by re-computing it
+/// (<see cref="ArithmeticStepScorer"/>).</summary>
 public sealed record SumSteps(string[] Steps)
 {
     public const string Question = "Check each sum.";
@@ -20,7 +21,8 @@ public sealed record SumSteps(string[] Steps)
     public static RewardPrompt Prompt { get; } = RewardPrompt.FromText(Question);
     public string Completion => string.Join("\n\n", Steps);
 
-    /// <summary>Steps over random pairs (drawn first, so a seed gives the same sums for any <paramref name="wrongStep"/>); that step's result is off by 1 to 5.</summary>
+    /// <summary>Steps over random pairs (drawn first, so a seed gives the same sums for any
+    /// <paramref name="wrongStep"/>); that step's result is off by 1 to 5.</summary>
     public static SumSteps Generate(Random random, IReadOnlyList<(int A, int B)> pairs, int count, int wrongStep = -1)
     {
         var chosen = Enumerable.Range(0, count).Select(_ => pairs[random.Next(pairs.Count)]).ToArray();
@@ -31,7 +33,8 @@ public sealed record SumSteps(string[] Steps)
     public string JudgeText(string tag) => Question + " " + string.Join("\n", Steps.Select(s => s + tag));
 }
 
-/// <summary>A BPE tokenizer trained on judge inputs with the " ки" tag (which becomes one token) and a random "nano" judge saved to a folder.</summary>
+/// <summary>A BPE tokenizer trained on judge inputs with the " ки" tag (which becomes one token) and a random "nano"
+/// judge saved to a folder.</summary>
 public sealed class JudgeFixture : IDisposable
 {
     readonly TempDir _dir = TestEnvironment.NewTempDir();
@@ -42,7 +45,10 @@ public sealed class JudgeFixture : IDisposable
     public JudgeFixture()
     {
         var random = new Random(5);
-        var corpus = Enumerable.Range(0, 2000).Select(i => SumSteps.Generate(random, SumSteps.AllPairs, 1 + i % 4, random.Next(-1, 4)).JudgeText(" ки"));
+        var corpus =
+            Enumerable.Range(0,
+            2000).Select(i =>
+            SumSteps.Generate(random, SumSteps.AllPairs, 1 + i % 4, random.Next(-1, 4)).JudgeText(" ки"));
         TokenizerFolder = _dir.File("tokenizer");
         BpeTrainer.TrainToFolder(corpus, new BpeTrainerOptions { VocabSize = 320 }, TokenizerFolder);
         RandomJudgeFolder = _dir.File("random-judge");
@@ -55,8 +61,11 @@ public sealed class JudgeFixture : IDisposable
     {
         var tokenizer = Tokenizer.Load(TokenizerFolder);
         var shape = ModelPresets.Get("nano");
-        var config = ModelConfig.Create("qwen2", tokenizer.VocabSize, shape.HiddenSize, shape.IntermediateSize, shape.Layers, shape.Heads, shape.KvHeads,
-            maxPositions: 128) with { InitializerRange = initializerRange };
+        var config = ModelConfig.Create("qwen2", tokenizer.VocabSize, shape.HiddenSize, shape.IntermediateSize,
+            shape.Layers, shape.Heads, shape.KvHeads, maxPositions: 128) with
+        {
+            InitializerRange = initializerRange
+        };
         return new LanguageModel(new CausalLM(config, CPU, seed), tokenizer);
     }
 

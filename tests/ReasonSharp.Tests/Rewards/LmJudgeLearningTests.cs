@@ -24,7 +24,8 @@ public class LmJudgeLearningTests(JudgeFixture fixture, ITestOutputHelper output
         return wins / (good.Count * (double)bad.Count);
     }
 
-    /// <summary>One AdamW step of cross-entropy on the (+, -) logits at each tag: the label is the token that follows the tag.</summary>
+    /// <summary>One AdamW step of cross-entropy on the (+, -) logits at each tag: the label is the token that follows
+    /// the tag.</summary>
     static float TrainStep(LmStepScorer judge, AdamWOptimizer optimizer, IReadOnlyList<SumSteps> batch, double lr)
     {
         using var scope = NewDisposeScope();
@@ -53,21 +54,28 @@ public class LmJudgeLearningTests(JudgeFixture fixture, ITestOutputHelper output
             var heldOutPairs = SumSteps.AllPairs.Where(_ => pairSplit.NextDouble() < 0.2).ToList();
             var trainPairs = SumSteps.AllPairs.Except(heldOutPairs).ToList();
 
-            // HF's 0.02 init leaves this 2-layer model on a long plateau; a wider init (0.16) starts learning within the budget.
+            // HF's 0.02 init leaves this 2-layer model on a long plateau; a wider init (0.16) starts learning within
+            // the budget.
             using var judge = new LmStepScorer(fixture.NewJudge(seed: 0, initializerRange: 0.16), ownsJudge: true);
             var model = judge.Judge.Model;
-            using var optimizer = new AdamWOptimizer(AdamWOptimizer.TrainableParameters(model).Select(p => (p.Name, p.Parameter, 0.0)));
+            using var optimizer =
+                new AdamWOptimizer(AdamWOptimizer.TrainableParameters(model).Select(p => (p.Name, p.Parameter, 0.0)));
             var random = new Random(0);
             // Completions of 1 step (even batches) or 2 steps (odd batches); half have one wrong step.
-            SumSteps Example(Random source, int i, IReadOnlyList<(int, int)> pairs, int count) => SumSteps.Generate(source, pairs, count, i % 2 == 0 ? source.Next(count) : -1);
+            SumSteps Example(Random source, int i, IReadOnlyList<(int, int)> pairs, int count) =>
+                SumSteps.Generate(source, pairs, count, i % 2 == 0 ? source.Next(count) : -1);
             // Held-out: 2-step completions over unseen pairs only.
             var heldOutRandom = new Random(7);
             var heldOut = Enumerable.Range(0, 300).Select(i => Example(heldOutRandom, i, heldOutPairs, 2)).ToList();
             async Task<(double Auc, double Accuracy, int Steps, int Wrong)> Evaluate()
             {
-                var stepScores = await judge.ScoreBatchAsync(heldOut.Select(c => (SumSteps.Prompt, (IReadOnlyList<string>)c.Steps)).ToList());
-                var scored = heldOut.SelectMany((c, i) => stepScores[i].Zip(c.Correct, (score, ok) => (score, ok))).ToList();
-                return (Auc(scored), scored.Count(s => s.score > 0.5 == s.ok) / (double)scored.Count, scored.Count, scored.Count(s => !s.ok));
+                var stepScores =
+                    await judge.ScoreBatchAsync(heldOut.Select(c =>
+                    (SumSteps.Prompt, (IReadOnlyList<string>)c.Steps)).ToList());
+                var scored =
+                    heldOut.SelectMany((c, i) => stepScores[i].Zip(c.Correct, (score, ok) => (score, ok))).ToList();
+                return (Auc(scored), scored.Count(s => s.score > 0.5 == s.ok) / (double)scored.Count, scored.Count,
+                    scored.Count(s => !s.ok));
             }
             var untrained = await Evaluate();
 
@@ -76,8 +84,10 @@ public class LmJudgeLearningTests(JudgeFixture fixture, ITestOutputHelper output
             model.train();
             for (var step = 0; step < steps; step++)
             {
-                var batch = Enumerable.Range(0, batchSize).Select(i => Example(random, i, trainPairs, 1 + step % 2)).ToList();
-                losses.Add(TrainStep(judge, optimizer, batch, 3e-3 * Math.Min(1, (step + 1) / 20.0) * (1 - step / (double)steps)));
+                var batch =
+                    Enumerable.Range(0, batchSize).Select(i => Example(random, i, trainPairs, 1 + step % 2)).ToList();
+                losses.Add(TrainStep(judge, optimizer, batch,
+                    3e-3 * Math.Min(1, (step + 1) / 20.0) * (1 - step / (double)steps)));
             }
             var trained = clock.Elapsed;
 
@@ -87,34 +97,48 @@ public class LmJudgeLearningTests(JudgeFixture fixture, ITestOutputHelper output
             foreach (var completion in heldOut.Take(5))
             {
                 var onePass = await judge.ScoreStepsAsync(SumSteps.Prompt, completion.Steps);
-                var prefixes = LmStepScorerTests.PrefixByPrefixScores(judge, judge.Encode(SumSteps.Prompt, completion.Steps));
+                var prefixes =
+                    LmStepScorerTests.PrefixByPrefixScores(judge, judge.Encode(SumSteps.Prompt, completion.Steps));
                 for (var k = 0; k < prefixes.Length; k++) Assert.InRange(Math.Abs(onePass[k] - prefixes[k]), 0, 1e-5);
             }
 
             // As a registry reward (min over steps): the same sums answered correctly and with one wrong step.
             var folder = fixture.NewFolder("trained-judge");
             judge.Judge.Save(folder);
-            var reward = RewardRegistry.CreateDefault().Create("process_lm", new Dictionary<string, string> { ["model"] = folder, ["device"] = "cpu" });
+            var reward =
+                RewardRegistry.CreateDefault().Create("process_lm",
+                new Dictionary<string, string> { ["model"] = folder, ["device"] = "cpu" });
             var pairs = Enumerable.Range(0, 150).Select(i =>
             {
                 var seed = random.Next();
-                return (Correct: SumSteps.Generate(new Random(seed), heldOutPairs, 2), Wrong: SumSteps.Generate(new Random(seed), heldOutPairs, 2, wrongStep: i % 2));
+                return (Correct: SumSteps.Generate(new Random(seed), heldOutPairs, 2),
+                    Wrong: SumSteps.Generate(new Random(seed), heldOutPairs, 2, wrongStep: i % 2));
             }).ToList();
             var rewards = await reward.ScoreAsync(pairs.SelectMany(p => new[] { p.Correct, p.Wrong })
                 .Select(c => RewardInput.Create(c.Completion, prompt: SumSteps.Prompt)).ToList());
             // A tie (the shared correct step is the minimum of both) counts half.
-            var preferred = Enumerable.Range(0, pairs.Count).Sum(i => rewards[2 * i] > rewards[2 * i + 1] ? 1 : rewards[2 * i] == rewards[2 * i + 1] ? 0.5 : 0) / pairs.Count;
+            var preferred =
+                Enumerable.Range(0,
+                pairs.Count).Sum(i => rewards[2 * i] > rewards[2 * i + 1] ? 1 : rewards[2 * i] == rewards[2 * i + 1]
+                ? 0.5 : 0) / pairs.Count;
             var lower = Enumerable.Range(0, pairs.Count).Count(i => rewards[2 * i] < rewards[2 * i + 1]);
             var meanCorrect = Enumerable.Range(0, pairs.Count).Average(i => rewards[2 * i]!.Value);
             var meanWrong = Enumerable.Range(0, pairs.Count).Average(i => rewards[2 * i + 1]!.Value);
 
-            output.WriteLine($"loss {losses.Take(50).Average():F3} → {losses.TakeLast(50).Average():F3} after {steps} steps of {batchSize}; " +
-                             $"held-out steps ({stepCount}, {wrongCount} wrong): AUC {untrained.Auc:F3} untrained → {auc:F3}, accuracy {accuracy:P1}; " +
-                             $"min reward over {pairs.Count} pairs: correct completion preferred {preferred:P0} (ties half; lower in {lower}), mean {meanCorrect:F3} vs {meanWrong:F3}; " +
-                             $"training {trained.TotalSeconds:F0} s, total {clock.Elapsed.TotalSeconds:F0} s; load {File.ReadAllText("/proc/loadavg").Trim()}");
-            Assert.All(pairs, p => Assert.True(p.Correct.Correct.All(ok => ok) && p.Wrong.Correct.Count(ok => !ok) == 1));
-            Assert.True(untrained.Auc < 0.6 && auc >= 0.75, $"held-out AUC {untrained.Auc:F3} untrained, {auc:F3} trained");
-            Assert.True(preferred >= 0.65 && meanCorrect > meanWrong + 0.2, $"correct completions preferred in only {preferred:P0} of pairs (mean {meanCorrect:F3} vs {meanWrong:F3})");
+            output.WriteLine($"loss {losses.Take(50).Average():F3} → {losses.TakeLast(50).Average():F3} after " +
+                             $"{steps} steps of {batchSize}; held-out steps ({stepCount}, {wrongCount} wrong): AUC " +
+                             $"{untrained.Auc:F3} untrained → {auc:F3}, accuracy {accuracy:P1}; min reward over " +
+                             $"{pairs.Count} pairs: correct completion preferred {preferred:P0} (ties half; lower " +
+                             $"in {lower}), mean {meanCorrect:F3} vs {meanWrong:F3}; " +
+                             $"training {trained.TotalSeconds:F0} s, total {clock.Elapsed.TotalSeconds:F0} s; load " +
+                             $"{File.ReadAllText("/proc/loadavg").Trim()}");
+            Assert.All(pairs,
+                p => Assert.True(p.Correct.Correct.All(ok => ok) && p.Wrong.Correct.Count(ok => !ok) == 1));
+            Assert.True(untrained.Auc < 0.6 && auc >= 0.75, $"held-out AUC {untrained.Auc:F3} untrained, {auc:F3} " +
+                $"trained");
+            Assert.True(preferred >= 0.65 && meanCorrect > meanWrong + 0.2,
+                $"correct completions preferred in only {preferred:P0} of pairs (mean {meanCorrect:F3} vs " +
+                $"{meanWrong:F3})");
         }
         finally { set_num_threads(threads); }
     }

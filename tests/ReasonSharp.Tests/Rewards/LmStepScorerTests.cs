@@ -7,7 +7,8 @@ namespace ReasonSharp.Tests.Rewards;
 
 public class LmStepScorerTests(JudgeFixture fixture) : IClassFixture<JudgeFixture>
 {
-    /// <summary>Step k's score from its own forward pass over the prefix ending at the k-th tag, via the full logits of CausalLM.Forward.</summary>
+    /// <summary>Step k's score from its own forward pass over the prefix ending at the k-th tag, via the full logits of
+    /// CausalLM.Forward.</summary>
     public static float[] PrefixByPrefixScores(LmStepScorer scorer, JudgeInput input)
     {
         var model = scorer.Judge.Model;
@@ -23,10 +24,12 @@ public class LmStepScorerTests(JudgeFixture fixture) : IClassFixture<JudgeFixtur
         }).ToArray();
     }
 
-    /// <summary>A random judge with large initial weights, so its step scores spread over (0, 1) instead of sitting at 0.5.</summary>
+    /// <summary>A random judge with large initial weights, so its step scores spread over (0, 1) instead of sitting at
+    /// 0.5.</summary>
     LmStepScorer SpreadRandomScorer() => new(fixture.NewJudge(seed: 11, initializerRange: 0.12), ownsJudge: true);
 
-    static SumSteps Sums(Random random, int count, int wrongStep = -1) => SumSteps.Generate(random, SumSteps.AllPairs, count, wrongStep);
+    static SumSteps Sums(Random random, int count, int wrongStep = -1) =>
+        SumSteps.Generate(random, SumSteps.AllPairs, count, wrongStep);
 
     [Fact]
     public async Task One_pass_scores_equal_scores_of_separate_prefix_passes()
@@ -45,7 +48,8 @@ public class LmStepScorerTests(JudgeFixture fixture) : IClassFixture<JudgeFixtur
             for (var k = 0; k < expected.Length; k++) Assert.InRange(Math.Abs(onePass[k] - expected[k]), 0, 1e-5);
             all.AddRange(onePass);
         }
-        Assert.True(all.Max() - all.Min() > 0.2, $"the scores hardly vary ({all.Min()}..{all.Max()}), so the comparison proves little");
+        Assert.True(all.Max() - all.Min() > 0.2, $"the scores hardly vary ({all.Min()}..{all.Max()}), so the " +
+            $"comparison proves little");
     }
 
     [Fact]
@@ -68,12 +72,15 @@ public class LmStepScorerTests(JudgeFixture fixture) : IClassFixture<JudgeFixtur
     public async Task The_registry_reward_loads_the_judge_folder_and_aggregates_its_step_scores()
     {
         var registry = RewardRegistry.CreateDefault();
-        var minReward = registry.Create("process_lm", new Dictionary<string, string> { ["model"] = fixture.RandomJudgeFolder });
+        var minReward =
+            registry.Create("process_lm", new Dictionary<string, string> { ["model"] = fixture.RandomJudgeFolder });
         var meanReward = registry.Create("process_lm", new Dictionary<string, string> { ["model"] = fixture.RandomJudgeFolder, ["aggregation"] = "mean", ["batch_size"] = "2" });
         using var scorer = LmStepScorer.Load(fixture.RandomJudgeFolder, device: "cpu");
         var random = new Random(3);
         var chains = Enumerable.Range(0, 3).Select(i => Sums(random, 2 + i)).ToList();
-        var batch = chains.Select(c => RewardInput.Create(c.Completion, prompt: SumSteps.Prompt)).Append(RewardInput.Create("   ")).ToList();
+        var batch =
+            chains.Select(c =>
+            RewardInput.Create(c.Completion, prompt: SumSteps.Prompt)).Append(RewardInput.Create("   ")).ToList();
         var mins = await minReward.ScoreAsync(batch);
         var means = await meanReward.ScoreAsync(batch);
         for (var i = 0; i < chains.Count; i++)
@@ -89,31 +96,45 @@ public class LmStepScorerTests(JudgeFixture fixture) : IClassFixture<JudgeFixtur
     public void Tags_and_labels_must_be_single_distinct_tokens()
     {
         using var judge = fixture.NewJudge(seed: 1);
-        var tag = Assert.Throws<ReasonSharpException>(() => new LmStepScorer(judge, new LmStepScorerOptions { StepTag = " <step-end>" }));
+        var tag =
+            Assert.Throws<ReasonSharpException>(() =>
+            new LmStepScorer(judge, new LmStepScorerOptions { StepTag = " <step-end>" }));
         Assert.Contains("option 'step_tag'", tag.Message);
         Assert.Contains("not a single token", tag.Message);
-        var good = Assert.Throws<ReasonSharpException>(() => new LmStepScorer(judge, new LmStepScorerOptions { GoodToken = "correct" }));
+        var good =
+            Assert.Throws<ReasonSharpException>(() =>
+            new LmStepScorer(judge, new LmStepScorerOptions { GoodToken = "correct" }));
         Assert.Contains("option 'good_token'", good.Message);
-        var bad = Assert.Throws<ReasonSharpException>(() => new LmStepScorer(judge, new LmStepScorerOptions { BadToken = "wrong" }));
+        var bad =
+            Assert.Throws<ReasonSharpException>(() =>
+            new LmStepScorer(judge, new LmStepScorerOptions { BadToken = "wrong" }));
         Assert.Contains("option 'bad_token'", bad.Message);
-        Assert.Contains("same token", Assert.Throws<ReasonSharpException>(() => new LmStepScorer(judge, new LmStepScorerOptions { BadToken = "+" })).Message);
-        Assert.Contains("option 'step_tag' is empty", Assert.Throws<ReasonSharpException>(() => new LmStepScorer(judge, new LmStepScorerOptions { StepTag = "" })).Message);
+        Assert.Contains("same token",
+            Assert.Throws<ReasonSharpException>(() =>
+            new LmStepScorer(judge, new LmStepScorerOptions { BadToken = "+" })).Message);
+        Assert.Contains("option 'step_tag' is empty",
+            Assert.Throws<ReasonSharpException>(() =>
+            new LmStepScorer(judge, new LmStepScorerOptions { StepTag = "" })).Message);
     }
 
     [Fact]
     public void Registry_options_are_checked_with_clear_errors()
     {
         var registry = RewardRegistry.CreateDefault();
-        ReasonSharpException Fails(params (string Key, string Value)[] options) => Assert.Throws<ReasonSharpException>(() =>
+        ReasonSharpException Fails(params (string Key, string Value)[] options) =>
+            Assert.Throws<ReasonSharpException>(() =>
             registry.Create("process_lm", options.ToDictionary(o => o.Key, o => o.Value)));
 
         Assert.Contains("option 'model' is required", Fails().Message);
         var missingFolder = Fails(("model", fixture.NewFolder("no-such-judge"))).Message;
         Assert.Contains("option 'model': cannot load the judge model", missingFolder);
         Assert.Contains("no-such-judge", missingFolder);
-        Assert.Contains("option 'aggregation': expected one of min, last, mean, product, got 'median'", Fails(("model", fixture.RandomJudgeFolder), ("aggregation", "median")).Message);
-        Assert.Contains("option 'good_token'", Fails(("model", fixture.RandomJudgeFolder), ("good_token", "yes")).Message);
-        Assert.Contains("unknown option 'temperature'", Fails(("model", fixture.RandomJudgeFolder), ("temperature", "1")).Message);
+        Assert.Contains("option 'aggregation': expected one of min, last, mean, product, got 'median'",
+            Fails(("model", fixture.RandomJudgeFolder), ("aggregation", "median")).Message);
+        Assert.Contains("option 'good_token'",
+            Fails(("model", fixture.RandomJudgeFolder), ("good_token", "yes")).Message);
+        Assert.Contains("unknown option 'temperature'",
+            Fails(("model", fixture.RandomJudgeFolder), ("temperature", "1")).Message);
         // As the CLI and GRPO's reward_funcs name it.
         var reward = registry.CreateComposite($"process_lm(model={fixture.RandomJudgeFolder},aggregation=last,split=lines,device=cpu,weight=0.5)");
         Assert.Equal(("process_lm", 0.5f), (reward.Rewards[0].Function.Name, reward.Rewards[0].Weight));

@@ -9,7 +9,8 @@ namespace ReasonSharp.Tests.Rewards;
 
 public class MathVerifyTests(ITestOutputHelper output)
 {
-    static bool Same(string gold, string pred, MathVerifyOptions? options = null) => MathVerifier.Verify(gold, pred, options).Equivalent;
+    static bool Same(string gold, string pred, MathVerifyOptions? options = null) =>
+        MathVerifier.Verify(gold, pred, options).Equivalent;
 
     [Theory]
     [InlineData(@"The total is \boxed{\frac{1}{2}}.", "1/2")]
@@ -34,7 +35,9 @@ public class MathVerifyTests(ITestOutputHelper output)
         var answer = MathVerifier.ExtractAnswer(@"try \boxed{1} ... finally \boxed{\frac{2^{3}}{\sqrt{4}}}");
         Assert.Equal(AnswerSource.Boxed, answer.Source);
         Assert.Equal(@"\frac{2^{3}}{\sqrt{4}}", answer.Normalized);
-        Assert.Equal("4", MathVerifier.Verify("4", @"try \boxed{1} ... finally \boxed{\frac{2^{3}}{\sqrt{4}}}").Equivalent ? "4" : "no");
+        Assert.Equal("4",
+            MathVerifier.Verify("4", @"try \boxed{1} ... finally \boxed{\frac{2^{3}}{\sqrt{4}}}").Equivalent ? "4"
+            : "no");
     }
 
     [Fact]
@@ -96,7 +99,8 @@ public class MathVerifyTests(ITestOutputHelper output)
         Assert.True(Same("$\\frac{1}{3}$", "$0.333$", new MathVerifyOptions { FloatRounding = 3 }));
         Assert.False(Same("$\\frac{1}{3}$", "$0.333$", new MathVerifyOptions { FloatRounding = 4 }));
         // The math-verify case whose recorded row lost its precision=2 (KnownMisses in MathVerifyCasesTests).
-        Assert.True(Same(@"$(\begin{pmatrix}\frac{1}{3}\\ \frac{1}{5} \end{pmatrix})$", @"$\begin{pmatrix}0.33\\0.2 \end{pmatrix}$", new MathVerifyOptions { FloatRounding = 2 }));
+        Assert.True(Same(@"$(\begin{pmatrix}\frac{1}{3}\\ \frac{1}{5} \end{pmatrix})$",
+            @"$\begin{pmatrix}0.33\\0.2 \end{pmatrix}$", new MathVerifyOptions { FloatRounding = 2 }));
     }
 
     [Theory]
@@ -124,7 +128,8 @@ public class MathVerifyTests(ITestOutputHelper output)
     public void A_gold_set_matches_a_predicted_relation_only_when_allowed()
     {
         Assert.False(Same(@"$x \in [-2,7]$", @"$-2 \le x \le 7$"));
-        Assert.True(Same(@"$x \in [-2,7]$", @"$-2 \le x \le 7$", new MathVerifyOptions { AllowSetRelationComparison = true }));
+        Assert.True(Same(@"$x \in [-2,7]$", @"$-2 \le x \le 7$",
+            new MathVerifyOptions { AllowSetRelationComparison = true }));
         Assert.True(Same(@"$-2 \le x \le 7$", @"$x \in [-2,7]$"));
     }
 
@@ -159,7 +164,8 @@ public class MathVerifyTests(ITestOutputHelper output)
     [Fact]
     public void The_time_limit_stops_a_huge_check_on_worker_threads()
     {
-        var huge = "$" + string.Join("+", Enumerable.Range(1, 20_000).Select(i => $"\\frac{{x^{{{i % 7}}}}}{{{i}}}")) + "$";
+        var huge = "$" + string.Join("+", Enumerable.Range(1, 20_000).Select(i => $"\\frac{{x^{{{i % 7}}}}}{{{i}}}"))
+            + "$";
         var options = new MathVerifyOptions { Timeout = TimeSpan.FromMilliseconds(20), MaxInputLength = 1_000_000 };
         var watch = Stopwatch.StartNew();
         var results = new VerifyResult[4];
@@ -185,7 +191,9 @@ public class MathVerifyTests(ITestOutputHelper output)
             var gold = row.RootElement.GetProperty("answer").GetString()!;
             var goldAnswer = MathVerifier.ExtractGold(gold);
             var number = gold[(gold.LastIndexOf("####", StringComparison.Ordinal) + 4)..].Trim();
-            var wrong = (BigInteger.Parse(number.Replace(",", ""), CultureInfo.InvariantCulture) + 1).ToString(CultureInfo.InvariantCulture);
+            var wrong =
+                (BigInteger.Parse(number.Replace(",", ""), CultureInfo.InvariantCulture)
+                + 1).ToString(CultureInfo.InvariantCulture);
             rows++;
             foreach (var (pred, expected) in new[]
                      {
@@ -203,7 +211,8 @@ public class MathVerifyTests(ITestOutputHelper output)
         output.WriteLine($"{rows} GSM8K rows x 5 checks in {watch.ElapsedMilliseconds} ms, {failures.Count} failures");
         foreach (var failure in failures.Take(20)) output.WriteLine(failure);
         // The one-call form agrees on a sample.
-        Assert.True(MathVerifier.Verify(File.ReadLines(path).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("answer").GetString()!).First(), @"\boxed{18}").Equivalent);
+        Assert.True(MathVerifier.Verify(File.ReadLines(path).Select(l =>
+            JsonDocument.Parse(l).RootElement.GetProperty("answer").GetString()!).First(), @"\boxed{18}").Equivalent);
         Assert.Equal(1319, rows);
         Assert.Empty(failures);
     }

@@ -33,7 +33,8 @@ public class RewardApiTests
     public async Task Composite_rejects_a_function_that_returns_the_wrong_number_of_scores()
     {
         var broken = new BrokenReward();
-        var e = await Assert.ThrowsAsync<ReasonSharpException>(() => new CompositeReward(broken).ScoreAsync([Input("a"), Input("b")]));
+        var e = await Assert.ThrowsAsync<ReasonSharpException>(() =>
+            new CompositeReward(broken).ScoreAsync([Input("a"), Input("b")]));
         Assert.Contains("returned 1 scores for a batch of 2", e.Message);
         Assert.Throws<ReasonSharpException>(() => new CompositeReward(broken, broken));
     }
@@ -41,7 +42,8 @@ public class RewardApiTests
     sealed class BrokenReward : IRewardFunction
     {
         public string Name => "broken";
-        public Task<float?[]> ScoreAsync(IReadOnlyList<RewardInput> batch, CancellationToken cancellationToken = default) => Task.FromResult(new float?[] { 1f });
+        public Task<float?[]> ScoreAsync(IReadOnlyList<RewardInput> batch,
+            CancellationToken cancellationToken = default) => Task.FromResult(new float?[] { 1f });
     }
 
     [Fact]
@@ -65,10 +67,14 @@ public class RewardApiTests
             Assert.Equal(name, registry.Create(name).Name);
         var unknown = Assert.Throws<ReasonSharpException>(() => registry.Create("acuracy"));
         Assert.Contains("known rewards: accuracy", unknown.Message);
-        var badOption = Assert.Throws<ReasonSharpException>(() => registry.Create("cosine", new Dictionary<string, string> { ["maxlen"] = "5" }));
+        var badOption =
+            Assert.Throws<ReasonSharpException>(() =>
+            registry.Create("cosine", new Dictionary<string, string> { ["maxlen"] = "5" }));
         Assert.Contains("unknown option 'maxlen' for reward 'cosine'", badOption.Message);
         Assert.Contains("max_len", badOption.Message);
-        var badValue = Assert.Throws<ReasonSharpException>(() => registry.Create("cosine", new Dictionary<string, string> { ["max_len"] = "long" }));
+        var badValue =
+            Assert.Throws<ReasonSharpException>(() =>
+            registry.Create("cosine", new Dictionary<string, string> { ["max_len"] = "long" }));
         Assert.Contains("option 'max_len': expected an integer", badValue.Message);
 
         registry.Register("short", o =>
@@ -101,7 +107,8 @@ public class RewardApiTests
     public async Task Sample_rewards_tag_input_errors_with_the_completion_index()
     {
         var reward = new DelegateReward("needs_answer", i => i.RequireString("answer").Length);
-        var e = await Assert.ThrowsAsync<RewardInputException>(() => reward.ScoreAsync([Input("a", new { answer = "1" }), Input("b")]));
+        var e = await Assert.ThrowsAsync<RewardInputException>(() =>
+            reward.ScoreAsync([Input("a", new { answer = "1" }), Input("b")]));
         Assert.Equal(1, e.Index);
         Assert.Equal("answer", e.Field);
     }

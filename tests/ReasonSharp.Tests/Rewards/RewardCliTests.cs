@@ -12,7 +12,8 @@ public class RewardCliTests
         root.Subcommands.Add(RewardCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
         var output = new StringWriter();
-        var config = new InvocationConfiguration { Output = output, Error = output, EnableDefaultExceptionHandler = false };
+        var config =
+            new InvocationConfiguration { Output = output, Error = output, EnableDefaultExceptionHandler = false };
         var exit = await root.Parse(args).InvokeAsync(config);
         return (exit, output.ToString());
     }
@@ -44,7 +45,10 @@ public class RewardCliTests
             "",
             """{"prompt": [{"role": "user", "content": "6*7?"}], "completion": [{"role": "assistant", "content": "It is 41."}], "answer": "#### 42", "completion_ids": [1]}""",
         ]);
-        var (exit, text) = await Run("reward", "--reward", "accuracy,format,tag_count(weight=0.5),soft_overlong(max_completion_len=2,soft_punish_cache=1)", "--input", file);
+        var (exit, text) =
+            await Run("reward", "--reward",
+            "accuracy,format,tag_count(weight=0.5),soft_overlong(max_completion_len=2,soft_punish_cache=1)", "--input",
+            file);
         Assert.Equal(0, exit);
         var lines = text.Trim().Split('\n').Select(l => JsonDocument.Parse(l).RootElement).ToList();
         Assert.Equal(3, lines.Count);
@@ -72,7 +76,8 @@ public class RewardCliTests
         using var dir = TestEnvironment.NewTempDir();
         var file = dir.File("bad.jsonl");
         await File.WriteAllTextAsync(file, content);
-        var e = await Assert.ThrowsAsync<ReasonSharpException>(() => Run("reward", "--reward", "accuracy", "--input", file));
+        var e = await Assert.ThrowsAsync<ReasonSharpException>(() =>
+            Run("reward", "--reward", "accuracy", "--input", file));
         Assert.Contains($"{file} {expected}", e.Message);
     }
 }

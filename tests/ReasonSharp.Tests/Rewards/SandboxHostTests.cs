@@ -251,7 +251,8 @@ public class SandboxHostTests(ITestOutputHelper output)
         start.FileName = "setsid";
         using var launcher = Process.Start(start)!;
         int reasonPid = 0;
-        Assert.True(await WaitForAsync(() => (reasonPid = FindReason(dir.File("main.py"))) > 0, TimeSpan.FromSeconds(30)),
+        Assert.True(await WaitForAsync(() => (reasonPid = FindReason(dir.File("main.py"))) > 0,
+            TimeSpan.FromSeconds(30)),
             "reason did not start");
         var programs = await SteadyProgramsAsync(reasonPid);
         Assert.True(programs.Count > 0, "the program did not start");

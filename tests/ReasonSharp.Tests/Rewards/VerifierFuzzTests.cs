@@ -10,10 +10,12 @@ namespace ReasonSharp.Tests.Rewards;
 public class VerifierFuzzTests
 {
     static readonly string[] Pieces =
-        ["0", "1", "5", "9", "12", ",", ".", "-", "+", " ", "%", "$", "\\frac", "{", "}", "\\boxed{", "<answer>", "</answer>", "\n", "the answer is ", "e", "/", "="];
+        ["0", "1", "5", "9", "12", ",", ".", "-", "+", " ", "%", "$", "\\frac", "{", "}", "\\boxed{", "<answer>",
+            "</answer>", "\n", "the answer is ", "e", "/", "="];
 
     [Theory]
-    [InlineData("=\u07C9")]          // NKo digit nine: a Unicode digit that .NET's \d matches, found by a random model in GRPO
+    // NKo digit nine: a Unicode digit that .NET's \d matches, found by a random model in GRPO
+    [InlineData("=\u07C9")]
     [InlineData("x = \u0663")]       // Arabic-Indic three
     [InlineData("<answer>\u096B</answer>")]  // Devanagari five
     public void Non_ascii_digits_are_not_equivalent_and_do_not_throw(string prediction) =>

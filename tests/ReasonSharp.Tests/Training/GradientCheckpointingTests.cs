@@ -8,12 +8,16 @@ namespace ReasonSharp.Tests.Training;
 public class GradientCheckpointingTests
 {
     /// <summary>Gradients of every trainable parameter after one loss backward, by name.</summary>
-    internal static Dictionary<string, Tensor> Gradients(CausalLM model, Tensor ids, Tensor labels, Tensor? attentionMask = null, Tensor? sequenceIds = null)
+    internal static Dictionary<string, Tensor> Gradients(CausalLM model, Tensor ids, Tensor labels,
+        Tensor? attentionMask = null, Tensor? sequenceIds = null)
     {
         foreach (var p in model.parameters()) p.grad = null;
-        var (sum, count, _) = LanguageModelLoss.NextTokenCrossEntropy(model, ids, labels, attentionMask: attentionMask, sequenceIds: sequenceIds);
+        var (sum, count, _) =
+            LanguageModelLoss.NextTokenCrossEntropy(model, ids, labels, attentionMask: attentionMask,
+            sequenceIds: sequenceIds);
         sum.div(count).backward();
-        return model.named_parameters().Where(p => p.parameter.requires_grad).ToDictionary(p => p.name, p => p.parameter.grad!.clone());
+        return model.named_parameters().Where(p => p.parameter.requires_grad).ToDictionary(p => p.name,
+            p => p.parameter.grad!.clone());
     }
 
     internal static void AssertEqualGradients(Dictionary<string, Tensor> expected, Dictionary<string, Tensor> actual)
@@ -48,7 +52,8 @@ public class GradientCheckpointingTests
         Assert.True(GradientCheckpointing.IsEnabled(model));
         long before = GradientCheckpointing.Recomputations;
         var recomputed = Gradients(model, ids, labels);
-        Assert.True(GradientCheckpointing.Recomputations - before >= model.Config.NumHiddenLayers, "backward did not recompute the layers");
+        Assert.True(GradientCheckpointing.Recomputations - before >= model.Config.NumHiddenLayers,
+            "backward did not recompute the layers");
         GradientCheckpointing.Disable(model);
         AssertEqualGradients(plain, recomputed);
     }
@@ -92,7 +97,9 @@ public class GradientCheckpointingDropoutTests
     public void LoraGradientsWithDropoutAreEqualBecauseTheRandomStateIsReplayed()
     {
         using var model = TrainingFixtures.Model("qwen2");
-        var adapters = LoraAdapters.Apply(model, new LoraConfig { R = 4, LoraAlpha = 8, LoraDropout = 0.3, TargetModules = ["all-linear"] }, seed: 3);
+        var adapters =
+            LoraAdapters.Apply(model,
+            new LoraConfig { R = 4, LoraAlpha = 8, LoraDropout = 0.3, TargetModules = ["all-linear"] }, seed: 3);
         // B starts at zero, which would give A a zero gradient: give B values so both are tested.
         using (no_grad())
             foreach (var layer in adapters.Layers.Values) layer.LoraB.Weight.normal_(0, 0.05);

@@ -48,7 +48,9 @@ public class LanguageModelingTaskTests
         using var dir = TestEnvironment.NewTempDir();
         var data = TrainingFixtures.RandomSequences(6, 8, 8);
         // Only the last token of each sequence is a target.
-        var masked = data.Select(s => s with { LossMask = s.InputIds.Select((_, i) => i == s.InputIds.Length - 1).ToArray() }).ToList();
+        var masked =
+            data.Select(s =>
+            s with { LossMask = s.InputIds.Select((_, i) => i == s.InputIds.Length - 1).ToArray() }).ToList();
         using var model = TrainingFixtures.Model();
         var options = TrainingFixtures.Options(dir.Path) with { MaxSteps = -1, NumTrainEpochs = 2, PerDeviceTrainBatchSize = 2, GradientAccumulationSteps = 1, SaveStrategy = "no" };
         var result = TrainingFixtures.NewTrainer(model, new LanguageModelingTask(masked), options).Train();

@@ -30,7 +30,9 @@ public class OptimizationTests
     public void WarmupRatioRoundsUpAndWarmupStepsWin()
     {
         Assert.Equal(3, LearningRateSchedule.FromOptions(new TrainingOptions { WarmupRatio = 0.1 }, 25).WarmupSteps);
-        Assert.Equal(7, LearningRateSchedule.FromOptions(new TrainingOptions { WarmupRatio = 0.1, WarmupSteps = 7 }, 25).WarmupSteps);
+        Assert.Equal(7,
+            LearningRateSchedule.FromOptions(new TrainingOptions { WarmupRatio = 0.1, WarmupSteps = 7 },
+            25).WarmupSteps);
     }
 
     [Fact]
@@ -79,7 +81,8 @@ public class OptimizationTests
         Assert.Equal(0.0, adamw.WeightDecayOf("model.layers.0.self_attn.q_proj.bias"));
         Assert.Equal(0.0, adamw.WeightDecayOf("model.layers.0.input_layernorm.weight"));
         Assert.Equal(0.0, adamw.WeightDecayOf("model.embed_tokens.weight"));
-        using var all = AdamWOptimizer.ForModel(model, new TrainingOptions { WeightDecay = 0.1, WeightDecayAllParameters = true });
+        using var all =
+            AdamWOptimizer.ForModel(model, new TrainingOptions { WeightDecay = 0.1, WeightDecayAllParameters = true });
         Assert.Equal(0.1, all.WeightDecayOf("model.embed_tokens.weight"));
     }
 
@@ -90,7 +93,8 @@ public class OptimizationTests
         random.NextUInt64();
         var copy = new TrainingRandom(0);
         copy.Restore(random.State);
-        Assert.Equal(Enumerable.Range(0, 5).Select(_ => random.Next(1000)), Enumerable.Range(0, 5).Select(_ => copy.Next(1000)));
+        Assert.Equal(Enumerable.Range(0, 5).Select(_ => random.Next(1000)),
+            Enumerable.Range(0, 5).Select(_ => copy.Next(1000)));
         Assert.Throws<ReasonSharpException>(() => copy.Restore("zz"));
     }
 }

@@ -5,7 +5,8 @@ namespace ReasonSharp.Tests.Training;
 
 public class TensorBoardTests
 {
-    /// <summary>A minimal reader: TFRecord frames with CRC checks, then Event fields step (2), file_version (3), summary (5) / value (1) / tag (1), simple_value (2).</summary>
+    /// <summary>A minimal reader: TFRecord frames with CRC checks, then Event fields step (2), file_version (3),
+    /// summary (5) / value (1) / tag (1), simple_value (2).</summary>
     static List<(long Step, string? FileVersion, List<(string Tag, float Value)> Values, bool SessionStart)> ReadEvents(string path)
     {
         var bytes = File.ReadAllBytes(path);
@@ -33,7 +34,8 @@ public class TensorBoardTests
                     foreach (var entry in Fields(payload!).Where(f => f.Field == 1))
                     {
                         var parts = Fields(entry.Payload!).ToList();
-                        values.Add((Encoding.UTF8.GetString(parts.Single(p => p.Field == 1).Payload!), BitConverter.ToSingle(parts.Single(p => p.Field == 2).Payload!)));
+                        values.Add((Encoding.UTF8.GetString(parts.Single(p => p.Field == 1).Payload!),
+                            BitConverter.ToSingle(parts.Single(p => p.Field == 2).Payload!)));
                     }
             }
             events.Add((step, version, values, sessionStart));
@@ -102,9 +104,13 @@ public class TensorBoardTests
         using var dir = TestEnvironment.NewTempDir();
         using var model = TrainingFixtures.Model();
         var options = TrainingFixtures.Options(dir.Path) with { MaxSteps = 3, SaveStrategy = "no" };
-        var result = TrainingFixtures.NewTrainer(model, new LanguageModelingTask(TrainingFixtures.RandomSequences(6, 5, 9)), options).Train();
+        var result =
+            TrainingFixtures.NewTrainer(model, new LanguageModelingTask(TrainingFixtures.RandomSequences(6, 5, 9)),
+            options).Train();
         var file = Directory.GetFiles(Path.Combine(dir.Path, MetricsLogger.TensorBoardFolder)).Single();
-        var losses = ReadEvents(file).SelectMany(e => e.Values.Where(v => v.Tag == "train/loss").Select(v => (e.Step, v.Value))).ToList();
+        var losses =
+            ReadEvents(file).SelectMany(e =>
+            e.Values.Where(v => v.Tag == "train/loss").Select(v => (e.Step, v.Value))).ToList();
         Assert.Equal([1L, 2L, 3L], losses.Select(l => l.Step));
         for (int i = 0; i < 3; i++) Assert.Equal((float)result.Steps[i].Loss, losses[i].Value);
     }

@@ -30,7 +30,8 @@ public class TrainerTests
         using (var model = TrainingFixtures.Model())
         {
             var trainer = TrainingFixtures.NewTrainer(model, new LanguageModelingTask(Data), options);
-            trainer.Logged += line => { if (line["step"]!.GetValue<long>() == 6) throw new OperationCanceledException("simulated kill"); };
+            trainer.Logged += line =>
+                { if (line["step"]!.GetValue<long>() == 6) throw new OperationCanceledException("simulated kill"); };
             Assert.Throws<OperationCanceledException>(() => trainer.Train());
         }
         Assert.True(Directory.Exists(Path.Combine(split.Path, "checkpoint-4")));
@@ -45,7 +46,9 @@ public class TrainerTests
             Assert.True(Math.Abs(reference.Steps[i].GradNorm - resumed.Steps[i].GradNorm) <= 1e-5 * reference.Steps[i].GradNorm);
         }
         // metrics.jsonl holds each step once: the lines the killed run wrote after step 4 were replaced.
-        var steps = File.ReadLines(Path.Combine(split.Path, MetricsLogger.MetricsFile)).Select(l => JsonNode.Parse(l)!["step"]!.GetValue<long>()).ToList();
+        var steps =
+            File.ReadLines(Path.Combine(split.Path, MetricsLogger.MetricsFile)).Select(l =>
+            JsonNode.Parse(l)!["step"]!.GetValue<long>()).ToList();
         Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), steps);
         // The final model is saved in the run folder and equals the uninterrupted one.
         using var a = ModelFolder.Load(full.Path);
@@ -70,7 +73,8 @@ public class TrainerTests
                 Progress = TrainingFixtures.Quiet,
                 CheckpointFileWritten = folder =>
                 {
-                    if (Path.GetFileName(folder).StartsWith("checkpoint-4.tmp-") && ++files == 2) throw new IOException("simulated kill during the checkpoint write");
+                    if (Path.GetFileName(folder).StartsWith("checkpoint-4.tmp-")
+                        && ++files == 2) throw new IOException("simulated kill during the checkpoint write");
                 },
             };
             Assert.Throws<IOException>(() => trainer.Train());
@@ -80,11 +84,13 @@ public class TrainerTests
         Assert.DoesNotContain("checkpoint-4", names);
         Assert.Contains(names, n => n!.StartsWith("checkpoint-4.tmp-"));
         Assert.Equal(2, Checkpoints.List(dir.Path).Single().Step);
-        using (var loadable = ModelFolder.Load(Path.Combine(dir.Path, "checkpoint-2"))) Assert.True(loadable.ParameterCount() > 0);
+        using (var loadable =
+            ModelFolder.Load(Path.Combine(dir.Path, "checkpoint-2"))) Assert.True(loadable.ParameterCount() > 0);
 
         var resumed = Run(baseOptions with { ResumeFromCheckpoint = "latest" });
         Assert.DoesNotContain(Directory.GetDirectories(dir.Path), d => d.Contains(".tmp-"));
-        for (int i = 0; i < 6; i++) Assert.True(Math.Abs(reference.Steps[i].Loss - resumed.Steps[i].Loss) <= 1e-6, $"step {i + 1}");
+        for (int i = 0; i < 6; i++) Assert.True(Math.Abs(reference.Steps[i].Loss - resumed.Steps[i].Loss) <= 1e-6,
+            $"step {i + 1}");
         // save_total_limit 2 keeps checkpoints 4 and 6.
         Assert.Equal([4L, 6L], Checkpoints.List(dir.Path).Select(c => c.Step));
         var checkpoint = Path.Combine(dir.Path, "checkpoint-6");
@@ -99,14 +105,22 @@ public class TrainerTests
         var data = TrainingFixtures.RandomSequences(8, 12, 12, seed: 3);
         var options = TrainingFixtures.Options(dir.Path) with
         {
-            MaxSteps = 60, PerDeviceTrainBatchSize = 8, GradientAccumulationSteps = 1, LearningRate = 1e-2, WarmupSteps = 5,
-            LoggingSteps = 10, SaveStrategy = "no", EvalStrategy = "steps", EvalSteps = 30,
+            MaxSteps = 60,
+            PerDeviceTrainBatchSize = 8,
+            GradientAccumulationSteps = 1,
+            LearningRate = 1e-2,
+            WarmupSteps = 5,
+            LoggingSteps = 10,
+            SaveStrategy = "no",
+            EvalStrategy = "steps",
+            EvalSteps = 30,
         };
         using var model = TrainingFixtures.Model("llama");
         var result = TrainingFixtures.NewTrainer(model, new LanguageModelingTask(data, eval: data), options).Train();
         double first = result.Losses[0], last = result.Losses[^1];
         Assert.True(first > 4.0, $"initial loss {first} should be near ln(97) = 4.57");
-        Assert.True(last < 1.0, $"loss went from {first:F3} to only {last:F3} after 60 steps on 8 memorisable sequences");
+        Assert.True(last < 1.0, $"loss went from {first:F3} to only {last:F3} after 60 steps on 8 memorisable " +
+            $"sequences");
         var eval = result.LogHistory.Where(l => l.ContainsKey("eval_loss")).ToList();
         Assert.Equal([30L, 60L], eval.Select(l => l["step"]!.GetValue<long>()));
         Assert.True(eval[^1]["eval_mean_token_accuracy"]!.GetValue<double>() > 0.7);
@@ -134,15 +148,19 @@ public class TrainerTests
         var options = TrainingFixtures.Options(dir.Path) with { MaxSteps = 10, MaxNanSteps = 3, SaveStrategy = "no" };
         using var model = TrainingFixtures.Model();
         var snapshots = new Dictionary<long, Dictionary<string, Tensor>>();
-        var trainer = TrainingFixtures.NewTrainer(model, new PoisonedTask(new LanguageModelingTask(Data), step => step is 3 or >= 5), options);
+        var trainer =
+            TrainingFixtures.NewTrainer(model,
+            new PoisonedTask(new LanguageModelingTask(Data), step => step is 3 or >= 5), options);
         trainer.Logged += line => snapshots[line["step"]!.GetValue<long>()] = TrainingFixtures.Snapshot(model);
         var error = Assert.Throws<ReasonSharpException>(() => trainer.Train());
         Assert.Contains("max_nan_steps=3", error.Message);
         Assert.Contains("step 6", error.Message);
         // Step 3 was skipped: the weights after it equal those after step 2; step 4 trained normally.
-        foreach (var (name, tensor) in snapshots[2]) Assert.True(TrainingFixtures.BitIdentical(tensor, snapshots[3][name]), name);
+        foreach (var (name, tensor) in snapshots[2]) Assert.True(TrainingFixtures.BitIdentical(tensor,
+            snapshots[3][name]), name);
         Assert.Contains(snapshots[4], kv => !TrainingFixtures.BitIdentical(kv.Value, snapshots[3][kv.Key]));
-        var log = File.ReadLines(Path.Combine(dir.Path, MetricsLogger.MetricsFile)).Select(l => JsonNode.Parse(l)!).ToList();
+        var log =
+            File.ReadLines(Path.Combine(dir.Path, MetricsLogger.MetricsFile)).Select(l => JsonNode.Parse(l)!).ToList();
         Assert.Equal(1, log.Single(l => l["step"]!.GetValue<long>() == 3)["skipped_steps"]!.GetValue<int>());
         Assert.Null(log.Single(l => l["step"]!.GetValue<long>() == 3)["loss"]);
     }
@@ -188,9 +206,12 @@ public class TrainerTests
     [Fact]
     public void OptionsAreValidatedNamingTheField()
     {
-        var error = Assert.Throws<ReasonSharpException>(() => new TrainingOptions { LrSchedulerType = "polynomial" }.Validate());
+        var error =
+            Assert.Throws<ReasonSharpException>(() =>
+            new TrainingOptions { LrSchedulerType = "polynomial" }.Validate());
         Assert.Contains("lr_scheduler_type", error.Message);
-        error = Assert.Throws<ReasonSharpException>(() => new TrainingOptions { GradientAccumulationSteps = 0 }.Validate());
+        error = Assert.Throws<ReasonSharpException>(() =>
+            new TrainingOptions { GradientAccumulationSteps = 0 }.Validate());
         Assert.Contains("gradient_accumulation_steps", error.Message);
         var json = new TrainingOptions().ToJson();
         Assert.Equal(5e-5, json["learning_rate"]!.GetValue<double>());
@@ -206,7 +227,9 @@ public class TrainerTests
     public void ResumingFromAMissingCheckpointIsAClearError()
     {
         using var dir = TestEnvironment.NewTempDir();
-        var error = Assert.Throws<ReasonSharpException>(() => Run(TrainingFixtures.Options(dir.Path) with { ResumeFromCheckpoint = "latest" }));
+        var error =
+            Assert.Throws<ReasonSharpException>(() =>
+            Run(TrainingFixtures.Options(dir.Path) with { ResumeFromCheckpoint = "latest" }));
         Assert.Contains("no complete checkpoint-N", error.Message);
     }
 }

@@ -11,12 +11,15 @@ public static class TrainingFixtures
 {
     public const int Vocab = 97;
 
-    /// <summary><paramref name="count"/> random sequences of random length in [minLength, maxLength], from a fixed seed.</summary>
+    /// <summary><paramref name="count"/> random sequences of random length in [minLength, maxLength], from a fixed
+    /// seed.</summary>
     public static List<TokenSequence> RandomSequences(int count, int minLength, int maxLength, int seed = 7)
     {
         var random = new Random(seed);
         return Enumerable.Range(0, count)
-            .Select(_ => new TokenSequence(Enumerable.Range(0, random.Next(minLength, maxLength + 1)).Select(_ => (long)random.Next(2, Vocab)).ToArray()))
+            .Select(_ =>
+                new TokenSequence(Enumerable.Range(0,
+                random.Next(minLength, maxLength + 1)).Select(_ => (long)random.Next(2, Vocab)).ToArray()))
             .ToList();
     }
 
@@ -44,7 +47,8 @@ public static class TrainingFixtures
 
     public static ProgressDisplay Quiet => new(TextWriter.Null, interactive: false);
 
-    public static Trainer NewTrainer(CausalLM model, ITrainingTask task, TrainingOptions options, ReasonSharp.Training.Lora.LoraAdapters? adapters = null) =>
+    public static Trainer NewTrainer(CausalLM model, ITrainingTask task, TrainingOptions options,
+        ReasonSharp.Training.Lora.LoraAdapters? adapters = null) =>
         new(model, task, options, adapters) { Progress = Quiet };
 
     /// <summary>A copy of every parameter and buffer, detached.</summary>

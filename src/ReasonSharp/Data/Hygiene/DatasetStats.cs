@@ -8,7 +8,8 @@ public sealed record LengthSummary(int Count, int Min, int P50, int P90, int P95
         if (values.Count == 0) return null;
         values.Sort();
         int At(double p) => values[Math.Clamp((int)Math.Ceiling(p * values.Count) - 1, 0, values.Count - 1)];
-        return new LengthSummary(values.Count, values[0], At(0.5), At(0.9), At(0.95), At(0.99), values[^1], values.Average());
+        return new LengthSummary(values.Count, values[0], At(0.5), At(0.9), At(0.95), At(0.99), values[^1],
+            values.Average());
     }
 
     public override string ToString() =>
@@ -37,10 +38,13 @@ public sealed record DatasetStatistics(
 /// </summary>
 public static class DatasetStats
 {
-    public static DatasetStatistics Compute(IEnumerable<Example> examples, Func<string, int>? countTokens = null, SchemaKind? schema = null)
+    public static DatasetStatistics Compute(IEnumerable<Example> examples, Func<string, int>? countTokens = null,
+        SchemaKind? schema = null)
     {
-        var (conversation, prompt, completion, thinking) = (new List<int>(), new List<int>(), new List<int>(), new List<int>());
-        var (conversationTokens, completionTokens, thinkingTokens) = (new List<int>(), new List<int>(), new List<int>());
+        var (conversation, prompt, completion, thinking) =
+            (new List<int>(), new List<int>(), new List<int>(), new List<int>());
+        var (conversationTokens, completionTokens, thinkingTokens) =
+            (new List<int>(), new List<int>(), new List<int>());
         var styles = new SortedDictionary<string, int>(StringComparer.Ordinal);
         int rows = 0, withGold = 0, emptyThinking = 0;
         foreach (var example in examples)

@@ -32,14 +32,16 @@ public sealed class NGramIndex
             grams.TryAdd(GramHash(hashes, i), (evalSet, source));
     }
 
-    /// <summary>The first n-gram of <paramref name="text"/> that an indexed evaluation text also has, or null.</summary>
+    /// <summary>The first n-gram of <paramref name="text"/> that an indexed evaluation text also has, or
+    /// null.</summary>
     public ContaminationHit? FindFirst(string trainSource, string text)
     {
         var words = TextNormalizer.Words(text);
         var hashes = WordHashes(words);
         for (var i = 0; i + N <= words.Count; i++)
             if (grams.TryGetValue(GramHash(hashes, i), out var eval))
-                return new ContaminationHit(trainSource, eval.Set, eval.Source, string.Join(' ', words.Skip(i).Take(N)));
+                return new ContaminationHit(trainSource, eval.Set, eval.Source,
+                    string.Join(' ', words.Skip(i).Take(N)));
         return null;
     }
 
@@ -90,8 +92,10 @@ public static class Decontaminator
         return index;
     }
 
-    /// <summary>The items with no n-gram in the index, streamed; every removal is recorded in <paramref name="report"/>.</summary>
-    public static IEnumerable<T> Filter<T>(IEnumerable<T> train, Func<T, Example> example, NGramIndex index, DecontaminationReport report)
+    /// <summary>The items with no n-gram in the index, streamed; every removal is recorded in
+    /// <paramref name="report"/>.</summary>
+    public static IEnumerable<T> Filter<T>(IEnumerable<T> train, Func<T, Example> example, NGramIndex index,
+        DecontaminationReport report)
     {
         foreach (var item in train)
         {

@@ -3,7 +3,8 @@ using System.Text;
 
 namespace ReasonSharp.Data;
 
-/// <summary>Exact: byte-identical text. Normalized: equal after <see cref="TextNormalizer.Normalize"/> (case, Unicode form, whitespace).</summary>
+/// <summary>Exact: byte-identical text. Normalized: equal after <see cref="TextNormalizer.Normalize"/> (case, Unicode
+/// form, whitespace).</summary>
 public enum DedupMode { Exact, Normalized }
 
 /// <summary>Which text decides that two examples are duplicates.</summary>
@@ -25,10 +26,12 @@ public sealed class DedupReport
     }
 }
 
-/// <summary>Keeps the first of each group of duplicate examples (by a 128-bit hash of their text) and records the rest.</summary>
+/// <summary>Keeps the first of each group of duplicate examples (by a 128-bit hash of their text) and records the
+/// rest.</summary>
 public static class Deduplicator
 {
-    public static IEnumerable<T> Filter<T>(IEnumerable<T> items, Func<T, Example> example, DedupMode mode, DedupScope scope, DedupReport report)
+    public static IEnumerable<T> Filter<T>(IEnumerable<T> items, Func<T, Example> example, DedupMode mode,
+        DedupScope scope, DedupReport report)
     {
         var seen = new Dictionary<UInt128, string>();
         foreach (var item in items)

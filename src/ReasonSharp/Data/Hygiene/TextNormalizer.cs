@@ -5,7 +5,8 @@ namespace ReasonSharp.Data;
 /// <summary>Text forms used to compare examples: a normalised string (dedup) and a word list (n-grams).</summary>
 public static class TextNormalizer
 {
-    /// <summary>NFKC, lower case, whitespace runs collapsed to one space, trimmed. Punctuation and digits are kept (they matter in math).</summary>
+    /// <summary>NFKC, lower case, whitespace runs collapsed to one space, trimmed. Punctuation and digits are kept
+    /// (they matter in math).</summary>
     public static string Normalize(string text)
     {
         var builder = new StringBuilder(text.Length);
@@ -20,7 +21,8 @@ public static class TextNormalizer
         return builder.ToString();
     }
 
-    /// <summary>Lower-case runs of letters and digits (NFKC), for n-gram matching that ignores punctuation and layout.</summary>
+    /// <summary>Lower-case runs of letters and digits (NFKC), for n-gram matching that ignores punctuation and
+    /// layout.</summary>
     public static List<string> Words(string text)
     {
         var words = new List<string>();
@@ -40,5 +42,6 @@ public static class TextNormalizer
 
     /// <summary>Every non-system turn, one "role: content" block each.</summary>
     public static string ConversationText(Example example) =>
-        string.Join("\n", example.Messages.Where(m => m.Role != ChatMessage.System).Select(m => $"{m.Role}: {m.Content}"));
+        string.Join("\n",
+            example.Messages.Where(m => m.Role != ChatMessage.System).Select(m => $"{m.Role}: {m.Content}"));
 }

@@ -20,7 +20,8 @@ public sealed class TokenizerFile : IDisposable
     public static TokenizerFile Load(string dirOrFile)
     {
         var path = Directory.Exists(dirOrFile) ? System.IO.Path.Combine(dirOrFile, "tokenizer.json") : dirOrFile;
-        if (!File.Exists(path)) throw new ReasonSharpException($"{path}: tokenizer file not found; expected a folder with tokenizer.json");
+        if (!File.Exists(path)) throw new ReasonSharpException($"{path}: tokenizer file not found; expected a " +
+            $"folder with tokenizer.json");
         try
         {
             return new TokenizerFile(path, new Tokenizers.DotNet.Tokenizer(path));

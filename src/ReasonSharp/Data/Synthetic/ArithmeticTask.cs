@@ -6,7 +6,8 @@ namespace ReasonSharp.Data;
 /// Arithmetic knobs: operand count (2+), the largest operand's digits, which operations, and the most digits a
 /// multiplier may have (1 keeps every product a digit-by-digit one).
 /// </summary>
-public sealed record ArithmeticOptions(int Operands, int MinDigits, int MaxDigits, bool Multiply, bool Divide, int MaxMultiplierDigits)
+public sealed record ArithmeticOptions(int Operands, int MinDigits, int MaxDigits, bool Multiply, bool Divide,
+    int MaxMultiplierDigits)
 {
     public static ArithmeticOptions ForLevel(int level) => level switch
     {
@@ -20,7 +21,8 @@ public sealed record ArithmeticOptions(int Operands, int MinDigits, int MaxDigit
     public void Validate()
     {
         if (Operands < 2 || MinDigits < 1 || MaxDigits < MinDigits || MaxDigits > 9 || MaxMultiplierDigits < 1)
-            throw new ReasonSharpException($"arithmetic options: expected 2+ operands, 1 <= MinDigits <= MaxDigits <= 9, MaxMultiplierDigits >= 1; got {this}");
+            throw new ReasonSharpException($"arithmetic options: expected 2+ operands, 1 <= MinDigits <= MaxDigits " +
+                $"<= 9, MaxMultiplierDigits >= 1; got {this}");
     }
 }
 
@@ -76,7 +78,8 @@ public sealed class ArithmeticTask : ISyntheticTask
             Columns: new Dictionary<string, JsonNode> { ["answer"] = answer });
     }
 
-    // A random tree of `operands` leaves. Values stay non-negative, divisions exact, multipliers short, results bounded.
+    // A random tree of `operands` leaves. Values stay non-negative, divisions exact, multipliers short, results
+    // bounded.
     static Expr RandomExpression(Random random, ArithmeticOptions options, int operands)
     {
         var limit = Pow10(options.MaxDigits + 2);

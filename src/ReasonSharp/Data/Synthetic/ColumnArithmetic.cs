@@ -69,7 +69,8 @@ public static class ColumnArithmetic
         return string.Join(", ", columns);
     }
 
-    // One-digit multiplier: digit by digit with carries. Longer multiplier: one partial product per non-zero digit, then their sum.
+    // One-digit multiplier: digit by digit with carries. Longer multiplier: one partial product per non-zero digit,
+    // then their sum.
     static string Multiply(long a, long b)
     {
         if ((a < 10 && b < 10) || a <= 1 || b <= 1) return Fact(a, '*', b);
@@ -107,7 +108,8 @@ public static class ColumnArithmetic
         return string.Join(", ", columns);
     }
 
-    // Long division, one dividend digit at a time; leading partial dividends smaller than the divisor are carried on silently.
+    // Long division, one dividend digit at a time; leading partial dividends smaller than the divisor are carried on
+    // silently.
     static string Divide(long a, long b)
     {
         if (b == 0 || a % b != 0) throw new ArgumentException($"{a}/{b} is not exact");

@@ -2,13 +2,15 @@ using System.Text.Json.Nodes;
 
 namespace ReasonSharp.Data;
 
-/// <summary>Countdown knobs: how many numbers, how large, the largest target, and how many failed tries the trace shows.</summary>
+/// <summary>Countdown knobs: how many numbers, how large, the largest target, and how many failed tries the trace
+/// shows.</summary>
 public sealed record CountdownOptions(int Count, int MaxNumber, int MinTarget, int MaxTarget, int MaxShownFailures)
 {
     public void Validate()
     {
         if (Count < 2 || MaxNumber < 1 || MinTarget < 1 || MaxTarget < MinTarget || MaxShownFailures < 0)
-            throw new ReasonSharpException($"countdown options: expected at least 2 numbers, MaxNumber >= 1, 1 <= MinTarget <= MaxTarget, MaxShownFailures >= 0; got {this}");
+            throw new ReasonSharpException($"countdown options: expected at least 2 numbers, MaxNumber >= 1, 1 <= " +
+                $"MinTarget <= MaxTarget, MaxShownFailures >= 0; got {this}");
     }
 
     public static CountdownOptions ForLevel(int level) => level switch
@@ -44,7 +46,8 @@ public sealed class CountdownTask : ISyntheticTask
         options.Validate();
         for (var attempt = 0; attempt < 100_000; attempt++)
         {
-            var numbers = Enumerable.Range(0, options.Count).Select(_ => (long)random.Next(1, options.MaxNumber + 1)).ToList();
+            var numbers =
+                Enumerable.Range(0, options.Count).Select(_ => (long)random.Next(1, options.MaxNumber + 1)).ToList();
             var target = RandomReachableTarget(random, numbers, options);
             if (target >= options.MinTarget && target <= options.MaxTarget)
                 return Solve(numbers, target, options.MaxShownFailures, difficulty);
@@ -148,16 +151,16 @@ public sealed class CountdownTask : ISyntheticTask
         static IEnumerable<(Expr Result, List<Expr> Remaining)> Moves(List<Expr> pool)
         {
             for (var i = 0; i < pool.Count; i++)
-            for (var j = i + 1; j < pool.Count; j++)
-            {
-                var (big, small) = pool[i].Value >= pool[j].Value ? (pool[i], pool[j]) : (pool[j], pool[i]);
-                var rest = pool.Where((_, k) => k != i && k != j).ToList();
-                foreach (var op in Operations(big.Value, small.Value))
+                for (var j = i + 1; j < pool.Count; j++)
                 {
-                    var result = Expr.Combine(big, op, small);
-                    yield return (result, [.. rest, result]);
+                    var (big, small) = pool[i].Value >= pool[j].Value ? (pool[i], pool[j]) : (pool[j], pool[i]);
+                    var rest = pool.Where((_, k) => k != i && k != j).ToList();
+                    foreach (var op in Operations(big.Value, small.Value))
+                    {
+                        var result = Expr.Combine(big, op, small);
+                        yield return (result, [.. rest, result]);
+                    }
                 }
-            }
         }
     }
 }

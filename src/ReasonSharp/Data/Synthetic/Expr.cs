@@ -7,7 +7,8 @@ namespace ReasonSharp.Data;
 /// </summary>
 public sealed record Expr(long Value, string Text, char Op = '\0', Expr? Left = null, Expr? Right = null)
 {
-    public static Expr Number(long value) => new(value, value.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    public static Expr Number(long value) =>
+        new(value, value.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     public bool IsLeaf => Op == '\0';
 

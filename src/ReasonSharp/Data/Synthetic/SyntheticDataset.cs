@@ -2,7 +2,8 @@ using System.Globalization;
 
 namespace ReasonSharp.Data;
 
-/// <summary>Generates distinct synthetic problems with a seed, splits them and writes the standard JSONL rows.</summary>
+/// <summary>Generates distinct synthetic problems with a seed, splits them and writes the standard JSONL
+/// rows.</summary>
 public static class SyntheticDataset
 {
     /// <summary>Draws between calls of the progress callback and checks that the count is still reachable.</summary>
@@ -57,7 +58,8 @@ public static class SyntheticDataset
 
     static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 
-    /// <summary>Distinct problems split into train and test; since keys are distinct the splits share no problem.</summary>
+    /// <summary>Distinct problems split into train and test; since keys are distinct the splits share no
+    /// problem.</summary>
     public static TrainTestSplit<SyntheticProblem> GenerateSplit(ISyntheticTask task, int count, int difficulty,
         int seed, double testFraction, Action<int, long>? progress = null) =>
         Generate(task, count, difficulty, seed, progress).SplitTrainTest(testFraction, seed);
@@ -65,12 +67,14 @@ public static class SyntheticDataset
     /// <summary>
     /// A teacher that does not always show its working: round(<paramref name="fraction"/> × count) problems, drawn with
     /// <paramref name="seed"/>, keep only the answer behind an empty think block. A small model cannot imitate those
-    /// answers without working, so SFT on the mix learns a policy that often skips thinking and fails; RL with a verifier
-    /// can learn that working pays.
+    /// answers without working, so SFT on the mix learns a policy that often skips thinking and fails; RL with a
+    /// verifier can learn that working pays.
     /// </summary>
-    public static IReadOnlyList<SyntheticProblem> WithAnswerOnlyTraces(IReadOnlyList<SyntheticProblem> problems, double fraction, int seed)
+    public static IReadOnlyList<SyntheticProblem> WithAnswerOnlyTraces(IReadOnlyList<SyntheticProblem> problems,
+        double fraction, int seed)
     {
-        if (!(fraction >= 0 && fraction <= 1)) throw new ReasonSharpException($"answer_only_fraction: expected a share between 0 and 1, got {fraction}");
+        if (!(fraction >= 0 && fraction <= 1)) throw new ReasonSharpException($"answer_only_fraction: expected a " +
+            $"share between 0 and 1, got {fraction}");
         int count = (int)Math.Round(fraction * problems.Count);
         var chosen = Enumerable.Range(0, problems.Count).ShuffleExact(seed).Take(count).ToHashSet();
         return problems.Select((p, i) => chosen.Contains(i) ? p.WithoutWorking() : p).ToList();

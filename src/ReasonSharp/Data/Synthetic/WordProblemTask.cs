@@ -77,10 +77,13 @@ public sealed class WordProblemTask : ISyntheticTask
     }
 }
 
-/// <summary>Draws the numbers of one word problem (remembered for its key) and writes the teacher's step lines.</summary>
+/// <summary>Draws the numbers of one word problem (remembered for its key) and writes the teacher's step
+/// lines.</summary>
 public sealed class WordContext(Random random, int scale)
 {
-    static readonly string[] Names = ["Mia", "Leo", "Ava", "Sam", "Noah", "Emma", "Liam", "Zoe", "Omar", "Lena", "Ravi", "Yuki", "Ana", "Ben", "Kai", "Nora"];
+    static readonly string[] Names =
+        ["Mia", "Leo", "Ava", "Sam", "Noah", "Emma", "Liam", "Zoe", "Omar", "Lena", "Ravi", "Yuki", "Ana", "Ben", "Kai",
+        "Nora"];
 
     readonly List<string> lines = [];
     readonly List<long> drawn = [];
@@ -106,7 +109,8 @@ public sealed class WordContext(Random random, int scale)
     /// <summary>Works one step and writes "Label: a op b=r unit."</summary>
     public long Step(string label, long a, char op, long b, string unit)
     {
-        var result = Expr.Apply(a, op, b) ?? throw new InvalidOperationException($"template step {a}{op}{b} is not exact");
+        var result = Expr.Apply(a, op, b)
+            ?? throw new InvalidOperationException($"template step {a}{op}{b} is not exact");
         if (result < 0) throw new InvalidOperationException($"template step {a}{op}{b} is negative");
         lines.Add($"{label}: {a}{op}{b}={result}{(unit.Length > 0 ? " " + unit : "")}.");
         return LastResult = result;
@@ -133,7 +137,8 @@ public static class WordTemplates
             long have = c.Draw(2, 40), packs = c.Fixed(2, 9), each = c.Draw(2, 12);
             var bought = c.Step("Bought", packs, '*', each, item);
             c.Step("Now", have, '+', bought, item);
-            return $"{name} has {have} {item}. {name} buys {packs} packs with {each} {item} in each. How many {item} does {name} have now?";
+            return $"{name} has {have} {item}. {name} buys {packs} packs with {each} {item} in each. How many " +
+                $"{item} does {name} have now?";
         }),
         new("giveaway", 2, c =>
         {
@@ -142,7 +147,8 @@ public static class WordTemplates
             var have = friends * each + spare;
             var given = c.Step("Given", friends, '*', each, item);
             c.Step("Left", have, '-', given, item);
-            return $"{name} has {have} {item} and gives {each} to each of {friends} friends. How many {item} does {name} have left?";
+            return $"{name} has {have} {item} and gives {each} to each of {friends} friends. How many {item} does " +
+                $"{name} have left?";
         }),
         new("change", 2, c =>
         {
@@ -151,7 +157,8 @@ public static class WordTemplates
             var paid = c.PaidFor(price * count);
             var cost = c.Step("Cost", count, '*', price, "dollars");
             c.Step("Change", paid, '-', cost, "dollars");
-            return $"A {good} costs {price} dollars. {name} buys {count} of them and pays with {paid} dollars. How many dollars of change does {name} get?";
+            return $"A {good} costs {price} dollars. {name} buys {count} of them and pays with {paid} dollars. How " +
+                $"many dollars of change does {name} get?";
         }),
         new("savings", 2, c =>
         {
@@ -160,7 +167,8 @@ public static class WordTemplates
             var price = have + weekly * weeks;
             var needed = c.Step("Still needed", price, '-', have, "dollars");
             c.Step("Weeks", needed, '/', weekly, "weeks");
-            return $"{name} wants a bike that costs {price} dollars. {name} has {have} dollars and saves {weekly} dollars each week. How many weeks until {name} can buy the bike?";
+            return $"{name} wants a bike that costs {price} dollars. {name} has {have} dollars and saves {weekly} " +
+                $"dollars each week. How many weeks until {name} can buy the bike?";
         }),
         new("reading", 3, c =>
         {
@@ -169,7 +177,8 @@ public static class WordTemplates
             var tuesday = c.Step("Tuesday", monday, '*', times, "pages");
             var two = c.Step("Monday and Tuesday", monday, '+', tuesday, "pages");
             c.Step("Total", two, '+', wednesday, "pages");
-            return $"{name} reads {monday} pages on Monday, {Times[times]} as many on Tuesday, and {wednesday} pages on Wednesday. How many pages does {name} read in all?";
+            return $"{name} reads {monday} pages on Monday, {Times[times]} as many on Tuesday, and {wednesday} " +
+                $"pages on Wednesday. How many pages does {name} read in all?";
         }),
         new("bakery", 3, c =>
         {
@@ -180,7 +189,8 @@ public static class WordTemplates
             var baked = c.Step("Baked", trays, '*', perTray, "cookies");
             var left = c.Step("Left", baked, '-', sold, "cookies");
             c.Step("Per box", left, '/', boxes, "cookies");
-            return $"{name} bakes {trays} trays of {perTray} cookies, sells {sold} cookies, and packs the rest equally into {boxes} boxes. How many cookies go in each box?";
+            return $"{name} bakes {trays} trays of {perTray} cookies, sells {sold} cookies, and packs the rest " +
+                $"equally into {boxes} boxes. How many cookies go in each box?";
         }),
         new("trip", 3, c =>
         {
@@ -188,7 +198,8 @@ public static class WordTemplates
             var first = c.Step("First part", speed1, '*', hours1, "km");
             var second = c.Step("Second part", speed2, '*', hours2, "km");
             c.Step("Total", first, '+', second, "km");
-            return $"A car drives at {speed1} km per hour for {hours1} hours, then at {speed2} km per hour for {hours2} hours. How many km does it drive in total?";
+            return $"A car drives at {speed1} km per hour for {hours1} hours, then at {speed2} km per hour for " +
+                $"{hours2} hours. How many km does it drive in total?";
         }),
         new("farm", 3, c =>
         {
@@ -207,18 +218,22 @@ public static class WordTemplates
             var earned = c.Step("Earned", perDay, '*', days, "dollars");
             var total = c.Step("With bonus", earned, '+', bonus, "dollars");
             c.Step("Left", total, '-', spent, "dollars");
-            return $"{name} earns {wage} dollars an hour and works {hours} hours a day for {days} days. {name} also gets a bonus of {bonus} dollars, then spends {spent} dollars. How many dollars does {name} have left?";
+            return $"{name} earns {wage} dollars an hour and works {hours} hours a day for {days} days. {name} " +
+                $"also gets a bonus of {bonus} dollars, then spends {spent} dollars. How many dollars does {name} " +
+                $"have left?";
         }),
         new("shopping", 4, c =>
         {
             var name = c.Name();
-            long notebooks = c.Fixed(2, 6), notebookPrice = c.Draw(2, 10), pens = c.Fixed(2, 6), penPrice = c.Draw(1, 5);
+            long notebooks = c.Fixed(2, 6), notebookPrice = c.Draw(2, 10), pens = c.Fixed(2, 6),
+                penPrice = c.Draw(1, 5);
             var paid = c.PaidFor(notebooks * notebookPrice + pens * penPrice);
             var notebookCost = c.Step("Notebooks", notebooks, '*', notebookPrice, "dollars");
             var penCost = c.Step("Pens", pens, '*', penPrice, "dollars");
             var cost = c.Step("Cost", notebookCost, '+', penCost, "dollars");
             c.Step("Change", paid, '-', cost, "dollars");
-            return $"{name} buys {notebooks} notebooks at {notebookPrice} dollars each and {pens} pens at {penPrice} dollars each, and pays with {paid} dollars. How many dollars of change does {name} get?";
+            return $"{name} buys {notebooks} notebooks at {notebookPrice} dollars each and {pens} pens at " +
+                $"{penPrice} dollars each, and pays with {paid} dollars. How many dollars of change does {name} get?";
         }),
         new("teams", 4, c =>
         {
@@ -229,7 +244,8 @@ public static class WordTemplates
             var all = c.Step("With new ones", students, '+', joined, "");
             var present = c.Step("Present", all, '-', absent, "");
             c.Step("Teams", present, '/', teamSize, "teams");
-            return $"A school has {classes} classes of {size} students, and {joined} new students join. {absent} students are absent, and the rest form teams of {teamSize}. How many teams are there?";
+            return $"A school has {classes} classes of {size} students, and {joined} new students join. {absent} " +
+                $"students are absent, and the rest form teams of {teamSize}. How many teams are there?";
         }),
     ];
 }

@@ -29,7 +29,8 @@ internal sealed class AnswerChecker
                 $"reward '{reward}': float_rounding must be 0..{MathVerifyOptions.MaxFloatRounding}, got {rounding}");
         if (seconds is <= 0 or > 86_400)
             throw new ReasonSharpException(
-                $"reward '{reward}': timeout_seconds must be in (0, 86400], got {seconds.ToString(CultureInfo.InvariantCulture)}");
+                $"reward '{reward}': timeout_seconds must be in (0, 86400], got " +
+                    $"{seconds.ToString(CultureInfo.InvariantCulture)}");
         if (maxInput < 1)
             throw new ReasonSharpException($"reward '{reward}': max_input_length must be at least 1, got {maxInput}");
         if (maxDigits < 1)
@@ -54,7 +55,8 @@ internal sealed class AnswerChecker
             cancellationToken.ThrowIfCancellationRequested();
             var input = batch[i];
             var goldText = RewardBatch.At(i, () => input.RequireString(GoldColumn(input)));
-            if (!golds.TryGetValue(goldText, out var gold)) golds[goldText] = gold = MathVerifier.ExtractGold(goldText, _options);
+            if (!golds.TryGetValue(goldText, out var gold)) golds[goldText] = gold =
+                MathVerifier.ExtractGold(goldText, _options);
             var result = MathVerifier.Verify(gold, input.Completion, _options, cancellationToken);
             Counts.Add(result, goldText);
             results[i] = result.Outcome switch
@@ -69,7 +71,8 @@ internal sealed class AnswerChecker
 
     string GoldColumn(RewardInput input) =>
         _goldColumn ?? (input.HasColumn("solution") ? "solution" : input.HasColumn("answer") ? "answer"
-            : throw new RewardInputException("solution", "the column is missing: the gold answer is read from 'solution' or 'answer' (or set gold_column)"));
+            : throw new RewardInputException("solution", "the column is missing: the gold answer is read from " +
+                "'solution' or 'answer' (or set gold_column)"));
 }
 
 /// <summary>A reward that verifies answers and counts how the verifications ended.</summary>
@@ -85,9 +88,11 @@ public interface IVerifyingReward
 /// </summary>
 public sealed class VerifierCounts
 {
-    /// <summary>The outcomes trainers log per reward: each one scores 0 (or null) for a reason other than a wrong answer.</summary>
+    /// <summary>The outcomes trainers log per reward: each one scores 0 (or null) for a reason other than a wrong
+    /// answer.</summary>
     public static readonly IReadOnlyList<(VerifyOutcome Outcome, string Name)> Unscored =
-        [(VerifyOutcome.TimedOut, "timed_out"), (VerifyOutcome.TooLarge, "too_large"), (VerifyOutcome.GoldUnusable, "gold_unusable")];
+        [(VerifyOutcome.TimedOut, "timed_out"), (VerifyOutcome.TooLarge, "too_large"),
+            (VerifyOutcome.GoldUnusable, "gold_unusable")];
 
     readonly long[] _counts = new long[Enum.GetValues<VerifyOutcome>().Length];
     string? _firstUnusableGold;
@@ -103,7 +108,8 @@ public sealed class VerifierCounts
             Interlocked.CompareExchange(ref _firstUnusableGold, $"\"{Shorten(goldText)}\": {result.Decision}", null);
     }
 
-    /// <summary>verified, equivalent, not_equivalent, timed_out, too_large, gold_unusable, gold_unusable_first.</summary>
+    /// <summary>verified, equivalent, not_equivalent, timed_out, too_large, gold_unusable,
+    /// gold_unusable_first.</summary>
     public IReadOnlyDictionary<string, string> ToMetadata()
     {
         var metadata = new Dictionary<string, string>
@@ -129,7 +135,8 @@ public sealed class VerifierCounts
 /// or "the answer is …" (Open-R1 only reads LaTeX, boxed first), so GSM8K-style answers count; a bare gold is parsed
 /// whole. Options: gold_column, float_rounding, strict, timeout_seconds, max_input_length, max_number_digits.
 /// </summary>
-public sealed class AccuracyReward(string name, RewardOptions options) : IRewardFunction, IRewardMetadata, IVerifyingReward
+public sealed class AccuracyReward(string name, RewardOptions options) : IRewardFunction, IRewardMetadata,
+    IVerifyingReward
 {
     readonly AnswerChecker _checker = new(name, options);
     public string Name { get; } = name;
@@ -138,7 +145,8 @@ public sealed class AccuracyReward(string name, RewardOptions options) : IReward
     public VerifierCounts Counts => _checker.Counts;
 
     public Task<float?[]> ScoreAsync(IReadOnlyList<RewardInput> batch, CancellationToken cancellationToken = default) =>
-        Task.FromResult(_checker.Check(batch, cancellationToken).Select(c => c.HasValue ? (float?)(c.Value ? 1f : 0f) : null).ToArray());
+        Task.FromResult(_checker.Check(batch,
+            cancellationToken).Select(c => c.HasValue ? (float?)(c.Value ? 1f : 0f) : null).ToArray());
 
     public Task<IReadOnlyDictionary<string, string>> GetMetadataAsync() => Task.FromResult(Counts.ToMetadata());
 }

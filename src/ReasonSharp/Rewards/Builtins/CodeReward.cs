@@ -90,7 +90,8 @@ public sealed class CodeReward : IRewardFunction, IRewardMetadata
         ["javascript_isolation"] = JavaScriptSandbox.IsolationDescription,
     };
 
-    public async Task<float?[]> ScoreAsync(IReadOnlyList<RewardInput> batch, CancellationToken cancellationToken = default)
+    public async Task<float?[]> ScoreAsync(IReadOnlyList<RewardInput> batch,
+        CancellationToken cancellationToken = default)
     {
         var jobs = new List<Task<float?>>();
         for (var i = 0; i < batch.Count; i++)
@@ -101,7 +102,8 @@ public sealed class CodeReward : IRewardFunction, IRewardMetadata
         return await Task.WhenAll(jobs);
     }
 
-    async Task<float?> ScoreOneAsync(string completion, string language, IReadOnlyList<CodeTestCase>? tests, CancellationToken cancellationToken)
+    async Task<float?> ScoreOneAsync(string completion, string language, IReadOnlyList<CodeTestCase>? tests,
+        CancellationToken cancellationToken)
     {
         if (tests == null || tests.Count == 0) return null;
         var code = ExtractCode(completion, language);
@@ -128,7 +130,8 @@ public sealed class CodeReward : IRewardFunction, IRewardMetadata
     public static string ExtractCode(string completion, string language = "python")
     {
         var fence = language == "javascript" ? "(?:javascript|js)" : Regex.Escape(language);
-        var matches = Regex.Matches(completion, "```" + fence + @"\n(.*?)```", RegexOptions.Singleline, TimeSpan.FromSeconds(2));
+        var matches =
+            Regex.Matches(completion, "```" + fence + @"\n(.*?)```", RegexOptions.Singleline, TimeSpan.FromSeconds(2));
         return matches.Count == 0 ? "" : matches[^1].Groups[1].Value;
     }
 
@@ -139,26 +142,34 @@ public sealed class CodeReward : IRewardFunction, IRewardMetadata
         if (input.HasColumn("verification_info"))
         {
             var info = input.Require("verification_info");
-            if (info.ValueKind == JsonValueKind.String) info = JsonDocument.Parse(info.GetString()!).RootElement.Clone();
-            if (info.ValueKind != JsonValueKind.Object) throw new RewardInputException("verification_info", $"expected an object with test_cases, got {RewardInput.Describe(info)}");
-            if (info.TryGetProperty("language", out var lang) && lang.ValueKind == JsonValueKind.String) language = Language(lang.GetString()!, Name, "verification_info");
-            if (!info.TryGetProperty("test_cases", out var cases)) throw new RewardInputException("verification_info", "has no 'test_cases'");
+            if (info.ValueKind == JsonValueKind.String) info =
+                JsonDocument.Parse(info.GetString()!).RootElement.Clone();
+            if (info.ValueKind != JsonValueKind.Object) throw new RewardInputException("verification_info",
+                $"expected an object with test_cases, got {RewardInput.Describe(info)}");
+            if (info.TryGetProperty("language", out var lang) && lang.ValueKind == JsonValueKind.String) language =
+                Language(lang.GetString()!, Name, "verification_info");
+            if (!info.TryGetProperty("test_cases", out var cases)) throw new RewardInputException("verification_info",
+                "has no 'test_cases'");
             tests = cases;
         }
         else if (input.HasColumn("test_cases"))
         {
             tests = input.Require("test_cases");
-            if (tests.Value.ValueKind == JsonValueKind.String) tests = JsonDocument.Parse(tests.Value.GetString()!).RootElement.Clone();
+            if (tests.Value.ValueKind == JsonValueKind.String) tests =
+                JsonDocument.Parse(tests.Value.GetString()!).RootElement.Clone();
             if (input.HasColumn("language")) language = Language(input.RequireString("language"), Name, "language");
         }
         if (tests == null) return (language, null);
-        if (tests.Value.ValueKind != JsonValueKind.Array) throw new RewardInputException("test_cases", $"expected a list of {{input, output}}, got {RewardInput.Describe(tests.Value)}");
+        if (tests.Value.ValueKind != JsonValueKind.Array) throw new RewardInputException("test_cases",
+            $"expected a list of {{input, output}}, got {RewardInput.Describe(tests.Value)}");
         var list = new List<CodeTestCase>();
         foreach (var (test, k) in tests.Value.EnumerateArray().Select((t, k) => (t, k)))
         {
-            if (test.ValueKind != JsonValueKind.Object || !test.TryGetProperty("input", out var inp) || !test.TryGetProperty("output", out var outp)
+            if (test.ValueKind != JsonValueKind.Object || !test.TryGetProperty("input", out var inp)
+                || !test.TryGetProperty("output", out var outp)
                 || inp.ValueKind != JsonValueKind.String || outp.ValueKind != JsonValueKind.String)
-                throw new RewardInputException("test_cases", $"test {k} must be an object with string 'input' and 'output', got {RewardInput.Describe(test)}");
+                throw new RewardInputException("test_cases", $"test {k} must be an object with string 'input' and " +
+                    $"'output', got {RewardInput.Describe(test)}");
             list.Add(new CodeTestCase(inp.GetString()!, outp.GetString()!));
         }
         return (language, list);
@@ -168,7 +179,9 @@ public sealed class CodeReward : IRewardFunction, IRewardMetadata
     {
         "python" or "python3" or "py" => "python",
         "javascript" or "js" => "javascript",
-        _ when field != null => throw new RewardInputException(field, $"language '{language}' is not supported (python or javascript)"),
-        _ => throw new ReasonSharpException($"reward '{reward}': language must be python or javascript, got '{language}'"),
+        _ when field != null =>
+            throw new RewardInputException(field, $"language '{language}' is not supported (python or javascript)"),
+        _ => throw new ReasonSharpException($"reward '{reward}': language must be python or javascript, got " +
+            $"'{language}'"),
     };
 }

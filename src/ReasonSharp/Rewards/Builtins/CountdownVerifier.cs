@@ -23,11 +23,13 @@ public static partial class CountdownVerifier
     {
         if (!AllowedRegex().IsMatch(equation))
             return new(false, null, false, "the equation may contain only digits, + - * / ( ) and spaces");
-        var used = NumberRegex().Matches(equation).Select(m => long.TryParse(m.Value, out var n) ? n : -1).Order().ToList();
+        var used =
+            NumberRegex().Matches(equation).Select(m => long.TryParse(m.Value, out var n) ? n : -1).Order().ToList();
         var given = numbers.Order().ToList();
         var exact = used.SequenceEqual(given);
         if (!exact)
-            return new(false, null, false, $"uses [{string.Join(", ", used)}] instead of each of [{string.Join(", ", given)}] exactly once");
+            return new(false, null, false, $"uses [{string.Join(", ", used)}] instead of each of " +
+                $"[{string.Join(", ", given)}] exactly once");
         BigRational value;
         try
         {
@@ -119,7 +121,8 @@ public static partial class CountdownVerifier
             Skip();
             var start = _pos;
             while (_pos < text.Length && char.IsDigit(text[_pos])) _pos++;
-            if (start == _pos) throw new FormatException(_pos < text.Length ? $"unexpected '{text[_pos]}' at position {_pos}" : "unexpected end");
+            if (start == _pos) throw new FormatException(_pos < text.Length
+                ? $"unexpected '{text[_pos]}' at position {_pos}" : "unexpected end");
             return BigRational.Parse(text[start.._pos]);
         }
     }

@@ -4,10 +4,13 @@ namespace ReasonSharp.Rewards.Builtins;
 
 /// <summary>
 /// 1 when the completion has the expected reasoning format, else 0.
-/// style=think_answer (default, Open-R1's format_reward): "&lt;think&gt;\n…\n&lt;/think&gt;\n&lt;answer&gt;\n…\n&lt;/answer&gt;"
-/// (as in Open-R1, with multiline anchors, so text may follow a line break after &lt;/answer&gt;).
-/// style=think (R1 style, TRL's think_format_reward): exactly one &lt;think&gt;…&lt;/think&gt; at the start, then the answer.
-/// completion_starts_inside_think=true prefixes "&lt;think&gt;" first, for chat templates that open the think block in the prompt.
+/// style=think_answer (default, Open-R1's format_reward):
+/// "&lt;think&gt;\n…\n&lt;/think&gt;\n&lt;answer&gt;\n…\n&lt;/answer&gt;" (as in Open-R1, with multiline anchors, so
+/// text may follow a line break after &lt;/answer&gt;).
+/// style=think (R1 style, TRL's think_format_reward): exactly one &lt;think&gt;…&lt;/think&gt; at the start, then the
+/// answer.
+/// completion_starts_inside_think=true prefixes "&lt;think&gt;" first, for chat templates that open the think block in
+/// the prompt.
 /// </summary>
 public sealed partial class FormatReward : SampleReward
 {
@@ -29,14 +32,16 @@ public sealed partial class FormatReward : SampleReward
     protected override float? Score(RewardInput input) =>
         _pattern.IsMatch(_prefixThink ? "<think>" + input.Completion : input.Completion) ? 1f : 0f;
 
-    [GeneratedRegex(@"^<think>\n.*?\n</think>\n<answer>\n.*?\n</answer>$", RegexOptions.Singleline | RegexOptions.Multiline, matchTimeoutMilliseconds: 2000)]
+    [GeneratedRegex(@"^<think>\n.*?\n</think>\n<answer>\n.*?\n</answer>$",
+        RegexOptions.Singleline | RegexOptions.Multiline, matchTimeoutMilliseconds: 2000)]
     private static partial Regex ThinkAnswerRegex();
 
     [GeneratedRegex(@"^<think>(?!.*<think>)(.*?)</think>.*$", RegexOptions.Singleline, matchTimeoutMilliseconds: 2000)]
     private static partial Regex ThinkRegex();
 }
 
-/// <summary>Open-R1's tag_count_reward: 0.25 each for exactly one "&lt;think&gt;\n", "\n&lt;/think&gt;\n", "\n&lt;answer&gt;\n" and "\n&lt;/answer&gt;".</summary>
+/// <summary>Open-R1's tag_count_reward: 0.25 each for exactly one "&lt;think&gt;\n", "\n&lt;/think&gt;\n",
+/// "\n&lt;answer&gt;\n" and "\n&lt;/answer&gt;".</summary>
 public sealed class TagCountReward : SampleReward
 {
     public TagCountReward(string name, RewardOptions options) : base(name) { }
@@ -53,7 +58,8 @@ public sealed class TagCountReward : SampleReward
     static int Count(string text, string tag)
     {
         var count = 0;
-        for (var i = text.IndexOf(tag, StringComparison.Ordinal); i >= 0; i = text.IndexOf(tag, i + tag.Length, StringComparison.Ordinal)) count++;
+        for (var i = text.IndexOf(tag, StringComparison.Ordinal); i >= 0; i =
+            text.IndexOf(tag, i + tag.Length, StringComparison.Ordinal)) count++;
         return count;
     }
 }
@@ -68,6 +74,7 @@ public sealed partial class ReasoningStepsReward : SampleReward
 
     protected override float? Score(RewardInput input) => Math.Min(1f, StepRegex().Count(input.Completion) / 3f);
 
-    [GeneratedRegex(@"(Step \d+:|^\d+\.|\n-|\n\*|First,|Second,|Next,|Finally,)", RegexOptions.None, matchTimeoutMilliseconds: 2000)]
+    [GeneratedRegex(@"(Step \d+:|^\d+\.|\n-|\n\*|First,|Second,|Next,|Finally,)", RegexOptions.None,
+        matchTimeoutMilliseconds: 2000)]
     private static partial Regex StepRegex();
 }

@@ -88,7 +88,8 @@ public sealed class CosineReward : IRewardFunction, IRewardMetadata, IVerifyingR
         _minCorrect = options.GetDouble("min_value_correct", 0.5);
         _maxCorrect = options.GetDouble("max_value_correct", 1.0);
         _maxLength = options.GetInt("max_len", 1000);
-        if (_maxLength <= 0) throw new ReasonSharpException($"reward '{name}': max_len must be positive, got {_maxLength}");
+        if (_maxLength <= 0) throw new ReasonSharpException($"reward '{name}': max_len must be positive, got " +
+            $"{_maxLength}");
     }
 
     public Task<float?[]> ScoreAsync(IReadOnlyList<RewardInput> batch, CancellationToken cancellationToken = default)
@@ -122,7 +123,8 @@ public sealed class SoftOverlongReward : SampleReward
         _maxLength = options.GetInt("max_completion_len", 16384);
         _cache = options.GetInt("soft_punish_cache", 4096);
         if (_cache < 0 || _cache > _maxLength)
-            throw new ReasonSharpException($"reward '{name}': soft_punish_cache must be within 0..max_completion_len ({_maxLength}), got {_cache}");
+            throw new ReasonSharpException($"reward '{name}': soft_punish_cache must be within " +
+                $"0..max_completion_len ({_maxLength}), got {_cache}");
     }
 
     protected override float? Score(RewardInput input)
@@ -147,7 +149,8 @@ public sealed class RepetitionReward : SampleReward
     {
         _n = options.GetInt("ngram_size", 3);
         _maxPenalty = options.GetDouble("max_penalty", -1.0);
-        if (_maxPenalty > 0) throw new ReasonSharpException($"reward '{name}': max_penalty {_maxPenalty} should not be positive");
+        if (_maxPenalty > 0) throw new ReasonSharpException($"reward '{name}': max_penalty {_maxPenalty} should " +
+            $"not be positive");
         if (_n < 1) throw new ReasonSharpException($"reward '{name}': ngram_size must be at least 1, got {_n}");
     }
 

@@ -38,18 +38,21 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
     public LmStepScorer(LanguageModel judge, LmStepScorerOptions? options = null, bool ownsJudge = false)
     {
         options ??= new LmStepScorerOptions();
-        if (options.BatchSize < 1) throw new ReasonSharpException($"option 'batch_size': expected a positive integer, got {options.BatchSize}");
+        if (options.BatchSize < 1) throw new ReasonSharpException($"option 'batch_size': expected a positive " +
+            $"integer, got {options.BatchSize}");
         StepTagId = SingleTokenId(judge.Tokenizer, options.StepTag, "step_tag");
         GoodTokenId = SingleTokenId(judge.Tokenizer, options.GoodToken, "good_token");
         BadTokenId = SingleTokenId(judge.Tokenizer, options.BadToken, "bad_token");
         if (GoodTokenId == BadTokenId)
-            throw new ReasonSharpException($"options 'good_token' and 'bad_token' are the same token ('{options.GoodToken}', '{options.BadToken}'); expected two different tokens");
+            throw new ReasonSharpException($"options 'good_token' and 'bad_token' are the same token " +
+                $"('{options.GoodToken}', '{options.BadToken}'); expected two different tokens");
         _judge = judge;
         _ownsJudge = ownsJudge;
         _batchSize = options.BatchSize;
     }
 
-    /// <summary>Loads a judge model folder (config, weights, tokenizer) once; the scorer owns and disposes it.</summary>
+    /// <summary>Loads a judge model folder (config, weights, tokenizer) once; the scorer owns and disposes
+    /// it.</summary>
     public static LmStepScorer Load(string folder, LmStepScorerOptions? options = null, string device = "auto")
     {
         LanguageModel judge;
@@ -61,7 +64,8 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
 
     public LanguageModel Judge => _judge;
 
-    /// <summary>The judge's input for a prompt and its steps: BOS if the tokenizer adds one, the question, then each step and a tag.</summary>
+    /// <summary>The judge's input for a prompt and its steps: BOS if the tokenizer adds one, the question, then each
+    /// step and a tag.</summary>
     public JudgeInput Encode(RewardPrompt prompt, IReadOnlyList<string> steps)
     {
         var tokenizer = _judge.Tokenizer;
@@ -78,13 +82,15 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
         }
         var limit = _judge.Model.Config.MaxPositionEmbeddings;
         if (ids.Count > limit)
-            throw new ReasonSharpException($"the question and {steps.Count} steps are {ids.Count} tokens, more than the judge's max_position_embeddings ({limit})");
+            throw new ReasonSharpException($"the question and {steps.Count} steps are {ids.Count} tokens, more " +
+                $"than the judge's max_position_embeddings ({limit})");
         return new JudgeInput(ids.ToArray(), tags);
     }
 
     /// <summary>
     /// Logits [total tags, 2] of (good, bad) at every tag of the inputs, in order, from one left-padded forward pass.
-    /// Runs in the model's current mode with autograd as enabled by the caller, so it also serves as a training objective.
+    /// Runs in the model's current mode with autograd as enabled by the caller, so it also serves as a training
+    /// objective.
     /// </summary>
     public Tensor JudgeLogits(IReadOnlyList<JudgeInput> inputs)
     {
@@ -109,17 +115,21 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
         }
         var device = model.Device;
         var padded = inputs.Any(i => i.Ids.Length != length);
-        var hidden = model.Model.Forward(tensor(ids, [batch, length], device: device), tensor(positions, [batch, length], device: device),
+        var hidden =
+            model.Model.Forward(tensor(ids, [batch, length], device: device),
+            tensor(positions, [batch, length], device: device),
             padded ? tensor(mask, [batch, length], device: device) : null);
         var atTags = hidden.reshape(batch * length, -1).index_select(0, tensor(tagRows.ToArray(), device: device));
         var heads = model.LmHeadWeight.index_select(0, tensor(new long[] { GoodTokenId, BadTokenId }, device: device));
         return nn.functional.linear(atTags, heads).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
-    public async Task<IReadOnlyList<float>> ScoreStepsAsync(RewardPrompt prompt, IReadOnlyList<string> steps, CancellationToken cancellationToken = default) =>
+    public async Task<IReadOnlyList<float>> ScoreStepsAsync(RewardPrompt prompt, IReadOnlyList<string> steps,
+        CancellationToken cancellationToken = default) =>
         (await ScoreBatchAsync([(prompt, steps)], cancellationToken))[0];
 
-    /// <summary>Scores completions <see cref="LmStepScorerOptions.BatchSize"/> at a time, in eval mode without autograd.</summary>
+    /// <summary>Scores completions <see cref="LmStepScorerOptions.BatchSize"/> at a time, in eval mode without
+    /// autograd.</summary>
     public Task<IReadOnlyList<IReadOnlyList<float>>> ScoreBatchAsync(IReadOnlyList<(RewardPrompt Prompt, IReadOnlyList<string> Steps)> items,
         CancellationToken cancellationToken = default)
     {
@@ -158,12 +168,15 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
 
     static int SingleTokenId(Tokenizer tokenizer, string text, string option)
     {
-        if (string.IsNullOrEmpty(text)) throw new ReasonSharpException($"option '{option}' is empty; expected a single token of the judge's tokenizer");
+        if (string.IsNullOrEmpty(text)) throw new ReasonSharpException($"option '{option}' is empty; expected a " +
+            $"single token of the judge's tokenizer");
         if (tokenizer.TokenToId(text) is { } id) return id;
         var ids = tokenizer.Encode(text);
         if (ids.Length == 1) return ids[0];
-        throw new ReasonSharpException($"option '{option}': '{text}' is not a single token of the judge's tokenizer in {tokenizer.Folder} " +
-                                       $"(it encodes to {ids.Length} tokens: {string.Join(" ", ids.Select(tokenizer.IdToToken))}); expected one token");
+        throw new ReasonSharpException($"option '{option}': '{text}' is not a single token of the judge's " +
+            $"tokenizer in {tokenizer.Folder} " +
+                                       $"(it encodes to {ids.Length} tokens: " +
+                                       $"{string.Join(" ", ids.Select(tokenizer.IdToToken))}); expected one token");
     }
 
     public void Dispose()
@@ -172,8 +185,9 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
     }
 
     /// <summary>
-    /// The registry's <c>process_lm</c> reward: options model (required), aggregation (min|last|mean|product), step_tag,
-    /// good_token, bad_token, batch_size, device, split (paragraphs|lines|step_markers|separator) and separator.
+    /// The registry's <c>process_lm</c> reward: options model (required), aggregation (min|last|mean|product),
+    /// step_tag, good_token, bad_token, batch_size, device, split (paragraphs|lines|step_markers|separator) and
+    /// separator.
     /// </summary>
     public static ProcessReward CreateReward(string name, RewardOptions options)
     {
@@ -186,14 +200,23 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
             BadToken = options.GetString("bad_token", defaults.BadToken),
             BatchSize = options.GetInt("batch_size", defaults.BatchSize),
         };
-        var aggregation = ParseChoice(options, "aggregation", "min", new Dictionary<string, StepAggregation>
-            { ["min"] = StepAggregation.Min, ["last"] = StepAggregation.Last, ["mean"] = StepAggregation.Mean, ["product"] = StepAggregation.Product });
-        var split = ParseChoice(options, "split", "paragraphs", new Dictionary<string, StepSplitMode>
-            { ["paragraphs"] = StepSplitMode.Paragraphs, ["lines"] = StepSplitMode.Lines, ["step_markers"] = StepSplitMode.StepMarkers, ["separator"] = StepSplitMode.Separator });
+        var aggregations = new Dictionary<string, StepAggregation>
+        {
+            ["min"] = StepAggregation.Min, ["last"] = StepAggregation.Last, ["mean"] = StepAggregation.Mean,
+            ["product"] = StepAggregation.Product,
+        };
+        var aggregation = ParseChoice(options, "aggregation", "min", aggregations);
+        var splitModes = new Dictionary<string, StepSplitMode>
+        {
+            ["paragraphs"] = StepSplitMode.Paragraphs, ["lines"] = StepSplitMode.Lines,
+            ["step_markers"] = StepSplitMode.StepMarkers, ["separator"] = StepSplitMode.Separator,
+        };
+        var split = ParseChoice(options, "split", "paragraphs", splitModes);
         var splitter = new StepSplitter(new StepSplitterOptions { Mode = split, Separator = options.GetOptionalString("separator") });
         var device = options.GetString("device", "auto");
         if (string.IsNullOrWhiteSpace(folder))
-            throw new ReasonSharpException($"reward '{name}': option 'model' is required: the folder of a judge model (config.json, weights, tokenizer.json), e.g. {name}(model=path/to/prm)");
+            throw new ReasonSharpException($"reward '{name}': option 'model' is required: the folder of a judge " +
+                $"model (config.json, weights, tokenizer.json), e.g. {name}(model=path/to/prm)");
         try { return new ProcessReward(name, Load(folder, scorerOptions, device), aggregation, splitter); }
         catch (ReasonSharpException e) { throw new ReasonSharpException($"reward '{name}': {e.Message}", e); }
     }
@@ -202,6 +225,7 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
     {
         var text = options.GetString(key, defaultValue).Trim().ToLowerInvariant();
         return choices.TryGetValue(text, out var value) ? value
-            : throw new ReasonSharpException($"option '{key}': expected one of {string.Join(", ", choices.Keys)}, got '{text}'");
+            : throw new ReasonSharpException($"option '{key}': expected one of {string.Join(", ", choices.Keys)}, " +
+                $"got '{text}'");
     }
 }

@@ -1,16 +1,18 @@
-using ReasonSharp.Rewards.Verification;
 using System.Text.RegularExpressions;
+using ReasonSharp.Rewards.Verification;
 
 namespace ReasonSharp.Rewards.Steps;
 
 /// <summary>
 /// Scores each reasoning step of a completion with a value in [0, 1]: <see cref="LmStepScorer"/> (the Math-Shepherd
-/// judge, a causal LM's probability of "+" rather than "-" after each step) or the rule-based <see cref="ArithmeticStepScorer"/>.
+/// judge, a causal LM's probability of "+" rather than "-" after each step) or the rule-based
+/// <see cref="ArithmeticStepScorer"/>.
 /// </summary>
 public interface IStepScorer
 {
     /// <summary>One score per step; step k is judged with the prompt and steps 0..k as context.</summary>
-    Task<IReadOnlyList<float>> ScoreStepsAsync(RewardPrompt prompt, IReadOnlyList<string> steps, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<float>> ScoreStepsAsync(RewardPrompt prompt, IReadOnlyList<string> steps,
+        CancellationToken cancellationToken = default);
 
     /// <summary>Scores of several completions; scorers that batch their work override it.</summary>
     async Task<IReadOnlyList<IReadOnlyList<float>>> ScoreBatchAsync(IReadOnlyList<(RewardPrompt Prompt, IReadOnlyList<string> Steps)> items,
@@ -29,23 +31,29 @@ public enum StepAggregation { Min, Last, Mean, Product }
 /// A process reward: split the completion into steps, score every step, aggregate (min, last, mean or product)
 /// into one reward. A completion without steps gets null.
 /// </summary>
-public sealed class ProcessReward(string name, IStepScorer scorer, StepAggregation aggregation = StepAggregation.Min, StepSplitter? splitter = null)
+public sealed class ProcessReward(string name, IStepScorer scorer, StepAggregation aggregation = StepAggregation.Min,
+    StepSplitter? splitter = null)
     : IRewardFunction
 {
     readonly StepSplitter _splitter = splitter ?? new StepSplitter();
     public string Name { get; } = name;
 
-    public async Task<float?[]> ScoreAsync(IReadOnlyList<RewardInput> batch, CancellationToken cancellationToken = default)
+    public async Task<float?[]> ScoreAsync(IReadOnlyList<RewardInput> batch,
+        CancellationToken cancellationToken = default)
     {
         var scores = new float?[batch.Count];
-        var withSteps = Enumerable.Range(0, batch.Count).Select(i => (Index: i, Steps: _splitter.Split(batch[i].Completion)))
+        var withSteps =
+            Enumerable.Range(0, batch.Count).Select(i => (Index: i, Steps: _splitter.Split(batch[i].Completion)))
             .Where(c => c.Steps.Count > 0).ToList();
-        var stepScores = await scorer.ScoreBatchAsync(withSteps.Select(c => (batch[c.Index].Prompt, c.Steps)).ToList(), cancellationToken);
+        var stepScores =
+            await scorer.ScoreBatchAsync(withSteps.Select(c => (batch[c.Index].Prompt, c.Steps)).ToList(),
+            cancellationToken);
         for (var j = 0; j < withSteps.Count; j++)
         {
             var (index, steps) = withSteps[j];
             if (stepScores[j].Count != steps.Count)
-                throw new ReasonSharpException($"completion {index}: step scorer returned {stepScores[j].Count} scores for {steps.Count} steps");
+                throw new ReasonSharpException($"completion {index}: step scorer returned {stepScores[j].Count} " +
+                    $"scores for {steps.Count} steps");
             scores[index] = Aggregate(stepScores[j], aggregation);
         }
         return scores;
@@ -67,7 +75,8 @@ public sealed class ProcessReward(string name, IStepScorer scorer, StepAggregati
 /// </summary>
 public sealed partial class ArithmeticStepScorer : IStepScorer
 {
-    public Task<IReadOnlyList<float>> ScoreStepsAsync(RewardPrompt prompt, IReadOnlyList<string> steps, CancellationToken cancellationToken = default) =>
+    public Task<IReadOnlyList<float>> ScoreStepsAsync(RewardPrompt prompt, IReadOnlyList<string> steps,
+        CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyList<float>>(steps.Select(s => StepIsCorrect(s) ? 1f : 0f).ToList());
 
     public static bool StepIsCorrect(string step)

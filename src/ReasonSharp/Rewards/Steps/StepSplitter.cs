@@ -18,7 +18,8 @@ public enum StepSplitMode
 public sealed record StepSplitterOptions
 {
     public StepSplitMode Mode { get; init; } = StepSplitMode.Paragraphs;
-    /// <summary>The regex that separates steps in <see cref="StepSplitMode.Separator"/> mode (e.g. "ки" for Math-Shepherd data).</summary>
+    /// <summary>The regex that separates steps in <see cref="StepSplitMode.Separator"/> mode (e.g. "ки" for
+    /// Math-Shepherd data).</summary>
     public string? Separator { get; init; }
 }
 
@@ -33,7 +34,8 @@ public sealed partial class StepSplitter
         _options = options ?? new StepSplitterOptions();
         if (_options.Mode == StepSplitMode.Separator)
         {
-            if (string.IsNullOrEmpty(_options.Separator)) throw new ReasonSharpException("step splitting by separator needs a separator pattern");
+            if (string.IsNullOrEmpty(_options.Separator)) throw new ReasonSharpException("step splitting by " +
+                "separator needs a separator pattern");
             try
             {
                 _separator = new Regex(_options.Separator, RegexOptions.None, TimeSpan.FromSeconds(2));

@@ -95,7 +95,8 @@ internal static partial class AnswerExtractor
         if (spans.Count == 0 || candidate.ExpressionMatch is not { } match) return false;
         foreach (Group group in match.Groups)
         {
-            if (!group.Success || !(group.Name == "expr" || group.Name.StartsWith('i') || group.Name.StartsWith('d'))) continue;
+            if (!group.Success
+                || !(group.Name == "expr" || group.Name.StartsWith('i') || group.Name.StartsWith('d'))) continue;
             if (spans.Any(s => group.Index < s.End && group.Index + group.Length > s.Start)) return true;
         }
         return false;
@@ -304,7 +305,8 @@ internal static partial class AnswerExtractor
             return candidates;
         }
 
-        /// <summary>Every match of an expression or number pattern, a candidate at <paramref name="priority"/>.</summary>
+        /// <summary>Every match of an expression or number pattern, a candidate at
+        /// <paramref name="priority"/>.</summary>
         void Add(Regex regex, ExtractionRule rule, int priority, List<Candidate> candidates) =>
             AddExpressions(Matches(regex, text, deadline), rule.Source, priority, candidates);
     }
@@ -372,12 +374,14 @@ internal static partial class AnswerExtractor
     static Candidate ExpressionCandidate(AnswerSource source, int priority, Match match) =>
         new(source, priority, match.Index, match.Index + match.Length, Kind.Expression, match.Value) { ExpressionMatch = match };
 
-    static void AddExpressions(IEnumerable<Match> matches, AnswerSource source, int priority, List<Candidate> candidates)
+    static void AddExpressions(IEnumerable<Match> matches, AnswerSource source, int priority,
+        List<Candidate> candidates)
     {
         foreach (var match in matches) candidates.Add(ExpressionCandidate(source, priority, match));
     }
 
-    /// <summary>Math spans joined to the one at <paramref name="start"/> by "and", "or" or a comma (at most 6).</summary>
+    /// <summary>Math spans joined to the one at <paramref name="start"/> by "and", "or" or a comma (at most
+    /// 6).</summary>
     static List<Match> ChainFrom(string text, List<Match> envs, int start)
     {
         var group = new List<Match> { envs[start] };
@@ -412,7 +416,8 @@ internal static partial class AnswerExtractor
         return i == to;
     }
 
-    static Candidate LatexGroupCandidate(AnswerSource source, int priority, List<Match> group, string text, int? anchorStart = null, int? end = null)
+    static Candidate LatexGroupCandidate(AnswerSource source, int priority, List<Match> group, string text,
+        int? anchorStart = null, int? end = null)
     {
         var start = anchorStart ?? group[0].Index;
         var stop = end ?? group[^1].Index + group[^1].Length;

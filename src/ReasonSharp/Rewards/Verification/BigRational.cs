@@ -45,7 +45,8 @@ public readonly struct BigRational : IEquatable<BigRational>, IComparable<BigRat
         return new(BigInteger.Pow(value.Numerator, exponent), BigInteger.Pow(value.Denominator, exponent));
     }
 
-    /// <summary>Parses "123", "-4.50", ".5", "1e5", "2.5E-3" exactly; the caller bounds the digits and exponent.</summary>
+    /// <summary>Parses "123", "-4.50", ".5", "1e5", "2.5E-3" exactly; the caller bounds the digits and
+    /// exponent.</summary>
     public static BigRational Parse(string text) => Parse(text, Deadline.None);
 
     /// <summary>As <see cref="Parse(string)"/>, checking the deadline while a long digit string is converted.</summary>
@@ -122,7 +123,8 @@ public readonly struct BigRational : IEquatable<BigRational>, IComparable<BigRat
         return IsInteger ? $"an integer of about {digits} digits" : $"a fraction with parts of about {digits} digits";
     }
 
-    /// <summary>Rounds half away from zero to the given number of decimals (like sympy's Float.round for our purposes).</summary>
+    /// <summary>Rounds half away from zero to the given number of decimals (like sympy's Float.round for our
+    /// purposes).</summary>
     public BigRational Round(int decimals)
     {
         var scale = BigInteger.Pow(10, decimals);
@@ -147,5 +149,6 @@ public readonly struct BigRational : IEquatable<BigRational>, IComparable<BigRat
     public int CompareTo(BigRational other) => (Numerator * other.Denominator).CompareTo(other.Numerator * Denominator);
     public static bool operator ==(BigRational a, BigRational b) => a.Equals(b);
     public static bool operator !=(BigRational a, BigRational b) => !a.Equals(b);
-    public override string ToString() => IsInteger ? Numerator.ToString(CultureInfo.InvariantCulture) : $"{Numerator}/{Denominator}";
+    public override string ToString() => IsInteger ? Numerator.ToString(CultureInfo.InvariantCulture)
+        : $"{Numerator}/{Denominator}";
 }

@@ -29,7 +29,8 @@ public static partial class LatexNormalizer
         if (!text.Contains("matrix", StringComparison.Ordinal) && !text.Contains("array", StringComparison.Ordinal))
             text = Apply(text, DoubledBackslashRegex(), @"\", deadline);
         text = text.Replace(@"\mathrm{T}", "T").Replace(@"\mathrm{d}", "d").Replace(@"{\rm d}", "d");
-        text = text.Replace(@"\left[\begin{matrix}", @"\begin{bmatrix}").Replace(@"\end{matrix}\right]", @"\end{bmatrix}");
+        text = text.Replace(@"\left[\begin{matrix}", @"\begin{bmatrix}").Replace(@"\end{matrix}\right]",
+            @"\end{bmatrix}");
         text = Apply(text, Step0Regex(), "", deadline);
         text = Apply(text, Step1Regex(), "", deadline);
         text = Apply(text, Step2Regex(), "", deadline);
@@ -70,13 +71,16 @@ public static partial class LatexNormalizer
     [GeneratedRegex(@"\\m?(?:left|right)\.", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
     private static partial Regex Step0Regex();
 
-    [GeneratedRegex(@"\\m?(?:left|right)(?=[\\({\[|)\]}])", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    [GeneratedRegex(@"\\m?(?:left|right)(?=[\\({\[|)\]}])", RegexOptions.None,
+        matchTimeoutMilliseconds: RegexTimeoutMs)]
     private static partial Regex Step1Regex();
 
-    [GeneratedRegex(@"\\mathrm\{th\}|\\!\s*|\\text\s*\{\s*\}|\\displaystyle|\\\$|\$|(?<!\\)[""']", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    [GeneratedRegex(@"\\mathrm\{th\}|\\!\s*|\\text\s*\{\s*\}|\\displaystyle|\\\$|\$|(?<!\\)[""']", RegexOptions.None,
+        matchTimeoutMilliseconds: RegexTimeoutMs)]
     private static partial Regex Step2Regex();
 
-    [GeneratedRegex(@"\\(?:math(?:rm|it|bf|sf|tt)|text(?:normal|bf|it|rm|sf|tt|up))\b", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    [GeneratedRegex(@"\\(?:math(?:rm|it|bf|sf|tt)|text(?:normal|bf|it|rm|sf|tt|up))\b", RegexOptions.None,
+        matchTimeoutMilliseconds: RegexTimeoutMs)]
     private static partial Regex Step3Regex();
 
     [GeneratedRegex(@"\\mbox\b", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
@@ -100,7 +104,8 @@ public static partial class LatexNormalizer
     [GeneratedRegex(@",?\s*\\text\{\s*(?:and|or)\s*\}", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
     private static partial Regex Step10Regex();
 
-    [GeneratedRegex(@"(?<![a-zA-Z\\])(?:,?\s*(?:and|or))(?![a-zA-Z])", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    [GeneratedRegex(@"(?<![a-zA-Z\\])(?:,?\s*(?:and|or))(?![a-zA-Z])", RegexOptions.None,
+        matchTimeoutMilliseconds: RegexTimeoutMs)]
     private static partial Regex Step11Regex();
 
     [GeneratedRegex(@"(?<!\\)\\\s", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
@@ -112,10 +117,12 @@ public static partial class LatexNormalizer
     [GeneratedRegex(@",?\s*(?:\\ldots|\\cdots|\\dots)", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
     private static partial Regex Step14Regex();
 
-    [GeneratedRegex(@"\\text\{\s*percent(?:age)?\s*\}|\s*percent(?:age)?\b|\s*\bpct\b", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    [GeneratedRegex(@"\\text\{\s*percent(?:age)?\s*\}|\s*percent(?:age)?\b|\s*\bpct\b", RegexOptions.None,
+        matchTimeoutMilliseconds: RegexTimeoutMs)]
     private static partial Regex Step15Regex();
 
-    [GeneratedRegex(@"\^\s*\{?\s*\\circ\s*\}?|\\degree\b|°", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
+    [GeneratedRegex(@"\^\s*\{?\s*\\circ\s*\}?|\\degree\b|°", RegexOptions.None,
+        matchTimeoutMilliseconds: RegexTimeoutMs)]
     private static partial Regex Step16Regex();
 
     [GeneratedRegex(@"\\[lr]?vert\b", RegexOptions.None, matchTimeoutMilliseconds: RegexTimeoutMs)]
@@ -234,7 +241,8 @@ public static partial class LatexNormalizer
         return boxes;
     }
 
-    /// <summary>Removes thousands separators from a plain number ("1,234,567.5" or "1 234") — the caller has matched the shape.</summary>
+    /// <summary>Removes thousands separators from a plain number ("1,234,567.5" or "1 234") — the caller has matched
+    /// the shape.</summary>
     public static string StripThousands(string number)
     {
         var builder = new StringBuilder(number.Length);

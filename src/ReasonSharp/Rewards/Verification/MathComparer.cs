@@ -40,15 +40,18 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
         else if (predAssignment && !IsRelation(gold)) pred = LastRight(pred);
         else if (IsEquation(pred) && !IsRelation(gold)) pred = LastRight(pred);
 
-        if (IsRelation(gold) && IsSetLike(pred)) return RelationMatchesSet(gold, pred, "gold relation vs predicted set");
+        if (IsRelation(gold) && IsSetLike(pred)) return RelationMatchesSet(gold, pred,
+            "gold relation vs predicted set");
         if (IsSetLike(gold) && IsRelation(pred))
             return options.AllowSetRelationComparison
                 ? RelationMatchesSet(pred, gold, "predicted relation vs gold set")
-                : Decide(false, "a gold set is not compared with a predicted relation (AllowSetRelationComparison is off)");
+                : Decide(false, "a gold set is not compared with a predicted relation (AllowSetRelationComparison " +
+                    "is off)");
 
         if (gold.ToString() == pred.ToString()) return Decide(true, $"identical structure {gold}");
         if (IsRelation(gold) || IsRelation(pred))
-            return IsRelation(gold) && IsRelation(pred) ? RelationsEqual(gold, pred) : Decide(false, "a relation against a value");
+            return IsRelation(gold) && IsRelation(pred) ? RelationsEqual(gold, pred)
+                : Decide(false, "a relation against a value");
         if (IsSetLike(gold) || IsSetLike(pred)) return SetsEqual(gold, pred);
         if (ContainsMatrix(gold) || ContainsMatrix(pred)) return MatricesEqual(gold, pred);
         if (SymbolRule(gold, pred) is { } symbolic) return symbolic;
@@ -74,7 +77,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
     static bool IsAssignment(MathNode node)
     {
         var first = node switch { RelationNode r => r, RelationChainNode c => c.Relations[0], _ => null };
-        return first != null && IsEquation(node) && !first.Left.ContainsNumberLiteral() && first.Left is not ConstantNode
+        return first != null && IsEquation(node) && !first.Left.ContainsNumberLiteral()
+            && first.Left is not ConstantNode
                && EvaluatorAtoms(first.Left).Count > 0;
     }
 
@@ -101,8 +105,10 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
         if (goldRelations.Count == predRelations.Count)
         {
             var all = true;
-            for (var i = 0; i < goldRelations.Count && all; i++) all = RelationEqual(goldRelations[i], predRelations[i]);
-            if (all) return Decide(true, $"relations equivalent up to flipping and a constant factor: {gold} vs {pred}");
+            for (var i = 0; i < goldRelations.Count && all; i++) all =
+                RelationEqual(goldRelations[i], predRelations[i]);
+            if (all) return Decide(true, $"relations equivalent up to flipping and a constant factor: {gold} vs " +
+                $"{pred}");
         }
         // Single-variable inequality chains written in another order or direction: compare their solution sets.
         if (goldRelations.Concat(predRelations).All(r => r.Kind is not (RelationKind.Equal or RelationKind.NotEqual)))
@@ -136,7 +142,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
         return Proportional(goldDifference, predDifference, positiveOnly);
     }
 
-    /// <summary>True when a ≡ c·b for a constant c (positive when <paramref name="positiveOnly"/>), checked at random points.</summary>
+    /// <summary>True when a ≡ c·b for a constant c (positive when <paramref name="positiveOnly"/>), checked at random
+    /// points.</summary>
     bool Proportional(MathNode a, MathNode b, bool positiveOnly)
     {
         if (!MathEvaluator.IsScalar(a) || !MathEvaluator.IsScalar(b)) return false;
@@ -162,7 +169,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
                 if (ratio == 0 || (positiveOnly && ratio < 0)) return false;
                 continue;
             }
-            if (Math.Abs(va - ratio.Value * vb) > 1e-8 * (Math.Abs(va) + Math.Abs(ratio.Value * vb)) + 1e-12) return false;
+            if (Math.Abs(va - ratio.Value * vb) > 1e-8 * (Math.Abs(va) + Math.Abs(ratio.Value * vb))
+                + 1e-12) return false;
         }
         return valid >= 3;
     }
@@ -174,7 +182,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
     bool RelationMatchesSet(MathNode relation, MathNode set, string context)
     {
         var atoms = EvaluatorAtoms(relation);
-        if (atoms.Count != 1) return Decide(false, $"{context}: the relation must have exactly one variable, {relation} has {atoms.Count}");
+        if (atoms.Count != 1) return Decide(false, $"{context}: the relation must have exactly one variable, " +
+            $"{relation} has {atoms.Count}");
         if (RelationsOf(relation).Any(r => r.Kind is RelationKind.Equal or RelationKind.NotEqual))
             return Decide(false, $"{context}: only inequalities are compared with sets");
         var variable = atoms.Min!;
@@ -187,7 +196,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
             var member = Contains(set, x);
             if (truth == null || member == null) continue;
             valid++;
-            if (truth != member) return Decide(false, $"{context}: at {variable} = {x:G6} the relation is {truth} but membership is {member}");
+            if (truth != member) return Decide(false, $"{context}: at {variable} = {x:G6} the relation is {truth} " +
+                $"but membership is {member}");
         }
         return valid >= 20
             ? Decide(true, $"{context}: {relation} holds exactly on {set} ({valid} probe points incl. endpoints)")
@@ -196,7 +206,9 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
 
     bool SameTruthSets(MathNode a, MathNode b, string variable)
     {
-        var constants = a.DescendantsAndSelf().Concat(b.DescendantsAndSelf()).OfType<NumberNode>().Select(n => n.Value.ToDouble()).ToList();
+        var constants =
+            a.DescendantsAndSelf().Concat(b.DescendantsAndSelf()).OfType<NumberNode>().Select(n =>
+            n.Value.ToDouble()).ToList();
         var valid = 0;
         foreach (var x in ProbePoints(constants))
         {
@@ -320,7 +332,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
             case (TupleNode g, SetNode p):
                 return OrderedEqual(g.Items, p.Elements, "gold tuple vs predicted set, in the order written");
             case (IntervalNode { LowOpen: true, HighOpen: true } g, SetNode { Elements.Count: 2 } p):
-                return OrderedEqual([g.Low, g.High], p.Elements, "open interval vs two-element set, in the order written");
+                return OrderedEqual([g.Low, g.High], p.Elements, "open interval vs two-element set, in the order " +
+                    "written");
         }
         var goldElements = gold is SetNode gs ? gs.Elements : gold is TupleNode gt ? gt.Items : [gold];
         var predElements = pred is SetNode ps ? ps.Elements : pred is TupleNode pt ? pt.Items : [pred];
@@ -333,8 +346,10 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
     static List<IntervalNode>? AsIntervals(MathNode node) => node switch
     {
         IntervalNode interval => [interval],
-        TupleNode { Items.Count: 2, CouldBeOpenInterval: true } pair => [new IntervalNode(pair.Items[0], pair.Items[1], true, true)],
-        UnionNode union => union.Parts.Select(AsIntervals).All(p => p != null) ? union.Parts.SelectMany(p => AsIntervals(p)!).ToList() : null,
+        TupleNode { Items.Count: 2, CouldBeOpenInterval: true } pair =>
+            [new IntervalNode(pair.Items[0], pair.Items[1], true, true)],
+        UnionNode union => union.Parts.Select(AsIntervals).All(p => p != null)
+            ? union.Parts.SelectMany(p => AsIntervals(p)!).ToList() : null,
         _ => null,
     };
 
@@ -349,7 +364,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
             var p = predSorted[i];
             if (g.LowOpen != p.LowOpen || g.HighOpen != p.HighOpen)
                 return Decide(false, $"interval ends differ in openness: {g} vs {p}");
-            if (!Equal(g.Low, p.Low) || !Equal(g.High, p.High)) return Decide(false, $"interval endpoints differ: {g} vs {p}");
+            if (!Equal(g.Low, p.Low) || !Equal(g.High, p.High)) return Decide(false,
+                $"interval endpoints differ: {g} vs {p}");
         }
         return Decide(true, $"intervals match end by end: {string.Join(" U ", gold)}");
     }
@@ -403,17 +419,21 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
             return Decide(false, $"matrix shapes differ: {g.RowCount}x{g.ColumnCount} vs {p.RowCount}x{p.ColumnCount}");
         for (var r = 0; r < g.RowCount; r++)
             for (var c = 0; c < g.ColumnCount; c++)
-                if (!Equal(g.Rows[r][c], p.Rows[r][c])) return Decide(false, $"matrix entry ({r + 1},{c + 1}) differs: {g.Rows[r][c]} vs {p.Rows[r][c]}");
+                if (!Equal(g.Rows[r][c], p.Rows[r][c])) return Decide(false,
+                    $"matrix entry ({r + 1},{c + 1}) differs: {g.Rows[r][c]} vs {p.Rows[r][c]}");
         return Decide(true, $"matrices equal entry by entry ({g.RowCount}x{g.ColumnCount})");
     }
 
     // ---- symbols -----------------------------------------------------------------------------------------
 
-    /// <summary>\text{Evelyn} vs Evelyn (parsed E·v·e·l·y·n), \text{e} vs Euler's e, names ignoring case when longer than one letter.</summary>
+    /// <summary>\text{Evelyn} vs Evelyn (parsed E·v·e·l·y·n), \text{e} vs Euler's e, names ignoring case when longer
+    /// than one letter.</summary>
     bool? SymbolRule(MathNode gold, MathNode pred)
     {
-        if (gold is SymbolNode && pred is SymbolNode || gold is SymbolNode && IsLetterProduct(pred) || pred is SymbolNode && IsLetterProduct(gold)
-            || gold is SymbolNode && pred is ConstantNode { Kind: MathConstant.E } || pred is SymbolNode && gold is ConstantNode { Kind: MathConstant.E })
+        if (gold is SymbolNode && pred is SymbolNode || gold is SymbolNode && IsLetterProduct(pred)
+            || pred is SymbolNode && IsLetterProduct(gold)
+            || gold is SymbolNode && pred is ConstantNode { Kind: MathConstant.E } || pred is SymbolNode
+                && gold is ConstantNode { Kind: MathConstant.E })
         {
             var g = Spell(gold);
             var p = Spell(pred);
@@ -438,7 +458,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
 
     bool ExpressionsEqual(MathNode gold, MathNode pred)
     {
-        if (!MathEvaluator.IsScalar(gold) || !MathEvaluator.IsScalar(pred)) return Decide(false, $"{gold} and {pred} are different kinds of objects");
+        if (!MathEvaluator.IsScalar(gold) || !MathEvaluator.IsScalar(pred)) return Decide(false,
+            $"{gold} and {pred} are different kinds of objects");
         var atoms = EvaluatorAtoms(gold);
         atoms.UnionWith(EvaluatorAtoms(pred));
         var hasFloat = gold.ContainsFloat() || pred.ContainsFloat();
@@ -450,7 +471,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
                 if (hasFloat)
                 {
                     var same = ge.Round(digits) == pe.Round(digits);
-                    return Decide(same, $"numbers {(same ? "equal" : "differ")} after rounding to {digits} decimals ({ge.Round(digits).ToDouble()} vs {pe.Round(digits).ToDouble()})");
+                    return Decide(same, $"numbers {(same ? "equal" : "differ")} after rounding to {digits} " +
+                        $"decimals ({ge.Round(digits).ToDouble()} vs {pe.Round(digits).ToDouble()})");
                 }
                 return Decide(ge == pe, ge == pe
                     ? $"exact rational values equal ({ge.Describe()})"
@@ -465,7 +487,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
                 return Decide(false, $"too large to compare: {TooLarge}");
             }
             var close = hasFloat ? RoundedEqual(gd, pd, digits) : Close(gd, pd);
-            return Decide(close, $"numeric values {(close ? "equal" : "differ")} ({gd:G15} vs {pd:G15}{(hasFloat ? $", rounded to {digits} decimals" : "")})");
+            return Decide(close, $"numeric values {(close ? "equal" : "differ")} ({gd:G15} vs " +
+                $"{pd:G15}{(hasFloat ? $", rounded to {digits} decimals" : "")})");
         }
         var valid = 0;
         foreach (var point in SamplePointsFor(atoms))
@@ -507,13 +530,16 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
     static bool RoundedEqual(double a, double b, int digits)
     {
         if (double.IsInfinity(a) || double.IsInfinity(b)) return a == b;
-        return Math.Round(a, Math.Min(digits, 15), MidpointRounding.AwayFromZero) == Math.Round(b, Math.Min(digits, 15), MidpointRounding.AwayFromZero)
+        return Math.Round(a, Math.Min(digits, 15), MidpointRounding.AwayFromZero) == Math.Round(b, Math.Min(digits, 15),
+            MidpointRounding.AwayFromZero)
                || Math.Abs(a - b) <= 1e-12 * Math.Max(1, Math.Abs(a));
     }
 
-    static string Describe(Dictionary<string, double> point) => string.Join(", ", point.Select(p => $"{p.Key}={p.Value:G4}"));
+    static string Describe(Dictionary<string, double> point) =>
+        string.Join(", ", point.Select(p => $"{p.Key}={p.Value:G4}"));
 
-    /// <summary>Deterministic random points with every atom in [0.5, 2.5] (positive, so roots and logs stay real).</summary>
+    /// <summary>Deterministic random points with every atom in [0.5, 2.5] (positive, so roots and logs stay
+    /// real).</summary>
     static IEnumerable<Dictionary<string, double>> SamplePointsFor(SortedSet<string> atoms)
     {
         var random = new Random(20250101);
@@ -524,8 +550,12 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
     /// <summary>Non-strict mode: the prediction's variables, in sorted order, are renamed to the gold's.</summary>
     static MathNode RenameVariables(MathNode pred, MathNode gold)
     {
-        var goldSymbols = gold.DescendantsAndSelf().OfType<SymbolNode>().Select(s => s.Name).Distinct().Order(StringComparer.Ordinal).ToList();
-        var predSymbols = pred.DescendantsAndSelf().OfType<SymbolNode>().Select(s => s.Name).Distinct().Order(StringComparer.Ordinal).ToList();
+        var goldSymbols =
+            gold.DescendantsAndSelf().OfType<SymbolNode>().Select(s =>
+            s.Name).Distinct().Order(StringComparer.Ordinal).ToList();
+        var predSymbols =
+            pred.DescendantsAndSelf().OfType<SymbolNode>().Select(s =>
+            s.Name).Distinct().Order(StringComparer.Ordinal).ToList();
         if (goldSymbols.Count != predSymbols.Count || goldSymbols.SequenceEqual(predSymbols)) return pred;
         var map = predSymbols.Zip(goldSymbols).ToDictionary(p => p.First, p => p.Second);
         return MathRewriter.Rewrite(pred, n => n is SymbolNode s ? new SymbolNode(map[s.Name], s.IsText) : null);

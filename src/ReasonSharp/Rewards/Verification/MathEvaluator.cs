@@ -2,10 +2,12 @@ using System.Numerics;
 
 namespace ReasonSharp.Rewards.Verification;
 
-/// <summary>Evaluates expression trees exactly (rationals) where possible and numerically (doubles) otherwise.</summary>
+/// <summary>Evaluates expression trees exactly (rationals) where possible and numerically (doubles)
+/// otherwise.</summary>
 internal static class MathEvaluator
 {
-    /// <summary>The exact rational value, or null when the tree is not a rational constant (symbols, π, √2, …).</summary>
+    /// <summary>The exact rational value, or null when the tree is not a rational constant (symbols, π, √2,
+    /// …).</summary>
     public static BigRational? TryExact(MathNode node, Deadline deadline)
     {
         deadline.Check();
@@ -35,10 +37,12 @@ internal static class MathEvaluator
                     return product;
                 }
             case DivNode div:
-                if (TryExact(div.Numerator, deadline) is not { } n || TryExact(div.Denominator, deadline) is not { } d || d.IsZero) return null;
+                if (TryExact(div.Numerator, deadline) is not { } n || TryExact(div.Denominator, deadline) is not { } d
+                    || d.IsZero) return null;
                 return n / d;
             case PowNode pow:
-                return TryExact(pow.Base, deadline) is { } b && TryExact(pow.Exponent, deadline) is { } e ? ExactPower(b, e) : null;
+                return TryExact(pow.Base, deadline) is { } b && TryExact(pow.Exponent, deadline) is { } e
+                    ? ExactPower(b, e) : null;
             case FuncNode func:
                 return ExactFunction(func, deadline);
             default:
@@ -61,7 +65,8 @@ internal static class MathEvaluator
     static BigRational? ExactRoot(BigRational value, int degree)
     {
         if (value.Sign < 0) return degree % 2 == 1 && ExactRoot(-value, degree) is { } r ? -r : null;
-        return IntegerRoot(value.Numerator, degree) is { } n && IntegerRoot(value.Denominator, degree) is { } d ? new BigRational(n, d) : null;
+        return IntegerRoot(value.Numerator, degree) is { } n && IntegerRoot(value.Denominator, degree) is { } d
+            ? new BigRational(n, d) : null;
     }
 
     static BigInteger? IntegerRoot(BigInteger value, int degree)
@@ -88,7 +93,9 @@ internal static class MathEvaluator
         switch (func.Name)
         {
             case "sqrt": return ExactRoot(args[0], 2);
-            case "root": return args[1].IsInteger && args[1].Sign > 0 && args[1].Numerator < 50 ? ExactRoot(args[0], (int)args[1].Numerator) : null;
+            case "root":
+                return args[1].IsInteger && args[1].Sign > 0 && args[1].Numerator < 50
+                    ? ExactRoot(args[0], (int)args[1].Numerator) : null;
             case "abs": return args[0].Sign < 0 ? -args[0] : args[0];
             case "floor": return Floor(args[0]);
             case "ceil": return -Floor(-args[0]);
@@ -102,7 +109,8 @@ internal static class MathEvaluator
                 }
                 return result;
             case "binom":
-                if (!args[0].IsInteger || !args[1].IsInteger || args[1].Sign < 0 || args[0].Numerator > 10_000) return null;
+                if (!args[0].IsInteger || !args[1].IsInteger || args[1].Sign < 0
+                    || args[0].Numerator > 10_000) return null;
                 var n = args[0].Numerator;
                 var k2 = args[1].Numerator;
                 if (k2 > n) return BigRational.Zero;
@@ -125,7 +133,8 @@ internal static class MathEvaluator
         return r.Sign < 0 ? q - 1 : q;
     }
 
-    /// <summary>The value with the free atoms taken from <paramref name="variables"/>; NaN when undefined or not a scalar.</summary>
+    /// <summary>The value with the free atoms taken from <paramref name="variables"/>; NaN when undefined or not a
+    /// scalar.</summary>
     public static double Evaluate(MathNode node, IReadOnlyDictionary<string, double> variables, Deadline deadline)
     {
         deadline.Check();
@@ -144,13 +153,15 @@ internal static class MathEvaluator
                     foreach (var f in mul.Factors) product *= Evaluate(f, variables, deadline);
                     return product;
                 }
-            case DivNode div: return Evaluate(div.Numerator, variables, deadline) / Evaluate(div.Denominator, variables, deadline);
+            case DivNode div:
+                return Evaluate(div.Numerator, variables, deadline) / Evaluate(div.Denominator, variables, deadline);
             case PowNode pow:
                 {
                     var b = Evaluate(pow.Base, variables, deadline);
                     var e = Evaluate(pow.Exponent, variables, deadline);
                     // Odd roots of negative numbers stay real (∛-8 = -2).
-                    if (b < 0 && TryExact(pow.Exponent, deadline) is { } exact && !exact.Denominator.IsEven && !exact.IsInteger)
+                    if (b < 0 && TryExact(pow.Exponent, deadline) is { } exact && !exact.Denominator.IsEven
+                        && !exact.IsInteger)
                         return (exact.Numerator.IsEven ? 1 : -1) * Math.Pow(-b, e);
                     return Math.Pow(b, e);
                 }
@@ -204,7 +215,8 @@ internal static class MathEvaluator
         return result;
     }
 
-    /// <summary>Variables and undefined function applications (f(x)) that need values, by the key Evaluate looks up.</summary>
+    /// <summary>Variables and undefined function applications (f(x)) that need values, by the key Evaluate looks
+    /// up.</summary>
     public static SortedSet<string> FreeAtoms(MathNode node)
     {
         var atoms = new SortedSet<string>(StringComparer.Ordinal);

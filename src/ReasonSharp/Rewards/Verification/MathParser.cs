@@ -110,7 +110,8 @@ public static partial class MathParser
         "boldsymbol", "bm", "mathcal", "mathscr", "mathfrak", "underline",
     ];
 
-    static readonly HashSet<string> MatrixEnvironments = ["pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "matrix", "smallmatrix", "array"];
+    static readonly HashSet<string> MatrixEnvironments =
+        ["pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "matrix", "smallmatrix", "array"];
 
     sealed class Parser(string text, Deadline deadline, int maxNumberDigits, bool plain, int depth = 0)
     {
@@ -325,7 +326,8 @@ public static partial class MathParser
         {
             var c = Peek();
             if (c == '\0') return false;
-            if (char.IsAsciiDigit(c) || char.IsLetter(c) || c == '(' || c == '{' || c == 'π' || c == '∞' || c == '√') return true;
+            if (char.IsAsciiDigit(c) || char.IsLetter(c) || c == '(' || c == '{' || c == 'π' || c == '∞'
+                || c == '√') return true;
             if (c == '.' && _pos + 1 < _s.Length && char.IsAsciiDigit(_s[_pos + 1])) return true;
             if (c == '|') return _absDepth == 0;
             if (c == '\\') return PeekCommand() is { } command && !NonFactorCommands.Contains(command);
@@ -453,7 +455,8 @@ public static partial class MathParser
             return items.Count == 1 ? items[0] : new SetNode(items);
         }
 
-        /// <summary>A macro argument: {…}, or one digit, one letter or one command (as in \frac13, \sqrt3, \frac\pi2).</summary>
+        /// <summary>A macro argument: {…}, or one digit, one letter or one command (as in \frac13, \sqrt3,
+        /// \frac\pi2).</summary>
         MathNode ParseMacroArgument()
         {
             var c = Peek();
@@ -464,7 +467,8 @@ public static partial class MathParser
             throw Error("expected an argument");
         }
 
-        static MathNode LetterNode(char c) => c == 'e' ? new ConstantNode(MathConstant.E) : new SymbolNode(c.ToString());
+        static MathNode LetterNode(char c) => c == 'e' ? new ConstantNode(MathConstant.E)
+            : new SymbolNode(c.ToString());
 
         MathNode ParsePrimary()
         {
@@ -473,7 +477,8 @@ public static partial class MathParser
             {
                 var c = Peek();
                 if (c == '\0') throw Error("unexpected end");
-                if (char.IsAsciiDigit(c) || (c == '.' && _pos + 1 < _s.Length && char.IsAsciiDigit(_s[_pos + 1]))) return ParseNumber();
+                if (char.IsAsciiDigit(c)
+                    || (c == '.' && _pos + 1 < _s.Length && char.IsAsciiDigit(_s[_pos + 1]))) return ParseNumber();
                 if (char.IsLetter(c) && c < 128) return ParseLetters();
                 switch (c)
                 {
@@ -597,7 +602,8 @@ public static partial class MathParser
                 case "emptyset": case "varnothing": return new SetNode([]);
                 case "mathbb":
                     var set = ReadBracedRaw().Trim();
-                    return set == "R" ? new IntervalNode(new NegNode(new ConstantNode(MathConstant.Infinity)), new ConstantNode(MathConstant.Infinity), true, true)
+                    return set == "R" ? new IntervalNode(new NegNode(new ConstantNode(MathConstant.Infinity)),
+                        new ConstantNode(MathConstant.Infinity), true, true)
                         : new SymbolNode("mathbb" + set);
                 case "text":
                 case "operatorname":
@@ -680,7 +686,8 @@ public static partial class MathParser
                 power = null;
             }
             MathNode argument = Peek() == '(' ? ParseBracketed() : ParsePower();
-            MathNode result = logBase == null ? new FuncNode(name, [argument]) : new FuncNode("log", [argument, logBase]);
+            MathNode result = logBase == null ? new FuncNode(name, [argument])
+                : new FuncNode("log", [argument, logBase]);
             return power == null ? result : new PowNode(result, power);
         }
 

@@ -37,7 +37,8 @@ public static class MathVerifier
         return true;
     });
 
-    public static VerifyResult Verify(string gold, string prediction, MathVerifyOptions? options = null, CancellationToken cancellation = default)
+    public static VerifyResult Verify(string gold, string prediction, MathVerifyOptions? options = null,
+        CancellationToken cancellation = default)
     {
         options ??= MathVerifyOptions.Default;
         options.Validate();
@@ -51,7 +52,8 @@ public static class MathVerifier
     /// <see cref="ExtractGold(string, MathVerifyOptions?)"/>
     /// — cheaper when many completions share one reference (GRPO's group of generations).
     /// </summary>
-    public static VerifyResult Verify(ExtractedAnswer gold, string prediction, MathVerifyOptions? options = null, CancellationToken cancellation = default)
+    public static VerifyResult Verify(ExtractedAnswer gold, string prediction, MathVerifyOptions? options = null,
+        CancellationToken cancellation = default)
     {
         options ??= MathVerifyOptions.Default;
         options.Validate();
@@ -136,7 +138,8 @@ public static class MathVerifier
     static VerifyResult Stopped(ExtractedAnswer gold, ExtractedAnswer prediction, VerifyLimit limit, string why) =>
         new(limit == VerifyLimit.Time ? VerifyOutcome.TimedOut : VerifyOutcome.TooLarge, gold, prediction, why);
 
-    static VerifyResult Compare(ExtractedAnswer gold, ExtractedAnswer pred, MathVerifyOptions options, Deadline deadline)
+    static VerifyResult Compare(ExtractedAnswer gold, ExtractedAnswer pred, MathVerifyOptions options,
+        Deadline deadline)
     {
         if (pred.Source == null)
             return new VerifyResult(VerifyOutcome.NotEquivalent, gold, pred, "no answer found in the prediction");
@@ -147,7 +150,8 @@ public static class MathVerifier
             return new VerifyResult(VerifyOutcome.Equivalent, gold, pred,
                 $"the normalised texts are identical (\"{gold.FallbackText.Trim()}\")");
         if (gold.Value == null)
-            return Unusable(gold, pred, $"the gold answer did not parse ({gold.ParseError}) and the normalised texts differ");
+            return Unusable(gold, pred, $"the gold answer did not parse ({gold.ParseError}) and the normalised " +
+                $"texts differ");
         if (pred.Value == null)
             return new VerifyResult(VerifyOutcome.NotEquivalent, gold, pred,
                 "the prediction did not parse and the normalised texts differ");

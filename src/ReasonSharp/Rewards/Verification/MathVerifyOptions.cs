@@ -5,7 +5,8 @@ public enum AnswerSource
 {
     /// <summary>The last \boxed{…}/\fbox{…} (earlier boxes joined to it by "and"/","/… are included).</summary>
     Boxed,
-    /// <summary>The last &lt;answer&gt;…&lt;/answer&gt;; its content is parsed whole, else searched with the other rules.</summary>
+    /// <summary>The last &lt;answer&gt;…&lt;/answer&gt;; its content is parsed whole, else searched with the other
+    /// rules.</summary>
     AnswerTag,
     /// <summary>GSM8K's "#### 42".</summary>
     Gsm8kMarker,
@@ -13,7 +14,8 @@ public enum AnswerSource
     FinalAnswerPhrase,
     /// <summary>"Answer: X", "the answer is X" (X within 50 characters of the word "answer").</summary>
     AnswerPhrase,
-    /// <summary>Any math span: $…$, $$…$$, \(…\), \[…\], a bare \frac{a}{b}; several joined by "and"/"or"/"," form a set.</summary>
+    /// <summary>Any math span: $…$, $$…$$, \(…\), \[…\], a bare \frac{a}{b}; several joined by "and"/"or"/"," form a
+    /// set.</summary>
     LatexMath,
     /// <summary>A number (thousands separators, decimal comma, currency, %) or a simple expression like 2/3.</summary>
     PlainNumber,
@@ -22,7 +24,8 @@ public enum AnswerSource
     WholeText,
 }
 
-/// <summary>One extraction rule: lower priority values are tried first; within a priority the rightmost match wins.</summary>
+/// <summary>One extraction rule: lower priority values are tried first; within a priority the rightmost match
+/// wins.</summary>
 public sealed record ExtractionRule(AnswerSource Source, int Priority);
 
 /// <summary>
@@ -47,16 +50,19 @@ public sealed record MathVerifyOptions
     ];
 
     /// <summary>Rules for the prediction (and for the gold unless <see cref="GoldExtraction"/> is set).
-    /// FinalAnswerPhrase's "final answer … is X" form runs at its priority + 50, AnswerPhrase's bare "answer … X" at + 100.</summary>
+    /// FinalAnswerPhrase's "final answer … is X" form runs at its priority + 50, AnswerPhrase's bare "answer … X" at +
+    /// 100.</summary>
     public IReadOnlyList<ExtractionRule> Extraction { get; init; } = DefaultExtraction;
 
-    /// <summary>Rules for the gold text when they should differ from the prediction's; null uses <see cref="Extraction"/>.</summary>
+    /// <summary>Rules for the gold text when they should differ from the prediction's; null uses
+    /// <see cref="Extraction"/>.</summary>
     public IReadOnlyList<ExtractionRule>? GoldExtraction { get; init; }
 
     /// <summary>Look for LaTeX answers (math-verify's LatexExtractionConfig). Boxed and LatexMath need it.</summary>
     public bool MatchLatex { get; init; } = true;
 
-    /// <summary>Look for plain numbers and expressions (math-verify's ExprExtractionConfig). PlainNumber needs it.</summary>
+    /// <summary>Look for plain numbers and expressions (math-verify's ExprExtractionConfig). PlainNumber needs
+    /// it.</summary>
     public bool MatchExpressions { get; init; } = true;
 
     /// <summary>Decimals kept when a float literal is involved (math-verify's float_rounding).</summary>
@@ -65,7 +71,8 @@ public sealed record MathVerifyOptions
     /// <summary>When false, variable names do not matter (x+1 matches y+1) and sets match tuples.</summary>
     public bool Strict { get; init; } = true;
 
-    /// <summary>Also let a gold set match a predicted relation (a predicted set always matches a gold relation).</summary>
+    /// <summary>Also let a gold set match a predicted relation (a predicted set always matches a gold
+    /// relation).</summary>
     public bool AllowSetRelationComparison { get; init; }
 
     /// <summary>Time limit of one verification (extraction, parsing and comparison of both texts), enforced
@@ -92,7 +99,8 @@ public sealed record MathVerifyOptions
             throw new ReasonSharpException(
                 $"FloatRounding (precision) must be 0..{MaxFloatRounding}, got {FloatRounding}");
         if (!(Timeout > TimeSpan.Zero) || Timeout == System.Threading.Timeout.InfiniteTimeSpan || Timeout.TotalDays > 1)
-            throw new ReasonSharpException($"Timeout must be positive and at most one day, got {Timeout.TotalSeconds} s");
+            throw new ReasonSharpException($"Timeout must be positive and at most one day, got " +
+                $"{Timeout.TotalSeconds} s");
         if (MaxInputLength < 1)
             throw new ReasonSharpException($"MaxInputLength must be at least 1, got {MaxInputLength}");
         if (MaxNumberDigits < 1)
@@ -114,9 +122,11 @@ public sealed record MathVerifyOptions
 public enum VerifyLimit { None, Time, Size }
 
 /// <summary>What was taken from one side of a comparison and how it parsed.</summary>
-public sealed record ExtractedAnswer(AnswerSource? Source, string? Matched, string? Normalized, MathNode? Value, string? ParseError)
+public sealed record ExtractedAnswer(AnswerSource? Source, string? Matched, string? Normalized, MathNode? Value,
+    string? ParseError)
 {
-    /// <summary>The normalised text of the first match, compared as a string when parsing fails (math-verify's fallback).</summary>
+    /// <summary>The normalised text of the first match, compared as a string when parsing fails (math-verify's
+    /// fallback).</summary>
     public string? FallbackText { get; init; }
 
     /// <summary>Set when extraction stopped at the time limit or a size cap; <see cref="ParseError"/> says

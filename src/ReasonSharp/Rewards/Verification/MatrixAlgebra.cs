@@ -20,7 +20,8 @@ internal static class MathRewriter
             RelationNode relation => new RelationNode(relation.Kind, R(relation.Left), R(relation.Right)),
             RelationChainNode chain => new RelationChainNode(chain.Relations.Select(r => (RelationNode)R(r)).ToList()),
             SetNode set => new SetNode(All(set.Elements)),
-            IntervalNode interval => new IntervalNode(R(interval.Low), R(interval.High), interval.LowOpen, interval.HighOpen),
+            IntervalNode interval =>
+                new IntervalNode(R(interval.Low), R(interval.High), interval.LowOpen, interval.HighOpen),
             UnionNode union => new UnionNode(All(union.Parts)),
             TupleNode tuple => new TupleNode(All(tuple.Items), tuple.CouldBeOpenInterval),
             MatrixNode matrix => new MatrixNode(matrix.Rows.Select(r => (IReadOnlyList<MathNode>)All(r)).ToList()),
@@ -52,7 +53,8 @@ internal static class MatrixAlgebra
                     {
                         if (Reduce(term) is not { } termMatrix) return null;
                         if (sum == null) sum = termMatrix;
-                        else if (sum.RowCount != termMatrix.RowCount || sum.ColumnCount != termMatrix.ColumnCount) return null;
+                        else if (sum.RowCount != termMatrix.RowCount
+                            || sum.ColumnCount != termMatrix.ColumnCount) return null;
                         else sum = Combine(sum, termMatrix);
                     }
                     return sum;
@@ -101,7 +103,8 @@ internal static class MatrixAlgebra
         new(m.Rows.Select(r => (IReadOnlyList<MathNode>)r.Select(f).ToList()).ToList());
 
     static MatrixNode Combine(MatrixNode a, MatrixNode b) =>
-        new(a.Rows.Select((row, i) => (IReadOnlyList<MathNode>)row.Select((e, j) => (MathNode)new AddNode([e, b.Rows[i][j]])).ToList()).ToList());
+        new(a.Rows.Select((row, i) =>
+            (IReadOnlyList<MathNode>)row.Select((e, j) => (MathNode)new AddNode([e, b.Rows[i][j]])).ToList()).ToList());
 
     static MatrixNode? Multiply(MatrixNode a, MatrixNode b)
     {
@@ -111,7 +114,8 @@ internal static class MatrixAlgebra
         {
             var row = new List<MathNode>();
             for (var j = 0; j < b.ColumnCount; j++)
-                row.Add(new AddNode(Enumerable.Range(0, a.ColumnCount).Select(k => (MathNode)new MulNode([a.Rows[i][k], b.Rows[k][j]])).ToList()));
+                row.Add(new AddNode(Enumerable.Range(0,
+                    a.ColumnCount).Select(k => (MathNode)new MulNode([a.Rows[i][k], b.Rows[k][j]])).ToList()));
             rows.Add(row);
         }
         return new MatrixNode(rows);

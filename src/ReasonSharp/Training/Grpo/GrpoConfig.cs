@@ -3,7 +3,8 @@ namespace ReasonSharp.Training.Grpo;
 /// <summary>
 /// GRPO settings with TRL's GRPOConfig names and defaults (learning_rate 1e-6, num_generations 8, beta 0, epsilon 0.2,
 /// loss_type dapo, scale_rewards group, logging_steps 10). Differences, each for a reason:
-/// gradient_checkpointing defaults to false (TRL: true) because CPU runs of small models are compute-bound, not memory-bound;
+/// gradient_checkpointing defaults to false (TRL: true) because CPU runs of small models are compute-bound, not
+/// memory-bound;
 /// reward_funcs defaults to [accuracy, format] (TRL takes functions in code; the seed recipe uses these two).
 /// The model, dataset and LoRA options are <see cref="ModelTrainingOptions"/>'s, with GRPO's own defaults:
 /// model_name_or_path and dataset_name "" (required), lora_target_modules [q_proj, k_proj, v_proj, o_proj].
@@ -33,7 +34,8 @@ public sealed record GrpoConfig : ModelTrainingOptions
     public double MinP { get; init; } = 0;
     public double RepetitionPenalty { get; init; } = 1.0;
 
-    /// <summary>Reward functions from the reward library, each optionally with options: "format(style=think)".</summary>
+    /// <summary>Reward functions from the reward library, each optionally with options:
+    /// "format(style=think)".</summary>
     public IReadOnlyList<string> RewardFuncs { get; init; } = ["accuracy", "format"];
     /// <summary>One weight per reward function (null = all 1.0).</summary>
     public IReadOnlyList<double>? RewardWeights { get; init; }
@@ -50,23 +52,28 @@ public sealed record GrpoConfig : ModelTrainingOptions
     public bool MaskTruncatedCompletions { get; init; }
     /// <summary>Keep only the top-ρ quantile of tokens by entropy in the policy loss (1 = all).</summary>
     public double TopEntropyQuantile { get; init; } = 1.0;
-    /// <summary>Mix the policy into the reference every ref_model_sync_steps: ref = α·policy + (1−α)·ref (TR-DPO).</summary>
+    /// <summary>Mix the policy into the reference every ref_model_sync_steps: ref = α·policy + (1−α)·ref
+    /// (TR-DPO).</summary>
     public bool SyncRefModel { get; init; }
     public double RefModelMixupAlpha { get; init; } = 0.6;
     public int RefModelSyncSteps { get; init; } = 512;
-    /// <summary>DAPO dynamic sampling: drop prompt groups whose rewards all tie and sample more prompts to refill the batch.</summary>
+    /// <summary>DAPO dynamic sampling: drop prompt groups whose rewards all tie and sample more prompts to refill the
+    /// batch.</summary>
     public bool DynamicSampling { get; init; }
     /// <summary>Extra sampling rounds allowed per step to refill dropped groups.</summary>
     public int MaxDynamicSamplingRounds { get; init; } = 3;
-    /// <summary>Split micro-batches so that none holds more than this many tokens (null = per_device_train_batch_size completions).</summary>
+    /// <summary>Split micro-batches so that none holds more than this many tokens (null = per_device_train_batch_size
+    /// completions).</summary>
     public int? MaxTokensPerMicroBatch { get; init; }
-    /// <summary>Write sample prompts, completions, rewards and advantages at each logging step (completions.jsonl and the report).</summary>
+    /// <summary>Write sample prompts, completions, rewards and advantages at each logging step (completions.jsonl and
+    /// the report).</summary>
     public bool LogCompletions { get; init; }
     public int NumCompletionsToPrint { get; init; } = 8;
 
     public double EpsilonUpper => EpsilonHigh ?? Epsilon;
 
-    /// <summary>Completions generated per optimizer step (TRL: per_device_train_batch_size × steps_per_generation).</summary>
+    /// <summary>Completions generated per optimizer step (TRL: per_device_train_batch_size ×
+    /// steps_per_generation).</summary>
     public int GenerationBatchSize => PerDeviceTrainBatchSize * GradientAccumulationSteps;
 
     public int PromptsPerStep => GenerationBatchSize / NumGenerations;
@@ -75,9 +82,11 @@ public sealed record GrpoConfig : ModelTrainingOptions
     {
         base.Validate();
         CheckModelAndDataset("a dataset file or folder");
-        Check(NumGenerations >= 2, "num_generations", "an integer ≥ 2 (advantages compare completions of one prompt)", NumGenerations);
+        Check(NumGenerations >= 2, "num_generations", "an integer ≥ 2 (advantages compare completions of one prompt)",
+            NumGenerations);
         Check(GenerationBatchSize % NumGenerations == 0, "num_generations",
-            $"a divisor of per_device_train_batch_size × gradient_accumulation_steps ({GenerationBatchSize})", NumGenerations);
+            $"a divisor of per_device_train_batch_size × gradient_accumulation_steps ({GenerationBatchSize})",
+            NumGenerations);
         Check(MaxCompletionLength > 0, "max_completion_length", "an integer > 0", MaxCompletionLength);
         Check(MaxPromptLength is null or > 0, "max_prompt_length", "an integer > 0 or null", MaxPromptLength);
         Check(Temperature > 0, "temperature", "a number > 0 (GRPO samples)", Temperature);
@@ -89,10 +98,13 @@ public sealed record GrpoConfig : ModelTrainingOptions
         Check(TopEntropyQuantile is >= 0 and <= 1, "top_entropy_quantile", "a number in [0, 1]", TopEntropyQuantile);
         Check(RefModelMixupAlpha is >= 0 and <= 1, "ref_model_mixup_alpha", "a number in [0, 1]", RefModelMixupAlpha);
         Check(RefModelSyncSteps > 0, "ref_model_sync_steps", "an integer > 0", RefModelSyncSteps);
-        Check(!(SyncRefModel && UsePeft), "sync_ref_model", "false with use_peft (the LoRA reference is the frozen base)", SyncRefModel);
+        Check(!(SyncRefModel && UsePeft), "sync_ref_model",
+            "false with use_peft (the LoRA reference is the frozen base)", SyncRefModel);
         Check(RewardFuncs.Count > 0, "reward_funcs", "at least one reward function", "[]");
         Check(RewardWeights is null || RewardWeights.Count == RewardFuncs.Count, "reward_weights",
-            $"one weight per reward function ({RewardFuncs.Count})", RewardWeights is null ? null : $"{RewardWeights.Count} weights");
-        Check(MaxTokensPerMicroBatch is null or > 0, "max_tokens_per_micro_batch", "an integer > 0", MaxTokensPerMicroBatch);
+            $"one weight per reward function ({RewardFuncs.Count})",
+            RewardWeights is null ? null : $"{RewardWeights.Count} weights");
+        Check(MaxTokensPerMicroBatch is null or > 0, "max_tokens_per_micro_batch", "an integer > 0",
+            MaxTokensPerMicroBatch);
     }
 }

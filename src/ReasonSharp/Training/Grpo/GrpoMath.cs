@@ -10,20 +10,25 @@ public enum GrpoLossType { Grpo, Bnpo, DrGrpo, Dapo }
 
 public sealed record AdvantageResult(float[] Advantages, float[] GroupMean, float[] GroupStd, bool[] ZeroStdGroup)
 {
-    public double FracRewardZeroStd => ZeroStdGroup.Length == 0 ? 0 : ZeroStdGroup.Count(z => z) / (double)ZeroStdGroup.Length;
+    public double FracRewardZeroStd => ZeroStdGroup.Length == 0 ? 0
+        : ZeroStdGroup.Count(z => z) / (double)ZeroStdGroup.Length;
 }
 
-/// <summary>The scalar loss of one micro-batch and the statistics TRL logs for it (token-weighted over the completion mask).</summary>
-public sealed record PolicyLossResult(Tensor Loss, double MeanKl, double ClipRatioLow, double ClipRatioHigh, double ClipRatioRegion, double MaskedTokens);
+/// <summary>The scalar loss of one micro-batch and the statistics TRL logs for it (token-weighted over the completion
+/// mask).</summary>
+public sealed record PolicyLossResult(Tensor Loss, double MeanKl, double ClipRatioLow, double ClipRatioHigh,
+    double ClipRatioRegion, double MaskedTokens);
 
-/// <summary>GRPO's arithmetic, written to match TRL's GRPOTrainer (advantages, clipped surrogate, k3 KL, loss normalisations).</summary>
+/// <summary>GRPO's arithmetic, written to match TRL's GRPOTrainer (advantages, clipped surrogate, k3 KL, loss
+/// normalisations).</summary>
 public static class GrpoMath
 {
     const double StdEpsilon = 1e-4;
 
     /// <summary>
-    /// Group-relative advantages for rewards laid out as consecutive groups of <paramref name="groupSize"/> completions of
-    /// the same prompt: r - mean(group), divided by the group's (or the batch's) unbiased std + 1e-4 unless scaling is none.
+    /// Group-relative advantages for rewards laid out as consecutive groups of <paramref name="groupSize"/> completions
+    /// of the same prompt: r - mean(group), divided by the group's (or the batch's) unbiased std + 1e-4 unless scaling
+    /// is none.
     /// </summary>
     public static AdvantageResult Advantages(IReadOnlyList<float> rewards, int groupSize, ScaleRewards scale)
     {
@@ -72,7 +77,8 @@ public static class GrpoMath
         return (delta.exp() - delta - 1).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Mask of tokens whose entropy is at or above the (1 − ρ) quantile of the masked tokens' entropies (TRL's top_entropy_quantile).</summary>
+    /// <summary>Mask of tokens whose entropy is at or above the (1 − ρ) quantile of the masked tokens' entropies (TRL's
+    /// top_entropy_quantile).</summary>
     public static Tensor HighEntropyMask(Tensor entropies, Tensor completionMask, double topQuantile)
     {
         using var scope = NewDisposeScope();
@@ -86,13 +92,17 @@ public static class GrpoMath
     /// The clipped surrogate loss with optional k3 KL penalty, aggregated by <paramref name="lossType"/>.
     /// </summary>
     /// <param name="logProbs">[B, T] log-probs of the completion tokens under the current policy (with grad).</param>
-    /// <param name="oldLogProbs">[B, T] log-probs under the policy that sampled them; null means on-policy (ratio 1, gradient still flows).</param>
+    /// <param name="oldLogProbs">[B, T] log-probs under the policy that sampled them; null means on-policy (ratio 1,
+    /// gradient still flows).</param>
     /// <param name="refLogProbs">[B, T] reference-model log-probs, needed when beta ≠ 0.</param>
     /// <param name="advantages">[B] one advantage per completion.</param>
     /// <param name="mask">[B, T] 1 for completion tokens that count.</param>
-    /// <param name="activeTokensInBatch">dapo's normaliser: active tokens in the whole accumulated generation batch.</param>
-    public static PolicyLossResult PolicyLoss(Tensor logProbs, Tensor? oldLogProbs, Tensor? refLogProbs, Tensor advantages, Tensor mask,
-        double epsilonLow, double epsilonHigh, double beta, GrpoLossType lossType, int maxCompletionLength, double activeTokensInBatch,
+    /// <param name="activeTokensInBatch">dapo's normaliser: active tokens in the whole accumulated generation
+    /// batch.</param>
+    public static PolicyLossResult PolicyLoss(Tensor logProbs, Tensor? oldLogProbs, Tensor? refLogProbs,
+        Tensor advantages, Tensor mask,
+        double epsilonLow, double epsilonHigh, double beta, GrpoLossType lossType, int maxCompletionLength,
+        double activeTokensInBatch,
         Tensor? entropyMask = null)
     {
         using var scope = NewDisposeScope();
@@ -125,7 +135,8 @@ public static class GrpoMath
         double MaskedMean(Tensor t) => tokens == 0 ? 0 : (t.to(float32) * mask).sum().item<float>() / tokens;
         var low = ratio.lt(1 - epsilonLow).logical_and(adv.lt(0));
         var high = ratio.gt(1 + epsilonHigh).logical_and(adv.gt(0));
-        return new PolicyLossResult(loss.MoveToOuterDisposeScope(), kl is null ? 0 : MaskedMean(kl), MaskedMean(low), MaskedMean(high),
+        return new PolicyLossResult(loss.MoveToOuterDisposeScope(), kl is null ? 0 : MaskedMean(kl), MaskedMean(low),
+            MaskedMean(high),
             MaskedMean(low.logical_or(high)), tokens);
     }
 }

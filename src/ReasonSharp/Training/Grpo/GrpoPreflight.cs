@@ -11,23 +11,29 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Training.Grpo;
 
-/// <summary>Options of `reason grpo --preflight`; the run's own settings come from its <see cref="GrpoConfig"/>.</summary>
+/// <summary>Options of `reason grpo --preflight`; the run's own settings come from its
+/// <see cref="GrpoConfig"/>.</summary>
 public sealed record GrpoPreflightOptions
 {
     /// <summary>Prompts to sample (drawn with the run's seed); 0 means every prompt of the dataset.</summary>
     public int NumPrompts { get; init; } = 64;
     /// <summary>A completion passes when the first reward function gives at least this.</summary>
     public double PassThreshold { get; init; } = 1.0;
-    /// <summary>Where to write the learnable prompts (some but not all completions pass) as dataset rows; null: nowhere.</summary>
+    /// <summary>Where to write the learnable prompts (some but not all completions pass) as dataset rows; null:
+    /// nowhere.</summary>
     public string? WriteLearnable { get; init; }
-    /// <summary>Share of prompts with no passing completion (or with only passing ones) above which the data is too hard (too easy).</summary>
+    /// <summary>Share of prompts with no passing completion (or with only passing ones) above which the data is too
+    /// hard (too easy).</summary>
     public double VerdictShare { get; init; } = 0.8;
 
     public void Validate()
     {
-        if (NumPrompts < 0) throw new ReasonSharpException($"--prompts: expected an integer ≥ 0 (0 = all), got {NumPrompts}");
-        if (!double.IsFinite(PassThreshold)) throw new ReasonSharpException($"--pass-threshold: expected a number, got {PassThreshold}");
-        if (VerdictShare is <= 0 or > 1) throw new ReasonSharpException($"verdict share: expected a number in (0, 1], got {VerdictShare}");
+        if (NumPrompts < 0) throw new ReasonSharpException($"--prompts: expected an integer ≥ 0 (0 = all), got " +
+            $"{NumPrompts}");
+        if (!double.IsFinite(PassThreshold)) throw new ReasonSharpException($"--pass-threshold: expected a number, " +
+            $"got {PassThreshold}");
+        if (VerdictShare is <= 0 or > 1) throw new ReasonSharpException($"verdict share: expected a number in (0, " +
+            $"1], got {VerdictShare}");
     }
 }
 
@@ -47,7 +53,8 @@ public sealed record GrpoPreflightReport
     /// <summary>Prompts whose pass rate is 0, in (0, ¼], (¼, ½], (½, ¾], (¾, 1) and 1.</summary>
     public required IReadOnlyList<int> PassRateHistogram { get; init; }
     public required double MeanPassRate { get; init; }
-    /// <summary>Share of prompt groups whose total rewards all tie: the frac_reward_zero_std training will log.</summary>
+    /// <summary>Share of prompt groups whose total rewards all tie: the frac_reward_zero_std training will
+    /// log.</summary>
     public required double ExpectedFracRewardZeroStd { get; init; }
     public required double TruncationRate { get; init; }
     public required double MeanPromptTokens { get; init; }
@@ -59,7 +66,8 @@ public sealed record GrpoPreflightReport
     public required double BackwardSecondsPerStep { get; init; }
     /// <summary>Peak resident memory while sampling and during that forward + backward.</summary>
     public required long PeakRssBytes { get; init; }
-    /// <summary>AdamW's two moments for the trainable parameters, allocated at the first real step (computed, not measured).</summary>
+    /// <summary>AdamW's two moments for the trainable parameters, allocated at the first real step (computed, not
+    /// measured).</summary>
     public required long OptimizerStateBytes { get; init; }
     public required PreflightVerdict Verdict { get; init; }
     public required int LearnablePrompts { get; init; }
@@ -80,26 +88,33 @@ public sealed record GrpoPreflightReport
         string[] labels = ["0", "(0, 0.25]", "(0.25, 0.5]", "(0.5, 0.75]", "(0.75, 1)", "1"];
         int widest = Math.Max(1, PassRateHistogram.Max());
         for (int i = 0; i < labels.Length; i++)
-            text.AppendLine(inv, $"  {labels[i],-12} {PassRateHistogram[i],5}  {new string('#', (int)Math.Ceiling(40.0 * PassRateHistogram[i] / widest))}");
+            text.AppendLine(inv, $"  {labels[i],-12} {PassRateHistogram[i],5}  " +
+                $"{new string('#', (int)Math.Ceiling(40.0 * PassRateHistogram[i] / widest))}");
         text.AppendLine();
-        text.AppendLine(inv, $"expected frac_reward_zero_std: {ExpectedFracRewardZeroStd:F2}   truncated completions: {TruncationRate:P1}");
-        text.AppendLine(inv, $"tokens: prompt {MeanPromptTokens:F0} + completion {MeanCompletionTokens:F0} on average; {TokensPerStep:F0} per optimizer step");
-        text.AppendLine(inv, $"time per step: generation {GenerationSecondsPerStep:F1} s + forward/backward {BackwardSecondsPerStep:F1} s (measured), plus the optimizer");
-        text.AppendLine(inv, $"memory: peak RSS {PeakRssBytes / 1048576.0:F0} MB while sampling and in one step's backward (measured), "
+        text.AppendLine(inv, $"expected frac_reward_zero_std: {ExpectedFracRewardZeroStd:F2}   truncated " +
+            $"completions: {TruncationRate:P1}");
+        text.AppendLine(inv, $"tokens: prompt {MeanPromptTokens:F0} + completion {MeanCompletionTokens:F0} on " +
+            $"average; {TokensPerStep:F0} per optimizer step");
+        text.AppendLine(inv, $"time per step: generation {GenerationSecondsPerStep:F1} s + forward/backward " +
+            $"{BackwardSecondsPerStep:F1} s (measured), plus the optimizer");
+        text.AppendLine(inv, $"memory: peak RSS {PeakRssBytes / 1048576.0:F0} MB while sampling and in one step's " +
+            $"backward (measured), "
                              + $"plus {OptimizerStateBytes / 1048576.0:F0} MB of AdamW state (computed)");
         text.AppendLine();
         text.AppendLine($"verdict: {VerdictText()}");
         var written = LearnablePath is null ? "" : $", written to {LearnablePath}";
-        text.AppendLine(inv, $"learnable prompts (some completions pass, some fail): {LearnablePrompts} of {Prompts}{written}");
+        text.AppendLine(inv, $"learnable prompts (some completions pass, some fail): {LearnablePrompts} of " +
+            $"{Prompts}{written}");
         return text.ToString();
     }
 
     string VerdictText() => Verdict switch
     {
-        PreflightVerdict.TooHard => "too hard — almost no prompt has a passing completion, so groups tie at 0 and GRPO has no signal. " +
-                                    "Try SFT first, easier prompts, more num_generations or a higher temperature.",
-        PreflightVerdict.TooEasy => "too easy — almost every completion already passes, so groups tie and GRPO has nothing to learn. " +
-                                    "Try harder prompts or a stricter reward.",
+        PreflightVerdict.TooHard => "too hard — almost no prompt has a passing completion, so groups tie at 0 and " +
+                                    "GRPO has no signal. Try SFT first, easier prompts, more num_generations or a " +
+                                    "higher temperature.",
+        PreflightVerdict.TooEasy => "too easy — almost every completion already passes, so groups tie and GRPO has " +
+                                    "nothing to learn. Try harder prompts or a stricter reward.",
         _ => "learnable — enough prompts have both passing and failing completions for group-relative advantages.",
     };
 }
@@ -111,7 +126,8 @@ public sealed record GrpoPreflightReport
 /// </summary>
 public static class GrpoPreflight
 {
-    public static GrpoPreflightReport Run(GrpoConfig config, GrpoPreflightOptions options, RewardRegistry? registry = null,
+    public static GrpoPreflightReport Run(GrpoConfig config, GrpoPreflightOptions options,
+        RewardRegistry? registry = null,
         Action<string>? log = null)
     {
         config.Validate();
@@ -123,12 +139,14 @@ public static class GrpoPreflight
         return Run(lm, rows, config, options, registry, log);
     }
 
-    public static GrpoPreflightReport Run(LanguageModel lm, IReadOnlyList<RowExample> rows, GrpoConfig config, GrpoPreflightOptions options,
+    public static GrpoPreflightReport Run(LanguageModel lm, IReadOnlyList<RowExample> rows, GrpoConfig config,
+        GrpoPreflightOptions options,
         RewardRegistry? registry = null, Action<string>? log = null)
     {
         var reward = GrpoTrainer.CreateReward(config, registry ?? RewardRegistry.CreateDefault());
         int n = options.NumPrompts == 0 ? rows.Count : Math.Min(options.NumPrompts, rows.Count);
-        var chosen = TrainingRandom.Derive(config.Seed, 0).Permutation(rows.Count).Take(n).Select(i => rows[i]).ToList();
+        var chosen =
+            TrainingRandom.Derive(config.Seed, 0).Permutation(rows.Count).Take(n).Select(i => rows[i]).ToList();
         var runner = new RolloutRunner(lm, reward);
         int k = config.NumGenerations;
 
@@ -143,7 +161,9 @@ public static class GrpoPreflight
 
         var groups = rollouts.GroupBy(r => r.ExampleIndex).OrderBy(g => g.Key).Select(g => g.ToList()).ToList();
         string passReward = reward.Rewards[0].Function.Name;
-        var passRates = groups.Select(g => g.Count(r => r.Rewards[passReward] is { } v && v >= options.PassThreshold) / (double)g.Count).ToList();
+        var passRates =
+            groups.Select(g =>
+            g.Count(r => r.Rewards[passReward] is { } v && v >= options.PassThreshold) / (double)g.Count).ToList();
         var histogram = new int[6];
         foreach (var p in passRates) histogram[Bucket(p)]++;
         double share = 1.0 / groups.Count;
@@ -151,11 +171,14 @@ public static class GrpoPreflight
             : histogram[5] * share >= options.VerdictShare ? PreflightVerdict.TooEasy
             : PreflightVerdict.Learnable;
 
-        var learnable = groups.Select((g, i) => (Row: chosen[g[0].ExampleIndex].Row, Rate: passRates[i])).Where(x => x.Rate is > 0 and < 1).ToList();
+        var learnable =
+            groups.Select((g, i) => (Row: chosen[g[0].ExampleIndex].Row, Rate: passRates[i])).Where(x =>
+            x.Rate is > 0 and < 1).ToList();
         if (options.WriteLearnable is { } path) JsonlWriter.Write(path, learnable.Select(x => x.Row));
 
         var (backwardSeconds, stepGroups) = MeasureBackward(lm.Model, groups, config);
-        double promptTokens = rollouts.Average(r => r.PromptIds.Length), completionTokens = rollouts.Average(r => r.Generation.CompletionIds.Length);
+        double promptTokens = rollouts.Average(r => r.PromptIds.Length),
+            completionTokens = rollouts.Average(r => r.Generation.CompletionIds.Length);
         long trainable = lm.Model.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
         return new GrpoPreflightReport
         {
@@ -201,22 +224,29 @@ public static class GrpoPreflight
             result.Add(new RewardDistribution(name, mean ?? 0, std ?? 0, values.Min(), values.Max(), count));
         }
         foreach (var name in reward.Rewards.Select(r => r.Function.Name))
-            Add(name, rollouts.Select(r => r.Rewards[name]).Where(v => v.HasValue).Select(v => (double)v!.Value).ToList());
+            Add(name,
+                rollouts.Select(r => r.Rewards[name]).Where(v => v.HasValue).Select(v => (double)v!.Value).ToList());
         Add("total (weighted)", rollouts.Select(r => (double)r.Reward).ToList());
         return result;
     }
 
     /// <summary>
-    /// Forward + backward of the GRPO loss over one optimizer step's worth of groups (or all there are), in micro-batches of
-    /// per_device_train_batch_size, as training runs them; the gradients are dropped, the weights are not changed.
+    /// Forward + backward of the GRPO loss over one optimizer step's worth of groups (or all there are), in
+    /// micro-batches of per_device_train_batch_size, as training runs them; the gradients are dropped, the weights are
+    /// not changed.
     /// </summary>
     static (double Seconds, int Groups) MeasureBackward(CausalLM model, List<List<Rollout>> groups, GrpoConfig config)
     {
         var step = groups.Take(config.PromptsPerStep).ToList();
         var all = step.SelectMany(g => g).ToList();
-        var advantages = GrpoMath.Advantages(all.Select(r => r.Reward).ToList(), config.NumGenerations, config.ScaleRewards).Advantages;
-        var samples = all.Select((r, i) => new GrpoSample(r.PromptIds, r.Generation.CompletionIds.Length == 0 ? [0] : r.Generation.CompletionIds,
-            advantages[i], r.Generation.CompletionIds.Length == 0 ? [0f] : r.Generation.LogProbs, r.Generation.Truncated)).ToList();
+        var advantages =
+            GrpoMath.Advantages(all.Select(r => r.Reward).ToList(), config.NumGenerations,
+            config.ScaleRewards).Advantages;
+        var samples =
+            all.Select((r, i) =>
+            new GrpoSample(r.PromptIds, r.Generation.CompletionIds.Length == 0 ? [0] : r.Generation.CompletionIds,
+            advantages[i], r.Generation.CompletionIds.Length == 0 ? [0f] : r.Generation.LogProbs,
+            r.Generation.Truncated)).ToList();
         double activeTokens = samples.Sum(s => s.CompletionIds.Length);
         model.train();
         var clock = Stopwatch.StartNew();
@@ -225,9 +255,13 @@ public static class GrpoPreflight
             foreach (var chunk in samples.Chunk(config.PerDeviceTrainBatchSize))
             {
                 using var scope = NewDisposeScope();
-                using var batch = GrpoSequences.Build(chunk, model.Device, config.MaskTruncatedCompletions, withOldLogProbs: false, weight: 1);
+                using var batch =
+                    GrpoSequences.Build(chunk, model.Device, config.MaskTruncatedCompletions, withOldLogProbs: false,
+                    weight: 1);
                 var (logProbs, _) = GrpoSequences.LogProbs(model, batch, config.Temperature, entropy: false);
-                var loss = GrpoMath.PolicyLoss(logProbs, null, null, batch.Advantages, batch.CompletionMask, config.Epsilon, config.EpsilonUpper,
+                var loss =
+                    GrpoMath.PolicyLoss(logProbs, null, null, batch.Advantages, batch.CompletionMask, config.Epsilon,
+                    config.EpsilonUpper,
                     0, config.LossType, config.MaxCompletionLength, activeTokens).Loss;
                 loss.backward();
             }

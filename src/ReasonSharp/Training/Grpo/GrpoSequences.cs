@@ -3,8 +3,10 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Training.Grpo;
 
-/// <summary>One completion to learn from: its prompt and completion ids, advantage, and the log-probs it was sampled with.</summary>
-public sealed record GrpoSample(int[] PromptIds, int[] CompletionIds, float Advantage, float[] OldLogProbs, bool Truncated)
+/// <summary>One completion to learn from: its prompt and completion ids, advantage, and the log-probs it was sampled
+/// with.</summary>
+public sealed record GrpoSample(int[] PromptIds, int[] CompletionIds, float Advantage, float[] OldLogProbs,
+    bool Truncated)
 {
     /// <summary>Reference-model log-probs of the completion tokens (beta ≠ 0).</summary>
     public float[]? RefLogProbs { get; set; }
@@ -23,7 +25,8 @@ public sealed class GrpoBatch : MicroBatch
     public required Tensor Advantages { get; init; }
     /// <summary>[B, C] the log-probs the generation engine sampled the completion tokens with.</summary>
     public required Tensor SampledLogProbs { get; init; }
-    /// <summary>Whether the loss's ratio uses <see cref="SampledLogProbs"/> (several iterations per generation batch).</summary>
+    /// <summary>Whether the loss's ratio uses <see cref="SampledLogProbs"/> (several iterations per generation
+    /// batch).</summary>
     public bool OffPolicy { get; init; }
     /// <summary>The old policy's log-probs for the ratio; null on-policy (ratio 1).</summary>
     public Tensor? OldLogProbs => OffPolicy ? SampledLogProbs : null;
@@ -42,7 +45,8 @@ public sealed class GrpoBatch : MicroBatch
 /// <summary>Builds GRPO batches and computes per-token log-probs of completions under a model.</summary>
 public static class GrpoSequences
 {
-    public static GrpoBatch Build(IReadOnlyList<GrpoSample> samples, Device device, bool maskTruncated, bool withOldLogProbs, double weight)
+    public static GrpoBatch Build(IReadOnlyList<GrpoSample> samples, Device device, bool maskTruncated,
+        bool withOldLogProbs, double weight)
     {
         int batch = samples.Count;
         int promptLength = samples.Max(s => s.PromptIds.Length);
@@ -99,10 +103,12 @@ public static class GrpoSequences
     }
 
     /// <summary>
-    /// log_softmax(logits / T) at each completion token, [B, C], and optionally the per-token entropy of that distribution.
+    /// log_softmax(logits / T) at each completion token, [B, C], and optionally the per-token entropy of that
+    /// distribution.
     /// Logits are computed only at the positions that predict completion tokens.
     /// </summary>
-    public static (Tensor LogProbs, Tensor? Entropy) LogProbs(CausalLM model, GrpoBatch batch, double temperature, bool entropy)
+    public static (Tensor LogProbs, Tensor? Entropy) LogProbs(CausalLM model, GrpoBatch batch, double temperature,
+        bool entropy)
     {
         using var scope = NewDisposeScope();
         var hidden = model.Model.Forward(batch.InputIds, batch.PositionIds, batch.AttentionMask);

@@ -12,12 +12,13 @@ using static TorchSharp.torch;
 namespace ReasonSharp.Training.Grpo;
 
 /// <summary>A row of the completions table written at logging steps (log_completions).</summary>
-public sealed record CompletionLogRow(long Step, string Prompt, string Completion, float Reward, float Advantage, IReadOnlyDictionary<string, float?> Rewards);
+public sealed record CompletionLogRow(long Step, string Prompt, string Completion, float Reward, float Advantage,
+    IReadOnlyDictionary<string, float?> Rewards);
 
 /// <summary>
 /// GRPO as a task of the shared training loop: each generation batch samples num_generations completions per prompt,
-/// scores them, turns rewards into group-relative advantages and is trained on for num_iterations optimizer steps with the
-/// clipped surrogate (plus k3 KL against a frozen reference when beta ≠ 0).
+/// scores them, turns rewards into group-relative advantages and is trained on for num_iterations optimizer steps with
+/// the clipped surrogate (plus k3 KL against a frozen reference when beta ≠ 0).
 /// </summary>
 public sealed class GrpoTask : ITrainingTask
 {
@@ -32,7 +33,8 @@ public sealed class GrpoTask : ITrainingTask
     List<GrpoSample>? _cached;
     int _iterationsDone;
 
-    public GrpoTask(LanguageModel model, IReadOnlyList<Example> train, IReadOnlyList<Example>? eval, CompositeReward reward, GrpoConfig config)
+    public GrpoTask(LanguageModel model, IReadOnlyList<Example> train, IReadOnlyList<Example>? eval,
+        CompositeReward reward, GrpoConfig config)
     {
         if (train.Count == 0) throw new ReasonSharpException($"{config.DatasetName}: no prompts to train on");
         _lm = model;
@@ -45,10 +47,12 @@ public sealed class GrpoTask : ITrainingTask
     /// <summary>Rows of the completions table, appended at each logging step when log_completions is on.</summary>
     public List<CompletionLogRow> CompletionLog { get; } = [];
 
-    /// <summary>The frozen full-model reference (null with beta 0, and with LoRA, whose reference is the base with adapters off).</summary>
+    /// <summary>The frozen full-model reference (null with beta 0, and with LoRA, whose reference is the base with
+    /// adapters off).</summary>
     public CausalLM? ReferenceModel => _reference;
 
-    public long? StepsPerEpoch => (long)Math.Ceiling(_train.Count / (double)_config.PromptsPerStep) * _config.NumIterations;
+    public long? StepsPerEpoch =>
+        (long)Math.Ceiling(_train.Count / (double)_config.PromptsPerStep) * _config.NumIterations;
 
     public void Initialize(TrainingContext context)
     {
@@ -71,7 +75,8 @@ public sealed class GrpoTask : ITrainingTask
         if (_cached is not null && _iterationsDone < _config.NumIterations)
         {
             _iterationsDone++;
-            return new TrainingStep(MicroBatches(_cached, context.Device), new Dictionary<string, double> { ["iteration"] = _iterationsDone });
+            return new TrainingStep(MicroBatches(_cached, context.Device),
+                new Dictionary<string, double> { ["iteration"] = _iterationsDone });
         }
         SyncReference(context);
         var metrics = new Dictionary<string, double>();
@@ -113,8 +118,12 @@ public sealed class GrpoTask : ITrainingTask
 
         var all = groups.SelectMany(g => g).ToList();
         var advantages = GrpoMath.Advantages(all.Select(r => r.Reward).ToList(), groupSize, _config.ScaleRewards);
-        var samples = all.Select((r, i) => new GrpoSample(Truncate(r.PromptIds), r.Generation.CompletionIds.Length == 0 ? [0] : r.Generation.CompletionIds,
-            advantages.Advantages[i], r.Generation.CompletionIds.Length == 0 ? [0f] : r.Generation.LogProbs, r.Generation.Truncated)).ToList();
+        var samples =
+            all.Select((r, i) =>
+            new GrpoSample(Truncate(r.PromptIds),
+            r.Generation.CompletionIds.Length == 0 ? [0] : r.Generation.CompletionIds,
+            advantages.Advantages[i], r.Generation.CompletionIds.Length == 0 ? [0f] : r.Generation.LogProbs,
+            r.Generation.Truncated)).ToList();
 
         var referenceStart = clock.Elapsed;
         if (_config.Beta != 0) ComputeReferenceLogProbs(context, samples);
@@ -130,7 +139,8 @@ public sealed class GrpoTask : ITrainingTask
         return samples;
     }
 
-    /// <summary>How GRPO samples a group: num_generations completions per prompt with the config's decoding settings.</summary>
+    /// <summary>How GRPO samples a group: num_generations completions per prompt with the config's decoding
+    /// settings.</summary>
     public static RolloutOptions RolloutOptionsFor(GrpoConfig config, long step, int round) => new()
     {
         NumSamples = config.NumGenerations,
@@ -169,7 +179,8 @@ public sealed class GrpoTask : ITrainingTask
     }
 
     static Example WithSystem(Example example, string system) =>
-        example.Prompt.Any(m => m.Role == ChatMessage.System) ? example : example.WithMessages([ChatMessage.FromSystem(system), .. example.Messages]);
+        example.Prompt.Any(m => m.Role == ChatMessage.System) ? example
+            : example.WithMessages([ChatMessage.FromSystem(system), .. example.Messages]);
 
     void RecordMetrics(Dictionary<string, double> metrics, List<Rollout> rollouts, AdvantageResult advantages)
     {
@@ -178,7 +189,8 @@ public sealed class GrpoTask : ITrainingTask
         metrics["reward_std"] = std ?? 0;
         foreach (var name in _runner.Reward.Rewards.Select(r => r.Function.Name))
         {
-            var values = rollouts.Select(r => r.Rewards[name]).Where(v => v.HasValue).Select(v => (double)v!.Value).ToList();
+            var values =
+                rollouts.Select(r => r.Rewards[name]).Where(v => v.HasValue).Select(v => (double)v!.Value).ToList();
             var (m, s, _) = CompositeReward.Statistics(values);
             if (m is { } fm) metrics[$"rewards/{name}/mean"] = fm;
             if (s is { } fs) metrics[$"rewards/{name}/std"] = fs;
@@ -214,7 +226,8 @@ public sealed class GrpoTask : ITrainingTask
         foreach (var i in Enumerable.Range(0, rollouts.Count).Take(_config.NumCompletionsToPrint))
         {
             var r = rollouts[i];
-            CompletionLog.Add(new CompletionLogRow(step, r.Example.Prompt.LastOrDefault(m => m.Role == ChatMessage.User)?.Content ?? "",
+            CompletionLog.Add(new CompletionLogRow(step,
+                r.Example.Prompt.LastOrDefault(m => m.Role == ChatMessage.User)?.Content ?? "",
                 r.Generation.CompletionText, r.Reward, advantages[i], r.Rewards));
         }
         var path = Path.Combine(_config.OutputDir, CompletionsFile);
@@ -231,7 +244,8 @@ public sealed class GrpoTask : ITrainingTask
         })));
     }
 
-    /// <summary>Micro-batches of per_device_train_batch_size completions, split further to respect max_tokens_per_micro_batch.</summary>
+    /// <summary>Micro-batches of per_device_train_batch_size completions, split further to respect
+    /// max_tokens_per_micro_batch.</summary>
     List<MicroBatch> MicroBatches(List<GrpoSample> samples, Device device)
     {
         var chunks = new List<List<GrpoSample>>();
@@ -240,9 +254,12 @@ public sealed class GrpoTask : ITrainingTask
             var current = new List<GrpoSample>();
             foreach (var sample in chunk)
             {
-                int width = Math.Max(current.Count == 0 ? 0 : current.Max(s => s.PromptIds.Length), sample.PromptIds.Length)
-                            + Math.Max(current.Count == 0 ? 0 : current.Max(s => s.CompletionIds.Length), sample.CompletionIds.Length);
-                if (current.Count > 0 && _config.MaxTokensPerMicroBatch is { } budget && width * (current.Count + 1) > budget)
+                int width =
+                    Math.Max(current.Count == 0 ? 0 : current.Max(s => s.PromptIds.Length), sample.PromptIds.Length)
+                            + Math.Max(current.Count == 0 ? 0 : current.Max(s => s.CompletionIds.Length),
+                                sample.CompletionIds.Length);
+                if (current.Count > 0 && _config.MaxTokensPerMicroBatch is { } budget
+                    && width * (current.Count + 1) > budget)
                 {
                     chunks.Add(current);
                     current = [];
@@ -252,16 +269,21 @@ public sealed class GrpoTask : ITrainingTask
             chunks.Add(current);
         }
         bool offPolicy = _config.NumIterations > 1;
-        return chunks.Select(c => (MicroBatch)GrpoSequences.Build(c, device, _config.MaskTruncatedCompletions, offPolicy, Weight(c))).ToList();
+        return chunks.Select(c =>
+            (MicroBatch)GrpoSequences.Build(c, device, _config.MaskTruncatedCompletions, offPolicy,
+            Weight(c))).ToList();
     }
 
     /// <summary>
-    /// How much a micro-batch counts, so that the loop's weighted mean of micro-batch losses equals the loss type's global
-    /// normalisation: dapo by active tokens, grpo and dr_grpo by sequences, bnpo equally (TRL averages it over accumulation steps).
+    /// How much a micro-batch counts, so that the loop's weighted mean of micro-batch losses equals the loss type's
+    /// global normalisation: dapo by active tokens, grpo and dr_grpo by sequences, bnpo equally (TRL averages it over
+    /// accumulation steps).
     /// </summary>
     double Weight(IReadOnlyList<GrpoSample> chunk) => _config.LossType switch
     {
-        GrpoLossType.Dapo => chunk.Where(s => !(_config.MaskTruncatedCompletions && s.Truncated)).Sum(s => s.CompletionIds.Length) + 1e-9,
+        GrpoLossType.Dapo =>
+            chunk.Where(s => !(_config.MaskTruncatedCompletions && s.Truncated)).Sum(s => s.CompletionIds.Length)
+            + 1e-9,
         GrpoLossType.Bnpo => 1,
         _ => chunk.Count,
     };
@@ -270,8 +292,11 @@ public sealed class GrpoTask : ITrainingTask
     {
         var b = (GrpoBatch)batch;
         var (logProbs, entropy) = GrpoSequences.LogProbs(context.Model, b, _config.Temperature, entropy: true);
-        Tensor? entropyMask = _config.TopEntropyQuantile < 1 ? GrpoMath.HighEntropyMask(entropy!, b.CompletionMask, _config.TopEntropyQuantile) : null;
-        var result = GrpoMath.PolicyLoss(logProbs, b.OldLogProbs, b.RefLogProbs, b.Advantages, b.CompletionMask, _config.Epsilon, _config.EpsilonUpper,
+        Tensor? entropyMask = _config.TopEntropyQuantile < 1
+            ? GrpoMath.HighEntropyMask(entropy!, b.CompletionMask, _config.TopEntropyQuantile) : null;
+        var result =
+            GrpoMath.PolicyLoss(logProbs, b.OldLogProbs, b.RefLogProbs, b.Advantages, b.CompletionMask, _config.Epsilon,
+            _config.EpsilonUpper,
             _config.Beta, _config.LossType, _config.MaxCompletionLength, b.ActiveTokens, entropyMask);
         double tokens = Math.Max(1, result.MaskedTokens);
         var metrics = new Dictionary<string, double>
@@ -286,12 +311,13 @@ public sealed class GrpoTask : ITrainingTask
         return new LossResult(result.Loss, metrics);
     }
 
-    /// <summary>TRL's name for the mean |log-prob the engine sampled with − log-prob the trainer computes| per token.</summary>
+    /// <summary>TRL's name for the mean |log-prob the engine sampled with − log-prob the trainer computes| per
+    /// token.</summary>
     public const string LogProbGapMetric = "sampling/sampling_logp_difference/mean";
 
     /// <summary>
-    /// On a generation batch's first iteration the policy is the one that sampled, so the two log-probs differ only by the
-    /// two code paths (the engine's decode kernels and libtorch's training forward): the gap should be float noise.
+    /// On a generation batch's first iteration the policy is the one that sampled, so the two log-probs differ only by
+    /// the two code paths (the engine's decode kernels and libtorch's training forward): the gap should be float noise.
     /// </summary>
     static double LogProbGap(Tensor logProbs, GrpoBatch batch)
     {
@@ -299,7 +325,8 @@ public sealed class GrpoTask : ITrainingTask
         using var scope = NewDisposeScope();
         var mask = batch.CompletionMask;
         double tokens = mask.sum().item<float>();
-        return tokens == 0 ? 0 : ((logProbs.detach() - batch.SampledLogProbs).abs() * mask).sum().item<float>() / tokens;
+        return tokens == 0 ? 0
+            : ((logProbs.detach() - batch.SampledLogProbs).abs() * mask).sum().item<float>() / tokens;
     }
 
     void ComputeReferenceLogProbs(TrainingContext context, List<GrpoSample> samples)
@@ -314,7 +341,8 @@ public sealed class GrpoTask : ITrainingTask
             foreach (var chunk in samples.Chunk(_config.PerDeviceTrainBatchSize))
             {
                 using var scope = NewDisposeScope();
-                using var batch = GrpoSequences.Build(chunk, context.Device, maskTruncated: false, withOldLogProbs: false, weight: 1);
+                using var batch =
+                    GrpoSequences.Build(chunk, context.Device, maskTruncated: false, withOldLogProbs: false, weight: 1);
                 var (logProbs, _) = GrpoSequences.LogProbs(model, batch, _config.Temperature, entropy: false);
                 var values = logProbs.cpu().data<float>().ToArray();
                 long width = logProbs.shape[1];
@@ -328,14 +356,16 @@ public sealed class GrpoTask : ITrainingTask
     /// <summary>sync_ref_model: every ref_model_sync_steps, ref ← α·policy + (1 − α)·ref.</summary>
     void SyncReference(TrainingContext context)
     {
-        if (!_config.SyncRefModel || _reference is null || context.GlobalStep == 0 || context.GlobalStep % _config.RefModelSyncSteps != 0) return;
+        if (!_config.SyncRefModel || _reference is null || context.GlobalStep == 0
+            || context.GlobalStep % _config.RefModelSyncSteps != 0) return;
         using var _ = no_grad();
         var policy = context.Model.state_dict();
         foreach (var (name, tensor) in _reference.state_dict())
             tensor.mul_(1 - _config.RefModelMixupAlpha).add_(policy[name], alpha: _config.RefModelMixupAlpha);
     }
 
-    /// <summary>Greedy completions of the held-out prompts, scored by the reward functions: eval_reward and eval_rewards/NAME.</summary>
+    /// <summary>Greedy completions of the held-out prompts, scored by the reward functions: eval_reward and
+    /// eval_rewards/NAME.</summary>
     public IReadOnlyDictionary<string, double>? Evaluate(TrainingContext context)
     {
         if (_eval.Count == 0) return null;
@@ -350,7 +380,8 @@ public sealed class GrpoTask : ITrainingTask
         var metrics = new Dictionary<string, double> { ["reward"] = rollouts.Average(r => r.Reward) };
         foreach (var name in _runner.Reward.Rewards.Select(r => r.Function.Name))
         {
-            var values = rollouts.Select(r => r.Rewards[name]).Where(v => v.HasValue).Select(v => (double)v!.Value).ToList();
+            var values =
+                rollouts.Select(r => r.Rewards[name]).Where(v => v.HasValue).Select(v => (double)v!.Value).ToList();
             if (values.Count > 0) metrics[$"rewards/{name}"] = values.Average();
         }
         metrics["completions/mean_length"] = rollouts.Average(r => r.Generation.CompletionIds.Length);
@@ -367,8 +398,10 @@ public sealed class GrpoTask : ITrainingTask
 
     public void LoadState(JsonNode state)
     {
-        _epoch = state["epoch"]?.GetValue<long>() ?? throw new ReasonSharpException("GRPO task state: missing field 'epoch'");
-        _next = state["next"]?.GetValue<long>() ?? throw new ReasonSharpException("GRPO task state: missing field 'next'");
+        _epoch = state["epoch"]?.GetValue<long>()
+            ?? throw new ReasonSharpException("GRPO task state: missing field 'epoch'");
+        _next = state["next"]?.GetValue<long>()
+            ?? throw new ReasonSharpException("GRPO task state: missing field 'next'");
         _iterationsDone = state["iterations_done"]?.GetValue<int>() ?? 0;
         _cached = state["cached"]?.Deserialize<List<GrpoSample>>();
     }

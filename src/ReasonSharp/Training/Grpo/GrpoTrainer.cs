@@ -5,10 +5,12 @@ using ReasonSharp.Rewards;
 
 namespace ReasonSharp.Training.Grpo;
 
-/// <summary>Runs GRPO from a config: loads the policy, prompts and reward functions, and trains with the shared loop.</summary>
+/// <summary>Runs GRPO from a config: loads the policy, prompts and reward functions, and trains with the shared
+/// loop.</summary>
 public static class GrpoTrainer
 {
-    public static TrainingResult Run(GrpoConfig config, RewardRegistry? registry = null, ProgressDisplay? progress = null)
+    public static TrainingResult Run(GrpoConfig config, RewardRegistry? registry = null,
+        ProgressDisplay? progress = null)
     {
         config.Validate();
         using var lm = ModelTrainerSetup.LoadModel(config);
@@ -17,7 +19,8 @@ public static class GrpoTrainer
         return Run(lm, train, eval, config, registry, progress);
     }
 
-    public static TrainingResult Run(LanguageModel lm, IReadOnlyList<Example> train, IReadOnlyList<Example>? eval, GrpoConfig config,
+    public static TrainingResult Run(LanguageModel lm, IReadOnlyList<Example> train, IReadOnlyList<Example>? eval,
+        GrpoConfig config,
         RewardRegistry? registry = null, ProgressDisplay? progress = null)
     {
         config.Validate();
@@ -27,7 +30,9 @@ public static class GrpoTrainer
         ModelTrainerSetup.SaveOptions(config, TrainingOptions.RecipeFile);
         progress ??= ProgressDisplay.ForConsole(config.DisableTqdm);
         var health = new GrpoHealthMonitor(progress.WriteLine);
-        var result = ModelTrainerSetup.Train(lm, task, config, adapters, progress, report => ExtendReport(report, task, health), health.Observe);
+        var result =
+            ModelTrainerSetup.Train(lm, task, config, adapters, progress, report => ExtendReport(report, task, health),
+            health.Observe);
         WriteWarnings(config.OutputDir, health.Warnings);
         return result;
     }
@@ -51,7 +56,9 @@ public static class GrpoTrainer
     {
         if (health.Warnings.Count > 0)
             report.AddTable("Warnings", ["step", "signature", "what it means and what to try"],
-                health.Warnings.Select(w => (IReadOnlyList<string>)[w.Step.ToString(System.Globalization.CultureInfo.InvariantCulture), w.Signature, w.Message]));
+                health.Warnings.Select(w =>
+                    (IReadOnlyList<string>)[w.Step.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    w.Signature, w.Message]));
         if (task.CompletionLog.Count == 0) return;
         var first = task.CompletionLog.Min(c => c.Step);
         var last = task.CompletionLog.Max(c => c.Step);

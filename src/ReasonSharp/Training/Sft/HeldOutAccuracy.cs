@@ -6,16 +6,20 @@ using ReasonSharp.Rewards;
 
 namespace ReasonSharp.Training.Sft;
 
-/// <summary>One held-out prompt's greedy completion and its reward (null: the reward could not grade it, e.g. no gold).</summary>
+/// <summary>One held-out prompt's greedy completion and its reward (null: the reward could not grade it, e.g. no
+/// gold).</summary>
 public sealed record GradedCompletion(string Prompt, string Completion, float? Reward, bool Correct);
 
-/// <summary>Task accuracy on held-out prompts: the share whose greedy completion the reward scores 1, and the mean reward.</summary>
-public sealed record AccuracyResult(double Accuracy, double MeanReward, double MeanCompletionTokens, int Count, int Ungraded, double Seconds,
+/// <summary>Task accuracy on held-out prompts: the share whose greedy completion the reward scores 1, and the mean
+/// reward.</summary>
+public sealed record AccuracyResult(double Accuracy, double MeanReward, double MeanCompletionTokens, int Count,
+    int Ungraded, double Seconds,
     IReadOnlyList<GradedCompletion> Completions)
 {
     public IReadOnlyDictionary<string, double> Metrics => new Dictionary<string, double>
     {
-        ["accuracy"] = Accuracy, ["reward"] = MeanReward, ["completion_tokens"] = MeanCompletionTokens, ["accuracy_seconds"] = Math.Round(Seconds, 2),
+        ["accuracy"] = Accuracy, ["reward"] = MeanReward, ["completion_tokens"] = MeanCompletionTokens,
+        ["accuracy_seconds"] = Math.Round(Seconds, 2),
     };
 }
 
@@ -23,7 +27,8 @@ public sealed record AccuracyResult(double Accuracy, double MeanReward, double M
 /// Greedy generation on held-out prompts (their gold answers unseen in training) verified by a reward from the reward
 /// library (accuracy for math answers, countdown for countdown equations), through <see cref="RolloutRunner"/>.
 /// </summary>
-public sealed class HeldOutAccuracy(LanguageModel model, IReadOnlyList<Example> examples, IRewardFunction reward, int maxNewTokens, int batchSize)
+public sealed class HeldOutAccuracy(LanguageModel model, IReadOnlyList<Example> examples, IRewardFunction reward,
+    int maxNewTokens, int batchSize)
 {
     public IReadOnlyList<Example> Examples => examples;
 
@@ -42,7 +47,8 @@ public sealed class HeldOutAccuracy(LanguageModel model, IReadOnlyList<Example> 
         var graded = rollouts.Select(r =>
         {
             var value = r.Rewards[reward.Name];
-            return new GradedCompletion(r.Example.Prompt.LastOrDefault(m => m.Role == ChatMessage.User)?.Content ?? "", r.Generation.CompletionText, value,
+            return new GradedCompletion(r.Example.Prompt.LastOrDefault(m => m.Role == ChatMessage.User)?.Content ?? "",
+                r.Generation.CompletionText, value,
                 value >= 1f - 1e-6f);
         }).ToList();
         var result = new AccuracyResult(

@@ -7,17 +7,20 @@ namespace ReasonSharp.Training.Sft;
 /// </summary>
 public static class SequencePacker
 {
-    /// <summary>Bins of item indices (largest first within a bin); ties are broken by index, so the result is deterministic.</summary>
+    /// <summary>Bins of item indices (largest first within a bin); ties are broken by index, so the result is
+    /// deterministic.</summary>
     public static IReadOnlyList<IReadOnlyList<int>> BestFitDecreasing(IReadOnlyList<int> lengths, int capacity)
     {
-        if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "expected a positive row length");
+        if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), capacity,
+            "expected a positive row length");
         var bins = new List<List<int>>();
         // (space left, bin index): the smallest space >= length is the best fit.
         var open = new SortedSet<(int Left, int Bin)>();
         foreach (var item in Enumerable.Range(0, lengths.Count).OrderByDescending(i => lengths[i]).ThenBy(i => i))
         {
             int length = lengths[item];
-            if (length > capacity) throw new ReasonSharpException($"sequence {item} has {length} tokens, more than the packed row length {capacity}");
+            if (length > capacity) throw new ReasonSharpException($"sequence {item} has {length} tokens, more than " +
+                $"the packed row length {capacity}");
             var fits = open.GetViewBetween((length, int.MinValue), (capacity, int.MaxValue));
             int bin;
             int left;
@@ -38,7 +41,8 @@ public static class SequencePacker
         return bins;
     }
 
-    /// <summary>The sequences packed into rows of at most <paramref name="capacity"/> tokens (see <see cref="TokenSequence.PackedLengths"/>).</summary>
+    /// <summary>The sequences packed into rows of at most <paramref name="capacity"/> tokens (see
+    /// <see cref="TokenSequence.PackedLengths"/>).</summary>
     public static IReadOnlyList<TokenSequence> Pack(IReadOnlyList<TokenSequence> sequences, int capacity) =>
         BestFitDecreasing(sequences.Select(s => s.InputIds.Length).ToList(), capacity)
             .Select(bin => Concatenate(bin.Select(i => sequences[i]).ToList()))

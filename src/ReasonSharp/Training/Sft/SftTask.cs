@@ -16,7 +16,8 @@ public sealed class SftTask(LanguageModelingTask language, HeldOutAccuracy? accu
 
     public LossResult ComputeLoss(TrainingContext context, MicroBatch batch) => language.ComputeLoss(context, batch);
 
-    /// <summary>eval_loss and eval_mean_token_accuracy on held-out completions; eval_accuracy, eval_reward, eval_completion_tokens from greedy generation.</summary>
+    /// <summary>eval_loss and eval_mean_token_accuracy on held-out completions; eval_accuracy, eval_reward,
+    /// eval_completion_tokens from greedy generation.</summary>
     public IReadOnlyDictionary<string, double>? Evaluate(TrainingContext context)
     {
         var metrics = language.Evaluate(context) is { } loss ? new Dictionary<string, double>(loss) : [];

@@ -8,16 +8,20 @@ using ReasonSharp.Training.Lora;
 
 namespace ReasonSharp.Training.Sft;
 
-/// <summary>The outcome of an SFT run: the loop's result, what the data became, and each held-out accuracy measurement.</summary>
-/// <param name="Adapters">The trained LoRA adapters, still applied to the model (null for full training or after <see cref="SftTrainer.Run"/>).</param>
-public sealed record SftResult(TrainingResult Training, SftDataStats TrainData, SftDataStats? EvalData, IReadOnlyList<AccuracyResult> Accuracy,
+/// <summary>The outcome of an SFT run: the loop's result, what the data became, and each held-out accuracy
+/// measurement.</summary>
+/// <param name="Adapters">The trained LoRA adapters, still applied to the model (null for full training or after
+/// <see cref="SftTrainer.Run"/>).</param>
+public sealed record SftResult(TrainingResult Training, SftDataStats TrainData, SftDataStats? EvalData,
+    IReadOnlyList<AccuracyResult> Accuracy,
     LoraAdapters? Adapters);
 
 /// <summary>
 /// Supervised fine-tuning on conversations (reasoning distillation): encodes the examples in the model's chat format
 /// with assistant-only or completion-only loss masks, truncates and optionally packs them, and trains the full model or
 /// LoRA adapters with the one <see cref="Trainer"/> loop through <see cref="SftTask"/>. The run folder gets the config
-/// (<see cref="ConfigFile"/>), metrics, checkpoints, the final model with its tokenizer (or the PEFT adapter), and report.html.
+/// (<see cref="ConfigFile"/>), metrics, checkpoints, the final model with its tokenizer (or the PEFT adapter), and
+/// report.html.
 /// </summary>
 public sealed class SftTrainer
 {
@@ -36,7 +40,8 @@ public sealed class SftTrainer
     public ProgressDisplay? Progress { get; init; }
 
     /// <param name="model">The model to train, with the tokenizer and chat format its examples are rendered in.</param>
-    /// <param name="eval">Held-out examples: those with completions give eval_loss, all give prompts for eval_accuracy.</param>
+    /// <param name="eval">Held-out examples: those with completions give eval_loss, all give prompts for
+    /// eval_accuracy.</param>
     public SftTrainer(LanguageModel model, SftConfig config, SftExamples train, SftExamples? eval = null,
         RewardRegistry? registry = null)
     {
@@ -54,15 +59,21 @@ public sealed class SftTrainer
             var prepared = SftDataset.Prepare(eval.Examples, config, mixDualMode: false);
             var withCompletions = prepared.Where(e => e.HasAssistantTurn).ToList();
             if (withCompletions.Count > 0)
-                EvalData = SftDataset.Encode(withCompletions, eval.PromptCompletion, model.Chat, config, config.EvalPacking ?? config.Packing);
+                EvalData =
+                    SftDataset.Encode(withCompletions, eval.PromptCompletion, model.Chat, config,
+                    config.EvalPacking ?? config.Packing);
             if (config.EvalReward is not null)
-                Accuracy = new HeldOutAccuracy(model, prepared.Take(config.EvalAccuracySamples ?? int.MaxValue).ToList(), config.EvalRewardFunction(registry),
+                Accuracy =
+                    new HeldOutAccuracy(model, prepared.Take(config.EvalAccuracySamples ?? int.MaxValue).ToList(),
+                    config.EvalRewardFunction(registry),
                     config.EvalMaxNewTokens, config.PerDeviceEvalBatchSize);
         }
         else if (config.EvalReward is not null)
-            throw new ReasonSharpException("training option 'eval_reward' needs held-out prompts; set eval_dataset_name (or use a dataset folder with a test split)");
+            throw new ReasonSharpException("training option 'eval_reward' needs held-out prompts; set " +
+                "eval_dataset_name (or use a dataset folder with a test split)");
         if (config.EvalStrategy == "steps" && EvalData is null && Accuracy is null)
-            throw new ReasonSharpException("training option 'eval_strategy' is steps, but there is nothing to evaluate; set eval_dataset_name (held-out completions or, with eval_reward, prompts)");
+            throw new ReasonSharpException("training option 'eval_strategy' is steps, but there is nothing to " +
+                "evaluate; set eval_dataset_name (held-out completions or, with eval_reward, prompts)");
     }
 
     public SftResult Train()
@@ -71,7 +82,8 @@ public sealed class SftTrainer
         ModelTrainerSetup.SaveOptions(_config, ConfigFile, progress);
         progress.WriteLine($"train data: {TrainData.Stats.Describe()}");
         if (EvalData is not null) progress.WriteLine($"eval data: {EvalData.Stats.Describe()}");
-        if (Accuracy is not null) progress.WriteLine($"eval accuracy: greedy on {Accuracy.Examples.Count} held-out prompts, verified by '{_config.EvalReward}'");
+        if (Accuracy is not null) progress.WriteLine($"eval accuracy: greedy on {Accuracy.Examples.Count} held-out " +
+            $"prompts, verified by '{_config.EvalReward}'");
 
         var adapters = ModelTrainerSetup.ApplyLora(_model, _config);
         long pad = _model.Tokenizer.PadTokenId ?? _model.Tokenizer.EosTokenId ?? 0;
@@ -85,29 +97,41 @@ public sealed class SftTrainer
         static string[] Row(string name, SftDataStats s) =>
         [
             name, s.Examples.ToString(CultureInfo.InvariantCulture), s.Truncated.ToString(CultureInfo.InvariantCulture),
-            s.Dropped.ToString(CultureInfo.InvariantCulture), s.Rows.ToString(CultureInfo.InvariantCulture), s.Tokens.ToString(CultureInfo.InvariantCulture),
-            s.LossTokens.ToString(CultureInfo.InvariantCulture), s.RowLength is null ? "no" : $"{s.RowLength} ({(s.PackingEfficiency * 100).ToString("F1", CultureInfo.InvariantCulture)}% full)",
+            s.Dropped.ToString(CultureInfo.InvariantCulture), s.Rows.ToString(CultureInfo.InvariantCulture),
+            s.Tokens.ToString(CultureInfo.InvariantCulture),
+            s.LossTokens.ToString(CultureInfo.InvariantCulture),
+            s.RowLength is null ? "no"
+            : $"{s.RowLength} ({(s.PackingEfficiency * 100).ToString("F1", CultureInfo.InvariantCulture)}% full)",
         ];
         var rows = new List<IReadOnlyList<string>> { Row("train", TrainData.Stats) };
         if (EvalData is not null) rows.Add(Row("eval", EvalData.Stats));
         report.AddTable($"SFT data (max_length {_config.MaxLength?.ToString(CultureInfo.InvariantCulture) ?? "none"})",
-            ["split", "examples", "truncated", "dropped (no loss tokens)", "rows", "tokens", "loss tokens", "packed"], rows);
+            ["split", "examples", "truncated", "dropped (no loss tokens)", "rows", "tokens", "loss tokens", "packed"],
+            rows);
         if (Accuracy?.History.LastOrDefault() is { } last)
-            report.AddSamples($"Held-out greedy completions at the last evaluation (accuracy {last.Accuracy:P1} of {last.Count})",
-                last.Completions.Take(6).Select(c => ($"{c.Prompt} (reward {c.Reward?.ToString("G3", CultureInfo.InvariantCulture) ?? "none"})", c.Completion)));
+            report.AddSamples($"Held-out greedy completions at the last evaluation (accuracy {last.Accuracy:P1} of " +
+                $"{last.Count})",
+                last.Completions.Take(6).Select(c =>
+                    ($"{c.Prompt} (reward {c.Reward?.ToString("G3", CultureInfo.InvariantCulture) ?? "none"})",
+                    c.Completion)));
     }
 
     /// <summary>
-    /// A whole run from a config: loads model_name_or_path on device (with chat_format), reads dataset_name (train split)
-    /// and the held-out data, trains, saves, and disposes the model.
+    /// A whole run from a config: loads model_name_or_path on device (with chat_format), reads dataset_name (train
+    /// split) and the held-out data, trains, saves, and disposes the model.
     /// </summary>
     public static SftResult Run(SftConfig config, ProgressDisplay? progress = null, RewardRegistry? registry = null)
     {
         config.Validate();
-        var modelPath = config.ModelNameOrPath ?? throw new ReasonSharpException("training option 'model_name_or_path' is not set; expected a model folder");
-        var dataPath = config.DatasetName ?? throw new ReasonSharpException("training option 'dataset_name' is not set; expected a data file or dataset folder");
+        var modelPath = config.ModelNameOrPath
+            ?? throw new ReasonSharpException("training option 'model_name_or_path' is not set; expected a model " +
+            "folder");
+        var dataPath = config.DatasetName
+            ?? throw new ReasonSharpException("training option 'dataset_name' is not set; expected a data file or " +
+            "dataset folder");
         if (Path.GetFullPath(config.OutputDir).TrimEnd('/') == Path.GetFullPath(modelPath).TrimEnd('/'))
-            throw new ReasonSharpException($"training option 'output_dir' is the model folder {modelPath}; the run would overwrite its base model");
+            throw new ReasonSharpException($"training option 'output_dir' is the model folder {modelPath}; the run " +
+                $"would overwrite its base model");
         var train = SftDataset.Load(dataPath, config.DatasetTrainSplit, config, "dataset_name");
         var eval = LoadEval(config, dataPath);
         using var model = ModelTrainerSetup.LoadModel(config);
@@ -118,9 +142,11 @@ public sealed class SftTrainer
     /// <summary>eval_dataset_name, else (when evaluating) the test split of a dataset folder, else none.</summary>
     static SftExamples? LoadEval(SftConfig config, string dataPath)
     {
-        if (config.EvalDatasetName is { } path) return SftDataset.Load(path, config.DatasetTestSplit, config, "eval_dataset_name");
+        if (config.EvalDatasetName is { } path) return SftDataset.Load(path, config.DatasetTestSplit, config,
+            "eval_dataset_name");
         bool wanted = config.EvalStrategy != "no" || config.EvalReward is not null;
-        if (wanted && Directory.Exists(dataPath) && HfDatasetFolder.Open(dataPath, config.DatasetConfig).Splits.ContainsKey(config.DatasetTestSplit))
+        if (wanted && Directory.Exists(dataPath)
+            && HfDatasetFolder.Open(dataPath, config.DatasetConfig).Splits.ContainsKey(config.DatasetTestSplit))
             return SftDataset.Load(dataPath, config.DatasetTestSplit, config, "dataset_name");
         return null;
     }

@@ -12,8 +12,8 @@ using ReasonSharp.Training.Sft;
 namespace ReasonSharp.Training.Star;
 
 /// <summary>
-/// STaR (Zelikman et al., 2022) settings: the SFT options of each iteration's fine-tuning, plus how rationales are sampled,
-/// verified and (optionally) rationalised with the answer as a hint.
+/// STaR (Zelikman et al., 2022) settings: the SFT options of each iteration's fine-tuning, plus how rationales are
+/// sampled, verified and (optionally) rationalised with the answer as a hint.
 /// </summary>
 public sealed record StarConfig : SftConfig
 {
@@ -24,16 +24,19 @@ public sealed record StarConfig : SftConfig
     public double Temperature { get; init; } = 0.7;
     public double TopP { get; init; } = 1.0;
     public int MaxNewTokens { get; init; } = 512;
-    /// <summary>Reward functions that verify a rationale; a rationale is kept when the total reaches threshold.</summary>
+    /// <summary>Reward functions that verify a rationale; a rationale is kept when the total reaches
+    /// threshold.</summary>
     public string Reward { get; init; } = "accuracy";
     public double Threshold { get; init; } = 1.0;
     /// <summary>Correct rationales kept per problem (the shortest first).</summary>
     public int KeepPerProblem { get; init; } = 1;
-    /// <summary>For failed problems, sample again with the gold answer as a hint and train on correct rationales without it.</summary>
+    /// <summary>For failed problems, sample again with the gold answer as a hint and train on correct rationales
+    /// without it.</summary>
     public bool Rationalization { get; init; }
     /// <summary>The hinted prompt: {prompt} and {answer} are replaced.</summary>
     public string HintTemplate { get; init; } = "{prompt}\n(Hint: the answer is {answer}.)";
-    /// <summary>Fine-tune each iteration from the original model (as the paper does) rather than from the previous iteration.</summary>
+    /// <summary>Fine-tune each iteration from the original model (as the paper does) rather than from the previous
+    /// iteration.</summary>
     public bool RestartFromBase { get; init; } = true;
     /// <summary>Training problems used per iteration (null: all).</summary>
     public int? ProblemsPerIteration { get; init; }
@@ -45,17 +48,20 @@ public sealed record StarConfig : SftConfig
         Check(Iterations >= 1, "iterations", "an integer ≥ 1", Iterations);
         Check(NumGenerations >= 1, "num_generations", "an integer ≥ 1", NumGenerations);
         Check(KeepPerProblem >= 1, "keep_per_problem", "an integer ≥ 1", KeepPerProblem);
-        Check(HintTemplate.Contains("{prompt}") && HintTemplate.Contains("{answer}"), "hint_template", "a text containing {prompt} and {answer}", HintTemplate);
+        Check(HintTemplate.Contains("{prompt}") && HintTemplate.Contains("{answer}"), "hint_template",
+            "a text containing {prompt} and {answer}", HintTemplate);
         CheckModelAndDataset("a dataset with gold answers");
     }
 }
 
 /// <summary>One STaR iteration: how much data it made, from where, and the held-out accuracy of its model.</summary>
-public sealed record StarIteration(int Iteration, int Problems, int SolvedDirectly, int Rationalized, int TrainRows, string Data, string Model, double Accuracy, double Seconds);
+public sealed record StarIteration(int Iteration, int Problems, int SolvedDirectly, int Rationalized, int TrainRows,
+    string Data, string Model, double Accuracy, double Seconds);
 
 public sealed record StarResult(IReadOnlyList<StarIteration> Iterations, string FinalModel);
 
-/// <summary>Iterates sample → verify → (rationalise) → SFT → evaluate, reusing the rollout runner, the reward library and SftTrainer.</summary>
+/// <summary>Iterates sample → verify → (rationalise) → SFT → evaluate, reusing the rollout runner, the reward library
+/// and SftTrainer.</summary>
 public static class StarTrainer
 {
     public static StarResult Run(StarConfig config, ProgressDisplay? progress = null, RewardRegistry? registry = null)
@@ -75,13 +81,16 @@ public static class StarTrainer
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var folder = Path.Combine(config.OutputDir, $"iteration-{i}");
             var problems = Problems(train, config, i);
-            progress.WriteLine($"STaR iteration {i}/{config.Iterations}: sampling {config.NumGenerations} rationales for {problems.Count} problems with {current}");
+            progress.WriteLine($"STaR iteration {i}/{config.Iterations}: sampling {config.NumGenerations} " +
+                $"rationales for {problems.Count} problems with {current}");
             var (rows, solved, rationalized) = CollectRationales(current, problems, reward, config, i);
             var data = Path.Combine(folder, "rationales.jsonl");
             Directory.CreateDirectory(folder);
             AtomicFile.WriteAllText(data, string.Concat(rows.Select(r => r.ToJsonString() + "\n")));
-            progress.WriteLine($"  kept {rows.Count} rationales: {solved} problems solved directly, {rationalized} by rationalisation");
-            if (rows.Count == 0) throw new ReasonSharpException($"STaR iteration {i}: no correct rationale was found for any of {problems.Count} problems; start from a model that solves some (e.g. after SFT)");
+            progress.WriteLine($"  kept {rows.Count} rationales: {solved} problems solved directly, {rationalized} " +
+                $"by rationalisation");
+            if (rows.Count == 0) throw new ReasonSharpException($"STaR iteration {i}: no correct rationale was " +
+                $"found for any of {problems.Count} problems; start from a model that solves some (e.g. after SFT)");
 
             var model = Path.Combine(folder, "model");
             // An iteration that was interrupted is redone from its sampling, so its partial SFT run is started over.
@@ -99,7 +108,9 @@ public static class StarTrainer
             };
             SftTrainer.Run(ToSft(sft), progress, registry);
             double accuracy = eval is null ? double.NaN : Accuracy(model, eval, reward, config);
-            var iteration = new StarIteration(i, problems.Count, solved, rationalized, rows.Count, data, model, accuracy, clock.Elapsed.TotalSeconds);
+            var iteration =
+                new StarIteration(i, problems.Count, solved, rationalized, rows.Count, data, model, accuracy,
+                clock.Elapsed.TotalSeconds);
             iterations.Add(iteration);
             SaveFinished(config.OutputDir, iterations);
             progress.WriteLine($"  iteration {i}: held-out accuracy {accuracy:P1} ({clock.Elapsed.TotalSeconds:F0}s)");
@@ -135,7 +146,8 @@ public static class StarTrainer
         AtomicFile.WriteAllText(Path.Combine(config.OutputDir, ConfigFile), OptionsBinder.ToYaml(config));
     }
 
-    /// <summary>The SftConfig part of a StarConfig, as a plain SftConfig (so the SFT run saves and validates only SFT options).</summary>
+    /// <summary>The SftConfig part of a StarConfig, as a plain SftConfig (so the SFT run saves and validates only SFT
+    /// options).</summary>
     static SftConfig ToSft(StarConfig star) => star.SftPart();
 
     static List<Example> Problems(List<Example> train, StarConfig config, int iteration)
@@ -145,7 +157,8 @@ public static class StarTrainer
         return order.Take(n).Select(j => train[j]).ToList();
     }
 
-    static (List<JsonObject> Rows, int Solved, int Rationalized) CollectRationales(string modelPath, List<Example> problems, CompositeReward reward, StarConfig config, int iteration)
+    static (List<JsonObject> Rows, int Solved, int Rationalized) CollectRationales(string modelPath,
+        List<Example> problems, CompositeReward reward, StarConfig config, int iteration)
     {
         using var lm = ModelTrainerSetup.LoadModel(config, modelPath);
         var runner = new RolloutRunner(lm, reward);
@@ -196,10 +209,13 @@ public static class StarTrainer
         return example.WithMessages(messages);
     }
 
-    /// <summary>An SFT row in the messages schema: the original prompt and the verified rationale, with the gold columns kept.</summary>
+    /// <summary>An SFT row in the messages schema: the original prompt and the verified rationale, with the gold
+    /// columns kept.</summary>
     static JsonObject Row(Example example, string completion)
     {
-        var messages = new JsonArray(example.Prompt.Select(m => (JsonNode)new JsonObject { ["role"] = m.Role, ["content"] = m.Content }).ToArray());
+        var messages =
+            new JsonArray(example.Prompt.Select(m =>
+            (JsonNode)new JsonObject { ["role"] = m.Role, ["content"] = m.Content }).ToArray());
         messages.Add(new JsonObject { ["role"] = ChatMessage.Assistant, ["content"] = completion });
         var row = new JsonObject { ["messages"] = messages };
         foreach (var (name, value) in example.Extra)
@@ -231,17 +247,28 @@ public static class StarTrainer
     }
 
     static void SaveFinished(string folder, List<StarIteration> iterations) =>
-        AtomicFile.WriteAllText(Path.Combine(folder, StateFile), JsonSerializer.Serialize(iterations, new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(Path.Combine(folder, StateFile),
+            JsonSerializer.Serialize(iterations, new JsonSerializerOptions { WriteIndented = true }));
 
     static void WriteReport(string folder, List<StarIteration> iterations)
     {
         var report = new RunReport("STaR");
-        report.AddTable("Iterations", ["iteration", "problems", "solved", "rationalised", "train rows", "held-out accuracy", "seconds"],
-            iterations.Select(it => (IReadOnlyList<string>)[it.Iteration.ToString(CultureInfo.InvariantCulture), it.Problems.ToString(CultureInfo.InvariantCulture),
-                it.SolvedDirectly.ToString(CultureInfo.InvariantCulture), it.Rationalized.ToString(CultureInfo.InvariantCulture), it.TrainRows.ToString(CultureInfo.InvariantCulture),
-                double.IsNaN(it.Accuracy) ? "n/a" : it.Accuracy.ToString("P1", CultureInfo.InvariantCulture), it.Seconds.ToString("F0", CultureInfo.InvariantCulture)]));
-        report.AddPlot("Held-out accuracy", "iteration", "accuracy", [new PlotSeries("accuracy", iterations.Select(i => (double)i.Iteration).ToList(), iterations.Select(i => i.Accuracy).ToList())]);
-        report.AddPlot("Training rows", "iteration", "rows", [new PlotSeries("rows", iterations.Select(i => (double)i.Iteration).ToList(), iterations.Select(i => (double)i.TrainRows).ToList())]);
+        report.AddTable("Iterations",
+            ["iteration", "problems", "solved", "rationalised", "train rows", "held-out accuracy", "seconds"],
+            iterations.Select(it =>
+                (IReadOnlyList<string>)[it.Iteration.ToString(CultureInfo.InvariantCulture),
+                it.Problems.ToString(CultureInfo.InvariantCulture),
+                it.SolvedDirectly.ToString(CultureInfo.InvariantCulture),
+                it.Rationalized.ToString(CultureInfo.InvariantCulture),
+                it.TrainRows.ToString(CultureInfo.InvariantCulture),
+                double.IsNaN(it.Accuracy) ? "n/a" : it.Accuracy.ToString("P1", CultureInfo.InvariantCulture),
+                it.Seconds.ToString("F0", CultureInfo.InvariantCulture)]));
+        report.AddPlot("Held-out accuracy", "iteration", "accuracy",
+            [new PlotSeries("accuracy", iterations.Select(i => (double)i.Iteration).ToList(),
+            iterations.Select(i => i.Accuracy).ToList())]);
+        report.AddPlot("Training rows", "iteration", "rows",
+            [new PlotSeries("rows", iterations.Select(i => (double)i.Iteration).ToList(),
+            iterations.Select(i => (double)i.TrainRows).ToList())]);
         report.Write(folder);
     }
 }

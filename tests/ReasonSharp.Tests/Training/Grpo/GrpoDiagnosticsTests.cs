@@ -55,8 +55,10 @@ public class GrpoDiagnosticsTests
         Assert.Equal(0, report.LearnablePrompts);
         Assert.Empty(File.ReadAllLines(learnable));
         Assert.Equal(["accuracy", "total (weighted)"], report.Rewards.Select(r => r.Name));
-        Assert.True(report.TokensPerStep > 0 && report.PeakRssBytes > 0 && report.OptimizerStateBytes == 8 * lm.ParameterCount());
-        Assert.True(report.TruncationRate > 0.5, $"a random model should run to max_completion_length; truncated {report.TruncationRate:P0}");
+        Assert.True(report.TokensPerStep > 0 && report.PeakRssBytes > 0
+            && report.OptimizerStateBytes == 8 * lm.ParameterCount());
+        Assert.True(report.TruncationRate > 0.5, $"a random model should run to max_completion_length; truncated " +
+            $"{report.TruncationRate:P0}");
         Assert.Contains("verdict: too hard", report.Format());
     }
 
@@ -71,14 +73,18 @@ public class GrpoDiagnosticsTests
         registry.Register(new DelegateReward("odd_length", i => i.CompletionIds!.Count % 2));
         var config = Config(dir.File("run")) with { RewardFuncs = ["odd_length"], NumGenerations = 8, Temperature = 2.0, MaxCompletionLength = 30 };
         var learnable = dir.File("learnable.jsonl");
-        var report = GrpoPreflight.Run(lm, rows, config, new GrpoPreflightOptions { NumPrompts = 0, WriteLearnable = learnable }, registry);
+        var report =
+            GrpoPreflight.Run(lm, rows, config, new GrpoPreflightOptions { NumPrompts = 0, WriteLearnable = learnable },
+            registry);
 
         Assert.Equal(16, report.Prompts);
         Assert.Equal(16, report.PassRateHistogram.Sum());
-        var written = File.ReadAllLines(learnable).Select(l => JsonNode.Parse(l)!["prompt"]!.GetValue<string>()).ToList();
+        var written =
+            File.ReadAllLines(learnable).Select(l => JsonNode.Parse(l)!["prompt"]!.GetValue<string>()).ToList();
         Assert.Equal(report.LearnablePrompts, written.Count);
         Assert.Equal(report.Prompts - report.PassRateHistogram[0] - report.PassRateHistogram[5], written.Count);
-        Assert.All(written, prompt => Assert.Contains(rows, r => r.Row.Json.GetProperty("prompt").GetString() == prompt));
+        Assert.All(written,
+            prompt => Assert.Contains(rows, r => r.Row.Json.GetProperty("prompt").GetString() == prompt));
         Assert.Equal(PreflightVerdict.Learnable, report.Verdict);
     }
 
@@ -98,9 +104,12 @@ public class GrpoDiagnosticsTests
         Assert.Contains(warnings, w => JsonNode.Parse(w)!["signature"]!.GetValue<string>() == "zero_std");
         Assert.Contains("Warnings", File.ReadAllText(Path.Combine(config.OutputDir, "report.html")));
         var gaps = File.ReadAllLines(Path.Combine(config.OutputDir, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!)
-            .Where(m => m[GrpoTask.LogProbGapMetric] is not null).Select(m => m[GrpoTask.LogProbGapMetric]!.GetValue<double>()).ToList();
+            .Where(m => m[GrpoTask.LogProbGapMetric] is not null).Select(m =>
+                m[GrpoTask.LogProbGapMetric]!.GetValue<double>()).ToList();
         Assert.Equal(GrpoHealthMonitor.Window + 1, gaps.Count);
-        var last = JsonNode.Parse(File.ReadAllLines(Path.Combine(config.OutputDir, "metrics.jsonl")).Last(l => l.Contains("\"loss\"")))!;
+        var last =
+            JsonNode.Parse(File.ReadAllLines(Path.Combine(config.OutputDir, "metrics.jsonl")).Last(l =>
+            l.Contains("\"loss\"")))!;
         foreach (var outcome in new[] { "timed_out", "too_large", "gold_unusable" })
             Assert.Equal(0, last[$"rewards/accuracy/{outcome}"]!.GetValue<double>());
         // The engine's kernels and libtorch's forward compute the same log-probs up to float rounding.
@@ -116,11 +125,15 @@ public class GrpoDiagnosticsTests
         var written = new List<string>();
         var monitor = new GrpoHealthMonitor(written.Add);
         long step = 0;
-        // 25 steps: format saturated, accuracy flat, everything truncated, groups tied, KL and the log-prob gap growing.
+        // 25 steps: format saturated, accuracy flat, everything truncated, groups tied, KL and the log-prob gap
+        // growing.
         for (int i = 0; i < 25; i++)
-            monitor.Observe(Step(++step, ("frac_reward_zero_std", 0.9), ("completions/clipped_ratio", 0.5), ("rewards/format/mean", 1.0),
-                ("rewards/accuracy/mean", 0.1), ("kl", i < 10 ? 0.01 : 0.2), (GrpoTask.LogProbGapMetric, i < 10 ? 1e-6 : 0.05)));
-        Assert.Equal(["clipped", "format_only", "kl", "logprob_gap", "zero_std"], monitor.Warnings.Select(w => w.Signature).Order());
+            monitor.Observe(Step(++step, ("frac_reward_zero_std", 0.9), ("completions/clipped_ratio", 0.5),
+                ("rewards/format/mean", 1.0),
+                ("rewards/accuracy/mean", 0.1), ("kl", i < 10 ? 0.01 : 0.2),
+                (GrpoTask.LogProbGapMetric, i < 10 ? 1e-6 : 0.05)));
+        Assert.Equal(["clipped", "format_only", "kl", "logprob_gap", "zero_std"],
+            monitor.Warnings.Select(w => w.Signature).Order());
         Assert.Equal(10, monitor.Warnings.Single(w => w.Signature == "zero_std").Step);
         Assert.All(monitor.Warnings, w => Assert.Contains("Try", w.Message));
 
@@ -135,7 +148,8 @@ public class GrpoDiagnosticsTests
     {
         var monitor = new GrpoHealthMonitor(_ => { });
         for (int i = 1; i <= 40; i++)
-            monitor.Observe(Step(i, ("frac_reward_zero_std", 0.3), ("completions/clipped_ratio", 0.01), ("rewards/format/mean", 1.0),
+            monitor.Observe(Step(i, ("frac_reward_zero_std", 0.3), ("completions/clipped_ratio", 0.01),
+                ("rewards/format/mean", 1.0),
                 ("rewards/accuracy/mean", 0.1 + i * 0.01), ("kl", 0.01), (GrpoTask.LogProbGapMetric, 1e-6)));
         Assert.Empty(monitor.Warnings);
     }

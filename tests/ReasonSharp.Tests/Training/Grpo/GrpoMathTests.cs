@@ -73,7 +73,8 @@ public class GrpoMathTests
     {
         // Ratios 1.5 and 0.5 against advantages +1 and −1.
         var old = zeros(4, 1);
-        var logProbs = tensor(new float[] { MathF.Log(1.5f), MathF.Log(1.5f), MathF.Log(0.5f), MathF.Log(0.5f) }, [4, 1]);
+        var logProbs =
+            tensor(new float[] { MathF.Log(1.5f), MathF.Log(1.5f), MathF.Log(0.5f), MathF.Log(0.5f) }, [4, 1]);
         var advantages = tensor(new float[] { 1, -1, 1, -1 });
         var mask = ones(4, 1);
         var result = GrpoMath.PolicyLoss(logProbs, old, null, advantages, mask, 0.2, 0.28, 0, GrpoLossType.Bnpo, 1, 4);
@@ -91,7 +92,9 @@ public class GrpoMathTests
         Assert.Equal(Math.Exp(-1) + 1 - 1, kl[0].item<float>(), 5);
         Assert.Equal(0, kl[1].item<float>(), 6);
         var logProbs = tensor(new float[] { -1 }).view(1, 1);
-        var withKl = GrpoMath.PolicyLoss(logProbs, null, tensor(new float[] { -2 }).view(1, 1), tensor(new float[] { 0 }), ones(1, 1), 0.2, 0.2, 0.04, GrpoLossType.Bnpo, 1, 1);
+        var withKl =
+            GrpoMath.PolicyLoss(logProbs, null, tensor(new float[] { -2 }).view(1, 1), tensor(new float[] { 0 }),
+            ones(1, 1), 0.2, 0.2, 0.04, GrpoLossType.Bnpo, 1, 1);
         Assert.Equal(0.04 * Math.Exp(-1), withKl.Loss.item<float>(), 5);
         Assert.Equal(Math.Exp(-1), withKl.MeanKl, 5);
     }

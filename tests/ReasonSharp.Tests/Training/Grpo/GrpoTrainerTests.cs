@@ -9,7 +9,8 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Tests.Training.Grpo;
 
-/// <summary>GRPO through the shared loop on a tiny random model, with a reward that varies between completions.</summary>
+/// <summary>GRPO through the shared loop on a tiny random model, with a reward that varies between
+/// completions.</summary>
 public class GrpoTrainerTests
 {
     /// <summary>Rewards completions by how many digits they contain: varied, so groups have non-zero std.</summary>
@@ -17,15 +18,18 @@ public class GrpoTrainerTests
     {
         var registry = RewardRegistry.CreateDefault();
         registry.Register(new DelegateReward("digits", i => i.Completion.Count(char.IsDigit) / 10f));
-        registry.Register(new DelegateReward("tied_on_7", i => i.Prompt.AsText().Contains('7') ? 1f : i.Completion.Length % 3));
+        registry.Register(new DelegateReward("tied_on_7",
+            i => i.Prompt.AsText().Contains('7') ? 1f : i.Completion.Length % 3));
         return registry;
     }
 
     static GrpoConfig Config(string output, int steps = 3) => new()
     {
-        OutputDir = output, ModelNameOrPath = "in-memory", DatasetName = "in-memory", MaxSteps = steps, LearningRate = 1e-3,
+        OutputDir = output, ModelNameOrPath = "in-memory", DatasetName = "in-memory", MaxSteps = steps,
+        LearningRate = 1e-3,
         PerDeviceTrainBatchSize = 4, GradientAccumulationSteps = 2, NumGenerations = 4, MaxCompletionLength = 12,
-        RewardFuncs = ["digits", "format"], RewardWeights = [1.0, 0.5], LoggingSteps = 1, SaveStrategy = "no", WriteReport = true,
+        RewardFuncs = ["digits", "format"], RewardWeights = [1.0, 0.5], LoggingSteps = 1, SaveStrategy = "no",
+        WriteReport = true,
         DisableTqdm = true, Seed = 3,
     };
 
@@ -44,10 +48,12 @@ public class GrpoTrainerTests
         var train = Metrics(config.OutputDir).Where(m => m.ContainsKey("loss")).ToList();
         Assert.Equal(3, train.Count);
         foreach (var key in new[] { "reward", "reward_std", "rewards/digits/mean", "rewards/format/mean", "frac_reward_zero_std", "completions/mean_length",
-                     "completions/min_length", "completions/max_length", "completions/clipped_ratio", "clip_ratio/region_mean", "entropy",
+                     "completions/min_length", "completions/max_length", "completions/clipped_ratio",
+                     "clip_ratio/region_mean", "entropy",
                      "time/generation", "generation_tokens_per_second", "grad_norm", "learning_rate" })
             Assert.True(train[0].ContainsKey(key), $"metric {key} missing");
-        Assert.Contains(Metrics(config.OutputDir), m => m.ContainsKey("eval_reward") && m.ContainsKey("eval_rewards/digits"));
+        Assert.Contains(Metrics(config.OutputDir),
+            m => m.ContainsKey("eval_reward") && m.ContainsKey("eval_rewards/digits"));
         Assert.True(File.ReadAllLines(Path.Combine(config.OutputDir, "completions.jsonl")).Length >= 8);
         Assert.Contains("Completions at step", File.ReadAllText(Path.Combine(config.OutputDir, "report.html")));
         Assert.Contains("num_generations: 4", File.ReadAllText(Path.Combine(config.OutputDir, "config.yaml")));
@@ -63,7 +69,10 @@ public class GrpoTrainerTests
         var examples = TinyLanguageModels.ArithmeticExamples(4, seed: 5);
         var runner = new RolloutRunner(lm, new CompositeReward(new DelegateReward("zero", _ => 0f)));
         var rollouts = await runner.RunAsync(examples, new RolloutOptions { NumSamples = 3, Sampling = new SamplingOptions { MaxNewTokens = 20, Temperature = 0.8, Seed = 4 } });
-        var samples = rollouts.Select(r => new GrpoSample(r.PromptIds, r.Generation.CompletionIds, 0, r.Generation.LogProbs, r.Generation.Truncated)).ToList();
+        var samples =
+            rollouts.Select(r =>
+            new GrpoSample(r.PromptIds, r.Generation.CompletionIds, 0, r.Generation.LogProbs,
+            r.Generation.Truncated)).ToList();
         using var batch = GrpoSequences.Build(samples, CPU, maskTruncated: false, withOldLogProbs: true, weight: 1);
         using var _ = no_grad();
         var (fresh, _) = GrpoSequences.LogProbs(lm.Model, batch, 0.8, entropy: false);
@@ -102,7 +111,8 @@ public class GrpoTrainerTests
         foreach (var (name, tensor) in before)
             Assert.True(tensor.eq(after[name]).all().item<bool>(), $"base weight {name} changed");
         Assert.Contains(after.Keys, k => k.Contains("lora_A"));
-        var kl = Metrics(config.OutputDir).Where(m => m.ContainsKey("kl")).Select(m => m["kl"]!.GetValue<double>()).ToList();
+        var kl =
+            Metrics(config.OutputDir).Where(m => m.ContainsKey("kl")).Select(m => m["kl"]!.GetValue<double>()).ToList();
         Assert.Equal(3, kl.Count);
         Assert.Equal(0, kl[0], 6);
         Assert.True(kl[^1] > 0, "after the adapters moved, the policy should differ from the base reference");
@@ -128,6 +138,7 @@ public class GrpoTrainerTests
     {
         var config = Config("x") with { NumGenerations = 3 };
         Assert.Contains("num_generations", Assert.Throws<ReasonSharpException>(() => config.Validate()).Message);
-        Assert.Contains("reward_weights", Assert.Throws<ReasonSharpException>(() => (Config("x") with { RewardWeights = [1.0] }).Validate()).Message);
+        Assert.Contains("reward_weights",
+            Assert.Throws<ReasonSharpException>(() => (Config("x") with { RewardWeights = [1.0] }).Validate()).Message);
     }
 }

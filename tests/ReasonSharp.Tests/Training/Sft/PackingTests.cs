@@ -73,7 +73,8 @@ public class PackingTests
 
         lm.Model.eval();
         using var _ = no_grad();
-        using var packedHidden = lm.Model.Model.Forward(batch.InputIds, batch.PositionIds, sequenceIds: batch.SequenceIds);
+        using var packedHidden =
+            lm.Model.Model.Forward(batch.InputIds, batch.PositionIds, sequenceIds: batch.SequenceIds);
         int start = 0;
         for (int k = 0; k < row.PackedLengths.Length; k++)
         {

@@ -28,16 +28,20 @@ public class SftCommandTests
         Assert.True(lora.UsePeft);
         Assert.Equal((16, 32.0), (lora.LoraR, lora.LoraAlpha));
         Assert.Equal(["q_proj", "v_proj"], lora.LoraTargetModules);
-        Assert.Equal((3.0, 2e-5, 4096, true, "cuda"), (lora.NumTrainEpochs, lora.LearningRate, lora.MaxLength, lora.GradientCheckpointing, lora.Device));
+        Assert.Equal((3.0, 2e-5, 4096, true, "cuda"),
+            (lora.NumTrainEpochs, lora.LearningRate, lora.MaxLength, lora.GradientCheckpointing, lora.Device));
         var full = OptionsBinder.LoadFile(Recipe("sft-qwen2.5-0.5b-full.yaml"), new SftConfig());
         Assert.False(full.UsePeft);
-        Assert.Equal((3.0, 2e-5, 4096, true), (full.NumTrainEpochs, full.LearningRate, full.MaxLength, full.GradientCheckpointing));
+        Assert.Equal((3.0, 2e-5, 4096, true),
+            (full.NumTrainEpochs, full.LearningRate, full.MaxLength, full.GradientCheckpointing));
     }
 
     [Fact]
     public async Task PrintConfigShowsTheRecipeWithOverridesAndUnknownKeysAreErrors()
     {
-        var (code, output) = await CliHarness.Run("sft", "--config", Recipe("sft-tiny-cpu.yaml"), "--set", "max_steps=7", "--set", "lora_target_modules=[q_proj,o_proj]", "--print-config");
+        var (code, output) =
+            await CliHarness.Run("sft", "--config", Recipe("sft-tiny-cpu.yaml"), "--set", "max_steps=7", "--set",
+            "lora_target_modules=[q_proj,o_proj]", "--print-config");
         Assert.Equal(0, code);
         Assert.Contains("max_steps: 7\n", output);
         Assert.Contains("lora_target_modules: [q_proj, o_proj]\n", output);
@@ -61,15 +65,23 @@ public class SftCommandTests
         using var dir = TestEnvironment.NewTempDir();
         // The three commands at the top of the recipe, small.
         var data = dir.File("arith.jsonl");
-        Assert.Equal(0, (await CliHarness.Run("data", "generate", "--task", "arithmetic", "--difficulty", "1", "--n", "60", "--seed", "0", "--out", data, "--test-fraction", "0.1")).Code);
+        Assert.Equal(0,
+            (await CliHarness.Run("data", "generate", "--task", "arithmetic", "--difficulty", "1", "--n", "60",
+            "--seed", "0", "--out", data, "--test-fraction", "0.1")).Code);
         var (train, test) = SyntheticDataset.SplitPaths(data);
-        Assert.Equal(0, (await CliHarness.Run("tokenizer", "train", "--input", train, "--field", "prompt", "--field", "completion", "--vocab-size", "320", "--out", dir.File("tok"))).Code);
-        Assert.Equal(0, (await CliHarness.Run("init-model", "--arch", "qwen2", "--size", "nano", "--tokenizer", dir.File("tok"), "--out", dir.File("model"))).Code);
+        Assert.Equal(0,
+            (await CliHarness.Run("tokenizer", "train", "--input", train, "--field", "prompt", "--field", "completion",
+            "--vocab-size", "320", "--out", dir.File("tok"))).Code);
+        Assert.Equal(0,
+            (await CliHarness.Run("init-model", "--arch", "qwen2", "--size", "nano", "--tokenizer", dir.File("tok"),
+            "--out", dir.File("model"))).Code);
 
         var output = dir.File("run");
         var (code, text) = await CliHarness.Run("sft", "--config", Recipe("sft-tiny-cpu.yaml"),
-            "--set", $"model_name_or_path={dir.File("model")}", "--set", $"dataset_name={train}", "--set", $"eval_dataset_name={test}",
-            "--set", $"output_dir={output}", "--set", "max_steps=2", "--set", "eval_steps=2", "--set", "eval_accuracy_samples=3",
+            "--set", $"model_name_or_path={dir.File("model")}", "--set", $"dataset_name={train}", "--set",
+            $"eval_dataset_name={test}",
+            "--set", $"output_dir={output}", "--set", "max_steps=2", "--set", "eval_steps=2", "--set",
+            "eval_accuracy_samples=3",
             "--set", "eval_max_new_tokens=4", "--set", "write_report=false");
         Assert.True(code == 0, text);
         Assert.Contains("train data: 54 examples", text);

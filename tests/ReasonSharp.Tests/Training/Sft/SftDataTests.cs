@@ -14,7 +14,8 @@ public class SftDataTests
         var chat = ChatFormat.For(tokenizer, "chatml");
         var examples = SftFixtures.Arithmetic(20, seed: 2).Examples.ToList();
         // One example whose prompt alone is longer than max_length: nothing of its completion survives.
-        examples.Add(SftFixtures.ExampleOf([ChatMessage.FromUser(string.Concat(Enumerable.Repeat("Compute 1+2. ", 40))), ChatMessage.FromAssistant("3")], "long.jsonl line 1"));
+        examples.Add(SftFixtures.ExampleOf([ChatMessage.FromUser(string.Concat(Enumerable.Repeat("Compute 1+2. ", 40))),
+            ChatMessage.FromAssistant("3")], "long.jsonl line 1"));
         var full = examples.Select(e => chat.Encode(e.Messages).InputIds).ToList();
         const int max = 60;
         Assert.True(full.Count(ids => ids.Length > max) >= 10, "the fixture needs examples longer than max_length");
@@ -33,7 +34,8 @@ public class SftDataTests
         Assert.Contains("1 dropped without loss tokens (first: long.jsonl line 1)", encoded.Stats.Describe());
 
         // Packing uses max_length as the row length and never splits an example.
-        var packed = SftDataset.Encode(examples, true, chat, new SftConfig { MaxLength = max, Packing = true }, pack: true);
+        var packed =
+            SftDataset.Encode(examples, true, chat, new SftConfig { MaxLength = max, Packing = true }, pack: true);
         Assert.All(packed.Sequences, row => Assert.True(row.InputIds.Length <= max));
         Assert.Equal(encoded.Stats.Tokens, packed.Stats.Tokens);
         Assert.InRange(packed.Stats.PackingEfficiency, 0.5, 1.0);
@@ -53,11 +55,14 @@ public class SftDataTests
         Assert.All(think, e => Assert.True(ReasoningTrace.Parse(e.Completion!).HasThinking));
         Assert.All(noThink, e => Assert.False(ReasoningTrace.Parse(e.Completion!).HasThinking));
         // Answers are kept either way, and the same seed picks the same examples.
-        Assert.Equal(examples.Select(e => ReasoningTrace.Parse(e.Completion!).Answer), mixed.Select(e => ReasoningTrace.Parse(e.Completion!).Answer));
+        Assert.Equal(examples.Select(e => ReasoningTrace.Parse(e.Completion!).Answer),
+            mixed.Select(e => ReasoningTrace.Parse(e.Completion!).Answer));
         Assert.Equal(mixed.Select(Flatten), SftDataset.Prepare(examples, config, mixDualMode: true).Select(Flatten));
         // Held-out data is not mixed; trace_style re-renders every completion.
-        Assert.Equal(examples.Select(Flatten), SftDataset.Prepare(examples, config, mixDualMode: false).Select(Flatten));
-        var restyled = SftDataset.Prepare(examples, new SftConfig { TraceStyle = TraceStyle.DeepSeekR1 }, mixDualMode: true);
+        Assert.Equal(examples.Select(Flatten),
+            SftDataset.Prepare(examples, config, mixDualMode: false).Select(Flatten));
+        var restyled =
+            SftDataset.Prepare(examples, new SftConfig { TraceStyle = TraceStyle.DeepSeekR1 }, mixDualMode: true);
         Assert.All(restyled, e => Assert.DoesNotContain("<answer>", e.Completion!));
     }
 

@@ -30,7 +30,9 @@ public static class SftFixtures
     /// The token-mean loss, the loss weight and the gradients of one micro-batch holding all <paramref name="rows"/>,
     /// through <see cref="LanguageModelingTask"/> exactly as the loop computes them.
     /// </summary>
-    public static (double Loss, double Weight, Dictionary<string, TorchSharp.torch.Tensor> Gradients) OneBatch(CausalLM model, IReadOnlyList<TokenSequence> rows)
+    public static (double Loss, double Weight,
+        Dictionary<string, TorchSharp.torch.Tensor> Gradients) OneBatch(CausalLM model,
+        IReadOnlyList<TokenSequence> rows)
     {
         var task = new LanguageModelingTask(rows, shuffle: false);
         var options = new TrainingOptions { PerDeviceTrainBatchSize = rows.Count, GradientAccumulationSteps = 1 };
@@ -47,7 +49,8 @@ public static class SftFixtures
         return (result.Loss.item<float>(), batch.Weight, gradients);
     }
 
-    /// <summary>A two-turn conversation with a system prompt; user turns mention "assistant" to tempt a sloppy mask.</summary>
+    /// <summary>A two-turn conversation with a system prompt; user turns mention "assistant" to tempt a sloppy
+    /// mask.</summary>
     public static IReadOnlyList<ChatMessage> TwoTurns() =>
     [
         ChatMessage.FromSystem("You are a careful solver. Show your work."),

@@ -19,17 +19,29 @@ public class SftTrainerTests
         var output = dir.File("run");
         var config = SftFixtures.Config(output) with
         {
-            UsePeft = true, LoraR = 4, LoraAlpha = 8, LoraTargetModules = ["q_proj", "v_proj"], LearningRate = 1e-2, MaxSteps = 6,
-            Packing = true, MaxLength = 256, GradientCheckpointing = true, TraceStyle = ReasonSharp.Data.TraceStyle.ThinkAnswer, ThinkFraction = 0.5,
+            UsePeft = true,
+            LoraR = 4,
+            LoraAlpha = 8,
+            LoraTargetModules = ["q_proj", "v_proj"],
+            LearningRate = 1e-2,
+            MaxSteps = 6,
+            Packing = true,
+            MaxLength = 256,
+            GradientCheckpointing = true,
+            TraceStyle = ReasonSharp.Data.TraceStyle.ThinkAnswer,
+            ThinkFraction = 0.5,
         };
-        var trainer = new SftTrainer(lm, config, SftFixtures.Arithmetic(24, seed: 1)) { Progress = TrainingFixtures.Quiet };
+        var trainer =
+            new SftTrainer(lm, config, SftFixtures.Arithmetic(24, seed: 1)) { Progress = TrainingFixtures.Quiet };
         var result = trainer.Train();
 
         Assert.Equal(6, result.Training.GlobalStep);
-        Assert.True(result.Training.Losses[^1] < result.Training.Losses[0], $"loss {result.Training.Losses[0]} → {result.Training.Losses[^1]}");
+        Assert.True(result.Training.Losses[^1] < result.Training.Losses[0],
+            $"loss {result.Training.Losses[0]} → {result.Training.Losses[^1]}");
         Assert.NotNull(result.Adapters);
         foreach (var (name, tensor) in baseWeights)
-            Assert.True(TrainingFixtures.BitIdentical(tensor, lm.Model.state_dict()[name]), $"base weight {name} changed");
+            Assert.True(TrainingFixtures.BitIdentical(tensor, lm.Model.state_dict()[name]),
+                $"base weight {name} changed");
 
         // A PEFT adapter (with the tokenizer beside it), not a full model; it loads back onto a fresh base.
         var peft = JsonNode.Parse(File.ReadAllText(Path.Combine(output, LoraConfig.ConfigFile)))!;
@@ -42,9 +54,11 @@ public class SftTrainerTests
         using var fresh = TinyLanguageModels.Create(dir);
         var loaded = LoraAdapters.Load(fresh.Model, output);
         foreach (var (key, weight) in result.Adapters!.PeftTensors())
-            Assert.True(TrainingFixtures.BitIdentical(weight, loaded.PeftTensors().Single(t => t.Key == key).Weight), key);
+            Assert.True(TrainingFixtures.BitIdentical(weight, loaded.PeftTensors().Single(t => t.Key == key).Weight),
+                key);
 
-        // The run folder holds the config used (which binds back to the same options), metrics and checkpoints' absence.
+        // The run folder holds the config used (which binds back to the same options), metrics and checkpoints'
+        // absence.
         var saved = OptionsBinder.LoadFile(Path.Combine(output, SftTrainer.ConfigFile), new SftConfig());
         Assert.Equal(OptionsBinder.ToYaml(config), OptionsBinder.ToYaml(saved));
         Assert.Equal(6, File.ReadAllLines(Path.Combine(output, MetricsLogger.MetricsFile)).Length);
@@ -58,8 +72,14 @@ public class SftTrainerTests
         var output = dir.File("run");
         var config = SftFixtures.Config(output) with
         {
-            MaxSteps = 3, EvalStrategy = "steps", EvalSteps = 2, EvalReward = "accuracy", EvalMaxNewTokens = 8, EvalAccuracySamples = 5,
-            PerDeviceEvalBatchSize = 5, WriteReport = true,
+            MaxSteps = 3,
+            EvalStrategy = "steps",
+            EvalSteps = 2,
+            EvalReward = "accuracy",
+            EvalMaxNewTokens = 8,
+            EvalAccuracySamples = 5,
+            PerDeviceEvalBatchSize = 5,
+            WriteReport = true,
         };
         var trainer = new SftTrainer(lm, config, SftFixtures.Arithmetic(16, seed: 1), SftFixtures.Arithmetic(6, seed: 99)) { Progress = TrainingFixtures.Quiet };
         var result = trainer.Train();
@@ -87,11 +107,16 @@ public class SftTrainerTests
         using var dir = TestEnvironment.NewTempDir();
         using var lm = TinyLanguageModels.Create(dir);
         var train = SftFixtures.Arithmetic(4, seed: 1);
-        var error = Assert.Throws<ReasonSharpException>(() => new SftTrainer(lm, SftFixtures.Config(dir.Path) with { EvalStrategy = "steps" }, train));
+        var error =
+            Assert.Throws<ReasonSharpException>(() =>
+            new SftTrainer(lm, SftFixtures.Config(dir.Path) with { EvalStrategy = "steps" }, train));
         Assert.Contains("'eval_strategy'", error.Message);
-        error = Assert.Throws<ReasonSharpException>(() => new SftTrainer(lm, SftFixtures.Config(dir.Path) with { EvalStrategy = "steps", EvalReward = "accuracy" }, train));
+        error = Assert.Throws<ReasonSharpException>(() =>
+            new SftTrainer(lm, SftFixtures.Config(dir.Path) with { EvalStrategy = "steps", EvalReward = "accuracy" },
+            train));
         Assert.Contains("'eval_reward'", error.Message);
-        error = Assert.Throws<ReasonSharpException>(() => new SftTrainer(lm, SftFixtures.Config(dir.Path) with { ChatFormat = "llama3" }, train));
+        error = Assert.Throws<ReasonSharpException>(() =>
+            new SftTrainer(lm, SftFixtures.Config(dir.Path) with { ChatFormat = "llama3" }, train));
         Assert.Contains("'chat_format'", error.Message);
     }
 }

@@ -1,6 +1,6 @@
 using System.CommandLine;
-using ReasonSharp.Jobs;
 using ReasonSharp.Export;
+using ReasonSharp.Jobs;
 
 namespace ReasonSharp.Cli.Commands;
 

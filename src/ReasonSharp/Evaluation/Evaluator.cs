@@ -1,7 +1,7 @@
-using ReasonSharp.Hub;
 using System.Diagnostics;
 using ReasonSharp.Data;
 using ReasonSharp.Generation;
+using ReasonSharp.Hub;
 using ReasonSharp.Modeling;
 using ReasonSharp.Rewards;
 using ReasonSharp.Tokenization;

@@ -1,5 +1,5 @@
-using ReasonSharp.Hub;
 using ReasonSharp.Export;
+using ReasonSharp.Hub;
 
 namespace ReasonSharp.Jobs;
 

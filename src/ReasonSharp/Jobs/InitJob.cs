@@ -56,7 +56,7 @@ public sealed class InitJob : Job<InitJobOptions>
             tieWordEmbeddings: !o.Untied, device: "cpu");
         // Only once the new model exists is the old one deleted.
         if (own && o.Overwrite && RunFolder.Claim(folder, overwrite: true, OptionNames.Folder, OptionNames.Overwrite) is
-                { } deleted)
+            { } deleted)
             context.Progress.WriteLine(deleted);
         model.Save(folder);
         if (!own) context.Progress.WriteLine($"{model.Model.Config.Architecture}: {model.ParameterCount() / 1e6:F2}M parameters");

@@ -1,6 +1,6 @@
-using ReasonSharp.Hub;
 using ReasonSharp.Configuration;
 using ReasonSharp.Evaluation;
+using ReasonSharp.Hub;
 using ReasonSharp.Modeling;
 
 namespace ReasonSharp.Jobs;

@@ -1,5 +1,5 @@
-using ReasonSharp.Hub;
 using System.Runtime.InteropServices;
+using ReasonSharp.Hub;
 using ReasonSharp.Tokenization;
 using static TorchSharp.torch;
 

@@ -1,6 +1,6 @@
-using ReasonSharp.Hub;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ReasonSharp.Hub;
 using TorchSharp;
 using static TorchSharp.torch;
 

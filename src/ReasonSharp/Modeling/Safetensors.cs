@@ -84,17 +84,31 @@ public sealed class SafetensorsFile : IDisposable
 
     public static ScalarType ToScalarType(string dtype) => dtype switch
     {
-        "F32" => ScalarType.Float32, "F16" => ScalarType.Float16, "BF16" => ScalarType.BFloat16, "F64" => ScalarType.Float64,
-        "I64" => ScalarType.Int64, "I32" => ScalarType.Int32, "I16" => ScalarType.Int16, "I8" => ScalarType.Int8,
-        "U8" => ScalarType.Byte, "BOOL" => ScalarType.Bool,
+        "F32" => ScalarType.Float32,
+        "F16" => ScalarType.Float16,
+        "BF16" => ScalarType.BFloat16,
+        "F64" => ScalarType.Float64,
+        "I64" => ScalarType.Int64,
+        "I32" => ScalarType.Int32,
+        "I16" => ScalarType.Int16,
+        "I8" => ScalarType.Int8,
+        "U8" => ScalarType.Byte,
+        "BOOL" => ScalarType.Bool,
         _ => throw new ReasonSharpException($"unsupported safetensors dtype '{dtype}'"),
     };
 
     public static string FromScalarType(ScalarType type) => type switch
     {
-        ScalarType.Float32 => "F32", ScalarType.Float16 => "F16", ScalarType.BFloat16 => "BF16", ScalarType.Float64 => "F64",
-        ScalarType.Int64 => "I64", ScalarType.Int32 => "I32", ScalarType.Int16 => "I16", ScalarType.Int8 => "I8",
-        ScalarType.Byte => "U8", ScalarType.Bool => "BOOL",
+        ScalarType.Float32 => "F32",
+        ScalarType.Float16 => "F16",
+        ScalarType.BFloat16 => "BF16",
+        ScalarType.Float64 => "F64",
+        ScalarType.Int64 => "I64",
+        ScalarType.Int32 => "I32",
+        ScalarType.Int16 => "I16",
+        ScalarType.Int8 => "I8",
+        ScalarType.Byte => "U8",
+        ScalarType.Bool => "BOOL",
         _ => throw new ArgumentException($"no safetensors dtype for {type}"),
     };
 
@@ -133,19 +147,19 @@ public sealed class SafetensorsFile : IDisposable
             case "U8": return tensor(buffer, shape);
             case "BOOL": return tensor(buffer.Select(b => b != 0).ToArray(), shape);
             case "F16":
-            {
-                var halves = MemoryMarshal.Cast<byte, Half>(buffer);
-                var floats = new float[halves.Length];
-                for (int i = 0; i < floats.Length; i++) floats[i] = (float)halves[i];
-                return tensor(floats, shape);
-            }
+                {
+                    var halves = MemoryMarshal.Cast<byte, Half>(buffer);
+                    var floats = new float[halves.Length];
+                    for (int i = 0; i < floats.Length; i++) floats[i] = (float)halves[i];
+                    return tensor(floats, shape);
+                }
             case "BF16":
-            {
-                var raw = MemoryMarshal.Cast<byte, ushort>(buffer);
-                var bits = new uint[raw.Length];
-                for (int i = 0; i < bits.Length; i++) bits[i] = (uint)raw[i] << 16;
-                return tensor(MemoryMarshal.Cast<uint, float>(bits).ToArray(), shape);
-            }
+                {
+                    var raw = MemoryMarshal.Cast<byte, ushort>(buffer);
+                    var bits = new uint[raw.Length];
+                    for (int i = 0; i < bits.Length; i++) bits[i] = (uint)raw[i] << 16;
+                    return tensor(MemoryMarshal.Cast<uint, float>(bits).ToArray(), shape);
+                }
             default: throw new ReasonSharpException($"unsupported safetensors dtype '{dtype}'");
         }
     }

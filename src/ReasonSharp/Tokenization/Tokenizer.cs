@@ -1,5 +1,5 @@
-using ReasonSharp.Hub;
 using System.Text;
+using ReasonSharp.Hub;
 using HfTokenizers = Tokenizers.DotNet;
 
 namespace ReasonSharp.Tokenization;

@@ -81,7 +81,8 @@ public static class ExportModels
         ModelConfig.Create(arch, vocabSize: Vocab, hiddenSize: 64, intermediateSize: 128, layers: arch == "smollm3" ? 4 : 2, heads: 4, kvHeads: 2,
             headDim: arch == "qwen3" ? 32 : null, tieWordEmbeddings: tied, ropeTheta: 10000, maxPositions: 256, rmsNormEps: 1e-6,
             bosTokenId: TestTokenizer.EndOfText, eosTokenIds: [TestTokenizer.ImEnd], padTokenId: TestTokenizer.EndOfText)
-        with { InitializerRange = initializerRange };
+        with
+        { InitializerRange = initializerRange };
 
     /// <summary>A random model whose biases and norm weights are random too, so that a misplaced one shows in the logits.</summary>
     public static CausalLM Create(ModelConfig config, long seed)

@@ -7,8 +7,8 @@ using OpenAI.Chat;
 using ReasonSharp.Data;
 using ReasonSharp.Generation;
 using ReasonSharp.Serving;
-using Message = ReasonSharp.ChatMessage;
 using ChatFinishReason = OpenAI.Chat.ChatFinishReason;
+using Message = ReasonSharp.ChatMessage;
 
 namespace ReasonSharp.Tests.Serving;
 

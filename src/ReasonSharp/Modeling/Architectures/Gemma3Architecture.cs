@@ -72,8 +72,12 @@ public sealed class Gemma3Architecture : ModelArchitecture
         bool bias = r.Bool("attention_bias") ?? false;
         return shared with
         {
-            QkvBias = bias, OutputBias = bias, QkNorm = true, Settings = settings,
-            HeadDim = r.Int("head_dim") ?? 256, RopeTheta = r.Double("rope_theta") ?? 1_000_000,
+            QkvBias = bias,
+            OutputBias = bias,
+            QkNorm = true,
+            Settings = settings,
+            HeadDim = r.Int("head_dim") ?? 256,
+            RopeTheta = r.Double("rope_theta") ?? 1_000_000,
             TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? true,
         };
     }

@@ -33,7 +33,8 @@ public sealed class SmolLM3Architecture : ModelArchitecture
         // transformers' SmolLM3 defaults: tied embeddings, rope_theta 2e6.
         var config = base.ReadConfig(shared, json, r, path) with
         {
-            TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? true, RopeTheta = r.Double("rope_theta") ?? 2_000_000,
+            TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? true,
+            RopeTheta = r.Double("rope_theta") ?? 2_000_000,
         };
         int interval = r.Int("no_rope_layer_interval") ?? 4;
         if (interval <= 0)

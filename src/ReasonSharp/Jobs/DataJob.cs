@@ -2,7 +2,8 @@ using ReasonSharp.Data;
 
 namespace ReasonSharp.Jobs;
 
-/// <summary>Options of the data job: a synthetic verifiable task with a train/test split that shares no problem.</summary>
+/// <summary>Options of the data job: a synthetic verifiable task with a train/test split that shares no
+/// problem.</summary>
 public sealed record DataJobOptions
 {
     public string Task { get; init; } = "arithmetic";
@@ -14,12 +15,14 @@ public sealed record DataJobOptions
     public double AnswerOnlyFraction { get; init; }
     /// <summary>null: the pipeline's seed (0 on the command line).</summary>
     public int? Seed { get; init; }
-    /// <summary>FILE.jsonl: FILE.train.jsonl and FILE.test.jsonl are written (one file when test_fraction is 0);
-    /// null: TASK.jsonl in the stage's folder.</summary>
+    /// <summary>FILE.jsonl: FILE.train.jsonl and FILE.test.jsonl are written (one file when test_fraction is 0), and
+    /// FILE.traces.jsonl, the training rows with worked traces, when some are answer-only; null: TASK.jsonl in the
+    /// stage's folder.</summary>
     public string? OutputFile { get; init; }
 }
 
-/// <summary>`data`: writes a synthetic task's problems with teacher traces (prompt, completion, gold) as JSONL.</summary>
+/// <summary>`data`: writes a synthetic task's problems with teacher traces (prompt, completion, gold) as
+/// JSONL.</summary>
 public sealed class DataJob : Job<DataJobOptions>
 {
     public override string Name => "data";
@@ -48,13 +51,22 @@ public sealed class DataJob : Job<DataJobOptions>
         SyntheticDataset.WriteJsonl(train, trainProblems);
         SyntheticDataset.WriteJsonl(test, split.Test);
         int answerOnly = trainProblems.Count(p => p.AnswerOnly);
+        var outputs =
+            new Dictionary<string, string> { ["train"] = train, ["test"] = test, ["reward"] = task.RewardName };
+        if (answerOnly > 0)
+        {
+            // The worked traces alone, for a curriculum that learns the working before the teacher's shortcuts.
+            outputs["traces"] = SyntheticDataset.TracesPath(file);
+            SyntheticDataset.WriteJsonl(outputs["traces"], trainProblems.Where(p => !p.AnswerOnly).ToList());
+        }
         context.Progress.WriteLine(o.OutputFile is null
             ? $"{task.Name} (difficulty {o.Difficulty}): {split.Train.Count} train, {split.Test.Count} test problems"
-              + (answerOnly > 0 ? $"; the teacher shows its working in {split.Train.Count - answerOnly} training traces "
-                                  + $"and only the answer in {answerOnly}" : "")
+              + (answerOnly > 0
+                  ? $"; the teacher shows its working in {split.Train.Count - answerOnly} training traces "
+                    + $"and only the answer in {answerOnly}"
+                  : "")
             : $"wrote {split.Train.Count} train problems to {train} and {split.Test.Count} test problems to {test} "
               + "(no problem in both)");
-        return Result(new Dictionary<string, string> { ["train"] = train, ["test"] = test, ["reward"] = task.RewardName },
-            metrics);
+        return Result(outputs, metrics);
     }
 }

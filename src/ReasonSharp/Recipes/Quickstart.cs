@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ReasonSharp.Reporting;
 using ReasonSharp.Training;
+using YamlDotNet.RepresentationModel;
 
 namespace ReasonSharp.Recipes;
 
@@ -29,20 +30,21 @@ public sealed record QuickstartResult(string OutputDir, IReadOnlyList<Quickstart
     string FinalModel, string Gguf, double Seconds);
 
 /// <summary>
-/// `reason quickstart`: runs recipes/quickstart.yaml (data → tokenizer → init → SFT → GRPO → rejection sampling →
-/// dual mode → GGUF) with the pipeline a user would use, evaluating after every stage, and writes the report.
+/// `reason quickstart`: runs recipes/quickstart.yaml (data → tokenizer → init → SFT on worked traces, then on the
+/// teacher's mix → GRPO → rejection sampling → dual mode → GGUF) with the pipeline a user would use, evaluating after
+/// every stage, and writes the report.
 /// </summary>
 public static class Quickstart
 {
     public const string RecipeResource = "ReasonSharp.Recipes.quickstart.yaml";
-    static readonly string[] TrainingStages = ["sft", "grpo", "rs_sft", "dual"];
+    static readonly string[] TrainingStages = ["sft_traces", "sft", "grpo", "rs_sft", "dual"];
 
     /// <summary>Overrides of the --quick run: the same stages, sized for CI.</summary>
     static readonly string[] QuickOverrides =
     [
         "data.n=400", "tokenizer.vocab_size=400", "init.size=nano",
-        "sft.max_steps=30", "sft.logging_steps=10", "grpo.max_steps=3", "grpo.per_device_train_batch_size=16",
-        "grpo.logging_steps=1",
+        "sft_traces.max_steps=20", "sft_traces.logging_steps=10", "sft.max_steps=10", "sft.logging_steps=5",
+        "grpo.max_steps=3", "grpo.per_device_train_batch_size=16", "grpo.logging_steps=1",
         "grpo.max_completion_length=48", "sample.limit=24", "sample.max_new_tokens=48", "rs_sft.max_steps=4",
         "dual.max_steps=10",
         // 30 SFT steps solve nothing, so rejection sampling keeps no rows: the later SFT stages train on the teacher's
@@ -71,10 +73,11 @@ public static class Quickstart
         if (!options.Quick && options.Minutes != 10)
             foreach (var stage in pipeline.Stages.Where(s => TrainingStages.Contains(s.Name)))
             {
-                var steps = int.Parse(((YamlDotNet.RepresentationModel.YamlScalarNode)stage.Options.Children[new YamlDotNet.RepresentationModel.YamlScalarNode("max_steps")]).Value!, CultureInfo.InvariantCulture);
-                stage.Options.Children[new YamlDotNet.RepresentationModel.YamlScalarNode("max_steps")] =
-                    new YamlDotNet.RepresentationModel.YamlScalarNode(Math.Max(1,
-                        (int)Math.Round(steps * options.Minutes / 10)).ToString(CultureInfo.InvariantCulture));
+                var key = new YamlScalarNode("max_steps");
+                var steps = int.Parse(((YamlScalarNode)stage.Options.Children[key]).Value!,
+                    CultureInfo.InvariantCulture);
+                stage.Options.Children[key] = new YamlScalarNode(
+                    Math.Max(1, (int)Math.Round(steps * options.Minutes / 10)).ToString(CultureInfo.InvariantCulture));
             }
         return pipeline;
     }
@@ -103,7 +106,8 @@ public static class Quickstart
         {
             var m = byName[eval].Metrics;
             double seconds = trained is null ? 0 : byName[trained].Seconds
-                + (trained == "rs_sft" ? byName["sample"].Seconds : 0);
+                + (trained == "rs_sft" ? byName["sample"].Seconds : 0)
+                + (trained == "sft" ? byName["sft_traces"].Seconds : 0);
             return new QuickstartRow(label, mode, m[$"{mode}/pass@1"], m[$"{mode}/format_rate"],
                 m[$"{mode}/mean_think_tokens"], seconds);
         }
@@ -166,8 +170,11 @@ public static class Quickstart
                 r.MeanThinkTokens.ToString("F1", CultureInfo.InvariantCulture),
                 r.Seconds.ToString("F0", CultureInfo.InvariantCulture)]));
 
+        var traces = MetricsLog.Read(byName["sft_traces"].Outputs["metrics"]);
         var sft = MetricsLog.Read(byName["sft"].Outputs["metrics"]);
-        report.AddPlot("SFT loss", "step", "loss", [MetricsLog.Series(sft, "loss", label: "train")]);
+        report.AddPlot("SFT loss (each part counts its own steps)", "step", "loss",
+            [MetricsLog.Series(traces, "loss", label: "worked traces"),
+            MetricsLog.Series(sft, "loss", label: "the teacher's mix")]);
         var grpo = MetricsLog.Read(byName["grpo"].Outputs["metrics"]);
         report.AddPlot("GRPO reward and accuracy (sampled completions)", "step", "mean",
             [MetricsLog.Series(grpo, "reward", label: "total reward"),

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ReasonSharp.Data;
+using ReasonSharp.Jobs;
 
 namespace ReasonSharp.Tests.Data;
 
@@ -216,5 +217,30 @@ public class SyntheticTaskTests
             else Assert.Equal(split.Train[i].Completion, mixed[i].Completion);
         }
         Assert.Throws<ReasonSharpException>(() => SyntheticDataset.WithAnswerOnlyTraces(split.Train, 1.5, seed: 3));
+    }
+
+    [Fact]
+    public void The_data_job_writes_the_worked_traces_alone_for_a_curriculum()
+    {
+        var folder = Directory.CreateTempSubdirectory("rs-traces").FullName;
+        try
+        {
+            var options = new DataJobOptions { N = 300, TestFraction = 0.1, AnswerOnlyFraction = 0.55, Seed = 5 };
+            var result = new DataJob().Run(options, new RunContext { Name = "data", OutputDir = folder });
+            var train = File.ReadAllLines(result.Outputs["train"]).Select(l => JsonDocument.Parse(l).RootElement)
+                .ToList();
+            var traces = File.ReadAllLines(result.Outputs["traces"]);
+            var worked = train.Where(r => !r.TryGetProperty("answer_only", out _)).Select(r => r.GetRawText())
+                .ToList();
+            Assert.Equal(Path.Combine(folder, "arithmetic.traces.jsonl"), result.Outputs["traces"]);
+            Assert.Equal(train.Count - (int)Math.Round(0.55 * train.Count), traces.Length);
+            Assert.Equal(worked, traces.Select(l => JsonDocument.Parse(l).RootElement.GetRawText()));
+            Assert.All(traces, l => Assert.Contains("so ", l));
+
+            var plain = new DataJob().Run(options with { AnswerOnlyFraction = 0 },
+                new RunContext { Name = "data", OutputDir = Path.Combine(folder, "plain") });
+            Assert.False(plain.Outputs.ContainsKey("traces"));
+        }
+        finally { Directory.Delete(folder, true); }
     }
 }

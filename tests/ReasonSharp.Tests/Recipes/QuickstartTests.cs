@@ -28,7 +28,11 @@ public class QuickstartTests
                 o.Key is "model" or "train" or "test" or "data" or "results" or "file" or "folder"))
                 Assert.True(File.Exists(path) || Directory.Exists(path),
                     $"stage {stage.Name}: output {key} ({path}) is missing");
-        foreach (var file in new[] { "report.html", "quickstart.md", "quickstart.json", "final.gguf", "final/config.json", "final/model.safetensors", "final/tokenizer.json" })
+        foreach (var file in new[]
+        {
+            "report.html", "quickstart.md", "quickstart.json", "final.gguf", "final/config.json",
+            "final/model.safetensors", "final/tokenizer.json",
+        })
             Assert.True(File.Exists(Path.Combine(output, file)), $"{file} is missing");
         Assert.True(Directory.GetFiles(Path.Combine(output, "plots"), "*.png").Length >= 3);
         Assert.Contains("dual mode, /no_think", console);
@@ -47,7 +51,8 @@ public class QuickstartTests
             Quickstart.Run(new QuickstartOptions { OutputDir = dir.File(name), Quick = true, Seed = seed },
                 new ProgressDisplay(TextWriter.Null, false));
         static string Weights(QuickstartResult r) =>
-            Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(r.FinalModel, "model.safetensors"))));
+            Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(
+                File.ReadAllBytes(Path.Combine(r.FinalModel, "model.safetensors"))));
         static string Losses(QuickstartResult r) =>
             File.ReadAllText(Path.Combine(r.OutputDir, "sft", "metrics.jsonl")).Split('\n')
             .Select(l => System.Text.RegularExpressions.Regex.Match(l, "\"loss\":[^,]*").Value).Aggregate("",
@@ -68,8 +73,9 @@ public class QuickstartTests
     {
         var normal = Quickstart.BuildPipeline(new QuickstartOptions());
         var half = Quickstart.BuildPipeline(new QuickstartOptions { Minutes = 5 });
-        static string Steps(Pipeline p, string stage) => p.Stages.Single(s => s.Name == stage).Options.Children[new YamlDotNet.RepresentationModel.YamlScalarNode("max_steps")].ToString();
-        foreach (var stage in new[] { "sft", "grpo", "rs_sft", "dual" })
+        static string Steps(Pipeline p, string stage) => p.Stages.Single(s => s.Name == stage)
+            .Options.Children[new YamlDotNet.RepresentationModel.YamlScalarNode("max_steps")].ToString();
+        foreach (var stage in new[] { "sft_traces", "sft", "grpo", "rs_sft", "dual" })
             Assert.Equal(Math.Max(1, (int)Math.Round(int.Parse(Steps(normal, stage)) / 2.0)).ToString(),
                 Steps(half, stage));
         Assert.Throws<ReasonSharpException>(() => Quickstart.BuildPipeline(new QuickstartOptions { Minutes = 0 }));

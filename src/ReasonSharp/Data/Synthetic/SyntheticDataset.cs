@@ -84,6 +84,10 @@ public static class SyntheticDataset
         JsonlWriter.Write(path, problems.Select(p => p.ToRow()));
 
     /// <summary>"out.jsonl" becomes "out.train.jsonl" and "out.test.jsonl".</summary>
+    /// <summary>FILE.traces.jsonl beside FILE.jsonl: the training rows that show their working.</summary>
+    public static string TracesPath(string outPath) =>
+        Path.Combine(Path.GetDirectoryName(outPath) ?? "", Path.GetFileNameWithoutExtension(outPath) + ".traces.jsonl");
+
     public static (string Train, string Test) SplitPaths(string outPath)
     {
         var folder = Path.GetDirectoryName(outPath) ?? "";

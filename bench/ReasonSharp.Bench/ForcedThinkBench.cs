@@ -48,8 +48,10 @@ public static class ForcedThinkBench
                 return 100.0 * scores.Total.Count(t => t > 0.5f) / examples.Count;
             }
             var sampled = greedy with { DoSample = true, Temperature = 1.0, Seed = 1 };
+            var (greedyAccuracy, forcedAccuracy, sampledAccuracy) = (Accuracy(plain, greedy, ""),
+                Accuracy(forced, greedy, "<think>\n"), Accuracy(plain, sampled, ""));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {folder} | {Accuracy(plain, greedy, ""):F1} | {Accuracy(forced, greedy, "<think>\n"):F1} | {Accuracy(plain, sampled, ""):F1} |"));
+                $"| {folder} | {greedyAccuracy:F1} | {forcedAccuracy:F1} | {sampledAccuracy:F1} |"));
         }
         return 0;
     }

@@ -32,21 +32,24 @@ public static class ServeBench
         int rssRequests = int.Parse(Arg(args, "--rss-requests", "0"), CultureInfo.InvariantCulture);
 
         using var model = LanguageModel.Load(folder, "cpu");
-        var server = OpenAiServer.StartAsync(model, folder, new ServeOptions { Port = 0, MaxBatch = maxBatch, MaxQueue = 1024 })
+        var server = OpenAiServer
+            .StartAsync(model, folder, new ServeOptions { Port = 0, MaxBatch = maxBatch, MaxQueue = 1024 })
             .GetAwaiter().GetResult();
         try
         {
             using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromMinutes(10) };
-            Console.WriteLine($"reason serve {folder}: max_batch {maxBatch}, max_tokens {maxTokens} (greedy, ignore_eos), "
-                + $"{seconds:F0} s per row, {Environment.ProcessorCount} cores");
+            Console.WriteLine($"reason serve {folder}: max_batch {maxBatch}, max_tokens {maxTokens} "
+                + $"(greedy, ignore_eos), {seconds:F0} s per row, {Environment.ProcessorCount} cores");
             Load(http, 1, 3, maxTokens); // warm-up: JIT and first allocations
-            Console.WriteLine("| clients | requests | failed | completion tok/s | requests/s | p50 latency (s) | p99 latency (s) |");
+            Console.WriteLine("| clients | requests | failed | completion tok/s | requests/s | p50 latency (s) | " +
+                "p99 latency (s) |");
             Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var c in clients)
             {
                 var r = Load(http, c, seconds, maxTokens);
-                Console.WriteLine(FormattableString.Invariant(
-                    $"| {c} | {r.Requests} | {r.Failed} | {r.Tokens / r.Seconds:F1} | {r.Requests / r.Seconds:F2} | {r.P50:F3} | {r.P99:F3} |"));
+                Console.WriteLine(
+                    FormattableString.Invariant($"| {c} | {r.Requests} | {r.Failed} | {r.Tokens / r.Seconds:F1} | ") +
+                    FormattableString.Invariant($"{r.Requests / r.Seconds:F2} | {r.P50:F3} | {r.P99:F3} |"));
             }
             if (rssRequests > 0) Rss(http, rssRequests);
         }
@@ -78,10 +81,12 @@ public static class ServeBench
                 var start = clock.Elapsed.TotalSeconds;
                 try
                 {
-                    using var response = await http.PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+                    using var response = await http.PostAsync("/v1/chat/completions",
+                        new StringContent(body, Encoding.UTF8, "application/json"));
                     var text = await response.Content.ReadAsStringAsync();
                     if (!response.IsSuccessStatusCode) { Interlocked.Increment(ref failed); continue; }
-                    var used = JsonDocument.Parse(text).RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt64();
+                    var used = JsonDocument.Parse(text).RootElement.GetProperty("usage")
+                        .GetProperty("completion_tokens").GetInt64();
                     Interlocked.Add(ref tokens, used);
                     lock (latencies) latencies.Add(clock.Elapsed.TotalSeconds - start);
                 }
@@ -91,7 +96,9 @@ public static class ServeBench
         Task.WaitAll(tasks);
         var elapsed = clock.Elapsed.TotalSeconds;
         latencies.Sort();
-        double Percentile(double p) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)(p * latencies.Count))];
+        double Percentile(double p) => latencies.Count == 0
+            ? double.NaN
+            : latencies[Math.Min(latencies.Count - 1, (int)(p * latencies.Count))];
         return new LoadResult(latencies.Count + failed, failed, tokens, elapsed, Percentile(0.5), Percentile(0.99));
     }
 
@@ -115,13 +122,15 @@ public static class ServeBench
                         messages = new[] { new { role = "user", content = Questions[client % Questions.Length] } },
                         max_tokens = 4, temperature = 0, ignore_eos = true,
                     });
-                    using var response = await http.PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+                    using var response = await http.PostAsync("/v1/chat/completions",
+                        new StringContent(body, Encoding.UTF8, "application/json"));
                     if (!response.IsSuccessStatusCode) Interlocked.Increment(ref failed);
                 }
             }).ToArray();
             Task.WaitAll(tasks);
             using var process = Process.GetCurrentProcess();
-            Console.WriteLine($"| {Math.Min(total, done + step)} | {process.WorkingSet64 / (1024 * 1024)} | {failed} |");
+            Console.WriteLine(
+                $"| {Math.Min(total, done + step)} | {process.WorkingSet64 / (1024 * 1024)} | {failed} |");
         }
     }
 

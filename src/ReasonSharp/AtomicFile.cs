@@ -69,7 +69,8 @@ public static class AtomicFile
 
     public static void WriteAllBytes(string path, byte[] bytes) => Write(path, s => s.Write(bytes), bytes.Length);
 
-    /// <summary>Copies <paramref name="source"/> (a link's target, when it is a link) to <paramref name="destination"/>.</summary>
+    /// <summary>Copies <paramref name="source"/> (a link's target, when it is a link) to
+    /// <paramref name="destination"/>.</summary>
     public static void Copy(string source, string destination)
     {
         using var reader = File.OpenRead(source);

@@ -4,14 +4,24 @@ using ReasonSharp.Jobs;
 
 namespace ReasonSharp.Cli.Commands;
 
-/// <summary>`reason download REPO_ID [--revision R] [--repo-type model|dataset] [--include GLOB…] [--local-dir DIR]`.</summary>
+/// <summary>`reason download REPO_ID [--revision R] [--repo-type model|dataset] [--include GLOB…]
+/// [--local-dir DIR]`.</summary>
 public static class DownloadCommand
 {
     public static Command Create()
     {
-        var repoId = new Argument<string>("REPO_ID") { Description = "A Hub repository, e.g. Qwen/Qwen2.5-0.5B-Instruct." };
-        var revision = new Option<string>("--revision") { Description = "Branch, tag or commit.", DefaultValueFactory = _ => "main" };
-        var repoType = new Option<string>("--repo-type") { Description = "model or dataset.", DefaultValueFactory = _ => "model" };
+        var repoId = new Argument<string>("REPO_ID")
+        {
+            Description = "A Hub repository, e.g. Qwen/Qwen2.5-0.5B-Instruct.",
+        };
+        var revision = new Option<string>("--revision")
+        {
+            Description = "Branch, tag or commit.", DefaultValueFactory = _ => "main",
+        };
+        var repoType = new Option<string>("--repo-type")
+        {
+            Description = "model or dataset.", DefaultValueFactory = _ => "model",
+        };
         repoType.AcceptOnlyFromAmong("model", "dataset");
         var include = new Option<string[]>("--include")
         {

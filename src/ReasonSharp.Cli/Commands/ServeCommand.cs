@@ -3,22 +3,43 @@ using ReasonSharp.Jobs;
 
 namespace ReasonSharp.Cli.Commands;
 
-/// <summary>`reason serve MODEL [--host … --port … --api-key … --max-batch … --max-queue …]`: an OpenAI-compatible server.</summary>
+/// <summary>`reason serve MODEL [--host … --port … --api-key … --max-batch … --max-queue …]`: an OpenAI-compatible
+/// server.</summary>
 public static class ServeCommand
 {
     public static Command Create()
     {
         var model = new Argument<string>("model") { Description = "A Hugging Face model folder." };
-        var host = new Option<string>("--host") { Description = "Address to listen on (0.0.0.0: every interface).", DefaultValueFactory = _ => "127.0.0.1" };
-        var port = new Option<int>("--port") { Description = "Port to listen on (0: a free one).", DefaultValueFactory = _ => 8000 };
-        var apiKey = new Option<string?>("--api-key") { Description = "Require `Authorization: Bearer KEY` on /v1 requests." };
-        var maxBatch = new Option<int>("--max-batch") { Description = "Sequences decoded together (continuous batching).", DefaultValueFactory = _ => 32 };
-        var maxQueue = new Option<int>("--max-queue") { Description = "Requests that may wait for the batch; more get 429 with Retry-After.", DefaultValueFactory = _ => 256 };
-        var name = new Option<string?>("--served-model-name") { Description = "The model id clients send; default: the folder's name." };
+        var host = new Option<string>("--host")
+        {
+            Description = "Address to listen on (0.0.0.0: every interface).", DefaultValueFactory = _ => "127.0.0.1",
+        };
+        var port = new Option<int>("--port")
+        {
+            Description = "Port to listen on (0: a free one).", DefaultValueFactory = _ => 8000,
+        };
+        var apiKey = new Option<string?>("--api-key")
+        {
+            Description = "Require `Authorization: Bearer KEY` on /v1 requests.",
+        };
+        var maxBatch = new Option<int>("--max-batch")
+        {
+            Description = "Sequences decoded together (continuous batching).", DefaultValueFactory = _ => 32,
+        };
+        var maxQueue = new Option<int>("--max-queue")
+        {
+            Description = "Requests that may wait for the batch; more get 429 with Retry-After.",
+            DefaultValueFactory = _ => 256,
+        };
+        var name = new Option<string?>("--served-model-name")
+        {
+            Description = "The model id clients send; default: the folder's name.",
+        };
         var device = CommonOptions.Device();
         var format = CommonOptions.ChatFormatOption();
-        var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API: /v1/chat/completions (reasoning_content, " +
-                                           "streaming, /think and /no_think), /v1/completions, /v1/models, /health; continuous batching.")
+        var command = new Command("serve",
+            "Serve a model over an OpenAI-compatible HTTP API: /v1/chat/completions (reasoning_content, " +
+            "streaming, /think and /no_think), /v1/completions, /v1/models, /health; continuous batching.")
         {
             model, host, port, apiKey, maxBatch, maxQueue, name, device, format,
         };

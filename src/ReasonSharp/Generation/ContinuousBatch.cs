@@ -4,7 +4,8 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Generation;
 
-/// <summary>A sampled token with its log-probability and the most likely alternatives (raw model distribution).</summary>
+/// <summary>A sampled token with its log-probability and the most likely alternatives (raw model
+/// distribution).</summary>
 public sealed record TokenLogProb(int TokenId, float LogProb, IReadOnlyList<(int TokenId, float LogProb)> Top);
 
 /// <summary>
@@ -21,7 +22,8 @@ public sealed class BatchSequence(int[] promptIds, SamplingOptions options, int 
     /// <summary>Per completion token, when <see cref="TopLogProbs"/> ≥ 0.</summary>
     public List<TokenLogProb> LogProbs { get; } = [];
     public FinishReason? Finish { get; internal set; }
-    /// <summary>Taken out by the caller (a stop string, a client gone); it leaves the batch before the next step.</summary>
+    /// <summary>Taken out by the caller (a stop string, a client gone); it leaves the batch before the next
+    /// step.</summary>
     public bool Left { get; private set; }
     public bool Done => Finish is not null || Left;
 
@@ -34,12 +36,12 @@ public sealed class BatchSequence(int[] promptIds, SamplingOptions options, int 
 }
 
 /// <summary>
-/// Continuous batching: sequences join and leave a running batch between decode steps. A joining sequence is prefilled
-/// alone (as <see cref="GenerationEngine"/> does a single prompt) and samples its first token at once; at the next step
-/// the batch's KV cache is rebuilt with it (<see cref="KvCache.Gather"/>, right-aligned, left-masked) and without the
-/// finished rows. Each sequence samples with its own settings and random generator. The cache holds at most
-/// <paramref name="capacityStep"/> positions beyond the longest row and grows by rebuilding, so that a long max_new_tokens
-/// costs memory only when used. Use it from one thread.
+/// Continuous batching: sequences join and leave a running batch between decode steps. A joining sequence is
+/// prefilled alone (as <see cref="GenerationEngine"/> does a single prompt) and samples its first token at once; at
+/// the next step the batch's KV cache is rebuilt with it (<see cref="KvCache.Gather"/>, right-aligned, left-masked)
+/// and without the finished rows. Each sequence samples with its own settings and random generator. The cache holds
+/// at most <paramref name="capacityStep"/> positions beyond the longest row and grows by rebuilding, so that a long
+/// max_new_tokens costs memory only when used. Use it from one thread.
 /// </summary>
 public sealed class ContinuousBatch(CausalLM model, int capacityStep = 256) : IDisposable
 {
@@ -57,15 +59,18 @@ public sealed class ContinuousBatch(CausalLM model, int capacityStep = 256) : ID
     /// <summary>The rows of the last step's forward.</summary>
     public int RunningRows => rows.Count;
 
-    /// <summary>Prefills <paramref name="sequence"/> alone and samples its first token; it joins at the next step.</summary>
+    /// <summary>Prefills <paramref name="sequence"/> alone and samples its first token; it joins at the next
+    /// step.</summary>
     public void Add(BatchSequence sequence)
     {
         var o = sequence.Options;
         o.Validate();
-        if (o.RepetitionPenalty != 1.0) throw new ReasonSharpException("repetition_penalty is not supported in a continuous batch");
+        if (o.RepetitionPenalty != 1.0)
+            throw new ReasonSharpException("repetition_penalty is not supported in a continuous batch");
         if (sequence.PromptIds.Length == 0) throw new ReasonSharpException("every prompt needs at least one token");
         if (sequence.PromptIds.Length + o.MaxNewTokens > model.Config.MaxPositionEmbeddings)
-            throw new ReasonSharpException($"prompt ({sequence.PromptIds.Length} tokens) + max_new_tokens ({o.MaxNewTokens}) "
+            throw new ReasonSharpException(
+                $"prompt ({sequence.PromptIds.Length} tokens) + max_new_tokens ({o.MaxNewTokens}) "
                 + $"exceeds the model's max_position_embeddings ({model.Config.MaxPositionEmbeddings})");
         using var noGrad = no_grad();
         model.eval();
@@ -81,7 +86,8 @@ public sealed class ContinuousBatch(CausalLM model, int capacityStep = 256) : ID
             for (int start = 0; start < length; start += PrefillTokens)
             {
                 int count = Math.Min(PrefillTokens, length - start);
-                var hidden = model.Model.Forward(ids.narrow(1, start, count), positions.narrow(1, start, count), null, cache: own);
+                var hidden = model.Model.Forward(ids.narrow(1, start, count), positions.narrow(1, start, count),
+                    null, cache: own);
                 if (start + count == length) logits = model.Logits(hidden.select(1, -1));
             }
             sequence.Occupied = length;
@@ -131,7 +137,8 @@ public sealed class ContinuousBatch(CausalLM model, int capacityStep = 256) : ID
         }
     }
 
-    /// <summary>Samples row <paramref name="index"/> of <paramref name="logits"/> for the sequence, then checks eos and length.</summary>
+    /// <summary>Samples row <paramref name="index"/> of <paramref name="logits"/> for the sequence, then checks eos
+    /// and length.</summary>
     static void Take(BatchSequence sequence, Tensor logits, int index)
     {
         using var scope = NewDisposeScope();
@@ -157,7 +164,8 @@ public sealed class ContinuousBatch(CausalLM model, int capacityStep = 256) : ID
         else if (sequence.CompletionIds.Count >= sequence.Options.MaxNewTokens) sequence.Finish = FinishReason.Length;
     }
 
-    /// <summary>Rebuilds the cache when rows left or joined, or it is full: the rows that go on, then the joining ones.</summary>
+    /// <summary>Rebuilds the cache when rows left or joined, or it is full: the rows that go on, then the joining
+    /// ones.</summary>
     void Regroup(bool force)
     {
         bool leaving = rows.Any(r => r.Done);
@@ -177,7 +185,8 @@ public sealed class ContinuousBatch(CausalLM model, int capacityStep = 256) : ID
         if (members.Count > 0)
         {
             int length = members.Max(m => m.Occupied);
-            int capacity = length + Math.Min(capacityStep, members.Max(m => m.Options.MaxNewTokens - m.CompletionIds.Count)) + 1;
+            int capacity = length
+                + Math.Min(capacityStep, members.Max(m => m.Options.MaxNewTokens - m.CompletionIds.Count)) + 1;
             next = KvCache.Gather(model.Config, sources, length, capacity, model.Device, model.LmHeadWeight.dtype);
             padded = members.Any(m => m.Occupied != length);
             mask?.Dispose();

@@ -30,14 +30,17 @@ public sealed class ServeJob : Job<ServeJobOptions>
     {
         var folder = context.RequireModel(o.Model);
         if (folder.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
-            throw new ReasonSharpException($"model {folder}: serving a .gguf file is not built yet; give a model folder");
+            throw new ReasonSharpException(
+                $"model {folder}: serving a .gguf file is not built yet; give a model folder");
         if (!Directory.Exists(folder)) throw new ReasonSharpException($"model {folder}: folder not found");
         using var model = LanguageModel.Load(folder, o.Device ?? context.Device ?? "auto", o.ChatFormat);
-        var server = OpenAiServer.StartAsync(model, folder, o.Serve, context.Log, context.Cancellation).GetAwaiter().GetResult();
+        var server = OpenAiServer.StartAsync(model, folder, o.Serve, context.Log, context.Cancellation)
+            .GetAwaiter().GetResult();
         try
         {
             context.Log($"serving {server.ModelName} at {server.Address} (POST /v1/chat/completions, /v1/completions; "
-                + $"GET /v1/models, /health); max_batch {o.Serve.MaxBatch}, max_queue {o.Serve.MaxQueue}; Ctrl-C stops");
+                + $"GET /v1/models, /health); max_batch {o.Serve.MaxBatch}, max_queue {o.Serve.MaxQueue}; "
+                + "Ctrl-C stops");
             server.RunUntilCancelledAsync(context.Cancellation).GetAwaiter().GetResult();
         }
         finally

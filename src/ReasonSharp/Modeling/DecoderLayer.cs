@@ -2,7 +2,8 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Modeling;
 
-/// <summary>Pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(·)). Families with more norms derive.</summary>
+/// <summary>Pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(·)). Families with more norms
+/// derive.</summary>
 public class DecoderLayer : ExplicitModule
 {
     public Attention SelfAttn { get; }

@@ -6,12 +6,12 @@ namespace ReasonSharp.Serving;
 /// <summary>
 /// Turns one choice's tokens into text pieces as they come: incremental detokenization (a piece ends on whole
 /// characters), OpenAI stop strings (the text ends before the first one, and a tail that may start one is held back),
-/// and, for chat, the split of a `&lt;think&gt;…&lt;/think&gt;` block into reasoning_content, with the answer after it as
-/// content, both trimmed as <see cref="ReasoningTrace.Parse(string)"/> trims them. Streaming and non-streaming
+/// and, for chat, the split of a `&lt;think&gt;…&lt;/think&gt;` block into reasoning_content, with the answer after it
+/// as content, both trimmed as <see cref="ReasoningTrace.Parse(string)"/> trims them. Streaming and non-streaming
 /// responses are the concatenation of the same pieces.
 /// </summary>
-internal sealed class ChoiceText(Func<IReadOnlyList<int>, string> decode, IReadOnlyList<string> stops, bool splitReasoning,
-    bool thinkingOpen)
+internal sealed class ChoiceText(Func<IReadOnlyList<int>, string> decode, IReadOnlyList<string> stops,
+    bool splitReasoning, bool thinkingOpen)
 {
     readonly List<int> ids = [];
     int prefixOffset, readOffset;
@@ -88,8 +88,8 @@ internal sealed class ChoiceText(Func<IReadOnlyList<int>, string> decode, IReadO
 }
 
 /// <summary>
-/// Splits streamed text into reasoning (inside a think block: opened by `&lt;think&gt;` at the start, or by the prompt) and
-/// content (the rest), trimming each part's surrounding whitespace without knowing the end in advance.
+/// Splits streamed text into reasoning (inside a think block: opened by `&lt;think&gt;` at the start, or by the
+/// prompt) and content (the rest), trimming each part's surrounding whitespace without knowing the end in advance.
 /// </summary>
 internal sealed class ReasoningSplitter(bool enabled, bool thinkingOpen)
 {

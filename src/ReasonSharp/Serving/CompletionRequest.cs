@@ -3,9 +3,9 @@ using System.Text.Json;
 namespace ReasonSharp.Serving;
 
 /// <summary>
-/// The fields of a /v1/chat/completions or /v1/completions request the server reads, type-checked (a wrong type or value
-/// is a 400 naming the field). Fields it does not know are ignored, as vLLM does; ones it knows but cannot honour
-/// (tools, penalties, logit_bias, echo) are refused rather than silently dropped.
+/// The fields of a /v1/chat/completions or /v1/completions request the server reads, type-checked (a wrong type or
+/// value is a 400 naming the field). Fields it does not know are ignored, as vLLM does; ones it knows but cannot
+/// honour (tools, penalties, logit_bias, echo) are refused rather than silently dropped.
 /// </summary>
 public sealed record CompletionRequest
 {
@@ -20,7 +20,8 @@ public sealed record CompletionRequest
     public int N { get; init; } = 1;
     public IReadOnlyList<string> Stop { get; init; } = [];
     public long? Seed { get; init; }
-    /// <summary>Alternatives per token (0: only the sampled token's log-probability; −1: no log-probabilities).</summary>
+    /// <summary>Alternatives per token (0: only the sampled token's log-probability; −1: no
+    /// log-probabilities).</summary>
     public int TopLogProbs { get; init; } = -1;
     public bool Stream { get; init; }
     public bool IncludeUsage { get; init; }
@@ -38,20 +39,27 @@ public sealed record CompletionRequest
     {
         JsonDocument document;
         try { document = JsonDocument.Parse(body); }
-        catch (JsonException e) { throw new OpenAiError(400, $"malformed JSON in the request body: {e.Message}", code: "invalid_json"); }
+        catch (JsonException e)
+        {
+            throw new OpenAiError(400, $"malformed JSON in the request body: {e.Message}", code: "invalid_json");
+        }
         using (document)
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
-                throw new OpenAiError(400, $"the request body must be a JSON object, got {root.ValueKind}", code: "invalid_json");
+                throw new OpenAiError(400, $"the request body must be a JSON object, got {root.ValueKind}",
+                    code: "invalid_json");
             foreach (var name in Unsupported)
-                if (root.TryGetProperty(name, out var value) && value.ValueKind is not (JsonValueKind.Null or JsonValueKind.Undefined)
+                if (root.TryGetProperty(name, out var value)
+                    && value.ValueKind is not (JsonValueKind.Null or JsonValueKind.Undefined)
                     && !(value.ValueKind == JsonValueKind.Object && !value.EnumerateObject().Any())
                     && !(value.ValueKind == JsonValueKind.Array && value.GetArrayLength() == 0))
-                    throw new OpenAiError(400, $"{name}: not supported by this server", param: name, code: "unsupported_parameter");
+                    throw new OpenAiError(400, $"{name}: not supported by this server", param: name,
+                        code: "unsupported_parameter");
             foreach (var name in new[] { "frequency_penalty", "presence_penalty" })
                 if (Number(root, name) is { } penalty && penalty != 0)
-                    throw new OpenAiError(400, $"{name}: not supported by this server (only 0)", param: name, code: "unsupported_parameter");
+                    throw new OpenAiError(400, $"{name}: not supported by this server (only 0)", param: name,
+                        code: "unsupported_parameter");
 
             bool logprobs;
             int top = -1;
@@ -68,7 +76,9 @@ public sealed record CompletionRequest
             }
             else
             {
-                if (Bool(root, "echo") == true) throw new OpenAiError(400, "echo: not supported by this server", param: "echo", code: "unsupported_parameter");
+                if (Bool(root, "echo") == true)
+                    throw new OpenAiError(400, "echo: not supported by this server", param: "echo",
+                        code: "unsupported_parameter");
                 if (Integer(root, "logprobs") is { } k)
                 {
                     if (k is < 0 or > 20) throw OpenAiError.BadField("logprobs", $"expected 0 to 20, got {k}");
@@ -79,7 +89,8 @@ public sealed record CompletionRequest
             var maxTokens = Integer(root, "max_completion_tokens") ?? Integer(root, "max_tokens");
             if (maxTokens is < 1) throw OpenAiError.BadField("max_tokens", $"expected at least 1, got {maxTokens}");
             var temperature = Number(root, "temperature") ?? 1.0;
-            if (temperature is < 0 or > 2) throw OpenAiError.BadField("temperature", $"expected 0 to 2, got {temperature}");
+            if (temperature is < 0 or > 2)
+                throw OpenAiError.BadField("temperature", $"expected 0 to 2, got {temperature}");
             var topP = Number(root, "top_p") ?? 1.0;
             if (topP is <= 0 or > 1) throw OpenAiError.BadField("top_p", $"expected a number in (0, 1], got {topP}");
             var n = Integer(root, "n") ?? 1;
@@ -90,11 +101,13 @@ public sealed record CompletionRequest
             if (Field(root, "chat_template_kwargs") is { } templateKwargs)
             {
                 if (templateKwargs.ValueKind != JsonValueKind.Object)
-                    throw OpenAiError.BadField("chat_template_kwargs", $"expected an object, got {templateKwargs.ValueKind}");
+                    throw OpenAiError.BadField("chat_template_kwargs",
+                        $"expected an object, got {templateKwargs.ValueKind}");
                 foreach (var property in templateKwargs.EnumerateObject())
                 {
                     if (property.Name == "enable_thinking")
-                        enableThinking = Bool(templateKwargs, "enable_thinking", "chat_template_kwargs.enable_thinking");
+                        enableThinking =
+                            Bool(templateKwargs, "enable_thinking", "chat_template_kwargs.enable_thinking");
                     else kwargs[property.Name] = Plain(property.Value);
                 }
             }
@@ -131,7 +144,8 @@ public sealed record CompletionRequest
 
     static IReadOnlyList<ChatMessage> ParseMessages(JsonElement root)
     {
-        var messages = Field(root, "messages") ?? throw OpenAiError.BadField("messages", "missing; expected a list of messages");
+        var messages = Field(root, "messages")
+            ?? throw OpenAiError.BadField("messages", "missing; expected a list of messages");
         if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
             throw OpenAiError.BadField("messages", "expected a non-empty list of messages");
         var list = new List<ChatMessage>();
@@ -139,11 +153,13 @@ public sealed record CompletionRequest
         foreach (var message in messages.EnumerateArray())
         {
             var name = $"messages[{i++}]";
-            if (message.ValueKind != JsonValueKind.Object) throw OpenAiError.BadField(name, $"expected an object, got {message.ValueKind}");
+            if (message.ValueKind != JsonValueKind.Object)
+                throw OpenAiError.BadField(name, $"expected an object, got {message.ValueKind}");
             var role = String(message, "role", $"{name}.role") ?? throw OpenAiError.BadField($"{name}.role", "missing");
             if (role == "developer") role = ChatMessage.System;
             if (role is not (ChatMessage.System or ChatMessage.User or ChatMessage.Assistant or ChatMessage.Tool))
-                throw OpenAiError.BadField($"{name}.role", $"expected system, developer, user, assistant or tool, got '{role}'");
+                throw OpenAiError.BadField($"{name}.role",
+                    $"expected system, developer, user, assistant or tool, got '{role}'");
             list.Add(new ChatMessage(role, Content(Field(message, "content"), $"{name}.content")));
         }
         return list;
@@ -154,7 +170,8 @@ public sealed record CompletionRequest
     {
         if (content is not { } value || value.ValueKind == JsonValueKind.Null) return "";
         if (value.ValueKind == JsonValueKind.String) return value.GetString()!;
-        if (value.ValueKind != JsonValueKind.Array) throw OpenAiError.BadField(name, $"expected a string or a list of parts, got {value.ValueKind}");
+        if (value.ValueKind != JsonValueKind.Array)
+            throw OpenAiError.BadField(name, $"expected a string or a list of parts, got {value.ValueKind}");
         var text = new System.Text.StringBuilder();
         int i = 0;
         foreach (var part in value.EnumerateArray())
@@ -162,27 +179,32 @@ public sealed record CompletionRequest
             var partName = $"{name}[{i++}]";
             if (part.ValueKind != JsonValueKind.Object) throw OpenAiError.BadField(partName, "expected an object");
             var type = String(part, "type", $"{partName}.type");
-            if (type != "text") throw OpenAiError.BadField($"{partName}.type", $"only text parts are supported, got '{type}'");
-            text.Append(String(part, "text", $"{partName}.text") ?? throw OpenAiError.BadField($"{partName}.text", "missing"));
+            if (type != "text")
+                throw OpenAiError.BadField($"{partName}.type", $"only text parts are supported, got '{type}'");
+            text.Append(String(part, "text", $"{partName}.text")
+                ?? throw OpenAiError.BadField($"{partName}.text", "missing"));
         }
         return text.ToString();
     }
 
     static IReadOnlyList<string> ParsePrompts(JsonElement root)
     {
-        var prompt = Field(root, "prompt") ?? throw OpenAiError.BadField("prompt", "missing; expected a string or a list of strings");
+        var prompt = Field(root, "prompt")
+            ?? throw OpenAiError.BadField("prompt", "missing; expected a string or a list of strings");
         if (prompt.ValueKind == JsonValueKind.String) return [prompt.GetString()!];
         if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() > 0
             && prompt.EnumerateArray().All(p => p.ValueKind == JsonValueKind.String))
             return prompt.EnumerateArray().Select(p => p.GetString()!).ToList();
-        throw OpenAiError.BadField("prompt", $"expected a string or a non-empty list of strings, got {prompt.ValueKind}");
+        throw OpenAiError.BadField("prompt",
+            $"expected a string or a non-empty list of strings, got {prompt.ValueKind}");
     }
 
     static IReadOnlyList<string> ParseStop(JsonElement root)
     {
         if (Field(root, "stop") is not { } stop) return [];
         if (stop.ValueKind == JsonValueKind.String) return stop.GetString() is { Length: > 0 } s ? [s] : [];
-        if (stop.ValueKind == JsonValueKind.Array && stop.EnumerateArray().All(s => s.ValueKind == JsonValueKind.String))
+        if (stop.ValueKind == JsonValueKind.Array
+            && stop.EnumerateArray().All(s => s.ValueKind == JsonValueKind.String))
             return stop.EnumerateArray().Select(s => s.GetString()!).Where(s => s.Length > 0).ToList();
         throw OpenAiError.BadField("stop", $"expected a string or a list of strings, got {stop.ValueKind}");
     }
@@ -205,9 +227,11 @@ public sealed record CompletionRequest
 
     static long? Integer(JsonElement o, string name) => Field(o, name) is not { } v ? null
         : v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) ? n
-        : throw OpenAiError.BadField(name, $"expected an integer, got {(v.ValueKind == JsonValueKind.Number ? v.GetRawText() : v.ValueKind)}");
+        : throw OpenAiError.BadField(name,
+            $"expected an integer, got {(v.ValueKind == JsonValueKind.Number ? v.GetRawText() : v.ValueKind)}");
 
-    /// <summary>A JSON value as the template engine's plain values (string, bool, long, double, list, dictionary).</summary>
+    /// <summary>A JSON value as the template engine's plain values (string, bool, long, double, list,
+    /// dictionary).</summary>
     static object? Plain(JsonElement v) => v.ValueKind switch
     {
         JsonValueKind.String => v.GetString(),

@@ -1,6 +1,7 @@
 namespace ReasonSharp.Serving;
 
-/// <summary>An error answered in OpenAI's shape: {"error": {"message", "type", "param", "code"}} with an HTTP status.</summary>
+/// <summary>An error answered in OpenAI's shape: {"error": {"message", "type", "param", "code"}} with an HTTP
+/// status.</summary>
 public sealed class OpenAiError(int status, string message, string type = "invalid_request_error", string? param = null,
     string? code = null) : Exception(message)
 {

@@ -43,7 +43,8 @@ public sealed class OpenAiServer : IAsyncDisposable
     {
         options.Validate();
         (this.model, this.options) = (model, options);
-        ModelName = options.ServedModelName ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelPath)));
+        ModelName = options.ServedModelName
+            ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelPath)));
         modelNames = [ModelName, modelPath];
         key = options.ApiKey is { } apiKey ? Encoding.UTF8.GetBytes("Bearer " + apiKey) : null;
         scheduler = new Scheduler(model, options.MaxBatch, options.MaxQueue, log);
@@ -56,7 +57,8 @@ public sealed class OpenAiServer : IAsyncDisposable
             if (host == "localhost") kestrel.ListenLocalhost(options.Port);
             else if (host is "0.0.0.0" or "*") kestrel.ListenAnyIP(options.Port);
             else if (IPAddress.TryParse(host, out var address)) kestrel.Listen(address, options.Port);
-            else throw new ReasonSharpException($"host: '{host}' is not an IP address; expected e.g. 127.0.0.1, 0.0.0.0 or localhost");
+            else throw new ReasonSharpException(
+                $"host: '{host}' is not an IP address; expected e.g. 127.0.0.1, 0.0.0.0 or localhost");
         });
         app = builder.Build();
         app.Use(Authorize);
@@ -82,7 +84,8 @@ public sealed class OpenAiServer : IAsyncDisposable
         app.MapPost("/v1/chat/completions", (HttpContext context) => Complete(context, chat: true));
         app.MapPost("/v1/completions", (HttpContext context) => Complete(context, chat: false));
         app.MapFallback((HttpContext context) => WriteError(context,
-            new OpenAiError(404, $"{context.Request.Method} {context.Request.Path}: no such endpoint", code: "not_found")));
+            new OpenAiError(404, $"{context.Request.Method} {context.Request.Path}: no such endpoint",
+                code: "not_found")));
     }
 
     /// <summary>Starts listening; the model stays the caller's (dispose it after the server).</summary>
@@ -99,7 +102,8 @@ public sealed class OpenAiServer : IAsyncDisposable
             await server.DisposeAsync();
             throw new ReasonSharpException($"port {options.Port} on {options.Host}: cannot listen ({e.Message})", e);
         }
-        var address = server.app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var address = server.app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
+            .Addresses.First();
         server.Address = new Uri(address.Replace("[::]", "localhost", StringComparison.Ordinal));
         return server;
     }
@@ -111,7 +115,8 @@ public sealed class OpenAiServer : IAsyncDisposable
             var given = Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString());
             if (!CryptographicOperations.FixedTimeEquals(given, key))
             {
-                await WriteError(context, new OpenAiError(401, "Incorrect or missing API key: send `Authorization: Bearer KEY` "
+                await WriteError(context, new OpenAiError(401,
+                    "Incorrect or missing API key: send `Authorization: Bearer KEY` "
                     + "with the key given to `reason serve --api-key`", code: "invalid_api_key"));
                 return;
             }
@@ -149,7 +154,8 @@ public sealed class OpenAiServer : IAsyncDisposable
 
         var id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var response = new ResponseWriter(context, chat, id, created, ModelName, request, promptTokens, work.ChoicePrompts.Count);
+        var response = new ResponseWriter(context, chat, id, created, ModelName, request, promptTokens,
+            work.ChoicePrompts.Count);
         try
         {
             if (request.Stream) await response.StreamAsync(work.Updates.Reader);
@@ -160,7 +166,8 @@ public sealed class OpenAiServer : IAsyncDisposable
         catch (OpenAiError e) { await response.StreamErrorAsync(e); }
     }
 
-    /// <summary>The request's choices: prompt ids (rendered and checked against the context) and sampling settings.</summary>
+    /// <summary>The request's choices: prompt ids (rendered and checked against the context) and sampling
+    /// settings.</summary>
     (InferenceRequest Work, int PromptTokens) Prepare(CompletionRequest request, bool chat, CancellationToken aborted)
     {
         var prompts = new List<(int[] Ids, bool ThinkingOpen)>();
@@ -173,9 +180,12 @@ public sealed class OpenAiServer : IAsyncDisposable
         {
             if (ids.Length == 0) throw OpenAiError.BadField(param, "the prompt encodes to no tokens");
             if (ids.Length + (request.MaxTokens ?? 1) > context)
-                throw new OpenAiError(400, $"This model's maximum context length is {context} tokens. However, you requested "
-                    + $"{ids.Length + (request.MaxTokens ?? 1)} tokens ({ids.Length} in the {param}, {request.MaxTokens ?? 1} for the "
-                    + "completion). Please reduce the length of the prompt or of max_tokens.", param: param, code: "context_length_exceeded");
+                throw new OpenAiError(400,
+                    $"This model's maximum context length is {context} tokens. However, you requested "
+                    + $"{ids.Length + (request.MaxTokens ?? 1)} tokens ({ids.Length} in the {param}, "
+                    + $"{request.MaxTokens ?? 1} for the completion). Please reduce the length of the prompt or of "
+                    + "max_tokens.",
+                    param: param, code: "context_length_exceeded");
         }
         long seed = request.Seed ?? Random.Shared.NextInt64(0, long.MaxValue / 2);
         var choices = new List<int[]>();
@@ -210,9 +220,9 @@ public sealed class OpenAiServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// The chat prompt as training renders it: thinking from chat_template_kwargs.enable_thinking, else from a `/think` or
-    /// `/no_think` flag in a system message (default on); templates that read the system flag get it set there
-    /// (as dual-mode training data has it), and the template renders with enable_thinking.
+    /// The chat prompt as training renders it: thinking from chat_template_kwargs.enable_thinking, else from a
+    /// `/think` or `/no_think` flag in a system message (default on); templates that read the system flag get it set
+    /// there (as dual-mode training data has it), and the template renders with enable_thinking.
     /// </summary>
     (int[] Ids, bool ThinkingOpen) ChatPrompt(CompletionRequest request)
     {
@@ -223,10 +233,12 @@ public sealed class OpenAiServer : IAsyncDisposable
         bool thinking = request.EnableThinking ?? flag != ThinkingModes.NoThinkFlag;
         var capabilities = model.Chat.Capabilities;
         if (!thinking && !capabilities.CanSwitchThinkingOff)
-            throw new OpenAiError(400, $"thinking cannot be switched off: the chat template ({model.Chat.Name}) reads neither "
+            throw new OpenAiError(400,
+                $"thinking cannot be switched off: the chat template ({model.Chat.Name}) reads neither "
                 + "enable_thinking nor a /no_think system flag", param: "chat_template_kwargs.enable_thinking");
         if (capabilities.SystemThinkFlags)
-            messages = ThinkingModes.WithSystemFlag(new Example(messages, null, new Dictionary<string, JsonElement>(), "request"),
+            messages = ThinkingModes.WithSystemFlag(
+                new Example(messages, null, new Dictionary<string, JsonElement>(), "request"),
                 thinking ? ThinkingModes.ThinkFlag : ThinkingModes.NoThinkFlag).Messages;
         string text;
         try
@@ -238,7 +250,10 @@ public sealed class OpenAiServer : IAsyncDisposable
                 ChatTemplateKwargs = request.TemplateKwargs.Count > 0 ? request.TemplateKwargs : null,
             });
         }
-        catch (ReasonSharpException e) { throw new OpenAiError(400, $"the chat template failed: {e.Message}", param: "messages"); }
+        catch (ReasonSharpException e)
+        {
+            throw new OpenAiError(400, $"the chat template failed: {e.Message}", param: "messages");
+        }
         bool open = text.TrimEnd().EndsWith(ReasoningTrace.ThinkOpen, StringComparison.Ordinal);
         return (model.Tokenizer.Encode(text), open);
     }
@@ -253,8 +268,10 @@ public sealed class OpenAiServer : IAsyncDisposable
         w.WriteEndObject();
     });
 
-    /// <summary>JSON as an API sends it: `+`, `<` and non-ASCII text unescaped (the body is never embedded in HTML).</summary>
-    internal static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    /// <summary>JSON as an API sends it: `+`, `<` and non-ASCII text unescaped (the body is never embedded in
+    /// HTML).</summary>
+    internal static readonly JsonWriterOptions JsonOptions =
+        new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     internal static async Task WriteJson(HttpContext context, int status, Action<Utf8JsonWriter> body)
     {
@@ -273,7 +290,8 @@ public sealed class OpenAiServer : IAsyncDisposable
     /// <summary>Waits until <paramref name="cancellationToken"/> fires or the host stops (Ctrl-C, SIGTERM).</summary>
     public async Task RunUntilCancelledAsync(CancellationToken cancellationToken)
     {
-        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, app.Lifetime.ApplicationStopping);
+        using var either =
+            CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, app.Lifetime.ApplicationStopping);
         try { await Task.Delay(Timeout.Infinite, either.Token); }
         catch (OperationCanceledException) { }
     }

@@ -6,7 +6,8 @@ using Microsoft.AspNetCore.Http;
 
 namespace ReasonSharp.Serving;
 
-/// <summary>Writes a completion's choices as OpenAI does: one JSON response, or server-sent events ending in `data: [DONE]`.</summary>
+/// <summary>Writes a completion's choices as OpenAI does: one JSON response, or server-sent events ending in
+/// `data: [DONE]`.</summary>
 internal sealed class ResponseWriter(HttpContext context, bool chat, string id, long created, string model,
     CompletionRequest request, int promptTokens, int choiceCount)
 {
@@ -83,7 +84,8 @@ internal sealed class ResponseWriter(HttpContext context, bool chat, string id, 
             if (update.Reasoning.Length > 0 || update.Content.Length > 0 || update.LogProbs.Count > 0)
             {
                 int offset = offsets[update.Index];
-                await Chunk(w => Delta(w, update.Index, false, update.Reasoning, update.Content, update.LogProbs, null, offset));
+                await Chunk(w => Delta(w, update.Index, false, update.Reasoning, update.Content, update.LogProbs, null,
+                    offset));
                 offsets[update.Index] += update.Content.Length;
             }
             if (update.FinishReason is { } finish)
@@ -116,8 +118,8 @@ internal sealed class ResponseWriter(HttpContext context, bool chat, string id, 
         await context.Response.Body.WriteAsync(Done);
     }
 
-    void Delta(Utf8JsonWriter w, int index, bool role, string reasoning, string content, IReadOnlyList<TokenLogProbInfo> logProbs,
-        string? finish, int textOffset)
+    void Delta(Utf8JsonWriter w, int index, bool role, string reasoning, string content,
+        IReadOnlyList<TokenLogProbInfo> logProbs, string? finish, int textOffset)
     {
         Header(w, chat ? "chat.completion.chunk" : "text_completion");
         w.WriteStartArray("choices");
@@ -172,7 +174,8 @@ internal sealed class ResponseWriter(HttpContext context, bool chat, string id, 
         w.WriteEndObject();
     }
 
-    /// <summary>Chat: {"content": [{token, logprob, bytes, top_logprobs}]}; completions: the legacy parallel lists.</summary>
+    /// <summary>Chat: {"content": [{token, logprob, bytes, top_logprobs}]}; completions: the legacy parallel
+    /// lists.</summary>
     void LogProbs(Utf8JsonWriter w, IReadOnlyList<TokenLogProbInfo> entries, int textOffset)
     {
         if (request.TopLogProbs < 0)

@@ -6,22 +6,26 @@ using ReasonSharp.Modeling;
 
 namespace ReasonSharp.Serving;
 
-/// <summary>A token of a choice as OpenAI's logprobs report it: its text, its UTF-8 bytes and its log-probability.</summary>
+/// <summary>A token of a choice as OpenAI's logprobs report it: its text, its UTF-8 bytes and its
+/// log-probability.</summary>
 public sealed record TokenInfo(string Token, byte[] Bytes, float LogProb);
 
 /// <summary>A token's log-probability entry with its alternatives.</summary>
 public sealed record TokenLogProbInfo(TokenInfo Chosen, IReadOnlyList<TokenInfo> Top);
 
-/// <summary>What one choice gained since its last update; FinishReason is set on its last one (stop or length).</summary>
-public sealed record ChoiceUpdate(int Index, string Reasoning, string Content, IReadOnlyList<TokenLogProbInfo> LogProbs,
-    string? FinishReason, int CompletionTokens);
+/// <summary>What one choice gained since its last update; FinishReason is set on its last one (stop or
+/// length).</summary>
+public sealed record ChoiceUpdate(int Index, string Reasoning, string Content,
+    IReadOnlyList<TokenLogProbInfo> LogProbs, string? FinishReason, int CompletionTokens);
 
-/// <summary>One HTTP request's work for the scheduler: its choices (prompt × n), settings, and where updates go.</summary>
+/// <summary>One HTTP request's work for the scheduler: its choices (prompt × n), settings, and where updates
+/// go.</summary>
 public sealed class InferenceRequest
 {
     /// <summary>Choices in order: each prompt's n choices, one after the other.</summary>
     public required IReadOnlyList<int[]> ChoicePrompts { get; init; }
-    /// <summary>Per choice: the prompt already opened a think block (the template's generation prompt ends in it).</summary>
+    /// <summary>Per choice: the prompt already opened a think block (the template's generation prompt ends in
+    /// it).</summary>
     public required IReadOnlyList<bool> ThinkingOpen { get; init; }
     /// <summary>Per choice: its sampling settings (seed included).</summary>
     public required IReadOnlyList<SamplingOptions> Sampling { get; init; }
@@ -74,7 +78,9 @@ public sealed class Scheduler : IDisposable
     public bool TrySubmit(InferenceRequest request)
     {
         if (request.ChoicePrompts.Count > maxBatch)
-            throw new OpenAiError(400, $"n × prompts = {request.ChoicePrompts.Count} choices exceed the server's max_batch ({maxBatch})", param: "n");
+            throw new OpenAiError(400,
+                $"n × prompts = {request.ChoicePrompts.Count} choices exceed the server's max_batch ({maxBatch})",
+                param: "n");
         if (stopping.IsCancellationRequested) throw ShuttingDown();
         if (Interlocked.Increment(ref waiting) > maxQueue)
         {
@@ -120,7 +126,8 @@ public sealed class Scheduler : IDisposable
             catch (Exception e)
             {
                 log($"serve: generation failed: {e.Message}");
-                foreach (var request in active.ToList()) Complete(request, new OpenAiError(500, $"generation failed: {e.Message}", "server_error"));
+                foreach (var request in active.ToList())
+                    Complete(request, new OpenAiError(500, $"generation failed: {e.Message}", "server_error"));
                 batch.Dispose();
                 batch = new ContinuousBatch(model.Model);
                 Volatile.Write(ref running, 0);
@@ -136,7 +143,8 @@ public sealed class Scheduler : IDisposable
         while (queue.TryPeek(out var request))
         {
             int choices = request.ChoicePrompts.Count;
-            if (!request.Cancellation.IsCancellationRequested && batch.Count > 0 && batch.Count + choices > maxBatch) return;
+            if (!request.Cancellation.IsCancellationRequested && batch.Count > 0 && batch.Count + choices > maxBatch)
+                return;
             queue.TryDequeue(out _);
             Interlocked.Decrement(ref waiting);
             if (request.Cancellation.IsCancellationRequested)
@@ -153,8 +161,10 @@ public sealed class Scheduler : IDisposable
             {
                 for (int c = 0; c < choices; c++)
                 {
-                    request.Texts[c] = new ChoiceText(Decode, request.Stop, request.SplitReasoning, request.ThinkingOpen[c]);
-                    request.Sequences[c] = new BatchSequence(request.ChoicePrompts[c], request.Sampling[c], request.TopLogProbs);
+                    request.Texts[c] =
+                        new ChoiceText(Decode, request.Stop, request.SplitReasoning, request.ThinkingOpen[c]);
+                    request.Sequences[c] =
+                        new BatchSequence(request.ChoicePrompts[c], request.Sampling[c], request.TopLogProbs);
                     batch.Add(request.Sequences[c]);
                 }
             }
@@ -205,8 +215,8 @@ public sealed class Scheduler : IDisposable
                 request.Finished[c] = true;
             }
             if (reasoning.Length > 0 || content.Length > 0 || logProbs.Count > 0 || finish is not null)
-                request.Updates.Writer.TryWrite(new ChoiceUpdate(c, reasoning.ToString(), content.ToString(), logProbs, finish,
-                    request.Published[c]));
+                request.Updates.Writer.TryWrite(new ChoiceUpdate(c, reasoning.ToString(), content.ToString(), logProbs,
+                    finish, request.Published[c]));
         }
         if (request.Finished.All(f => f)) Complete(request, null);
     }
@@ -218,7 +228,9 @@ public sealed class Scheduler : IDisposable
     {
         var tokenizer = model.Tokenizer;
         var text = tokenizer.Decode([id]);
-        var bytes = tokenizer.Json.AddedTokenAt(id) is null ? Tokenization.ByteLevel.TryDecode(tokenizer.IdToToken(id)) : null;
+        var bytes = tokenizer.Json.AddedTokenAt(id) is null
+            ? Tokenization.ByteLevel.TryDecode(tokenizer.IdToToken(id))
+            : null;
         return new TokenInfo(text, bytes ?? Encoding.UTF8.GetBytes(text), logProb);
     }
 

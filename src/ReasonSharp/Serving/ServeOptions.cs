@@ -18,7 +18,8 @@ public sealed record ServeOptions
 
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(Host)) throw new ReasonSharpException("host: expected an address such as 127.0.0.1");
+        if (string.IsNullOrWhiteSpace(Host))
+            throw new ReasonSharpException("host: expected an address such as 127.0.0.1");
         if (Port is < 0 or > 65535) throw new ReasonSharpException($"port: expected 0 to 65535, got {Port}");
         if (MaxBatch < 1) throw new ReasonSharpException($"max_batch: expected at least 1, got {MaxBatch}");
         if (MaxQueue < 1) throw new ReasonSharpException($"max_queue: expected at least 1, got {MaxQueue}");

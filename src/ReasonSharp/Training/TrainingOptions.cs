@@ -119,7 +119,8 @@ public record TrainingOptions
         Check(SaveSteps > 0, "save_steps", "an integer > 0", SaveSteps);
         Check(SaveTotalLimit is null or > 0, "save_total_limit", "an integer > 0", SaveTotalLimit);
         Check(MaxNanSteps > 0, "max_nan_steps", "an integer > 0", MaxNanSteps);
-        Check(!PushToHub || HubModelId is { Length: > 0 }, "hub_model_id", "org/name when push_to_hub is true", HubModelId);
+        Check(!PushToHub || HubModelId is { Length: > 0 }, "hub_model_id", "org/name when push_to_hub is true",
+            HubModelId);
         if (HubModelId is { Length: > 0 } id)
             Check(Hub.HubRepo.LooksLikeIdForm(id), "hub_model_id", "a Hub repository id, org/name", id);
     }

@@ -10,17 +10,19 @@ public class Gemma3ParityTests(ITestOutputHelper output)
 {
     const double Tolerance = 1e-4;
 
-    /// <summary>Four layers, sliding (window 8 of 32 tokens) and global in turn, with distinct local and global thetas.</summary>
+    /// <summary>Four layers, sliding (window 8 of 32 tokens) and global in turn, with distinct local and global
+    /// thetas.</summary>
     public static ModelConfig Config(bool tied) => ExportModels.Config("gemma3_text", tied) with
     {
         NumHiddenLayers = 4,
         RopeTheta = 1_000_000,
-        Settings = new Gemma3Settings(8, Gemma3Settings.Pattern(2, 4), RopeLocalBaseFreq: 10000, QueryPreAttnScalar: 16,
-            SlidingWindowPattern: 2),
+        Settings = new Gemma3Settings(8, Gemma3Settings.Pattern(2, 4), RopeLocalBaseFreq: 10000,
+            QueryPreAttnScalar: 16, SlidingWindowPattern: 2),
     };
 
     /// <summary>
-    /// ggml's CPU GELU: the input rounded to float16 looks up a float16 table of tanh-GELU (exact below -10 and above 10).
+    /// ggml's CPU GELU: the input rounded to float16 looks up a float16 table of tanh-GELU (exact below -10 and
+    /// above 10).
     /// </summary>
     public static Tensor GgmlGelu(Tensor x)
     {
@@ -44,7 +46,8 @@ public class Gemma3ParityTests(ITestOutputHelper output)
         return error;
     }
 
-    /// <summary>A random model whose (1 + w) norm weights w are random around 0, so each norm scales by about 1.</summary>
+    /// <summary>A random model whose (1 + w) norm weights w are random around 0, so each norm scales by about
+    /// 1.</summary>
     public static CausalLM Create(ModelConfig config, long seed)
     {
         var model = ExportModels.Create(config, seed);
@@ -61,7 +64,8 @@ public class Gemma3ParityTests(ITestOutputHelper output)
     {
         using var model = Create(Config(tied), seed: 21);
         var exact = Parity(model, $"gemma3 tied={tied}, exact tanh-GELU", seed: 9, ggmlGelu: false);
-        Assert.InRange(Parity(model, $"gemma3 tied={tied}, ggml's float16 GELU table", seed: 9, ggmlGelu: true), 0, Tolerance);
+        Assert.InRange(Parity(model, $"gemma3 tied={tied}, ggml's float16 GELU table", seed: 9, ggmlGelu: true),
+            0, Tolerance);
         Assert.InRange(exact, 0, 1e-3);
     }
 
@@ -73,13 +77,17 @@ public class Gemma3ParityTests(ITestOutputHelper output)
         using var model = Create(config, seed: 22);
         using var dir = TestEnvironment.NewTempDir();
         foreach (var layer in model.Model.Layers) layer.Mlp.Activation = GgmlGelu;
-        using var llama = LlamaCppReference.Load(ExportModels.Export(model, dir, GgufFileType.F32), ExportModels.Threads, contextSize: 64);
+        using var llama = LlamaCppReference.Load(ExportModels.Export(model, dir, GgufFileType.F32),
+            ExportModels.Threads, contextSize: 64);
         var tokens = ExportModels.RandomTokens(32, 10);
-        Assert.InRange(ExportModels.WorstRelativeError(ExportModels.Logits(model, tokens), llama.Logits(tokens)), 0, Tolerance);
+        Assert.InRange(ExportModels.WorstRelativeError(ExportModels.Logits(model, tokens), llama.Logits(tokens)),
+            0, Tolerance);
         foreach (var (label, changed) in new[]
         {
-            ("no sliding window", config with { Settings = settings with { LayerTypes = Gemma3Settings.Pattern(1, 4) } }),
-            ("global theta on local layers", config with { Settings = settings with { RopeLocalBaseFreq = 1_000_000 } }),
+            ("no sliding window",
+                config with { Settings = settings with { LayerTypes = Gemma3Settings.Pattern(1, 4) } }),
+            ("global theta on local layers",
+                config with { Settings = settings with { RopeLocalBaseFreq = 1_000_000 } }),
         })
         {
             using var other = ExportModels.Create(changed, seed: 22);
@@ -99,8 +107,8 @@ public class Gemma3ParityTests(ITestOutputHelper output)
         using var dir = TestEnvironment.NewTempDir();
         var path = ExportModels.Export(model, dir, GgufFileType.F32);
         var names = GgufReader.Open(path).Tensors.Select(t => t.Name).ToHashSet();
-        foreach (var name in new[] { "blk.0.post_attention_norm.weight", "blk.0.ffn_norm.weight", "blk.0.post_ffw_norm.weight",
-                     "blk.3.attn_q_norm.weight", "output.weight", "output_norm.weight" })
+        foreach (var name in new[] { "blk.0.post_attention_norm.weight", "blk.0.ffn_norm.weight",
+                     "blk.0.post_ffw_norm.weight", "blk.3.attn_q_norm.weight", "output.weight", "output_norm.weight" })
             Assert.Contains(name, names);
         using var restored = ExportModels.FromGguf(config, path);
         // Exact but for the float32 rounding of (w + 1) − 1 in the norms.

@@ -6,14 +6,17 @@ namespace ReasonSharp.Tests.Generation;
 
 public class ContinuousBatchTests
 {
-    /// <summary>A random model with a wide init, so its next-token distributions are peaked and argmax ties do not occur.</summary>
+    /// <summary>A random model with a wide init, so its next-token distributions are peaked and argmax ties do not
+    /// occur.</summary>
     static CausalLM PeakedModel(string arch = "qwen2") =>
         new(TinyModels.Config(arch) with { InitializerRange = 0.4 }, seed: 7);
 
     static readonly int[][] Prompts = [[5, 6, 7], [11, 12, 13, 14, 15, 16, 17], [20], [30, 31, 32, 33], [40, 41]];
 
-    /// <summary>Runs until every sequence is done, adding sequence i before step <paramref name="joinAt"/>[i].</summary>
-    static List<BatchSequence> RunStaggered(ContinuousBatch batch, SamplingOptions[] options, int[] joinAt, int topLogProbs = -1)
+    /// <summary>Runs until every sequence is done, adding sequence i before step
+    /// <paramref name="joinAt"/>[i].</summary>
+    static List<BatchSequence> RunStaggered(ContinuousBatch batch, SamplingOptions[] options, int[] joinAt,
+        int topLogProbs = -1)
     {
         var sequences = Prompts.Select((p, i) => new BatchSequence(p, options[i], topLogProbs)).ToList();
         for (int step = 0; step < 200 && (sequences.Any(s => !s.Done) || step <= joinAt.Max()); step++)

@@ -47,7 +47,8 @@ public sealed class FakeHub : IDisposable
     }
 
     public string Endpoint { get; private set; } = "";
-    /// <summary>Where LFS files redirect to: the same server under another host name, as a CDN is another host.</summary>
+    /// <summary>Where LFS files redirect to: the same server under another host name, as a CDN is another
+    /// host.</summary>
     public string CdnEndpoint { get; private set; } = "";
     /// <summary>The token gated repositories accept.</summary>
     public string Token { get; init; } = "hf_test_token";
@@ -75,7 +76,8 @@ public sealed class FakeHub : IDisposable
         Publish(id, Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).ToDictionary(
             f => Path.GetRelativePath(folder, f).Replace('\\', '/'), File.ReadAllBytes), type, gated);
 
-    public string Publish(string id, IReadOnlyDictionary<string, byte[]> files, string type = "model", bool gated = false)
+    public string Publish(string id, IReadOnlyDictionary<string, byte[]> files, string type = "model",
+        bool gated = false)
     {
         var repo = _repos.GetOrAdd(Key(type, id), _ => new Repo());
         repo.Gated = gated;
@@ -91,7 +93,8 @@ public sealed class FakeHub : IDisposable
 
     public bool IsLfs(byte[] content) => content.Length >= LfsThreshold;
 
-    /// <summary>The etag huggingface_hub stores a file under: sha256 for LFS files, the git blob sha1 otherwise.</summary>
+    /// <summary>The etag huggingface_hub stores a file under: sha256 for LFS files, the git blob sha1
+    /// otherwise.</summary>
     public string EtagOf(byte[] content) => IsLfs(content) ? Sha256(content) : GitSha(content);
 
     public IReadOnlyDictionary<string, byte[]> Files(string id, string type = "model", string revision = "main")
@@ -111,7 +114,11 @@ public sealed class FakeHub : IDisposable
         {
             HttpListenerContext context;
             try { context = await _listener.GetContextAsync(); }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException) { return; }
+            catch (Exception e)
+                when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
             _ = Task.Run(() => HandleAsync(context));
         }
     }
@@ -121,15 +128,24 @@ public sealed class FakeHub : IDisposable
         var request = context.Request;
         var response = context.Response;
         var path = Uri.UnescapeDataString(request.Url!.AbsolutePath);
-        Requests.Enqueue(new Request(request.HttpMethod, path, request.Headers["Range"], request.Headers["Authorization"]));
+        Requests.Enqueue(
+            new Request(request.HttpMethod, path, request.Headers["Range"], request.Headers["Authorization"]));
         try { await RouteAsync(request, response, path); }
         catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException) { }
-        finally { try { response.Close(); } catch (Exception e) when (e is HttpListenerException or ObjectDisposedException) { } }
+        finally
+        {
+            try { response.Close(); }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException) { }
+        }
     }
 
     async Task RouteAsync(HttpListenerRequest request, HttpListenerResponse response, string path)
     {
-        if (path.StartsWith("/cdn/", StringComparison.Ordinal)) { await ServeCdnAsync(request, response, path[5..]); return; }
+        if (path.StartsWith("/cdn/", StringComparison.Ordinal))
+        {
+            await ServeCdnAsync(request, response, path[5..]);
+            return;
+        }
         if (request.HttpMethod is "POST" or "PUT") { await RouteWriteAsync(request, response, path); return; }
         if (path.StartsWith("/api/", StringComparison.Ordinal) && path.Contains("/revision/", StringComparison.Ordinal))
         {
@@ -139,8 +155,10 @@ public sealed class FakeHub : IDisposable
             var at = rest.IndexOf("/revision/", StringComparison.Ordinal);
             var (repo, commit) = Find(response, type, rest[..at], rest[(at + 10)..], request);
             if (repo is null) return;
-            var files = repo.Commits[commit!].Keys.Order(StringComparer.Ordinal).Select(f => new JsonObject { ["rfilename"] = f });
-            await WriteJsonAsync(response, new JsonObject { ["id"] = rest[..at], ["sha"] = commit, ["siblings"] = new JsonArray([.. files]) });
+            var files = repo.Commits[commit!].Keys.Order(StringComparer.Ordinal)
+                .Select(f => new JsonObject { ["rfilename"] = f });
+            await WriteJsonAsync(response,
+                new JsonObject { ["id"] = rest[..at], ["sha"] = commit, ["siblings"] = new JsonArray([.. files]) });
             return;
         }
         if (path.Contains("/resolve/", StringComparison.Ordinal))
@@ -168,7 +186,8 @@ public sealed class FakeHub : IDisposable
                 response.AddHeader("Location", $"{CdnEndpoint}/cdn/{sha}{(corrupt ? "?corrupt=1" : "")}");
                 response.AddHeader("X-Linked-Etag", $"\"{sha}\"");
                 response.AddHeader("X-Linked-Size", content.Length.ToString());
-                response.AddHeader("ETag", $"\"{GitSha(Encoding.UTF8.GetBytes($"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {content.Length}\n"))}\"");
+                var pointer = $"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {content.Length}\n";
+                response.AddHeader("ETag", $"\"{GitSha(Encoding.UTF8.GetBytes(pointer))}\"");
                 return;
             }
             response.AddHeader("ETag", $"\"{GitSha(content)}\"");
@@ -188,15 +207,31 @@ public sealed class FakeHub : IDisposable
     async Task RouteWriteAsync(HttpListenerRequest request, HttpListenerResponse response, string path)
     {
         byte[] body;
-        using (var buffer = new MemoryStream()) { await request.InputStream.CopyToAsync(buffer); body = buffer.ToArray(); }
-        if (request.Headers["Authorization"] != $"Bearer {Token}") { Error(response, 401, null, "Invalid credentials"); return; }
+        using (var buffer = new MemoryStream())
+        {
+            await request.InputStream.CopyToAsync(buffer);
+            body = buffer.ToArray();
+        }
+        if (request.Headers["Authorization"] != $"Bearer {Token}")
+        {
+            Error(response, 401, null, "Invalid credentials");
+            return;
+        }
         if (path == "/api/repos/create")
         {
             var json = JsonNode.Parse(body)!;
-            var id = (json["organization"]?.GetValue<string>() is { } org ? org + "/" : "") + json["name"]!.GetValue<string>();
+            var id = (json["organization"]?.GetValue<string>() is { } org ? org + "/" : "")
+                + json["name"]!.GetValue<string>();
             var type = json["type"]?.GetValue<string>() ?? "model";
-            if (_repos.ContainsKey(Key(type, id))) { Error(response, 409, null, "You already created this repo"); return; }
-            Publish(id, new Dictionary<string, byte[]> { [".gitattributes"] = "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"u8.ToArray() }, type);
+            if (_repos.ContainsKey(Key(type, id)))
+            {
+                Error(response, 409, null, "You already created this repo");
+                return;
+            }
+            Publish(id, new Dictionary<string, byte[]>
+            {
+                [".gitattributes"] = "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"u8.ToArray(),
+            }, type);
             await WriteJsonAsync(response, new JsonObject { ["url"] = $"{Endpoint}/{id}" });
             return;
         }
@@ -242,11 +277,15 @@ public sealed class FakeHub : IDisposable
                     if (MultipartChunk is { } chunk && size >= chunk)
                     {
                         var header = new JsonObject { ["chunk_size"] = chunk.ToString() };
-                        for (int part = 1; (part - 1) * chunk < size; part++) header[part.ToString()] = $"{Endpoint}/lfs-part/{oid}/{part}";
+                        for (int part = 1; (part - 1) * chunk < size; part++)
+                            header[part.ToString()] = $"{Endpoint}/lfs-part/{oid}/{part}";
                         upload = new JsonObject { ["href"] = $"{Endpoint}/lfs-complete/{oid}", ["header"] = header };
                     }
                     else upload = new JsonObject { ["href"] = $"{Endpoint}/lfs-upload/{oid}" };
-                    entry["actions"] = new JsonObject { ["upload"] = upload, ["verify"] = new JsonObject { ["href"] = $"{Endpoint}/lfs-verify" } };
+                    entry["actions"] = new JsonObject
+                    {
+                        ["upload"] = upload, ["verify"] = new JsonObject { ["href"] = $"{Endpoint}/lfs-verify" },
+                    };
                 }
                 objects.Add(entry);
             }
@@ -271,16 +310,21 @@ public sealed class FakeHub : IDisposable
                 {
                     var filePath = f!["path"]!.GetValue<string>();
                     bool lfs = f["size"]!.GetValue<long>() >= LfsThreshold;
-                    var entry = new JsonObject { ["path"] = filePath, ["uploadMode"] = lfs ? "lfs" : "regular", ["shouldIgnore"] = false };
+                    var entry = new JsonObject
+                    {
+                        ["path"] = filePath, ["uploadMode"] = lfs ? "lfs" : "regular", ["shouldIgnore"] = false,
+                    };
                     if (current.TryGetValue(filePath, out var existing)) entry["oid"] = EtagOf(existing);
                     files.Add(entry);
                 }
                 await WriteJsonAsync(response, new JsonObject { ["files"] = files });
                 return;
             }
-            var lines = Encoding.UTF8.GetString(body).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!).ToList();
+            var lines = Encoding.UTF8.GetString(body).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => JsonNode.Parse(l)!).ToList();
             CommitPayloads.Enqueue(lines);
-            if (request.ContentType?.StartsWith("application/x-ndjson", StringComparison.Ordinal) != true || lines[0]["key"]!.GetValue<string>() != "header")
+            if (request.ContentType?.StartsWith("application/x-ndjson", StringComparison.Ordinal) != true
+                || lines[0]["key"]!.GetValue<string>() != "header")
             {
                 Error(response, 400, null, "expected NDJSON starting with a header line");
                 return;
@@ -294,20 +338,26 @@ public sealed class FakeHub : IDisposable
                 {
                     case "file": next[filePath] = Convert.FromBase64String(value["content"]!.GetValue<string>()); break;
                     case "lfsFile":
-                        if (!_lfs.TryGetValue(value["oid"]!.GetValue<string>(), out var blob)) { Error(response, 400, null, $"LFS object of {filePath} missing"); return; }
+                        if (!_lfs.TryGetValue(value["oid"]!.GetValue<string>(), out var blob))
+                        {
+                            Error(response, 400, null, $"LFS object of {filePath} missing");
+                            return;
+                        }
                         next[filePath] = blob;
                         break;
                     default: Error(response, 400, null, "unknown key"); return;
                 }
             }
             var made = Publish(id, next, api);
-            await WriteJsonAsync(response, new JsonObject { ["commitOid"] = made, ["commitUrl"] = $"{Endpoint}/{id}/commit/{made}" });
+            await WriteJsonAsync(response,
+                new JsonObject { ["commitOid"] = made, ["commitUrl"] = $"{Endpoint}/{id}/commit/{made}" });
             return;
         }
         Error(response, 404, null, $"no route for {request.HttpMethod} {path}");
     }
 
-    (Repo? Repo, string? Commit) Find(HttpListenerResponse response, string type, string id, string revision, HttpListenerRequest request)
+    (Repo? Repo, string? Commit) Find(HttpListenerResponse response, string type, string id, string revision,
+        HttpListenerRequest request)
     {
         if (!_repos.TryGetValue(Key(type, id), out var repo))
         {
@@ -316,12 +366,14 @@ public sealed class FakeHub : IDisposable
         }
         if (repo.Gated && request.Headers["Authorization"] != $"Bearer {Token}")
         {
-            Error(response, 401, "GatedRepo", $"Access to model {id} is restricted. You must have access to it and be authenticated.");
+            Error(response, 401, "GatedRepo",
+                $"Access to model {id} is restricted. You must have access to it and be authenticated.");
             return (null, null);
         }
         lock (repo)
         {
-            var commit = repo.Refs.GetValueOrDefault(revision) ?? (repo.Commits.ContainsKey(revision) ? revision : null);
+            var commit = repo.Refs.GetValueOrDefault(revision)
+                ?? (repo.Commits.ContainsKey(revision) ? revision : null);
             if (commit is null) Error(response, 404, "RevisionNotFound", $"Invalid rev id: {revision}");
             return (commit is null ? null : repo, commit);
         }
@@ -341,7 +393,8 @@ public sealed class FakeHub : IDisposable
     async Task ServeBytesAsync(HttpListenerRequest request, HttpListenerResponse response, byte[] content)
     {
         long from = 0;
-        if (request.Headers["Range"] is { } range && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
+        if (request.Headers["Range"] is { } range && range.StartsWith("bytes=", StringComparison.Ordinal)
+            && range.EndsWith('-'))
         {
             from = long.Parse(range[6..^1]);
             if (from >= content.Length)

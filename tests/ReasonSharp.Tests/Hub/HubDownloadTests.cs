@@ -123,7 +123,8 @@ public sealed class HubDownloadTests
         Assert.Equal(HubErrorKind.Network, error.Kind);
         Assert.Contains("org/tiny: model.safetensors", error.Message);
         Assert.Contains("run again", error.Message);
-        var incomplete = Path.Combine(dir.File("hub"), "models--org--tiny", "blobs", FakeHub.Sha256(Weights) + ".incomplete");
+        var incomplete =
+            Path.Combine(dir.File("hub"), "models--org--tiny", "blobs", FakeHub.Sha256(Weights) + ".incomplete");
         long kept = new FileInfo(incomplete).Length;
         Assert.InRange(kept, 1, Weights.Length - 1);
         Assert.False(File.Exists(incomplete[..^".incomplete".Length]));
@@ -206,7 +207,8 @@ public sealed class HubDownloadTests
         Assert.Equal(HubErrorKind.Network, error.Kind);
         Assert.Contains("network error", error.Message);
 
-        var offline = new HubDownloader(settings with { Offline = true }).Download(new HubDownloadRequest(new HubRepo("org/tiny")));
+        var offline = new HubDownloader(settings with { Offline = true })
+            .Download(new HubDownloadRequest(new HubRepo("org/tiny")));
         Assert.Equal(4, offline.Files.Count);
     }
 

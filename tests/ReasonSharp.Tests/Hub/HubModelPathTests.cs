@@ -11,7 +11,8 @@ namespace ReasonSharp.Tests.Hub;
 [Collection("Console")]
 public sealed class HubModelPathTests
 {
-    /// <summary>Points HF_ENDPOINT and HF_HUB_CACHE at <paramref name="hub"/> and a temp cache until disposed.</summary>
+    /// <summary>Points HF_ENDPOINT and HF_HUB_CACHE at <paramref name="hub"/> and a temp cache until
+    /// disposed.</summary>
     sealed class HubEnvironment : IDisposable
     {
         readonly Dictionary<string, string?> _saved = new();
@@ -46,8 +47,8 @@ public sealed class HubModelPathTests
         using (var model = TinyLanguageModels.Create(dir)) model.Save(dir.File("tiny"));
         var modelCommit = hub.Publish("org/tiny", dir.File("tiny"));
         var data = dir.File("arith.jsonl");
-        Assert.Equal(0, (await CliHarness.Run("data", "generate", "--task", "arithmetic", "--difficulty", "1", "--n", "40",
-            "--seed", "0", "--out", data, "--test-fraction", "0.1")).Code);
+        Assert.Equal(0, (await CliHarness.Run("data", "generate", "--task", "arithmetic", "--difficulty", "1",
+            "--n", "40", "--seed", "0", "--out", data, "--test-fraction", "0.1")).Code);
         var (train, test) = SyntheticDataset.SplitPaths(data);
         var dataCommit = hub.Publish("org/arith", new Dictionary<string, byte[]>
         {
@@ -60,10 +61,11 @@ public sealed class HubModelPathTests
         using var environment = new HubEnvironment(hub, cache, hub.Token);
 
         var output = dir.File("run");
-        var (code, text) = await CliHarness.Run("sft", "--set", "model_name_or_path=org/tiny", "--set", "dataset_name=org/arith",
-            "--set", "dataset_config=main", "--set", $"output_dir={output}", "--set", "max_steps=2", "--set", "device=cpu",
-            "--set", "per_device_train_batch_size=2", "--set", "max_length=128", "--set", "write_report=false",
-            "--set", "eval_strategy=no", "--set", "push_to_hub=true", "--set", "hub_model_id=me/tiny-sft");
+        var (code, text) = await CliHarness.Run("sft", "--set", "model_name_or_path=org/tiny",
+            "--set", "dataset_name=org/arith", "--set", "dataset_config=main", "--set", $"output_dir={output}",
+            "--set", "max_steps=2", "--set", "device=cpu", "--set", "per_device_train_batch_size=2",
+            "--set", "max_length=128", "--set", "write_report=false", "--set", "eval_strategy=no",
+            "--set", "push_to_hub=true", "--set", "hub_model_id=me/tiny-sft");
         Assert.True(code == 0, text);
         Assert.Contains("train data: 36 examples", text);
         Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
@@ -124,7 +126,8 @@ public sealed class HubModelPathTests
         var snapshot = Path.Combine(dir.File("cache"), "datasets--openai--gsm8k", "snapshots", commit);
         Assert.False(Directory.Exists(Path.Combine(snapshot, "socratic")));
 
-        var socratic = DatasetReader.ReadExamples(new DatasetSource("openai/gsm8k") { Split = "train", Config = "socratic" }).ToList();
+        var socratic = DatasetReader
+            .ReadExamples(new DatasetSource("openai/gsm8k") { Split = "train", Config = "socratic" }).ToList();
         Assert.Equal(5, socratic.Count);
         Assert.Equal("400", socratic[0].GoldAnswer);
     }
@@ -195,7 +198,8 @@ public sealed class HubModelPathTests
             Environment.SetEnvironmentVariable("HF_TOKEN", "hf_env");
             Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", "1");
             settings = HubSettings.FromEnvironment();
-            Assert.Equal((dir.File("elsewhere"), "hf_env", true), (settings.CacheDir, settings.Token, settings.Offline));
+            Assert.Equal((dir.File("elsewhere"), "hf_env", true),
+                (settings.CacheDir, settings.Token, settings.Offline));
         }
         finally
         {
@@ -211,8 +215,8 @@ public sealed class HubModelPathTests
         using var environment = new HubEnvironment(hub, dir.File("cache"));
         var (code, text) = await CliHarness.Run("generate", "org/nothing-here", "--prompt", "hi");
         Assert.Equal(2, code);
-        Assert.Contains("error: 'org/nothing-here' is no local file or folder, and as a Hub model id: org/nothing-here: " +
-                        "repository not found", text);
+        Assert.Contains("error: 'org/nothing-here' is no local file or folder, and as a Hub model id: " +
+                        "org/nothing-here: repository not found", text);
         (code, text) = await CliHarness.Run("download", "org/nothing-here", "--repo-type", "dataset");
         Assert.Equal(2, code);
         Assert.Contains("error: dataset org/nothing-here: repository not found", text);

@@ -32,7 +32,8 @@ public sealed class HubUploadTests
         var folder = MakeFolder(dir);
         var settings = Settings(hub, dir, hub.Token);
 
-        var result = new HubUploader(settings).Upload(new HubUploadRequest(new HubRepo("me/tiny"), folder) { CommitMessage = "first" });
+        var result = new HubUploader(settings)
+            .Upload(new HubUploadRequest(new HubRepo("me/tiny"), folder) { CommitMessage = "first" });
 
         Assert.NotNull(result.CommitOid);
         Assert.Equal((1, 2, 0), (result.LfsFiles, result.RegularFiles, result.Unchanged));
@@ -72,10 +73,12 @@ public sealed class HubUploadTests
         using var dir = TestEnvironment.NewTempDir();
         var folder = MakeFolder(dir);
 
-        var result = new HubUploader(Settings(hub, dir, hub.Token)).Upload(new HubUploadRequest(new HubRepo("me/parts"), folder));
+        var result = new HubUploader(Settings(hub, dir, hub.Token))
+            .Upload(new HubUploadRequest(new HubRepo("me/parts"), folder));
 
         Assert.Equal(1, result.LfsFiles);
-        Assert.Equal(3, hub.Requests.Count(r => r.Method == "PUT" && r.Path.StartsWith("/lfs-part/", StringComparison.Ordinal)));
+        Assert.Equal(3,
+            hub.Requests.Count(r => r.Method == "PUT" && r.Path.StartsWith("/lfs-part/", StringComparison.Ordinal)));
         Assert.Equal(Weights, hub.Files("me/parts")["model.safetensors"]);
     }
 
@@ -90,7 +93,8 @@ public sealed class HubUploadTests
         Assert.Contains("me/tiny: uploading needs a token", error.Message);
         Assert.Contains("HF_TOKEN", error.Message);
         var wrong = Assert.Throws<HubException>(() =>
-            new HubUploader(Settings(hub, dir, "hf_wrong")).Upload(new HubUploadRequest(new HubRepo("me/tiny"), folder)));
+            new HubUploader(Settings(hub, dir, "hf_wrong"))
+                .Upload(new HubUploadRequest(new HubRepo("me/tiny"), folder)));
         Assert.Equal(HubErrorKind.Gated, wrong.Kind);
         Assert.Empty(hub.CommitPayloads);
     }

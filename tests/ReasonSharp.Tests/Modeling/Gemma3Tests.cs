@@ -4,7 +4,8 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Tests.Modeling;
 
-/// <summary>Gemma 3 text: config.json fields, Hugging Face keys, and sliding-window attention with the KV cache.</summary>
+/// <summary>Gemma 3 text: config.json fields, Hugging Face keys, and sliding-window attention with the KV
+/// cache.</summary>
 public class Gemma3Tests
 {
     /// <summary>gemma-3-1b-it's config.json, shrunk.</summary>
@@ -14,18 +15,19 @@ public class Gemma3Tests
         ["hidden_size"] = 32, ["intermediate_size"] = 64, ["num_hidden_layers"] = 3, ["num_attention_heads"] = 4,
         ["num_key_value_heads"] = 1, ["head_dim"] = 16, ["hidden_activation"] = "gelu_pytorch_tanh",
         ["max_position_embeddings"] = 256, ["rms_norm_eps"] = 1e-6, ["rope_theta"] = 1000000.0,
-        ["rope_local_base_freq"] = 10000.0, ["rope_scaling"] = null, ["sliding_window"] = 4, ["sliding_window_pattern"] = 3,
-        ["query_pre_attn_scalar"] = 16, ["final_logit_softcapping"] = null, ["attn_logit_softcapping"] = null,
-        ["attention_bias"] = false, ["attention_dropout"] = 0.0, ["cache_implementation"] = "hybrid",
-        ["bos_token_id"] = 2, ["eos_token_id"] = new JsonArray(1, 106), ["pad_token_id"] = 0, ["torch_dtype"] = "bfloat16",
+        ["rope_local_base_freq"] = 10000.0, ["rope_scaling"] = null, ["sliding_window"] = 4,
+        ["sliding_window_pattern"] = 3, ["query_pre_attn_scalar"] = 16, ["final_logit_softcapping"] = null,
+        ["attn_logit_softcapping"] = null, ["attention_bias"] = false, ["attention_dropout"] = 0.0,
+        ["cache_implementation"] = "hybrid", ["bos_token_id"] = 2, ["eos_token_id"] = new JsonArray(1, 106),
+        ["pad_token_id"] = 0, ["torch_dtype"] = "bfloat16",
     };
 
     static readonly string[] LayerKeys =
     [
         "input_layernorm.weight", "post_attention_layernorm.weight", "pre_feedforward_layernorm.weight",
-        "post_feedforward_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
-        "self_attn.o_proj.weight", "self_attn.q_norm.weight", "self_attn.k_norm.weight", "mlp.gate_proj.weight",
-        "mlp.up_proj.weight", "mlp.down_proj.weight",
+        "post_feedforward_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
+        "self_attn.v_proj.weight", "self_attn.o_proj.weight", "self_attn.q_norm.weight", "self_attn.k_norm.weight",
+        "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight",
     ];
 
     static IEnumerable<string> HfKeys(int layers) =>
@@ -37,7 +39,8 @@ public class Gemma3Tests
     {
         using var dir = TestEnvironment.NewTempDir();
         var config = ModelConfig.Parse(HfConfig(), "config.json");
-        Assert.Equal([true, true, false], Enumerable.Range(0, 3).Select(i => config.Arch.Layer(config, i).SlidingWindow == 4));
+        Assert.Equal([true, true, false],
+            Enumerable.Range(0, 3).Select(i => config.Arch.Layer(config, i).SlidingWindow == 4));
         using var model = new CausalLM(config, seed: 1);
         Assert.Equal(HfKeys(3).Order(), model.state_dict().Keys.Order());
         Assert.Equal(model.Config.ParameterCount(), model.ParameterCount());
@@ -52,7 +55,8 @@ public class Gemma3Tests
                      "rope_local_base_freq", "query_pre_attn_scalar", "hidden_activation", "head_dim", "rope_theta",
                      "final_logit_softcapping", "attn_logit_softcapping", "cache_implementation" })
             Assert.Equal(HfConfig()[field]?.ToJsonString(), saved[field]?.ToJsonString());
-        Assert.Equal("[\"sliding_attention\",\"sliding_attention\",\"full_attention\"]", saved["layer_types"]!.ToJsonString());
+        Assert.Equal("[\"sliding_attention\",\"sliding_attention\",\"full_attention\"]",
+            saved["layer_types"]!.ToJsonString());
 
         using var loaded = ModelFolder.Load(dir.Path);
         using var ids = tensor(new long[] { 3, 14, 15, 92, 65, 35 }, [1, 6]);
@@ -113,8 +117,11 @@ public class Gemma3Tests
         var config = ModelConfig.Parse(HfConfig(), "config.json");
         var settings = (Gemma3Settings)config.Settings!;
         Assert.Null(config.Arch.GgufProblem(config));
-        Assert.Contains("query_pre_attn_scalar", config.Arch.GgufProblem(config with { Settings = settings with { QueryPreAttnScalar = 256 } }));
-        Assert.Contains("final_logit_softcapping", config.Arch.GgufProblem(config with { Settings = settings with { FinalLogitSoftcapping = 30 } }));
-        Assert.Contains("layer_types", config.Arch.GgufProblem(config with { Settings = settings with { LayerTypes = Gemma3Settings.Pattern(2, 3) } }));
+        Assert.Contains("query_pre_attn_scalar",
+            config.Arch.GgufProblem(config with { Settings = settings with { QueryPreAttnScalar = 256 } }));
+        Assert.Contains("final_logit_softcapping",
+            config.Arch.GgufProblem(config with { Settings = settings with { FinalLogitSoftcapping = 30 } }));
+        Assert.Contains("layer_types", config.Arch.GgufProblem(
+            config with { Settings = settings with { LayerTypes = Gemma3Settings.Pattern(2, 3) } }));
     }
 }

@@ -11,8 +11,9 @@ public class SmolLM3Tests
     {
         ["architectures"] = new JsonArray("SmolLM3ForCausalLM"), ["model_type"] = "smollm3", ["vocab_size"] = 97,
         ["hidden_size"] = 32, ["intermediate_size"] = 64, ["num_hidden_layers"] = layers, ["num_attention_heads"] = 4,
-        ["num_key_value_heads"] = 2, ["rope_theta"] = 2000000.0, ["tie_word_embeddings"] = true, ["hidden_act"] = "silu",
-        ["use_sliding_window"] = false, ["sliding_window"] = null, ["attention_bias"] = false, ["mlp_bias"] = false,
+        ["num_key_value_heads"] = 2, ["rope_theta"] = 2000000.0, ["tie_word_embeddings"] = true,
+        ["hidden_act"] = "silu", ["use_sliding_window"] = false, ["sliding_window"] = null, ["attention_bias"] = false,
+        ["mlp_bias"] = false,
     };
 
     [Fact]

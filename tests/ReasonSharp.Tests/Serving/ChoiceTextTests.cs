@@ -5,12 +5,14 @@ namespace ReasonSharp.Tests.Serving;
 
 public class ChoiceTextTests
 {
-    /// <summary>Feeds text one character (one "token") at a time, as a stream would, and joins the released pieces.</summary>
+    /// <summary>Feeds text one character (one "token") at a time, as a stream would, and joins the released
+    /// pieces.</summary>
     static (string Reasoning, string Content, bool Stopped) Stream(string text, IReadOnlyList<string>? stops = null,
         bool split = true, bool thinkingOpen = false, List<(string, string)>? pieces = null)
     {
         var vocabulary = text.Distinct().ToList();
-        var choice = new ChoiceText(ids => string.Concat(ids.Select(i => vocabulary[i])), stops ?? [], split, thinkingOpen);
+        var choice = new ChoiceText(ids => string.Concat(ids.Select(i => vocabulary[i])), stops ?? [], split,
+            thinkingOpen);
         var (reasoning, content) = ("", "");
         foreach (var c in text)
         {

@@ -19,13 +19,16 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
 
     static string Json(object body) => JsonSerializer.Serialize(body);
 
-    static object ChatBody(string question = Question, int maxTokens = 16, double temperature = 0, string? system = null,
-        object? extra = null)
+    static object ChatBody(string question = Question, int maxTokens = 16, double temperature = 0,
+        string? system = null, object? extra = null)
     {
         var messages = new List<object>();
         if (system is not null) messages.Add(new { role = "system", content = system });
         messages.Add(new { role = "user", content = question });
-        var body = new Dictionary<string, object?> { ["messages"] = messages, ["max_tokens"] = maxTokens, ["temperature"] = temperature };
+        var body = new Dictionary<string, object?>
+        {
+            ["messages"] = messages, ["max_tokens"] = maxTokens, ["temperature"] = temperature,
+        };
         if (extra is not null)
             foreach (var p in JsonSerializer.SerializeToElement(extra).EnumerateObject()) body[p.Name] = p.Value;
         return body;
@@ -40,8 +43,10 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
         var prompt = fixture.PromptIds(true, Message.FromUser(Question));
         Assert.Equal(prompt.Length, completion.Usage.InputTokenCount);
         Assert.InRange(completion.Usage.OutputTokenCount, 1, 12);
-        Assert.Equal(completion.Usage.InputTokenCount + completion.Usage.OutputTokenCount, completion.Usage.TotalTokenCount);
-        Assert.Equal(completion.Usage.OutputTokenCount == 12 ? ChatFinishReason.Length : ChatFinishReason.Stop, completion.FinishReason);
+        Assert.Equal(completion.Usage.InputTokenCount + completion.Usage.OutputTokenCount,
+            completion.Usage.TotalTokenCount);
+        Assert.Equal(completion.Usage.OutputTokenCount == 12 ? ChatFinishReason.Length : ChatFinishReason.Stop,
+            completion.FinishReason);
         Assert.Equal(fixture.Server.ModelName, completion.Model);
         Assert.StartsWith("chatcmpl-", completion.Id);
     }
@@ -58,15 +63,16 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
 
         using var output = TestEnvironment.NewTempDir();
         var file = output.File("out.jsonl");
-        string[] args = ["generate", fixture.Folder, "--prompt", Question, "--chat", "--temperature", "0", "--max-new-tokens", "24",
-            "--format", ServerFixture.ChatTemplate, "--device", "cpu", "--output", file];
+        string[] args = ["generate", fixture.Folder, "--prompt", Question, "--chat", "--temperature", "0",
+            "--max-new-tokens", "24", "--format", ServerFixture.ChatTemplate, "--device", "cpu", "--output", file];
         var (code, text) = await CliHarness.Run(thinking ? args : [.. args, "--no-think"]);
         Assert.True(code == 0, text);
         var row = JsonDocument.Parse(File.ReadAllLines(file).Single()).RootElement;
         var expected = ReasoningTrace.Parse(row.GetProperty("completion").GetString()!);
         Assert.Equal(expected.Answer, message.GetProperty("content").GetString());
         Assert.Equal(expected.Thinking, message.GetProperty("reasoning_content").GetString() ?? "");
-        Assert.Equal(row.GetProperty("completion_tokens").GetInt32(), body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(row.GetProperty("completion_tokens").GetInt32(),
+            body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
         Assert.True(row.GetProperty("completion_tokens").GetInt32() >= 3, $"too short to compare: {row}");
     }
 
@@ -86,9 +92,11 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
         Assert.Equal(whole.Content.Count == 0 ? "" : whole.Content[0].Text, streamed.ToString());
         Assert.Equal(whole.FinishReason, finish);
 
-        var (events, done) = await RawStream(ChatBody(maxTokens: 20, extra: new { stream = true, stream_options = new { include_usage = true } }));
+        var (events, done) = await RawStream(ChatBody(maxTokens: 20,
+            extra: new { stream = true, stream_options = new { include_usage = true } }));
         Assert.True(done);
-        Assert.Equal("assistant", events[0].GetProperty("choices")[0].GetProperty("delta").GetProperty("role").GetString());
+        Assert.Equal("assistant",
+            events[0].GetProperty("choices")[0].GetProperty("delta").GetProperty("role").GetString());
         var usage = events[^1].GetProperty("usage");
         Assert.Equal(whole.Usage.OutputTokenCount, usage.GetProperty("completion_tokens").GetInt32());
         Assert.Equal(0, events[^1].GetProperty("choices").GetArrayLength());
@@ -98,13 +106,17 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
     /// <summary>The `data:` events of a streamed request, and whether it ended with `data: [DONE]`.</summary>
     async Task<(List<JsonElement> Events, bool Done)> RawStream(object body, string path = "/v1/chat/completions")
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(Json(body), Encoding.UTF8, "application/json") };
+        using var request = new HttpRequestMessage(HttpMethod.Post, path)
+        {
+            Content = new StringContent(Json(body), Encoding.UTF8, "application/json"),
+        };
         using var response = await fixture.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
         var lines = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.All(lines, l => Assert.StartsWith("data: ", l));
         var done = lines[^1] == "data: [DONE]";
-        return (lines.Where(l => l != "data: [DONE]").Select(l => JsonDocument.Parse(l["data: ".Length..]).RootElement.Clone()).ToList(), done);
+        return (lines.Where(l => l != "data: [DONE]")
+            .Select(l => JsonDocument.Parse(l["data: ".Length..]).RootElement.Clone()).ToList(), done);
     }
 
     [Fact]
@@ -155,7 +167,8 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
         {
             var (status, json, _) = await fixture.Post("/v1/chat/completions", Json(body));
             Assert.Equal(200, status);
-            return (json.GetProperty("usage").GetProperty("prompt_tokens").GetInt32(), json.GetProperty("choices")[0].GetProperty("message").ToString());
+            return (json.GetProperty("usage").GetProperty("prompt_tokens").GetInt32(),
+                json.GetProperty("choices")[0].GetProperty("message").ToString());
         }
         var think = fixture.PromptIds(true, Message.FromUser(Question)).Length;
         var noThink = fixture.PromptIds(false, Message.FromUser(Question)).Length;
@@ -169,7 +182,8 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
         Assert.Equal(byKwarg, byFlag);
         Assert.Equal(byDefault, flagOn);
         // enable_thinking wins over a system flag, as the training template's rendering does.
-        Assert.Equal(byKwarg, await Ask(ChatBody(system: "/think", extra: new { chat_template_kwargs = new { enable_thinking = false } })));
+        Assert.Equal(byKwarg, await Ask(ChatBody(system: "/think",
+            extra: new { chat_template_kwargs = new { enable_thinking = false } })));
     }
 
     [Fact]
@@ -188,13 +202,16 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
     public async Task CompletionsEndpointContinuesRawTextAsTheEngineDoes()
     {
         const string prompt = "Question: 3 + 4 =";
-        var (status, body, _) = await fixture.Post("/v1/completions", Json(new { prompt, max_tokens = 12, temperature = 0, logprobs = 2 }));
+        var (status, body, _) = await fixture.Post("/v1/completions",
+            Json(new { prompt, max_tokens = 12, temperature = 0, logprobs = 2 }));
         Assert.Equal(200, status);
         var ids = fixture.Model.Tokenizer.Encode(prompt);
-        var engine = fixture.Model.Engine().Generate([ids], SamplingOptions.Greedy(12, fixture.Model.StopTokenIds)).Single();
+        var engine = fixture.Model.Engine().Generate([ids], SamplingOptions.Greedy(12, fixture.Model.StopTokenIds))
+            .Single();
         var choice = body.GetProperty("choices")[0];
         Assert.Equal(engine.CompletionText, choice.GetProperty("text").GetString());
-        Assert.Equal(engine.CompletionIds.Length, choice.GetProperty("logprobs").GetProperty("token_logprobs").GetArrayLength());
+        Assert.Equal(engine.CompletionIds.Length,
+            choice.GetProperty("logprobs").GetProperty("token_logprobs").GetArrayLength());
         Assert.Equal(ids.Length, body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
         Assert.Equal("text_completion", body.GetProperty("object").GetString());
     }
@@ -203,11 +220,13 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
     public async Task StopStringsEndTheTextBeforeThem()
     {
         const string prompt = "Question: 3 + 4 =";
-        var (_, free, _) = await fixture.Post("/v1/completions", Json(new { prompt, max_tokens = 16, temperature = 0, ignore_eos = true }));
+        var (_, free, _) = await fixture.Post("/v1/completions",
+            Json(new { prompt, max_tokens = 16, temperature = 0, ignore_eos = true }));
         var text = free.GetProperty("choices")[0].GetProperty("text").GetString()!;
         Assert.True(text.Length >= 4, $"too short to cut: '{text}'");
         var stop = text.Substring(text.Length / 2, 2);
-        var (_, cut, _) = await fixture.Post("/v1/completions", Json(new { prompt, max_tokens = 16, temperature = 0, ignore_eos = true, stop }));
+        var (_, cut, _) = await fixture.Post("/v1/completions",
+            Json(new { prompt, max_tokens = 16, temperature = 0, ignore_eos = true, stop }));
         var choice = cut.GetProperty("choices")[0];
         Assert.Equal(text[..text.IndexOf(stop, StringComparison.Ordinal)], choice.GetProperty("text").GetString());
         Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
@@ -219,9 +238,11 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
         string[] questions = ["What is 1 + 1?", "What is 25 + 17 + 3?", "Add 4 and 5.", "What is 100 - 1?"];
         var alone = new List<string>();
         foreach (var q in questions)
-            alone.Add((await fixture.Post("/v1/chat/completions", Json(ChatBody(q, maxTokens: 20)))).Body.GetProperty("choices")[0].ToString());
+            alone.Add((await fixture.Post("/v1/chat/completions", Json(ChatBody(q, maxTokens: 20))))
+                .Body.GetProperty("choices")[0].ToString());
         var together = await Task.WhenAll(questions.Select(async q =>
-            (await fixture.Post("/v1/chat/completions", Json(ChatBody(q, maxTokens: 20)))).Body.GetProperty("choices")[0].ToString()));
+            (await fixture.Post("/v1/chat/completions", Json(ChatBody(q, maxTokens: 20))))
+                .Body.GetProperty("choices")[0].ToString()));
         Assert.Equal(alone, together);
         Assert.True(alone.Distinct().Count() > 1, "the answers do not depend on the question");
     }
@@ -252,11 +273,13 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
         Assert.Equal(400, status);
         AssertError(body, null, "invalid_json");
 
-        (status, body, _) = await fixture.Post("/v1/chat/completions", Json(ChatBody(extra: new { max_tokens = "ten" })));
+        (status, body, _) =
+            await fixture.Post("/v1/chat/completions", Json(ChatBody(extra: new { max_tokens = "ten" })));
         Assert.Equal(400, status);
         AssertError(body, "max_tokens");
 
-        (status, body, _) = await fixture.Post("/v1/chat/completions", Json(new { messages = new[] { new { role = "user", content = 5 } } }));
+        (status, body, _) = await fixture.Post("/v1/chat/completions",
+            Json(new { messages = new[] { new { role = "user", content = 5 } } }));
         Assert.Equal(400, status);
         AssertError(body, "messages[0].content");
 
@@ -275,16 +298,20 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
     {
         var client = new ChatClient("gpt-4o", new ApiKeyCredential("unused"),
             new OpenAI.OpenAIClientOptions { Endpoint = new Uri(fixture.Server.Address, "/v1") });
-        var error = await Assert.ThrowsAsync<ClientResultException>(() => client.CompleteChatAsync([new UserChatMessage(Question)]));
+        var error = await Assert.ThrowsAsync<ClientResultException>(
+            () => client.CompleteChatAsync([new UserChatMessage(Question)]));
         Assert.Equal(400, error.Status);
-        AssertError(JsonDocument.Parse(error.GetRawResponse()!.Content.ToString()).RootElement, "model", "model_not_found");
+        AssertError(JsonDocument.Parse(error.GetRawResponse()!.Content.ToString()).RootElement, "model",
+            "model_not_found");
     }
 
     [Fact]
     public async Task ABadKeyGets401()
     {
-        await using var server = await ServerFixture.Start(fixture.Model, fixture.Folder, new ServeOptions { ApiKey = "sekret" });
-        var error = await Assert.ThrowsAsync<ClientResultException>(() => fixture.Chat("wrong", server).CompleteChatAsync([new UserChatMessage(Question)]));
+        await using var server =
+            await ServerFixture.Start(fixture.Model, fixture.Folder, new ServeOptions { ApiKey = "sekret" });
+        var error = await Assert.ThrowsAsync<ClientResultException>(
+            () => fixture.Chat("wrong", server).CompleteChatAsync([new UserChatMessage(Question)]));
         Assert.Equal(401, error.Status);
         var (status, body, _) = await fixture.Post("/v1/chat/completions", Json(ChatBody()), key: null, server: server);
         Assert.Equal(401, status);
@@ -297,7 +324,8 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
     [Fact]
     public async Task AFullQueueAnswers429WithRetryAfterAndAGoneClientIsCancelled()
     {
-        await using var server = await ServerFixture.Start(fixture.Model, fixture.Folder, new ServeOptions { MaxBatch = 1, MaxQueue = 1 });
+        await using var server = await ServerFixture.Start(fixture.Model, fixture.Folder,
+            new ServeOptions { MaxBatch = 1, MaxQueue = 1 });
         using var http = new HttpClient { BaseAddress = server.Address };
         var longBody = Json(ChatBody(maxTokens: 900, extra: new { stream = true, ignore_eos = true }));
         // The first request runs ...
@@ -315,7 +343,8 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
         var second = fixture.Post("/v1/chat/completions", Json(ChatBody(maxTokens: 4)), server: server);
         await WaitFor(http, h => h.GetProperty("waiting").GetInt32() == 1);
         // ... and the third finds the queue full.
-        var (status, body, response) = await fixture.Post("/v1/chat/completions", Json(ChatBody(maxTokens: 4)), server: server);
+        var (status, body, response) =
+            await fixture.Post("/v1/chat/completions", Json(ChatBody(maxTokens: 4)), server: server);
         Assert.Equal(429, status);
         Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);
         AssertError(body, null, "queue_full");
@@ -334,7 +363,8 @@ public class OpenAiServerTests(ServerFixture fixture) : IClassFixture<ServerFixt
         await using var server = await ServerFixture.Start(fixture.Model, fixture.Folder, new ServeOptions());
         using var http = new HttpClient { BaseAddress = server.Address };
         using var giveUp = new CancellationTokenSource();
-        var body = new StringContent(Json(ChatBody(maxTokens: 900, extra: new { ignore_eos = true })), Encoding.UTF8, "application/json");
+        var body = new StringContent(Json(ChatBody(maxTokens: 900, extra: new { ignore_eos = true })), Encoding.UTF8,
+            "application/json");
         var request = http.PostAsync("/v1/chat/completions", body, giveUp.Token);
         await WaitFor(http, h => h.GetProperty("running").GetInt32() == 1);
         giveUp.Cancel();

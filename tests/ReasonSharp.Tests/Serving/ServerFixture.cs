@@ -11,8 +11,8 @@ using Message = ReasonSharp.ChatMessage;
 namespace ReasonSharp.Tests.Serving;
 
 /// <summary>
-/// A tiny model (random weights, the test tokenizer, the dual-mode chat template) saved to a folder, and a `reason serve`
-/// server over it on a free loopback port.
+/// A tiny model (random weights, the test tokenizer, the dual-mode chat template) saved to a folder, and a
+/// `reason serve` server over it on a free loopback port.
 /// </summary>
 public sealed class ServerFixture : IAsyncLifetime
 {
@@ -48,8 +48,8 @@ public sealed class ServerFixture : IAsyncLifetime
             new OpenAIClientOptions { Endpoint = new Uri((server ?? Server).Address, "/v1") });
 
     /// <summary>POSTs a JSON body (as text, so that malformed bodies can be sent) and parses the answer.</summary>
-    public async Task<(int Status, JsonElement Body, HttpResponseMessage Response)> Post(string path, string json, string? key = null,
-        OpenAiServer? server = null)
+    public async Task<(int Status, JsonElement Body, HttpResponseMessage Response)> Post(string path, string json,
+        string? key = null, OpenAiServer? server = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri((server ?? Server).Address, path))
         {
@@ -61,10 +61,15 @@ public sealed class ServerFixture : IAsyncLifetime
         return ((int)response.StatusCode, JsonDocument.Parse(text).RootElement.Clone(), response);
     }
 
-    /// <summary>The server's prompt for messages, rendered the way `reason generate --chat` and training render it.</summary>
+    /// <summary>The server's prompt for messages, rendered the way `reason generate --chat` and training render
+    /// it.</summary>
     public int[] PromptIds(bool thinking, params Message[] messages) => Model.EncodePrompt(
-        thinking ? messages : ReasonSharp.Data.ThinkingModes.WithSystemFlag(new ReasonSharp.Data.Example(messages, null,
-            new Dictionary<string, JsonElement>(), "test"), ReasonSharp.Data.ThinkingModes.NoThinkFlag).Messages, thinking);
+        thinking
+            ? messages
+            : ReasonSharp.Data.ThinkingModes.WithSystemFlag(
+                new ReasonSharp.Data.Example(messages, null, new Dictionary<string, JsonElement>(), "test"),
+                ReasonSharp.Data.ThinkingModes.NoThinkFlag).Messages,
+        thinking);
 
     public async Task DisposeAsync()
     {

@@ -18,7 +18,8 @@ public class TrainedModelServingTests
     const string Thinking = "12+7: 2+7=9, 1+0=1, so 19.";
     const string Answer = "The answer is 19.";
 
-    /// <summary>Fits the two conversations (loss on the assistant tokens only) until greedy decoding repeats them.</summary>
+    /// <summary>Fits the two conversations (loss on the assistant tokens only) until greedy decoding repeats
+    /// them.</summary>
     static LanguageModel Train(TempDir dir)
     {
         var created = TinyLanguageModels.Create(dir, seed: 3);
@@ -41,7 +42,8 @@ public class TrainedModelServingTests
             {
                 int n = row.InputIds.Length;
                 var input = tensor(row.InputIds[..^1].Select(i => (long)i).ToArray(), [1, n - 1]);
-                var targets = tensor(Enumerable.Range(1, n - 1).Select(i => row.AssistantMask[i] ? row.InputIds[i] : -100L).ToArray());
+                var targets = tensor(Enumerable.Range(1, n - 1)
+                    .Select(i => row.AssistantMask[i] ? row.InputIds[i] : -100L).ToArray());
                 var logits = network.Forward(input).view(n - 1, -1);
                 loss = loss + nn.functional.cross_entropy(logits, targets, ignore_index: -100);
             }
@@ -68,19 +70,26 @@ public class TrainedModelServingTests
                 max_tokens = 60, temperature = 0, stream,
                 chat_template_kwargs = new { enable_thinking = thinking },
             });
-            using var response = await http.PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+            using var response = await http.PostAsync("/v1/chat/completions",
+                new StringContent(body, Encoding.UTF8, "application/json"));
             var text = await response.Content.ReadAsStringAsync();
             Assert.True(response.IsSuccessStatusCode, text);
-            if (!stream) return JsonDocument.Parse(text).RootElement.GetProperty("choices")[0].GetProperty("message").Clone();
+            if (!stream)
+                return JsonDocument.Parse(text).RootElement.GetProperty("choices")[0].GetProperty("message").Clone();
             // Join the streamed deltas into one message.
             var (reasoning, content) = (new StringBuilder(), new StringBuilder());
-            foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l != "data: [DONE]"))
+            foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                         .Where(l => l != "data: [DONE]"))
             {
-                var delta = JsonDocument.Parse(line["data: ".Length..]).RootElement.GetProperty("choices")[0].GetProperty("delta");
+                var delta = JsonDocument.Parse(line["data: ".Length..]).RootElement.GetProperty("choices")[0]
+                    .GetProperty("delta");
                 if (delta.TryGetProperty("reasoning_content", out var r)) reasoning.Append(r.GetString());
                 if (delta.TryGetProperty("content", out var c)) content.Append(c.GetString());
             }
-            return JsonSerializer.SerializeToElement(new { content = content.ToString(), reasoning_content = reasoning.Length > 0 ? reasoning.ToString() : null });
+            return JsonSerializer.SerializeToElement(new
+            {
+                content = content.ToString(), reasoning_content = reasoning.Length > 0 ? reasoning.ToString() : null,
+            });
         }
 
         foreach (var stream in new[] { false, true })

@@ -133,7 +133,10 @@ public static class GrpoPreflight
         config.Validate();
         options.Validate();
         using var lm = ModelTrainerSetup.LoadModel(config);
-        var source = new DatasetSource(config.DatasetName!) { Split = config.DatasetTrainSplit, Config = config.DatasetConfig };
+        var source = new DatasetSource(config.DatasetName!)
+        {
+            Split = config.DatasetTrainSplit, Config = config.DatasetConfig,
+        };
         var rows = DatasetReader.ReadRowExamples(source, new ExampleConverter()).ToList();
         if (rows.Count == 0) throw new ReasonSharpException($"{config.DatasetName}: no prompts to sample");
         return Run(lm, rows, config, options, registry, log);

@@ -12,7 +12,7 @@ namespace ReasonSharp.Tests.Hub;
 public sealed class HubModelPathTests
 {
     /// <summary>Points HF_ENDPOINT and HF_HUB_CACHE at <paramref name="hub"/> and a temp cache until disposed.</summary>
-    sealed class HubEnvironment : IDisposable
+    internal sealed class HubEnvironment : IDisposable
     {
         readonly Dictionary<string, string?> _saved = new();
 

@@ -44,7 +44,8 @@ public class GpuRecipeHeaderTests
                 ("eval_dataset_name", Get("dataset_test_split") ?? "test"),
                 ("dataset", Get("dataset_split") ?? defaultSplit),
             })
-                if (Get(key) is { } dataset && IsId(dataset)) uses.Add(new(HubRepoType.Dataset, dataset, config, split));
+                if (Get(key) is { } dataset && IsId(dataset))
+                    uses.Add(new(HubRepoType.Dataset, dataset, config, split));
         }
         return uses.Distinct().ToList();
     }

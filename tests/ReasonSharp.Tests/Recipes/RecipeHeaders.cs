@@ -52,7 +52,8 @@ public static partial class RecipeHeaders
     [GeneratedRegex(@"^(?<name>[A-Z_][A-Z0-9_]*)=(?<value>.*)$")]
     private static partial Regex Assignment();
 
-    /// <summary>Words as a shell splits them: whitespace separates, '…' and "…" group (without the quotes).</summary>
+    /// <summary>Words as a shell splits them: whitespace separates, '…' and "…" group (without the
+    /// quotes).</summary>
     static List<string> Split(string text)
     {
         var words = new List<string>();

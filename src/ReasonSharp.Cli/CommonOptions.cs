@@ -10,6 +10,17 @@ public static class CommonOptions
 {
     public static Option<string> Device() => new("--device") { Description = "cpu, cuda, cuda:N or auto (cuda when available).", DefaultValueFactory = _ => "auto" };
 
+    public static Option<string?> ChatTemplateKwargsOption() => new("--chat-template-kwargs")
+    {
+        Description = "Variables for the chat template, a YAML or JSON mapping: '{enable_thinking: false}'.",
+    };
+
+    /// <summary>--chat-template-kwargs as a mapping, or null when not given.</summary>
+    public static IReadOnlyDictionary<string, object?>? ChatTemplateKwargs(ParseResult parse, Option<string?> option) =>
+        parse.GetValue(option) is { } text
+            ? ReasonSharp.Configuration.OptionsBinder.ParseMapping(text, "--chat-template-kwargs")
+            : null;
+
     public static Option<string?> ChatFormatOption() => new("--format")
     {
         Description = "Chat template instead of the tokenizer's own: " + string.Join(", ",

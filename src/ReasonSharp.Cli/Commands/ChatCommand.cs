@@ -15,16 +15,21 @@ public static class ChatCommand
         var noThink = new Option<bool>("--no-think") { Description = "Start in no-think mode (toggle with /think and /no_think)." };
         var device = CommonOptions.Device();
         var format = CommonOptions.ChatFormatOption();
+        var kwargs = CommonOptions.ChatTemplateKwargsOption();
         var sampling = new CommonOptions.Sampling();
-        var command = new Command("chat", "Chat with a model. Commands: /think, /no_think, /reset, /exit.") { folder, system, noThink, device, format };
+        var command = new Command("chat", "Chat with a model. Commands: /think, /no_think, /reset, /exit.")
+        {
+            folder, system, noThink, device, format, kwargs,
+        };
         foreach (var option in sampling.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
-            using var lm = LanguageModel.Load(parse.GetValue(folder)!, parse.GetValue(device)!, parse.GetValue(format));
+            using var lm = LanguageModel.Load(parse.GetValue(folder)!, parse.GetValue(device)!, parse.GetValue(format),
+                CommonOptions.ChatTemplateKwargs(parse, kwargs));
             var options = sampling.Read(parse, lm.StopTokenIds);
             var engine = lm.Engine();
             var history = new List<ChatMessage>();
-            bool thinking = !parse.GetValue(noThink);
+            bool thinking = lm.Thinking(!parse.GetValue(noThink));
             bool color = !Console.IsOutputRedirected;
             Console.WriteLine($"chatting with {lm.Model.Config.Architecture} ({lm.ParameterCount() / 1e6:F1}M "
                 + $"parameters, {lm.Chat.Name}). /think, /no_think, /reset, /exit.");

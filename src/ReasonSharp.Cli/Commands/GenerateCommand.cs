@@ -23,17 +23,19 @@ public static class GenerateCommand
         var n = new Option<int>("--n") { Description = "Completions per prompt.", DefaultValueFactory = _ => 1 };
         var device = CommonOptions.Device();
         var format = CommonOptions.ChatFormatOption();
+        var kwargs = CommonOptions.ChatTemplateKwargsOption();
         var sampling = new CommonOptions.Sampling();
         var command = new Command("generate", "Generate completions for prompts with the batched engine (KV cache, left padding, per-row stopping).")
         {
-            folder, prompt, input, output, chat, system, noThink, n, device, format,
+            folder, prompt, input, output, chat, system, noThink, n, device, format, kwargs,
         };
         foreach (var option in sampling.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             int k = parse.GetValue(n);
             if (k < 1) throw new ReasonSharpException($"--n: expected at least 1 completion per prompt, got {k}");
-            using var lm = LanguageModel.Load(parse.GetValue(folder)!, parse.GetValue(device)!, parse.GetValue(format));
+            using var lm = LanguageModel.Load(parse.GetValue(folder)!, parse.GetValue(device)!, parse.GetValue(format),
+                CommonOptions.ChatTemplateKwargs(parse, kwargs));
             var conversations = new List<List<ChatMessage>>();
             var rawPrompts = new List<string>();
             foreach (var text in parse.GetValue(prompt) ?? []) rawPrompts.Add(text);
@@ -41,7 +43,7 @@ public static class GenerateCommand
             if (rawPrompts.Count == 0 && conversations.Count == 0) throw new ReasonSharpException("give --prompt TEXT or --input FILE.jsonl");
 
             bool useChat = parse.GetValue(chat) || conversations.Count > 0;
-            bool thinking = !parse.GetValue(noThink);
+            bool thinking = lm.Thinking(!parse.GetValue(noThink));
             var systemText = parse.GetValue(system);
             if (!thinking && lm.Chat.Capabilities.SystemThinkFlags) systemText = ((systemText ?? "")
                 + " /no_think").Trim();

@@ -148,6 +148,12 @@ public static class OptionsBinder
             return type == typeof(string) && node is YamlScalarNode { Value: "" } ? "" : null;
         type = underlying ?? type;
 
+        if (type == typeof(IReadOnlyDictionary<string, object?>))
+        {
+            if (node is not YamlMappingNode) throw Error(source, node,
+                $"option '{key}' must be a mapping, e.g. {{enable_thinking: false}}");
+            return Value(node);
+        }
         if (type != typeof(string) && ElementType(type) is { } element)
         {
             if (node is not YamlSequenceNode sequence) throw Error(source, node, $"option '{key}' must be a list");
@@ -161,6 +167,36 @@ public static class OptionsBinder
         var text = scalar.Value!.Trim();
         var ok = TryParse(text, type, out var value);
         return ok ? value : throw Error(source, node, $"option '{key}' must be {Describe(type)}, got '{text}'");
+    }
+
+    /// <summary>A YAML value as the template variables take it: mappings as dictionaries, sequences as lists, plain
+    /// scalars as bool, long, double or null where they read so (YAML 1.2 core schema), else strings.</summary>
+    static object? Value(YamlNode node) => node switch
+    {
+        YamlMappingNode map => map.Children.ToDictionary(kv => ((YamlScalarNode)kv.Key).Value ?? "",
+            kv => Value(kv.Value), StringComparer.Ordinal) as IReadOnlyDictionary<string, object?>,
+        YamlSequenceNode seq => seq.Children.Select(Value).ToList(),
+        YamlScalarNode { Style: ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted } quoted => quoted.Value ?? "",
+        YamlScalarNode scalar => scalar.Value switch
+        {
+            null or "" or "null" or "~" => null,
+            "true" or "True" => true,
+            "false" or "False" => false,
+            var t when long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l) => l,
+            var t when double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => d,
+            var t => t,
+        },
+        _ => null,
+    };
+
+    /// <summary>A YAML (or JSON) mapping given on a command line, as <see cref="Value"/> reads it (e.g.
+    /// --chat-template-kwargs '{enable_thinking: false}').</summary>
+    public static IReadOnlyDictionary<string, object?> ParseMapping(string text, string source)
+    {
+        var node = ParseYaml(text, source);
+        return node is YamlMappingNode ? (IReadOnlyDictionary<string, object?>)Value(node)!
+            : throw new ReasonSharpException($"{source}: expected a mapping, e.g. {{enable_thinking: false}}; got " +
+                $"'{text}'");
     }
 
     static Type? ElementType(Type type)
@@ -216,6 +252,8 @@ public static class OptionsBinder
             || s.Trim() != s ? "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n") + "\"" : s,
         bool b => b ? "true" : "false",
         Enum e => SnakeCase(e.ToString()),
+        IReadOnlyDictionary<string, object?> map =>
+            "{" + string.Join(", ", map.Select(kv => $"{Format(kv.Key)}: {Format(kv.Value)}")) + "}",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         IEnumerable items => "[" + string.Join(", ", items.Cast<object?>().Select(Format)) + "]",
         _ => value.ToString() ?? "",

@@ -108,7 +108,7 @@ public sealed class Evaluator
         {
             var folder = HubPaths.Model(given);
             if (!Directory.Exists(folder)) throw new ReasonSharpException($"model {folder}: folder not found");
-            using var model = LanguageModel.Load(folder, device, chatTemplate);
+            using var model = LanguageModel.Load(folder, device, chatTemplate, Options.ChatTemplateKwargs);
             results.AddRange(await EvaluateAsync(model, given, examples, log, cancellationToken));
         }
         return results;

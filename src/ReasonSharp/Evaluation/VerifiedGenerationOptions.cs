@@ -26,6 +26,9 @@ public abstract record VerifiedGenerationOptions
     public string? DatasetSplit { get; init; }
     /// <summary>Configuration of a dataset folder with several (e.g. gsm8k's main).</summary>
     public string? DatasetConfig { get; init; }
+    /// <summary>Variables passed to the chat template on every rendering (transformers' chat_template_kwargs, e.g.
+    /// {enable_thinking: false, tools: …}); enable_thinking: false turns thinking off where it would be on.</summary>
+    public IReadOnlyDictionary<string, object?>? ChatTemplateKwargs { get; init; }
 
     public int MaxNewTokens { get; init; } = 512;
     public double Temperature { get; init; } = 0.6;

@@ -33,11 +33,15 @@ public sealed class RolloutRunner(LanguageModel model, CompositeReward reward)
     public CompositeReward Reward => reward;
 
     /// <summary>Prompt ids of an example, in the model's chat format with the generation prompt and the thinking mode applied.</summary>
-    public int[] EncodePrompt(Example example, bool enableThinking) => model.EncodePrompt(PromptMessages(example, enableThinking), enableThinking);
+    public int[] EncodePrompt(Example example, bool enableThinking) =>
+        model.EncodePrompt(PromptMessages(example, enableThinking), enableThinking);
 
     /// <summary>The prompt messages the model is given: with a template that reads `/think` and `/no_think` in the
     /// system message (dual-mode, SmolLM3) the flag is set there.</summary>
     public IReadOnlyList<ChatMessage> PromptMessages(Example example, bool enableThinking) =>
+        PromptMessagesIn(example, model.Thinking(enableThinking));
+
+    IReadOnlyList<ChatMessage> PromptMessagesIn(Example example, bool enableThinking) =>
         model.Chat.Capabilities.SystemThinkFlags
             ? ThinkingModes.WithSystemFlag(example, enableThinking ? ThinkingModes.ThinkFlag : ThinkingModes.NoThinkFlag).Prompt
             : example.Prompt;
@@ -48,7 +52,9 @@ public sealed class RolloutRunner(LanguageModel model, CompositeReward reward)
     /// </summary>
     public string PromptPrefill(Example example, bool enableThinking)
     {
-        var text = model.Chat.Render(PromptMessages(example, enableThinking), new ChatRenderOptions { AddGenerationPrompt = true, EnableThinking = enableThinking });
+        enableThinking = model.Thinking(enableThinking);
+        var text = model.Chat.Render(PromptMessagesIn(example, enableThinking),
+            new ChatRenderOptions { AddGenerationPrompt = true, EnableThinking = enableThinking });
         foreach (var block in EmptyThinkBlocks)
             if (text.EndsWith(block, StringComparison.Ordinal)) return block;
         return "";

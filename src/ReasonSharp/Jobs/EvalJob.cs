@@ -53,7 +53,7 @@ public sealed class EvalJob : Job<EvalJobOptions>
         {
             // The pipeline's current model, named after the stage in the results.
             evaluated = context.RequireModel();
-            using var model = LanguageModel.Load(evaluated, device, o.ChatFormat);
+            using var model = LanguageModel.Load(evaluated, device, o.ChatFormat, o.Eval.ChatTemplateKwargs);
             results = evaluator.EvaluateAsync(model, context.Name, examples, context.Progress.WriteLine,
                 context.Cancellation).GetAwaiter().GetResult();
         }

@@ -41,7 +41,8 @@ public sealed class SampleJob : Job<SampleJobOptions>
         if (!Directory.Exists(folder)) throw new ReasonSharpException($"model {folder}: folder not found");
         var kept = o.OutputFile ?? Path.Combine(context.RequireOutputDir(null, "output_file"), "kept.jsonl");
         if (Path.GetDirectoryName(kept) is { Length: > 0 } parent) Directory.CreateDirectory(parent);
-        using var model = LanguageModel.Load(folder, o.Device ?? context.Device ?? "auto", o.ChatFormat);
+        using var model = LanguageModel.Load(folder, o.Device ?? context.Device ?? "auto", o.ChatFormat,
+            o.Sample.ChatTemplateKwargs);
         var summary = sampler.RunAsync(model, examples, kept, context.Log, context.Cancellation).GetAwaiter().GetResult();
         return Result(new Dictionary<string, string> { ["data"] = kept },
             new Dictionary<string, double>

@@ -39,7 +39,9 @@ public sealed class LanguageModel : IDisposable
     /// <summary>Loads a Hugging Face model folder (config, weights, tokenizer) onto a device, computing in float32 on the CPU.</summary>
     /// <param name="chatTemplate">A chat template in place of the tokenizer's own (chatml, dual-mode, a .jinja file
     /// …).</param>
-    public static LanguageModel Load(string folder, string device = "auto", string? chatTemplate = null)
+    /// <param name="chatTemplateKwargs">Variables passed to the chat template on every rendering.</param>
+    public static LanguageModel Load(string folder, string device = "auto", string? chatTemplate = null,
+        IReadOnlyDictionary<string, object?>? chatTemplateKwargs = null)
     {
         folder = HubPaths.Model(folder);
         var target = Devices.Parse(device);
@@ -47,7 +49,10 @@ public sealed class LanguageModel : IDisposable
         try
         {
             var model = ModelFolder.Load(folder, target, Devices.DefaultDtype(target));
-            return new LanguageModel(model, tokenizer, chatTemplate);
+            return new LanguageModel(model, tokenizer, chatTemplate)
+            {
+                ChatTemplateKwargs = chatTemplateKwargs is { Count: > 0 } ? chatTemplateKwargs : null,
+            };
         }
         catch { tokenizer.Dispose(); throw; }
     }
@@ -81,8 +86,13 @@ public sealed class LanguageModel : IDisposable
         Tokenizer.Encode(Chat.Render(messages, new ChatRenderOptions
         {
             AddGenerationPrompt = true,
-            EnableThinking = enableThinking
+            EnableThinking = Thinking(enableThinking)
         }));
+
+    /// <summary>Whether a rendering asked to think does: not when chat_template_kwargs says enable_thinking:
+    /// false.</summary>
+    public bool Thinking(bool requested) =>
+        requested && !(ChatTemplateKwargs?.TryGetValue("enable_thinking", out var value) == true && value is false);
 
     public long ParameterCount() => Model.ParameterCount();
 

@@ -19,7 +19,7 @@ public static class ModelTrainerSetup
         LanguageModel.Load(folder ?? options.ModelNameOrPath
             ?? throw new ReasonSharpException("training option 'model_name_or_path' is not set; expected a model " +
             "folder"),
-            options.Device, options.ChatFormat);
+            options.Device, options.ChatFormat, options.ChatTemplateKwargs);
 
     /// <summary>dataset_name's train split as examples (any schema the data layer reads).</summary>
     public static List<Example> ReadTrainExamples(ModelTrainingOptions options) =>

@@ -21,6 +21,9 @@ public abstract record ModelTrainingOptions : TrainingOptions
     /// <summary>Chat template in place of the tokenizer's own: chatml, dual-mode, a .jinja file, a
     /// tokenizer_config.json or a model folder; null: the tokenizer's chat_template.</summary>
     public string? ChatFormat { get; init; }
+    /// <summary>Variables passed to the chat template on every rendering (transformers' chat_template_kwargs, e.g.
+    /// {enable_thinking: false, tools: …}); enable_thinking: false turns thinking off where it would be on.</summary>
+    public IReadOnlyDictionary<string, object?>? ChatTemplateKwargs { get; init; }
 
     // Data
 

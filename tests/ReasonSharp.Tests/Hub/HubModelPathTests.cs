@@ -13,7 +13,7 @@ public sealed class HubModelPathTests
 {
     /// <summary>Points HF_ENDPOINT and HF_HUB_CACHE at <paramref name="hub"/> and a temp cache until
     /// disposed.</summary>
-    sealed class HubEnvironment : IDisposable
+    internal sealed class HubEnvironment : IDisposable
     {
         readonly Dictionary<string, string?> _saved = new();
 

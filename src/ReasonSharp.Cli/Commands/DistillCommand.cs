@@ -73,7 +73,10 @@ public static class DistillCommand
         {
             Description = "Price per million completion tokens, for the cost report.",
         };
-        var device = new Option<string?>("--device") { Description = "Device of a model-folder teacher (default auto)." };
+        var device = new Option<string?>("--device")
+        {
+            Description = "Device of a model-folder teacher (default auto).",
+        };
         var format = CommonOptions.ChatFormatOption();
         var command = new Command("distill", "Distil verified reasoning traces from a teacher (rejection sampling " +
             "through an OpenAI-compatible API) into SFT data; retries, a request cache that makes reruns resume, " +

@@ -7,7 +7,8 @@ namespace ReasonSharp.Distillation;
 /// </summary>
 public sealed record DistillOptions
 {
-    /// <summary>An OpenAI-compatible base URL (http://host:8000 or …/v1), or a model folder run by our engine.</summary>
+    /// <summary>An OpenAI-compatible base URL (http://host:8000 or …/v1), or a model folder run by our
+    /// engine.</summary>
     public string Teacher { get; init; } = "";
     /// <summary>The model id sent in each request; null: the first id of the teacher's GET /v1/models.</summary>
     public string? TeacherModel { get; init; }
@@ -21,7 +22,8 @@ public sealed record DistillOptions
     public string? OutputFile { get; init; }
     /// <summary>Completions asked for per prompt, at most.</summary>
     public int N { get; init; } = 4;
-    /// <summary>Verified completions kept per prompt; no more requests are sent for a prompt once it has them.</summary>
+    /// <summary>Verified completions kept per prompt; no more requests are sent for a prompt once it has
+    /// them.</summary>
     public int Keep { get; init; } = 1;
     /// <summary>Reward functions that verify a completion (the reward library's spec, e.g. accuracy).</summary>
     public string Reward { get; init; } = "accuracy";
@@ -91,7 +93,8 @@ public sealed record DistillOptions
         if (BackoffSeconds < 0 || !double.IsFinite(BackoffSeconds))
             throw Bad("backoff_seconds", $"got {BackoffSeconds}", "0 or more seconds");
         if (MaxBackoffSeconds < BackoffSeconds || !double.IsFinite(MaxBackoffSeconds))
-            throw Bad("max_backoff_seconds", $"got {MaxBackoffSeconds}", $"at least backoff_seconds ({BackoffSeconds})");
+            throw Bad("max_backoff_seconds", $"got {MaxBackoffSeconds}",
+                $"at least backoff_seconds ({BackoffSeconds})");
         if (RequestTimeoutSeconds <= 0 || !double.IsFinite(RequestTimeoutSeconds))
             throw Bad("request_timeout_seconds", $"got {RequestTimeoutSeconds}", "more than 0 seconds");
         if (PromptCostPerMillion is < 0 || PromptCostPerMillion is { } p && !double.IsFinite(p))

@@ -165,7 +165,10 @@ public sealed class Distiller(DistillOptions options, RewardRegistry? registry =
         try
         {
             await Parallel.ForEachAsync(Enumerable.Range(0, examples.Count),
-                new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency, CancellationToken = cancellationToken },
+                new ParallelOptions
+                {
+                    MaxDegreeOfParallelism = options.Concurrency, CancellationToken = cancellationToken,
+                },
                 OnePrompt);
         }
         finally
@@ -178,9 +181,11 @@ public sealed class Distiller(DistillOptions options, RewardRegistry? registry =
         var summary = new DistillSummary(
             all.Count, all.Count(o => o.Kept > 0), all.Sum(o => o.Kept), all.Sum(o => o.Completions),
             all.Sum(o => o.Verified), all.Average(o => o.PassRate),
-            teacher.Attempts - attemptsBefore, cacheHits, teacher.Retries - retriesBefore, all.Count(o => o.Error != null),
+            teacher.Attempts - attemptsBefore, cacheHits, teacher.Retries - retriesBefore,
+            all.Count(o => o.Error != null),
             total, paid, total.Cost(options.PromptCostPerMillion, options.CompletionCostPerMillion),
-            paid.Cost(options.PromptCostPerMillion, options.CompletionCostPerMillion), clock.Elapsed.TotalSeconds, files);
+            paid.Cost(options.PromptCostPerMillion, options.CompletionCostPerMillion), clock.Elapsed.TotalSeconds,
+            files);
         WriteSummary(summary, model);
         return summary;
     }

@@ -44,7 +44,8 @@ public sealed class TeacherClient : IDisposable
         _retry = retry;
         _http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
         _http.Timeout = Timeout.InfiniteTimeSpan;
-        if (apiKey is not null) _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        if (apiKey is not null)
+            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
     }
 
     /// <summary>http://host:port → http://host:port/v1/; a URL already ending in /v1 keeps it.</summary>
@@ -112,7 +113,8 @@ public sealed class TeacherClient : IDisposable
                     $"{retry + 1} attempts (max_retries {_retry.MaxRetries})");
             var wait = _retry.Delay(retry + 1, retryAfter);
             Interlocked.Increment(ref _retries);
-            Log?.Invoke($"teacher: {where}: {problem}; retry {retry + 1}/{_retry.MaxRetries} in {wait.TotalSeconds:0.##} s");
+            Log?.Invoke($"teacher: {where}: {problem}; retry {retry + 1}/{_retry.MaxRetries} in " +
+                $"{wait.TotalSeconds:0.##} s");
             await Delay(wait, cancellationToken);
         }
     }

@@ -52,7 +52,10 @@ public sealed class TeacherConnection : IAsyncDisposable
             }, log, cancellationToken);
             log?.Invoke($"teacher {folder}: served by our engine at {server.Address} for this run");
             var client = new TeacherClient(server.Address.ToString(), null, retry, handler) { Log = log };
-            return new TeacherConnection { Client = client, ModelName = server.ModelName, _model = model, _server = server };
+            return new TeacherConnection
+            {
+                Client = client, ModelName = server.ModelName, _model = model, _server = server,
+            };
         }
         catch
         {

@@ -101,7 +101,8 @@ public sealed record TeacherReply(string Thinking, string Answer, string? Finish
     }
 
     static string? Text(JsonElement message, string name) =>
-        message.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+        message.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString() : null;
 
     static long Number(JsonElement usage, string name) =>
         usage.TryGetProperty(name, out var value) && value.TryGetInt64(out var n) ? n : 0;

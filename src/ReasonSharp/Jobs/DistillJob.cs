@@ -22,14 +22,16 @@ public sealed class DistillJob : Job<DistillOptions>
     public override JobResult Run(DistillOptions o, RunContext context) =>
         RunAsync(o, context).GetAwaiter().GetResult();
 
-    /// <summary>Runs the job; <paramref name="handler"/> replaces the HTTP stack (tests count requests with it).</summary>
+    /// <summary>Runs the job; <paramref name="handler"/> replaces the HTTP stack (tests count requests with
+    /// it).</summary>
     public static async Task<JobResult> RunAsync(DistillOptions o, RunContext context,
         HttpMessageHandler? handler = null, Action<DistillPromptOutcome>? promptFinished = null)
     {
         var examples = DatasetLoading.Load(o.Dataset, o.DatasetSplit, o.DatasetConfig, o.Limit);
         var traces = o.OutputFile ?? Path.Combine(context.RequireOutputDir(null, "output_file"), "traces.jsonl");
         await using var teacher =
-            await TeacherConnection.OpenAsync(o, o.Device ?? context.Device, context.Log, context.Cancellation, handler);
+            await TeacherConnection.OpenAsync(o, o.Device ?? context.Device, context.Log, context.Cancellation,
+                handler);
         var distiller = new Distiller(o, context.Rewards)
         {
             Log = context.Log, Progress = context.Progress, PromptFinished = promptFinished,

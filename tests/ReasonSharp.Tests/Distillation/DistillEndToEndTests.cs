@@ -30,7 +30,8 @@ public class DistillEndToEndTests(ITestOutputHelper output)
     {
         public List<string> Bodies { get; } = [];
 
-        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken token)
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request,
+            CancellationToken token)
         {
             if (request.Content is not null)
             {
@@ -50,7 +51,8 @@ public class DistillEndToEndTests(ITestOutputHelper output)
             LoggingSteps = 100, SaveStrategy = "no", WriteReport = false, DisableTqdm = true,
             EvalStrategy = "steps", EvalSteps = steps, EvalReward = "accuracy", EvalAccuracySamples = test.Count,
             PerDeviceEvalBatchSize = test.Count, EvalMaxNewTokens = 64,
-        }, new SftExamples(train, PromptCompletion: true, "train"), new SftExamples(test, PromptCompletion: true, "test"))
+        }, new SftExamples(train, PromptCompletion: true, "train"),
+            new SftExamples(test, PromptCompletion: true, "test"))
         {
             Progress = TrainingFixtures.Quiet,
         }.Train();
@@ -101,7 +103,8 @@ public class DistillEndToEndTests(ITestOutputHelper output)
             maxPositions: 256, device: "cpu");
         var studentAccuracy = Train(student, studentTrain, test, dir.File("student"), Steps).Accuracy[^1].Accuracy;
 
-        output.WriteLine($"{DistilledPrompts} of {train.Count} training prompts distilled, {test.Count} held out; teacher {teacherAccuracy:P1} " +
+        output.WriteLine($"{DistilledPrompts} of {train.Count} training prompts distilled, {test.Count} held out; " +
+            $"teacher {teacherAccuracy:P1} " +
             $"held-out accuracy ({teacherSeconds:F0} s); killed after {finishedBeforeKill} prompts with " +
             $"{cachedKeys.Count} requests cached and {rowsAfterKill} rows written; rerun sent {summary.RequestsSent} " +
             $"requests ({resent} of them finished before), replayed {summary.CacheHits}; {summary.KeptRows} traces " +

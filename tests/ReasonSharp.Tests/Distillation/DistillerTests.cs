@@ -5,8 +5,9 @@ using ReasonSharp.Jobs;
 
 namespace ReasonSharp.Tests.Distillation;
 
-/// <summary>The distill loop against <see cref="ScriptedTeacher"/>: rejection sampling stops at keep, the cache makes
-/// a rerun free, an interrupted run resumes without repeating a finished request, and bad input names its place.</summary>
+/// <summary>The distill loop against <see cref="ScriptedTeacher"/>: rejection sampling stops at keep, the cache
+/// makes a rerun free, an interrupted run resumes without repeating a finished request, and bad input names its
+/// place.</summary>
 public class DistillerTests
 {
     static string Prompts(TempDir dir, int count, bool withAnswers = true)
@@ -27,8 +28,8 @@ public class DistillerTests
         Concurrency = concurrency, BackoffSeconds = 0, MaxBackoffSeconds = 0,
     };
 
-    static RunContext Quiet(CancellationToken token = default) => new() { Name = "distill", Log = _ => { },
-        Cancellation = token };
+    static RunContext Quiet(CancellationToken token = default) =>
+        new() { Name = "distill", Log = _ => { }, Cancellation = token };
 
     [Fact]
     public async Task KeepsVerifiedTracesStopsAtKeepAndARerunSendsNothing()
@@ -115,8 +116,8 @@ public class DistillCliTests
     [Fact]
     public async Task TheCommandValidatesOnceAndPrintsTheBoundOptions()
     {
-        var (code, output) = await CliHarness.Run("distill", "--teacher", "http://localhost:8000", "--dataset", "d.jsonl",
-            "--out", "t.jsonl", "--n", "0");
+        var (code, output) = await CliHarness.Run("distill", "--teacher", "http://localhost:8000", "--dataset",
+            "d.jsonl", "--out", "t.jsonl", "--n", "0");
         Assert.Equal(2, code);
         Assert.Contains("error: n: got 0; expected at least 1", output);
 

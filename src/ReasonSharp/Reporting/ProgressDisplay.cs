@@ -35,7 +35,8 @@ public sealed class ProgressDisplay(TextWriter output, bool interactive)
         const int width = 30;
         int filled = totalBytes > 0 ? (int)Math.Min(width, width * doneBytes / totalBytes) : 0;
         var bar = new string('█', filled) + new string('░', width - filled);
-        output.Write($"\r\u001b[2K{bar} {FormatBytes(doneBytes)}/{FormatBytes(totalBytes)}  {FormatBytes((long)bytesPerSecond)}/s  " +
+        output.Write($"\r\u001b[2K{bar} {FormatBytes(doneBytes)}/{FormatBytes(totalBytes)}  " +
+                     $"{FormatBytes((long)bytesPerSecond)}/s  " +
                      $"ETA {(int)eta.TotalHours}:{eta:mm\\:ss}  {label}");
         output.Flush();
         _barShown = true;

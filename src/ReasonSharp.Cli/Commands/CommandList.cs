@@ -30,5 +30,6 @@ public static class CommandList
         DownloadCommand.Create(),
         UploadCommand.Create(),
         ServeCommand.Create(),
+        DistillCommand.Create(),
     ];
 }

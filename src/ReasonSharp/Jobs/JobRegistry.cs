@@ -24,6 +24,7 @@ public static class JobRegistry
         new DownloadJob(),
         new UploadJob(),
         new ServeJob(),
+        new DistillJob(),
     ];
 
     public static IReadOnlyList<string> Names { get; } = All.Select(j => j.Name).ToList();

@@ -42,6 +42,19 @@ public sealed class ProgressDisplay(TextWriter output, bool interactive)
         _barShown = true;
     }
 
+    /// <summary>A count's bar: items done of the total, the rate per second and the time left.</summary>
+    public void UpdateCount(string label, long done, long total, double perSecond, TimeSpan eta)
+    {
+        if (!interactive) return;
+        const int width = 30;
+        int filled = total > 0 ? (int)Math.Min(width, width * done / total) : 0;
+        var bar = new string('█', filled) + new string('░', width - filled);
+        output.Write($"\r\u001b[2K{bar} {done}/{total} {label}  " +
+            $"{perSecond.ToString("0.##", CultureInfo.InvariantCulture)}/s  ETA {(int)eta.TotalHours}:{eta:mm\\:ss}");
+        output.Flush();
+        _barShown = true;
+    }
+
     /// <summary>Bytes in B, KiB, MiB or GiB, one decimal above bytes.</summary>
     public static string FormatBytes(long bytes)
     {

@@ -162,6 +162,8 @@ public sealed class Distiller(DistillOptions options, RewardRegistry? registry =
             if (lastFlush.Elapsed >= FlushInterval) Flush();
         }
 
+        // A dataset without the column the reward checks fails here, at its first row, before any request is paid.
+        if (examples.Count > 0) await Score(examples[0], "", cancellationToken);
         try
         {
             await Parallel.ForEachAsync(Enumerable.Range(0, examples.Count),

@@ -88,6 +88,7 @@ public class DistillerTests
         var error = await Assert.ThrowsAsync<ReasonSharpException>(() =>
             DistillJob.RunAsync(Options(dataset, dir.File("t.jsonl")), Quiet(), teacher));
         Assert.Matches(@"prompts\.jsonl:1: \w+: .*; expected", error.Message);
+        Assert.Empty(teacher.Bodies);
 
         var job = new DistillJob();
         void Invalid(DistillOptions o, string message) =>

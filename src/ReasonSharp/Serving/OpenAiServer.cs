@@ -268,7 +268,7 @@ public sealed class OpenAiServer : IAsyncDisposable
         w.WriteEndObject();
     });
 
-    /// <summary>JSON as an API sends it: `+`, `<` and non-ASCII text unescaped (the body is never embedded in
+    /// <summary>JSON as an API sends it: `+`, `&lt;` and non-ASCII text unescaped (the body is never embedded in
     /// HTML).</summary>
     internal static readonly JsonWriterOptions JsonOptions =
         new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };

@@ -121,7 +121,8 @@ internal sealed class MathComparer(MathVerifyOptions options, Deadline deadline)
         return Decide(false, $"relations differ: {gold} vs {pred}");
     }
 
-    /// <summary>Rewrites a relation as (difference, kind) with kind in {=, ≠, <, ≤}: a > b becomes b - a < 0.</summary>
+    /// <summary>Rewrites a relation as (difference, kind) with kind in {=, ≠, &lt;, ≤}: a &gt; b becomes
+    /// b - a &lt; 0.</summary>
     static (MathNode Difference, RelationKind Kind) Canonical(RelationNode relation) => relation.Kind switch
     {
         RelationKind.Greater => (Difference(relation.Right, relation.Left), RelationKind.Less),

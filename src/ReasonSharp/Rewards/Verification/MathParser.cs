@@ -10,7 +10,7 @@ public sealed class NumberTooLargeException(string message) : MathParseException
 
 /// <summary>
 /// Parses a normalised LaTeX or plain answer ("\frac{x+2}{7}", "2x^2-1", "[0,1)", "x \le 3", "(1,2),(3,4)",
-/// "\begin{pmatrix}1&2\end{pmatrix}") into a <see cref="MathNode"/>. Implicit multiplication, \frac13-style
+/// "\begin{pmatrix}1&amp;2\end{pmatrix}") into a <see cref="MathNode"/>. Implicit multiplication, \frac13-style
 /// single-token arguments, \sqrt[n]{}, functions with or without parentheses, sets, intervals, tuples, matrices
 /// and relation chains are supported. Unknown commands are errors, so the caller can fall back.
 /// </summary>

@@ -37,6 +37,9 @@ public sealed partial class Pipeline
     public string Device { get; private set; } = "auto";
     public IReadOnlyList<PipelineStage> Stages { get; }
 
+    /// <summary>The recipe's `quickstart:` section (what `reason quickstart` adds), if it has one.</summary>
+    public QuickstartSpec? Quickstart { get; private init; }
+
     /// <summary>Start over: first delete the previous run in the output folder (<see cref="ClearOutput"/>).</summary>
     public bool Overwrite { get; set; }
 
@@ -68,6 +71,7 @@ public sealed partial class Pipeline
         long seed = 42;
         string device = "auto";
         var stages = new List<PipelineStage>();
+        YamlNode? quickstart = null;
         foreach (var (keyNode, value) in root.Children)
         {
             var key = ((YamlScalarNode)keyNode).Value;
@@ -80,18 +84,29 @@ public sealed partial class Pipeline
                     if (value is not YamlSequenceNode list) throw new ReasonSharpException($"{source}:{value.Start.Line}: 'stages' must be a list");
                     stages.AddRange(list.Children.Select(node => ParseStage(node, source)));
                     break;
+                case QuickstartSpec.Key: quickstart = value; break;
                 default:
                     throw new ReasonSharpException($"{source}:{keyNode.Start.Line}: unknown pipeline key '{key}'; " +
-                        $"expected output_dir, seed, device, stages");
+                        $"expected output_dir, seed, device, stages, {QuickstartSpec.Key}");
             }
         }
         if (stages.Count == 0) throw new ReasonSharpException($"{source}: the pipeline has no stages");
         var duplicate = stages.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new ReasonSharpException($"{source}: stage name '{duplicate.Key}' is used " +
             $"twice");
-        var pipeline = new Pipeline(source, outputDir, stages) { Seed = seed, Device = device };
-        foreach (var item in overrides ?? []) pipeline.ApplyOverride(item);
+        var pipeline = new Pipeline(source, outputDir, stages)
+        {
+            Seed = seed, Device = device,
+            Quickstart = quickstart is null ? null : QuickstartSpec.Parse(quickstart, source, stages),
+        };
+        pipeline.Set(overrides ?? []);
         return pipeline;
+    }
+
+    /// <summary>Applies overrides as <see cref="Parse"/> does, in order.</summary>
+    public void Set(IEnumerable<string> overrides)
+    {
+        foreach (var item in overrides) ApplyOverride(item);
     }
 
     static string Scalar(YamlNode node, string source, string key) =>

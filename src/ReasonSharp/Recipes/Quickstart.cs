@@ -19,6 +19,8 @@ public sealed record QuickstartOptions
     /// <summary>A CI-sized run: little data, a few steps per stage, small evaluations.</summary>
     public bool Quick { get; init; }
     public string Device { get; init; } = "cpu";
+    /// <summary>A recipe file with a `quickstart:` section; null: the shipped recipes/quickstart.yaml.</summary>
+    public string? Recipe { get; init; }
 }
 
 /// <summary>One row of the quickstart table: a stage's held-out accuracy (greedy, verified), format rate, think length
@@ -37,23 +39,7 @@ public sealed record QuickstartResult(string OutputDir, IReadOnlyList<Quickstart
 public static class Quickstart
 {
     public const string RecipeResource = "ReasonSharp.Recipes.quickstart.yaml";
-    static readonly string[] TrainingStages = ["sft_traces", "sft", "grpo", "rs_sft", "dual"];
-
-    /// <summary>Overrides of the --quick run: the same stages, sized for CI.</summary>
-    static readonly string[] QuickOverrides =
-    [
-        "data.n=400", "tokenizer.vocab_size=400", "init.size=nano",
-        "sft_traces.max_steps=20", "sft_traces.logging_steps=10", "sft.max_steps=10", "sft.logging_steps=5",
-        "grpo.max_steps=3", "grpo.per_device_train_batch_size=16", "grpo.logging_steps=1",
-        "grpo.max_completion_length=48", "sample.limit=24", "sample.max_new_tokens=48", "rs_sft.max_steps=4",
-        "dual.max_steps=10",
-        // 30 SFT steps solve nothing, so rejection sampling keeps no rows: the later SFT stages train on the teacher's
-        // data.
-        "rs_sft.dataset_name=${data.train}", "dual.dataset_name=${data.train}",
-        "eval_init.limit=16", "eval_sft.limit=16", "eval_grpo.limit=16", "eval_rs.limit=16", "eval_dual.limit=16",
-        "eval_init.max_new_tokens=48", "eval_sft.max_new_tokens=48", "eval_grpo.max_new_tokens=48",
-        "eval_rs.max_new_tokens=48", "eval_dual.max_new_tokens=48",
-    ];
+    public const string RecipeSource = "recipes/quickstart.yaml";
 
     public static string RecipeText()
     {
@@ -63,63 +49,64 @@ public static class Quickstart
         return reader.ReadToEnd();
     }
 
+    /// <summary>The pipeline of the recipe (<see cref="QuickstartOptions.Recipe"/>, else the shipped one) with the
+    /// options applied: --out, --seed and --device, then the recipe's --quick overrides, or --minutes scaling every
+    /// stage's max_steps.</summary>
     public static Pipeline BuildPipeline(QuickstartOptions options)
     {
         if (options.Minutes <= 0) throw new ReasonSharpException($"--minutes must be positive, got {options.Minutes}");
-        var overrides =
-            new List<string> { $"output_dir={options.OutputDir}", $"seed={options.Seed}", $"device={options.Device}" };
-        if (options.Quick) overrides.AddRange(QuickOverrides);
-        var pipeline = Pipeline.Parse(RecipeText(), "recipes/quickstart.yaml", overrides);
+        var overrides = new[] { $"output_dir={options.OutputDir}", $"seed={options.Seed}", $"device={options.Device}" };
+        var pipeline = options.Recipe is { } path ? Pipeline.Load(path, overrides)
+            : Pipeline.Parse(RecipeText(), RecipeSource, overrides);
+        var spec = Spec(pipeline);
+        if (options.Quick) pipeline.Set(spec.Quick);
         if (!options.Quick && options.Minutes != 10)
-            foreach (var stage in pipeline.Stages.Where(s => TrainingStages.Contains(s.Name)))
+            foreach (var stage in pipeline.Stages)
             {
                 var key = new YamlScalarNode("max_steps");
-                var steps = int.Parse(((YamlScalarNode)stage.Options.Children[key]).Value!,
-                    CultureInfo.InvariantCulture);
+                if (!stage.Options.Children.TryGetValue(key, out var node)) continue;
+                if (node is not YamlScalarNode { Value: { } text }
+                    || !int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var steps))
+                    throw new ReasonSharpException($"{pipeline.Source}:{node.Start.Line}: {stage.Name}.max_steps: " +
+                        $"'{node}' is no whole number; expected a step count for --minutes to scale");
                 stage.Options.Children[key] = new YamlScalarNode(
                     Math.Max(1, (int)Math.Round(steps * options.Minutes / 10)).ToString(CultureInfo.InvariantCulture));
             }
         return pipeline;
     }
 
+    static QuickstartSpec Spec(Pipeline pipeline) => pipeline.Quickstart
+        ?? throw new ReasonSharpException($"{pipeline.Source}: {QuickstartSpec.Key}: missing; expected a " +
+            $"'{QuickstartSpec.Key}:' section (final_model, gguf, table; see {RecipeSource})");
+
     public static QuickstartResult Run(QuickstartOptions options, ProgressDisplay? progress = null)
     {
         progress ??= ProgressDisplay.ForConsole(false);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var pipeline = BuildPipeline(options);
+        var spec = Spec(pipeline);
         var stages = pipeline.Run(progress);
-        var table = Table(stages);
+        var table = Table(spec, stages);
         var outputs = stages.ToDictionary(s => s.Name);
         var final = Path.Combine(options.OutputDir, "final");
-        CopyModel(outputs["dual"].Outputs["model"], final);
-        var report = WriteReport(options.OutputDir, stages, table);
+        CopyModel(outputs[spec.FinalModel].Outputs["model"], final);
+        var report = WriteReport(options.OutputDir, spec, stages, table);
         WriteTableFiles(options.OutputDir, table);
-        return new QuickstartResult(options.OutputDir, table, report, final, outputs["export"].Outputs["file"],
+        return new QuickstartResult(options.OutputDir, table, report, final, outputs[spec.Gguf].Outputs["file"],
             clock.Elapsed.TotalSeconds);
     }
 
-    /// <summary>The table rows from the eval stages, each with the wall time of the training stage before it.</summary>
-    public static IReadOnlyList<QuickstartRow> Table(IReadOnlyList<FinishedStage> stages)
+    /// <summary>The table rows of the recipe's `quickstart.table`, each with the summed wall time of its `time`
+    /// stages.</summary>
+    public static IReadOnlyList<QuickstartRow> Table(QuickstartSpec spec, IReadOnlyList<FinishedStage> stages)
     {
         var byName = stages.ToDictionary(s => s.Name);
-        QuickstartRow Row(string label, string eval, string? trained, string mode = "think")
+        return spec.Table.Select(row =>
         {
-            var m = byName[eval].Metrics;
-            double seconds = trained is null ? 0 : byName[trained].Seconds
-                + (trained == "rs_sft" ? byName["sample"].Seconds : 0)
-                + (trained == "sft" ? byName["sft_traces"].Seconds : 0);
-            return new QuickstartRow(label, mode, m[$"{mode}/pass@1"], m[$"{mode}/format_rate"],
-                m[$"{mode}/mean_think_tokens"], seconds);
-        }
-        return
-        [
-            Row("random init", "eval_init", null),
-            Row("SFT (distillation)", "eval_sft", "sft"),
-            Row("GRPO", "eval_grpo", "grpo"),
-            Row("rejection sampling + SFT", "eval_rs", "rs_sft"),
-            Row("dual mode, /think", "eval_dual", "dual"),
-            Row("dual mode, /no_think", "eval_dual", "dual", "no_think"),
-        ];
+            var m = byName[row.Eval].Metrics;
+            return new QuickstartRow(row.Label, row.Mode, m[$"{row.Mode}/pass@1"], m[$"{row.Mode}/format_rate"],
+                m[$"{row.Mode}/mean_think_tokens"], row.Time.Sum(s => byName[s].Seconds));
+        }).ToList();
     }
 
     public static string FormatTable(IReadOnlyList<QuickstartRow> table)
@@ -148,16 +135,12 @@ public static class Quickstart
             AtomicFile.Copy(file, Path.Combine(destination, Path.GetFileName(file)));
     }
 
-    static string WriteReport(string folder, IReadOnlyList<FinishedStage> stages, IReadOnlyList<QuickstartRow> table)
+    static string WriteReport(string folder, QuickstartSpec spec, IReadOnlyList<FinishedStage> stages,
+        IReadOnlyList<QuickstartRow> table)
     {
         var byName = stages.ToDictionary(s => s.Name);
         var report = new RunReport("ReasonSharp quickstart");
-        report.AddText("What ran", "A byte-level BPE tokenizer and a small Qwen2-architecture model trained from " +
-            "scratch on a synthetic arithmetic "
-            + "task: SFT on a programmatic teacher's <think> traces, GRPO with accuracy + format rewards, one " +
-                "round of rejection sampling, "
-            + "and dual-mode SFT. Accuracy is greedy decoding on held-out problems never trained on, verified by " +
-                "the reward library.");
+        report.AddText("What ran", spec.About);
         report.AddText("Machine", $"{MachineInfo.Describe()}; {Native.ThreadPolicy.Describe()}. The same seed on " +
             $"the same machine "
             + "gives the same table; on another CPU floating-point results differ, so the table can too " +
@@ -169,22 +152,16 @@ public static class Quickstart
                 r.FormatRate.ToString("P0", CultureInfo.InvariantCulture),
                 r.MeanThinkTokens.ToString("F1", CultureInfo.InvariantCulture),
                 r.Seconds.ToString("F0", CultureInfo.InvariantCulture)]));
-
-        var traces = MetricsLog.Read(byName["sft_traces"].Outputs["metrics"]);
-        var sft = MetricsLog.Read(byName["sft"].Outputs["metrics"]);
-        report.AddPlot("SFT loss (each part counts its own steps)", "step", "loss",
-            [MetricsLog.Series(traces, "loss", label: "worked traces"),
-            MetricsLog.Series(sft, "loss", label: "the teacher's mix")]);
-        var grpo = MetricsLog.Read(byName["grpo"].Outputs["metrics"]);
-        report.AddPlot("GRPO reward and accuracy (sampled completions)", "step", "mean",
-            [MetricsLog.Series(grpo, "reward", label: "total reward"),
-            MetricsLog.Series(grpo, "rewards/accuracy/mean", label: "accuracy"),
-            MetricsLog.Series(grpo, "rewards/format/mean", label: "format")]);
-        report.AddPlot("GRPO completion length", "step", "tokens",
-            [MetricsLog.Series(grpo, "completions/mean_length", label: "mean length")]);
-        report.AddSamples("Held-out completions before GRPO (after SFT)",
-            Samples(byName["eval_sft"].Outputs["results"]));
-        report.AddSamples("The same problems after GRPO", Samples(byName["eval_grpo"].Outputs["results"]));
+        var metrics = new Dictionary<string, IReadOnlyList<JsonObject>>();
+        foreach (var plot in spec.Plots)
+            report.AddPlot(plot.Title, "step", plot.Y, plot.Series.Select(s =>
+            {
+                if (!metrics.TryGetValue(s.Stage, out var log))
+                    metrics[s.Stage] = log = MetricsLog.Read(byName[s.Stage].Outputs["metrics"]);
+                return MetricsLog.Series(log, s.Metric, label: s.Label);
+            }).ToList());
+        foreach (var samples in spec.Samples)
+            report.AddSamples(samples.Title, Samples(byName[samples.Eval].Outputs["results"]));
         report.AddTable("Stages", ["stage", "type", "seconds"],
             stages.Select(s =>
             (IReadOnlyList<string>)[s.Name, s.Type, s.Seconds.ToString("F0", CultureInfo.InvariantCulture)]));

@@ -65,6 +65,7 @@ public sealed class LlamaCppBackend : IInferenceBackend
             template)
             throw new ReasonSharpException($"model {ggufPath}: the GGUF has no tokenizer.chat_template; export it "
                 + "with `reason export gguf` from a model folder whose tokenizer has a chat template");
+        GgufQuantizer.HookLog();
         var parameters = new ModelParams(ggufPath) { GpuLayerCount = 0 };
         LLamaWeights? weights = null;
         try
@@ -90,7 +91,8 @@ public sealed class LlamaCppBackend : IInferenceBackend
         catch (Exception e) when (e is not ReasonSharpException)
         {
             weights?.Dispose();
-            throw new ReasonSharpException($"model {ggufPath}: llama.cpp could not load the file: {e.Message}", e);
+            throw new ReasonSharpException($"model {ggufPath}: llama.cpp could not load the file: {e.Message}"
+                + string.Concat(GgufQuantizer.LastWarnings().Select(w => "; llama.cpp: " + w)), e);
         }
     }
 
@@ -209,7 +211,9 @@ public sealed class LlamaCppBackend : IInferenceBackend
     void Decode(LLamaBatch batch)
     {
         var result = context.NativeHandle.Decode(batch);
-        if (result != DecodeResult.Ok) throw new ReasonSharpException($"{path}: llama_decode failed with {result}");
+        if (result != DecodeResult.Ok)
+            throw new ReasonSharpException($"{path}: llama_decode failed with {result}"
+                + string.Concat(GgufQuantizer.LastWarnings().Select(w => "; llama.cpp: " + w)));
     }
 
     /// <summary>Greedy (argmax) or, with sampling, top-p sampling of softmax(logits / temperature).</summary>

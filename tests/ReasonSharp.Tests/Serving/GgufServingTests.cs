@@ -4,6 +4,7 @@ using System.Text.Json;
 using OpenAI;
 using OpenAI.Chat;
 using ReasonSharp.Data;
+using ReasonSharp.Distillation;
 using ReasonSharp.Export;
 using ReasonSharp.Modeling;
 using ReasonSharp.Serving;
@@ -14,7 +15,7 @@ namespace ReasonSharp.Tests.Serving;
 /// <summary>
 /// `reason serve MODEL.gguf`: a tiny dual-mode model exported to GGUF f32 and served by llama.cpp answers, through
 /// the OpenAI SDK, exactly what our engine's server answers for the same folder (greedy, think and no_think, whole and
-/// streamed); what it cannot do is refused in OpenAI's error shape.
+/// streamed), also as a `reason distill` teacher; what it cannot do is refused in OpenAI's error shape.
 /// </summary>
 [Collection("Console")]
 public class GgufServingTests(Xunit.Abstractions.ITestOutputHelper output)
@@ -99,6 +100,17 @@ public class GgufServingTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal((200, 200), (okOurs, okTheirs));
         Assert.Equal(bodyOurs.GetProperty("choices")[0].GetProperty("message").GetRawText(),
             bodyTheirs.GetProperty("choices")[0].GetProperty("message").GetRawText());
+
+        // A .gguf distill teacher: our server over llama.cpp (default f16 KV cache) for the run, answering alike.
+        await using (var teacher = await TeacherConnection.OpenAsync(new DistillOptions { Teacher = gguf }, null,
+            null, CancellationToken.None))
+        {
+            Assert.Equal("model.gguf", await teacher.Client.FirstModelAsync(CancellationToken.None));
+            var answer = JsonDocument.Parse(await teacher.Client.ChatAsync(JsonSerializer.Serialize(think), "test",
+                CancellationToken.None)).RootElement;
+            Assert.Equal(bodyOurs.GetProperty("choices")[0].GetProperty("message").GetRawText(),
+                answer.GetProperty("choices")[0].GetProperty("message").GetRawText());
+        }
 
         var (status, error) = await Post(theirs, new
         {

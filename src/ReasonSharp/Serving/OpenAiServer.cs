@@ -19,8 +19,9 @@ using ReasonSharp.Tokenization;
 namespace ReasonSharp.Serving;
 
 /// <summary>
-/// An OpenAI-compatible HTTP server (Kestrel) over a model folder: POST /v1/chat/completions, POST /v1/completions,
-/// GET /v1/models and GET /health. Requests are decoded together by a <see cref="Scheduler"/> (continuous batching);
+/// An OpenAI-compatible HTTP server (Kestrel) over an <see cref="IInferenceBackend"/>: POST /v1/chat/completions,
+/// POST /v1/completions, GET /v1/models and GET /health. A model folder's requests are decoded together by a
+/// <see cref="Scheduler"/> (continuous batching), a GGUF's by a <see cref="LlamaCppBackend"/> (one at a time);
 /// chat prompts are rendered with the model's chat template as training renders them, `/think` and `/no_think` and
 /// chat_template_kwargs.enable_thinking included, and the think block comes back as reasoning_content.
 /// </summary>

@@ -12,7 +12,7 @@ public static class ServeCommand
         var model = new Argument<string>("model")
         {
             Description = "A Hugging Face model folder, or a .gguf file served by llama.cpp (CPU; one request at "
-                + "a time, n choices in turn, no logprobs; --max-batch, --device and --chat-format do not apply).",
+                + "a time, n choices in turn, no logprobs; --max-batch, --device and --format do not apply).",
         };
         var host = new Option<string>("--host")
         {

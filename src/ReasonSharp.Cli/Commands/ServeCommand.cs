@@ -9,7 +9,11 @@ public static class ServeCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("model") { Description = "A Hugging Face model folder." };
+        var model = new Argument<string>("model")
+        {
+            Description = "A Hugging Face model folder, or a .gguf file served by llama.cpp (CPU; one request at "
+                + "a time, n choices in turn, no logprobs; --max-batch, --device and --format do not apply).",
+        };
         var host = new Option<string>("--host")
         {
             Description = "Address to listen on (0.0.0.0: every interface).", DefaultValueFactory = _ => "127.0.0.1",
@@ -39,7 +43,8 @@ public static class ServeCommand
         var format = CommonOptions.ChatFormatOption();
         var command = new Command("serve",
             "Serve a model over an OpenAI-compatible HTTP API: /v1/chat/completions (reasoning_content, " +
-            "streaming, /think and /no_think), /v1/completions, /v1/models, /health; continuous batching.")
+            "streaming, /think and /no_think), /v1/completions, /v1/models, /health; continuous batching for a model "
+            + "folder, one request at a time for a .gguf (the queue and its 429 apply to both).")
         {
             model, host, port, apiKey, maxBatch, maxQueue, name, device, format,
         };

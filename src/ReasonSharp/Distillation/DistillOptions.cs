@@ -68,12 +68,10 @@ public sealed record DistillOptions
         static ReasonSharpException Bad(string key, string problem, string expected) =>
             new($"{key}: {problem}; expected {expected}");
         if (string.IsNullOrWhiteSpace(Teacher))
-            throw Bad("teacher", "missing", "an OpenAI-compatible URL (http://host:8000/v1) or a model folder");
+            throw Bad("teacher", "missing",
+                "an OpenAI-compatible URL (http://host:8000/v1), a model folder or a .gguf");
         if (!TeacherIsUrl && Teacher.Contains("://", StringComparison.Ordinal))
             throw Bad("teacher", $"'{Teacher}' is no http(s) URL", "http://host:port[/v1] or a model folder");
-        if (!TeacherIsUrl && Teacher.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
-            throw Bad("teacher", $"{Teacher}: a .gguf teacher is not built yet",
-                "a model folder, or a URL of llama-server/Ollama serving the GGUF");
         if (string.IsNullOrWhiteSpace(Dataset)) throw Bad("dataset", "missing", "a .jsonl/.json/.parquet file or a " +
             "dataset folder");
         if (N < 1) throw Bad("n", $"got {N}", "at least 1");

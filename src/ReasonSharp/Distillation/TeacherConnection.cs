@@ -37,20 +37,26 @@ public sealed class TeacherConnection : IAsyncDisposable
                 throw;
             }
         }
-        var folder = HubPaths.Model(options.Teacher);
-        if (!Directory.Exists(folder))
-            throw new ReasonSharpException($"teacher: {folder}: no such folder; expected an OpenAI-compatible URL " +
-                "(http://host:8000/v1) or a model folder");
-        var model = LanguageModel.Load(folder, device ?? "auto", options.ChatFormat);
+        var gguf = options.Teacher.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase);
+        var folder = gguf ? options.Teacher : HubPaths.Model(options.Teacher);
+        if (gguf ? !File.Exists(folder) : !Directory.Exists(folder))
+            throw new ReasonSharpException($"teacher: {folder}: no such {(gguf ? "file" : "folder")}; expected an "
+                + "OpenAI-compatible URL (http://host:8000/v1), a model folder or a .gguf file");
+        var serve = new ServeOptions
+        {
+            Host = "127.0.0.1", Port = 0, MaxBatch = Math.Max(1, options.Concurrency),
+            MaxQueue = Math.Max(256, options.Concurrency * 2), ServedModelName = options.TeacherModel,
+        };
+        var model = gguf ? null : LanguageModel.Load(folder, device ?? "auto", options.ChatFormat);
         OpenAiServer? server = null;
         try
         {
-            server = await OpenAiServer.StartAsync(model, folder, new ServeOptions
-            {
-                Host = "127.0.0.1", Port = 0, MaxBatch = Math.Max(1, options.Concurrency),
-                MaxQueue = Math.Max(256, options.Concurrency * 2), ServedModelName = options.TeacherModel,
-            }, log, cancellationToken);
-            log?.Invoke($"teacher {folder}: served by our engine at {server.Address} for this run");
+            server = model is null
+                ? await OpenAiServer.StartAsync(LlamaCppBackend.Load(folder, serve.MaxQueue, log), folder, serve,
+                    cancellationToken)
+                : await OpenAiServer.StartAsync(model, folder, serve, log, cancellationToken);
+            log?.Invoke($"teacher {folder}: served by {(gguf ? "llama.cpp" : "our engine")} at {server.Address} "
+                + "for this run");
             var client = new TeacherClient(server.Address.ToString(), null, retry, handler) { Log = log };
             return new TeacherConnection
             {
@@ -60,7 +66,7 @@ public sealed class TeacherConnection : IAsyncDisposable
         catch
         {
             if (server is not null) await server.DisposeAsync();
-            model.Dispose();
+            model?.Dispose();
             throw;
         }
     }

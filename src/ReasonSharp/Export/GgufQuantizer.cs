@@ -95,7 +95,7 @@ public static class GgufQuantizer
 
     /// <summary>Keeps llama.cpp's log quiet (its per-tensor lines would flood a console) but remembers its last
     /// warnings and errors for the message of a failure. The hook is process-wide, set once.</summary>
-    static void HookLog()
+    internal static void HookLog()
     {
         lock (RecentWarnings)
         {
@@ -113,7 +113,7 @@ public static class GgufQuantizer
         }
     }
 
-    static string[] LastWarnings()
+    internal static string[] LastWarnings()
     {
         lock (RecentWarnings) return [.. RecentWarnings.Where(w => w.Length > 0)];
     }

@@ -19,16 +19,16 @@ using ReasonSharp.Tokenization;
 namespace ReasonSharp.Serving;
 
 /// <summary>
-/// An OpenAI-compatible HTTP server (Kestrel) over a model folder: POST /v1/chat/completions, POST /v1/completions,
-/// GET /v1/models and GET /health. Requests are decoded together by a <see cref="Scheduler"/> (continuous batching);
+/// An OpenAI-compatible HTTP server (Kestrel) over an <see cref="IInferenceBackend"/>: POST /v1/chat/completions,
+/// POST /v1/completions, GET /v1/models and GET /health. A model folder's requests are decoded together by a
+/// <see cref="Scheduler"/> (continuous batching), a GGUF's by a <see cref="LlamaCppBackend"/> (one at a time);
 /// chat prompts are rendered with the model's chat template as training renders them, `/think` and `/no_think` and
 /// chat_template_kwargs.enable_thinking included, and the think block comes back as reasoning_content.
 /// </summary>
 public sealed class OpenAiServer : IAsyncDisposable
 {
     readonly WebApplication app;
-    readonly Scheduler scheduler;
-    readonly LanguageModel model;
+    readonly IInferenceBackend backend;
     readonly ServeOptions options;
     readonly string[] modelNames;
     readonly byte[]? key;
@@ -37,17 +37,16 @@ public sealed class OpenAiServer : IAsyncDisposable
     public string ModelName { get; }
     /// <summary>Where it listens, e.g. http://127.0.0.1:8000 (known once started).</summary>
     public Uri Address { get; private set; } = null!;
-    public Scheduler Scheduler => scheduler;
+    /// <summary>The engine that runs requests (the server disposes it).</summary>
+    public IInferenceBackend Backend => backend;
 
-    OpenAiServer(LanguageModel model, string modelPath, ServeOptions options, Action<string> log)
+    OpenAiServer(IInferenceBackend backend, string modelPath, ServeOptions options)
     {
-        options.Validate();
-        (this.model, this.options) = (model, options);
+        (this.backend, this.options) = (backend, options);
         ModelName = options.ServedModelName
             ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelPath)));
         modelNames = [ModelName, modelPath];
         key = options.ApiKey is { } apiKey ? Encoding.UTF8.GetBytes("Bearer " + apiKey) : null;
-        scheduler = new Scheduler(model, options.MaxBatch, options.MaxQueue, log);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
@@ -65,8 +64,8 @@ public sealed class OpenAiServer : IAsyncDisposable
         app.MapGet("/health", (HttpContext context) => WriteJson(context, 200, w =>
         {
             w.WriteString("status", "ok");
-            w.WriteNumber("running", scheduler.Running);
-            w.WriteNumber("waiting", scheduler.Waiting);
+            w.WriteNumber("running", backend.Running);
+            w.WriteNumber("waiting", backend.Waiting);
         }));
         app.MapGet("/v1/models", (HttpContext context) => WriteJson(context, 200, w =>
         {
@@ -77,7 +76,7 @@ public sealed class OpenAiServer : IAsyncDisposable
             w.WriteString("object", "model");
             w.WriteNumber("created", DateTimeOffset.UtcNow.ToUnixTimeSeconds());
             w.WriteString("owned_by", "reasonsharp");
-            w.WriteNumber("max_model_len", model.Model.Config.MaxPositionEmbeddings);
+            w.WriteNumber("max_model_len", backend.ContextLength);
             w.WriteEndObject();
             w.WriteEndArray();
         }));
@@ -88,11 +87,32 @@ public sealed class OpenAiServer : IAsyncDisposable
                 code: "not_found")));
     }
 
-    /// <summary>Starts listening; the model stays the caller's (dispose it after the server).</summary>
-    public static async Task<OpenAiServer> StartAsync(LanguageModel model, string modelPath, ServeOptions options,
+    /// <summary>Starts listening with our engine (continuous batching); the model stays the caller's (dispose it
+    /// after the server).</summary>
+    public static Task<OpenAiServer> StartAsync(LanguageModel model, string modelPath, ServeOptions options,
         Action<string>? log = null, CancellationToken cancellationToken = default)
     {
-        var server = new OpenAiServer(model, modelPath, options, log ?? (_ => { }));
+        options.Validate();
+        var scheduler = new Scheduler(model, options.MaxBatch, options.MaxQueue, log ?? (_ => { }));
+        return StartAsync(scheduler, modelPath, options, cancellationToken);
+    }
+
+    /// <summary>Starts listening over <paramref name="backend"/>, which the server owns from then on (disposed with
+    /// it, or here when listening fails).</summary>
+    public static async Task<OpenAiServer> StartAsync(IInferenceBackend backend, string modelPath,
+        ServeOptions options, CancellationToken cancellationToken = default)
+    {
+        OpenAiServer server;
+        try
+        {
+            options.Validate();
+            server = new OpenAiServer(backend, modelPath, options);
+        }
+        catch
+        {
+            backend.Dispose();
+            throw;
+        }
         try
         {
             await server.app.StartAsync(cancellationToken);
@@ -138,7 +158,7 @@ public sealed class OpenAiServer : IAsyncDisposable
                 throw new OpenAiError(400, $"model '{name}' is not served here; this server serves '{ModelName}'",
                     param: "model", code: "model_not_found");
             (work, promptTokens) = Prepare(request, chat, context.RequestAborted);
-            if (!scheduler.TrySubmit(work))
+            if (!backend.TrySubmit(work))
             {
                 context.Response.Headers.RetryAfter = "1";
                 throw new OpenAiError(429, $"the server is busy: {options.MaxQueue} requests are already waiting "
@@ -170,11 +190,13 @@ public sealed class OpenAiServer : IAsyncDisposable
     /// settings.</summary>
     (InferenceRequest Work, int PromptTokens) Prepare(CompletionRequest request, bool chat, CancellationToken aborted)
     {
+        if (request.TopLogProbs >= 0 && backend.LogProbsUnsupported is { } why)
+            throw new OpenAiError(400, why, param: "logprobs", code: "unsupported_parameter");
         var prompts = new List<(int[] Ids, bool ThinkingOpen)>();
         if (chat) prompts.Add(ChatPrompt(request));
-        else foreach (var text in request.Prompts!) prompts.Add((model.Tokenizer.Encode(text), false));
+        else foreach (var text in request.Prompts!) prompts.Add((backend.Encode(text), false));
 
-        int context = model.Model.Config.MaxPositionEmbeddings;
+        int context = backend.ContextLength;
         var param = chat ? "messages" : "prompt";
         foreach (var (ids, _) in prompts)
         {
@@ -202,7 +224,7 @@ public sealed class OpenAiServer : IAsyncDisposable
                     DoSample = request.Temperature > 0,
                     Temperature = request.Temperature,
                     TopP = request.TopP,
-                    EosTokenIds = request.IgnoreEos ? [] : model.StopTokenIds,
+                    EosTokenIds = request.IgnoreEos ? [] : backend.StopTokenIds,
                     Seed = seed + sampling.Count,
                 });
             }
@@ -231,10 +253,10 @@ public sealed class OpenAiServer : IAsyncDisposable
             .SelectMany(m => m.Content.Split((char[])[' ', '\n', '\t', '\r'], StringSplitOptions.RemoveEmptyEntries))
             .LastOrDefault(word => word is ThinkingModes.ThinkFlag or ThinkingModes.NoThinkFlag);
         bool thinking = request.EnableThinking ?? flag != ThinkingModes.NoThinkFlag;
-        var capabilities = model.Chat.Capabilities;
+        var capabilities = backend.Chat.Capabilities;
         if (!thinking && !capabilities.CanSwitchThinkingOff)
             throw new OpenAiError(400,
-                $"thinking cannot be switched off: the chat template ({model.Chat.Name}) reads neither "
+                $"thinking cannot be switched off: the chat template ({backend.Chat.Name}) reads neither "
                 + "enable_thinking nor a /no_think system flag", param: "chat_template_kwargs.enable_thinking");
         if (capabilities.SystemThinkFlags)
             messages = ThinkingModes.WithSystemFlag(
@@ -243,7 +265,7 @@ public sealed class OpenAiServer : IAsyncDisposable
         string text;
         try
         {
-            text = model.Chat.Render(messages, new ChatRenderOptions
+            text = backend.Chat.Render(messages, new ChatRenderOptions
             {
                 AddGenerationPrompt = true,
                 EnableThinking = thinking,
@@ -255,7 +277,7 @@ public sealed class OpenAiServer : IAsyncDisposable
             throw new OpenAiError(400, $"the chat template failed: {e.Message}", param: "messages");
         }
         bool open = text.TrimEnd().EndsWith(ReasoningTrace.ThinkOpen, StringComparison.Ordinal);
-        return (model.Tokenizer.Encode(text), open);
+        return (backend.Encode(text), open);
     }
 
     internal static Task WriteError(HttpContext context, OpenAiError error) => WriteJson(context, error.Status, w =>
@@ -300,7 +322,7 @@ public sealed class OpenAiServer : IAsyncDisposable
     {
         // The scheduler first: requests in flight end at once with a 503 (an error event when streaming), so that
         // Kestrel's stop does not wait for long generations.
-        scheduler.Dispose();
+        backend.Dispose();
         try { await app.StopAsync(); } catch (InvalidOperationException) { }
         await app.DisposeAsync();
     }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Threading.Channels;
 using ReasonSharp.Generation;
 using ReasonSharp.Modeling;
+using ReasonSharp.Tokenization;
 
 namespace ReasonSharp.Serving;
 
@@ -47,7 +48,7 @@ public sealed class InferenceRequest
 /// sequences), runs decode steps, and hands each choice's new text to its request. A request whose client is gone
 /// leaves the batch before the next step; requests beyond max_queue waiting are refused.
 /// </summary>
-public sealed class Scheduler : IDisposable
+public sealed class Scheduler : IInferenceBackend
 {
     readonly LanguageModel model;
     readonly int maxBatch, maxQueue;
@@ -73,6 +74,12 @@ public sealed class Scheduler : IDisposable
     /// <summary>Sequences in the batch.</summary>
     public int Running => Volatile.Read(ref running);
     public int MaxBatch => maxBatch;
+    public ChatFormat Chat => model.Chat;
+    public int ContextLength => model.Model.Config.MaxPositionEmbeddings;
+    public IReadOnlyList<int> StopTokenIds => model.StopTokenIds;
+    public string? LogProbsUnsupported => null;
+    public string Batching => $"continuous batching, max_batch {maxBatch}";
+    public int[] Encode(string text) => model.Tokenizer.Encode(text);
 
     /// <summary>Queues a request; false when max_queue requests are already waiting.</summary>
     public bool TrySubmit(InferenceRequest request)

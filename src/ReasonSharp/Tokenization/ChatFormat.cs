@@ -36,7 +36,7 @@ public sealed class ChatFormat
 {
     static readonly string[] ExtraTokenKeys = ["unk_token", "pad_token", "sep_token"];
 
-    readonly Tokenizer tokenizer;
+    readonly Tokenizer? tokenizer;
     readonly Dictionary<string, object?> baseVariables = new(StringComparer.Ordinal);
     readonly IReadOnlyDictionary<string, object?> defaultKwargs;
     readonly string[] endOfTurn;
@@ -63,6 +63,21 @@ public sealed class ChatFormat
         endOfTurn = tokenizer.StopTokenIds.Select(id => tokenizer.IdToToken(id)).Distinct().ToArray();
     }
 
+    /// <summary>
+    /// A format that only renders (no tokenizer, so <see cref="Encode"/> is unavailable): a GGUF's own
+    /// tokenizer.chat_template, with the text of its special tokens, as `reason serve MODEL.gguf` renders prompts.
+    /// </summary>
+    public ChatFormat(string chatTemplate, string templateName, string? bosToken, string? eosToken,
+        IReadOnlyList<string> endOfTurnTokens, IReadOnlyDictionary<string, object?>? chatTemplateKwargs = null)
+    {
+        Name = templateName;
+        Template = Templates.Template.Parse(chatTemplate, Name);
+        defaultKwargs = chatTemplateKwargs ?? new Dictionary<string, object?>();
+        if (bosToken is not null) baseVariables["bos_token"] = bosToken;
+        if (eosToken is not null) baseVariables["eos_token"] = eosToken;
+        endOfTurn = [.. endOfTurnTokens.Distinct()];
+    }
+
     /// <summary>The template the tokenizer carries, or the one <paramref name="chatTemplate"/> names (chatml,
     /// dual-mode, a .jinja file, a model folder …).</summary>
     public static ChatFormat For(Tokenizer tokenizer, string? chatTemplate = null) => chatTemplate is null
@@ -75,7 +90,10 @@ public sealed class ChatFormat
     {
         var merged = new Dictionary<string, object?>(defaultKwargs);
         foreach (var (key, value) in kwargs) merged[key] = value;
-        return new ChatFormat(tokenizer, Template.Source, Name, merged);
+        return tokenizer is null
+            ? new ChatFormat(Template.Source, Name, baseVariables.GetValueOrDefault("bos_token") as string,
+                baseVariables.GetValueOrDefault("eos_token") as string, endOfTurn, merged)
+            : new ChatFormat(tokenizer, Template.Source, Name, merged);
     }
 
     static string OwnTemplateName(Tokenizer tokenizer)
@@ -87,7 +105,8 @@ public sealed class ChatFormat
     /// <summary>How errors name the template.</summary>
     public string Name { get; }
     public Template Template { get; }
-    public Tokenizer Tokenizer => tokenizer;
+    public Tokenizer Tokenizer => tokenizer ?? throw new InvalidOperationException(
+        $"{Name}: this chat format only renders text (it has no tokenizer)");
 
     /// <summary>What the template does with thinking modes and masks, found by rendering (once).</summary>
     public ChatCapabilities Capabilities => capabilities ??= DetectCapabilities();
@@ -210,12 +229,12 @@ public sealed class ChatFormat
         var mask = new List<bool>();
         foreach (var segment in segments)
         {
-            var segmentIds = tokenizer.Encode(segment.Text);
+            var segmentIds = Tokenizer.Encode(segment.Text);
             ids.AddRange(segmentIds);
             mask.AddRange(Enumerable.Repeat(segment.Assistant, segmentIds.Length));
         }
         var text = string.Concat(segments.Select(s => s.Text));
-        var whole = tokenizer.Encode(text);
+        var whole = Tokenizer.Encode(text);
         return whole.AsSpan().SequenceEqual(ids.ToArray())
             ? new ChatEncoding(whole, [.. mask], text)
             : new ChatEncoding(whole, AlignMask(segments, text, whole), text);
@@ -232,7 +251,7 @@ public sealed class ChatFormat
         for (var k = 0; k < segments.Count; k++)
         {
             offset += segments[k].Text.Length;
-            var end = k == segments.Count - 1 ? whole.Length : CommonPrefixLength(tokenizer.Encode(text[..offset]),
+            var end = k == segments.Count - 1 ? whole.Length : CommonPrefixLength(Tokenizer.Encode(text[..offset]),
                 whole);
             for (var i = start; i < end; i++) mask[i] = segments[k].Assistant;
             start = Math.Max(start, end);

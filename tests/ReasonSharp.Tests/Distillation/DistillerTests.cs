@@ -97,7 +97,7 @@ public class DistillerTests
         Invalid(good with { N = 0 }, "n: got 0; expected at least 1");
         Invalid(good with { Keep = 4 }, "keep: 4 is more than n (3); expected keep ≤ n");
         Invalid(good with { Teacher = "" },
-            "teacher: missing; expected an OpenAI-compatible URL (http://host:8000/v1) or a model folder");
+            "teacher: missing; expected an OpenAI-compatible URL (http://host:8000/v1), a model folder or a .gguf");
         Invalid(good with { Teacher = "ftp://x" }, "teacher: 'ftp://x' is no http(s) URL; expected " +
             "http://host:port[/v1] or a model folder");
         Invalid(good with { TopP = 0 }, "top_p: got 0; expected a number in (0, 1]");

@@ -195,14 +195,15 @@ public static class ModelMerger
             deltas.Add(delta * weights[i]);
         }
         var stacked = stack(deltas);
-        var sign = stacked.sum(0).sign();
+        long models = 0; // a variable: the literal 0 would bind sum(ScalarType) and sum everything
+        var sign = stacked.sum(models).sign();
         var agree = stacked.sign().eq(sign.unsqueeze(0)).logical_and(stacked.ne(0));
-        var mixed = (stacked * agree).sum(0);
+        var mixed = (stacked * agree).sum(models);
         if (normalize)
         {
             var weightShape = new long[] { tensors.Count }.Concat(Enumerable.Repeat(1L, (int)baseTensor.dim())).ToArray();
             var w = tensor(weights.Select(x => (float)x).ToArray()).view(weightShape);
-            var divisor = (agree.to(ScalarType.Float32) * w).sum(0);
+            var divisor = (agree.to(ScalarType.Float32) * w).sum(models);
             divisor = where(divisor.eq(0), ones_like(divisor), divisor);
             mixed = mixed / divisor;
         }

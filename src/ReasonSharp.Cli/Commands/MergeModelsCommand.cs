@@ -39,7 +39,10 @@ public static class MergeModelsCommand
         {
             Description = "dare_ties: seed of the random drop", DefaultValueFactory = _ => 42,
         };
-        var output = new Option<string>("--out") { Description = "Folder to write the merged model to", Required = true };
+        var output = new Option<string>("--out")
+        {
+            Description = "Folder to write the merged model to", Required = true,
+        };
         var overwrite = new Option<bool>("--overwrite")
         {
             Description = "Delete the model or run already in --out first (without it such a folder is refused).",

@@ -201,7 +201,8 @@ public static class ModelMerger
         var mixed = (stacked * agree).sum(models);
         if (normalize)
         {
-            var weightShape = new long[] { tensors.Count }.Concat(Enumerable.Repeat(1L, (int)baseTensor.dim())).ToArray();
+            var weightShape = new long[] { tensors.Count }
+                .Concat(Enumerable.Repeat(1L, (int)baseTensor.dim())).ToArray();
             var w = tensor(weights.Select(x => (float)x).ToArray()).view(weightShape);
             var divisor = (agree.to(ScalarType.Float32) * w).sum(models);
             divisor = where(divisor.eq(0), ones_like(divisor), divisor);

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Tests.Merging;
 
-/// <summary>Three tiny model folders (two fine-tunes and a base, as different random inits) shared by the tests.</summary>
+/// <summary>Three tiny model folders (two "fine-tunes" and a base: different random inits) for the tests.</summary>
 public sealed class MergeModelsFixture : IDisposable
 {
     public TempDir Dir { get; } = TestEnvironment.NewTempDir();
@@ -42,7 +42,7 @@ public sealed class MergeModelsTests(MergeModelsFixture models) : IClassFixture<
         return file.Entries[name].Dtype;
     }
 
-    /// <summary>Equal up to the rounding of the stored dtype (the merge computes in float32, writes in the input's).</summary>
+    /// <summary>Equal up to the stored dtype's rounding (float32 compute, written in the input dtype).</summary>
     static void AssertClose(Tensor expected, Tensor actual, string dtype)
     {
         Assert.Equal(expected.shape, actual.shape);

@@ -23,6 +23,7 @@ public static class CommandList
         RewardCommand.Create(),
         VerifyCommand.Create(),
         MergeCommand.Create(),
+        MergeModelsCommand.Create(),
         EvalCommand.Create(),
         SampleCommand.Create(),
         SftCommand.Create(),

@@ -20,6 +20,7 @@ public static class JobRegistry
         new StarJob(),
         new EvalJob(),
         new MergeJob(),
+        new MergeModelsJob(),
         new ExportJob(),
         new DownloadJob(),
         new UploadJob(),

@@ -209,6 +209,47 @@ public static class SafetensorsWriter
         }, expectedBytes: 8 + headerBytes.Length + padding + offset);
     }
 
+    /// <summary>
+    /// Writes a .safetensors file one tensor at a time: the header from <paramref name="layout"/> (names, dtypes,
+    /// shapes, in order), then <paramref name="tensorAt"/>(i) for each entry, converted to its dtype and disposed once
+    /// written. Atomic (temp file, then rename); only one produced tensor is held at a time.
+    /// </summary>
+    public static void WriteStreaming(string path, IReadOnlyList<(string Name, ScalarType Dtype, long[] Shape)> layout,
+        Func<int, Tensor> tensorAt)
+    {
+        var header = new JsonObject { ["__metadata__"] = new JsonObject { ["format"] = "pt" } };
+        long offset = 0;
+        foreach (var (name, type, shape) in layout)
+        {
+            long bytes = shape.Aggregate(1L, (a, b) => a * b)
+                * SafetensorsFile.DtypeSize(SafetensorsFile.FromScalarType(type));
+            header[name] = new JsonObject
+            {
+                ["dtype"] = SafetensorsFile.FromScalarType(type),
+                ["shape"] = new JsonArray(shape.Select(s => (JsonNode)s).ToArray()),
+                ["data_offsets"] = new JsonArray(offset, offset + bytes),
+            };
+            offset += bytes;
+        }
+        var headerBytes = Encoding.UTF8.GetBytes(header.ToJsonString());
+        int padding = (8 - headerBytes.Length % 8) % 8;
+        AtomicFile.Write(path, stream =>
+        {
+            stream.Write(BitConverter.GetBytes((long)(headerBytes.Length + padding)));
+            stream.Write(headerBytes);
+            for (int i = 0; i < padding; i++) stream.WriteByte((byte)' ');
+            for (int i = 0; i < layout.Count; i++)
+            {
+                using var tensor = tensorAt(i);
+                if (!tensor.shape.SequenceEqual(layout[i].Shape))
+                    throw new InvalidOperationException(
+                        $"tensor '{layout[i].Name}' has shape [{string.Join(", ", tensor.shape)}], " +
+                        $"not the header's [{string.Join(", ", layout[i].Shape)}]");
+                WriteData(stream, tensor, layout[i].Dtype);
+            }
+        }, expectedBytes: 8 + headerBytes.Length + padding + offset);
+    }
+
     /// <summary>Streams a tensor's bytes in row chunks, so neither a 2 GB span limit nor a full extra copy is hit.</summary>
     static void WriteData(Stream stream, Tensor tensor, ScalarType type)
     {

@@ -13,6 +13,7 @@ public static class CommandList
         GenerateCommand.Create(),
         ChatCommand.Create(),
         GrpoCommand.Create(),
+        DpoCommand.Create(),
         StarCommand.Create(),
         PipelineCommand.Create(),
         TokenizerCommand.Create(),

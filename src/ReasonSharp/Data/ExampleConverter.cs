@@ -106,7 +106,7 @@ public sealed class ExampleConverter(SchemaMapping? mapping = null)
     }
 
     // A string becomes one turn of the given role; a list is read as {role, content} messages.
-    static IEnumerable<ChatMessage> ReadTurns(DataRow row, string column, string role)
+    internal static IEnumerable<ChatMessage> ReadTurns(DataRow row, string column, string role)
     {
         var value = row.Require(column);
         return value.ValueKind == JsonValueKind.Array

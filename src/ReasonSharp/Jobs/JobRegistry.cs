@@ -16,6 +16,7 @@ public static class JobRegistry
         new InitJob(),
         new SftJob(),
         new GrpoJob(),
+        new DpoJob(),
         new SampleJob(),
         new StarJob(),
         new EvalJob(),

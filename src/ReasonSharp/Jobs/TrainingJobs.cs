@@ -1,5 +1,6 @@
 using ReasonSharp.Hub;
 using ReasonSharp.Training;
+using ReasonSharp.Training.Dpo;
 using ReasonSharp.Training.Grpo;
 using ReasonSharp.Training.Sft;
 using ReasonSharp.Training.Star;
@@ -100,6 +101,30 @@ public sealed class GrpoJob : Job<GrpoConfig>
         UploadJob.PushTrained(config, config.OutputDir, context);
         return Result(outputs,
             new Dictionary<string, double> { ["steps"] = result.GlobalStep, ["seconds"] = result.Seconds }, result);
+    }
+}
+
+/// <summary>`dpo`: direct preference optimisation (and IPO, hinge, APO) on chosen/rejected pairs.</summary>
+public sealed class DpoJob : Job<DpoConfig>
+{
+    public override string Name => "dpo";
+    public override string Description => "Preference optimisation (DPO, IPO, APO) on prompt/chosen/rejected pairs.";
+    public override DpoConfig Defaults(RunContext context) => TrainingJob.WithContext(new DpoConfig(), context);
+    public override void Validate(DpoConfig options) => options.Validate();
+
+    public override JobResult Run(DpoConfig config, RunContext context)
+    {
+        config = TrainingJob.FromHub(config);
+        var result = DpoTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Progress);
+        var metrics = new Dictionary<string, double>
+        {
+            ["steps"] = result.Training.GlobalStep, ["seconds"] = result.Training.Seconds,
+            ["pairs"] = result.TrainData.Pairs,
+        };
+        if (result.Training.Losses.Count > 0) metrics["final_loss"] = result.Training.Losses[^1];
+        var outputs = TrainingJob.Outputs(config, context);
+        UploadJob.PushTrained(config, config.OutputDir, context);
+        return Result(outputs, metrics, result);
     }
 }
 

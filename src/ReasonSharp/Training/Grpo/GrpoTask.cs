@@ -57,17 +57,7 @@ public sealed class GrpoTask : ITrainingTask
     public void Initialize(TrainingContext context)
     {
         if (_config.Beta != 0 && context.Adapters is null && _reference is null)
-            _reference = Copy(context.Model);
-    }
-
-    static CausalLM Copy(CausalLM model)
-    {
-        var copy = new CausalLM(model.Config, model.Device, initialize: false);
-        using (no_grad())
-            foreach (var (name, tensor) in copy.state_dict()) tensor.copy_(model.state_dict()[name]);
-        foreach (var p in copy.parameters()) p.requires_grad = false;
-        copy.eval();
-        return copy;
+            _reference = FrozenModel.Copy(context.Model);
     }
 
     public TrainingStep NextStep(TrainingContext context)

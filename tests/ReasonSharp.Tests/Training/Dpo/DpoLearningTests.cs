@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using ReasonSharp.Data;
+using ReasonSharp.Generation;
+using ReasonSharp.Modeling;
+using ReasonSharp.Rewards;
+using ReasonSharp.Training.Dpo;
+using ReasonSharp.Training.Sft;
+using Xunit.Abstractions;
+
+namespace ReasonSharp.Tests.Training.Dpo;
+
+/// <summary>
+/// DPO and APO-zero raise held-out accuracy over their SFT start. The SFT model imitates a teacher that writes only the
+/// answer in 55% of its traces, which this tiny model cannot do; pairs from its own samples put a verified completion
+/// (usually one that works the sum out) against a failed one for the same prompt. Greedy accuracy on problems never
+/// trained on, verified by the reward library (the set-up of the GRPO learning test).
+/// </summary>
+[Collection("Serial")]
+public class DpoLearningTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void DpoAndApoZeroOnVerifiedVersusFailedPairsRaiseHeldOutAccuracy()
+    {
+        using var oneThread = LearningTasks.OneTorchThread();
+        var clock = Stopwatch.StartNew();
+        using var dir = TestEnvironment.NewTempDir();
+        var split = LearningTasks.DistinctProblems(12_000, seed: 0).SplitTrainTest(0.05, seed: 0);
+        var train = SyntheticDataset.WithAnswerOnlyTraces(split.Train, 0.55, seed: 0);
+        var trainExamples = LearningTasks.Examples(train);
+        var testExamples = LearningTasks.Examples(split.Test.Take(200));
+        var accuracy = RewardRegistry.CreateDefault().Create("accuracy");
+        double Accuracy(LanguageModel model) =>
+            new HeldOutAccuracy(model, testExamples, accuracy, maxNewTokens: 64, batchSize: 200).Measure().Accuracy;
+
+        double sftAccuracy;
+        List<PreferencePair> pairs;
+        using (var lm = LearningTasks.NanoModel(dir, train))
+        {
+            var sft = new SftConfig
+            {
+                OutputDir = dir.File("sft"), Device = "cpu", MaxLength = 128, LearningRate = 3e-3,
+                LrSchedulerType = "cosine", WarmupSteps = 20, MaxSteps = 2000, PerDeviceTrainBatchSize = 16,
+                GradientCheckpointing = false, LoggingSteps = 500, SaveStrategy = "no", WriteReport = false,
+                DisableTqdm = true,
+            };
+            new SftTrainer(lm, sft, new SftExamples(trainExamples, PromptCompletion: true, "arithmetic"))
+            {
+                Progress = TrainingFixtures.Quiet,
+            }.Train();
+            sftAccuracy = Accuracy(lm);
+            pairs = SamplePairs(lm, trainExamples.Take(PromptsSampled).ToList());
+        }
+        var sftSeconds = clock.Elapsed.TotalSeconds;
+
+        var results = new Dictionary<DpoLossType, double>();
+        foreach (var lossType in new[] { DpoLossType.Sigmoid, DpoLossType.ApoZero })
+        {
+            using var lm = LanguageModel.Load(dir.File("sft"), "cpu");
+            var config = new DpoConfig
+            {
+                OutputDir = dir.File($"dpo-{lossType}"), ModelNameOrPath = "in-memory", DatasetName = "in-memory",
+                Device = "cpu", LossType = lossType, Beta = Beta, LearningRate = LearningRate,
+                LrSchedulerType = "constant", NumTrainEpochs = 1, PerDeviceTrainBatchSize = 32, MaxLength = 160,
+                GradientCheckpointing = false, LoggingSteps = 10, SaveStrategy = "no", WriteReport = false,
+                DisableTqdm = true, Seed = 1,
+            };
+            new DpoTrainer(lm, config, pairs) { Progress = TrainingFixtures.Quiet }.Train();
+            results[lossType] = Accuracy(lm);
+        }
+
+        output.WriteLine($"held-out greedy accuracy: SFT {sftAccuracy:P1} → DPO (sigmoid) " +
+            $"{results[DpoLossType.Sigmoid]:P1}, APO-zero {results[DpoLossType.ApoZero]:P1}; {pairs.Count} pairs " +
+            $"from {PromptsSampled} prompts; SFT and sampling {sftSeconds:F0} s, total " +
+            $"{clock.Elapsed.TotalSeconds:F0} s; load average {File.ReadAllText("/proc/loadavg").Trim()}");
+        foreach (var (lossType, after) in results)
+            Assert.True(after >= sftAccuracy + 0.10,
+                $"{lossType}: {after:P1} is not 10 points above SFT {sftAccuracy:P1}");
+    }
+
+    const int PromptsSampled = 1500;
+    const double Beta = 0.1;
+    const double LearningRate = 3e-4;
+
+    /// <summary>Eight samples per prompt; the shortest verified completion against the longest failed one.</summary>
+    static List<PreferencePair> SamplePairs(LanguageModel lm, List<Example> prompts)
+    {
+        var runner = new RolloutRunner(lm, new CompositeReward(RewardRegistry.CreateDefault().Create("accuracy")));
+        var rollouts = runner.RunAsync(prompts, new RolloutOptions
+        {
+            NumSamples = 8, GenerationBatchSize = 256,
+            Sampling = new SamplingOptions { MaxNewTokens = 64, Temperature = 1.0, Seed = 7 },
+        }).GetAwaiter().GetResult();
+        var pairs = new List<PreferencePair>();
+        foreach (var group in rollouts.GroupBy(r => r.ExampleIndex))
+        {
+            var correct = group.Where(r => r.Reward >= 1).OrderBy(r => r.Generation.CompletionIds.Length).ToList();
+            var wrong = group.Where(r => r.Reward < 1).OrderByDescending(r => r.Generation.CompletionIds.Length)
+                .ToList();
+            if (correct.Count == 0 || wrong.Count == 0) continue;
+            var example = correct[0].Example;
+            string Turn(Rollout r) => runner.PromptPrefill(example, enableThinking: true) + r.Generation.CompletionText;
+            pairs.Add(new PreferencePair(example.Prompt, [ChatMessage.FromAssistant(Turn(correct[0]))],
+                [ChatMessage.FromAssistant(Turn(wrong[0]))], example.Source));
+        }
+        return pairs;
+    }
+}

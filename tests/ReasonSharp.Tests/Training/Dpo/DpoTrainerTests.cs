@@ -74,7 +74,8 @@ public class DpoTrainerTests
         using var lm = TinyLanguageModels.Create(dir);
         var config = Config(dir.File("dpo"), steps: 6) with
         {
-            UsePeft = lora, PrecomputeRefLogProbs = precompute,
+            UsePeft = lora,
+            PrecomputeRefLogProbs = precompute,
         };
         var trainer = new DpoTrainer(lm, config, Pairs(12, seed: 4)) { Progress = TrainingFixtures.Quiet };
         trainer.Train();
@@ -104,7 +105,8 @@ public class DpoTrainerTests
         using (var lm = TinyLanguageModels.Create(dir))
             resumed = new DpoTrainer(lm, config with
             {
-                OutputDir = dir.File("b"), ResumeFromCheckpoint = Path.Combine(dir.File("a"), "checkpoint-2"),
+                OutputDir = dir.File("b"),
+                ResumeFromCheckpoint = Path.Combine(dir.File("a"), "checkpoint-2"),
             }, pairs)
             { Progress = TrainingFixtures.Quiet }.Train().Training;
         Assert.Equal(4, resumed.GlobalStep);
@@ -151,7 +153,8 @@ public class DpoTrainerTests
         }.ToJsonString()));
         var result = (DpoResult)Jobs.JobRegistry.Get("dpo", "test").Run(Config(dir.File("out"), steps: 2) with
         {
-            ModelNameOrPath = dir.File("base"), DatasetName = data,
+            ModelNameOrPath = dir.File("base"),
+            DatasetName = data,
         }, new Jobs.RunContext { Progress = TrainingFixtures.Quiet }).Details!;
         Assert.Equal(8, result.TrainData.Pairs);
         Assert.True(File.Exists(Path.Combine(dir.File("out"), ModelFolder.ConfigFile)));

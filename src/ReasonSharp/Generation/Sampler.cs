@@ -1,3 +1,4 @@
+using ReasonSharp.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,12 +17,13 @@ internal static class Sampler
         using var scope = NewDisposeScope();
         logits = logits.to(float32);
         double temperature = options.IsGreedy ? 1.0 : options.Temperature;
-        var scaled = temperature == 1.0 ? logits : logits / temperature;
+        var scaled = temperature == 1.0 ? logits : HeldScalars.With(temperature, t => logits / t);
 
         var scores = logits;
         if (seen is not null && options.RepetitionPenalty != 1.0)
         {
-            var penalised = where(scores.lt(0), scores * options.RepetitionPenalty, scores / options.RepetitionPenalty);
+            var penalised = HeldScalars.With(options.RepetitionPenalty,
+                p => HeldScalars.With(0, zero => where(scores.lt(zero), scores * p, scores / p)));
             scores = where(seen, penalised, scores);
         }
 
@@ -30,26 +32,26 @@ internal static class Sampler
             next = scores.argmax(-1, keepdim: true);
         else
         {
-            scores = ReferenceEquals(scores, logits) ? scaled : scores / temperature;
+            scores = ReferenceEquals(scores, logits) ? scaled : HeldScalars.With(temperature, t => scores / t);
             if (options.TopK > 0 && options.TopK < scores.shape[^1])
             {
                 var kth = scores.topk(options.TopK, dim: -1).values.narrow(-1, options.TopK - 1, 1);
-                scores = scores.masked_fill(scores.lt(kth), double.NegativeInfinity);
+                scores = HeldScalars.With(double.NegativeInfinity, inf => scores.masked_fill(scores.lt(kth), inf));
             }
             if (options.TopP < 1.0)
             {
                 var (sorted, order) = scores.sort(-1, descending: true);
                 var probs = sorted.softmax(-1);
                 var before = probs.cumsum(-1) - probs;
-                var dropSorted = before.gt(options.TopP);
+                var dropSorted = HeldScalars.With(options.TopP, p => before.gt(p));
                 var drop = zeros_like(dropSorted).scatter(-1, order, dropSorted);
-                scores = scores.masked_fill(drop, double.NegativeInfinity);
+                scores = HeldScalars.With(double.NegativeInfinity, inf => scores.masked_fill(drop, inf));
             }
             if (options.MinP > 0)
             {
                 var probs = scores.softmax(-1);
-                var threshold = probs.max(-1, keepdim: true).values * options.MinP;
-                scores = scores.masked_fill(probs.lt(threshold), double.NegativeInfinity);
+                var threshold = HeldScalars.With(options.MinP, p => probs.max(-1, keepdim: true).values * p);
+                scores = HeldScalars.With(double.NegativeInfinity, inf => scores.masked_fill(probs.lt(threshold), inf));
             }
             next = scores.softmax(-1).multinomial(1, generator: generator);
         }

@@ -59,7 +59,7 @@ public sealed class Attention : ExplicitModule
             q = RotaryEmbedding.Apply(q, cos, sin);
             k = RotaryEmbedding.Apply(k, cos, sin);
         }
-        if (_queryScale != 1) q = q * _queryScale;
+        if (_queryScale != 1) q = HeldScalars.With(_queryScale, s => q * s);
         bool causal = mask is null && (cache is null || cache.Length == 0) && steps > 1;
         if (cache is not null) (k, v) = cache.Append(_layerIndex, k, v);
         Tensor merged;

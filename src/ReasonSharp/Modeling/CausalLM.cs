@@ -64,7 +64,7 @@ public sealed class CausalLM : ExplicitModule
         var logits = (training ? null : DecodeKernels.Linear(hidden, (LmHeadWeight, null))) ?? nn.functional.linear(hidden, LmHeadWeight);
         if (_softcap is not { } cap) return logits;
         using var scope = NewDisposeScope();
-        return ((logits / cap).tanh() * cap).MoveToOuterDisposeScope();
+        return HeldScalars.With(cap, c => (logits / c).tanh() * c).MoveToOuterDisposeScope();
     }
 
     public long ParameterCount() => parameters().Sum(p => p.numel());

@@ -26,7 +26,7 @@ public class DecoderLayer : ExplicitModule
     public virtual Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
     {
         using var scope = NewDisposeScope();
-        var h = x + SelfAttn.Forward(InputLayernorm.Forward(x), cos, sin, mask, cache);
-        return (h + Mlp.Forward(PostAttentionLayernorm.Forward(h))).MoveToOuterDisposeScope();
+        var h = x.Plus(SelfAttn.Forward(InputLayernorm.Forward(x), cos, sin, mask, cache));
+        return h.Plus(Mlp.Forward(PostAttentionLayernorm.Forward(h))).MoveToOuterDisposeScope();
     }
 }

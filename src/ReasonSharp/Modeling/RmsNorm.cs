@@ -11,12 +11,14 @@ namespace ReasonSharp.Modeling;
 public sealed class RmsNorm : ExplicitModule
 {
     readonly double _eps;
+    readonly Scalar _epsScalar;
     public Parameter Weight { get; }
     public bool UnitOffset { get; }
 
     public RmsNorm(int size, double eps, Device? device = null, bool unitOffset = false) : base(nameof(RmsNorm))
     {
         _eps = eps;
+        _epsScalar = eps.ToScalar();
         UnitOffset = unitOffset;
         Weight = new Parameter(unitOffset ? zeros(size, device: device) : ones(size, device: device));
         register_parameter("weight", Weight);
@@ -30,8 +32,8 @@ public sealed class RmsNorm : ExplicitModule
         if (!training && !UnitOffset && DecodeKernels.RmsNorm(x, Weight, _eps) is { } fast) return fast;
         using var scope = NewDisposeScope();
         var x32 = x.to(float32);
-        var normed = x32 * rsqrt(x32.pow(2).mean([-1L], keepdim: true) + _eps);
-        if (UnitOffset) return (normed * (1 + Weight.to(float32))).to(x.dtype).MoveToOuterDisposeScope();
+        var normed = x32 * rsqrt(x32.square().mean([-1L], keepdim: true).Plus(_epsScalar));
+        if (UnitOffset) return (normed * Weight.to(float32).Plus(HeldScalars.One)).to(x.dtype).MoveToOuterDisposeScope();
         return (Weight * normed.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }

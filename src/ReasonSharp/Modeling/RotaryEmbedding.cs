@@ -64,6 +64,6 @@ public sealed class RotaryEmbedding : ExplicitModule
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
-        return (x * cos + x.roll(x.shape[^1] / 2, -1) * sin).MoveToOuterDisposeScope();
+        return (x * cos).Plus(x.roll(x.shape[^1] / 2, -1) * sin).MoveToOuterDisposeScope();
     }
 }

@@ -1,4 +1,5 @@
 using ReasonSharp.Modeling;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -63,13 +64,16 @@ public sealed class AdamWOptimizer : IDisposable
             var grad = slot.Parameter.grad;
             if (grad is null) continue;
             slot.Step++;
-            if (slot.WeightDecay != 0) slot.Parameter.mul_(1 - lr * slot.WeightDecay);
-            slot.ExpAvg.mul_(_beta1).add_(grad, alpha: 1 - _beta1);
-            slot.ExpAvgSq.mul_(_beta2).addcmul_(grad, grad, 1 - _beta2);
             double biasCorrection1 = 1 - Math.Pow(_beta1, slot.Step);
             double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, slot.Step));
-            var denominator = slot.ExpAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(_eps);
-            slot.Parameter.addcdiv_(slot.ExpAvg, denominator, -lr / biasCorrection1);
+            // Scalars held through each native call (see HeldScalars).
+            using Scalar decay = 1 - lr * slot.WeightDecay, beta1 = _beta1, keep1 = 1 - _beta1, beta2 = _beta2,
+                keep2 = 1 - _beta2, correction2 = biasCorrection2Sqrt, eps = _eps, stepSize = -lr / biasCorrection1;
+            if (slot.WeightDecay != 0) slot.Parameter.mul_(decay);
+            slot.ExpAvg.mul_(beta1).add_(grad, alpha: keep1);
+            slot.ExpAvgSq.mul_(beta2).addcmul_(grad, grad, keep2);
+            var denominator = slot.ExpAvgSq.sqrt().div_(correction2).add_(eps, HeldScalars.One);
+            slot.Parameter.addcdiv_(slot.ExpAvg, denominator, stepSize);
         }
     }
 

@@ -173,7 +173,7 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
                 double value = result.Loss.item<float>();
                 if (!double.IsFinite(value)) { finite = false; loss = value; break; }
                 double share = batch.Weight / totalWeight;
-                result.Loss.mul(share).backward();
+                HeldScalars.With(share, s => result.Loss.mul(s)).backward();
                 loss += value * share;
                 foreach (var (name, metric) in result.Metrics ?? new Dictionary<string, double>())
                     metrics[name] = metrics.GetValueOrDefault(name) + metric * share;
@@ -222,7 +222,8 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         if (coefficient >= 1) return;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        foreach (var grad in parameters.Select(p => p.grad).Where(g => g is not null)) grad!.mul_(coefficient);
+        using TorchSharp.Scalar scale = coefficient;
+        foreach (var grad in parameters.Select(p => p.grad).Where(g => g is not null)) grad!.mul_(scale);
     }
 
     /// <summary>The window since the previous train line: mean loss and task metrics, last lr and grad norm, tokens/s,

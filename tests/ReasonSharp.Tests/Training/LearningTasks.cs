@@ -34,12 +34,12 @@ public static class LearningTasks
 
     /// <summary>A 400-token BPE tokenizer trained on the first 3,000 problems, and a randomly initialised "nano" qwen2
     /// model on it (64 hidden, 2 layers, 4 heads / 2 KV, 192 MLP: 0.12M parameters).</summary>
-    public static LanguageModel NanoModel(TempDir dir, IEnumerable<SyntheticProblem> problems)
+    public static LanguageModel NanoModel(TempDir dir, IEnumerable<SyntheticProblem> problems, long seed = 0)
     {
         var tokenizer = dir.File("tokenizer");
         BpeTrainer.TrainToFolder(problems.Take(3000).SelectMany(p => new[] { p.Prompt, p.Completion }),
             new BpeTrainerOptions { VocabSize = 400 }, tokenizer);
-        return LanguageModel.Initialize("qwen2", ModelPresets.Get("nano"), tokenizer, seed: 0, maxPositions: 256,
+        return LanguageModel.Initialize("qwen2", ModelPresets.Get("nano"), tokenizer, seed, maxPositions: 256,
             device: "cpu");
     }
 

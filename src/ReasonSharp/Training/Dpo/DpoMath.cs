@@ -1,3 +1,5 @@
+using ReasonSharp.Modeling;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ReasonSharp.Training.Dpo;
@@ -14,24 +16,28 @@ public static class DpoMath
         double beta, DpoLossType lossType, double labelSmoothing = 0)
     {
         using var scope = NewDisposeScope();
+        // Scalars held through each native call (see HeldScalars).
+        using Scalar b = beta, minusB = -beta, keep = 1 - labelSmoothing, smooth = labelSmoothing,
+            ipoTarget = 1 / (2 * beta);
         var chosenRatio = chosen - refChosen;
         var rejectedRatio = rejected - refRejected;
         var logits = chosenRatio - rejectedRatio;
+        static Tensor OneMinus(Tensor x) => x.neg().Plus(HeldScalars.One);
         var losses = lossType switch
         {
-            DpoLossType.Sigmoid => -nn.functional.logsigmoid(logits * beta) * (1 - labelSmoothing)
-                - nn.functional.logsigmoid(logits * -beta) * labelSmoothing,
-            DpoLossType.Ipo => (logits - 1 / (2 * beta)).square(),
-            DpoLossType.Hinge => nn.functional.relu(1 - logits * beta),
-            DpoLossType.ApoZero => 1 - (chosenRatio * beta).sigmoid() + (rejectedRatio * beta).sigmoid(),
-            DpoLossType.ApoDown => (chosenRatio * beta).sigmoid() + 1 - (logits * beta).sigmoid(),
+            DpoLossType.Sigmoid => -nn.functional.logsigmoid(logits * b) * keep
+                - nn.functional.logsigmoid(logits * minusB) * smooth,
+            DpoLossType.Ipo => (logits - ipoTarget).square(),
+            DpoLossType.Hinge => nn.functional.relu(OneMinus(logits * b)),
+            DpoLossType.ApoZero => OneMinus((chosenRatio * b).sigmoid()).Plus((rejectedRatio * b).sigmoid()),
+            DpoLossType.ApoDown => (chosenRatio * b).sigmoid().Plus(OneMinus((logits * b).sigmoid())),
             _ => throw new ArgumentOutOfRangeException(nameof(lossType), lossType, null),
         };
         Tensor chosenRewards, rejectedRewards;
         using (no_grad())
         {
-            chosenRewards = chosenRatio.detach() * beta;
-            rejectedRewards = rejectedRatio.detach() * beta;
+            chosenRewards = chosenRatio.detach() * b;
+            rejectedRewards = rejectedRatio.detach() * b;
         }
         return new DpoLossResult(losses.MoveToOuterDisposeScope(), chosenRewards.MoveToOuterDisposeScope(),
             rejectedRewards.MoveToOuterDisposeScope());

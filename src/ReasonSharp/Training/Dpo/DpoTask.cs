@@ -142,11 +142,11 @@ public sealed class DpoTask(IReadOnlyList<EncodedPair> train, IReadOnlyList<Enco
             .squeeze(-1);
         long rows = batch.InputIds.shape[0];
         var sums = zeros(rows, dtype: tokenLogProbs.dtype, device: tokenLogProbs.device)
-            .index_add(0, batch.TargetRows, tokenLogProbs, 1);
+            .index_add(0, batch.TargetRows, tokenLogProbs, HeldScalars.One);
         var counts = zeros(rows, dtype: tokenLogProbs.dtype, device: tokenLogProbs.device)
-            .index_add(0, batch.TargetRows, ones_like(tokenLogProbs), 1);
-        var chosenNll = -sums[..batch.Pairs].sum() / counts[..batch.Pairs].sum().clamp_min(1);
-        var logProbs = average ? sums / counts.clamp_min(1) : sums;
+            .index_add(0, batch.TargetRows, ones_like(tokenLogProbs), HeldScalars.One);
+        var chosenNll = -sums[..batch.Pairs].sum() / counts[..batch.Pairs].sum().clamp_min(HeldScalars.One);
+        var logProbs = average ? sums / counts.clamp_min(HeldScalars.One) : sums;
         return (logProbs.MoveToOuterDisposeScope(), chosenNll.MoveToOuterDisposeScope());
     }
 
@@ -192,7 +192,7 @@ public sealed class DpoTask(IReadOnlyList<EncodedPair> train, IReadOnlyList<Enco
         var result = DpoMath.Loss(chosen, rejected, b.RefChosen!, b.RefRejected!, config.Beta, config.LossType,
             config.LabelSmoothing);
         var loss = result.Losses.mean();
-        if (config.RpoAlpha is { } alpha) loss = loss + chosenNll * alpha;
+        if (config.RpoAlpha is { } alpha) loss = loss.Plus(HeldScalars.With(alpha, a => chosenNll * a));
         using var _ = no_grad();
         var metrics = new Dictionary<string, double>
         {

@@ -60,15 +60,18 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IHasGenerator
     {
         if (!Enabled) return Base.forward(x);
         using var scope = NewDisposeScope();
-        var input = Dropout > 0 && training ? x * empty_like(x).bernoulli_(1 - Dropout, Generator).div_(1 - Dropout) : x;
-        var update = nn.functional.linear(nn.functional.linear(input, LoraA.Weight), LoraB.Weight).mul_(Scaling);
-        return Base.forward(x).add_(update).MoveToOuterDisposeScope();
+        var input = Dropout > 0 && training
+            ? x * HeldScalars.With(1 - Dropout, keep => empty_like(x).bernoulli_(1 - Dropout, Generator).div_(keep))
+            : x;
+        var update = HeldScalars.With(Scaling,
+            scaling => nn.functional.linear(nn.functional.linear(input, LoraA.Weight), LoraB.Weight).mul_(scaling));
+        return Base.forward(x).add_(update, HeldScalars.One).MoveToOuterDisposeScope();
     }
 
     /// <summary>scaling · B·A, the change this adapter makes to the base weight.</summary>
     public Tensor Delta()
     {
         using var _ = no_grad();
-        return LoraB.Weight.matmul(LoraA.Weight).mul_(Scaling);
+        return HeldScalars.With(Scaling, scaling => LoraB.Weight.matmul(LoraA.Weight).mul_(scaling));
     }
 }

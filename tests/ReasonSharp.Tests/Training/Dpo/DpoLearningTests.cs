@@ -19,13 +19,17 @@ namespace ReasonSharp.Tests.Training.Dpo;
 public class DpoLearningTests(ITestOutputHelper output)
 {
     [Fact]
-    public void DpoAndApoZeroOnVerifiedVersusFailedPairsRaiseHeldOutAccuracy()
+    public void DpoAndApoZeroOnVerifiedVersusFailedPairsRaiseHeldOutAccuracy() => Run(seed: 0);
+
+    /// <summary>The whole experiment; <paramref name="seed"/> picks the problems, the model's initialisation, the
+    /// samples and the pair order.</summary>
+    void Run(int seed)
     {
         using var oneThread = LearningTasks.OneTorchThread();
         var clock = Stopwatch.StartNew();
         using var dir = TestEnvironment.NewTempDir();
-        var split = LearningTasks.DistinctProblems(12_000, seed: 0).SplitTrainTest(0.05, seed: 0);
-        var train = SyntheticDataset.WithAnswerOnlyTraces(split.Train, 0.55, seed: 0);
+        var split = LearningTasks.DistinctProblems(12_000, seed).SplitTrainTest(0.05, seed);
+        var train = SyntheticDataset.WithAnswerOnlyTraces(split.Train, 0.55, seed);
         var trainExamples = LearningTasks.Examples(train);
         var testExamples = LearningTasks.Examples(split.Test.Take(200));
         var accuracy = RewardRegistry.CreateDefault().Create("accuracy");
@@ -34,21 +38,21 @@ public class DpoLearningTests(ITestOutputHelper output)
 
         double sftAccuracy;
         List<PreferencePair> pairs;
-        using (var lm = LearningTasks.NanoModel(dir, train))
+        using (var lm = LearningTasks.NanoModel(dir, train, seed))
         {
             var sft = new SftConfig
             {
                 OutputDir = dir.File("sft"), Device = "cpu", MaxLength = 128, LearningRate = 3e-3,
                 LrSchedulerType = "cosine", WarmupSteps = 20, MaxSteps = 2000, PerDeviceTrainBatchSize = 16,
                 GradientCheckpointing = false, LoggingSteps = 500, SaveStrategy = "no", WriteReport = false,
-                DisableTqdm = true,
+                DisableTqdm = true, Seed = 42 + seed,
             };
             new SftTrainer(lm, sft, new SftExamples(trainExamples, PromptCompletion: true, "arithmetic"))
             {
                 Progress = TrainingFixtures.Quiet,
             }.Train();
             sftAccuracy = Accuracy(lm);
-            pairs = SamplePairs(lm, trainExamples.Take(PromptsSampled).ToList());
+            pairs = SamplePairs(lm, trainExamples.Take(PromptsSampled).ToList(), samplingSeed: 7 + seed);
         }
         var sftSeconds = clock.Elapsed.TotalSeconds;
 
@@ -62,13 +66,13 @@ public class DpoLearningTests(ITestOutputHelper output)
                 Device = "cpu", LossType = lossType, Beta = Beta, LearningRate = LearningRate,
                 LrSchedulerType = "constant", NumTrainEpochs = 1, PerDeviceTrainBatchSize = 32, MaxLength = 160,
                 GradientCheckpointing = false, LoggingSteps = 10, SaveStrategy = "no", WriteReport = false,
-                DisableTqdm = true, Seed = 1,
+                DisableTqdm = true, Seed = 1 + seed,
             };
             new DpoTrainer(lm, config, pairs) { Progress = TrainingFixtures.Quiet }.Train();
             results[lossType] = Accuracy(lm);
         }
 
-        output.WriteLine($"held-out greedy accuracy: SFT {sftAccuracy:P1} → DPO (sigmoid) " +
+        output.WriteLine($"seed {seed}: held-out greedy accuracy: SFT {sftAccuracy:P1} → DPO (sigmoid) " +
             $"{results[DpoLossType.Sigmoid]:P1}, APO-zero {results[DpoLossType.ApoZero]:P1}; {pairs.Count} pairs " +
             $"from {PromptsSampled} prompts; SFT and sampling {sftSeconds:F0} s, total " +
             $"{clock.Elapsed.TotalSeconds:F0} s; load average {File.ReadAllText("/proc/loadavg").Trim()}");
@@ -82,13 +86,13 @@ public class DpoLearningTests(ITestOutputHelper output)
     const double LearningRate = 3e-4;
 
     /// <summary>Eight samples per prompt; the shortest verified completion against the longest failed one.</summary>
-    static List<PreferencePair> SamplePairs(LanguageModel lm, List<Example> prompts)
+    static List<PreferencePair> SamplePairs(LanguageModel lm, List<Example> prompts, int samplingSeed)
     {
         var runner = new RolloutRunner(lm, new CompositeReward(RewardRegistry.CreateDefault().Create("accuracy")));
         var rollouts = runner.RunAsync(prompts, new RolloutOptions
         {
             NumSamples = 8, GenerationBatchSize = 256,
-            Sampling = new SamplingOptions { MaxNewTokens = 64, Temperature = 1.0, Seed = 7 },
+            Sampling = new SamplingOptions { MaxNewTokens = 64, Temperature = 1.0, Seed = samplingSeed },
         }).GetAwaiter().GetResult();
         var pairs = new List<PreferencePair>();
         foreach (var group in rollouts.GroupBy(r => r.ExampleIndex))

@@ -7,7 +7,8 @@ using ReasonSharp.Data;
 namespace ReasonSharp.Evaluation;
 
 /// <summary>The files of a rejection-sampling run: kept.jsonl → kept.stats.jsonl, kept.summary.json,
-/// kept.jsonl.progress.json.</summary>
+/// kept.jsonl.progress.json. <see cref="Kept"/> is the rows' file: SFT rows, or preference pairs (pairs.jsonl).
+/// </summary>
 public sealed record RejectionSamplingFiles(string Kept, string Stats, string Summary, string Progress)
 {
     public static RejectionSamplingFiles For(string keptPath)
@@ -68,10 +69,12 @@ internal sealed class SamplingCheckpoint
         int finished = Read<int>(state, "finished_prompts");
         long keptBytes = Read<long>(state, "kept_bytes"), statsBytes = Read<long>(state, "stats_bytes");
         var recorded = state["settings"] as JsonObject ?? throw Bad("settings", "missing");
-        foreach (var (key, value) in _settings)
-            if (!JsonNode.DeepEquals(value, recorded[key]))
+        // Both ways: a key only one side has (pair options are recorded only with pairs) is a difference too.
+        foreach (var key in _settings.Select(p => p.Key).Union(recorded.Select(p => p.Key)))
+            if (!JsonNode.DeepEquals(_settings[key], recorded[key]))
                 throw new ReasonSharpException($"{_files.Progress}: the run was started with " +
-                    $"{key}={recorded[key]?.ToJsonString() ?? "nothing"}, now {key}={value?.ToJsonString()}; " +
+                    $"{key}={recorded[key]?.ToJsonString() ?? "nothing"}, now " +
+                    $"{key}={_settings[key]?.ToJsonString() ?? "nothing"}; " +
                                                "resume with the same settings, or set overwrite (--overwrite) to " +
                                                "start again");
         if (finished > examples.Count)

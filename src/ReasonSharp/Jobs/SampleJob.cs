@@ -17,16 +17,19 @@ public sealed record SampleJobOptions
     public string? Device { get; init; }
     /// <summary>Chat template instead of the tokenizer's own.</summary>
     public string? ChatFormat { get; init; }
-    /// <summary>SFT JSONL of kept completions; null: kept.jsonl in the stage's folder.</summary>
+    /// <summary>SFT JSONL of kept completions (with pairs: preference pairs); null: kept.jsonl (pairs.jsonl) in the
+    /// stage's folder.</summary>
     public string? OutputFile { get; init; }
     [Flatten] public RejectionSamplingOptions Sample { get; init; } = new();
 }
 
-/// <summary>`sample`: rejection sampling; the verified completions become SFT data (messages schema).</summary>
+/// <summary>`sample`: rejection sampling; the verified completions become SFT data (messages schema), or with pairs,
+/// preference pairs (prompt/chosen/rejected) whose file is the `data` output.</summary>
 public sealed class SampleJob : Job<SampleJobOptions>
 {
     public override string Name => "sample";
-    public override string Description => "Rejection sampling: keep verified completions as SFT data.";
+    public override string Description =>
+        "Rejection sampling: keep verified completions as SFT data, or pair them with failed ones (pairs).";
 
     public override SampleJobOptions Defaults(RunContext context) =>
         new() { Sample = new RejectionSamplingOptions { Seed = context.Seed ?? 0 } };
@@ -39,15 +42,23 @@ public sealed class SampleJob : Job<SampleJobOptions>
         var examples = sampler.LoadExamples(o.Dataset);
         var folder = HubPaths.Model(context.RequireModel(o.Model));
         if (!Directory.Exists(folder)) throw new ReasonSharpException($"model {folder}: folder not found");
-        var kept = o.OutputFile ?? Path.Combine(context.RequireOutputDir(null, "output_file"), "kept.jsonl");
+        var kept = o.OutputFile ?? Path.Combine(context.RequireOutputDir(null, "output_file"),
+            o.Sample.Pairs ? "pairs.jsonl" : "kept.jsonl");
         if (Path.GetDirectoryName(kept) is { Length: > 0 } parent) Directory.CreateDirectory(parent);
         using var model = LanguageModel.Load(folder, o.Device ?? context.Device ?? "auto", o.ChatFormat,
             o.Sample.ChatTemplateKwargs);
-        var summary = sampler.RunAsync(model, examples, kept, context.Log, context.Cancellation).GetAwaiter().GetResult();
-        return Result(new Dictionary<string, string> { ["data"] = kept },
-            new Dictionary<string, double>
-            {
-                ["kept_rows"] = summary.KeptRows, ["mean_pass_rate"] = summary.MeanPassRate, ["prompts"] = summary.Prompts,
-            }, summary);
+        var summary = sampler.RunAsync(model, examples, kept, context.Log, context.Cancellation).GetAwaiter()
+            .GetResult();
+        var metrics = new Dictionary<string, double>
+        {
+            ["mean_pass_rate"] = summary.MeanPassRate, ["prompts"] = summary.Prompts,
+        };
+        if (o.Sample.Pairs)
+        {
+            metrics["pairs"] = summary.PairRows;
+            metrics["prompts_without_pair"] = summary.PromptsWithoutPair;
+        }
+        else metrics["kept_rows"] = summary.KeptRows;
+        return Result(new Dictionary<string, string> { ["data"] = kept }, metrics, summary);
     }
 }

@@ -108,6 +108,27 @@ public sealed class EvalSampleCliTests : IDisposable
         Assert.Equal(before, File.ReadAllBytes(kept));
     }
 
+    [Fact]
+    public async Task SamplePairsInBothModesWritesThePairsFileAndCountsPromptsWithoutAPair()
+    {
+        var pairs = _dir.File("pairs/pairs.jsonl");
+        // Threshold 0 verifies every completion, so no prompt has a failed one to pair against.
+        var (code, output) =
+            await CliHarness.Run("sample", _model1, "--dataset", _dataset, "--n", "2", "--reward", "accuracy",
+            "--threshold", "0", "--pairs", "--mode", "both", "--format", "dual-mode", "--max-new-tokens", "4",
+            "--device", "cpu", "--out", pairs, "--chunk-size", "2", "--max-pairs-per-prompt", "2");
+        Assert.True(code == 0, output);
+        Assert.Contains("wrote 0 pairs from 0 prompt-modes; 10 without a pair (0 none correct, 10 all correct", output);
+        Assert.Equal("", File.ReadAllText(pairs));
+        var stats = File.ReadLines(_dir.File("pairs/pairs.stats.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Equal(["think", "no_think"], stats.Take(2).Select(s => (string)s!["mode"]!));
+        Assert.All(stats, s => Assert.Equal(("all_correct", 0), ((string)s!["status"]!, (int)s["pairs"]!)));
+        var summary = JsonNode.Parse(File.ReadAllText(_dir.File("pairs/pairs.summary.json")))!;
+        Assert.Equal((5, 0, 10), ((int)summary["prompts"]!, (int)summary["pairs"]!,
+            (int)summary["prompts_without_pair"]!));
+        Assert.Equal(2, (int)summary["options"]!["max_pairs_per_prompt"]!);
+    }
+
     [Theory]
     [InlineData("nothing.jsonl", "eval", "--dataset", "{dir}/nothing.jsonl")]
     [InlineData("reward: unknown reward 'bogus'", "eval", "--reward", "bogus")]
@@ -121,6 +142,13 @@ public sealed class EvalSampleCliTests : IDisposable
     [InlineData("min_pass_rate (0.9) must not exceed max_pass_rate (0.1)", "sample", "--min-pass-rate", "0.9",
         "--max-pass-rate", "0.1")]
     [InlineData("reward: unknown reward 'bogus'", "sample", "--reward", "bogus")]
+    [InlineData("--pair-selection: unknown value 'best'", "sample", "--pairs", "--pair-selection", "best")]
+    [InlineData("max_pairs_per_prompt must be at least 1, got 0", "sample", "--pairs", "--max-pairs-per-prompt", "0")]
+    [InlineData("--mode: unknown value 'maybe'; expected think, no_think or both", "sample", "--mode", "maybe")]
+    [InlineData("--no-think and --mode both: give one of them", "sample", "--no-think", "--mode", "both")]
+    [InlineData("mode no_think needs a chat template", "sample", "--pairs", "--mode", "both")]
+    [InlineData("option 'pair_selection' must be one of shortest_longest, random", "sample", "--set",
+        "pair_selection=best")]
     public async Task BadInputIsOneErrorLineNamingTheField(string expected, string command, params string[] extra)
     {
         var args = new List<string> { command, _model1, "--device", "cpu", "--max-new-tokens", "2", "--limit", "1" };
@@ -136,6 +164,10 @@ public sealed class EvalSampleCliTests : IDisposable
     [Theory]
     [InlineData("eval", "--modes")]
     [InlineData("sample", "--min-pass-rate")]
+    [InlineData("sample", "--pairs")]
+    [InlineData("sample", "--pair-selection")]
+    [InlineData("sample", "--max-pairs-per-prompt")]
+    [InlineData("sample", "--mode")]
     public async Task HelpListsTheOptions(string command, string option)
     {
         var (code, output) = await CliHarness.Run(command, "--help");

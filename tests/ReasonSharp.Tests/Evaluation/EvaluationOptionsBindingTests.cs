@@ -25,7 +25,7 @@ public class EvaluationOptionsBindingTests
         Assert.Equal(new RejectionSamplingOptions
         {
             NumGenerations = 4, Select = SelectionMode.Diverse, Keep = 2, Dedup = true, MinPassRate = 0.2,
-            MaxPassRate = 0.8, Mode = ThinkingMode.NoThink,
+            MaxPassRate = 0.8, Mode = SampleMode.NoThink,
             Reward = "accuracy,format", Threshold = 2,
         }, sampling);
         var e = Assert.Throws<ReasonSharpException>(() =>

@@ -211,7 +211,7 @@ public sealed class RejectionSamplerTests : IDisposable
     public async Task NoThinkModeNeedsADualModeFormatAndWritesTheEmptyThinkBlock()
     {
         var e = await Assert.ThrowsAsync<ReasonSharpException>(() =>
-            new RejectionSampler(Options with { Mode = ThinkingMode.NoThink }, EvenLength()).RunAsync(_model, _examples,
+            new RejectionSampler(Options with { Mode = SampleMode.NoThink }, EvenLength()).RunAsync(_model, _examples,
                 _dir.File("x.jsonl")));
         Assert.Contains("can switch thinking off", e.Message);
 
@@ -220,7 +220,7 @@ public sealed class RejectionSamplerTests : IDisposable
         var path = _dir.File("nothink.jsonl");
         var acceptAll = new RewardRegistry();
         acceptAll.Register(new DelegateReward("all", _ => 1f));
-        await new RejectionSampler(Options with { Mode = ThinkingMode.NoThink, Reward = "all", Select = SelectionMode.First }, acceptAll).RunAsync(dual, _examples, path);
+        await new RejectionSampler(Options with { Mode = SampleMode.NoThink, Reward = "all", Select = SelectionMode.First }, acceptAll).RunAsync(dual, _examples, path);
         var kept = DatasetReader.ReadExamples(path).ToList();
         Assert.Equal(6, kept.Count);
         Assert.All(kept, k => Assert.StartsWith("<think>\n\n</think>\n", k.Completion));

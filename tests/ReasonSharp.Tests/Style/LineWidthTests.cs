@@ -64,7 +64,6 @@ public class LineWidthTests
         "src/ReasonSharp/Jobs/Job.cs",
         "src/ReasonSharp/Jobs/JobRegistry.cs",
         "src/ReasonSharp/Jobs/MergeJob.cs",
-        "src/ReasonSharp/Jobs/SampleJob.cs",
         "src/ReasonSharp/Jobs/TrainingJobs.cs",
         "src/ReasonSharp/Modeling/Attention.cs",
         "src/ReasonSharp/Modeling/AttentionMask.cs",

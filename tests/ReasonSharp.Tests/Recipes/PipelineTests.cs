@@ -3,6 +3,7 @@ using ReasonSharp.Modeling;
 using ReasonSharp.Recipes;
 using ReasonSharp.Reporting;
 using ReasonSharp.Training;
+using static TorchSharp.torch;
 
 namespace ReasonSharp.Tests.Recipes;
 
@@ -50,6 +51,34 @@ public class PipelineTests
         Assert.True(finished.Single(s => s.Name == "sample").Metrics["kept_rows"] > 0);
         Assert.Equal(Path.Combine(dir.Path, "final_sft"),
             finished.Single(s => s.Name == "eval").Outputs["evaluated_model"]);
+    }
+
+    [Fact]
+    public void SmolLM3DualModeRecipeRunsSftPairsApoAndMergeWithBothModesEvaluatedAfterEachStage()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        var finished = Run("tiny/smollm3-dual-mode.yaml", dir.Path);
+        var pairs = finished.Single(s => s.Name == "pairs");
+        Assert.True(pairs.Metrics["pairs"] > 0, "no preference pairs were sampled");
+        Assert.Equal(pairs.Metrics["pairs"], finished.Single(s => s.Name == "apo").Metrics["pairs"]);
+        foreach (var eval in new[] { "eval_sft", "eval_apo", "eval_merged" })
+        {
+            var metrics = finished.Single(s => s.Name == eval).Metrics;
+            Assert.True(metrics.ContainsKey("think/pass@1") && metrics.ContainsKey("no_think/pass@1"), eval);
+            Assert.Equal(1, metrics["no_think/format_rate"]);
+        }
+        var report = File.ReadAllText(Path.Combine(dir.Path, RunReport.HtmlFile));
+        Assert.Contains("no_think/pass@1", report);
+
+        // The merge is 0.9 × the APO model + 0.1 × the SFT model, tensor by tensor.
+        const string name = "model.layers.0.mlp.up_proj.weight";
+        Tensor Weight(string stage) => SafetensorsFile.Open(Path.Combine(dir.Path, stage, ModelFolder.SingleFile))
+            .Read(name, ScalarType.Float32);
+        using var apo = Weight("apo");
+        using var sft = Weight("sft");
+        using var merged = Weight("merge");
+        using var expected = apo * 0.9 + sft * 0.1;
+        Assert.True(expected.allclose(merged, rtol: 1e-5, atol: 1e-6), "merged weights are not 0.9/0.1");
     }
 
     [Theory]

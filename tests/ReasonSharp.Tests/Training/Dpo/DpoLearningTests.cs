@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ReasonSharp.Data;
+using ReasonSharp.Evaluation;
 using ReasonSharp.Generation;
 using ReasonSharp.Modeling;
 using ReasonSharp.Rewards;
@@ -97,14 +98,14 @@ public class DpoLearningTests(ITestOutputHelper output)
         var pairs = new List<PreferencePair>();
         foreach (var group in rollouts.GroupBy(r => r.ExampleIndex))
         {
-            var correct = group.Where(r => r.Reward >= 1).OrderBy(r => r.Generation.CompletionIds.Length).ToList();
-            var wrong = group.Where(r => r.Reward < 1).OrderByDescending(r => r.Generation.CompletionIds.Length)
-                .ToList();
-            if (correct.Count == 0 || wrong.Count == 0) continue;
-            var example = correct[0].Example;
+            var verified = group.Where(r => r.Reward >= 1).ToList();
+            var failed = group.Where(r => r.Reward < 1).ToList();
+            var example = group.First().Example;
             string Turn(Rollout r) => runner.PromptPrefill(example, enableThinking: true) + r.Generation.CompletionText;
-            pairs.Add(new PreferencePair(example.Prompt, [ChatMessage.FromAssistant(Turn(correct[0]))],
-                [ChatMessage.FromAssistant(Turn(wrong[0]))], example.Source));
+            foreach (var (chosen, rejected) in PreferencePairs.Select(verified, failed, PairSelection.ShortestLongest,
+                maxPairs: 1, r => r.Generation.CompletionIds.Length, seed: 0))
+                pairs.Add(new PreferencePair(example.Prompt, [ChatMessage.FromAssistant(Turn(chosen))],
+                    [ChatMessage.FromAssistant(Turn(rejected))], example.Source));
         }
         return pairs;
     }

@@ -179,7 +179,7 @@ public static class GrpoPreflight
             x.Rate is > 0 and < 1).ToList();
         if (options.WriteLearnable is { } path) JsonlWriter.Write(path, learnable.Select(x => x.Row));
 
-        var (backwardSeconds, stepGroups) = MeasureBackward(lm.Model, groups, config);
+        var (backwardSeconds, stepCompletions) = MeasureBackward(lm.Model, groups, config);
         double promptTokens = rollouts.Average(r => r.PromptIds.Length),
             completionTokens = rollouts.Average(r => r.Generation.CompletionIds.Length);
         long trainable = lm.Model.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
@@ -196,9 +196,11 @@ public static class GrpoPreflight
             TruncationRate = rollouts.Count(r => r.Generation.Truncated) / (double)rollouts.Count,
             MeanPromptTokens = promptTokens,
             MeanCompletionTokens = completionTokens,
-            TokensPerStep = config.GenerationBatchSize * (promptTokens + completionTokens),
-            GenerationSecondsPerStep = generationSeconds / groups.Count * config.PromptsPerStep,
-            BackwardSecondsPerStep = backwardSeconds / stepGroups * config.PromptsPerStep,
+            TokensPerStep = config.CompletionsPerStep * (promptTokens + completionTokens),
+            // One generation batch serves steps_per_generation × num_iterations micro-steps.
+            GenerationSecondsPerStep = generationSeconds / groups.Count * config.PromptsPerGeneration
+                * config.GradientAccumulationSteps / (config.MicroStepsPerGeneration * config.NumIterations),
+            BackwardSecondsPerStep = backwardSeconds / stepCompletions * config.CompletionsPerStep,
             PeakRssBytes = ProcessMemory.PeakBytes(),
             OptimizerStateBytes = 2 * trainable * 4,
             Verdict = verdict,
@@ -234,17 +236,20 @@ public static class GrpoPreflight
     }
 
     /// <summary>
-    /// Forward + backward of the GRPO loss over one optimizer step's worth of groups (or all there are), in
+    /// Forward + backward of the GRPO loss over one optimizer step's completions (or all there are), in
     /// micro-batches of per_device_train_batch_size, as training runs them; the gradients are dropped, the weights are
     /// not changed.
     /// </summary>
-    static (double Seconds, int Groups) MeasureBackward(CausalLM model, List<List<Rollout>> groups, GrpoConfig config)
+    static (double Seconds, int Completions) MeasureBackward(CausalLM model, List<List<Rollout>> groups,
+        GrpoConfig config)
     {
-        var step = groups.Take(config.PromptsPerStep).ToList();
-        var all = step.SelectMany(g => g).ToList();
+        var step = groups.Take((config.CompletionsPerStep + config.NumGenerations - 1) / config.NumGenerations)
+            .ToList();
+        var grouped = step.SelectMany(g => g).ToList();
         var advantages =
-            GrpoMath.Advantages(all.Select(r => r.Reward).ToList(), config.NumGenerations,
+            GrpoMath.Advantages(grouped.Select(r => r.Reward).ToList(), config.NumGenerations,
             config.ScaleRewards).Advantages;
+        var all = grouped.Take(config.CompletionsPerStep).ToList();
         var samples =
             all.Select((r, i) =>
             new GrpoSample(r.PromptIds, r.Generation.CompletionIds.Length == 0 ? [0] : r.Generation.CompletionIds,
@@ -268,7 +273,7 @@ public static class GrpoPreflight
                     0, config.LossType, config.MaxCompletionLength, activeTokens).Loss;
                 loss.backward();
             }
-            return (clock.Elapsed.TotalSeconds, step.Count);
+            return (clock.Elapsed.TotalSeconds, all.Count);
         }
         finally
         {

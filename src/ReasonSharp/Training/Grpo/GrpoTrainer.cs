@@ -1,3 +1,4 @@
+using ReasonSharp.Configuration;
 using ReasonSharp.Data;
 using ReasonSharp.Modeling;
 using ReasonSharp.Reporting;
@@ -29,6 +30,7 @@ public static class GrpoTrainer
         var task = new GrpoTask(lm, train, eval, reward, config);
         ModelTrainerSetup.SaveOptions(config, TrainingOptions.RecipeFile);
         progress ??= ProgressDisplay.ForConsole(config.DisableTqdm);
+        if (SettingsNote(config) is { } note) progress.WriteLine(note);
         var health = new GrpoHealthMonitor(progress.WriteLine);
         var result =
             ModelTrainerSetup.Train(lm, task, config, adapters, progress, report => ExtendReport(report, task, health),
@@ -37,12 +39,21 @@ public static class GrpoTrainer
         return result;
     }
 
+    /// <summary>TRL's warning for GSPO with a loss that sums tokens, or null.</summary>
+    public static string? SettingsNote(GrpoConfig config) =>
+        config.ImportanceSamplingLevel == ImportanceSamplingLevel.Sequence && config.LossType != GrpoLossType.Grpo
+            ? $"note: with importance_sampling_level sequence, loss_type {OptionsBinder.SnakeCase(
+                config.LossType.ToString())} sums per-token terms, weighting each completion by its length; GSPO's " +
+            "objective is loss_type grpo"
+            : null;
+
     /// <summary>The run's warnings as JSON lines (warnings.jsonl; empty when the run was healthy).</summary>
     public const string WarningsFile = "warnings.jsonl";
 
     static void WriteWarnings(string folder, IReadOnlyList<GrpoWarning> warnings) =>
         AtomicFile.WriteAllText(Path.Combine(folder, WarningsFile),
-            string.Concat(warnings.Select(w => System.Text.Json.JsonSerializer.Serialize(new { step = w.Step, signature = w.Signature, message = w.Message }) + "\n")));
+            string.Concat(warnings.Select(w => System.Text.Json.JsonSerializer.Serialize(
+                new { step = w.Step, signature = w.Signature, message = w.Message }) + "\n")));
 
     public static CompositeReward CreateReward(GrpoConfig config, RewardRegistry registry)
     {

@@ -14,7 +14,7 @@ namespace ReasonSharp.Tests.Training.Grpo;
 public class GrpoTrainerTests
 {
     /// <summary>Rewards completions by how many digits they contain: varied, so groups have non-zero std.</summary>
-    static RewardRegistry Registry()
+    internal static RewardRegistry Registry()
     {
         var registry = RewardRegistry.CreateDefault();
         registry.Register(new DelegateReward("digits", i => i.Completion.Count(char.IsDigit) / 10f));
@@ -23,7 +23,7 @@ public class GrpoTrainerTests
         return registry;
     }
 
-    static GrpoConfig Config(string output, int steps = 3) => new()
+    internal static GrpoConfig Config(string output, int steps = 3) => new()
     {
         OutputDir = output, ModelNameOrPath = "in-memory", DatasetName = "in-memory", MaxSteps = steps,
         LearningRate = 1e-3,
@@ -33,7 +33,7 @@ public class GrpoTrainerTests
         DisableTqdm = true, Seed = 3,
     };
 
-    static List<JsonObject> Metrics(string output) =>
+    internal static List<JsonObject> Metrics(string output) =>
         File.ReadAllLines(Path.Combine(output, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
 
     [Fact]

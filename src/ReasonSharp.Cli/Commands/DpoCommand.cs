@@ -29,7 +29,8 @@ public static class DpoCommand
                 string Metric(string name) =>
                     last?[name]?.GetValue<double>().ToString("0.####", CultureInfo.InvariantCulture) ?? "n/a";
                 Console.WriteLine($"trained {result.Training.GlobalStep} steps on {result.TrainData.Pairs} pairs in " +
-                    $"{TimeSpan.FromSeconds(result.Training.Seconds):hh\\:mm\\:ss}; last logged loss {Metric("loss")}, " +
+                    $"{TimeSpan.FromSeconds(result.Training.Seconds):hh\\:mm\\:ss}; " +
+                    $"last logged loss {Metric("loss")}, " +
                     $"rewards/accuracies {Metric("rewards/accuracies")}, rewards/margins {Metric("rewards/margins")}");
                 var written = new List<string>
                 {

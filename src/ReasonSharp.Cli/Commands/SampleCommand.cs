@@ -44,9 +44,9 @@ public static class SampleCommand
         };
         var pairSelection = new Option<string>("--pair-selection")
         {
-            Description = "shortest_longest: shortest verified against longest failed, then the next ones; random: " +
-                          "seeded random pairing.",
-            DefaultValueFactory = _ => "shortest_longest",
+            Description = "random (default): seeded random pairing; shortest_longest: shortest verified against " +
+                          "longest failed, then the next ones.",
+            DefaultValueFactory = _ => "random",
         };
         var maxPairs = new Option<int>("--max-pairs-per-prompt")
         {

@@ -29,7 +29,10 @@ public sealed record RejectionSamplingOptions() : VerifiedGenerationOptions(data
     /// <summary>Write preference pairs (a verified completion as chosen, a failed one of the same prompt and mode as
     /// rejected) instead of SFT rows; select and keep do not apply.</summary>
     public bool Pairs { get; init; }
-    public PairSelection PairSelection { get; init; } = PairSelection.ShortestLongest;
+    /// <summary>random (default) or shortest_longest. Random, because shortest verified against longest failed
+    /// teaches a model to skip its working (DpoLearningTests: sigmoid DPO 0.5 % against 35.5 % random, seed 2).
+    /// </summary>
+    public PairSelection PairSelection { get; init; } = PairSelection.Random;
     /// <summary>At most this many pairs per prompt and mode.</summary>
     public int MaxPairsPerPrompt { get; init; } = 1;
     /// <summary>Prompts per chunk: outputs and progress are committed after each chunk.</summary>

@@ -125,7 +125,7 @@ public sealed class ContinuousBatch(CausalLM model, int capacityStep = 256) : ID
         Tensor? attention = null;
         if (padded)
         {
-            mask!.narrow(1, length, 1).fill_(1);
+            mask!.narrow(1, length, 1).fill_(HeldScalars.One);
             attention = mask.narrow(1, 0, length + 1);
         }
         var hidden = model.Model.Forward(input, position, attention, cache: cache);

@@ -158,7 +158,7 @@ public sealed class GenerationEngine(CausalLM model, Func<IReadOnlyList<int>, bo
                 var input = tensor(tokens, [active.Count, 1], device: device);
                 var position = tensor(active.Select(r => nextPosition[r.Index]++).ToArray(), [active.Count, 1], device: device);
                 seen?.scatter_(1, input, ones_like(input, dtype: @bool));
-                attention?.narrow(1, cache.Length, 1).fill_(1);
+                attention?.narrow(1, cache.Length, 1).fill_(HeldScalars.One);
                 var hidden = model.Model.Forward(input, position, attention?.narrow(1, 0, cache.Length + 1), cache: cache);
                 logits = model.Logits(hidden.select(1, -1)).DetachFromDisposeScope();
             }

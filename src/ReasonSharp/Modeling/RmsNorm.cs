@@ -33,7 +33,8 @@ public sealed class RmsNorm : ExplicitModule
         using var scope = NewDisposeScope();
         var x32 = x.to(float32);
         var normed = x32 * rsqrt(x32.square().mean([-1L], keepdim: true).Plus(_epsScalar));
-        if (UnitOffset) return (normed * Weight.to(float32).Plus(HeldScalars.One)).to(x.dtype).MoveToOuterDisposeScope();
+        if (UnitOffset)
+            return (normed * Weight.to(float32).Plus(HeldScalars.One)).to(x.dtype).MoveToOuterDisposeScope();
         return (Weight * normed.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }

@@ -36,6 +36,7 @@ public sealed class PairSamplingTests : IDisposable
     {
         Reward = "even_length", NumGenerations = 6, ChunkSize = 2, MaxNewTokens = 8, Temperature = 1.0, TopP = 1.0,
         Seed = 5, GenerationBatchSize = 12, Pairs = true, Mode = SampleMode.Both, MaxPairsPerPrompt = 2,
+        PairSelection = PairSelection.ShortestLongest,
     };
 
     // Verified: completions whose text has an even number of characters.

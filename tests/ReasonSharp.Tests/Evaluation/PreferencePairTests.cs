@@ -185,7 +185,7 @@ public class PreferencePairTests
             (options.Pairs, options.PairSelection, options.MaxPairsPerPrompt, options.Mode));
         Assert.Equal([ThinkingMode.Think, ThinkingMode.NoThink], options.Mode.Modes());
         var defaults = new RejectionSamplingOptions();
-        Assert.Equal((false, PairSelection.ShortestLongest, 1, SampleMode.Think),
+        Assert.Equal((false, PairSelection.Random, 1, SampleMode.Think),
             (defaults.Pairs, defaults.PairSelection, defaults.MaxPairsPerPrompt, defaults.Mode));
     }
 }

@@ -100,8 +100,6 @@ public class LineWidthTests
         "src/ReasonSharp/Tokenization/TokenizerConfig.cs",
         "src/ReasonSharp/Tokenization/TokenizerJson.cs",
         "src/ReasonSharp/Tokenization/TrainingCorpus.cs",
-        "src/ReasonSharp/Training/Grpo/GrpoSequences.cs",
-        "src/ReasonSharp/Training/Grpo/GrpoTrainer.cs",
         "src/ReasonSharp/Training/LanguageModelingTask.cs",
         "src/ReasonSharp/Training/Lora/LoraAdapters.cs",
         "src/ReasonSharp/Training/Lora/LoraConfig.cs",

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace ReasonSharp.Tests.Training.Dpo;
 
-/// <summary>DPO on the shared loop: the reference log-probs, the three kinds of reference, metrics and resume.</summary>
+/// <summary>DPO on the shared loop: the reference log-probs, the three kinds of reference, metrics, resume.</summary>
 [Collection("Serial")]
 public class DpoTrainerTests
 {

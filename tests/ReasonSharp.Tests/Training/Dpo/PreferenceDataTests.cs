@@ -72,7 +72,9 @@ public class PreferenceDataTests
     {
         using var dir = TestEnvironment.NewTempDir();
         using var lm = TinyLanguageModels.Create(dir);
-        var pair = Row("""{"prompt": "Compute 12+34.", "chosen": "<answer>46</answer>", "rejected": "<answer>47</answer>"}""");
+        var pair = Row("""
+            {"prompt": "Compute 12+34.", "chosen": "<answer>46</answer>", "rejected": "<answer>47</answer>"}
+            """);
         var (encoded, stats) = PreferenceData.Encode([pair], lm.Chat, new DpoConfig());
         var chosen = Assert.Single(encoded).Chosen;
         var rejected = encoded[0].Rejected;
@@ -91,12 +93,15 @@ public class PreferenceDataTests
     {
         using var dir = TestEnvironment.NewTempDir();
         using var lm = TinyLanguageModels.Create(dir);
-        var pair = Row("""{"prompt": "Compute 12+34+56+78+90.", "chosen": "<answer>260</answer>", "rejected": "<answer>1</answer>"}""");
+        var pair = Row("""
+            {"prompt": "Compute 12+34+56+78+90.", "chosen": "<answer>260</answer>", "rejected": "<answer>1</answer>"}
+            """);
         var full = PreferenceData.Encode([pair], lm.Chat, new DpoConfig()).Pairs[0].Chosen;
         int promptLength = Array.IndexOf(full.LossMask!, true);
         int completionLength = full.InputIds.Length - promptLength;
 
-        var cut = PreferenceData.Encode([pair], lm.Chat, new DpoConfig { MaxPromptLength = 3, MaxCompletionLength = 2 });
+        var cut = PreferenceData.Encode([pair], lm.Chat,
+            new DpoConfig { MaxPromptLength = 3, MaxCompletionLength = 2 });
         var chosen = cut.Pairs[0].Chosen;
         Assert.Equal(1, cut.Stats.Truncated);
         Assert.Equal(full.InputIds[(promptLength - 3)..(promptLength + 2)], chosen.InputIds);

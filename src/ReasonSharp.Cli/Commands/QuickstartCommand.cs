@@ -11,7 +11,7 @@ public static class QuickstartCommand
     {
         var output = new Option<string>("--out") { Description = "Folder for the run (stages, models, report).", DefaultValueFactory = _ => "runs/quickstart" };
         var seed = new Option<long>("--seed") { Description = "Seed of data, initialisation, sampling and training; the same seed on the same machine gives the same table.", DefaultValueFactory = _ => 42 };
-        var minutes = new Option<double>("--minutes") { Description = "Training budget: scales every training stage's steps (10 = the default run, about 10 minutes on 2 cores).", DefaultValueFactory = _ => 10 };
+        var minutes = new Option<double>("--minutes") { Description = "Training budget: scales every training stage's steps (10 = the default run, about 13 minutes on 2 idle cores).", DefaultValueFactory = _ => 10 };
         var quick = new Option<bool>("--quick") { Description = "A CI-sized run (about a minute): tiny data and a few steps per stage; the numbers mean nothing." };
         var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
         var overwrite = new Option<bool>("--overwrite")

@@ -1,10 +1,22 @@
 using System.CommandLine;
+using ReasonSharp.Jobs;
 
 namespace ReasonSharp.Cli.Commands;
 
-/// <summary>Every `reason` sub-command. One line per command; each lives in its own file.</summary>
+/// <summary>
+/// Every `reason` sub-command: the hand-written ones (one line each, each in its own file), then a
+/// <see cref="JobCommand"/> for every job of <see cref="JobRegistry"/> that has none.
+/// </summary>
 public static class CommandList
 {
+    /// <summary>The jobs whose command above is hand-written (flags of their own, sub-commands, or another
+    /// name).</summary>
+    public static readonly string[] JobsWithTheirOwnCommand =
+    [
+        "data", "tokenizer", "init", "sft", "grpo", "sample", "star", "eval", "merge", "merge-models", "export",
+        "download", "upload", "serve", "distill",
+    ];
+
     public static IEnumerable<Command> All() =>
     [
         QuickstartCommand.Create(),
@@ -13,7 +25,6 @@ public static class CommandList
         GenerateCommand.Create(),
         ChatCommand.Create(),
         GrpoCommand.Create(),
-        DpoCommand.Create(),
         StarCommand.Create(),
         PipelineCommand.Create(),
         TokenizerCommand.Create(),
@@ -33,5 +44,6 @@ public static class CommandList
         UploadCommand.Create(),
         ServeCommand.Create(),
         DistillCommand.Create(),
+        .. JobRegistry.All.Where(j => !JobsWithTheirOwnCommand.Contains(j.Name)).Select(JobCommand.Create),
     ];
 }

@@ -13,8 +13,8 @@ public sealed record QuickstartOptions
 {
     public string OutputDir { get; init; } = "runs/quickstart";
     public long Seed { get; init; } = 42;
-    /// <summary>Scales every training stage's steps relative to the default (about 13 minutes on 2 idle cores); the same
-    /// value gives the same run.</summary>
+    /// <summary>Scales every training stage's steps relative to the default (about 13 minutes on 2 idle cores); the
+    /// same value gives the same run.</summary>
     public double Minutes { get; init; } = 10;
     /// <summary>A CI-sized run: little data, a few steps per stage, small evaluations.</summary>
     public bool Quick { get; init; }

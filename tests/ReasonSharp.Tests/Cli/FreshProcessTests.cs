@@ -81,6 +81,7 @@ public class FreshProcessTests(FreshProcessTests.FlatBuild flat) : IClassFixture
             adapters.Save(adapter, model);
         }
         File.WriteAllText(dir.File("p.jsonl"), "{\"prompt\": \"Compute 12+3.\", \"answer\": \"15\"}\n");
+        File.WriteAllText(dir.File("pairs.jsonl"), "{\"prompt\": \"Compute 12+3.\", \"chosen\": \"15\", \"rejected\": \"16\"}\n");
 
         (string Name, string[] Args, string Expected)[] commands =
         [
@@ -93,6 +94,10 @@ public class FreshProcessTests(FreshProcessTests.FlatBuild flat) : IClassFixture
             ("init-model", ["init-model", "--size", "nano", "--tokenizer", model, "--out", dir.File("fresh")], "fresh"),
             ("generate", ["generate", model, "--prompt", "Compute 1+2.", "--max-new-tokens", "4"], ""),
             ("eval", ["eval", model, "--dataset", dir.File("p.jsonl"), "--greedy", "--max-new-tokens", "4"], "pass@1"),
+            // A job with no hand-written command (JobCommand).
+            ("dpo", ["dpo", "--set", $"model_name_or_path={model}", "--set", $"dataset_name={dir.File("pairs.jsonl")}",
+                "--set", $"output_dir={dir.File($"dpo-{layout}")}", "--set", "max_steps=1", "--set", "device=cpu",
+                "--set", "write_report=false"], "steps 1"),
         ];
         foreach (var (name, args, expected) in commands)
         {

@@ -14,7 +14,7 @@ namespace ReasonSharp.Serving;
 /// tokenizer.chat_template through our Jinja engine (as training rendered them, `/think` and `/no_think` included)
 /// and tokenized by llama.cpp. One request runs at a time on one thread, its n choices one after the other; others
 /// wait in the queue (max_queue, then 429). Sampling (greedy, temperature, top_p, seed) is done here on llama.cpp's
-/// logits; log-probabilities are not reported.
+/// logits; log-probabilities (logprobs, top_logprobs) are log_softmax of llama.cpp's logits, as our engine reports them.
 /// </summary>
 public sealed class LlamaCppBackend : IInferenceBackend
 {
@@ -35,8 +35,7 @@ public sealed class LlamaCppBackend : IInferenceBackend
     public ChatFormat Chat { get; }
     public int ContextLength { get; }
     public IReadOnlyList<int> StopTokenIds { get; }
-    public string? LogProbsUnsupported => "logprobs: not supported for GGUF models (served by llama.cpp); serve the "
-        + "model folder to get log-probabilities";
+    public string? LogProbsUnsupported => null;
     public string Batching => "one request at a time (llama.cpp), n choices one after the other";
     public int Waiting => Volatile.Read(ref waiting);
     public int Running => Volatile.Read(ref running);
@@ -98,6 +97,17 @@ public sealed class LlamaCppBackend : IInferenceBackend
 
     public int[] Encode(string text) =>
         weights.Tokenize(text, add_bos: false, special: true, Encoding.UTF8).Select(t => (int)t).ToArray();
+
+    /// <summary>The UTF-8 bytes of one token's text (none for a control token).</summary>
+    static byte[] Bytes(LLamaWeights weights, int id)
+    {
+        Span<byte> piece = stackalloc byte[256];
+        int n = (int)weights.NativeHandle.TokenToSpan((LLamaToken)id, piece, 0, false);
+        if (n <= piece.Length) return piece[..n].ToArray();
+        var large = new byte[n];
+        weights.NativeHandle.TokenToSpan((LLamaToken)id, large, 0, false);
+        return large;
+    }
 
     /// <summary>The text of tokens; control tokens are left out unless <paramref name="special"/>.</summary>
     static string Text(LLamaWeights weights, IReadOnlyList<int> ids, bool special)
@@ -184,12 +194,15 @@ public sealed class LlamaCppBackend : IInferenceBackend
         Volatile.Write(ref running, 1);
         Decode(batch);
         int produced = 0;
+        var logProbs = new List<TokenLogProbInfo>();
         while (true)
         {
             if (request.Cancellation.IsCancellationRequested)
                 return new OperationCanceledException("the client went away");
             if (stopping.IsCancellationRequested) return ShuttingDown();
-            int token = Sample(handle.GetLogitsIth(last), sampling, random);
+            var logits = handle.GetLogitsIth(last);
+            int token = Sample(logits, sampling, random);
+            if (request.TopLogProbs >= 0) logProbs.Add(LogProbs(logits, token, request.TopLogProbs));
             produced++;
             var (reasoning, content) = text.Add(token);
             string? finish = text.Stopped || eos.Contains(token) ? "stop"
@@ -200,7 +213,11 @@ public sealed class LlamaCppBackend : IInferenceBackend
                 (reasoning, content) = (reasoning + r, content + t);
             }
             if (reasoning.Length > 0 || content.Length > 0 || finish is not null)
-                request.Updates.Writer.TryWrite(new ChoiceUpdate(c, reasoning, content, [], finish, produced));
+            {
+                request.Updates.Writer.TryWrite(new ChoiceUpdate(c, reasoning, content, logProbs.ToList(), finish,
+                    produced));
+                logProbs.Clear();
+            }
             if (finish is not null) return null;
             batch.Clear();
             last = batch.Add((LLamaToken)token, prompt.Length + produced - 1, LLamaSeqId.Zero, logits: true);
@@ -214,6 +231,33 @@ public sealed class LlamaCppBackend : IInferenceBackend
         if (result != DecodeResult.Ok)
             throw new ReasonSharpException($"{path}: llama_decode failed with {result}"
                 + string.Concat(GgufQuantizer.LastWarnings().Select(w => "; llama.cpp: " + w)));
+    }
+
+    /// <summary>The chosen token's log-probability and the <paramref name="top"/> most likely tokens':
+    /// log_softmax of the logits (no temperature), as OpenAI and our engine report them.</summary>
+    TokenLogProbInfo LogProbs(ReadOnlySpan<float> logits, int chosen, int top)
+    {
+        double max = double.NegativeInfinity;
+        foreach (var l in logits) max = Math.Max(max, l);
+        double sum = 0;
+        foreach (var l in logits) sum += Math.Exp(l - max);
+        double logZ = max + Math.Log(sum);
+        var best = new List<int>(top + 1);
+        for (int i = 0; i < logits.Length && top > 0; i++)
+        {
+            int at = best.Count;
+            while (at > 0 && logits[best[at - 1]] < logits[i]) at--;
+            if (at < top) best.Insert(at, i);
+            if (best.Count > top) best.RemoveAt(top);
+        }
+        TokenInfo Info(int id, float logit)
+        {
+            var bytes = Bytes(weights, id);
+            return new TokenInfo(Encoding.UTF8.GetString(bytes), bytes, (float)(logit - logZ));
+        }
+        var topInfos = new List<TokenInfo>(best.Count);
+        foreach (var i in best) topInfos.Add(Info(i, logits[i]));
+        return new TokenLogProbInfo(Info(chosen, logits[chosen]), topInfos);
     }
 
     /// <summary>Greedy (argmax) or, with sampling, top-p sampling of softmax(logits / temperature).</summary>

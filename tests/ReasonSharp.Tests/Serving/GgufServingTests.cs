@@ -15,13 +15,13 @@ namespace ReasonSharp.Tests.Serving;
 /// <summary>
 /// `reason serve MODEL.gguf`: a tiny dual-mode model exported to GGUF f32 and served by llama.cpp answers, through
 /// the OpenAI SDK, exactly what our engine's server answers for the same folder (greedy, think and no_think, whole and
-/// streamed), also as a `reason distill` teacher; what it cannot do is refused in OpenAI's error shape.
+/// streamed, log-probabilities), also as a `reason distill` teacher; an unknown model is refused in OpenAI's error shape.
 /// </summary>
 [Collection("Console")]
 public class GgufServingTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
-    public async Task GgufServerAnswersAsOurEngineDoesAndRefusesLogprobsAndUnknownModels()
+    public async Task GgufServerAnswersAsOurEngineDoesWithLogprobsAndRefusesUnknownModels()
     {
         using var dir = TestEnvironment.NewTempDir();
         var problems = SyntheticDataset.Generate(new ArithmeticTask(), 300, 1, seed: 4);
@@ -112,15 +112,37 @@ public class GgufServingTests(Xunit.Abstractions.ITestOutputHelper output)
                 answer.GetProperty("choices")[0].GetProperty("message").GetRawText());
         }
 
-        var (status, error) = await Post(theirs, new
+        // logprobs: log_softmax of llama.cpp's logits, as our engine reports them (f32 GGUF, f32 KV cache). The
+        // weights ×10 make logits of a few hundred, so float rounding moves a log-prob by a few thousandths.
+        const double Close = 0.02;
+        var withLogProbs = new
         {
-            messages = new[] { new { role = "user", content = "Hi" } }, logprobs = true, max_tokens = 2,
-        });
-        Assert.Equal(400, status);
-        Assert.Equal("logprobs", error.GetProperty("error").GetProperty("param").GetString());
-        Assert.Contains("not supported for GGUF", error.GetProperty("error").GetProperty("message").GetString());
+            messages = new[] { new { role = "system", content = "/think" }, new { role = "user", content = "Compute 4+5." } },
+            logprobs = true, top_logprobs = 3, max_tokens = 6, temperature = 0,
+        };
+        var (okLogOurs, logOurs) = await Post(ours, withLogProbs);
+        var (okLogTheirs, logTheirs) = await Post(theirs, withLogProbs);
+        Assert.Equal((200, 200), (okLogOurs, okLogTheirs));
+        var expectedTokens = logOurs.GetProperty("choices")[0].GetProperty("logprobs").GetProperty("content");
+        var actualTokens = logTheirs.GetProperty("choices")[0].GetProperty("logprobs").GetProperty("content");
+        Assert.Equal(6, actualTokens.GetArrayLength());
+        Assert.Equal(expectedTokens.GetArrayLength(), actualTokens.GetArrayLength());
+        for (int t = 0; t < expectedTokens.GetArrayLength(); t++)
+        {
+            var (e, a) = (expectedTokens[t], actualTokens[t]);
+            Assert.Equal(e.GetProperty("token").GetString(), a.GetProperty("token").GetString());
+            Assert.InRange(a.GetProperty("logprob").GetDouble() - e.GetProperty("logprob").GetDouble(), -Close, Close);
+            var (eTop, aTop) = (e.GetProperty("top_logprobs"), a.GetProperty("top_logprobs"));
+            Assert.Equal(3, aTop.GetArrayLength());
+            for (int k = 0; k < 3; k++)
+            {
+                Assert.Equal(eTop[k].GetProperty("token").GetString(), aTop[k].GetProperty("token").GetString());
+                Assert.InRange(aTop[k].GetProperty("logprob").GetDouble() - eTop[k].GetProperty("logprob").GetDouble(),
+                    -Close, Close);
+            }
+        }
 
-        (status, error) = await Post(theirs, new
+        var (status, error) = await Post(theirs, new
         {
             model = "other", messages = new[] { new { role = "user", content = "Hi" } }, max_tokens = 2,
         });

@@ -14,7 +14,8 @@ namespace ReasonSharp.Serving;
 /// tokenizer.chat_template through our Jinja engine (as training rendered them, `/think` and `/no_think` included)
 /// and tokenized by llama.cpp. One request runs at a time on one thread, its n choices one after the other; others
 /// wait in the queue (max_queue, then 429). Sampling (greedy, temperature, top_p, seed) is done here on llama.cpp's
-/// logits; log-probabilities (logprobs, top_logprobs) are log_softmax of llama.cpp's logits, as our engine reports them.
+/// logits; log-probabilities (logprobs, top_logprobs) are log_softmax of llama.cpp's logits, as our engine reports
+/// them.
 /// </summary>
 public sealed class LlamaCppBackend : IInferenceBackend
 {

@@ -15,7 +15,8 @@ namespace ReasonSharp.Tests.Serving;
 /// <summary>
 /// `reason serve MODEL.gguf`: a tiny dual-mode model exported to GGUF f32 and served by llama.cpp answers, through
 /// the OpenAI SDK, exactly what our engine's server answers for the same folder (greedy, think and no_think, whole and
-/// streamed, log-probabilities), also as a `reason distill` teacher; an unknown model is refused in OpenAI's error shape.
+/// streamed, log-probabilities), also as a `reason distill` teacher; an unknown model is refused in OpenAI's error
+/// shape.
 /// </summary>
 [Collection("Console")]
 public class GgufServingTests(Xunit.Abstractions.ITestOutputHelper output)
@@ -117,7 +118,10 @@ public class GgufServingTests(Xunit.Abstractions.ITestOutputHelper output)
         const double Close = 0.02;
         var withLogProbs = new
         {
-            messages = new[] { new { role = "system", content = "/think" }, new { role = "user", content = "Compute 4+5." } },
+            messages = new[]
+            {
+                new { role = "system", content = "/think" }, new { role = "user", content = "Compute 4+5." },
+            },
             logprobs = true, top_logprobs = 3, max_tokens = 6, temperature = 0,
         };
         var (okLogOurs, logOurs) = await Post(ours, withLogProbs);

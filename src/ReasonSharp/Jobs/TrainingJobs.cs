@@ -42,6 +42,14 @@ static class TrainingJob
         return RunFolder.RunEntries(config.OutputDir).Count > 0 ? config with { OverwriteOutputDir = true } : config;
     }
 
+    /// <summary>steps, seconds and (when a step was trained) final_loss of a run.</summary>
+    public static Dictionary<string, double> Metrics(TrainingResult training)
+    {
+        var metrics = new Dictionary<string, double> { ["steps"] = training.GlobalStep, ["seconds"] = training.Seconds };
+        if (training.Losses.Count > 0) metrics["final_loss"] = training.Losses[^1];
+        return metrics;
+    }
+
     /// <summary>A trained model's outputs: the model (see <see cref="Model"/>) and its metrics.jsonl.</summary>
     public static Dictionary<string, string> Outputs(ModelTrainingOptions config, RunContext context) => new()
     {
@@ -71,11 +79,7 @@ public sealed class SftJob : Job<SftConfig>
     {
         config = TrainingJob.FromHub(config);
         var result = SftTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Progress, context.Rewards);
-        var metrics = new Dictionary<string, double>
-        {
-            ["steps"] = result.Training.GlobalStep, ["seconds"] = result.Training.Seconds,
-        };
-        if (result.Training.Losses.Count > 0) metrics["final_loss"] = result.Training.Losses[^1];
+        var metrics = TrainingJob.Metrics(result.Training);
         if (result.Accuracy.LastOrDefault() is { } accuracy) metrics["eval_accuracy"] = accuracy.Accuracy;
         var outputs = TrainingJob.Outputs(config, context);
         UploadJob.PushTrained(config, config.OutputDir, context);
@@ -116,12 +120,8 @@ public sealed class DpoJob : Job<DpoConfig>
     {
         config = TrainingJob.FromHub(config);
         var result = DpoTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Progress);
-        var metrics = new Dictionary<string, double>
-        {
-            ["steps"] = result.Training.GlobalStep, ["seconds"] = result.Training.Seconds,
-            ["pairs"] = result.TrainData.Pairs,
-        };
-        if (result.Training.Losses.Count > 0) metrics["final_loss"] = result.Training.Losses[^1];
+        var metrics = TrainingJob.Metrics(result.Training);
+        metrics["pairs"] = result.TrainData.Pairs;
         var outputs = TrainingJob.Outputs(config, context);
         UploadJob.PushTrained(config, config.OutputDir, context);
         return Result(outputs, metrics, result);

@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -12,6 +13,7 @@ public sealed class Attention : ExplicitModule
     readonly int _heads, _kvHeads, _headDim, _layerIndex;
     /// <summary>Factor on the queries that turns SDPA's 1/√head_dim into the family's attention scale.</summary>
     readonly double _queryScale;
+    readonly Scalar _queryScaleScalar;
     public LayerAttention Layout { get; }
     public Linear QProj { get; }
     public Linear KProj { get; }
@@ -25,6 +27,7 @@ public sealed class Attention : ExplicitModule
         (_heads, _kvHeads, _headDim, _layerIndex) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim, layerIndex);
         Layout = config.Arch.Layer(config, layerIndex);
         _queryScale = config.Arch.AttentionScale(config) * Math.Sqrt(_headDim);
+        _queryScaleScalar = _queryScale.ToScalar();
         QProj = nn.Linear(config.HiddenSize, _heads * _headDim, hasBias: config.QkvBias, device: device);
         KProj = nn.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: config.QkvBias, device: device);
         VProj = nn.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: config.QkvBias, device: device);
@@ -59,7 +62,7 @@ public sealed class Attention : ExplicitModule
             q = RotaryEmbedding.Apply(q, cos, sin);
             k = RotaryEmbedding.Apply(k, cos, sin);
         }
-        if (_queryScale != 1) q = HeldScalars.With(_queryScale, s => q * s);
+        if (_queryScale != 1) q = q * _queryScaleScalar;
         bool causal = mask is null && (cache is null || cache.Length == 0) && steps > 1;
         if (cache is not null) (k, v) = cache.Append(_layerIndex, k, v);
         Tensor merged;

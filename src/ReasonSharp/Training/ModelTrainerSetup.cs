@@ -2,6 +2,7 @@ using ReasonSharp.Configuration;
 using ReasonSharp.Data;
 using ReasonSharp.Modeling;
 using ReasonSharp.Reporting;
+using ReasonSharp.Tokenization;
 using ReasonSharp.Training.Lora;
 
 namespace ReasonSharp.Training;
@@ -20,6 +21,25 @@ public static class ModelTrainerSetup
             ?? throw new ReasonSharpException("training option 'model_name_or_path' is not set; expected a model " +
             "folder"),
             options.Device, options.ChatFormat, options.ChatTemplateKwargs);
+
+    /// <summary>A trainer given a loaded model: chat_format, when set, must be the template it was loaded with.
+    /// </summary>
+    public static void CheckChatFormat(LanguageModel model, ModelTrainingOptions options)
+    {
+        if (options.ChatFormat is { } chatFormat && ChatTemplates.Resolve(chatFormat,
+            "training option 'chat_format'") != model.Chat.Template.Source)
+            throw new ReasonSharpException($"training option 'chat_format' is {chatFormat}, but the model was loaded "
+                + $"with another chat template ({model.Chat.Name}); load it with that template");
+    }
+
+    /// <summary>output_dir must not be model_name_or_path: the run would overwrite its base model.</summary>
+    public static void CheckOutputIsNotTheModel(ModelTrainingOptions options)
+    {
+        if (options.ModelNameOrPath is { } model
+            && Path.GetFullPath(options.OutputDir).TrimEnd('/') == Path.GetFullPath(model).TrimEnd('/'))
+            throw new ReasonSharpException($"training option 'output_dir' is the model folder {model}; the run " +
+                $"would overwrite its base model");
+    }
 
     /// <summary>dataset_name's train split as examples (any schema the data layer reads).</summary>
     public static List<Example> ReadTrainExamples(ModelTrainingOptions options) =>

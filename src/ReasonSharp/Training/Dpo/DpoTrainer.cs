@@ -32,10 +32,7 @@ public sealed class DpoTrainer
         IReadOnlyList<PreferencePair>? eval = null)
     {
         config.Validate();
-        if (config.ChatFormat is { } chatFormat && ChatTemplates.Resolve(chatFormat,
-            "training option 'chat_format'") != model.Chat.Template.Source)
-            throw new ReasonSharpException($"training option 'chat_format' is {chatFormat}, but the model was loaded "
-                + $"with another chat template ({model.Chat.Name}); load it with that template");
+        ModelTrainerSetup.CheckChatFormat(model, config);
         _model = model;
         _config = config;
         (_train, TrainData) = PreferenceData.Encode(train, model.Chat, config);
@@ -78,9 +75,7 @@ public sealed class DpoTrainer
     public static DpoResult Run(DpoConfig config, ProgressDisplay? progress = null)
     {
         config.Validate();
-        if (Path.GetFullPath(config.OutputDir).TrimEnd('/') == Path.GetFullPath(config.ModelNameOrPath!).TrimEnd('/'))
-            throw new ReasonSharpException($"training option 'output_dir' is the model folder " +
-                $"{config.ModelNameOrPath}; the run would overwrite its base model");
+        ModelTrainerSetup.CheckOutputIsNotTheModel(config);
         var train = PreferenceData.Load(config.DatasetName!, config.DatasetTrainSplit, config.DatasetConfig,
             config.SystemPrompt, "dataset_name");
         var eval = config.EvalDatasetName is { } path

@@ -46,10 +46,7 @@ public sealed class SftTrainer
         RewardRegistry? registry = null)
     {
         config.Validate();
-        if (config.ChatFormat is { } chatFormat && ChatTemplates.Resolve(chatFormat,
-            "training option 'chat_format'") != model.Chat.Template.Source)
-            throw new ReasonSharpException($"training option 'chat_format' is {chatFormat}, but the model was loaded "
-                + $"with another chat template ({model.Chat.Name}); load it with that template");
+        ModelTrainerSetup.CheckChatFormat(model, config);
         _model = model;
         _config = config;
         TrainData = SftDataset.Encode(SftDataset.Prepare(train.Examples, config, mixDualMode: true,
@@ -123,15 +120,13 @@ public sealed class SftTrainer
     public static SftResult Run(SftConfig config, ProgressDisplay? progress = null, RewardRegistry? registry = null)
     {
         config.Validate();
-        var modelPath = config.ModelNameOrPath
+        _ = config.ModelNameOrPath
             ?? throw new ReasonSharpException("training option 'model_name_or_path' is not set; expected a model " +
             "folder");
         var dataPath = config.DatasetName
             ?? throw new ReasonSharpException("training option 'dataset_name' is not set; expected a data file or " +
             "dataset folder");
-        if (Path.GetFullPath(config.OutputDir).TrimEnd('/') == Path.GetFullPath(modelPath).TrimEnd('/'))
-            throw new ReasonSharpException($"training option 'output_dir' is the model folder {modelPath}; the run " +
-                $"would overwrite its base model");
+        ModelTrainerSetup.CheckOutputIsNotTheModel(config);
         var train = SftDataset.Load(dataPath, config.DatasetTrainSplit, config, "dataset_name");
         var eval = LoadEval(config, dataPath);
         using var model = ModelTrainerSetup.LoadModel(config);

@@ -212,7 +212,8 @@ public sealed class DpoTask(IReadOnlyList<EncodedPair> train, IReadOnlyList<Enco
     public IReadOnlyDictionary<string, double>? Evaluate(TrainingContext context)
     {
         if (_eval.Count == 0) return null;
-        var references = _evalReferences ?? References(context, _eval);
+        // The reference is frozen, so the held-out pairs' log-probs are computed once.
+        var references = _evalReferences ??= References(context, _eval);
         var sums = new Dictionary<string, double>();
         using var _ = no_grad();
         int offset = 0;

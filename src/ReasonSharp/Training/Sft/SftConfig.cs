@@ -84,14 +84,18 @@ public record SftConfig : ModelTrainingOptions
         Check(EvalMaxNewTokens > 0, "eval_max_new_tokens", "an integer > 0", EvalMaxNewTokens);
         Check(EvalReward is null || EvalStrategy == "steps", "eval_reward",
             "null unless eval_strategy is steps (accuracy is measured at each evaluation)", EvalReward);
-        // Only the name is checked here: creating the reward (a judge model for process_lm) waits for the run.
+        // Only the form is checked here: the name is looked up in the run's registry (a custom reward is known only
+        // there), and creating the reward (a judge model for process_lm) waits for the run.
+        Named("eval_reward", () => { if (EvalReward is not null) EvalRewardSpec(); });
+    }
+
+    /// <summary>Fails, naming eval_reward, when it names no reward of <paramref name="registry"/>.</summary>
+    public void CheckEvalRewardIsKnown(RewardRegistry registry) =>
         Named("eval_reward", () =>
         {
-            if (EvalReward is not null && EvalRewardSpec() is { } spec
-                && !RewardRegistry.CreateDefault().Contains(spec.Name))
-                RewardRegistry.CreateDefault().Create(spec.Name);
+            if (EvalReward is not null && !registry.Contains(EvalRewardSpec().Name))
+                registry.Create(EvalRewardSpec().Name);
         });
-    }
 
     /// <summary>The one reward named by eval_reward (options allowed: "accuracy(…)").</summary>
     public RewardSpec EvalRewardSpec()

@@ -120,6 +120,7 @@ public sealed class SftTrainer
     public static SftResult Run(SftConfig config, ProgressDisplay? progress = null, RewardRegistry? registry = null)
     {
         config.Validate();
+        config.CheckEvalRewardIsKnown(registry ?? RewardRegistry.CreateDefault());
         _ = config.ModelNameOrPath
             ?? throw new ReasonSharpException("training option 'model_name_or_path' is not set; expected a model " +
             "folder");

@@ -1,4 +1,5 @@
 using ReasonSharp.Data;
+using ReasonSharp.Rewards;
 using ReasonSharp.Tokenization;
 using ReasonSharp.Training.Sft;
 
@@ -78,7 +79,15 @@ public class SftDataTests
         Fails(new SftConfig { ThinkFraction = 1.5 }, "think_fraction");
         Fails(new SftConfig { DatasetSchema = "csv" }, "dataset_schema");
         Fails(new SftConfig { ChatFormat = "alpaca" }, "chat_format");
-        Fails(new SftConfig { EvalStrategy = "steps", EvalReward = "no_such_reward" }, "eval_reward");
+        var unknown = new SftConfig { EvalStrategy = "steps", EvalReward = "no_such_reward" };
+        unknown.Validate();  // the name is looked up in the run's registry, which may hold custom rewards
+        Assert.Contains("'eval_reward'", Assert.Throws<ReasonSharpException>(() =>
+            unknown.CheckEvalRewardIsKnown(RewardRegistry.CreateDefault())).Message);
+        Assert.Contains("'eval_reward'", Assert.Throws<ReasonSharpException>(() => SftTrainer.Run(unknown)).Message);
+        var custom = RewardRegistry.CreateDefault();
+        custom.Register("no_such_reward", _ => new ReasonSharp.Rewards.Builtins.TagCountReward("no_such_reward",
+            new RewardOptions(null)));
+        unknown.CheckEvalRewardIsKnown(custom);
         Fails(new SftConfig { EvalStrategy = "steps", EvalReward = "accuracy,format" }, "eval_reward");
         Fails(new SftConfig { EvalReward = "accuracy" }, "eval_reward");  // would never be measured without evaluations
         Fails(new SftConfig { UsePeft = true, LoraTargetModules = ["qkv"] }, "lora_target_modules");

@@ -11,7 +11,7 @@ public static class ChatCommand
     public static Command Create()
     {
         var folder = new Argument<string>("model") { Description = "A Hugging Face model folder." };
-        var system = new Option<string?>("--system") { Description = "A system message for the conversation." };
+        var systemOption = new Option<string?>("--system") { Description = "A system message for the conversation." };
         var noThink = new Option<bool>("--no-think") { Description = "Start in no-think mode (toggle with /think and /no_think)." };
         var device = CommonOptions.Device();
         var format = CommonOptions.ChatFormatOption();
@@ -19,7 +19,7 @@ public static class ChatCommand
         var sampling = new CommonOptions.Sampling();
         var command = new Command("chat", "Chat with a model. Commands: /think, /no_think, /reset, /exit.")
         {
-            folder, system, noThink, device, format, kwargs,
+            folder, systemOption, noThink, device, format, kwargs,
         };
         foreach (var option in sampling.All) command.Options.Add(option);
         command.SetAction(parse =>
@@ -46,9 +46,9 @@ public static class ChatCommand
                     case "": continue;
                 }
                 history.Add(new ChatMessage("user", line));
-                var messages = WithMode(lm.Chat.Capabilities.SystemThinkFlags, parse.GetValue(system), thinking,
-                    history);
-                var prompt = lm.EncodePrompt(messages, thinking);
+                var system = parse.GetValue(systemOption);
+                var prompt = lm.EncodePrompt(string.IsNullOrEmpty(system) ? history : [ChatMessage.FromSystem(system), .. history],
+                    thinking);
                 var view = new ThinkingView(color);
                 var result = engine.Generate([prompt], options with { Seed = options.Seed + history.Count }, e => view.Write(e.TextDelta))[0];
                 view.End();
@@ -57,15 +57,6 @@ public static class ChatCommand
             }
         });
         return command;
-    }
-
-    /// <summary>Templates that read `/think` or `/no_think` in the system message get the flag; others get the system
-    /// message as is.</summary>
-    static List<ChatMessage> WithMode(bool systemFlags, string? system, bool thinking, List<ChatMessage> history)
-    {
-        var flag = systemFlags ? (thinking ? "/think" : "/no_think") : null;
-        var content = string.Join(" ", new[] { system, flag }.Where(s => !string.IsNullOrEmpty(s)));
-        return content.Length == 0 ? [.. history] : [new ChatMessage("system", content), .. history];
     }
 
     /// <summary>Streams a completion, showing the &lt;think&gt; part dimmed and the answer in plain text.</summary>

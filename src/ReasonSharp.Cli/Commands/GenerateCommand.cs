@@ -45,8 +45,6 @@ public static class GenerateCommand
             bool useChat = parse.GetValue(chat) || conversations.Count > 0;
             bool thinking = lm.Thinking(!parse.GetValue(noThink));
             var systemText = parse.GetValue(system);
-            if (!thinking && lm.Chat.Capabilities.SystemThinkFlags) systemText = ((systemText ?? "")
-                + " /no_think").Trim();
             var prompts = new List<(string Shown, int[] Ids)>();
             foreach (var text in rawPrompts)
             {

@@ -1,3 +1,5 @@
+using ReasonSharp.Tokenization;
+
 namespace ReasonSharp.Data;
 
 /// <summary>
@@ -7,8 +9,8 @@ namespace ReasonSharp.Data;
 /// </summary>
 public static class ThinkingModes
 {
-    public const string ThinkFlag = "/think";
-    public const string NoThinkFlag = "/no_think";
+    public const string ThinkFlag = ReasoningFlags.Think;
+    public const string NoThinkFlag = ReasoningFlags.NoThink;
 
     /// <summary>Every assistant turn re-rendered in <paramref name="style"/>.</summary>
     public static Example ConvertTraces(Example example, TraceStyle style) =>
@@ -26,19 +28,8 @@ public static class ThinkingModes
 
     /// <summary>Sets the system flag: appended to the system message (replacing an earlier flag), or a system message
     /// of its own.</summary>
-    public static Example WithSystemFlag(Example example, string flag)
-    {
-        var messages = example.Messages.ToList();
-        var at = messages.FindIndex(m => m.Role == ChatMessage.System);
-        if (at < 0)
-        {
-            messages.Insert(0, ChatMessage.FromSystem(flag));
-            return example.WithMessages(messages);
-        }
-        var text = RemoveFlags(messages[at].Content);
-        messages[at] = messages[at] with { Content = text.Length == 0 ? flag : text + "\n" + flag };
-        return example.WithMessages(messages);
-    }
+    public static Example WithSystemFlag(Example example, string flag) =>
+        example.WithMessages(ReasoningFlags.Set(example.Messages, flag));
 
     /// <summary>
     /// Dual-mode mix: exactly round(n × <paramref name="thinkFraction"/>) examples, chosen with
@@ -59,15 +50,6 @@ public static class ThinkingModes
             ? WithSystemFlag(ConvertTraces(example, style), ThinkFlag)
             : WithSystemFlag(templateAddsEmptyThink ? KeepOnlyAnswer(example, style) : StripThinking(example, style),
                 NoThinkFlag)).ToList();
-    }
-
-    static string RemoveFlags(string system)
-    {
-        var lines = system.Split('\n').Select(line => line.Trim() is ThinkFlag or NoThinkFlag ? "" : line);
-        var text = string.Join('\n', lines).Trim();
-        foreach (var flag in new[] { NoThinkFlag, ThinkFlag })
-            if (text.EndsWith(" " + flag, StringComparison.Ordinal)) text = text[..^flag.Length].TrimEnd();
-        return text;
     }
 
     static Example MapAssistant(Example example, Func<string, string> map) =>

@@ -33,8 +33,8 @@ public sealed class RolloutRunner(LanguageModel model, CompositeReward reward)
     public CompositeReward Reward => reward;
 
     /// <summary>Prompt ids of an example, in the model's chat format with the generation prompt and the thinking mode applied.</summary>
-    public int[] EncodePrompt(Example example, bool enableThinking) =>
-        model.EncodePrompt(PromptMessages(example, enableThinking), enableThinking);
+    public int[] EncodePrompt(Example example, bool enableThinking) => model.EncodePrompt(example.Prompt,
+        enableThinking);
 
     /// <summary>The prompt messages the model is given: with a template that reads `/think` and `/no_think` in the
     /// system message (dual-mode, SmolLM3) the flag is set there.</summary>
@@ -42,9 +42,7 @@ public sealed class RolloutRunner(LanguageModel model, CompositeReward reward)
         PromptMessagesIn(example, model.Thinking(enableThinking));
 
     IReadOnlyList<ChatMessage> PromptMessagesIn(Example example, bool enableThinking) =>
-        model.Chat.Capabilities.SystemThinkFlags
-            ? ThinkingModes.WithSystemFlag(example, enableThinking ? ThinkingModes.ThinkFlag : ThinkingModes.NoThinkFlag).Prompt
-            : example.Prompt;
+        model.Chat.InThinkingMode(example.Prompt, enableThinking);
 
     /// <summary>
     /// The assistant text the chat template already wrote after the generation prompt — the empty think block of no-think

@@ -81,13 +81,17 @@ public sealed class LanguageModel : IDisposable
     public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens) =>
         ids is List<int> list ? Tokenizer.Decode(CollectionsMarshal.AsSpan(list), skipSpecialTokens) : Tokenizer.Decode(ids.ToArray(), skipSpecialTokens);
 
-    /// <summary>Prompt ids for a conversation with the generation prompt added (enable_thinking as given).</summary>
-    public int[] EncodePrompt(IReadOnlyList<ChatMessage> messages, bool enableThinking = true) =>
-        Tokenizer.Encode(Chat.Render(messages, new ChatRenderOptions
+    /// <summary>Prompt ids for a conversation with the generation prompt added, in the thinking mode asked for (both
+    /// enable_thinking and, for templates that read them, the system flags; see ChatFormat.InThinkingMode).</summary>
+    public int[] EncodePrompt(IReadOnlyList<ChatMessage> messages, bool enableThinking = true)
+    {
+        var thinking = Thinking(enableThinking);
+        return Tokenizer.Encode(Chat.Render(Chat.InThinkingMode(messages, thinking), new ChatRenderOptions
         {
             AddGenerationPrompt = true,
-            EnableThinking = Thinking(enableThinking)
+            EnableThinking = thinking,
         }));
+    }
 
     /// <summary>Whether a rendering asked to think does: not when chat_template_kwargs says enable_thinking:
     /// false.</summary>

@@ -258,10 +258,7 @@ public sealed class OpenAiServer : IAsyncDisposable
             throw new OpenAiError(400,
                 $"thinking cannot be switched off: the chat template ({backend.Chat.Name}) reads neither "
                 + "enable_thinking nor a /no_think system flag", param: "chat_template_kwargs.enable_thinking");
-        if (capabilities.SystemThinkFlags)
-            messages = ThinkingModes.WithSystemFlag(
-                new Example(messages, null, new Dictionary<string, JsonElement>(), "request"),
-                thinking ? ThinkingModes.ThinkFlag : ThinkingModes.NoThinkFlag).Messages;
+        messages = backend.Chat.InThinkingMode(messages, thinking);
         string text;
         try
         {

@@ -111,6 +111,14 @@ public sealed class ChatFormat
     /// <summary>What the template does with thinking modes and masks, found by rendering (once).</summary>
     public ChatCapabilities Capabilities => capabilities ??= DetectCapabilities();
 
+    /// <summary>The messages to render in a thinking mode: a template that reads `/think` and `/no_think` in the
+    /// system message gets the flag there; others get the messages unchanged (enable_thinking carries the
+    /// mode).</summary>
+    public IReadOnlyList<ChatMessage> InThinkingMode(IReadOnlyList<ChatMessage> messages, bool thinking) =>
+        Capabilities.SystemThinkFlags
+            ? ReasoningFlags.Set(messages, thinking ? ReasoningFlags.Think : ReasoningFlags.NoThink)
+            : messages;
+
     /// <summary>The rendered text, as transformers' apply_chat_template would give it.</summary>
     public string Render(IReadOnlyList<ChatMessage> messages, ChatRenderOptions? options = null) =>
         RenderOutput(messages, options ?? new ChatRenderOptions(), Clock(options)).Text;
@@ -289,9 +297,10 @@ public sealed class ChatFormat
 
         var think = Probe([ChatMessage.FromSystem(ReasoningFlags.Think), .. user], true, null);
         var noThink = Probe([ChatMessage.FromSystem(ReasoningFlags.NoThink), .. user], true, null);
+        // Echoing the flag is no switch; "/think" is not removed from the think render, where it also occurs
+        // inside "</think>".
         var flags = think is not null && noThink is not null
-            && think.Replace(ReasoningFlags.Think, "",
-                StringComparison.Ordinal) != noThink.Replace(ReasoningFlags.NoThink, "", StringComparison.Ordinal);
+            && think != noThink.Replace(ReasoningFlags.NoThink, ReasoningFlags.Think, StringComparison.Ordinal);
 
         var answered = flags
             ? Probe([ChatMessage.FromSystem(ReasoningFlags.NoThink), .. user, ChatMessage.FromAssistant("Hello")],
@@ -309,4 +318,29 @@ public static class ReasoningFlags
 {
     public const string Think = "/think";
     public const string NoThink = "/no_think";
+
+    /// <summary>The flag appended to the system message (replacing an earlier flag), or a system message of its
+    /// own.</summary>
+    public static IReadOnlyList<ChatMessage> Set(IReadOnlyList<ChatMessage> messages, string flag)
+    {
+        var result = messages.ToList();
+        var at = result.FindIndex(m => m.Role == ChatMessage.System);
+        if (at < 0)
+        {
+            result.Insert(0, ChatMessage.FromSystem(flag));
+            return result;
+        }
+        var text = RemoveFlags(result[at].Content);
+        result[at] = result[at] with { Content = text.Length == 0 ? flag : text + "\n" + flag };
+        return result;
+    }
+
+    static string RemoveFlags(string system)
+    {
+        var lines = system.Split('\n').Select(line => line.Trim() is Think or NoThink ? "" : line);
+        var text = string.Join('\n', lines).Trim();
+        foreach (var flag in new[] { NoThink, Think })
+            if (text.EndsWith(" " + flag, StringComparison.Ordinal)) text = text[..^flag.Length].TrimEnd();
+        return text;
+    }
 }

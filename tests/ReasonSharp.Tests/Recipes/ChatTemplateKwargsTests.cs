@@ -70,6 +70,8 @@ public class ChatTemplateKwargsTests
         IReadOnlyList<ChatMessage> messages = [new("user", "What is 2 + 2?")];
         const string expected = "<|user|>What is 2 + 2?\n<|assistant|>[hello there 4 a+b]<think>\n\n</think>\n\n";
         Assert.Equal(expected, model.Decode(model.EncodePrompt(messages), skipSpecialTokens: false));
+        // The template echoes system messages and writes "</think>": that is no /think and /no_think switch.
+        Assert.False(model.Chat.Capabilities.SystemThinkFlags);
         // GRPO, eval and sample build prompts through the rollout runner: enable_thinking: false wins there too.
         var runner = new RolloutRunner(model, RewardSpecs.Create(RewardRegistry.CreateDefault(), "accuracy"));
         var example = TinyLanguageModels.ArithmeticExamples(1, seed: 3)[0];

@@ -63,13 +63,7 @@ public sealed class ServerFixture : IAsyncLifetime
 
     /// <summary>The server's prompt for messages, rendered the way `reason generate --chat` and training render
     /// it.</summary>
-    public int[] PromptIds(bool thinking, params Message[] messages) => Model.EncodePrompt(
-        thinking
-            ? messages
-            : ReasonSharp.Data.ThinkingModes.WithSystemFlag(
-                new ReasonSharp.Data.Example(messages, null, new Dictionary<string, JsonElement>(), "test"),
-                ReasonSharp.Data.ThinkingModes.NoThinkFlag).Messages,
-        thinking);
+    public int[] PromptIds(bool thinking, params Message[] messages) => Model.EncodePrompt(messages, thinking);
 
     public async Task DisposeAsync()
     {

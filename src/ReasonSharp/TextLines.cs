@@ -50,7 +50,7 @@ public static class TextLines
                 if (!valid && badLines++ == 0)
                 {
                     firstBad = number;
-                    Warnings.Report($"{path} line {number}: bytes that are not UTF-8 were read as U+FFFD (is the " +
+                    Warnings.Report($"{path}:{number}: bytes that are not UTF-8 were read as U+FFFD (is the " +
                                     "file Latin-1 or Windows-1252? convert it, e.g. iconv -f latin1 -t utf-8)");
                 }
                 yield return (number, text);

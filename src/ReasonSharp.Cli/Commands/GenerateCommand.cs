@@ -81,27 +81,31 @@ public static class GenerateCommand
         return command;
     }
 
+    /// <summary>Each row's prompt: the first of prompt, messages, question or problem, a string or a message list
+    /// (rows may differ in which they have), read by the dataset reader (.jsonl, .json, .parquet or a dataset
+    /// folder).</summary>
     static void ReadPrompts(string path, List<List<ChatMessage>> conversations)
     {
-        if (!File.Exists(path)) throw new ReasonSharpException($"{path}: file not found");
-        foreach (var (lineNumber, line) in TextLines.Read(path))
+        foreach (var row in DatasetReader.ReadRows(path))
         {
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonObject row;
-            try { row = JsonNode.Parse(line) as JsonObject ?? throw new ReasonSharpException($"{path}:{lineNumber}: expected a JSON object"); }
-            catch (JsonException e) { throw new ReasonSharpException($"{path}:{lineNumber}: malformed JSON: {e.Message}", e); }
-            var field = new[] { "prompt", "messages", "question", "problem" }.FirstOrDefault(f => row[f] is not null)
-                ?? throw new ReasonSharpException($"{path}:{lineNumber}: no prompt field (expected one of prompt, messages, question, problem)");
-            switch (row[field])
+            var field = new[] { "prompt", "messages", "question", "problem" }.FirstOrDefault(row.Has)
+                ?? throw row.FieldError("prompt", "no prompt field; expected one of prompt, messages, question, " +
+                    "problem");
+            var value = row.Require(field);
+            if (value.ValueKind == JsonValueKind.String)
             {
-                case JsonValue v when v.TryGetValue<string>(out var text): conversations.Add([new ChatMessage("user", text)]); break;
-                case JsonArray messages:
-                    conversations.Add(messages.Select((m, i) => new ChatMessage(
-                        m?["role"]?.GetValue<string>() ?? throw new ReasonSharpException($"{path}:{lineNumber}: field '{field}[{i}].role' is missing"),
-                        m["content"]?.GetValue<string>() ?? throw new ReasonSharpException($"{path}:{lineNumber}: field '{field}[{i}].content' is missing"))).ToList());
-                    break;
-                default: throw new ReasonSharpException($"{path}:{lineNumber}: field '{field}' must be a string or a list of messages");
+                conversations.Add([ChatMessage.FromUser(value.GetString()!)]);
+                continue;
             }
+            if (value.ValueKind != JsonValueKind.Array)
+                throw row.FieldError(field, "must be a string or a list of messages");
+            conversations.Add(value.EnumerateArray().Select((m, i) => new ChatMessage(
+                Text(row, m, $"{field}[{i}]", "role"), Text(row, m, $"{field}[{i}]", "content"))).ToList());
         }
     }
+
+    static string Text(DataRow row, JsonElement message, string field, string key) =>
+        message.ValueKind == JsonValueKind.Object && message.TryGetProperty(key, out var value)
+            ? row.AsString(value, $"{field}.{key}")
+            : throw row.FieldError($"{field}.{key}", "is missing");
 }

@@ -100,7 +100,7 @@ public static class JsonRowReader
         {
             // The whole item is not at hand, so System.Text.Json's own reason (e.g. the nesting limit) is quoted.
             throw new ReasonSharpException(
-                $"{path} line {(e.LineNumber ?? 0) + 1}: malformed JSON at character " +
+                $"{path}:{(e.LineNumber ?? 0) + 1}: malformed JSON at character " +
                 $"{(e.BytePositionInLine ?? 0) + 1}: expected a JSON array of row objects ({e.Message})", e);
         }
     }

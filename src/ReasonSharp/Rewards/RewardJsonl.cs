@@ -29,11 +29,11 @@ public static class RewardJsonl
             }
             catch (JsonException e)
             {
-                throw new ReasonSharpException($"{path} line {lineNumber}: not valid JSON: {e.Message}");
+                throw new ReasonSharpException($"{path}:{lineNumber}: not valid JSON: {e.Message}");
             }
-            if (root.ValueKind != JsonValueKind.Object) throw new ReasonSharpException($"{path} line {lineNumber}: " +
+            if (root.ValueKind != JsonValueKind.Object) throw new ReasonSharpException($"{path}:{lineNumber}: " +
                 $"expected a JSON object, got {root.ValueKind}");
-            string Where(string field) => $"{path} line {lineNumber}: field '{field}'";
+            string Where(string field) => $"{path}:{lineNumber}: field '{field}'";
             if (!root.TryGetProperty("completion", out var completionValue))
                 throw new ReasonSharpException($"{Where("completion")}: missing (expected a string or a list of " +
                     $"messages)");
@@ -105,7 +105,7 @@ public static class RewardJsonl
             }
             catch (RewardInputException e) when (e.Index >= 0 && e.Index < chunk.Count)
             {
-                throw new ReasonSharpException($"{path} line {chunk[e.Index].Line}: field '{e.Field}': {e.Problem}");
+                throw new ReasonSharpException($"{path}:{chunk[e.Index].Line}: field '{e.Field}': {e.Problem}");
             }
             for (var i = 0; i < chunk.Count; i++)
             {

@@ -32,12 +32,12 @@ public class BadInputTests
         Assert.Equal(6, reasons.Count);
         string[] expected =
         [
-            $"{path} line 2: malformed JSON at character",
-            $"{path} line 4: missing column 'messages' (columns present: prompt)",
-            $"{path} line 5: field 'messages[0].content': expected a string (or a list of text parts), got a number",
-            $"{path} line 6: field 'messages': empty conversation: expected at least one turn",
-            $"{path} line 7: field 'messages[0].role': unknown role 'robot'",
-            $"{path} line 8: expected a JSON object (one row), got an array of 3",
+            $"{path}:2: malformed JSON at character",
+            $"{path}:4: missing column 'messages' (columns present: prompt)",
+            $"{path}:5: field 'messages[0].content': expected a string (or a list of text parts), got a number",
+            $"{path}:6: field 'messages': empty conversation: expected at least one turn",
+            $"{path}:7: field 'messages[0].role': unknown role 'robot'",
+            $"{path}:8: expected a JSON object (one row), got an array of 3",
         ];
         Assert.Equal(expected.Length, reasons.FirstReasons.Count);
         Assert.All(expected.Zip(reasons.FirstReasons), pair => Assert.StartsWith(pair.First, pair.Second));
@@ -50,7 +50,7 @@ public class BadInputTests
         using var dir = TestEnvironment.NewTempDir();
         var path = WriteBadFile(dir);
         var e = Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadExamples(path).ToList());
-        Assert.StartsWith($"{path} line 2: malformed JSON", e.Message);
+        Assert.StartsWith($"{path}:2: malformed JSON", e.Message);
     }
 
     [Fact]
@@ -63,7 +63,7 @@ public class BadInputTests
         Assert.Equal(25, DatasetReader.ReadExamples(path, bad: bad).Count());
         Assert.Equal(25, bad.Count);
         Assert.Equal(5, bad.FirstReasons.Count);
-        Assert.Equal($"{path} line 1: field 'answer': expected the gold answer after '####' at the end (GSM8K format)",
+        Assert.Equal($"{path}:1: field 'answer': expected the gold answer after '####' at the end (GSM8K format)",
             bad.FirstReasons[0]);
     }
 
@@ -85,7 +85,7 @@ public class BadInputTests
             var path = dir.File("case.jsonl");
             DataFiles.WriteJsonl(path, line);
             var e = Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadExamples(path).ToList());
-            Assert.StartsWith($"{path} line 1: {expected}", e.Message);
+            Assert.StartsWith($"{path}:1: {expected}", e.Message);
         }
     }
 
@@ -102,7 +102,7 @@ public class BadInputTests
         Assert.StartsWith($"{dir.File("fake.parquet")}: not a readable Parquet file",
             Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadRows(dir.File("fake.parquet"))).Message);
         File.WriteAllText(dir.File("array.json"), "[{\"prompt\": \"a\"},\n {\"prompt\": ");
-        Assert.StartsWith($"{dir.File("array.json")} line 2: malformed JSON",
+        Assert.StartsWith($"{dir.File("array.json")}:2: malformed JSON",
             Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadRows(dir.File("array.json")).ToList()).Message);
         Directory.CreateDirectory(dir.File("empty"));
         Assert.Contains("no data files found",

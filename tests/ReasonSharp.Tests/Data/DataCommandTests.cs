@@ -65,8 +65,8 @@ public class DataCommandTests
             await Reason("data", "decontaminate", deduped, "--eval", eval, "--out", clean, "--report", report));
         Assert.Equal(["""{"question":"Tom has 3 pens.","answer":"#### 3","id":3}"""], File.ReadAllLines(clean));
         var hit = Assert.Single(File.ReadAllLines(report));
-        Assert.Contains($"{deduped} line 1", hit);
-        Assert.Contains($"{eval} line 2", hit);
+        Assert.Contains($"{deduped}:1", hit);
+        Assert.Contains($"{eval}:2", hit);
     }
 
     [SkippableFact]

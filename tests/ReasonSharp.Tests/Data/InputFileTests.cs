@@ -38,13 +38,13 @@ public class InputFileTests
         var warnings = CaptureWarnings(() => rows = DatasetReader.ReadRows(path).ToList());
         Assert.Equal(
         [
-            $"{path} line 2: bytes that are not UTF-8 were read as U+FFFD (is the file Latin-1 or Windows-1252? " +
+            $"{path}:2: bytes that are not UTF-8 were read as U+FFFD (is the file Latin-1 or Windows-1252? " +
             "convert it, e.g. iconv -f latin1 -t utf-8)",
             $"{path}: 2 lines had bytes that are not UTF-8 (the first is line 2)",
         ], warnings);
         Assert.Equal(["café", "caf\uFFFD au lait", "naïve \uFFFD kept", "se\uFFFDor"],
             rows.Select(r => r.Json.GetProperty("prompt").GetString()));
-        Assert.Equal($"{path} line 5", rows[3].Origin.ToString());
+        Assert.Equal($"{path}:5", rows[3].Origin.ToString());
 
         // A valid file (a U+FFFD written as UTF-8 is a character like any other) gives no warning.
         var clean = dir.File("clean.jsonl");
@@ -53,14 +53,14 @@ public class InputFileTests
 
         // The tokenizer's corpus reader warns the same way.
         warnings = CaptureWarnings(() => TrainingCorpus.Read(path, ["prompt"]).ToList());
-        Assert.StartsWith($"{path} line 2: bytes that are not UTF-8", warnings[0]);
+        Assert.StartsWith($"{path}:2: bytes that are not UTF-8", warnings[0]);
 
         // So does `reason reward`'s input reader.
         var completions = dir.File("completions.jsonl");
         File.WriteAllBytes(completions, latin1.GetBytes("{\"completion\": \"señor\"}\n"));
         var rewardRows = new List<ReasonSharp.Rewards.RewardRow>();
         warnings = CaptureWarnings(() => rewardRows = ReasonSharp.Rewards.RewardJsonl.Read(completions).ToList());
-        Assert.StartsWith($"{completions} line 1: bytes that are not UTF-8", warnings[0]);
+        Assert.StartsWith($"{completions}:1: bytes that are not UTF-8", warnings[0]);
         Assert.Single(rewardRows);
     }
 
@@ -92,7 +92,7 @@ public class InputFileTests
         var deep = new string('[', 100_000) + new string(']', 100_000);
         File.WriteAllText(path, "{\"prompt\": \"fine\"}\n{\"prompt\": " + deep + "}\n");
         var error = Assert.Throws<ReasonSharpException>(() => DatasetReader.ReadRows(path).ToList());
-        Assert.Equal($"{path} line 2: the JSON nests 100001 levels deep; a row may nest at most 64 levels",
+        Assert.Equal($"{path}:2: the JSON nests 100001 levels deep; a row may nest at most 64 levels",
             error.Message);
 
         var bad = new BadRowLog(skipBad: true);

@@ -20,7 +20,7 @@ public class SchemaTests
         Assert.Equal(ChatMessage.User, first.Messages[0].Role);
         Assert.Equal("18", first.GoldAnswer);
         Assert.EndsWith("#### 18", first.Completion);
-        Assert.Equal($"{path} line 1", first.Source);
+        Assert.Equal($"{path}:1", first.Source);
         Assert.Empty(first.Extra); // question and answer both became messages; the gold is GoldAnswer
         Assert.All(examples, e => Assert.Matches(@"^-?[\d,]+(\.\d+)?$", e.GoldAnswer!));
 
@@ -90,7 +90,7 @@ public class SchemaTests
 
         // The gold column is fixed by the first row, so a row that lacks it is an error naming the column.
         var e = Assert.Throws<ReasonSharpException>(() => converter.Convert(rows[1]));
-        Assert.Contains("line 2: missing column 'answer'", e.Message);
+        Assert.Contains(":2: missing column 'answer'", e.Message);
 
         // The second row alone: text parts joined, gold from the solution's \boxed{}.
         var second = new ExampleConverter().Convert(rows[1]);

@@ -56,7 +56,7 @@ public class StreamingTests(ITestOutputHelper output)
                          $"{allocated:N0} bytes, retained {retained:N0} bytes");
         Assert.Equal(64, batch.Count);
         Assert.All(batch, e => Assert.Equal((long.Parse(e.Messages[0].Content[8..^3]) + 1).ToString(), e.GoldAnswer));
-        Assert.True(batch.Max(e => int.Parse(e.Source.Split(' ')[^1])) <= 1024 + 64,
+        Assert.True(batch.Max(e => int.Parse(e.Source.Split(':')[^1])) <= 1024 + 64,
             "a buffered shuffle reads only buffer + batch rows");
         Assert.True(read.ElapsedMilliseconds < 500, $"first batch took {read.ElapsedMilliseconds} ms");
         Assert.True(allocated < 16_000_000, $"reading the first batch allocated {allocated} bytes of a " +

@@ -67,10 +67,10 @@ public class RewardCliTests
     }
 
     [Theory]
-    [InlineData("""{"completion": "x", "answer": "1"}""" + "\n" + "not json", "line 2: not valid JSON")]
-    [InlineData("""{"answer": "1"}""", "line 1: field 'completion': missing")]
-    [InlineData("""{"completion": "x", "answer": "1", "completion_ids": [1, "a"]}""", "line 1: field 'completion_ids': expected a list of integer token ids")]
-    [InlineData("""{"completion": "x", "answer": "1"}""" + "\n" + """{"completion": "y"}""", "line 2: field 'solution': the column is missing")]
+    [InlineData("""{"completion": "x", "answer": "1"}""" + "\n" + "not json", ":2: not valid JSON")]
+    [InlineData("""{"answer": "1"}""", ":1: field 'completion': missing")]
+    [InlineData("""{"completion": "x", "answer": "1", "completion_ids": [1, "a"]}""", ":1: field 'completion_ids': expected a list of integer token ids")]
+    [InlineData("""{"completion": "x", "answer": "1"}""" + "\n" + """{"completion": "y"}""", ":2: field 'solution': the column is missing")]
     public async Task Malformed_rows_are_errors_naming_the_line_and_field(string content, string expected)
     {
         using var dir = TestEnvironment.NewTempDir();
@@ -78,6 +78,6 @@ public class RewardCliTests
         await File.WriteAllTextAsync(file, content);
         var e = await Assert.ThrowsAsync<ReasonSharpException>(() =>
             Run("reward", "--reward", "accuracy", "--input", file));
-        Assert.Contains($"{file} {expected}", e.Message);
+        Assert.Contains($"{file}{expected}", e.Message);
     }
 }

@@ -19,7 +19,7 @@ public class PreferenceDataTests
         Assert.Equal([ChatMessage.FromUser("2+2?")], pair.Prompt);
         Assert.Equal([ChatMessage.FromAssistant("4")], pair.Chosen);
         Assert.Equal([ChatMessage.FromAssistant("5")], pair.Rejected);
-        Assert.Equal("pairs.jsonl line 3", pair.Source);
+        Assert.Equal("pairs.jsonl:3", pair.Source);
     }
 
     [Fact]
@@ -57,13 +57,13 @@ public class PreferenceDataTests
     [Fact]
     public void BadRowsNameTheFileLineAndField()
     {
-        Assert.StartsWith("pairs.jsonl line 3: missing column 'rejected'",
+        Assert.StartsWith("pairs.jsonl:3: missing column 'rejected'",
             Error("""{"prompt": "2+2?", "chosen": "4"}"""));
-        Assert.Equal("pairs.jsonl line 3: field 'chosen': expected a string, got a number",
+        Assert.Equal("pairs.jsonl:3: field 'chosen': expected a string, got a number",
             Error("""{"prompt": "2+2?", "chosen": 4, "rejected": "5"}"""));
-        Assert.StartsWith("pairs.jsonl line 3: field 'rejected': expected a completion that ends with an assistant",
+        Assert.StartsWith("pairs.jsonl:3: field 'rejected': expected a completion that ends with an assistant",
             Error("""{"prompt": "2+2?", "chosen": "4", "rejected": [{"role": "user", "content": "5"}]}"""));
-        Assert.StartsWith("pairs.jsonl line 3: field 'chosen': no user turn in the prompt",
+        Assert.StartsWith("pairs.jsonl:3: field 'chosen': no user turn in the prompt",
             Error("""{"chosen": [{"role": "assistant", "content": "4"}], "rejected": "5"}"""));
     }
 
@@ -116,7 +116,7 @@ public class PreferenceDataTests
 
         var tooShort = Assert.Throws<ReasonSharpException>(() => PreferenceData.Encode([pair], lm.Chat,
             new DpoConfig { MaxPromptLength = null, MaxLength = promptLength, TruncationMode = "keep_start" }));
-        Assert.Contains("no preference pair has completion tokens left (1 of 1 have none; first: pairs.jsonl line 3)",
+        Assert.Contains("no preference pair has completion tokens left (1 of 1 have none; first: pairs.jsonl:3)",
             tooShort.Message);
     }
 }

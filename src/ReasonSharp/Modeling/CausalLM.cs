@@ -92,11 +92,10 @@ public sealed class CausalLM : ExplicitModule
             "classifier; load a reward model (a *ForSequenceClassification folder)");
         using var scope = NewDisposeScope();
         var hidden = Model.Forward(inputIds, positionIds, attentionMask);
-        long batch = hidden.shape[0], steps = hidden.shape[1];
+        long batch = hidden.shape[0], steps = hidden.shape[1], width = hidden.shape[2];
         var last = lastIndex is null
             ? hidden.select(1, steps - 1)
-            : hidden.reshape(batch * steps, -1).index_select(0,
-                arange(0L, batch * steps, steps, device: hidden.device).Plus(lastIndex));
+            : hidden.gather(1, lastIndex.view(batch, 1, 1).expand(batch, 1, width)).squeeze(1);
         return score.forward(last).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 

@@ -147,7 +147,12 @@ public sealed class RewardModelJob : Job<RewardConfig>
         foreach (var name in new[] { "eval_accuracy", "eval_margin" })
             if (result.Training.LogHistory.LastOrDefault(l => l.ContainsKey(name))?[name]?.GetValue<double>() is { }
                 value) metrics[name] = value;
-        var outputs = TrainingJob.Outputs(config, context);
+        // Not "model": the pipeline's current model (the policy) stays the one the stages before trained.
+        var outputs = new Dictionary<string, string>
+        {
+            ["reward_model"] = config.OutputDir,
+            ["metrics"] = Path.Combine(config.OutputDir, MetricsLogger.MetricsFile),
+        };
         UploadJob.PushTrained(config, config.OutputDir, context);
         return Result(outputs, metrics, result);
     }

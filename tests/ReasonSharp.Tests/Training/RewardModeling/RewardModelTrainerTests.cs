@@ -138,6 +138,8 @@ public class RewardModelTrainerTests
         var result = job.Run(Bind(options), new RunContext { Progress = TrainingFixtures.Quiet });
         Assert.Equal(4, result.Metrics["steps"]);
         Assert.True(result.Metrics.ContainsKey("eval_accuracy"));
+        Assert.Equal(dir.File("rm"), result.Outputs["reward_model"]);
+        Assert.False(result.Outputs.ContainsKey("model"));     // the pipeline's policy stays the previous stage's
 
         var config = JsonNode.Parse(File.ReadAllText(dir.File("rm/config.json")))!;
         Assert.Equal("Qwen2ForSequenceClassification", config["architectures"]![0]!.GetValue<string>());

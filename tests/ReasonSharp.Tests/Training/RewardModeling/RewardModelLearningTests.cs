@@ -15,8 +15,8 @@ namespace ReasonSharp.Tests.Training.RewardModeling;
 /// with one digit of the answer block's number changed (same number of digits, no leading zero) while the working
 /// still derives the true result, so length and format are identical and only checking the answer against the
 /// working tells them apart. (A wrong result that is also written into the working's last line, so that the column
-/// sums must be re-checked, reached 55 % with the model trained from scratch; see BENCHMARKS.md.) A nano qwen2 (0.12M parameters) after a short SFT, with
-/// a fresh score head.
+/// sums must be re-checked, reached 55 % with the model trained from scratch; see BENCHMARKS.md.) A nano qwen2
+/// (0.12M parameters) after a short SFT, with a fresh score head.
 /// </summary>
 [Collection("Serial")]
 public class RewardModelLearningTests(ITestOutputHelper output)
@@ -60,7 +60,8 @@ public class RewardModelLearningTests(ITestOutputHelper output)
                 DisableTqdm = true, Seed = 42 + seed,
             };
             new SftTrainer(lm, sft, new SftExamples(LearningTasks.Examples(train), PromptCompletion: true,
-                "arithmetic")) { Progress = TrainingFixtures.Quiet }.Train();
+                "arithmetic"))
+            { Progress = TrainingFixtures.Quiet }.Train();
         }
         var sftSeconds = clock.Elapsed.TotalSeconds;
         using var rm = LanguageModel.LoadSequenceClassifier(dir.File("sft"), "cpu", seed: seed);
@@ -87,7 +88,7 @@ public class RewardModelLearningTests(ITestOutputHelper output)
         Assert.True(accuracy >= 0.80, $"held-out pair accuracy {accuracy:P1} is below 80 %");
     }
 
-    const int Epochs = 2, SftSteps = 600;
+    const int Epochs = 4, SftSteps = 600;
 
     /// <summary>The teacher's completion against the same completion with a consistently wrong result.</summary>
     public static PreferencePair Pair(SyntheticProblem problem, Random random)

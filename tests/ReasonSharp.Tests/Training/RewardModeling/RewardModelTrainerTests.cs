@@ -54,7 +54,8 @@ public class RewardModelTrainerTests
 
     static PreferencePair Pair(string prompt, string chosen, string rejected, double? margin = null) =>
         new([ChatMessage.FromUser(prompt)], [ChatMessage.FromAssistant(chosen)], [ChatMessage.FromAssistant(rejected)],
-            "test") { Margin = margin };
+            "test")
+        { Margin = margin };
 
     [Fact]
     public void PairsOverMaxLengthAreDroppedAndMarginsKept()
@@ -192,8 +193,8 @@ public class RewardModelTrainerTests
     {
         public bool Disposed { get; private set; }
         public string Name => name;
-        public Task<float?[]> ScoreAsync(IReadOnlyList<RewardInput> batch, CancellationToken cancellationToken = default)
-            => Task.FromResult(batch.Select(_ => (float?)1).ToArray());
+        public Task<float?[]> ScoreAsync(IReadOnlyList<RewardInput> batch,
+            CancellationToken cancellationToken = default) => Task.FromResult(batch.Select(_ => (float?)1).ToArray());
         public void Dispose() => Disposed = true;
     }
 

@@ -22,7 +22,8 @@ public sealed class RewardModelReward : IRewardFunction, IDisposable
     {
         if (!model.Model.Config.IsSequenceClassifier)
             throw new ReasonSharpException($"reward '{name}': the model is a {model.Model.Config.Architecture}, " +
-                "not a reward model; expected a *ForSequenceClassification folder (train one with reason reward-model)");
+                "not a reward model; expected a *ForSequenceClassification folder (train one with " +
+                "reason reward-model)");
         if (batchSize < 1)
             throw new ReasonSharpException($"reward '{name}': option 'batch_size': expected a positive integer, " +
                 $"got {batchSize}");

@@ -23,7 +23,11 @@ public static class SampleCommand
             Required = true,
         };
         var n = new Option<int>("--n", "--num-generations") { Description = "Completions sampled per prompt (num_generations).", DefaultValueFactory = _ => 8 };
-        var select = new Option<string>("--select") { Description = "first, shortest, diverse (token-set Jaccard max-min) or all verified completions.", DefaultValueFactory = _ => "all" };
+        var select = new Option<string>("--select")
+        {
+            Description = "first, shortest, diverse (token-set Jaccard max-min), best (highest " +
+            "reward: best-of-N with a reward model) or all verified completions.", DefaultValueFactory = _ => "all"
+        };
         var keep = new Option<int>("--keep") { Description = "Completions per prompt for first, shortest and diverse.", DefaultValueFactory = _ => 1 };
         var dedup = new Option<bool>("--dedup") { Description = "Drop completions identical to an earlier one (whitespace normalised)." };
         var minRate = new Option<double>("--min-pass-rate") { Description = "Skip prompts whose pass rate is below this (too hard).", DefaultValueFactory = _ => 0.0 };
@@ -142,6 +146,8 @@ public static class SampleCommand
         "shortest" => SelectionMode.Shortest,
         "diverse" => SelectionMode.Diverse,
         "all" => SelectionMode.All,
-        _ => throw new ReasonSharpException($"--select: unknown value '{text}'; expected first, shortest, diverse or all"),
+        "best" => SelectionMode.Best,
+        _ => throw new ReasonSharpException($"--select: unknown value '{text}'; expected first, shortest, diverse, " +
+            "best or all"),
     };
 }

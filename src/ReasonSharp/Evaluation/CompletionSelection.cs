@@ -12,6 +12,9 @@ public enum SelectionMode
     Diverse,
     /// <summary>Every completion above the threshold.</summary>
     All,
+    /// <summary>The K with the highest total reward (ties: sample order): best-of-N with a reward model, e.g.
+    /// reward_model(model=rm), a threshold below every score and keep 1.</summary>
+    Best,
 }
 
 /// <summary>Deduplication and selection among one prompt's verified completions.</summary>
@@ -24,13 +27,18 @@ public static class CompletionSelection
         return items.Where(item => seen.Add(CompletionAnalyzer.NormaliseWhitespace(text(item)))).ToList();
     }
 
-    /// <summary>The chosen items, in the order they were chosen (sample order for first and all).</summary>
+    /// <summary>The chosen items, in the order they were chosen (sample order for first and all, best first for
+    /// best).</summary>
     public static IReadOnlyList<T> Select<T>(IReadOnlyList<T> items, SelectionMode mode, int keep,
-        Func<T, IReadOnlyList<int>> tokens)
+        Func<T, IReadOnlyList<int>> tokens, Func<T, double>? reward = null)
     {
         if (keep < 1) throw new ReasonSharpException($"keep must be at least 1, got {keep}");
         return mode switch
         {
+            SelectionMode.Best => reward is null
+                ? throw new ArgumentException("selection best needs the completions' rewards", nameof(reward))
+                : items.Select((item, i) => (item, i)).OrderByDescending(p => reward(p.item)).ThenBy(p => p.i)
+                    .Take(keep).Select(p => p.item).ToList(),
             SelectionMode.All => items.ToList(),
             SelectionMode.First => items.Take(keep).ToList(),
             SelectionMode.Shortest =>

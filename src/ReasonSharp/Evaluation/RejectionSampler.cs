@@ -120,7 +120,7 @@ public sealed record RejectionSamplingSummary(
 /// mode both, no_think adds <see cref="SecondModeSeedOffset"/>), so a resumed run reproduces the samples of an
 /// uninterrupted one.
 /// </summary>
-public sealed class RejectionSampler
+public sealed class RejectionSampler : IDisposable
 {
     readonly CompositeReward _reward;
 
@@ -141,6 +141,9 @@ public sealed class RejectionSampler
         Options = options;
         _reward = options.CreateReward(registry);
     }
+
+    /// <summary>Disposes the reward functions (a loaded reward model).</summary>
+    public void Dispose() => _reward.Dispose();
 
     /// <summary>The examples of <paramref name="dataset"/> with the options' split, config and limit.</summary>
     public IReadOnlyList<Example> LoadExamples(string dataset) => Options.LoadExamples(dataset);
@@ -243,8 +246,8 @@ public sealed class RejectionSampler
             int duplicates = verified.Count - unique.Count + failed.Count - uniqueFailed.Count;
             return new PromptOutcome(promptIndex, n, c, passAtK, status, [], duplicates) { Mode = mode, Pairs = pairs };
         }
-        var kept =
-            CompletionSelection.Select(unique, options.Select, options.Keep, k => k.Rollout.Generation.CompletionIds);
+        var kept = CompletionSelection.Select(unique, options.Select, options.Keep,
+            k => k.Rollout.Generation.CompletionIds, k => k.Rollout.Reward);
         return new PromptOutcome(promptIndex, n, c, passAtK, status, kept, verified.Count - unique.Count)
         {
             Mode = mode,

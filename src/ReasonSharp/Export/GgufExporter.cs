@@ -74,7 +74,9 @@ public static class GgufExporter
 
     static void CheckSupported(ModelConfig config)
     {
-        string? problem = config.RopeScaling?.RopeType == "llama3" && !config.Arch.GgufRopeFrequencies
+        string? problem = config.IsSequenceClassifier
+            ? $"the model is a {config.Architecture} (a reward model); GGUF export writes language models"
+            : config.RopeScaling?.RopeType == "llama3" && !config.Arch.GgufRopeFrequencies
             ? $"rope_scaling type llama3 on model type '{config.ModelType}': llama.cpp reads rope_freqs factors only " +
               "for the llama architecture"
             : config.Arch.GgufProblem(config);

@@ -17,6 +17,7 @@ public static class JobRegistry
         new SftJob(),
         new GrpoJob(),
         new DpoJob(),
+        new RewardModelJob(),
         new SampleJob(),
         new StarJob(),
         new EvalJob(),

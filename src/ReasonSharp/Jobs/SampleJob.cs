@@ -38,7 +38,7 @@ public sealed class SampleJob : Job<SampleJobOptions>
 
     public override JobResult Run(SampleJobOptions o, RunContext context)
     {
-        var sampler = new RejectionSampler(o.Sample, context.Rewards);
+        using var sampler = new RejectionSampler(o.Sample, context.Rewards);
         var examples = sampler.LoadExamples(o.Dataset);
         var folder = HubPaths.Model(context.RequireModel(o.Model));
         if (!Directory.Exists(folder)) throw new ReasonSharpException($"model {folder}: folder not found");

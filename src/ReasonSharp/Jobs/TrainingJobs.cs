@@ -2,6 +2,7 @@ using ReasonSharp.Hub;
 using ReasonSharp.Training;
 using ReasonSharp.Training.Dpo;
 using ReasonSharp.Training.Grpo;
+using ReasonSharp.Training.RewardModeling;
 using ReasonSharp.Training.Sft;
 using ReasonSharp.Training.Star;
 
@@ -123,6 +124,35 @@ public sealed class DpoJob : Job<DpoConfig>
         var metrics = TrainingJob.Metrics(result.Training);
         metrics["pairs"] = result.TrainData.Pairs;
         var outputs = TrainingJob.Outputs(config, context);
+        UploadJob.PushTrained(config, config.OutputDir, context);
+        return Result(outputs, metrics, result);
+    }
+}
+
+/// <summary>`reward-model`: a Bradley-Terry outcome reward model on chosen/rejected pairs (TRL's RewardTrainer).
+/// </summary>
+public sealed class RewardModelJob : Job<RewardConfig>
+{
+    public override string Name => "reward-model";
+    public override string Description => "Train an outcome reward model (Bradley-Terry) on chosen/rejected pairs.";
+    public override RewardConfig Defaults(RunContext context) => TrainingJob.WithContext(new RewardConfig(), context);
+    public override void Validate(RewardConfig options) => options.Validate();
+
+    public override JobResult Run(RewardConfig config, RunContext context)
+    {
+        config = TrainingJob.FromHub(config);
+        var result = RewardModelTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Progress);
+        var metrics = TrainingJob.Metrics(result.Training);
+        metrics["pairs"] = result.TrainData.Kept;
+        foreach (var name in new[] { "eval_accuracy", "eval_margin" })
+            if (result.Training.LogHistory.LastOrDefault(l => l.ContainsKey(name))?[name]?.GetValue<double>() is { }
+                value) metrics[name] = value;
+        // Not "model": the pipeline's current model (the policy) stays the one the stages before trained.
+        var outputs = new Dictionary<string, string>
+        {
+            ["reward_model"] = config.OutputDir,
+            ["metrics"] = Path.Combine(config.OutputDir, MetricsLogger.MetricsFile),
+        };
         UploadJob.PushTrained(config, config.OutputDir, context);
         return Result(outputs, metrics, result);
     }

@@ -57,6 +57,30 @@ public sealed class LanguageModel : IDisposable
         catch { tokenizer.Dispose(); throw; }
     }
 
+    /// <summary>
+    /// Loads a reward model: a *ForSequenceClassification folder, or a causal LM's folder given a fresh score head of
+    /// <paramref name="numLabels"/> outputs (seeded normal(0, initializer_range); see
+    /// <see cref="ModelFolder.LoadSequenceClassifier"/>). pad_token_id defaults to the tokenizer's pad, else its eos.
+    /// </summary>
+    public static LanguageModel LoadSequenceClassifier(string folder, string device = "auto",
+        string? chatTemplate = null, IReadOnlyDictionary<string, object?>? chatTemplateKwargs = null,
+        int numLabels = 1, long seed = 0)
+    {
+        folder = HubPaths.Model(folder);
+        var target = Devices.Parse(device);
+        var tokenizer = Tokenizer.Load(folder);
+        try
+        {
+            var (model, _) = ModelFolder.LoadSequenceClassifier(folder, numLabels, target, Devices.DefaultDtype(target),
+                seed, tokenizer.PadTokenId ?? tokenizer.EosTokenId);
+            return new LanguageModel(model, tokenizer, chatTemplate)
+            {
+                ChatTemplateKwargs = chatTemplateKwargs is { Count: > 0 } ? chatTemplateKwargs : null,
+            };
+        }
+        catch { tokenizer.Dispose(); throw; }
+    }
+
     /// <summary>A randomly initialised model of an architecture and shape, sized to a tokenizer (Hugging Face's normal(0, initializer_range) init).</summary>
     public static LanguageModel Initialize(string modelType, ModelShape shape, string tokenizerFolder, long seed, int maxPositions = 2048,
         bool tieWordEmbeddings = true, string device = "auto")

@@ -40,12 +40,19 @@ public sealed record ModelConfig
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
     public int? PadTokenId { get; init; }
     public string TorchDtype { get; init; } = "float32";
+    /// <summary>Outputs of the sequence-classification head (`score`, transformers' *ForSequenceClassification, 1 for
+    /// a reward model); null: a causal LM with its vocabulary head.</summary>
+    public int? NumLabels { get; init; }
+
+    /// <summary>A sequence classifier (reward model) rather than a causal LM.</summary>
+    public bool IsSequenceClassifier => NumLabels is not null;
 
     /// <summary>The family's descriptor.</summary>
     public ModelArchitecture Arch => ModelArchitecture.Get(ModelType);
 
-    /// <summary>config.json's architectures[0].</summary>
-    public string Architecture => Arch.ClassName;
+    /// <summary>config.json's architectures[0]: the causal LM's class, or the family's *ForSequenceClassification.
+    /// </summary>
+    public string Architecture => IsSequenceClassifier ? Arch.SequenceClassificationClassName : Arch.ClassName;
 
     /// <summary>The parsed file, kept so that a save writes back every field it had.</summary>
     public JsonObject? Source { get; init; }
@@ -85,8 +92,11 @@ public sealed record ModelConfig
         var arch = ModelArchitecture.Find(modelType)
             ?? throw new ReasonSharpException($"{path}: field 'model_type' is '{modelType}', which is not supported; expected one of {known}");
         var architecture = arch.ClassName;
-        if (json["architectures"] is JsonArray archs && archs.Count > 0 && archs[0]?.GetValue<string>() != architecture)
-            throw new ReasonSharpException($"{path}: field 'architectures' is '{archs[0]}', which does not match model_type '{modelType}' (expected {architecture})");
+        var declared = json["architectures"] is JsonArray archs && archs.Count > 0 ? archs[0]?.GetValue<string>() : null;
+        bool classifier = declared == arch.SequenceClassificationClassName;
+        if (declared is not null && declared != architecture && !classifier)
+            throw new ReasonSharpException($"{path}: field 'architectures' is '{declared}', which does not match " +
+                $"model_type '{modelType}' (expected {architecture} or {arch.SequenceClassificationClassName})");
 
         var hidden = r.RequiredInt("hidden_size");
         var heads = r.RequiredInt("num_attention_heads");
@@ -110,6 +120,7 @@ public sealed record ModelConfig
             EosTokenIds = r.IntOrList("eos_token_id"),
             PadTokenId = r.Int("pad_token_id"),
             TorchDtype = r.String("torch_dtype") ?? r.String("dtype") ?? "float32",
+            NumLabels = classifier ? ReadNumLabels(json, r, path) : null,
             Source = json,
         };
         if ((r.Double("attention_dropout") ?? 0) != 0)
@@ -121,6 +132,23 @@ public sealed record ModelConfig
         config = arch.ReadConfig(config, json, r, path);
         config.Validate(path);
         return config;
+    }
+
+    /// <summary>transformers' rule: id2label's size when present, else num_labels, else 2.</summary>
+    static int ReadNumLabels(JsonObject json, FieldReader r, string path)
+    {
+        int labels = json["id2label"] is JsonObject id2label ? id2label.Count : r.Int("num_labels") ?? 2;
+        if (labels < 1)
+            throw new ReasonSharpException($"{path}: field 'num_labels' must be positive, got {labels}");
+        return labels;
+    }
+
+    /// <summary>This config with a sequence-classification head of <paramref name="numLabels"/> outputs in place of
+    /// the vocabulary head (transformers' from_pretrained(num_labels=…) on a causal LM's folder).</summary>
+    public ModelConfig AsSequenceClassifier(int numLabels = 1)
+    {
+        if (numLabels < 1) throw new ReasonSharpException($"num_labels must be positive, got {numLabels}");
+        return this with { NumLabels = numLabels };
     }
 
     static RopeScaling? ParseRopeScaling(JsonObject? json, string path)
@@ -210,6 +238,21 @@ public sealed record ModelConfig
         json["torch_dtype"] = torchDtype;
         json["attention_dropout"] = 0.0;
         json["use_cache"] = true;
+        if (NumLabels is { } labels)
+        {
+            json["num_labels"] = labels;
+            json["id2label"] = new JsonObject(Enumerable.Range(0, labels)
+                .Select(i => KeyValuePair.Create(i.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    (JsonNode?)$"LABEL_{i}")));
+            json["label2id"] = new JsonObject(Enumerable.Range(0, labels)
+                .Select(i => KeyValuePair.Create($"LABEL_{i}", (JsonNode?)i)));
+        }
+        else
+        {
+            json.Remove("num_labels");
+            json.Remove("id2label");
+            json.Remove("label2id");
+        }
         Arch.WriteConfig(this, json);
         return json;
     }
@@ -221,8 +264,8 @@ public sealed record ModelConfig
         long attention = HiddenSize * q + 2 * HiddenSize * kv + q * HiddenSize + (QkvBias ? q + 2 * kv : 0) + (OutputBias ? HiddenSize : 0) + (QkNorm ? 2 * HeadDim : 0);
         long mlp = 3L * HiddenSize * IntermediateSize + (MlpBias ? 2L * IntermediateSize + HiddenSize : 0);
         long layer = attention + mlp + 2L * HiddenSize + Arch.ExtraLayerParameters(this);
-        long embeddings = (long)VocabSize * HiddenSize * (TieWordEmbeddings ? 1 : 2);
-        return NumHiddenLayers * layer + embeddings + HiddenSize;
+        long embeddings = (long)VocabSize * HiddenSize * (TieWordEmbeddings || IsSequenceClassifier ? 1 : 2);
+        return NumHiddenLayers * layer + embeddings + HiddenSize + (long)(NumLabels ?? 0) * HiddenSize;
     }
 }
 

@@ -37,8 +37,42 @@ public static class ModelFolder
         return model;
     }
 
-    /// <summary>Copies the folder's weights into an existing model. Any missing, unexpected or mis-shaped key is an error listing them all.</summary>
-    public static void LoadWeights(CausalLM model, string folder)
+    /// <summary>
+    /// Loads a reward model (a sequence classifier): a *ForSequenceClassification folder as it is, or a causal LM's
+    /// folder (SFT output, a base model) with a fresh `score` head of <paramref name="numLabels"/> outputs drawn from
+    /// normal(0, initializer_range) with <paramref name="seed"/> (transformers' init of a missing head) and its
+    /// lm_head dropped. <c>FreshHead</c> tells which.
+    /// </summary>
+    /// <param name="padTokenId">pad_token_id for a config that has none (transformers needs one to find the last
+    /// token of padded rows).</param>
+    public static (CausalLM Model, bool FreshHead) LoadSequenceClassifier(string folder, int numLabels = 1,
+        Device? device = null, ScalarType dtype = ScalarType.Float32, long seed = 0, int? padTokenId = null)
+    {
+        folder = HubPaths.Model(folder);
+        if (!Directory.Exists(folder)) throw new ReasonSharpException($"{folder}: model folder not found");
+        var config = ModelConfig.Load(Path.Combine(folder, ConfigFile));
+        if (config.IsSequenceClassifier)
+        {
+            if (config.NumLabels != numLabels)
+                throw new ReasonSharpException($"{Path.Combine(folder, ConfigFile)}: the classifier has " +
+                    $"{config.NumLabels} labels, expected {numLabels}");
+            return (Load(folder, device, dtype), false);
+        }
+        var classifier = config.AsSequenceClassifier(numLabels) with { PadTokenId = config.PadTokenId ?? padTokenId };
+        var model = new CausalLM(classifier, device, seed);
+        try
+        {
+            if (dtype != ScalarType.Float32) model.to(dtype);
+            LoadWeights(model, folder, causalLmBody: true);
+            return (model, true);
+        }
+        catch { model.Dispose(); throw; }
+    }
+
+    /// <summary>Copies the folder's weights into an existing model. Any missing, unexpected or mis-shaped key is an
+    /// error listing them all. <paramref name="causalLmBody"/>: the folder is a causal LM whose body fills this
+    /// classifier; its lm_head is skipped and the classifier keeps its own score head.</summary>
+    public static void LoadWeights(CausalLM model, string folder, bool causalLmBody = false)
     {
         var files = WeightFiles(folder);
         var opened = files.Select(SafetensorsFile.Open).ToList();
@@ -49,6 +83,11 @@ public static class ModelFolder
                 foreach (var name in file.Entries.Keys)
                     location[name] = file;
             var parameters = model.state_dict();
+            if (causalLmBody)
+            {
+                parameters.Remove("score.weight");
+                location.Remove("lm_head.weight");
+            }
             var problems = new List<string>();
             foreach (var (name, tensor) in parameters)
             {
@@ -66,7 +105,8 @@ public static class ModelFolder
             using var _ = no_grad();
             foreach (var (name, tensor) in parameters)
                 location[name].CopyInto(name, tensor);
-            if (model.Config.TieWordEmbeddings && location.TryGetValue("lm_head.weight", out var headFile))
+            if (model.Config.TieWordEmbeddings && !model.Config.IsSequenceClassifier
+                && location.TryGetValue("lm_head.weight", out var headFile))
             {
                 using var head = headFile.Read("lm_head.weight", model.LmHeadWeight.dtype);
                 if (!head.eq(model.LmHeadWeight.cpu()).all().item<bool>())

@@ -16,9 +16,9 @@ public sealed record RewardScores(float[] Total, IReadOnlyList<RewardFunctionSco
 /// Several weighted reward functions computed together, exactly like TRL's GRPOTrainer: all functions run
 /// concurrently; total = Σ weight·reward over functions, where a null reward is NaN and skipped (nansum, so a
 /// completion with no applicable reward totals 0); each function's mean and std ignore nulls (std with Bessel's
-/// correction, like TRL's nanstd).
+/// correction, like TRL's nanstd). Disposing it disposes the functions that hold resources (a loaded reward model).
 /// </summary>
-public sealed class CompositeReward
+public sealed class CompositeReward : IDisposable
 {
     public IReadOnlyList<WeightedReward> Rewards { get; }
 
@@ -62,6 +62,13 @@ public sealed class CompositeReward
         }
         var (totalMean, totalStd, _) = Statistics(total.Select(t => (double)t).ToList());
         return new RewardScores(total, functions, totalMean, totalStd);
+    }
+
+    /// <summary>Disposes every function that is <see cref="IDisposable"/> (e.g. reward_model's loaded model).</summary>
+    public void Dispose()
+    {
+        foreach (var reward in Rewards)
+            (reward.Function as IDisposable)?.Dispose();
     }
 
     /// <summary>Mean and sample standard deviation (n − 1), null when undefined.</summary>

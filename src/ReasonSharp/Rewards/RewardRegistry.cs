@@ -42,6 +42,8 @@ public sealed class RewardRegistry
         registry.Register("process_lm", o => Steps.LmStepScorer.CreateReward("process_lm", o),
             "Math-Shepherd process reward: a judge LM's P(+)/(P(+)+P(-)) at each step tag, aggregated " +
             "(min|last|mean|product); needs model=FOLDER");
+        registry.Register("reward_model", o => RewardModelReward.Create("reward_model", o),
+            "an outcome reward model's score of prompt + completion (reason reward-model); needs model=FOLDER");
         registry.Register("code", o => new CodeReward("code", o, binary: false),
             "fraction of test cases passed, run in a sandbox");
         registry.Register("binary_code", o => new CodeReward("binary_code", o, binary: true),

@@ -56,6 +56,32 @@ public class GpuRecipeHeaderTests
         [System.Text.Json.Serialization.JsonPropertyName("answer")] public string Answer { get; set; } = "";
     }
 
+    public sealed class MessageRow
+    {
+        [System.Text.Json.Serialization.JsonPropertyName("content")] public string Content { get; set; } = "";
+        [System.Text.Json.Serialization.JsonPropertyName("role")] public string Role { get; set; } = "";
+    }
+
+    /// <summary>trl-lib/ultrafeedback_binarized: implicit-prompt conversations and their scores.</summary>
+    public sealed class PreferenceRow
+    {
+        [System.Text.Json.Serialization.JsonPropertyName("chosen")] public List<MessageRow> Chosen { get; set; } = [];
+        [System.Text.Json.Serialization.JsonPropertyName("rejected")]
+        public List<MessageRow> Rejected { get; set; } = [];
+        [System.Text.Json.Serialization.JsonPropertyName("score_chosen")] public double ScoreChosen { get; set; }
+        [System.Text.Json.Serialization.JsonPropertyName("score_rejected")] public double ScoreRejected { get; set; }
+    }
+
+    static IEnumerable<PreferenceRow> Preferences(int count, int offset) => Enumerable.Range(offset, count)
+        .Select(i => new PreferenceRow
+        {
+            Chosen = [new() { Role = "user", Content = $"What is {i} + {i}?" },
+                new() { Role = "assistant", Content = $"{2 * i}" }],
+            Rejected = [new() { Role = "user", Content = $"What is {i} + {i}?" },
+                new() { Role = "assistant", Content = $"{2 * i + 1}" }],
+            ScoreChosen = 8, ScoreRejected = 3,
+        });
+
     /// <summary>Tiny stand-ins of the datasets the recipes name, in their Hub layout and schema.</summary>
     static Dictionary<string, byte[]> FakeDataset(string id, TempDir dir)
     {
@@ -83,6 +109,12 @@ public class GpuRecipeHeaderTests
             {
                 ["data/train-00000-of-00001.parquet"] = Parquet(DataFiles.BespokeRows(6)),
                 ["README.md"] = "# Bespoke-Stratos-17k"u8.ToArray(),
+            },
+            "trl-lib/ultrafeedback_binarized" => new()
+            {
+                ["data/train-00000-of-00001.parquet"] = Parquet(Preferences(6, 0)),
+                ["data/test-00000-of-00001.parquet"] = Parquet(Preferences(3, 100)),
+                ["README.md"] = "# ultrafeedback_binarized"u8.ToArray(),
             },
             _ => throw new InvalidOperationException($"no fake of the Hub dataset {id}: add one to this test"),
         };
@@ -128,9 +160,12 @@ public class GpuRecipeHeaderTests
                     Assert.True(File.Exists(Path.Combine(folder, file)), $"{use.Id}: {file} is missing");
                 continue;
             }
-            var rows = DatasetReader.ReadExamples(
-                new DatasetSource(use.Id) { Config = use.Config, Split = use.Split }).ToList();
-            Assert.True(rows.Count > 0, $"{use}: no rows");
+            var source = new DatasetSource(use.Id) { Config = use.Config, Split = use.Split };
+            // Preference data (reward-model, dpo) is read as pairs, everything else as examples.
+            int rows = DatasetReader.ReadRows(source).Take(1).Any(r => r.Has("chosen"))
+                ? DatasetReader.ReadRows(source).Select(r => ReasonSharp.Training.Dpo.PreferenceData.FromRow(r)).Count()
+                : DatasetReader.ReadExamples(source).Count();
+            Assert.True(rows > 0, $"{use}: no rows");
         }
         // The header's downloads fetched every file the recipe reads (a README a download left out aside).
         var fetchedLater = hub.Requests.Skip(downloaded)

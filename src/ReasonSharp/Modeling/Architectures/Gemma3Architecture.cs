@@ -27,6 +27,7 @@ public sealed class Gemma3Architecture : ModelArchitecture
 {
     public override string ModelType => "gemma3_text";
     public override string ClassName => "Gemma3ForCausalLM";
+    public override string SequenceClassificationClassName => "Gemma3TextForSequenceClassification";
     public override string GgufArchitecture => "gemma3";
     public override bool NormUnitOffset => true;
 

@@ -37,6 +37,10 @@ public abstract class ModelArchitecture
     public abstract string ModelType { get; }
     /// <summary>config.json's architectures[0] (the transformers class).</summary>
     public abstract string ClassName { get; }
+    /// <summary>The transformers class of the family's sequence classifier (a reward model): `model.*` as the causal
+    /// LM, a bias-free `score` head in place of lm_head.</summary>
+    public virtual string SequenceClassificationClassName =>
+        ClassName.Replace("ForCausalLM", "ForSequenceClassification", StringComparison.Ordinal);
 
     // ---- config.json ----
 

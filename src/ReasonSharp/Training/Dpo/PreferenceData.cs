@@ -7,7 +7,12 @@ namespace ReasonSharp.Training.Dpo;
 /// <summary>One preference row: the prompt turns and two completions of it, the preferred and the dispreferred one.
 /// </summary>
 public sealed record PreferencePair(IReadOnlyList<ChatMessage> Prompt, IReadOnlyList<ChatMessage> Chosen,
-    IReadOnlyList<ChatMessage> Rejected, string Source);
+    IReadOnlyList<ChatMessage> Rejected, string Source)
+{
+    /// <summary>The row's optional `margin` column: how much the chosen side should win by (reward model training;
+    /// DPO ignores it).</summary>
+    public double? Margin { get; init; }
+}
 
 /// <summary>A pair as token sequences: each is prompt + completion, its loss mask marking the completion's
 /// tokens.</summary>
@@ -80,7 +85,14 @@ public static class PreferenceData
         Check(row, "rejected", rejected);
         if (systemPrompt is not null && !prompt.Any(m => m.Role == ChatMessage.System))
             prompt.Insert(0, ChatMessage.FromSystem(systemPrompt));
-        return new PreferencePair(prompt, chosen, rejected, row.Origin.ToString());
+        return new PreferencePair(prompt, chosen, rejected, row.Origin.ToString()) { Margin = ReadMargin(row) };
+    }
+
+    static double? ReadMargin(DataRow row)
+    {
+        if (!row.TryGet("margin", out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        return value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var margin) && double.IsFinite(margin)
+            ? margin : throw row.FieldError("margin", $"expected a number, got {value.GetRawText()}");
     }
 
     static void Check(DataRow row, string field, List<ChatMessage> completion)

@@ -146,7 +146,7 @@ public static class GrpoPreflight
         GrpoPreflightOptions options,
         RewardRegistry? registry = null, Action<string>? log = null)
     {
-        var reward = GrpoTrainer.CreateReward(config, registry ?? RewardRegistry.CreateDefault());
+        using var reward = GrpoTrainer.CreateReward(config, registry ?? RewardRegistry.CreateDefault());
         int n = options.NumPrompts == 0 ? rows.Count : Math.Min(options.NumPrompts, rows.Count);
         var chosen =
             TrainingRandom.Derive(config.Seed, 0).Permutation(rows.Count).Take(n).Select(i => rows[i]).ToList();

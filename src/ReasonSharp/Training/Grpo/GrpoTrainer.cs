@@ -25,7 +25,7 @@ public static class GrpoTrainer
         RewardRegistry? registry = null, ProgressDisplay? progress = null)
     {
         config.Validate();
-        var reward = CreateReward(config, registry ?? RewardRegistry.CreateDefault());
+        using var reward = CreateReward(config, registry ?? RewardRegistry.CreateDefault());
         var adapters = ModelTrainerSetup.ApplyLora(lm, config);
         var task = new GrpoTask(lm, train, eval, reward, config);
         ModelTrainerSetup.SaveOptions(config, TrainingOptions.RecipeFile);

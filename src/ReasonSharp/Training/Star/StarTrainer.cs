@@ -69,7 +69,7 @@ public static class StarTrainer
         config.Validate();
         progress ??= ProgressDisplay.ForConsole(config.DisableTqdm);
         registry ??= RewardRegistry.CreateDefault();
-        var reward = RewardSpecs.Create(registry, config.Reward);
+        using var reward = RewardSpecs.Create(registry, config.Reward);
         var train = ModelTrainerSetup.ReadTrainExamples(config);
         var eval = ModelTrainerSetup.ReadEvalExamples(config);
         PrepareFolder(config, progress);

@@ -33,7 +33,8 @@ public static class SequenceClassification
     /// <summary>
     /// The first label's score of each sequence, <paramref name="batchSize"/> sequences per forward pass, left-padded
     /// with an attention mask and positions counted from each sequence's first token (so padding changes nothing), in
-    /// eval mode without autograd. A sequence longer than max_position_embeddings keeps its end.
+    /// eval mode without autograd. A sequence longer than max_position_embeddings keeps its end (where the score is
+    /// read), and a warning says how many were cut.
     /// </summary>
     public static float[] Score(CausalLM model, IReadOnlyList<int[]> sequences, int batchSize,
         CancellationToken cancellationToken = default)
@@ -41,6 +42,10 @@ public static class SequenceClassification
         var scores = new float[sequences.Count];
         int limit = model.Config.MaxPositionEmbeddings;
         long pad = model.Config.PadTokenId ?? 0;
+        var cut = sequences.Count(s => s.Length > limit);
+        if (cut > 0)
+            Warnings.Report($"reward model: {cut} of {sequences.Count} sequences are longer than its " +
+                $"max_position_embeddings ({limit} tokens) and were scored on their last {limit} tokens");
         bool wasTraining = model.training;
         model.eval();
         try

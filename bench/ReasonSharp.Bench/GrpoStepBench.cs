@@ -29,6 +29,7 @@ public static class GrpoStepBench
         double beta = double.Parse(Arg("--beta", "0.04"), CultureInfo.InvariantCulture);
         bool correction = args.Contains("--engine-correction");
         string device = Arg("--device", "cpu");
+        var loadAtStart = LoadAverage();
         if (Arg("--threads", "") is { Length: > 0 } threads)
             set_num_threads(int.Parse(threads, CultureInfo.InvariantCulture));
         if ((prompts * generations) % microBatch != 0)
@@ -58,14 +59,14 @@ public static class GrpoStepBench
                 DisableTqdm = true,
             };
             var result = GrpoTrainer.Run(lm, examples, null, config);
-            Print(result, lm, config, size, steps, device);
+            Print(result, lm, config, size, device, loadAtStart);
             return 0;
         }
         finally { work.Delete(recursive: true); }
     }
 
-    static void Print(Training.TrainingResult result, LanguageModel lm, GrpoConfig config, string size, int steps,
-        string device)
+    static void Print(Training.TrainingResult result, LanguageModel lm, GrpoConfig config, string size,
+        string device, string loadAtStart)
     {
         string[] phases = ["time/generation", "time/reference", "time/old_logprobs", "time/loss_backward",
             "time/optimizer"];
@@ -75,7 +76,7 @@ public static class GrpoStepBench
             + $"{config.MaxCompletionLength} new tokens, micro-batch {config.PerDeviceTrainBatchSize} × "
             + $"{config.GradientAccumulationSteps}, β {config.Beta}, engine correction "
             + $"{(config.EngineImportanceSamplingCorrection ? "on" : "off")}, torch threads {get_num_threads()}, "
-            + $"{Environment.ProcessorCount} cores, load average before/after {LoadAtStart} / {LoadAverage()}");
+            + $"{Environment.ProcessorCount} cores, load average before/after {loadAtStart} / {LoadAverage()}");
         Console.WriteLine("| step | step s | generation | reference | old log-probs | loss + backward | optimizer | "
             + "rest | generated tok/s | trained tok/s | completion length |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
@@ -96,8 +97,6 @@ public static class GrpoStepBench
             + $"{100 * later.Sum(s => s.Metrics.GetValueOrDefault(phases[0])) / total:F0} % of the step; peak RSS "
             + $"{Training.ProcessMemory.PeakBytes() / 1048576.0:F0} MiB");
     }
-
-    static readonly string LoadAtStart = LoadAverage();
 
     static string LoadAverage() => File.Exists("/proc/loadavg")
         ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";

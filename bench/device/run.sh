@@ -82,7 +82,7 @@ native() {
 step environment 20 bash -c "$(declare -f environment); environment"
 step hf-check 120 python3 bench/device/check.py "$WORK/prepared" "$OUT/hf"
 
-TORCH_LIB=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null)
+TORCH_LIB=${TORCH_LIB:-$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null)}
 step unpack 30 bash -c "rm -rf '$APP' && mkdir -p '$APP' && tar -xzf '$WORK/reason-linux-x64.tar.gz' -C '$APP' \
   && ls '$APP' | wc -l && test -x '$APP/ReasonSharp.Bench'"
 step native 20 bash -c "APP='$APP' TORCH_LIB='$TORCH_LIB'; $(declare -f native); native"

@@ -21,6 +21,15 @@ public static class BenchRunner
             + "(--model FOLDER --clients 1,8,32 --seconds 20 --max-tokens 64 [--rss-requests 10000])", ServeBench.Run),
         ["verifier"] = ("Math verifier time per call (p50/p99, GSM8K and MATH styles) and worst case per input cap "
                         + "(--repeats 5 --timeout 3 --caps 10000,100000,1000000)", VerifierBench.Run),
+        ["grpo-step"] = ("GRPO at 25m scale: time split per step (generation, reference, loss+backward, optimizer), "
+            + "tokens/s, peak RSS (--steps 3 --size 25m --prompts 8 --generations 8 --new 256 --beta 0.04 "
+            + "[--device cuda] [--engine-correction])", GrpoStepBench.Run),
+        ["device-prepare"] = ("GPU check, CPU side: random tiny models of every architecture, inputs, our logits and "
+            + "chat-template renders ([OUT] --fixtures DIR; bench/device/README.md)", DeviceBench.Prepare),
+        ["device-compare"] = ("GPU check: the device's transformers logits (≤ 1e-4) and renders (exact) against ours "
+            + "(RESULTS [--prepared DIR] [--write-fixtures DIR])", DeviceBench.Compare),
+        ["device-trial"] = ("GPU check, on the device: probe | forward | decode on CUDA with the machine's own libtorch",
+            DeviceBench.Trial),
     };
 
     public static int Run(string[] args)

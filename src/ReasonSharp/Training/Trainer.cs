@@ -163,6 +163,8 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
         long tokens = step.MicroBatches.Sum(b => b.Tokens);
         var metrics = new Dictionary<string, double>(step.Metrics ?? new Dictionary<string, double>());
         bool finite = totalWeight > 0;
+        var batchesStart = clock.Elapsed;
+        var optimizerStart = batchesStart;
         try
         {
             foreach (var batch in step.MicroBatches)
@@ -178,6 +180,7 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
                 foreach (var (name, metric) in result.Metrics ?? new Dictionary<string, double>())
                     metrics[name] = metrics.GetValueOrDefault(name) + metric * share;
             }
+            optimizerStart = clock.Elapsed;
             if (finite)
             {
                 gradNorm = GradientNorm(optimizer.Parameters);
@@ -199,6 +202,9 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
             optimizer.ZeroGrad();
             foreach (var batch in step.MicroBatches) batch.Dispose();
         }
+        // Where the step's time went, beside what the task measured in NextStep (GRPO: generation, reference).
+        metrics["time/loss_backward"] = (optimizerStart - batchesStart).TotalSeconds;
+        metrics["time/optimizer"] = (clock.Elapsed - optimizerStart).TotalSeconds;
         return new StepRecord(state.GlobalStep + 1, loss, gradNorm, lr, !finite, tokens, clock.Elapsed.TotalSeconds,
             metrics);
     }

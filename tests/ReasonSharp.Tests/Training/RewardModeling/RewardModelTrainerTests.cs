@@ -91,7 +91,7 @@ public class RewardModelTrainerTests
             {"prompt": "a", "chosen": "b", "rejected": "c", "margin": "big"}
             """);
         var error = Assert.Throws<ReasonSharpException>(() => PreferenceData.Load(path, "train", null, null, "x"));
-        Assert.Contains("pairs.jsonl line 2: field 'margin'", error.Message);
+        Assert.Contains("pairs.jsonl:2: field 'margin'", error.Message);
         Assert.Contains("margin", error.Message);
         File.WriteAllText(path, """{"prompt": "a", "chosen": "b", "rejected": "c", "margin": 2}""" + "\n");
         Assert.Equal(2, PreferenceData.Load(path, "train", null, null, "x")[0].Margin);

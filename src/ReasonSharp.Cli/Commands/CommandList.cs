@@ -45,6 +45,6 @@ public static class CommandList
         ServeCommand.Create(),
         DistillCommand.Create(),
         PrmCommand.Create(),
-        .. JobRegistry.All.Where(j => !JobsWithTheirOwnCommand.Contains(j.Name)).Select(JobCommand.Create),
+        .. JobRegistry.All.Where(j => !JobsWithTheirOwnCommand.Contains(j.Name)).Select(j => JobCommand.Create(j)),
     ];
 }

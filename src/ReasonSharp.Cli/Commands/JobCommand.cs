@@ -17,7 +17,8 @@ public static class JobCommand
     public static Command Create(IJob job, string? commandName = null)
     {
         var cli = new JobCli(job.Name);
-        var command = new Command(commandName ?? job.Name, job.Description + " Every option can be set in the recipe or with --set; " +
+        var command = new Command(commandName ?? job.Name, job.Description +
+            " Every option can be set in the recipe or with --set; " +
             "--print-config lists them all with their values.");
         cli.AddTo(command);
         var folder = typeof(TrainingOptions).IsAssignableFrom(job.OptionsType) ? new RunFolderOptions() : null;

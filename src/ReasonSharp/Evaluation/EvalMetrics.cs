@@ -77,7 +77,8 @@ public sealed record EvalMetrics(
             var majority = Evaluation.PassAtK.MajorityAnswer(list.Select(s => s.Answer));
             bool majorityCorrect = majority is not null && list.First(s => s.Answer == majority).Correct;
             var outcome = new ExampleOutcome(g.Key, list.Count, correct,
-                Evaluation.PassAtK.Estimate(list.Count, correct, 1), Evaluation.PassAtK.Estimate(list.Count, correct, k),
+                Evaluation.PassAtK.Estimate(list.Count, correct, 1),
+                Evaluation.PassAtK.Estimate(list.Count, correct, k),
                 majority, majorityCorrect, list);
             if (selectionScore is null) return outcome;
             var scores = list.Select(selectionScore).ToList();
@@ -85,7 +86,9 @@ public sealed record EvalMetrics(
             var weighted = RewardWeightedVote.WeightedMajority(list.Select(s => s.Answer).ToList(), scores);
             return outcome with
             {
-                SelectionScores = scores, BestOfKSample = best, BestOfKCorrect = best is { } b && list[b].Correct,
+                SelectionScores = scores,
+                BestOfKSample = best,
+                BestOfKCorrect = best is { } b && list[b].Correct,
                 WeightedMajorityAnswer = weighted,
                 WeightedMajorityCorrect = weighted is not null && list.First(s => s.Answer == weighted).Correct,
             };

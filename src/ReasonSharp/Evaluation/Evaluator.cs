@@ -66,7 +66,10 @@ public sealed class Evaluator
         _format = RewardSpecs.Format(options.FormatStyle);
         if (!string.IsNullOrWhiteSpace(options.SelectionReward))
         {
-            try { _selection = RewardSpecs.Create(registry ?? RewardRegistry.CreateDefault(), options.SelectionReward); }
+            try
+            {
+                _selection = RewardSpecs.Create(registry ?? RewardRegistry.CreateDefault(), options.SelectionReward);
+            }
             catch (ReasonSharpException e) { throw new ReasonSharpException($"selection_reward: {e.Message}", e); }
         }
     }

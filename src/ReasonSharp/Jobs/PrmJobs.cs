@@ -1,4 +1,5 @@
 using ReasonSharp.Configuration;
+using ReasonSharp.Evaluation;
 using ReasonSharp.Hub;
 using ReasonSharp.Modeling;
 using ReasonSharp.Training.Prm;

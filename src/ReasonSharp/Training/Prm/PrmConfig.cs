@@ -19,7 +19,7 @@ public sealed record PrmConfig : ModelTrainingOptions
         GradientCheckpointing = true;
     }
 
-    /// <summary>Written after every step; the judge is read at it. Must be one token of the judge's tokenizer.</summary>
+    /// <summary>Written after every step; the judge is read at it. One token of the judge's tokenizer.</summary>
     public string StepSeparator { get; init; } = " ки";
     /// <summary>The token the judge predicts after a correct step.</summary>
     public string GoodToken { get; init; } = "+";

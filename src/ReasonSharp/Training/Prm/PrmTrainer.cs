@@ -19,8 +19,8 @@ public sealed record PrmResult(TrainingResult Training, StepwiseDataStats TrainD
 /// <summary>
 /// Trains the process_lm judge on stepwise-supervision rows (TRL's PRMTrainer, Math-Shepherd's judge layout): each row
 /// is encoded as question, steps and a step_separator tag after each, the one <see cref="Trainer"/> loop runs
-/// <see cref="PrmTask"/>, and output_dir gets the model, its tokenizer and <see cref="LmStepScorerOptions.SettingsFile"/>,
-/// so that <c>process_lm(model=output_dir)</c> loads it as it is.
+/// <see cref="PrmTask"/>, and output_dir gets the model, its tokenizer and
+/// <see cref="LmStepScorerOptions.SettingsFile"/>, so that <c>process_lm(model=output_dir)</c> loads it as it is.
 /// </summary>
 public sealed class PrmTrainer
 {

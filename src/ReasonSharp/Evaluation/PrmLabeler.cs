@@ -1,13 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ReasonSharp.Data;
-using ReasonSharp.Evaluation;
 using ReasonSharp.Generation;
 using ReasonSharp.Modeling;
 using ReasonSharp.Rewards;
 using ReasonSharp.Rewards.Steps;
 
-namespace ReasonSharp.Training.Prm;
+namespace ReasonSharp.Evaluation;
 
 /// <summary>
 /// Settings of `reason prm label`: Math-Shepherd's automatic step labels. Dataset, verifier (reward, threshold) and
@@ -144,11 +143,15 @@ public sealed class PrmLabeler
 
     /// <summary>Labels every solution's steps: all continuations of the batch's prefixes in generation_batch_size
     /// rows per engine call, then verified in one reward call.</summary>
-    public async Task<IReadOnlyList<LabelledSolution>> LabelAsync(RolloutRunner runner, IReadOnlyList<Rollout> solutions,
+    public async Task<IReadOnlyList<LabelledSolution>> LabelAsync(RolloutRunner runner,
+        IReadOnlyList<Rollout> solutions,
         SamplingOptions sampling, CancellationToken cancellationToken = default)
     {
         var model = runner.Model;
-        sampling = sampling with { EosTokenIds = sampling.EosTokenIds.Count > 0 ? sampling.EosTokenIds : model.StopTokenIds };
+        sampling = sampling with
+        {
+            EosTokenIds = sampling.EosTokenIds.Count > 0 ? sampling.EosTokenIds : model.StopTokenIds,
+        };
         var split = solutions.Select(s => StepPrefixes(s.Generation.CompletionText)).ToList();
         // One row per (solution, non-final step, continuation).
         var rows = new List<(int Solution, int Step, string Prefix, int[] Ids)>();
@@ -174,8 +177,10 @@ public sealed class PrmLabeler
                 Seed = sampling.Seed + call,
                 MaxNewTokens = Math.Max(1, sampling.MaxNewTokens - prefixTokens),
             }, null, cancellationToken);
-            var inputs = batch.Select((r, j) => RolloutRunner.RewardInputFor(solutions[r.Solution].Example, results[j], 0)
-                with { Completion = r.Prefix + results[j].CompletionText }).ToList();
+            var inputs = batch.Select((r, j) =>
+                RolloutRunner.RewardInputFor(solutions[r.Solution].Example, results[j], 0)
+                with
+                { Completion = r.Prefix + results[j].CompletionText }).ToList();
             var scores = await _reward.ScoreAsync(inputs, cancellationToken);
             for (int j = 0; j < batch.Count; j++) verified[start + j] = scores.Total[j] >= Options.Threshold;
         }

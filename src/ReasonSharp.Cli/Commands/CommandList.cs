@@ -14,7 +14,7 @@ public static class CommandList
     public static readonly string[] JobsWithTheirOwnCommand =
     [
         "data", "tokenizer", "init", "sft", "grpo", "sample", "star", "eval", "merge", "merge-models", "export",
-        "download", "upload", "serve", "distill",
+        "download", "upload", "serve", "distill", "prm-label", "prm-train",
     ];
 
     public static IEnumerable<Command> All() =>
@@ -44,6 +44,7 @@ public static class CommandList
         UploadCommand.Create(),
         ServeCommand.Create(),
         DistillCommand.Create(),
-        .. JobRegistry.All.Where(j => !JobsWithTheirOwnCommand.Contains(j.Name)).Select(JobCommand.Create),
+        PrmCommand.Create(),
+        .. JobRegistry.All.Where(j => !JobsWithTheirOwnCommand.Contains(j.Name)).Select(j => JobCommand.Create(j)),
     ];
 }

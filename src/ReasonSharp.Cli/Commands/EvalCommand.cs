@@ -20,12 +20,13 @@ public static class EvalCommand
         var output = new Option<string?>("--out") { Description = "Write results.json here, with results.examples.jsonl and results.md beside it." };
         var formatStyle = new Option<string>("--format-style") { Description = "Format compliance: think (a <think>…</think> block, then the answer) or think_answer.", DefaultValueFactory = _ => "think" };
         var vote = new Option<string>("--vote") { Description = "What maj@k votes on: auto, math (the extracted answer) or answer_tag (the <answer> text).", DefaultValueFactory = _ => "auto" };
+        var selection = new Option<string?>("--selection-reward") { Description = "A reward spec that scores every sample for best-of-k and weighted maj@k, e.g. \"process_lm(model=prm,aggregation=min)\"." };
         var device = CommonOptions.Device();
         var format = CommonOptions.ChatFormatOption();
         var command = new Command("eval", "Evaluate models on a dataset: pass@1 over k samples, unbiased pass@k, maj@k, format compliance, completion and " +
                                           "think lengths, truncation; in think and/or no-think mode. Open-R1's sampling defaults (temperature 0.6, top-p 0.95).")
         {
-            models, dataset, shared.Split, shared.Config, shared.Reward, shared.Threshold, k, greedy, modes, shared.Limit, output, formatStyle, vote, shared.BatchSize, device, format,
+            models, dataset, shared.Split, shared.Config, shared.Reward, shared.Threshold, k, greedy, modes, shared.Limit, output, formatStyle, vote, selection, shared.BatchSize, device, format,
         };
         foreach (var option in shared.Sampling.All) command.Options.Add(option);
         var job = new JobCli("eval", recipe: false);
@@ -42,6 +43,7 @@ public static class EvalCommand
                 Modes = GenerationSettings.ParseModes(parse.GetValue(modes)!, "--modes"),
                 FormatStyle = parse.GetValue(formatStyle)!,
                 Vote = ParseVote(parse.GetValue(vote)!),
+                SelectionReward = parse.GetValue(selection),
             });
             var datasetPath = parse.GetValue(dataset)!;
             var bound = job.Bind<EvalJobOptions>(parse, o => o with

@@ -12,10 +12,13 @@ namespace ReasonSharp.Cli.Commands;
 /// </summary>
 public static class JobCommand
 {
-    public static Command Create(IJob job)
+    /// <param name="commandName">The command's name when it is not the job's (a sub-command such as `prm
+    /// label`).</param>
+    public static Command Create(IJob job, string? commandName = null)
     {
         var cli = new JobCli(job.Name);
-        var command = new Command(job.Name, job.Description + " Every option can be set in the recipe or with --set; " +
+        var command = new Command(commandName ?? job.Name, job.Description +
+            " Every option can be set in the recipe or with --set; " +
             "--print-config lists them all with their values.");
         cli.AddTo(command);
         var folder = typeof(TrainingOptions).IsAssignableFrom(job.OptionsType) ? new RunFolderOptions() : null;

@@ -62,6 +62,8 @@ public static class EvalReport
             ["pass@1"] = m.PassAt1,
             ["pass@k"] = m.PassAtK,
             ["maj@k"] = m.MajAtK,
+            ["best_of_k"] = m.BestOfK,
+            ["weighted_maj@k"] = m.WeightedMajAtK,
             ["format_rate"] = m.FormatRate,
             ["truncation_rate"] = m.TruncationRate,
             ["mean_reward"] = m.MeanReward,
@@ -93,7 +95,11 @@ public static class EvalReport
             ["pass@k"] = o.PassAtK,
             ["majority_answer"] = o.MajorityAnswer,
             ["majority_correct"] = o.MajorityCorrect,
-            ["completions"] = new JsonArray(o.SampleList.Select(s => (JsonNode)new JsonObject
+            ["best_of_k_sample"] = o.BestOfKSample is { } best ? o.SampleList[best].SampleIndex : null,
+            ["best_of_k_correct"] = o.SelectionScores is null ? null : o.BestOfKCorrect,
+            ["weighted_majority_answer"] = o.WeightedMajorityAnswer,
+            ["weighted_majority_correct"] = o.SelectionScores is null ? null : o.WeightedMajorityCorrect,
+            ["completions"] = new JsonArray(o.SampleList.Select((s, i) => (JsonNode)new JsonObject
             {
                 ["sample"] = s.SampleIndex,
                 ["response"] = s.Response,
@@ -105,6 +111,7 @@ public static class EvalReport
                 ["think_tokens"] = s.ThinkTokens,
                 ["truncated"] = s.Truncated,
                 ["answer"] = s.Answer,
+                ["selection_score"] = o.SelectionScores?[i],
             }).ToArray()),
         };
     }
@@ -114,21 +121,26 @@ public static class EvalReport
     public static string Table(IReadOnlyList<EvalResult> results)
     {
         int k = results.Count == 0 ? 1 : results[0].Metrics.K;
+        // best-of-k and weighted maj@k columns only when a selection reward scored the samples.
+        var selected = results.Any(r => r.Metrics.BestOfK is not null);
         string[] header =
-            ["model", "mode", "examples", "pass@1 %", $"pass@{k} %", $"maj@{k} %", "format %", "truncated %",
+            ["model", "mode", "examples", "pass@1 %", $"pass@{k} %", $"maj@{k} %",
+            .. (selected ? (string[])[$"best-of-{k} %", $"wmaj@{k} %"] : []), "format %", "truncated %",
             "tokens mean", "p50", "p90", "max", "think mean", "think p90"];
         var rows = results.Select(r =>
         {
             var m = r.Metrics;
-            return new[]
-            {
+            string[] row =
+            [
                 r.Model, r.Mode.Name(), m.Examples.ToString(CultureInfo.InvariantCulture), Percent(m.PassAt1),
                 Percent(m.PassAtK), Percent(m.MajAtK),
+                .. (selected ? (string[])[Percent(m.BestOfK), Percent(m.WeightedMajAtK)] : []),
                 Percent(m.FormatRate), Percent(m.TruncationRate), Number(m.CompletionTokens.Mean),
                 Number(m.CompletionTokens.P50),
                 Number(m.CompletionTokens.P90), m.CompletionTokens.Max.ToString(CultureInfo.InvariantCulture),
                 Number(m.ThinkTokens.Mean), Number(m.ThinkTokens.P90),
-            };
+            ];
+            return row;
         }).ToList();
         var widths = header.Select((h, c) => rows.Select(r => r[c].Length).Append(h.Length).Max()).ToArray();
         var text = new StringBuilder();
@@ -143,5 +155,6 @@ public static class EvalReport
     }
 
     static string Percent(double rate) => (100 * rate).ToString("F1", CultureInfo.InvariantCulture);
+    static string Percent(double? rate) => rate is { } r ? Percent(r) : "-";
     static string Number(double value) => value.ToString("F1", CultureInfo.InvariantCulture);
 }

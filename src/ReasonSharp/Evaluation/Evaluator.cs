@@ -27,6 +27,9 @@ public sealed record EvalOptions() : VerifiedGenerationOptions(datasetSplit: "te
     public string FormatStyle { get; init; } = "think";
     /// <summary>What maj@k votes on.</summary>
     public AnswerVote Vote { get; init; } = AnswerVote.Auto;
+    /// <summary>A reward spec that scores every sample for best_of_k and weighted_maj@k (e.g.
+    /// "process_lm(model=prm,aggregation=min)" or a reward model); null: neither is computed.</summary>
+    public string? SelectionReward { get; init; }
     /// <summary>Samples actually drawn per example.</summary>
     public int EffectiveK => Greedy ? 1 : K;
 
@@ -51,6 +54,7 @@ public sealed class Evaluator
 {
     readonly CompositeReward _reward;
     readonly IRewardFunction _format;
+    readonly CompositeReward? _selection;
 
     public EvalOptions Options { get; }
 
@@ -60,6 +64,14 @@ public sealed class Evaluator
         Options = options;
         _reward = options.CreateReward(registry);
         _format = RewardSpecs.Format(options.FormatStyle);
+        if (!string.IsNullOrWhiteSpace(options.SelectionReward))
+        {
+            try
+            {
+                _selection = RewardSpecs.Create(registry ?? RewardRegistry.CreateDefault(), options.SelectionReward);
+            }
+            catch (ReasonSharpException e) { throw new ReasonSharpException($"selection_reward: {e.Message}", e); }
+        }
     }
 
     /// <summary>One result per mode of <see cref="EvalOptions.Modes"/>.</summary>
@@ -89,11 +101,25 @@ public sealed class Evaluator
                 cancellationToken);
             var prefills = examples.Select(e => runner.PromptPrefill(e, mode.EnablesThinking())).ToList();
             var samples = await analyzer.AnalyzeAsync(rollouts, r => prefills[r.ExampleIndex], cancellationToken);
-            var outcomes = EvalMetrics.Outcomes(samples, k);
+            var selection = await SelectionScoresAsync(rollouts, cancellationToken);
+            var outcomes = EvalMetrics.Outcomes(samples, k,
+                selection is null ? null : s => selection[(s.ExampleIndex, s.SampleIndex)]);
             results.Add(new EvalResult(modelName, mode, EvalMetrics.Compute(outcomes, k), outcomes, examples,
                 clock.Elapsed));
         }
         return results;
+    }
+
+    /// <summary>Each sample's selection score: the selection reward's weighted total, null where none of its functions
+    /// scored the sample; null without a selection reward.</summary>
+    async Task<Dictionary<(int, int), float?>?> SelectionScoresAsync(IReadOnlyList<Rollout> rollouts,
+        CancellationToken cancellationToken)
+    {
+        if (_selection is null) return null;
+        var scores = await _selection.ScoreAsync(
+            rollouts.Select(r => RolloutRunner.RewardInputFor(r.Example, r.Generation, 0)).ToList(), cancellationToken);
+        return rollouts.Select((r, i) => (r, i)).ToDictionary(x => (x.r.ExampleIndex, x.r.SampleIndex),
+            x => scores.Functions.Any(f => f.Values[x.i] is not null) ? scores.Total[x.i] : (float?)null);
     }
 
     /// <summary>Loads each model folder in turn (disposing it after), evaluating all of them on the same

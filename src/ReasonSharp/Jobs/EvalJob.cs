@@ -73,6 +73,8 @@ public sealed class EvalJob : Job<EvalJobOptions>
             metrics[$"{mode}/pass@1"] = r.Metrics.PassAt1;
             metrics[$"{mode}/pass@{r.Metrics.K}"] = r.Metrics.PassAtK;
             metrics[$"{mode}/maj@{r.Metrics.K}"] = r.Metrics.MajAtK;
+            if (r.Metrics.BestOfK is { } best) metrics[$"{mode}/best_of_{r.Metrics.K}"] = best;
+            if (r.Metrics.WeightedMajAtK is { } weighted) metrics[$"{mode}/weighted_maj@{r.Metrics.K}"] = weighted;
             metrics[$"{mode}/format_rate"] = r.Metrics.FormatRate;
             metrics[$"{mode}/mean_think_tokens"] = r.Metrics.ThinkTokens.Mean;
             metrics[$"{mode}/mean_completion_tokens"] = r.Metrics.CompletionTokens.Mean;

@@ -28,6 +28,8 @@ public static class JobRegistry
         new UploadJob(),
         new ServeJob(),
         new DistillJob(),
+        new PrmLabelJob(),
+        new PrmTrainJob(),
     ];
 
     public static IReadOnlyList<string> Names { get; } = All.Select(j => j.Name).ToList();

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using ReasonSharp.Modeling;
 using ReasonSharp.Tokenization;
 using static TorchSharp.torch;
@@ -15,10 +17,54 @@ public sealed record LmStepScorerOptions
     public string BadToken { get; init; } = "-";
     /// <summary>[batch_size] Completions per forward pass (left-padded).</summary>
     public int BatchSize { get; init; } = 8;
+
+    /// <summary>The file `reason prm train` writes beside a trained judge: its step_tag, good_token and bad_token,
+    /// which process_lm then takes as its defaults.</summary>
+    public const string SettingsFile = "prm_config.json";
+
+    /// <summary>The defaults for a judge folder: its <see cref="SettingsFile"/> when there is one, else the
+    /// Math-Shepherd tags.</summary>
+    public static LmStepScorerOptions ForFolder(string folder)
+    {
+        var path = Path.Combine(folder, SettingsFile);
+        if (!File.Exists(path)) return new LmStepScorerOptions();
+        JsonObject settings;
+        try
+        {
+            settings = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+                ?? throw new JsonException("expected a JSON object");
+        }
+        catch (JsonException e) { throw new ReasonSharpException($"{path}: unreadable judge settings ({e.Message})"); }
+        string Read(string key, string fallback) => settings[key] switch
+        {
+            null => fallback,
+            JsonValue v when v.TryGetValue<string>(out var text) => text,
+            var other => throw new ReasonSharpException($"{path}: field '{key}': expected a string, got " +
+                $"{other.ToJsonString()}"),
+        };
+        var defaults = new LmStepScorerOptions();
+        return new LmStepScorerOptions
+        {
+            StepTag = Read("step_tag", defaults.StepTag), GoodToken = Read("good_token", defaults.GoodToken),
+            BadToken = Read("bad_token", defaults.BadToken),
+        };
+    }
+
+    /// <summary>Writes <see cref="SettingsFile"/> (step_tag, good_token, bad_token) into a judge folder.</summary>
+    public void SaveTo(string folder) => AtomicFile.WriteAllText(Path.Combine(folder, SettingsFile),
+        new JsonObject { ["step_tag"] = StepTag, ["good_token"] = GoodToken, ["bad_token"] = BadToken }
+            .ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 }
 
 /// <summary>Token ids of "question step₁ TAG\nstep₂ TAG…" and the position of each tag.</summary>
 public sealed record JudgeInput(int[] Ids, int[] TagPositions);
+
+/// <summary>Token limits of a judge input (TRL's PRMTrainer names); null: none.</summary>
+/// <param name="MaxPromptLength">Most question tokens; the end of the question is kept.</param>
+/// <param name="MaxCompletionLength">Most tokens of the steps with their tags; whole steps are kept from the
+/// start.</param>
+/// <param name="MaxLength">Most tokens in all; whole steps are dropped from the end to fit.</param>
+public sealed record JudgeLimits(int? MaxPromptLength = null, int? MaxCompletionLength = null, int? MaxLength = null);
 
 /// <summary>
 /// The Math-Shepherd process-reward judge: a causal LM reads the question and the steps, each followed by a step tag,
@@ -38,6 +84,7 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
     public LmStepScorer(LanguageModel judge, LmStepScorerOptions? options = null, bool ownsJudge = false)
     {
         options ??= new LmStepScorerOptions();
+        Options = options;
         if (options.BatchSize < 1) throw new ReasonSharpException($"option 'batch_size': expected a positive " +
             $"integer, got {options.BatchSize}");
         StepTagId = SingleTokenId(judge.Tokenizer, options.StepTag, "step_tag");
@@ -52,9 +99,10 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
     }
 
     /// <summary>Loads a judge model folder (config, weights, tokenizer) once; the scorer owns and disposes
-    /// it.</summary>
+    /// it. Without options, the folder's own settings (<see cref="LmStepScorerOptions.ForFolder"/>).</summary>
     public static LmStepScorer Load(string folder, LmStepScorerOptions? options = null, string device = "auto")
     {
+        options ??= Directory.Exists(folder) ? LmStepScorerOptions.ForFolder(folder) : null;
         LanguageModel judge;
         try { judge = LanguageModel.Load(folder, device); }
         catch (ReasonSharpException e) { throw new ReasonSharpException($"option 'model': cannot load the judge model: {e.Message}", e); }
@@ -63,28 +111,49 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
     }
 
     public LanguageModel Judge => _judge;
+    public LmStepScorerOptions Options { get; }
 
     /// <summary>The judge's input for a prompt and its steps: BOS if the tokenizer adds one, the question, then each
     /// step and a tag.</summary>
     public JudgeInput Encode(RewardPrompt prompt, IReadOnlyList<string> steps)
     {
+        var (input, kept) = Encode(prompt, steps, new JudgeLimits());
+        if (kept < steps.Count)
+            throw new ReasonSharpException($"the question and {steps.Count} steps are more than the judge's " +
+                $"max_position_embeddings ({_judge.Model.Config.MaxPositionEmbeddings}) tokens");
+        return input;
+    }
+
+    /// <summary>
+    /// The judge's input within <paramref name="limits"/> (and max_position_embeddings): the question cut to its last
+    /// max_prompt_length tokens, then as many whole steps from the start as fit. Returns how many steps were kept
+    /// (their tags are the input's; a step that does not fit whole loses its label, as TRL's truncation does).
+    /// </summary>
+    public (JudgeInput Input, int StepsKept) Encode(RewardPrompt prompt, IReadOnlyList<string> steps,
+        JudgeLimits limits)
+    {
         var tokenizer = _judge.Tokenizer;
         var question = Question(prompt);
+        var questionIds = tokenizer.Encode(question);
+        if (limits.MaxPromptLength is { } maxPrompt && questionIds.Length > maxPrompt)
+            questionIds = questionIds[^maxPrompt..];
         var ids = new List<int>(tokenizer.Json.PostProcessorPrefix);
-        ids.AddRange(tokenizer.Encode(question));
-        var tags = new int[steps.Count];
+        ids.AddRange(questionIds);
+        var maxLength = Math.Min(limits.MaxLength ?? int.MaxValue, _judge.Model.Config.MaxPositionEmbeddings);
+        var maxCompletion = limits.MaxCompletionLength ?? int.MaxValue;
+        var promptLength = ids.Count;
+        var tags = new List<int>();
         for (var k = 0; k < steps.Count; k++)
         {
             var separator = k > 0 ? "\n" : question.Length > 0 ? " " : "";
-            ids.AddRange(tokenizer.Encode(separator + steps[k]));
-            tags[k] = ids.Count;
+            var stepIds = tokenizer.Encode(separator + steps[k]);
+            var end = ids.Count + stepIds.Length + 1;
+            if (end > maxLength || end - promptLength > maxCompletion) break;
+            ids.AddRange(stepIds);
+            tags.Add(ids.Count);
             ids.Add(StepTagId);
         }
-        var limit = _judge.Model.Config.MaxPositionEmbeddings;
-        if (ids.Count > limit)
-            throw new ReasonSharpException($"the question and {steps.Count} steps are {ids.Count} tokens, more " +
-                $"than the judge's max_position_embeddings ({limit})");
-        return new JudgeInput(ids.ToArray(), tags);
+        return (new JudgeInput(ids.ToArray(), tags.ToArray()), tags.Count);
     }
 
     /// <summary>
@@ -163,7 +232,7 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
     }
 
     /// <summary>The question the judge reads: the prompt text, or the last user message of a chat prompt.</summary>
-    static string Question(RewardPrompt prompt) =>
+    public static string Question(RewardPrompt prompt) =>
         prompt.Text ?? prompt.Messages?.LastOrDefault(m => m.Role == "user")?.Content ?? prompt.AsText();
 
     static int SingleTokenId(Tokenizer tokenizer, string text, string option)
@@ -192,7 +261,12 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
     public static ProcessReward CreateReward(string name, RewardOptions options)
     {
         var folder = options.GetOptionalString("model");
-        var defaults = new LmStepScorerOptions();
+        if (string.IsNullOrWhiteSpace(folder))
+            throw new ReasonSharpException($"reward '{name}': option 'model' is required: the folder of a judge " +
+                $"model (config.json, weights, tokenizer.json), e.g. {name}(model=path/to/prm)");
+        LmStepScorerOptions defaults;
+        try { defaults = Directory.Exists(folder) ? LmStepScorerOptions.ForFolder(folder) : new(); }
+        catch (ReasonSharpException e) { throw new ReasonSharpException($"reward '{name}': {e.Message}", e); }
         var scorerOptions = new LmStepScorerOptions
         {
             StepTag = options.GetString("step_tag", defaults.StepTag),
@@ -214,9 +288,6 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
         var split = ParseChoice(options, "split", "paragraphs", splitModes);
         var splitter = new StepSplitter(new StepSplitterOptions { Mode = split, Separator = options.GetOptionalString("separator") });
         var device = options.GetString("device", "auto");
-        if (string.IsNullOrWhiteSpace(folder))
-            throw new ReasonSharpException($"reward '{name}': option 'model' is required: the folder of a judge " +
-                $"model (config.json, weights, tokenizer.json), e.g. {name}(model=path/to/prm)");
         try { return new ProcessReward(name, Load(folder, scorerOptions, device), aggregation, splitter); }
         catch (ReasonSharpException e) { throw new ReasonSharpException($"reward '{name}': {e.Message}", e); }
     }

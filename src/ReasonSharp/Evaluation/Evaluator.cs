@@ -50,13 +50,20 @@ public sealed record EvalResult(string Model, ThinkingMode Mode, EvalMetrics Met
 /// Evaluates models on a dataset: k samples per example with the batched engine, scored by the reward library, in each
 /// thinking mode; see <see cref="EvalMetrics"/> for the metrics and <see cref="EvalReport"/> for the files.
 /// </summary>
-public sealed class Evaluator
+public sealed class Evaluator : IDisposable
 {
     readonly CompositeReward _reward;
     readonly IRewardFunction _format;
     readonly CompositeReward? _selection;
 
     public EvalOptions Options { get; }
+
+    /// <summary>Disposes the rewards (and the models a reward_model or process_lm reward loaded).</summary>
+    public void Dispose()
+    {
+        _reward.Dispose();
+        _selection?.Dispose();
+    }
 
     public Evaluator(EvalOptions options, RewardRegistry? registry = null)
     {

@@ -36,7 +36,7 @@ public sealed class EvalJob : Job<EvalJobOptions>
 
     public override JobResult Run(EvalJobOptions o, RunContext context)
     {
-        var evaluator = new Evaluator(o.Eval, context.Rewards);
+        using var evaluator = new Evaluator(o.Eval, context.Rewards);
         var examples = evaluator.LoadExamples(o.Dataset);
         var device = o.Device ?? context.Device ?? "auto";
         IReadOnlyList<EvalResult> results;

@@ -29,14 +29,17 @@ public enum StepAggregation { Min, Last, Mean, Product }
 
 /// <summary>
 /// A process reward: split the completion into steps, score every step, aggregate (min, last, mean or product)
-/// into one reward. A completion without steps gets null.
+/// into one reward. A completion without steps gets null. Disposing it disposes a scorer that is disposable (a loaded
+/// judge model).
 /// </summary>
 public sealed class ProcessReward(string name, IStepScorer scorer, StepAggregation aggregation = StepAggregation.Min,
     StepSplitter? splitter = null)
-    : IRewardFunction
+    : IRewardFunction, IDisposable
 {
     readonly StepSplitter _splitter = splitter ?? new StepSplitter();
     public string Name { get; } = name;
+
+    public void Dispose() => (scorer as IDisposable)?.Dispose();
 
     public async Task<float?[]> ScoreAsync(IReadOnlyList<RewardInput> batch,
         CancellationToken cancellationToken = default)

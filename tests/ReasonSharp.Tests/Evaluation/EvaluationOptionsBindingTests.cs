@@ -29,7 +29,7 @@ public class EvaluationOptionsBindingTests
             Reward = "accuracy,format", Threshold = 2,
         }, sampling);
         var e = Assert.Throws<ReasonSharpException>(() =>
-            OptionsBinder.ApplyOverrides(new RejectionSamplingOptions(), ["select=best"]));
+            OptionsBinder.ApplyOverrides(new RejectionSamplingOptions(), ["select=longest"]));
         Assert.Contains("select", e.Message);
     }
 }

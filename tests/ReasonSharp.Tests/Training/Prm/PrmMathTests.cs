@@ -45,7 +45,7 @@ public class PrmMathTests
         var e = Assert.Throws<ReasonSharpException>(() => StepwiseData.FromRow(Row("""
             {"prompt": "q", "completions": ["a", "b"], "labels": [true]}
             """)));
-        Assert.Contains("labels.jsonl line 3: field 'labels': 1 labels for 2 completions", e.Message);
+        Assert.Contains("labels.jsonl:3: field 'labels': 1 labels for 2 completions", e.Message);
         e = Assert.Throws<ReasonSharpException>(() => StepwiseData.FromRow(Row("""
             {"prompt": "q", "completions": ["a"], "labels": [true], "soft_labels": [1.5]}
             """)));

@@ -29,7 +29,8 @@ public static class ChatCommand
             var options = sampling.Read(parse, lm.StopTokenIds);
             var engine = lm.Engine();
             var history = new List<ChatMessage>();
-            bool thinking = lm.Thinking(!parse.GetValue(noThink));
+            bool thinking = lm.Thinking(!parse.GetValue(noThink) && ReasoningFlags.Find(
+                [ChatMessage.FromSystem(parse.GetValue(systemOption) ?? "")]) != ReasoningFlags.NoThink);
             bool color = !Console.IsOutputRedirected;
             Console.WriteLine($"chatting with {lm.Model.Config.Architecture} ({lm.ParameterCount() / 1e6:F1}M "
                 + $"parameters, {lm.Chat.Name}). /think, /no_think, /reset, /exit.");

@@ -54,7 +54,9 @@ public static class GenerateCommand
             foreach (var conversation in conversations)
             {
                 var messages = systemText is null || conversation.Any(m => m.Role == "system") ? conversation : [new ChatMessage("system", systemText), .. conversation];
-                prompts.Add((conversation.Last(m => m.Role == "user").Content, lm.EncodePrompt(messages, thinking)));
+                // A /no_think the user wrote in the system message is kept (the dual-mode flag of its own).
+                var mode = thinking && ReasoningFlags.Find(messages) != ReasoningFlags.NoThink;
+                prompts.Add((conversation.Last(m => m.Role == "user").Content, lm.EncodePrompt(messages, mode)));
             }
 
             var batch = prompts.SelectMany(p => Enumerable.Repeat(p.Ids, k)).ToList();

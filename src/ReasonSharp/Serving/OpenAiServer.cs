@@ -249,10 +249,7 @@ public sealed class OpenAiServer : IAsyncDisposable
     (int[] Ids, bool ThinkingOpen) ChatPrompt(CompletionRequest request)
     {
         var messages = request.Messages!;
-        var flag = messages.Where(m => m.Role == ChatMessage.System)
-            .SelectMany(m => m.Content.Split((char[])[' ', '\n', '\t', '\r'], StringSplitOptions.RemoveEmptyEntries))
-            .LastOrDefault(word => word is ThinkingModes.ThinkFlag or ThinkingModes.NoThinkFlag);
-        bool thinking = request.EnableThinking ?? flag != ThinkingModes.NoThinkFlag;
+        bool thinking = request.EnableThinking ?? ReasoningFlags.Find(messages) != ReasoningFlags.NoThink;
         var capabilities = backend.Chat.Capabilities;
         if (!thinking && !capabilities.CanSwitchThinkingOff)
             throw new OpenAiError(400,

@@ -335,6 +335,12 @@ public static class ReasoningFlags
         return result;
     }
 
+    /// <summary>The last flag written in the system messages, or null (what the user asked for there).</summary>
+    public static string? Find(IEnumerable<ChatMessage> messages) =>
+        messages.Where(m => m.Role == ChatMessage.System)
+            .SelectMany(m => m.Content.Split((char[])[' ', '\n', '\t', '\r'], StringSplitOptions.RemoveEmptyEntries))
+            .LastOrDefault(word => word is Think or NoThink);
+
     static string RemoveFlags(string system)
     {
         var lines = system.Split('\n').Select(line => line.Trim() is Think or NoThink ? "" : line);

@@ -137,7 +137,7 @@ public sealed class EvalSampleCliTests : IDisposable
     [InlineData("--modes: unknown mode 'maybe'", "eval", "--modes", "think,maybe")]
     [InlineData("does neither", "eval", "--modes", "no_think")]
     [InlineData("--vote: unknown value", "eval", "--vote", "loudest")]
-    [InlineData("--select: unknown value 'best'", "sample", "--select", "best")]
+    [InlineData("--select: unknown value 'longest'", "sample", "--select", "longest")]
     [InlineData("num_generations must be at least 1", "sample", "--n", "0")]
     [InlineData("min_pass_rate (0.9) must not exceed max_pass_rate (0.1)", "sample", "--min-pass-rate", "0.9",
         "--max-pass-rate", "0.1")]

@@ -98,6 +98,9 @@ public class FreshProcessTests(FreshProcessTests.FlatBuild flat) : IClassFixture
             ("dpo", ["dpo", "--set", $"model_name_or_path={model}", "--set", $"dataset_name={dir.File("pairs.jsonl")}",
                 "--set", $"output_dir={dir.File($"dpo-{layout}")}", "--set", "max_steps=1", "--set", "device=cpu",
                 "--set", "write_report=false"], "steps 1"),
+            ("reward-model", ["reward-model", "--set", $"model_name_or_path={model}", "--set",
+                $"dataset_name={dir.File("pairs.jsonl")}", "--set", $"output_dir={dir.File($"rm-{layout}")}", "--set",
+                "max_steps=1", "--set", "device=cpu", "--set", "write_report=false"], "steps 1"),
         ];
         foreach (var (name, args, expected) in commands)
         {

@@ -60,7 +60,11 @@ public sealed class TokenizerConfig
     {
         JsonNode? node;
         try { node = JsonNode.Parse(json); }
-        catch (JsonException e) { throw new ReasonSharpException($"{sourcePath}: not valid JSON (line {e.LineNumber + 1}): {e.Message}", e); }
+        catch (JsonException e)
+        {
+            throw new ReasonSharpException($"{sourcePath}:{e.LineNumber + 1}: not valid JSON ({e.Message}); expected " +
+                "a JSON object", e);
+        }
         if (node is not JsonObject root) throw new ReasonSharpException($"{sourcePath}: expected a JSON object at the top level");
         return new TokenizerConfig(sourcePath, root, chatTemplateOverride);
     }

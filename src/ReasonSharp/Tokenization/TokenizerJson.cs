@@ -96,7 +96,11 @@ public sealed class TokenizerJson
     {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json); }
-        catch (JsonException e) { throw new ReasonSharpException($"{sourcePath}: not valid JSON (line {e.LineNumber + 1}): {e.Message}", e); }
+        catch (JsonException e)
+        {
+            throw new ReasonSharpException($"{sourcePath}:{e.LineNumber + 1}: not valid JSON ({e.Message}); expected " +
+                "a JSON object", e);
+        }
         using (doc)
         {
             var reader = new JsonFields(sourcePath);

@@ -44,7 +44,11 @@ public static class TrainingCorpus
             if (string.IsNullOrWhiteSpace(line)) continue;
             JsonDocument row;
             try { row = JsonDocument.Parse(line); }
-            catch (JsonException e) { throw new ReasonSharpException($"{path}, line {lineNumber}: not valid JSON: {e.Message}", e); }
+            catch (JsonException e)
+            {
+                throw new ReasonSharpException(
+                    $"{path}:{lineNumber}: not valid JSON ({e.Message}); expected one JSON object per line", e);
+            }
             var texts = new List<string>();
             using (row)
             {
@@ -53,9 +57,11 @@ public static class TrainingCorpus
                     foreach (var field in fields)
                     {
                         if (row.RootElement.ValueKind != JsonValueKind.Object || !row.RootElement.TryGetProperty(field, out var value))
-                            throw new ReasonSharpException($"{path}, line {lineNumber}: field '{field}' is missing (expected text in every row)");
+                            throw new ReasonSharpException(
+                                $"{path}:{lineNumber}: {field}: missing; expected text in every row");
                         if (value.ValueKind is not (JsonValueKind.String or JsonValueKind.Array or JsonValueKind.Object))
-                            throw new ReasonSharpException($"{path}, line {lineNumber}: field '{field}' is {value.ValueKind.ToString().ToLowerInvariant()}; expected text");
+                            throw new ReasonSharpException($"{path}:{lineNumber}: {field}: " +
+                                $"{value.ValueKind.ToString().ToLowerInvariant()}; expected text");
                         CollectStrings(value, texts);
                     }
             }

@@ -173,14 +173,13 @@ public class BpeTrainerTests(ITestOutputHelper output)
         Assert.Equal(["p1", "c1", "user", "m1", "p2", "c2"], TrainingCorpus.Read(path));
         Assert.Equal(["c1", "p1", "c2", "p2"], TrainingCorpus.Read(path, ["completion", "prompt"]));
         var missing = Assert.Throws<ReasonSharpException>(() => TrainingCorpus.Read(path, ["messages"]).ToList());
-        Assert.Contains("line 3", missing.Message);
-        Assert.Contains("'messages'", missing.Message);
+        Assert.Contains($"{path}:3: messages: missing; expected text", missing.Message);
         var number = Assert.Throws<ReasonSharpException>(() => TrainingCorpus.Read(path, ["n"]).ToList());
-        Assert.Contains("line 1", number.Message);
+        Assert.Contains($"{path}:1: n: number; expected text", number.Message);
 
         File.AppendAllText(path, "{not json\n");
         var bad = Assert.Throws<ReasonSharpException>(() => TrainingCorpus.Read(path).ToList());
-        Assert.Contains($"{path}, line 4", bad.Message);
+        Assert.Contains($"{path}:4: not valid JSON", bad.Message);
         File.WriteAllText(dir.File("x.csv"), "a,b\n");
         Assert.Contains(".txt or .jsonl", Assert.Throws<ReasonSharpException>(() => TrainingCorpus.Read(dir.File("x.csv"))).Message);
     }

@@ -5,6 +5,7 @@ using System.Text.Json;
 using ReasonSharp.Export;
 using ReasonSharp.Generation;
 using ReasonSharp.Modeling;
+using ReasonSharp.Native;
 using ReasonSharp.Tokenization;
 using TorchSharp;
 
@@ -26,7 +27,7 @@ public static class DecodeBench
     const int WarmupTokens = 32;
 
     sealed record Settings(string[] Sizes, int[] Batches, int Prompt, int New, int Vocab, int Threads, int Repeats,
-        string Work)
+        string Work, string[] LlamaWaitPolicies)
     {
         public static Settings Parse(string[] args) => new(
             Arg(args, "--sizes", "25m,100m").Split(','),
@@ -36,7 +37,8 @@ public static class DecodeBench
             int.Parse(Arg(args, "--vocab", "32000")),
             int.Parse(Arg(args, "--threads", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture))),
             int.Parse(Arg(args, "--repeats", "1")),
-            Arg(args, "--work", Path.Combine(Path.GetTempPath(), "reasonsharp-decode-bench")));
+            Arg(args, "--work", Path.Combine(Path.GetTempPath(), "reasonsharp-decode-bench")),
+            Arg(args, "--llama-wait", "ACTIVE,PASSIVE").Split(','));
 
         public string[] Common =>
             ["--prompt", $"{Prompt}", "--new", $"{New}", "--vocab", $"{Vocab}", "--threads", $"{Threads}", "--work",
@@ -46,7 +48,7 @@ public static class DecodeBench
     /// <summary>One timed generation: seconds, tokens and the worker's peak resident memory.</summary>
     sealed record Measurement(string Engine, string Size, int Batch, double PrefillSeconds, double DecodeSeconds,
         int Generated,
-        long PeakRssBytes, long StartRssBytes)
+        long PeakRssBytes, long StartRssBytes, string WaitPolicy = "")
     {
         public double TokensPerSecond => Generated / DecodeSeconds;
     }
@@ -94,8 +96,9 @@ public static class DecodeBench
                 Measurement? ours = null, llama = null;
                 for (int r = 0; r < s.Repeats; r++)
                 {
-                    ours = Best(ours, RunWorker(s, "ours", size, batch));
-                    llama = Best(llama, RunWorker(s, "llama", size, batch));
+                    ours = Best(ours, RunWorker(s, "ours", size, batch, waitPolicy: null));
+                    foreach (var wait in s.LlamaWaitPolicies)
+                        llama = Best(llama, RunWorker(s, "llama", size, batch, wait));
                 }
                 double agreement =
                     Agreement(TokensPath(s, "ours", size, batch), TokensPath(s, "llama", size, batch), s.New);
@@ -118,20 +121,23 @@ public static class DecodeBench
         var table = new StringBuilder();
         table.AppendLine("| model | params | batch | ours tok/s | llama.cpp tok/s | ours / llama.cpp | prefill " +
             "ours (s) | prefill llama.cpp (s) | peak RSS ours (MiB) | peak RSS llama.cpp (MiB) | greedy tokens " +
-            "agreeing |");
-        table.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+            "agreeing | llama.cpp's best OMP_WAIT_POLICY |");
+        table.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var (o, l, agreement, parameters) in rows)
             table.AppendLine($"| {o.Size} | {parameters / 1e6:F1}M | {o.Batch} | {o.TokensPerSecond:F1} | " +
                 $"{l.TokensPerSecond:F1} | {o.TokensPerSecond / l.TokensPerSecond:F2} | {o.PrefillSeconds:F3} | " +
-                $"{l.PrefillSeconds:F3} | {MiB(o.PeakRssBytes)} | {MiB(l.PeakRssBytes)} | {agreement:P0} |");
+                $"{l.PrefillSeconds:F3} | {MiB(o.PeakRssBytes)} | {MiB(l.PeakRssBytes)} | {agreement:P0} | " +
+                $"{l.WaitPolicy} |");
         return table.ToString();
     }
 
-    /// <summary>Runs one worker in a child process and reads its result line.</summary>
-    static Measurement RunWorker(Settings s, string engine, string size, int batch)
+    /// <summary>Runs one worker in a child process and reads its result line. Ours runs under the program's thread
+    /// policy; llama.cpp (which also uses OpenMP) under the wait policy given, so that it gets its best one.</summary>
+    static Measurement RunWorker(Settings s, string engine, string size, int batch, string? waitPolicy)
     {
         var self = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
         var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (waitPolicy is not null) start.Environment[ThreadPolicy.WaitPolicyVariable] = waitPolicy;
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(DecodeBench).Assembly.Location);
         foreach (var a in (string[])["decode", "--worker", engine, "--size", size, "--batch", $"{batch}",
             .. s.Common]) start.ArgumentList.Add(a);
@@ -143,8 +149,8 @@ public static class DecodeBench
         child.WaitForExit();
         if (child.ExitCode != 0 || result is null) throw new ReasonSharpException($"decode worker {engine} {size} " +
             $"batch {batch} failed with exit code {child.ExitCode}");
-        var m = JsonSerializer.Deserialize<Measurement>(result)!;
-        Console.WriteLine($"{engine,-5} {size} batch={batch,-3} prefill={m.PrefillSeconds:F3}s " +
+        var m = JsonSerializer.Deserialize<Measurement>(result)! with { WaitPolicy = waitPolicy ?? "" };
+        Console.WriteLine($"{engine,-5} {size} batch={batch,-3} {waitPolicy,-7} prefill={m.PrefillSeconds:F3}s " +
             $"decode={m.DecodeSeconds:F2}s tok/s={m.TokensPerSecond:F1} peak_rss={m.PeakRssBytes / 1048576}MiB " +
             $"(start {m.StartRssBytes / 1048576}MiB)");
         return m;

@@ -47,6 +47,8 @@ public sealed class Attention : ExplicitModule
 
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
     {
+        if (cache is not null && x.shape[1] == 1 && !training && DecodeStep(x, cos, sin, mask, cache) is { } decoded)
+            return decoded;
         using var scope = NewDisposeScope();
         long batch = x.shape[0], steps = x.shape[1];
         var qkv = Project(x, ("q_proj", QProj), ("k_proj", KProj), ("v_proj", VProj));
@@ -85,6 +87,25 @@ public sealed class Attention : ExplicitModule
             var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask, is_casual: causal);
             merged = attended.transpose(1, 2).reshape(batch, steps, _heads * _headDim);
         }
+        return Project(merged, ("o_proj", OProj))[0].MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// One decode step in three kernel calls (the path above computes the same, op by op, everywhere else): q/k/v in
+    /// one pass over the weights, norms + rotary + the cache write, and attention over the cache in place. Null when
+    /// a kernel does not apply (training, LoRA, not float32 on the CPU, Gemma's (1 + w) norms, …).
+    /// </summary>
+    Tensor? DecodeStep(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache cache)
+    {
+        if (QNorm is { UnitOffset: true } || KNorm is { UnitOffset: true }) return null;
+        using var scope = NewDisposeScope();
+        if (Fused(x, ("q_proj", QProj), ("k_proj", KProj), ("v_proj", VProj)) is not { } qkv) return null;
+        var (keys, values) = cache.Buffers(_layerIndex);
+        var q = DecodeKernels.RotateIntoCache(qkv, _heads, _kvHeads, Layout.Rope ? cos : null, Layout.Rope ? sin : null,
+            QNorm is null ? null : (QNorm.Weight, QNorm.Eps), KNorm is null ? null : (KNorm.Weight, KNorm.Eps),
+            (float)_queryScale, keys, values, cache.Length);
+        if (q is null || DecodeKernels.Attention(q, keys, values, cache.Length + 1, mask) is not { } merged)
+            return null;
         return Project(merged, ("o_proj", OProj))[0].MoveToOuterDisposeScope();
     }
 }

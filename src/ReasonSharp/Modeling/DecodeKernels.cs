@@ -71,6 +71,107 @@ internal static unsafe class DecodeKernels
         return output;
     }
 
+    /// <summary>
+    /// One decode step's rotary embedding and KV-cache write, from the fused q/k/v projection [B, 1, (H + 2·H_kv)·D]: each
+    /// query and key head normed (when norms are given), rotated with cos and signed sin [B, 1, 1, D] as
+    /// <see cref="RotaryEmbedding.Apply"/> does (when given), the queries scaled; keys and values written into the cache
+    /// buffers [B, H_kv, capacity, D] at <paramref name="position"/>. Returns the queries [B, H, 1, D], or null when the
+    /// kernel does not apply. The arithmetic is the modules' own, element for element.
+    /// </summary>
+    public static Tensor? RotateIntoCache(Tensor qkv, int heads, int kvHeads, Tensor? cos, Tensor? sin,
+        (Tensor Weight, double Eps)? queryNorm, (Tensor Weight, double Eps)? keyNorm, float queryScale, Tensor keys,
+        Tensor values, int position)
+    {
+        if (!Supported || is_grad_enabled() || !IsCpuFloat(qkv) || qkv.dim() != 3 || qkv.shape[1] != 1
+            || !IsCpuFloat(keys) || !IsCpuFloat(values) || !keys.is_contiguous() || !values.is_contiguous()
+            || keys.dim() != 4 || !keys.shape.SequenceEqual(values.shape)) return null;
+        long batch = qkv.shape[0], dim = keys.shape[3];
+        if (keys.shape[0] != batch || keys.shape[1] != kvHeads || position >= keys.shape[2] || dim % 2 != 0
+            || qkv.shape[2] != (heads + 2L * kvHeads) * dim || (cos is null) != (sin is null)) return null;
+        foreach (var table in new[] { cos, sin })
+            if (table is not null && (!IsCpuFloat(table) || !table.is_contiguous() || table.numel() != batch * dim))
+                return null;
+        foreach (var norm in new[] { queryNorm, keyNorm })
+            if (norm is { } n && (!IsCpuFloat(n.Weight) || !n.Weight.is_contiguous() || n.Weight.numel() != dim))
+                return null;
+
+        using var input = qkv.contiguous();
+        var queries = empty([batch, heads, 1, dim], ScalarType.Float32);
+        int d = (int)dim, capacity = (int)keys.shape[2];
+        float* source = (float*)Address(input), q = (float*)Address(queries), k = (float*)Address(keys),
+            v = (float*)Address(values);
+        float* cosines = cos is null ? null : (float*)Address(cos), sines = sin is null ? null : (float*)Address(sin);
+        float* queryWeight = queryNorm is { } qn ? (float*)Address(qn.Weight) : null,
+            keyWeight = keyNorm is { } kn ? (float*)Address(kn.Weight) : null;
+        var scratch = stackalloc float[d];
+        for (int b = 0; b < batch; b++)
+        {
+            float* row = source + (long)b * (heads + 2 * kvHeads) * d;
+            float* c = cosines == null ? null : cosines + (long)b * d, s = sines == null ? null : sines + (long)b * d;
+            for (int h = 0; h < heads; h++)
+                RotateHead(row + (long)h * d, q + ((long)b * heads + h) * d, d, queryWeight,
+                    queryNorm?.Eps ?? 0, c, s, queryScale, scratch);
+            for (int h = 0; h < kvHeads; h++)
+            {
+                long slot = (((long)b * kvHeads + h) * capacity + position) * d;
+                RotateHead(row + (long)(heads + h) * d, k + slot, d, keyWeight, keyNorm?.Eps ?? 0, c, s, 1f,
+                    scratch);
+                new ReadOnlySpan<float>(row + (long)(heads + kvHeads + h) * d, d).CopyTo(new Span<float>(v + slot, d));
+            }
+        }
+        return queries;
+    }
+
+    /// <summary>One head: normed, then x·cos + roll(x, D/2)·sin (the sign of rotate-half is in sin), then scaled, with
+    /// the same roundings as the modules' separate ops.</summary>
+    static void RotateHead(float* x, float* output, int d, float* normWeight, double eps, float* cos, float* sin,
+        float scale, float* scratch)
+    {
+        if (normWeight != null)
+        {
+            Normalize(x, normWeight, scratch, 1, d, (float)eps);
+            x = scratch;
+        }
+        if (cos == null)
+        {
+            for (int i = 0; i < d; i++) output[i] = scale == 1f ? x[i] : x[i] * scale;
+            return;
+        }
+        int half = d / 2;
+        for (int i = 0; i < d; i++)
+        {
+            float rotated = x[i] * cos[i] + x[i < half ? i + half : i - half] * sin[i];
+            output[i] = scale == 1f ? rotated : rotated * scale;
+        }
+    }
+
+    /// <summary>act(gate)·up from the fused gate/up projection [.., 2·I] with SiLU (x / (1 + e⁻ˣ)) as act; null when the
+    /// kernel does not apply.</summary>
+    public static Tensor? SiluTimesUp(Tensor gateUp)
+    {
+        if (!Supported || is_grad_enabled() || !IsCpuFloat(gateUp) || gateUp.shape[^1] % 2 != 0
+            || gateUp.numel() / gateUp.shape[^1] > MaxRows) return null;
+        using var input = gateUp.contiguous();
+        int width = (int)(gateUp.shape[^1] / 2), rows = (int)(gateUp.numel() / gateUp.shape[^1]);
+        var output = empty([.. gateUp.shape[..^1], width], ScalarType.Float32);
+        float* source = (float*)Address(input), target = (float*)Address(output);
+        for (int r = 0; r < rows; r++)
+        {
+            float* gate = source + (long)r * 2 * width, up = gate + width, result = target + (long)r * width;
+            int i = 0;
+            for (; i + 8 <= width; i += 8)
+            {
+                var g = Avx.LoadVector256(gate + i);
+                var silu = g / (Vector256<float>.One + Vector256.Exp(-g));
+                Avx.Store(result + i, silu * Avx.LoadVector256(up + i));
+            }
+            for (; i < width; i++) result[i] = gate[i] / (1f + MathF.Exp(-gate[i])) * up[i];
+        }
+        return output;
+    }
+
+    static bool IsCpuFloat(Tensor t) => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Normalize(float* x, float* weight, float* output, int rows, int size, float eps)
     {
@@ -220,7 +321,7 @@ internal static unsafe class DecodeKernels
     {
         int parts = (int)Math.Clamp(count * workPerItem / MinWorkPerThread, 1, Math.Min(get_num_threads(), count));
         if (parts <= 1) body(0, count);
-        else Parallel.For(0, parts, p => body((int)((long)count * p / parts), (int)((long)count * (p + 1) / parts)));
+        else KernelThreads.For(parts, p => body((int)((long)count * p / parts), (int)((long)count * (p + 1) / parts)));
     }
 
     static nint Address(Tensor t)

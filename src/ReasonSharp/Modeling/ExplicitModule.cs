@@ -37,15 +37,8 @@ public abstract class ExplicitModule(string name) : nn.Module(name)
     /// </summary>
     protected Tensor[] Project(Tensor x, params ReadOnlySpan<(string Name, Linear Layer)> children)
     {
-        var weights = new (Tensor, Tensor?)[children.Length];
-        bool replaced = false;
-        for (int i = 0; i < children.Length; i++)
-        {
-            replaced |= _replaced.ContainsKey(children[i].Name);
-            weights[i] = (children[i].Layer.weight!, children[i].Layer.bias);
-        }
         var outputs = new Tensor[children.Length];
-        if (!replaced && !training && DecodeKernels.Linear(x, weights) is { } fused)
+        if (Fused(x, children) is { } fused)
         {
             long offset = 0;
             for (int i = 0; i < outputs.Length; i++)
@@ -58,5 +51,20 @@ public abstract class ExplicitModule(string name) : nn.Module(name)
         }
         for (int i = 0; i < outputs.Length; i++) outputs[i] = Child(children[i].Name, children[i].Layer).forward(x);
         return outputs;
+    }
+
+    /// <summary>The outputs of several linear children side by side in one tensor [.., Σ out_features], computed in one
+    /// pass by the decode kernel; null outside inference, when a child is replaced or when the kernel does not
+    /// apply.</summary>
+    protected Tensor? Fused(Tensor x, params ReadOnlySpan<(string Name, Linear Layer)> children)
+    {
+        if (training) return null;
+        var weights = new (Tensor, Tensor?)[children.Length];
+        for (int i = 0; i < children.Length; i++)
+        {
+            if (_replaced.ContainsKey(children[i].Name)) return null;
+            weights[i] = (children[i].Layer.weight!, children[i].Layer.bias);
+        }
+        return DecodeKernels.Linear(x, weights);
     }
 }

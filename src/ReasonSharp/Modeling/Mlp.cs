@@ -26,6 +26,10 @@ public sealed class Mlp : ExplicitModule
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        if (ReferenceEquals(Activation, ModelArchitecture.Silu)
+            && Fused(x, ("gate_proj", GateProj), ("up_proj", UpProj)) is { } fused
+            && DecodeKernels.SiluTimesUp(fused) is { } activated)
+            return Project(activated, ("down_proj", DownProj))[0].MoveToOuterDisposeScope();
         var gateUp = Project(x, ("gate_proj", GateProj), ("up_proj", UpProj));
         return Project(Activation(gateUp[0]) * gateUp[1], ("down_proj", DownProj))[0].MoveToOuterDisposeScope();
     }

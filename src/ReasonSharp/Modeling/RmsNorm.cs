@@ -14,6 +14,7 @@ public sealed class RmsNorm : ExplicitModule
     readonly Scalar _epsScalar;
     public Parameter Weight { get; }
     public bool UnitOffset { get; }
+    public double Eps => _eps;
 
     public RmsNorm(int size, double eps, Device? device = null, bool unitOffset = false) : base(nameof(RmsNorm))
     {

@@ -8,6 +8,7 @@ namespace ReasonSharp.Training;
 /// <summary>
 /// AdamW with decoupled weight decay, step for step as torch.optim.AdamW (amsgrad off): p ← p·(1 − lr·wd), then the
 /// bias-corrected Adam update. Its state (exp_avg, exp_avg_sq and step per parameter) is saved and restored exactly.
+/// float32 CPU parameters are updated in one pass (<see cref="FusedAdamW"/>), others op by op with libtorch.
 /// </summary>
 public sealed class AdamWOptimizer : IDisposable
 {
@@ -49,6 +50,10 @@ public sealed class AdamWOptimizer : IDisposable
     public static bool DecaysByDefault(string name, Tensor parameter) =>
         parameter.dim() >= 2 && !name.Contains("embed_tokens") && !name.EndsWith(".bias") && !name.Contains("norm");
 
+    /// <summary>Update float32 CPU parameters in one pass (<see cref="FusedAdamW"/>); false runs libtorch's ops, for
+    /// comparison.</summary>
+    public bool Fused { get; set; } = true;
+
     public IReadOnlyList<string> ParameterNames => _slots.Select(s => s.Name).ToList();
     public IReadOnlyList<Parameter> Parameters => _slots.Select(s => s.Parameter).ToList();
     public double WeightDecayOf(string name) => _slots.Single(s => s.Name == name).WeightDecay;
@@ -66,6 +71,14 @@ public sealed class AdamWOptimizer : IDisposable
             slot.Step++;
             double biasCorrection1 = 1 - Math.Pow(_beta1, slot.Step);
             double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, slot.Step));
+            if (Fused && FusedAdamW.Applies(slot.Parameter, grad, slot.ExpAvg, slot.ExpAvgSq))
+            {
+                FusedAdamW.Step(slot.Parameter, grad, slot.ExpAvg, slot.ExpAvgSq, new FusedAdamW.Coefficients(
+                    Decay: (float)(1 - lr * slot.WeightDecay), Beta1: (float)_beta1, Keep1: (float)(1 - _beta1),
+                    Beta2: (float)_beta2, Keep2: (float)(1 - _beta2), Correction2: (float)biasCorrection2Sqrt,
+                    Eps: (float)_eps, StepSize: (float)(-lr / biasCorrection1)));
+                continue;
+            }
             // Scalars held through each native call (see HeldScalars).
             using Scalar decay = 1 - lr * slot.WeightDecay, beta1 = _beta1, keep1 = 1 - _beta1, beta2 = _beta2,
                 keep2 = 1 - _beta2, correction2 = biasCorrection2Sqrt, eps = _eps, stepSize = -lr / biasCorrection1;

@@ -126,4 +126,34 @@ public class DecodeKernelTests
         using var withoutGrad = model.Forward(ids);
         Assert.True(withGrad.detach().eq(withoutGrad).all().item<bool>());
     }
+    [Theory]
+    [MemberData(nameof(TinyModels.Architectures), MemberType = typeof(TinyModels))]
+    public void DecodingStepByStepThroughTheCacheMatchesTheWholeSequence(string arch, bool tied)
+    {
+        using var model = TinyModels.Create(arch, tied, kvHeads: 2);
+        long[] ids = [3, 14, 15, 92, 65, 35, 89, 79];
+        const int prompt = 5;
+        using var whole = model.Forward(tensor(ids, [1, ids.Length])).detach();
+        using var _ = no_grad();
+        using var cache = model.NewCache(1, ids.Length);
+        using var prefill = model.Forward(tensor(ids[..prompt], [1, prompt]), cache: cache);
+        for (int t = prompt; t < ids.Length; t++)
+        {
+            using var step = model.Forward(tensor(new[] { ids[t] }, [1, 1]), tensor(new long[] { t }, [1, 1]),
+                cache: cache);
+            float difference = (step[0, 0] - whole[0, t]).abs().max().item<float>();
+            Assert.True(difference <= 1e-5f, $"{arch} position {t}: logits differ by {difference}");
+        }
+    }
+
+    [Fact]
+    public void SiluTimesUpMatchesLibtorch()
+    {
+        using var _ = no_grad();
+        using var gateUp = randn(3, 2, 2 * 37) * 4;
+        using var fast = DecodeKernels.SiluTimesUp(gateUp);
+        Assert.NotNull(fast);
+        using var expected = nn.functional.silu(gateUp[.., .., ..37]) * gateUp[.., .., 37..];
+        Assert.True((fast! - expected).abs().max().item<float>() <= 1e-5f);
+    }
 }

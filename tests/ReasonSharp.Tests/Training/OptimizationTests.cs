@@ -72,6 +72,31 @@ public class OptimizationTests
         Assert.Contains("missing key 'state.v.exp_avg'", error.Message);
     }
 
+    [Theory]
+    [InlineData(37, 0.1)]
+    [InlineData(600_001, 0.0)]
+    public void TheOnePassUpdateMatchesLibtorchsOpByOpUpdate(int size, double weightDecay)
+    {
+        var generator = new TorchSharp.torch.Generator(5);
+        var fused = new Parameter(randn(size, generator: generator));
+        var byOps = new Parameter(fused.detach().clone());
+        using var one = new AdamWOptimizer([("w", fused, weightDecay)], 0.9, 0.999, 1e-8);
+        using var many = new AdamWOptimizer([("w", byOps, weightDecay)], 0.9, 0.999, 1e-8) { Fused = false };
+        for (int step = 0; step < 4; step++)
+        {
+            using var gradient = randn(size, generator: generator);
+            fused.grad = gradient.clone();
+            byOps.grad = gradient.clone();
+            one.Step(1e-3);
+            many.Step(1e-3);
+        }
+        Assert.True((fused - byOps).abs().max().item<float>() < 1e-6);
+        var states = one.StateTensors().Zip(many.StateTensors());
+        foreach (var ((name, a), (_, b)) in states)
+            Assert.True((a.to(TorchSharp.torch.ScalarType.Float64) - b.to(TorchSharp.torch.ScalarType.Float64))
+                .abs().max().item<double>() < 1e-6, name);
+    }
+
     [Fact]
     public void NormsBiasesAndEmbeddingsAreNotDecayedByDefault()
     {

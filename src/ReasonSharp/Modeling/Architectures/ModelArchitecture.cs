@@ -100,7 +100,10 @@ public abstract class ModelArchitecture
     public virtual double? FinalLogitSoftcapping(ModelConfig config) => null;
 
     /// <summary>The MLP's gate activation.</summary>
-    public virtual Func<Tensor, Tensor> Activation(ModelConfig config) => x => nn.functional.silu(x);
+    public virtual Func<Tensor, Tensor> Activation(ModelConfig config) => Silu;
+
+    /// <summary>SiLU, the default activation (the decode kernels recognise it by reference).</summary>
+    public static readonly Func<Tensor, Tensor> Silu = x => nn.functional.silu(x);
 
     /// <summary>Parameters a layer has beyond attention, MLP and two norms.</summary>
     public virtual long ExtraLayerParameters(ModelConfig config) => 0;

@@ -1,0 +1,79 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using ReasonSharp.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ReasonSharp.Training;
+
+/// <summary>
+/// One AdamW update of a float32 CPU parameter in a single pass over parameter, gradient and both moments, instead of
+/// libtorch's nine element-wise ops (each a pass over memory). Each element sees the same operations in the same
+/// order as the op-by-op update: p·decay; m·β1 + (1 − β1)·g; v·β2 + (1 − β2)·g·g;
+/// p + step·m / (√v / √(1 − β2ᵗ) + eps); the results agree with torch.optim.AdamW to float rounding (libtorch may fuse
+/// a multiply-add where this does not).
+/// </summary>
+internal static unsafe class FusedAdamW
+{
+    /// <summary>The update's constants, in float32 as libtorch applies them to float32 tensors.</summary>
+    public readonly record struct Coefficients(float Decay, float Beta1, float Keep1, float Beta2, float Keep2,
+        float Correction2, float Eps, float StepSize);
+
+    /// <summary>Elements below which one thread updates the whole tensor.</summary>
+    const long MinPerThread = 1 << 18;
+
+    public static bool Applies(Tensor parameter, Tensor grad, Tensor expAvg, Tensor expAvgSq)
+    {
+        foreach (var t in new[] { parameter, grad, expAvg, expAvgSq })
+            if (t.device_type != DeviceType.CPU || t.dtype != ScalarType.Float32 || !t.is_contiguous()) return false;
+        return grad.numel() == parameter.numel() && expAvg.numel() == parameter.numel()
+            && expAvgSq.numel() == parameter.numel();
+    }
+
+    public static void Step(Tensor parameter, Tensor grad, Tensor expAvg, Tensor expAvgSq, Coefficients c)
+    {
+        long count = parameter.numel();
+        var (p, g, m, v) = (Address(parameter), Address(grad), Address(expAvg), Address(expAvgSq));
+        int parts = (int)Math.Clamp(count / MinPerThread, 1, get_num_threads());
+        KernelThreads.For(parts, part =>
+        {
+            long start = count * part / parts, end = count * (part + 1) / parts;
+            Update((float*)p + start, (float*)g + start, (float*)m + start, (float*)v + start, end - start, c);
+        });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Update(float* p, float* g, float* m, float* v, long count, Coefficients c)
+    {
+        var (decay, beta1, keep1, beta2, keep2) = (Vector256.Create(c.Decay), Vector256.Create(c.Beta1),
+            Vector256.Create(c.Keep1), Vector256.Create(c.Beta2), Vector256.Create(c.Keep2));
+        var (correction2, eps, step) = (Vector256.Create(c.Correction2), Vector256.Create(c.Eps),
+            Vector256.Create(c.StepSize));
+        bool decays = c.Decay != 1f;
+        long i = 0;
+        for (; i + 8 <= count; i += 8)
+        {
+            var grad = Vector256.Load(g + i);
+            var weight = Vector256.Load(p + i);
+            if (decays) weight *= decay;
+            var first = Vector256.Load(m + i) * beta1 + keep1 * grad;
+            var second = Vector256.Load(v + i) * beta2 + keep2 * grad * grad;
+            var denominator = Vector256.Sqrt(second) / correction2 + eps;
+            Vector256.Store(weight + step * (first / denominator), p + i);
+            Vector256.Store(first, m + i);
+            Vector256.Store(second, v + i);
+        }
+        for (; i < count; i++)
+        {
+            float grad = g[i], weight = decays ? p[i] * c.Decay : p[i];
+            float first = m[i] * c.Beta1 + c.Keep1 * grad, second = v[i] * c.Beta2 + c.Keep2 * grad * grad;
+            p[i] = weight + c.StepSize * (first / (MathF.Sqrt(second) / c.Correction2 + c.Eps));
+            (m[i], v[i]) = (first, second);
+        }
+    }
+
+    static nint Address(Tensor t)
+    {
+        fixed (byte* bytes = t.bytes) return (nint)bytes;
+    }
+}

@@ -66,14 +66,7 @@ public sealed class PrmTrainJob : Job<PrmConfig>
     public override PrmConfig Defaults(RunContext context) => TrainingJob.WithContext(new PrmConfig(), context);
     public override void Validate(PrmConfig options) => options.Validate();
 
-    public override JobResult Run(PrmConfig config, RunContext context)
-    {
-        config = TrainingJob.FromHub(config);
-        var result = PrmTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Progress);
-        var metrics = TrainingJob.Metrics(result.Training);
-        metrics["train_steps_labelled"] = result.TrainData.Steps;
-        var outputs = TrainingJob.Outputs(config, context);
-        UploadJob.PushTrained(config, config.OutputDir, context);
-        return Result(outputs, metrics, result);
-    }
+    public override JobResult Run(PrmConfig config, RunContext context) => TrainingJob.Run(config, context,
+        c => PrmTrainer.Run(c, context.Progress),
+        result => TrainingJob.Metrics(result.Training, ("train_steps_labelled", result.TrainData.Steps)));
 }

@@ -43,11 +43,31 @@ static class TrainingJob
         return RunFolder.RunEntries(config.OutputDir).Count > 0 ? config with { OverwriteOutputDir = true } : config;
     }
 
-    /// <summary>steps, seconds and (when a step was trained) final_loss of a run.</summary>
-    public static Dictionary<string, double> Metrics(TrainingResult training)
+    /// <summary>
+    /// The run of a job that trains into output_dir: Hub ids resolved (<see cref="FromHub"/>), resumed or started over
+    /// in a pipeline (<see cref="ResumeIfStarted"/>), trained by <paramref name="train"/>; then its
+    /// <paramref name="metrics"/>, its outputs (<see cref="Outputs"/> unless <paramref name="outputs"/> is given) and
+    /// output_dir pushed to the Hub when push_to_hub asks.
+    /// </summary>
+    public static JobResult Run<TConfig, TResult>(TConfig config, RunContext context, Func<TConfig, TResult> train,
+        Func<TResult, Dictionary<string, double>> metrics, Func<TConfig, Dictionary<string, string>>? outputs = null)
+        where TConfig : ModelTrainingOptions
+    {
+        config = FromHub(config);
+        var result = train(ResumeIfStarted(config, context));
+        var measured = metrics(result);
+        var named = outputs is null ? Outputs(config, context) : outputs(config);
+        UploadJob.PushTrained(config, config.OutputDir, context);
+        return new JobResult(named, measured) { Details = result };
+    }
+
+    /// <summary>steps, seconds and (when a step was trained) final_loss of a run, then <paramref name="more"/>.
+    /// </summary>
+    public static Dictionary<string, double> Metrics(TrainingResult training, params (string Name, double Value)[] more)
     {
         var metrics = new Dictionary<string, double> { ["steps"] = training.GlobalStep, ["seconds"] = training.Seconds };
         if (training.Losses.Count > 0) metrics["final_loss"] = training.Losses[^1];
+        foreach (var (name, value) in more) metrics[name] = value;
         return metrics;
     }
 
@@ -76,16 +96,13 @@ public sealed class SftJob : Job<SftConfig>
     public override SftConfig Defaults(RunContext context) => TrainingJob.WithContext(new SftConfig(), context);
     public override void Validate(SftConfig options) => options.Validate();
 
-    public override JobResult Run(SftConfig config, RunContext context)
-    {
-        config = TrainingJob.FromHub(config);
-        var result = SftTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Progress, context.Rewards);
-        var metrics = TrainingJob.Metrics(result.Training);
-        if (result.Accuracy.LastOrDefault() is { } accuracy) metrics["eval_accuracy"] = accuracy.Accuracy;
-        var outputs = TrainingJob.Outputs(config, context);
-        UploadJob.PushTrained(config, config.OutputDir, context);
-        return Result(outputs, metrics, result);
-    }
+    public override JobResult Run(SftConfig config, RunContext context) => TrainingJob.Run(config, context,
+        c => SftTrainer.Run(c, context.Progress, context.Rewards), result =>
+        {
+            var metrics = TrainingJob.Metrics(result.Training);
+            if (result.Accuracy.LastOrDefault() is { } accuracy) metrics["eval_accuracy"] = accuracy.Accuracy;
+            return metrics;
+        });
 }
 
 /// <summary>`grpo`: GRPO with verifiable rewards.</summary>
@@ -98,15 +115,9 @@ public sealed class GrpoJob : Job<GrpoConfig>
 
     public override void Validate(GrpoConfig options) => options.Validate();
 
-    public override JobResult Run(GrpoConfig config, RunContext context)
-    {
-        config = TrainingJob.FromHub(config);
-        var result = GrpoTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Rewards, context.Progress);
-        var outputs = TrainingJob.Outputs(config, context);
-        UploadJob.PushTrained(config, config.OutputDir, context);
-        return Result(outputs,
-            new Dictionary<string, double> { ["steps"] = result.GlobalStep, ["seconds"] = result.Seconds }, result);
-    }
+    public override JobResult Run(GrpoConfig config, RunContext context) => TrainingJob.Run(config, context,
+        c => GrpoTrainer.Run(c, context.Rewards, context.Progress),
+        result => new Dictionary<string, double> { ["steps"] = result.GlobalStep, ["seconds"] = result.Seconds });
 }
 
 /// <summary>`dpo`: direct preference optimisation (and IPO, hinge, APO) on chosen/rejected pairs.</summary>
@@ -117,16 +128,9 @@ public sealed class DpoJob : Job<DpoConfig>
     public override DpoConfig Defaults(RunContext context) => TrainingJob.WithContext(new DpoConfig(), context);
     public override void Validate(DpoConfig options) => options.Validate();
 
-    public override JobResult Run(DpoConfig config, RunContext context)
-    {
-        config = TrainingJob.FromHub(config);
-        var result = DpoTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Progress);
-        var metrics = TrainingJob.Metrics(result.Training);
-        metrics["pairs"] = result.TrainData.Pairs;
-        var outputs = TrainingJob.Outputs(config, context);
-        UploadJob.PushTrained(config, config.OutputDir, context);
-        return Result(outputs, metrics, result);
-    }
+    public override JobResult Run(DpoConfig config, RunContext context) => TrainingJob.Run(config, context,
+        c => DpoTrainer.Run(c, context.Progress),
+        result => TrainingJob.Metrics(result.Training, ("pairs", result.TrainData.Pairs)));
 }
 
 /// <summary>`reward-model`: a Bradley-Terry outcome reward model on chosen/rejected pairs (TRL's RewardTrainer).
@@ -138,24 +142,21 @@ public sealed class RewardModelJob : Job<RewardConfig>
     public override RewardConfig Defaults(RunContext context) => TrainingJob.WithContext(new RewardConfig(), context);
     public override void Validate(RewardConfig options) => options.Validate();
 
-    public override JobResult Run(RewardConfig config, RunContext context)
-    {
-        config = TrainingJob.FromHub(config);
-        var result = RewardModelTrainer.Run(TrainingJob.ResumeIfStarted(config, context), context.Progress);
-        var metrics = TrainingJob.Metrics(result.Training);
-        metrics["pairs"] = result.TrainData.Kept;
-        foreach (var name in new[] { "eval_accuracy", "eval_margin" })
-            if (result.Training.LogHistory.LastOrDefault(l => l.ContainsKey(name))?[name]?.GetValue<double>() is { }
-                value) metrics[name] = value;
-        // Not "model": the pipeline's current model (the policy) stays the one the stages before trained.
-        var outputs = new Dictionary<string, string>
+    public override JobResult Run(RewardConfig config, RunContext context) => TrainingJob.Run(config, context,
+        c => RewardModelTrainer.Run(c, context.Progress), result =>
         {
-            ["reward_model"] = config.OutputDir,
-            ["metrics"] = Path.Combine(config.OutputDir, MetricsLogger.MetricsFile),
-        };
-        UploadJob.PushTrained(config, config.OutputDir, context);
-        return Result(outputs, metrics, result);
-    }
+            var metrics = TrainingJob.Metrics(result.Training, ("pairs", result.TrainData.Kept));
+            foreach (var name in new[] { "eval_accuracy", "eval_margin" })
+                if (result.Training.LogHistory.LastOrDefault(l => l.ContainsKey(name))?[name]?.GetValue<double>()
+                    is { } value) metrics[name] = value;
+            return metrics;
+        },
+        // Not "model": the pipeline's current model (the policy) stays the one the stages before trained.
+        c => new Dictionary<string, string>
+        {
+            ["reward_model"] = c.OutputDir,
+            ["metrics"] = Path.Combine(c.OutputDir, MetricsLogger.MetricsFile),
+        });
 }
 
 /// <summary>`star`: STaR iterations of sample → verify → (rationalise) → SFT → evaluate.</summary>

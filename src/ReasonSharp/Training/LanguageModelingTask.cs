@@ -82,16 +82,9 @@ public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IRe
     long padTokenId = 0, bool shuffle = true)
     : ITrainingTask
 {
-    int _batchSize, _accumulation;
-    long _seed;
-    long _epoch, _nextBatch;
-    int[] _order = [];
-    long _orderEpoch = -1;
+    readonly EpochOrder _order = new(train.Count, shuffle);
 
-    long BatchesPerEpoch => _batchSize > 0 ? (train.Count + _batchSize - 1) / _batchSize
-        : throw new InvalidOperationException("LanguageModelingTask.Initialize must be called first");
-
-    public long? StepsPerEpoch => (BatchesPerEpoch + _accumulation - 1) / _accumulation;
+    public long? StepsPerEpoch => _order.StepsPerEpoch;
 
     public void Initialize(TrainingContext context)
     {
@@ -108,28 +101,11 @@ public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IRe
                 throw new ReasonSharpException($"sequence {index}: packed lengths [{string.Join(", ", lengths)}] " +
                     $"must be positive and sum to its {sequence.InputIds.Length} tokens");
         }
-        _batchSize = context.Options.PerDeviceTrainBatchSize;
-        _accumulation = context.Options.GradientAccumulationSteps;
-        _seed = context.Options.Seed;
+        _order.Initialize(context, context.Options.Seed);
     }
 
-    public TrainingStep NextStep(TrainingContext context)
-    {
-        if (_nextBatch >= BatchesPerEpoch) { _epoch++; _nextBatch = 0; }
-        if (_orderEpoch != _epoch)
-        {
-            _order = shuffle ? TrainingRandom.Derive(_seed, _epoch).Permutation(train.Count)
-                : Enumerable.Range(0, train.Count).ToArray();
-            _orderEpoch = _epoch;
-        }
-        var batches = new List<MicroBatch>();
-        for (int i = 0; i < _accumulation && _nextBatch < BatchesPerEpoch; i++, _nextBatch++)
-        {
-            var members = _order.Skip((int)(_nextBatch * _batchSize)).Take(_batchSize).Select(j => train[j]).ToList();
-            batches.Add(MakeBatch(members, context.Device));
-        }
-        return new TrainingStep(batches);
-    }
+    public TrainingStep NextStep(TrainingContext context) =>
+        _order.NextStep(members => MakeBatch(members.Select(j => train[j]).ToList(), context.Device));
 
     TokenBatch MakeBatch(IReadOnlyList<TokenSequence> sequences, Device device)
     {
@@ -213,13 +189,7 @@ public sealed class LanguageModelingTask(IReadOnlyList<TokenSequence> train, IRe
         return new Dictionary<string, double> { ["loss"] = sum / Math.Max(1, count), ["mean_token_accuracy"] = (double)correct / Math.Max(1, count) };
     }
 
-    public JsonNode SaveState() => new JsonObject { ["epoch"] = _epoch, ["next_batch"] = _nextBatch };
+    public JsonNode SaveState() => _order.SaveState();
 
-    public void LoadState(JsonNode state)
-    {
-        _epoch = state["epoch"]?.GetValue<long>()
-            ?? throw new ReasonSharpException("task state: missing field 'epoch'");
-        _nextBatch = state["next_batch"]?.GetValue<long>()
-            ?? throw new ReasonSharpException("task state: missing field 'next_batch'");
-    }
+    public void LoadState(JsonNode state) => _order.LoadState(state, "task state");
 }

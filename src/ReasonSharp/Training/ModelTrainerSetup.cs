@@ -1,3 +1,4 @@
+using System.Globalization;
 using ReasonSharp.Configuration;
 using ReasonSharp.Data;
 using ReasonSharp.Modeling;
@@ -8,9 +9,10 @@ using ReasonSharp.Training.Lora;
 namespace ReasonSharp.Training;
 
 /// <summary>
-/// The set-up SFT, GRPO and STaR share around their own batches and losses: loading the model with its chat format,
-/// reading prompt datasets, applying LoRA, saving the bound options beside the run, and running the one
-/// <see cref="Trainer"/> loop so that the final model (or the adapter with its tokenizer) lands in output_dir.
+/// The set-up SFT, GRPO, STaR, DPO, reward-model and PRM training share around their own batches and losses: loading
+/// the model with its chat format, reading datasets, applying LoRA, saving the bound options beside the run, reporting
+/// what the data became, and running the one <see cref="Trainer"/> loop so that the final model (or the adapter with
+/// its tokenizer) lands in output_dir.
 /// </summary>
 public static class ModelTrainerSetup
 {
@@ -54,6 +56,26 @@ public static class ModelTrainerSetup
             ? ReadExamples(path, options.DatasetTestSplit, options.DatasetConfig)
             : null;
 
+    /// <summary>dataset_name's train split and eval_dataset_name's test split (null when it is not set), each read by
+    /// <paramref name="read"/>(path, split, option name).</summary>
+    public static (T Train, T? Eval) ReadTrainAndEval<T>(ModelTrainingOptions options,
+        Func<string, string, string, T> read) where T : class
+    {
+        var train = read(options.DatasetName!, options.DatasetTrainSplit, "dataset_name");
+        var eval = options.EvalDatasetName is { } path
+            ? read(path, options.DatasetTestSplit, "eval_dataset_name")
+            : null;
+        return (train, eval);
+    }
+
+    /// <summary>eval_strategy steps needs held-out <paramref name="units"/> ("pairs", "rows").</summary>
+    public static void CheckHeldOutData(TrainingOptions options, bool hasEval, string units)
+    {
+        if (options.EvalStrategy == "steps" && !hasEval)
+            throw new ReasonSharpException("training option 'eval_strategy' is steps, but there are no held-out " +
+                $"{units}; set eval_dataset_name");
+    }
+
     static List<Example> ReadExamples(string path, string split, string? config) =>
         DatasetReader.ReadExamples(new DatasetSource(path) { Split = split, Config = config }).ToList();
 
@@ -72,6 +94,33 @@ public static class ModelTrainerSetup
         if (RunFolder.Prepare(options) is { } cleared) progress?.WriteLine(cleared);
         Directory.CreateDirectory(options.OutputDir);
         AtomicFile.WriteAllText(Path.Combine(options.OutputDir, fileName), OptionsBinder.ToYaml(options));
+    }
+
+    /// <summary>
+    /// The start of a run on encoded data: saves the options as <see cref="TrainingOptions.RecipeFile"/> (see
+    /// <see cref="SaveOptions"/>) and prints what the train and eval <paramref name="units"/> became. Returns the
+    /// progress display (the console's unless one is given).
+    /// </summary>
+    public static ProgressDisplay StartRun(TrainingOptions options, ProgressDisplay? progress, string units,
+        string train, string? eval)
+    {
+        progress ??= ProgressDisplay.ForConsole(options.DisableTqdm);
+        SaveOptions(options, TrainingOptions.RecipeFile, progress);
+        progress.WriteLine($"train {units}: {train}");
+        if (eval is not null) progress.WriteLine($"eval {units}: {eval}");
+        return progress;
+    }
+
+    /// <summary>The report's table of what the data became: a row per split ("train", then "eval" when there is
+    /// one), its name then its <paramref name="cells"/>.</summary>
+    public static void AddDataTable<TStats>(RunReport report, string heading, IReadOnlyList<string> headers,
+        TStats train, TStats? eval, Func<TStats, long[]> cells) where TStats : class
+    {
+        string[] Row(string name, TStats stats) =>
+            [name, .. cells(stats).Select(c => c.ToString(CultureInfo.InvariantCulture))];
+        var rows = new List<IReadOnlyList<string>> { Row("train", train) };
+        if (eval is not null) rows.Add(Row("eval", eval));
+        report.AddTable(heading, headers, rows);
     }
 
     /// <summary>Runs the training loop on <paramref name="task"/>; checkpoints and the final model carry the tokenizer,

@@ -42,9 +42,7 @@ public sealed class DpoTask(IReadOnlyList<EncodedPair> train, IReadOnlyList<Enco
     readonly IReadOnlyList<EncodedPair> _eval = eval ?? [];
     CausalLM? _reference;
     (float Chosen, float Rejected)[]? _trainReferences, _evalReferences;
-    int _batchSize, _accumulation;
-    long _epoch, _nextBatch, _orderEpoch = -1;
-    int[] _order = [];
+    readonly EpochOrder _order = new(train.Count);
 
     /// <summary>The frozen copy used as reference (null with LoRA, whose reference is the base with adapters off, and
     /// with precompute_ref_log_probs).</summary>
@@ -52,15 +50,12 @@ public sealed class DpoTask(IReadOnlyList<EncodedPair> train, IReadOnlyList<Enco
     /// <summary>The reference log-probs of the training pairs, when precomputed.</summary>
     public IReadOnlyList<(float Chosen, float Rejected)>? PrecomputedReferences => _trainReferences;
 
-    long BatchesPerEpoch => (train.Count + _batchSize - 1) / _batchSize;
-
-    public long? StepsPerEpoch => (BatchesPerEpoch + _accumulation - 1) / _accumulation;
+    public long? StepsPerEpoch => _order.StepsPerEpoch;
 
     public void Initialize(TrainingContext context)
     {
         if (train.Count == 0) throw new ReasonSharpException("the preference training set is empty");
-        _batchSize = context.Options.PerDeviceTrainBatchSize;
-        _accumulation = context.Options.GradientAccumulationSteps;
+        _order.Initialize(context, config.Seed);
         if (config.PrecomputeRefLogProbs)
         {
             _trainReferences = References(context, train);
@@ -69,25 +64,13 @@ public sealed class DpoTask(IReadOnlyList<EncodedPair> train, IReadOnlyList<Enco
         else if (context.Adapters is null) _reference ??= FrozenModel.Copy(context.Model);
     }
 
-    public TrainingStep NextStep(TrainingContext context)
+    public TrainingStep NextStep(TrainingContext context) => _order.NextStep(members =>
     {
-        if (_nextBatch >= BatchesPerEpoch) { _epoch++; _nextBatch = 0; }
-        if (_orderEpoch != _epoch)
-        {
-            _order = TrainingRandom.Derive(config.Seed, _epoch).Permutation(train.Count);
-            _orderEpoch = _epoch;
-        }
-        var batches = new List<MicroBatch>();
-        for (int i = 0; i < _accumulation && _nextBatch < BatchesPerEpoch; i++, _nextBatch++)
-        {
-            var members = _order.Skip((int)(_nextBatch * _batchSize)).Take(_batchSize).ToList();
-            var pairs = members.Select(j => train[j]).ToList();
-            var references = _trainReferences is { } all ? members.Select(j => all[j]).ToArray()
-                : References(context, pairs);
-            batches.Add(MakeBatch(pairs, references, context.Device, padTokenId));
-        }
-        return new TrainingStep(batches);
-    }
+        var pairs = members.Select(j => train[j]).ToList();
+        var references = _trainReferences is { } all ? members.Select(j => all[j]).ToArray()
+            : References(context, pairs);
+        return MakeBatch(pairs, references, context.Device, padTokenId);
+    });
 
     public static DpoBatch MakeBatch(IReadOnlyList<EncodedPair> pairs, (float Chosen, float Rejected)[]? references,
         Device device, long padTokenId = 0)
@@ -234,13 +217,7 @@ public sealed class DpoTask(IReadOnlyList<EncodedPair> train, IReadOnlyList<Enco
     /// <summary>Frees the frozen reference copy.</summary>
     public void Dispose() => _reference?.Dispose();
 
-    public JsonNode SaveState() => new JsonObject { ["epoch"] = _epoch, ["next_batch"] = _nextBatch };
+    public JsonNode SaveState() => _order.SaveState();
 
-    public void LoadState(JsonNode state)
-    {
-        _epoch = state["epoch"]?.GetValue<long>()
-            ?? throw new ReasonSharpException("DPO task state: missing field 'epoch'");
-        _nextBatch = state["next_batch"]?.GetValue<long>()
-            ?? throw new ReasonSharpException("DPO task state: missing field 'next_batch'");
-    }
+    public void LoadState(JsonNode state) => _order.LoadState(state, "DPO task state");
 }

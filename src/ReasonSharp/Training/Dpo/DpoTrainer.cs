@@ -37,17 +37,13 @@ public sealed class DpoTrainer
         _config = config;
         (_train, TrainData) = PreferenceData.Encode(train, model.Chat, config);
         if (eval is not null) (_eval, EvalData) = PreferenceData.Encode(eval, model.Chat, config);
-        if (config.EvalStrategy == "steps" && _eval is null)
-            throw new ReasonSharpException("training option 'eval_strategy' is steps, but there are no held-out " +
-                "pairs; set eval_dataset_name");
+        ModelTrainerSetup.CheckHeldOutData(config, _eval is not null, "pairs");
     }
 
     public DpoResult Train()
     {
-        var progress = Progress ?? ProgressDisplay.ForConsole(_config.DisableTqdm);
-        ModelTrainerSetup.SaveOptions(_config, TrainingOptions.RecipeFile, progress);
-        progress.WriteLine($"train pairs: {TrainData.Describe()}");
-        if (EvalData is not null) progress.WriteLine($"eval pairs: {EvalData.Describe()}");
+        var progress = ModelTrainerSetup.StartRun(_config, Progress, "pairs", TrainData.Describe(),
+            EvalData?.Describe());
         var adapters = ModelTrainerSetup.ApplyLora(_model, _config);
         long pad = _model.Tokenizer.PadTokenId ?? _model.Tokenizer.EosTokenId ?? 0;
         Task = new DpoTask(_train, _eval, _config, pad);
@@ -56,19 +52,11 @@ public sealed class DpoTrainer
         return new DpoResult(result, TrainData, EvalData);
     }
 
-    void ExtendReport(RunReport report)
-    {
-        static string[] Row(string name, PreferenceDataStats s) =>
-        [
-            name, s.Pairs.ToString(CultureInfo.InvariantCulture), s.Truncated.ToString(CultureInfo.InvariantCulture),
-            s.Dropped.ToString(CultureInfo.InvariantCulture), s.Tokens.ToString(CultureInfo.InvariantCulture),
-        ];
-        var rows = new List<IReadOnlyList<string>> { Row("train", TrainData) };
-        if (EvalData is not null) rows.Add(Row("eval", EvalData));
-        report.AddTable($"Preference data (loss_type {_config.LossType}, beta " +
+    void ExtendReport(RunReport report) =>
+        ModelTrainerSetup.AddDataTable(report, $"Preference data (loss_type {_config.LossType}, beta " +
             $"{_config.Beta.ToString(CultureInfo.InvariantCulture)})",
-            ["split", "pairs", "truncated", "dropped (no completion tokens)", "tokens"], rows);
-    }
+            ["split", "pairs", "truncated", "dropped (no completion tokens)", "tokens"], TrainData, EvalData,
+            s => [s.Pairs, s.Truncated, s.Dropped, s.Tokens]);
 
     /// <summary>A whole run from a config: loads model_name_or_path, reads dataset_name (train split) and
     /// eval_dataset_name, trains, saves, and disposes of the model.</summary>
@@ -76,12 +64,8 @@ public sealed class DpoTrainer
     {
         config.Validate();
         ModelTrainerSetup.CheckOutputIsNotTheModel(config);
-        var train = PreferenceData.Load(config.DatasetName!, config.DatasetTrainSplit, config.DatasetConfig,
-            config.SystemPrompt, "dataset_name");
-        var eval = config.EvalDatasetName is { } path
-            ? PreferenceData.Load(path, config.DatasetTestSplit, config.DatasetConfig, config.SystemPrompt,
-                "eval_dataset_name")
-            : null;
+        var (train, eval) = ModelTrainerSetup.ReadTrainAndEval(config, (path, split, option) =>
+            PreferenceData.Load(path, split, config.DatasetConfig, config.SystemPrompt, option));
         using var model = ModelTrainerSetup.LoadModel(config);
         return new DpoTrainer(model, config, train, eval) { Progress = progress }.Train();
     }

@@ -41,37 +41,20 @@ public sealed class PrmTask(LmStepScorer judge, IReadOnlyList<EncodedStepwiseRow
     IReadOnlyList<EncodedStepwiseRow>? eval, long seed) : ITrainingTask
 {
     readonly IReadOnlyList<EncodedStepwiseRow> _eval = eval ?? [];
-    int _batchSize, _accumulation;
-    long _epoch, _nextBatch, _orderEpoch = -1;
-    int[] _order = [];
+    readonly EpochOrder _order = new(train.Count);
 
-    long BatchesPerEpoch => (train.Count + _batchSize - 1) / _batchSize;
-
-    public long? StepsPerEpoch => (BatchesPerEpoch + _accumulation - 1) / _accumulation;
+    public long? StepsPerEpoch => _order.StepsPerEpoch;
 
     public void Initialize(TrainingContext context)
     {
         if (train.Count == 0) throw new ReasonSharpException("the stepwise training set has no trainable step");
         if (!ReferenceEquals(context.Model, judge.Judge.Model))
             throw new ReasonSharpException("the PRM task's judge is not the model being trained");
-        _batchSize = context.Options.PerDeviceTrainBatchSize;
-        _accumulation = context.Options.GradientAccumulationSteps;
+        _order.Initialize(context, seed);
     }
 
-    public TrainingStep NextStep(TrainingContext context)
-    {
-        if (_nextBatch >= BatchesPerEpoch) { _epoch++; _nextBatch = 0; }
-        if (_orderEpoch != _epoch)
-        {
-            _order = TrainingRandom.Derive(seed, _epoch).Permutation(train.Count);
-            _orderEpoch = _epoch;
-        }
-        var batches = new List<MicroBatch>();
-        for (int i = 0; i < _accumulation && _nextBatch < BatchesPerEpoch; i++, _nextBatch++)
-            batches.Add(MakeBatch(_order.Skip((int)(_nextBatch * _batchSize)).Take(_batchSize).Select(j => train[j])
-                .ToList(), context.Device));
-        return new TrainingStep(batches);
-    }
+    public TrainingStep NextStep(TrainingContext context) =>
+        _order.NextStep(members => MakeBatch(members.Select(j => train[j]).ToList(), context.Device));
 
     public static PrmBatch MakeBatch(IReadOnlyList<EncodedStepwiseRow> rows, Device device)
     {
@@ -167,13 +150,7 @@ public sealed class PrmTask(LmStepScorer judge, IReadOnlyList<EncodedStepwiseRow
         return (goodRanks - good * (good + 1) / 2.0) / ((double)good * bad);
     }
 
-    public JsonNode SaveState() => new JsonObject { ["epoch"] = _epoch, ["next_batch"] = _nextBatch };
+    public JsonNode SaveState() => _order.SaveState();
 
-    public void LoadState(JsonNode state)
-    {
-        _epoch = state["epoch"]?.GetValue<long>()
-            ?? throw new ReasonSharpException("PRM task state: missing field 'epoch'");
-        _nextBatch = state["next_batch"]?.GetValue<long>()
-            ?? throw new ReasonSharpException("PRM task state: missing field 'next_batch'");
-    }
+    public void LoadState(JsonNode state) => _order.LoadState(state, "PRM task state");
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using ReasonSharp.Modeling;
 using ReasonSharp.Reporting;
 using ReasonSharp.Rewards.Steps;
@@ -54,9 +53,7 @@ public sealed class PrmTrainer
         }
         (_train, TrainData) = Encode(_judge, train, config);
         if (eval is not null) (_eval, EvalData) = Encode(_judge, eval, config);
-        if (config.EvalStrategy == "steps" && _eval is null)
-            throw new ReasonSharpException("training option 'eval_strategy' is steps, but there are no held-out " +
-                "rows; set eval_dataset_name");
+        ModelTrainerSetup.CheckHeldOutData(config, _eval is not null, "rows");
     }
 
     /// <summary>Rows as judge inputs within the length limits; the trained steps are all kept steps, or with
@@ -90,30 +87,19 @@ public sealed class PrmTrainer
 
     public PrmResult Train()
     {
-        var progress = Progress ?? ProgressDisplay.ForConsole(_config.DisableTqdm);
-        ModelTrainerSetup.SaveOptions(_config, TrainingOptions.RecipeFile, progress);
-        progress.WriteLine($"train rows: {TrainData.Describe()}");
-        if (EvalData is not null) progress.WriteLine($"eval rows: {EvalData.Describe()}");
+        var progress = ModelTrainerSetup.StartRun(_config, Progress, "rows", TrainData.Describe(),
+            EvalData?.Describe());
         var task = new PrmTask(_judge, _train, _eval, _config.Seed);
         var result = ModelTrainerSetup.Train(_model, task, _config, adapters: null, progress, ExtendReport);
         _judge.Options.SaveTo(_config.OutputDir);
         return new PrmResult(result, TrainData, EvalData);
     }
 
-    void ExtendReport(RunReport report)
-    {
-        static string[] Row(string name, StepwiseDataStats s) =>
-        [
-            name, s.Rows.ToString(CultureInfo.InvariantCulture), s.Steps.ToString(CultureInfo.InvariantCulture),
-            s.GoodSteps.ToString(CultureInfo.InvariantCulture), s.Truncated.ToString(CultureInfo.InvariantCulture),
-            s.Dropped.ToString(CultureInfo.InvariantCulture),
-        ];
-        var rows = new List<IReadOnlyList<string>> { Row("train", TrainData) };
-        if (EvalData is not null) rows.Add(Row("eval", EvalData));
-        report.AddTable($"Stepwise data ({(_config.SoftLabels ? "soft" : "hard")} labels" +
+    void ExtendReport(RunReport report) =>
+        ModelTrainerSetup.AddDataTable(report, $"Stepwise data ({(_config.SoftLabels ? "soft" : "hard")} labels" +
             $"{(_config.TrainOnLastStepOnly ? ", last step only" : "")})",
-            ["split", "rows", "steps trained", "good", "truncated", "dropped"], rows);
-    }
+            ["split", "rows", "steps trained", "good", "truncated", "dropped"], TrainData, EvalData,
+            s => [s.Rows, s.Steps, s.GoodSteps, s.Truncated, s.Dropped]);
 
     /// <summary>A whole run from a config: loads model_name_or_path, reads dataset_name (train split) and
     /// eval_dataset_name, trains, saves, and disposes of the model.</summary>
@@ -121,11 +107,8 @@ public sealed class PrmTrainer
     {
         config.Validate();
         ModelTrainerSetup.CheckOutputIsNotTheModel(config);
-        var train = StepwiseData.Load(config.DatasetName!, config.DatasetTrainSplit, config.DatasetConfig,
-            "dataset_name");
-        var eval = config.EvalDatasetName is { } path
-            ? StepwiseData.Load(path, config.DatasetTestSplit, config.DatasetConfig, "eval_dataset_name")
-            : null;
+        var (train, eval) = ModelTrainerSetup.ReadTrainAndEval(config, (path, split, option) =>
+            StepwiseData.Load(path, split, config.DatasetConfig, option));
         using var model = ModelTrainerSetup.LoadModel(config);
         return new PrmTrainer(model, config, train, eval) { Progress = progress }.Train();
     }

@@ -87,13 +87,9 @@ public sealed class RewardModelTask(IReadOnlyList<RewardPair> train, IReadOnlyLi
     RewardConfig config, long padTokenId) : ITrainingTask
 {
     readonly IReadOnlyList<RewardPair> _eval = eval ?? [];
-    int _batchSize, _accumulation;
-    long _epoch, _nextBatch, _orderEpoch = -1;
-    int[] _order = [];
+    readonly EpochOrder _order = new(train.Count);
 
-    long BatchesPerEpoch => (train.Count + _batchSize - 1) / _batchSize;
-
-    public long? StepsPerEpoch => (BatchesPerEpoch + _accumulation - 1) / _accumulation;
+    public long? StepsPerEpoch => _order.StepsPerEpoch;
 
     public void Initialize(TrainingContext context)
     {
@@ -101,24 +97,11 @@ public sealed class RewardModelTask(IReadOnlyList<RewardPair> train, IReadOnlyLi
         if (!context.Model.Config.IsSequenceClassifier)
             throw new ReasonSharpException("reward model training needs a sequence classifier (a score head); load " +
                 "the model with LanguageModel.LoadSequenceClassifier");
-        _batchSize = context.Options.PerDeviceTrainBatchSize;
-        _accumulation = context.Options.GradientAccumulationSteps;
+        _order.Initialize(context, config.Seed);
     }
 
-    public TrainingStep NextStep(TrainingContext context)
-    {
-        if (_nextBatch >= BatchesPerEpoch) { _epoch++; _nextBatch = 0; }
-        if (_orderEpoch != _epoch)
-        {
-            _order = TrainingRandom.Derive(config.Seed, _epoch).Permutation(train.Count);
-            _orderEpoch = _epoch;
-        }
-        var batches = new List<MicroBatch>();
-        for (int i = 0; i < _accumulation && _nextBatch < BatchesPerEpoch; i++, _nextBatch++)
-            batches.Add(MakeBatch(_order.Skip((int)(_nextBatch * _batchSize)).Take(_batchSize)
-                .Select(j => train[j]).ToList(), context.Device, padTokenId));
-        return new TrainingStep(batches);
-    }
+    public TrainingStep NextStep(TrainingContext context) =>
+        _order.NextStep(members => MakeBatch(members.Select(j => train[j]).ToList(), context.Device, padTokenId));
 
     public static RewardPairBatch MakeBatch(IReadOnlyList<RewardPair> pairs, Device device, long padTokenId = 0)
     {
@@ -218,13 +201,7 @@ public sealed class RewardModelTask(IReadOnlyList<RewardPair> train, IReadOnlyLi
         return ([.. chosen], [.. rejected], lossSum / pairs.Count);
     }
 
-    public JsonNode SaveState() => new JsonObject { ["epoch"] = _epoch, ["next_batch"] = _nextBatch };
+    public JsonNode SaveState() => _order.SaveState();
 
-    public void LoadState(JsonNode state)
-    {
-        _epoch = state["epoch"]?.GetValue<long>()
-            ?? throw new ReasonSharpException("reward model task state: missing field 'epoch'");
-        _nextBatch = state["next_batch"]?.GetValue<long>()
-            ?? throw new ReasonSharpException("reward model task state: missing field 'next_batch'");
-    }
+    public void LoadState(JsonNode state) => _order.LoadState(state, "reward model task state");
 }

@@ -38,37 +38,24 @@ public sealed class RewardModelTrainer
         _config = config;
         (_train, TrainData) = RewardData.Encode(train, model.Chat, config.MaxLength);
         if (eval is not null) (_eval, EvalData) = RewardData.Encode(eval, model.Chat, config.MaxLength);
-        if (config.EvalStrategy == "steps" && _eval is null)
-            throw new ReasonSharpException("training option 'eval_strategy' is steps, but there are no held-out " +
-                "pairs; set eval_dataset_name");
+        ModelTrainerSetup.CheckHeldOutData(config, _eval is not null, "pairs");
     }
 
     public RewardModelResult Train()
     {
-        var progress = Progress ?? ProgressDisplay.ForConsole(_config.DisableTqdm);
-        ModelTrainerSetup.SaveOptions(_config, TrainingOptions.RecipeFile, progress);
-        progress.WriteLine($"train pairs: {TrainData.Describe()}");
-        if (EvalData is not null) progress.WriteLine($"eval pairs: {EvalData.Describe()}");
+        var progress = ModelTrainerSetup.StartRun(_config, Progress, "pairs", TrainData.Describe(),
+            EvalData?.Describe());
         long pad = _model.Model.Config.PadTokenId ?? _model.Tokenizer.PadTokenId ?? _model.Tokenizer.EosTokenId ?? 0;
         var task = new RewardModelTask(_train, _eval, _config, pad);
         var result = ModelTrainerSetup.Train(_model, task, _config, null, progress, ExtendReport);
         return new RewardModelResult(result, TrainData, EvalData);
     }
 
-    void ExtendReport(RunReport report)
-    {
-        static string[] Row(string name, RewardDataStats s) =>
-        [
-            name, s.Pairs.ToString(CultureInfo.InvariantCulture), s.Kept.ToString(CultureInfo.InvariantCulture),
-            s.TooLong.ToString(CultureInfo.InvariantCulture), s.Empty.ToString(CultureInfo.InvariantCulture),
-            s.Tokens.ToString(CultureInfo.InvariantCulture),
-        ];
-        var rows = new List<IReadOnlyList<string>> { Row("train", TrainData) };
-        if (EvalData is not null) rows.Add(Row("eval", EvalData));
-        report.AddTable($"Preference data (max_length {_config.MaxLength?.ToString(CultureInfo.InvariantCulture)
-            ?? "none"})", ["split", "pairs", "kept", "dropped over max_length", "dropped (no completion tokens)",
-            "tokens"], rows);
-    }
+    void ExtendReport(RunReport report) =>
+        ModelTrainerSetup.AddDataTable(report, $"Preference data (max_length " +
+            $"{_config.MaxLength?.ToString(CultureInfo.InvariantCulture) ?? "none"})",
+            ["split", "pairs", "kept", "dropped over max_length", "dropped (no completion tokens)", "tokens"],
+            TrainData, EvalData, s => [s.Pairs, s.Kept, s.TooLong, s.Empty, s.Tokens]);
 
     /// <summary>A whole run from a config: loads model_name_or_path as a reward model (a causal LM's folder gets a
     /// fresh score head, seeded by seed), reads dataset_name (train split) and eval_dataset_name, trains, saves, and
@@ -77,12 +64,8 @@ public sealed class RewardModelTrainer
     {
         config.Validate();
         ModelTrainerSetup.CheckOutputIsNotTheModel(config);
-        var train = PreferenceData.Load(config.DatasetName!, config.DatasetTrainSplit, config.DatasetConfig,
-            config.SystemPrompt, "dataset_name");
-        var eval = config.EvalDatasetName is { } path
-            ? PreferenceData.Load(path, config.DatasetTestSplit, config.DatasetConfig, config.SystemPrompt,
-                "eval_dataset_name")
-            : null;
+        var (train, eval) = ModelTrainerSetup.ReadTrainAndEval(config, (path, split, option) =>
+            PreferenceData.Load(path, split, config.DatasetConfig, config.SystemPrompt, option));
         var folder = config.ModelNameOrPath!;
         bool fresh = !ModelConfig.Load(Path.Combine(Hub.HubPaths.Model(folder), ModelFolder.ConfigFile))
             .IsSequenceClassifier;

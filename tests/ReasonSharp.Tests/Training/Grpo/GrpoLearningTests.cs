@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using ReasonSharp.Data;
-using ReasonSharp.Modeling;
 using ReasonSharp.Training.Grpo;
-using ReasonSharp.Training.Sft;
 using Xunit.Abstractions;
 
 namespace ReasonSharp.Tests.Training.Grpo;
@@ -13,37 +11,27 @@ namespace ReasonSharp.Tests.Training.Grpo;
 /// its working in 45% of the traces and writes only the answer in 55%. SFT imitates the majority and mostly answers
 /// without working, which this tiny model cannot do.
 /// </summary>
-public sealed class SftStartFixture : IDisposable
+public sealed class SftStartFixture : SftPolicyFixture
 {
-    readonly TempDir _dir = TestEnvironment.NewTempDir();
-
-    public SftStartFixture()
+    public SftStartFixture() : base("sft-model")
     {
         using var oneThread = LearningTasks.OneTorchThread();
         var clock = Stopwatch.StartNew();
         var split = LearningTasks.DistinctProblems(12_000, seed: 0).SplitTrainTest(0.05, seed: 0);
         var train = SyntheticDataset.WithAnswerOnlyTraces(split.Train, 0.55, seed: 0);
-        using var lm = LearningTasks.NanoModel(_dir, train);
+        using var lm = NanoModel(train);
         Train = LearningTasks.Examples(train);
         Test = LearningTasks.Examples(split.Test.Take(200));
-
-        var sft = new SftConfig
+        var sft = Config(2000) with
         {
-            OutputDir = _dir.File("sft"), Device = "cpu", MaxLength = 128,
-            LearningRate = 3e-3, LrSchedulerType = "cosine", WarmupSteps = 20, MaxSteps = 2000,
-            PerDeviceTrainBatchSize = 16,
-            GradientCheckpointing = false, LoggingSteps = 500, SaveStrategy = "no", WriteReport = false,
-            DisableTqdm = true,
-            EvalStrategy = "steps", EvalSteps = 2000, EvalReward = "accuracy", EvalAccuracySamples = 200,
-            PerDeviceEvalBatchSize = 200, EvalMaxNewTokens = 64,
+            EvalStrategy = "steps",
+            EvalSteps = 2000,
+            EvalReward = "accuracy",
+            EvalAccuracySamples = 200,
+            PerDeviceEvalBatchSize = 200,
+            EvalMaxNewTokens = 64,
         };
-        var sftTrainer = new SftTrainer(lm, sft, new SftExamples(Train, PromptCompletion: true, "arithmetic"),
-            new SftExamples(Test, PromptCompletion: true, "arithmetic"))
-        {
-            Progress = TrainingFixtures.Quiet
-        };
-        Accuracy = sftTrainer.Train().Accuracy[^1].Accuracy;
-        lm.Save(ModelFolder);
+        Accuracy = FineTune(lm, sft, Train, Test).Accuracy[^1].Accuracy;
         Seconds = clock.Elapsed.TotalSeconds;
     }
 
@@ -51,14 +39,6 @@ public sealed class SftStartFixture : IDisposable
     public List<Example> Test { get; }
     /// <summary>Held-out greedy accuracy after SFT.</summary>
     public double Accuracy { get; }
-    public double Seconds { get; }
-    public string ModelFolder => _dir.File("sft-model");
-    public string File(string name) => _dir.File(name);
-
-    /// <summary>A fresh copy of the SFT model (float32 safetensors: bit for bit the trained weights).</summary>
-    public LanguageModel Load() => LanguageModel.Load(ModelFolder, "cpu");
-
-    public void Dispose() => _dir.Dispose();
 }
 
 /// <summary>

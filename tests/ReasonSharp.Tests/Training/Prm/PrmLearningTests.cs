@@ -3,11 +3,9 @@ using System.Text.Json.Nodes;
 using ReasonSharp.Data;
 using ReasonSharp.Evaluation;
 using ReasonSharp.Generation;
-using ReasonSharp.Modeling;
 using ReasonSharp.Rewards;
 using ReasonSharp.Rewards.Steps;
 using ReasonSharp.Training.Prm;
-using ReasonSharp.Training.Sft;
 using Xunit.Abstractions;
 
 namespace ReasonSharp.Tests.Training.Prm;
@@ -16,41 +14,23 @@ namespace ReasonSharp.Tests.Training.Prm;
 /// The policy the PRM learning test labels with, trained once: a nano model briefly fine-tuned on two-operand sums
 /// whose teacher always shows its column working, so that it often works a column wrongly.
 /// </summary>
-public sealed class PrmPolicyFixture : IDisposable
+public sealed class PrmPolicyFixture : SftPolicyFixture
 {
-    readonly TempDir _dir = TestEnvironment.NewTempDir();
-
-    public PrmPolicyFixture()
+    public PrmPolicyFixture() : base("policy")
     {
         using var oneThread = LearningTasks.OneTorchThread();
         var clock = Stopwatch.StartNew();
         var split = LearningTasks.DistinctProblems(6_000, seed: 1).SplitTrainTest(0.1, seed: 1);
         Train = split.Train;
         Test = split.Test;
-        using var lm = LearningTasks.NanoModel(_dir, Train, seed: 1);
-        var sft = new SftConfig
-        {
-            OutputDir = _dir.File("sft"), Device = "cpu", MaxLength = 128, LearningRate = 3e-3,
-            LrSchedulerType = "cosine", WarmupSteps = 20, MaxSteps = SftSteps, PerDeviceTrainBatchSize = 16,
-            GradientCheckpointing = false, LoggingSteps = 500, SaveStrategy = "no", WriteReport = false,
-            DisableTqdm = true, Seed = 1,
-        };
-        new SftTrainer(lm, sft, new SftExamples(LearningTasks.Examples(Train), PromptCompletion: true, "arithmetic"))
-        {
-            Progress = TrainingFixtures.Quiet,
-        }.Train();
-        lm.Save(ModelFolder);
+        using var lm = NanoModel(Train, seed: 1);
+        FineTune(lm, Config(SftSteps) with { Seed = 1 }, LearningTasks.Examples(Train));
         Seconds = clock.Elapsed.TotalSeconds;
     }
 
     public const int SftSteps = 1200;
     public IReadOnlyList<SyntheticProblem> Train { get; }
     public IReadOnlyList<SyntheticProblem> Test { get; }
-    public double Seconds { get; }
-    public string ModelFolder => _dir.File("policy");
-    public string File(string name) => _dir.File(name);
-    public LanguageModel Load() => LanguageModel.Load(ModelFolder, "cpu");
-    public void Dispose() => _dir.Dispose();
 }
 
 /// <summary>

@@ -41,18 +41,18 @@ public static class CommonOptions
 
         public IEnumerable<Option> All => [MaxNewTokens, Temperature, TopP, TopK, MinP, RepetitionPenalty, Seed];
 
-        public SamplingOptions Read(ParseResult parse, IReadOnlyList<int> eos) => new()
+        /// <summary>--temperature, --top-p, --top-k, --min-p and --repetition-penalty.</summary>
+        public SamplingSettings Settings(ParseResult parse) => new()
         {
-            MaxNewTokens = parse.GetValue(MaxNewTokens),
             Temperature = parse.GetValue(Temperature),
-            DoSample = parse.GetValue(Temperature) > 0,
             TopP = parse.GetValue(TopP),
             TopK = parse.GetValue(TopK),
             MinP = parse.GetValue(MinP),
             RepetitionPenalty = parse.GetValue(RepetitionPenalty),
-            Seed = parse.GetValue(Seed),
-            EosTokenIds = eos,
         };
+
+        public SamplingOptions Read(ParseResult parse, IReadOnlyList<int> eos) =>
+            Settings(parse).ToSampling(parse.GetValue(MaxNewTokens), parse.GetValue(Seed)) with { EosTokenIds = eos };
     }
 
     /// <summary>
@@ -79,11 +79,7 @@ public static class CommonOptions
             DatasetConfig = parse.GetValue(Config),
             GenerationBatchSize = parse.GetValue(BatchSize),
             MaxNewTokens = parse.GetValue(Sampling.MaxNewTokens),
-            Temperature = parse.GetValue(Sampling.Temperature),
-            TopP = parse.GetValue(Sampling.TopP),
-            TopK = parse.GetValue(Sampling.TopK),
-            MinP = parse.GetValue(Sampling.MinP),
-            RepetitionPenalty = parse.GetValue(Sampling.RepetitionPenalty),
+            Sampling = Sampling.Settings(parse),
             Seed = parse.GetValue(Sampling.Seed),
         });
     }

@@ -3,6 +3,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using ReasonSharp.Configuration;
 using ReasonSharp.Data;
 using ReasonSharp.Generation;
 
@@ -29,6 +31,7 @@ public static class EvalReport
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { FlattenAttribute.JsonModifier } },
     };
 
     public static EvalReportFiles Write(string jsonPath, IReadOnlyList<EvalResult> results, EvalOptions options,

@@ -1,3 +1,4 @@
+using ReasonSharp.Configuration;
 using ReasonSharp.Data;
 using ReasonSharp.Generation;
 using ReasonSharp.Rewards;
@@ -31,11 +32,8 @@ public abstract record VerifiedGenerationOptions
     public IReadOnlyDictionary<string, object?>? ChatTemplateKwargs { get; init; }
 
     public int MaxNewTokens { get; init; } = 512;
-    public double Temperature { get; init; } = 0.6;
-    public double TopP { get; init; } = 0.95;
-    public int TopK { get; init; }
-    public double MinP { get; init; }
-    public double RepetitionPenalty { get; init; } = 1.0;
+    /// <summary>temperature, top_p, top_k, min_p and repetition_penalty, with Open-R1's evaluation defaults.</summary>
+    [Flatten] public SamplingSettings Sampling { get; init; } = new() { Temperature = 0.6, TopP = 0.95 };
     public long Seed { get; init; }
     /// <summary>Rows per call of the generation engine.</summary>
     public int GenerationBatchSize { get; init; } = 64;
@@ -46,23 +44,14 @@ public abstract record VerifiedGenerationOptions
         if (!double.IsFinite(Threshold)) throw new ReasonSharpException($"threshold must be a finite number, got " +
             $"{Threshold}");
         if (Limit is < 1) throw new ReasonSharpException($"limit must be at least 1, got {Limit}");
-        ToSampling().Validate();
+        if (MaxNewTokens < 1) throw new ReasonSharpException($"max_new_tokens must be at least 1, got {MaxNewTokens}");
+        Sampling.Validate();
         if (GenerationBatchSize < 1) throw new ReasonSharpException($"generation_batch_size must be at least 1, " +
             $"got {GenerationBatchSize}");
     }
 
     /// <summary>The engine's sampling options (greedy: argmax decoding, the sampling knobs unused).</summary>
-    public SamplingOptions ToSampling(bool greedy = false) => new()
-    {
-        MaxNewTokens = MaxNewTokens,
-        DoSample = !greedy && Temperature > 0,
-        Temperature = Temperature,
-        TopP = TopP,
-        TopK = TopK,
-        MinP = MinP,
-        RepetitionPenalty = RepetitionPenalty,
-        Seed = Seed,
-    };
+    public SamplingOptions ToSampling(bool greedy = false) => Sampling.ToSampling(MaxNewTokens, Seed, greedy);
 
     /// <summary>The reward functions named by <see cref="Reward"/>.</summary>
     public CompositeReward CreateReward(RewardRegistry? registry = null) =>

@@ -1,6 +1,7 @@
 namespace ReasonSharp.Generation;
 
-/// <summary>Decoding settings, with Hugging Face generate()'s names. Temperature 0 or DoSample false means greedy.</summary>
+/// <summary>The engine's decoding settings for one call, with Hugging Face generate()'s names (a job's user-facing
+/// knobs are <see cref="SamplingSettings"/>). Temperature 0 or DoSample false means greedy.</summary>
 public sealed record SamplingOptions
 {
     public int MaxNewTokens { get; init; } = 256;
@@ -30,11 +31,7 @@ public sealed record SamplingOptions
     public void Validate()
     {
         if (MaxNewTokens < 1) throw new ReasonSharpException($"max_new_tokens must be at least 1, got {MaxNewTokens}");
-        if (Temperature < 0) throw new ReasonSharpException($"temperature must be ≥ 0, got {Temperature}");
-        if (TopK < 0) throw new ReasonSharpException($"top_k must be ≥ 0, got {TopK}");
-        if (TopP is <= 0 or > 1) throw new ReasonSharpException($"top_p must be in (0, 1], got {TopP}");
-        if (MinP is < 0 or >= 1) throw new ReasonSharpException($"min_p must be in [0, 1), got {MinP}");
-        if (RepetitionPenalty <= 0) throw new ReasonSharpException($"repetition_penalty must be > 0, got {RepetitionPenalty}");
+        SamplingSettings.Check(Temperature, TopP, TopK, MinP, RepetitionPenalty);
     }
 }
 

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
+using ReasonSharp.Configuration;
 
 namespace ReasonSharp.Training;
 
@@ -136,6 +138,7 @@ public record TrainingOptions
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { FlattenAttribute.JsonModifier } },
     };
 
     /// <summary>Every option (of the derived config too) under its snake_case name.</summary>

@@ -17,7 +17,7 @@ public class EvaluationOptionsBindingTests
         Assert.Equal(8, eval.K);
         Assert.Equal([ThinkingMode.Think, ThinkingMode.NoThink], eval.Modes);
         Assert.Equal((AnswerVote.AnswerTag, 0.7, 20, "think_answer"),
-            (eval.Vote, eval.Temperature, eval.Limit, eval.FormatStyle));
+            (eval.Vote, eval.Sampling.Temperature, eval.Limit, eval.FormatStyle));
 
         var sampling = OptionsBinder.ApplyOverrides(new RejectionSamplingOptions(),
             ["num_generations=4", "select=diverse", "keep=2", "dedup=true", "min_pass_rate=0.2", "max_pass_rate=0.8",

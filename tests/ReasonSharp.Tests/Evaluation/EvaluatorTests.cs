@@ -86,7 +86,7 @@ public sealed class EvaluatorTests : IDisposable
     public void BadOptionsNameTheField(string message, int k, string reward, double temperature)
     {
         var e = Assert.Throws<ReasonSharpException>(() =>
-            new Evaluator(new EvalOptions { K = k, Reward = reward, Temperature = temperature }));
+            new Evaluator(new EvalOptions { K = k, Reward = reward, Sampling = new() { Temperature = temperature } }));
         Assert.Contains(message, e.Message);
     }
 

@@ -34,8 +34,9 @@ public sealed class PairSamplingTests : IDisposable
     // Six prompts in chunks of two, six samples each, in both modes; high temperature so completions vary.
     static RejectionSamplingOptions Options => new()
     {
-        Reward = "even_length", NumGenerations = 6, ChunkSize = 2, MaxNewTokens = 8, Temperature = 1.0, TopP = 1.0,
-        Seed = 5, GenerationBatchSize = 12, Pairs = true, Mode = SampleMode.Both, MaxPairsPerPrompt = 2,
+        Reward = "even_length", NumGenerations = 6, ChunkSize = 2, MaxNewTokens = 8,
+        Sampling = new() { Temperature = 1.0, TopP = 1.0 }, Seed = 5, GenerationBatchSize = 12, Pairs = true,
+        Mode = SampleMode.Both, MaxPairsPerPrompt = 2,
         PairSelection = PairSelection.ShortestLongest,
     };
 

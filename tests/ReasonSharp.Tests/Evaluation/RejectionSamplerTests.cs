@@ -27,8 +27,8 @@ public sealed class RejectionSamplerTests : IDisposable
     // Six prompts in chunks of two, four samples each; high temperature so completions vary.
     static RejectionSamplingOptions Options => new()
     {
-        Reward = "even_length", NumGenerations = 4, ChunkSize = 2, MaxNewTokens = 8, Temperature = 1.0, TopP = 1.0,
-        Seed = 5, GenerationBatchSize = 8,
+        Reward = "even_length", NumGenerations = 4, ChunkSize = 2, MaxNewTokens = 8,
+        Sampling = new() { Temperature = 1.0, TopP = 1.0 }, Seed = 5, GenerationBatchSize = 8,
     };
 
     // Verified: completions whose text has an even number of characters. Every scored completion is recorded.

@@ -148,7 +148,6 @@ public class LineWidthTests
         "tests/ReasonSharp.Tests/Tokenization/TokenizationTestData.cs",
         "tests/ReasonSharp.Tests/Tokenization/TokenizerCliTests.cs",
         "tests/ReasonSharp.Tests/Tokenization/TokenizerLoadErrorTests.cs",
-        "tests/ReasonSharp.Tests/Training/Grpo/GrpoDiagnosticsTests.cs",
         "tests/ReasonSharp.Tests/Training/Grpo/GrpoTrainerTests.cs",
         "tests/ReasonSharp.Tests/Training/LanguageModelingTaskTests.cs",
         "tests/ReasonSharp.Tests/Training/LoraTests.cs",

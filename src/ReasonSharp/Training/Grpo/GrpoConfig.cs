@@ -1,3 +1,6 @@
+using ReasonSharp.Configuration;
+using ReasonSharp.Generation;
+
 namespace ReasonSharp.Training.Grpo;
 
 /// <summary>
@@ -41,11 +44,9 @@ public sealed record GrpoConfig : ModelTrainingOptions
     /// <summary>Prompts longer than this are cut from the left (null = no limit).</summary>
     public int? MaxPromptLength { get; init; } = 512;
     public int MaxCompletionLength { get; init; } = 256;
-    public double Temperature { get; init; } = 1.0;
-    public double TopP { get; init; } = 1.0;
-    public int TopK { get; init; } = 0;
-    public double MinP { get; init; } = 0;
-    public double RepetitionPenalty { get; init; } = 1.0;
+    /// <summary>temperature, top_p, top_k, min_p and repetition_penalty, with TRL's defaults (1.0, 1.0, 0, 0,
+    /// 1.0).</summary>
+    [Flatten] public SamplingSettings Sampling { get; init; } = new();
 
     /// <summary>Reward functions from the reward library, each optionally with options:
     /// "format(style=think)".</summary>
@@ -159,8 +160,7 @@ public sealed record GrpoConfig : ModelTrainingOptions
             EngineImportanceSamplingClipMin);
         Check(MaxCompletionLength > 0, "max_completion_length", "an integer > 0", MaxCompletionLength);
         Check(MaxPromptLength is null or > 0, "max_prompt_length", "an integer > 0 or null", MaxPromptLength);
-        Check(Temperature > 0, "temperature", "a number > 0 (GRPO samples)", Temperature);
-        Check(TopP is > 0 and <= 1, "top_p", "a number in (0, 1]", TopP);
+        Sampling.Validate(sampledBy: "GRPO");
         Check(Beta >= 0, "beta", "a number ≥ 0", Beta);
         Check(NumIterations >= 1, "num_iterations", "an integer ≥ 1", NumIterations);
         Check(Epsilon is > 0 and < 1, "epsilon", "a number in (0, 1)", Epsilon);

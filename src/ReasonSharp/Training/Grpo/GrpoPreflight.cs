@@ -266,7 +266,7 @@ public static class GrpoPreflight
                 using var batch =
                     GrpoSequences.Build(chunk, model.Device, config.MaskTruncatedCompletions, withOldLogProbs: false,
                     weight: 1);
-                var (logProbs, _) = GrpoSequences.LogProbs(model, batch, config.Temperature, entropy: false);
+                var (logProbs, _) = GrpoSequences.LogProbs(model, batch, config.Sampling.Temperature, entropy: false);
                 var loss =
                     GrpoMath.PolicyLoss(logProbs, null, null, batch.Advantages, batch.CompletionMask, config.Epsilon,
                     config.EpsilonUpper,

@@ -224,16 +224,8 @@ public sealed class GrpoTask : ITrainingTask
         EnableThinking = config.EnableThinking,
         GenerationBatchSize = Math.Max(config.NumGenerations, config.CompletionsPerGeneration),
         Step = (int)step,
-        Sampling = new SamplingOptions
-        {
-            MaxNewTokens = config.MaxCompletionLength,
-            Temperature = config.Temperature,
-            TopP = config.TopP,
-            TopK = config.TopK,
-            MinP = config.MinP,
-            RepetitionPenalty = config.RepetitionPenalty,
-            Seed = unchecked(config.Seed * 1_000_003 + step * 101 + round),
-        },
+        Sampling = config.Sampling.ToSampling(config.MaxCompletionLength,
+            seed: unchecked(config.Seed * 1_000_003 + step * 101 + round)),
     };
 
     int[] Truncate(int[] prompt) => _config.MaxPromptLength is { } max && prompt.Length > max ? prompt[^max..] : prompt;
@@ -371,7 +363,7 @@ public sealed class GrpoTask : ITrainingTask
     public LossResult ComputeLoss(TrainingContext context, MicroBatch batch)
     {
         var b = (GrpoBatch)batch;
-        var (logProbs, entropy) = GrpoSequences.LogProbs(context.Model, b, _config.Temperature, entropy: true);
+        var (logProbs, entropy) = GrpoSequences.LogProbs(context.Model, b, _config.Sampling.Temperature, entropy: true);
         Tensor? entropyMask = _config.TopEntropyQuantile < 1
             ? GrpoMath.HighEntropyMask(entropy!, b.CompletionMask, _config.TopEntropyQuantile) : null;
         bool klInLoss = _config.Beta != 0 && !_config.KlInRewardResolved;
@@ -429,7 +421,7 @@ public sealed class GrpoTask : ITrainingTask
                 using var scope = NewDisposeScope();
                 using var batch =
                     GrpoSequences.Build(chunk, context.Device, maskTruncated: false, withOldLogProbs: false, weight: 1);
-                var (logProbs, _) = GrpoSequences.LogProbs(model, batch, _config.Temperature, entropy: false);
+                var (logProbs, _) = GrpoSequences.LogProbs(model, batch, _config.Sampling.Temperature, entropy: false);
                 var values = logProbs.cpu().data<float>().ToArray();
                 long width = logProbs.shape[1];
                 for (int i = 0; i < chunk.Length; i++)

@@ -21,8 +21,9 @@ public sealed record StarConfig : SftConfig
     public int Iterations { get; init; } = 3;
     /// <summary>Rationales sampled per problem.</summary>
     public int NumGenerations { get; init; } = 4;
-    public double Temperature { get; init; } = 0.7;
-    public double TopP { get; init; } = 1.0;
+    /// <summary>temperature, top_p, top_k, min_p and repetition_penalty of the rationales (0.7, 1.0, 0, 0,
+    /// 1.0).</summary>
+    [Flatten] public SamplingSettings Sampling { get; init; } = new() { Temperature = 0.7 };
     public int MaxNewTokens { get; init; } = 512;
     /// <summary>Reward functions that verify a rationale; a rationale is kept when the total reaches
     /// threshold.</summary>
@@ -47,6 +48,7 @@ public sealed record StarConfig : SftConfig
         base.Validate();
         Check(Iterations >= 1, "iterations", "an integer ≥ 1", Iterations);
         Check(NumGenerations >= 1, "num_generations", "an integer ≥ 1", NumGenerations);
+        Sampling.Validate();
         Check(KeepPerProblem >= 1, "keep_per_problem", "an integer ≥ 1", KeepPerProblem);
         Check(HintTemplate.Contains("{prompt}") && HintTemplate.Contains("{answer}"), "hint_template",
             "a text containing {prompt} and {answer}", HintTemplate);
@@ -165,7 +167,7 @@ public static class StarTrainer
         var options = new RolloutOptions
         {
             NumSamples = config.NumGenerations, GenerationBatchSize = config.GenerationBatchSize,
-            Sampling = new SamplingOptions { MaxNewTokens = config.MaxNewTokens, Temperature = config.Temperature, TopP = config.TopP, Seed = config.Seed * 31 + iteration },
+            Sampling = config.Sampling.ToSampling(config.MaxNewTokens, seed: config.Seed * 31 + iteration),
         };
         var rows = new List<JsonObject>();
         var rollouts = runner.RunAsync(problems, options).GetAwaiter().GetResult();

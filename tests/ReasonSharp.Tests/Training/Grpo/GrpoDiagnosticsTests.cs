@@ -71,7 +71,13 @@ public class GrpoDiagnosticsTests
         // Passes on odd completion lengths: about half of each group, so every prompt is learnable.
         var registry = RewardRegistry.CreateDefault();
         registry.Register(new DelegateReward("odd_length", i => i.CompletionIds!.Count % 2));
-        var config = Config(dir.File("run")) with { RewardFuncs = ["odd_length"], NumGenerations = 8, Temperature = 2.0, MaxCompletionLength = 30 };
+        var config = Config(dir.File("run")) with
+        {
+            RewardFuncs = ["odd_length"],
+            NumGenerations = 8,
+            Sampling = new() { Temperature = 2.0 },
+            MaxCompletionLength = 30,
+        };
         var learnable = dir.File("learnable.jsonl");
         var report =
             GrpoPreflight.Run(lm, rows, config, new GrpoPreflightOptions { NumPrompts = 0, WriteLearnable = learnable },

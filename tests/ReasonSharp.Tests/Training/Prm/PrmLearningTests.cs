@@ -82,8 +82,8 @@ public class PrmLearningTests(PrmPolicyFixture policy, ITestOutputHelper output)
             var labeler = new PrmLabeler(new PrmLabelOptions
             {
                 NumGenerations = 4, NumContinuations = 4, Split = StepSplitMode.Separator, Separator = Separator,
-                MaxNewTokens = 64, Temperature = 1.0, TopP = 1.0, GenerationBatchSize = 256, ChunkSize = 100,
-                Seed = seed, Overwrite = true,
+                MaxNewTokens = 64, Sampling = new() { Temperature = 1.0, TopP = 1.0 }, GenerationBatchSize = 256,
+                ChunkSize = 100, Seed = seed, Overwrite = true,
             });
             summary = labeler.RunAsync(lm, LearningTasks.Examples(labelProblems), labels).GetAwaiter().GetResult();
         }
@@ -144,7 +144,8 @@ public class PrmLearningTests(PrmPolicyFixture policy, ITestOutputHelper output)
         // Best-of-8 and weighted majority by the PRM (process_lm, min over steps) against maj@8, through eval.
         var evalOptions = new EvalOptions
         {
-            K = 8, MaxNewTokens = 64, Temperature = 1.0, TopP = 1.0, GenerationBatchSize = 256, Seed = 200 + seed,
+            K = 8, MaxNewTokens = 64, Sampling = new() { Temperature = 1.0, TopP = 1.0 }, GenerationBatchSize = 256,
+            Seed = 200 + seed,
             SelectionReward = $"process_lm(model={prmFolder},aggregation=min,split=separator," +
                 "separator=\\x2C\\s,device=cpu)",
         };

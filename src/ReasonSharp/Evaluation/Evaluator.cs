@@ -67,7 +67,7 @@ public sealed class Evaluator : IDisposable
 
     public Evaluator(EvalOptions options, RewardRegistry? registry = null)
     {
-        options.Validate();
+        Validation.Once(options, options.Validate);
         Options = options;
         _reward = options.CreateReward(registry);
         _format = RewardSpecs.Format(options.FormatStyle);

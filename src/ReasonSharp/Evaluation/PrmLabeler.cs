@@ -77,7 +77,7 @@ public sealed class PrmLabeler
 
     public PrmLabeler(PrmLabelOptions options, RewardRegistry? registry = null)
     {
-        options.Validate();
+        Validation.Once(options, options.Validate);
         Options = options;
         _reward = options.CreateReward(registry);
         _splitter = options.Splitter();

@@ -137,7 +137,7 @@ public sealed class RejectionSampler : IDisposable
 
     public RejectionSampler(RejectionSamplingOptions options, RewardRegistry? registry = null)
     {
-        options.Validate();
+        Validation.Once(options, options.Validate);
         Options = options;
         _reward = options.CreateReward(registry);
     }

@@ -17,7 +17,7 @@ public sealed class DistillJob : Job<DistillOptions>
     public override DistillOptions Defaults(RunContext context) =>
         new() { Teacher = context.Model ?? "", Seed = context.Seed ?? 0, Device = context.Device };
 
-    public override void Validate(DistillOptions options) => options.Validate();
+    public override void Validate(DistillOptions options) => Validation.Once(options, options.Validate);
 
     public override JobResult Run(DistillOptions o, RunContext context) =>
         RunAsync(o, context).GetAwaiter().GetResult();

@@ -32,7 +32,7 @@ public sealed class EvalJob : Job<EvalJobOptions>
     public override EvalJobOptions Defaults(RunContext context) =>
         new() { Eval = new EvalOptions { Seed = context.Seed ?? 0 } };
 
-    public override void Validate(EvalJobOptions o) => o.Eval.Validate();
+    public override void Validate(EvalJobOptions o) => Validation.Once(o.Eval, o.Eval.Validate);
 
     public override JobResult Run(EvalJobOptions o, RunContext context)
     {

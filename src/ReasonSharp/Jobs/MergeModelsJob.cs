@@ -26,7 +26,8 @@ public sealed class MergeModelsJob : Job<MergeModelsJobOptions>
     /// <summary>The flag names used in messages about the output folder (the CLI's --out, --overwrite).</summary>
     public (string Folder, string Overwrite) OptionNames { get; init; } = ("output_dir", "overwrite");
 
-    public override void Validate(MergeModelsJobOptions options) => options.Merge.Validate();
+    public override void Validate(MergeModelsJobOptions options) =>
+        Validation.Once(options.Merge, options.Merge.Validate);
 
     public override JobResult Run(MergeModelsJobOptions o, RunContext context)
     {

@@ -35,7 +35,7 @@ public sealed class PrmLabelJob : Job<PrmLabelJobOptions>
     public override PrmLabelJobOptions Defaults(RunContext context) =>
         new() { Label = new PrmLabelOptions { Seed = context.Seed ?? 0 } };
 
-    public override void Validate(PrmLabelJobOptions o) => o.Label.Validate();
+    public override void Validate(PrmLabelJobOptions o) => Validation.Once(o.Label, o.Label.Validate);
 
     public override JobResult Run(PrmLabelJobOptions o, RunContext context)
     {
@@ -64,7 +64,7 @@ public sealed class PrmTrainJob : Job<PrmConfig>
     public override string Description =>
         "Train a process reward model (the process_lm judge) on stepwise labels (prompt/completions/labels).";
     public override PrmConfig Defaults(RunContext context) => TrainingJob.WithContext(new PrmConfig(), context);
-    public override void Validate(PrmConfig options) => options.Validate();
+    public override void Validate(PrmConfig options) => Validation.Once(options, options.Validate);
 
     public override JobResult Run(PrmConfig config, RunContext context) => TrainingJob.Run(config, context,
         c => PrmTrainer.Run(c, context.Progress),

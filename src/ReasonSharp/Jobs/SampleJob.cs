@@ -34,7 +34,7 @@ public sealed class SampleJob : Job<SampleJobOptions>
     public override SampleJobOptions Defaults(RunContext context) =>
         new() { Sample = new RejectionSamplingOptions { Seed = context.Seed ?? 0 } };
 
-    public override void Validate(SampleJobOptions o) => o.Sample.Validate();
+    public override void Validate(SampleJobOptions o) => Validation.Once(o.Sample, o.Sample.Validate);
 
     public override JobResult Run(SampleJobOptions o, RunContext context)
     {

@@ -26,7 +26,7 @@ public sealed class ServeJob : Job<ServeJobOptions>
 
     public override ServeJobOptions Defaults(RunContext context) => new();
 
-    public override void Validate(ServeJobOptions o) => o.Serve.Validate();
+    public override void Validate(ServeJobOptions o) => Validation.Once(o.Serve, o.Serve.Validate);
 
     public override JobResult Run(ServeJobOptions o, RunContext context)
     {

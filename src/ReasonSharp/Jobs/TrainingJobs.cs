@@ -94,7 +94,7 @@ public sealed class SftJob : Job<SftConfig>
     public override string Name => "sft";
     public override string Description => "Supervised fine-tuning on conversations or prompt/completion traces.";
     public override SftConfig Defaults(RunContext context) => TrainingJob.WithContext(new SftConfig(), context);
-    public override void Validate(SftConfig options) => options.Validate();
+    public override void Validate(SftConfig options) => Validation.Once(options, options.Validate);
 
     public override JobResult Run(SftConfig config, RunContext context) => TrainingJob.Run(config, context,
         c => SftTrainer.Run(c, context.Progress, context.Rewards), result =>
@@ -113,7 +113,7 @@ public sealed class GrpoJob : Job<GrpoConfig>
 
     public override GrpoConfig Defaults(RunContext context) => TrainingJob.WithContext(new GrpoConfig(), context);
 
-    public override void Validate(GrpoConfig options) => options.Validate();
+    public override void Validate(GrpoConfig options) => Validation.Once(options, options.Validate);
 
     public override JobResult Run(GrpoConfig config, RunContext context) => TrainingJob.Run(config, context,
         c => GrpoTrainer.Run(c, context.Rewards, context.Progress),
@@ -126,7 +126,7 @@ public sealed class DpoJob : Job<DpoConfig>
     public override string Name => "dpo";
     public override string Description => "Preference optimisation (DPO, IPO, APO) on prompt/chosen/rejected pairs.";
     public override DpoConfig Defaults(RunContext context) => TrainingJob.WithContext(new DpoConfig(), context);
-    public override void Validate(DpoConfig options) => options.Validate();
+    public override void Validate(DpoConfig options) => Validation.Once(options, options.Validate);
 
     public override JobResult Run(DpoConfig config, RunContext context) => TrainingJob.Run(config, context,
         c => DpoTrainer.Run(c, context.Progress),
@@ -140,7 +140,7 @@ public sealed class RewardModelJob : Job<RewardConfig>
     public override string Name => "reward-model";
     public override string Description => "Train an outcome reward model (Bradley-Terry) on chosen/rejected pairs.";
     public override RewardConfig Defaults(RunContext context) => TrainingJob.WithContext(new RewardConfig(), context);
-    public override void Validate(RewardConfig options) => options.Validate();
+    public override void Validate(RewardConfig options) => Validation.Once(options, options.Validate);
 
     public override JobResult Run(RewardConfig config, RunContext context) => TrainingJob.Run(config, context,
         c => RewardModelTrainer.Run(c, context.Progress), result =>
@@ -165,7 +165,7 @@ public sealed class StarJob : Job<StarConfig>
     public override string Name => "star";
     public override string Description => "Self-Taught Reasoner: sample, verify, fine-tune, evaluate, repeat.";
     public override StarConfig Defaults(RunContext context) => TrainingJob.WithContext(new StarConfig(), context);
-    public override void Validate(StarConfig options) => options.Validate();
+    public override void Validate(StarConfig options) => Validation.Once(options, options.Validate);
 
     public override JobResult Run(StarConfig config, RunContext context)
     {

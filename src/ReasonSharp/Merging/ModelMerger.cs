@@ -96,7 +96,7 @@ public static class ModelMerger
     /// (or the first model).</summary>
     public static ModelMergeResult Merge(ModelMergeOptions o, string output, Action<string>? log = null)
     {
-        o.Validate();
+        Validation.Once(o, o.Validate);
         TorchNative.EnsureLoaded();
         var models = o.Models.Select(HubPaths.Model).ToList();
         string? baseFolder = o.Method is "ties" or "dare_ties" ? HubPaths.Model(o.BaseModel!) : null;

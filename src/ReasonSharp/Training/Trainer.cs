@@ -46,7 +46,7 @@ public sealed class Trainer(CausalLM model, ITrainingTask task, TrainingOptions 
     public TrainingResult Train()
     {
         Native.TorchNative.EnsureLoaded();
-        options.Validate();
+        Validation.Once(options, options.Validate);
         var outputDir = options.OutputDir;
         var progress = Progress ?? ProgressDisplay.ForConsole(options.DisableTqdm);
         if (RunFolder.Prepare(options) is { } cleared) progress.WriteLine(cleared);

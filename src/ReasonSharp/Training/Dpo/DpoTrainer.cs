@@ -31,7 +31,7 @@ public sealed class DpoTrainer
     public DpoTrainer(LanguageModel model, DpoConfig config, IReadOnlyList<PreferencePair> train,
         IReadOnlyList<PreferencePair>? eval = null)
     {
-        config.Validate();
+        Validation.Once(config, config.Validate);
         ModelTrainerSetup.CheckChatFormat(model, config);
         _model = model;
         _config = config;
@@ -62,7 +62,7 @@ public sealed class DpoTrainer
     /// eval_dataset_name, trains, saves, and disposes of the model.</summary>
     public static DpoResult Run(DpoConfig config, ProgressDisplay? progress = null)
     {
-        config.Validate();
+        Validation.Once(config, config.Validate);
         ModelTrainerSetup.CheckOutputIsNotTheModel(config);
         var (train, eval) = ModelTrainerSetup.ReadTrainAndEval(config, (path, split, option) =>
             PreferenceData.Load(path, split, config.DatasetConfig, config.SystemPrompt, option));

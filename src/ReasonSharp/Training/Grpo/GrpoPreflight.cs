@@ -130,8 +130,8 @@ public static class GrpoPreflight
         RewardRegistry? registry = null,
         Action<string>? log = null)
     {
-        config.Validate();
-        options.Validate();
+        Validation.Once(config, config.Validate);
+        Validation.Once(options, options.Validate);
         using var lm = ModelTrainerSetup.LoadModel(config);
         var source = new DatasetSource(config.DatasetName!)
         {

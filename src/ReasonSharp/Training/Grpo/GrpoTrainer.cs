@@ -13,7 +13,7 @@ public static class GrpoTrainer
     public static TrainingResult Run(GrpoConfig config, RewardRegistry? registry = null,
         ProgressDisplay? progress = null)
     {
-        config.Validate();
+        Validation.Once(config, config.Validate);
         using var lm = ModelTrainerSetup.LoadModel(config);
         var train = ModelTrainerSetup.ReadTrainExamples(config);
         var eval = ModelTrainerSetup.ReadEvalExamples(config);
@@ -24,7 +24,7 @@ public static class GrpoTrainer
         GrpoConfig config,
         RewardRegistry? registry = null, ProgressDisplay? progress = null)
     {
-        config.Validate();
+        Validation.Once(config, config.Validate);
         using var reward = CreateReward(config, registry ?? RewardRegistry.CreateDefault());
         var adapters = ModelTrainerSetup.ApplyLora(lm, config);
         var task = new GrpoTask(lm, train, eval, reward, config);

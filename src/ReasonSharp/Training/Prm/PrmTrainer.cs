@@ -36,7 +36,7 @@ public sealed class PrmTrainer
     public PrmTrainer(LanguageModel model, PrmConfig config, IReadOnlyList<StepwiseRow> train,
         IReadOnlyList<StepwiseRow>? eval = null)
     {
-        config.Validate();
+        Validation.Once(config, config.Validate);
         _model = model;
         _config = config;
         try
@@ -105,7 +105,7 @@ public sealed class PrmTrainer
     /// eval_dataset_name, trains, saves, and disposes of the model.</summary>
     public static PrmResult Run(PrmConfig config, ProgressDisplay? progress = null)
     {
-        config.Validate();
+        Validation.Once(config, config.Validate);
         ModelTrainerSetup.CheckOutputIsNotTheModel(config);
         var (train, eval) = ModelTrainerSetup.ReadTrainAndEval(config, (path, split, option) =>
             StepwiseData.Load(path, split, config.DatasetConfig, option));

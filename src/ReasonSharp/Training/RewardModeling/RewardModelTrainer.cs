@@ -29,7 +29,7 @@ public sealed class RewardModelTrainer
     public RewardModelTrainer(LanguageModel model, RewardConfig config, IReadOnlyList<PreferencePair> train,
         IReadOnlyList<PreferencePair>? eval = null)
     {
-        config.Validate();
+        Validation.Once(config, config.Validate);
         ModelTrainerSetup.CheckChatFormat(model, config);
         if (!model.Model.Config.IsSequenceClassifier)
             throw new ReasonSharpException($"the model is a {model.Model.Config.Architecture}; a reward model needs " +
@@ -62,7 +62,7 @@ public sealed class RewardModelTrainer
     /// disposes of the model.</summary>
     public static RewardModelResult Run(RewardConfig config, ProgressDisplay? progress = null)
     {
-        config.Validate();
+        Validation.Once(config, config.Validate);
         ModelTrainerSetup.CheckOutputIsNotTheModel(config);
         var (train, eval) = ModelTrainerSetup.ReadTrainAndEval(config, (path, split, option) =>
             PreferenceData.Load(path, split, config.DatasetConfig, config.SystemPrompt, option));

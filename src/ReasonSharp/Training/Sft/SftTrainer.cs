@@ -45,7 +45,7 @@ public sealed class SftTrainer
     public SftTrainer(LanguageModel model, SftConfig config, SftExamples train, SftExamples? eval = null,
         RewardRegistry? registry = null)
     {
-        config.Validate();
+        Validation.Once(config, config.Validate);
         ModelTrainerSetup.CheckChatFormat(model, config);
         _model = model;
         _config = config;
@@ -119,7 +119,7 @@ public sealed class SftTrainer
     /// </summary>
     public static SftResult Run(SftConfig config, ProgressDisplay? progress = null, RewardRegistry? registry = null)
     {
-        config.Validate();
+        Validation.Once(config, config.Validate);
         config.CheckEvalRewardIsKnown(registry ?? RewardRegistry.CreateDefault());
         _ = config.ModelNameOrPath
             ?? throw new ReasonSharpException("training option 'model_name_or_path' is not set; expected a model " +

@@ -68,7 +68,7 @@ public static class StarTrainer
 {
     public static StarResult Run(StarConfig config, ProgressDisplay? progress = null, RewardRegistry? registry = null)
     {
-        config.Validate();
+        Validation.Once(config, config.Validate);
         progress ??= ProgressDisplay.ForConsole(config.DisableTqdm);
         registry ??= RewardRegistry.CreateDefault();
         using var reward = RewardSpecs.Create(registry, config.Reward);

@@ -14,17 +14,19 @@ internal static class Sampler
     /// </summary>
     public static (long[] Tokens, float[] LogProbs) Sample(Tensor logits, SamplingOptions options, Tensor? seen, torch.Generator? generator)
     {
+        bool penalty = seen is not null && options.RepetitionPenalty != 1.0;
+        if (options.IsGreedy && !penalty && DecodeKernels.Greedy(logits) is { } greedy) return greedy;
         using var scope = NewDisposeScope();
         logits = logits.to(float32);
         double temperature = options.IsGreedy ? 1.0 : options.Temperature;
         var scaled = temperature == 1.0 ? logits : HeldScalars.With(temperature, t => logits / t);
 
         var scores = logits;
-        if (seen is not null && options.RepetitionPenalty != 1.0)
+        if (penalty)
         {
             var penalised = HeldScalars.With(options.RepetitionPenalty,
                 p => HeldScalars.With(0, zero => where(scores.lt(zero), scores * p, scores / p)));
-            scores = where(seen, penalised, scores);
+            scores = where(seen!, penalised, scores);
         }
 
         Tensor next;

@@ -47,10 +47,10 @@ public sealed class Attention : ExplicitModule
 
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
     {
-        if (cache is not null && x.shape[1] == 1 && !training && DecodeStep(x, cos, sin, mask, cache) is { } decoded)
+        if (cache is not null && x.size(1) == 1 && !training && DecodeStep(x, cos, sin, mask, cache) is { } decoded)
             return decoded;
         using var scope = NewDisposeScope();
-        long batch = x.shape[0], steps = x.shape[1];
+        long batch = x.size(0), steps = x.size(1);
         var qkv = Project(x, ("q_proj", QProj), ("k_proj", KProj), ("v_proj", VProj));
         var q = qkv[0].view(batch, steps, _heads, _headDim);
         var k = qkv[1].view(batch, steps, _kvHeads, _headDim);
@@ -73,7 +73,7 @@ public sealed class Attention : ExplicitModule
             // One query per row: the query heads that share a key/value head become that head's queries, so attention
             // reads the keys and values (the whole cache when decoding) where they are, without repeat_interleave copies.
             var (keyBuffer, valueBuffer) = cache?.Buffers(_layerIndex) ?? (k, v);
-            merged = (training ? null : DecodeKernels.Attention(q, keyBuffer, valueBuffer, (int)k.shape[2], mask))
+            merged = (training ? null : DecodeKernels.Attention(q, keyBuffer, valueBuffer, (int)k.size(2), mask))
                 ?? nn.functional.scaled_dot_product_attention(q.reshape(batch, _kvHeads, _heads / _kvHeads, _headDim), k, v, attn_mask: mask)
                     .reshape(batch, 1, _heads * _headDim);
         }

@@ -31,27 +31,27 @@ internal static unsafe class DecodeKernels
     public static Tensor? Linear(Tensor x, params ReadOnlySpan<(Tensor Weight, Tensor? Bias)> layers)
     {
         if (!Supported || is_grad_enabled() || x.device_type != DeviceType.CPU || x.dtype != ScalarType.Float32) return null;
-        long k = x.shape[^1];
+        long k = x.size(-1);
         if (k % 8 != 0 || k == 0 || x.numel() / k > MaxRows) return null;
         long width = 0;
         foreach (var (w, b) in layers)
         {
-            if (w.dtype != ScalarType.Float32 || w.device_type != DeviceType.CPU || !w.is_contiguous() || w.shape[1] != k || w.numel() * sizeof(float) > int.MaxValue) return null;
+            if (w.dtype != ScalarType.Float32 || w.device_type != DeviceType.CPU || !w.is_contiguous() || w.size(1) != k || w.numel() * sizeof(float) > int.MaxValue) return null;
             if (b is not null && (b.dtype != ScalarType.Float32 || !b.is_contiguous())) return null;
-            width += w.shape[0];
+            width += w.size(0);
         }
 
         using var input = x.contiguous();
         int rows = (int)(x.numel() / k);
-        long[] shape = [.. x.shape[..^1], width];
+        long[] shape = Shape(x, lastDimension: width);
         var output = empty(shape, ScalarType.Float32);
         var segments = new Segment[layers.Length];
         long offset = 0;
         for (int i = 0; i < layers.Length; i++)
         {
             var (w, b) = layers[i];
-            segments[i] = new Segment(Address(w), b is null ? 0 : Address(b), (int)offset, (int)w.shape[0]);
-            offset += w.shape[0];
+            segments[i] = new Segment(Address(w), b is null ? 0 : Address(b), (int)offset, (int)w.size(0));
+            offset += w.size(0);
         }
         var product = new Product(Address(input), Address(output), rows, (int)k, (int)width, segments);
         Split((int)width, rows * k, product.Run);
@@ -62,11 +62,11 @@ internal static unsafe class DecodeKernels
     public static Tensor? RmsNorm(Tensor x, Tensor weight, double eps)
     {
         if (!Supported || is_grad_enabled() || x.device_type != DeviceType.CPU || x.dtype != ScalarType.Float32) return null;
-        long size = x.shape[^1];
+        long size = x.size(-1);
         if (size % 8 != 0 || size == 0 || weight.dtype != ScalarType.Float32 || weight.device_type != DeviceType.CPU || !weight.is_contiguous()
             || weight.numel() != size || x.numel() / size > MaxRows) return null;
         using var input = x.contiguous();
-        var output = empty(x.shape, ScalarType.Float32);
+        var output = empty(Shape(x), ScalarType.Float32);
         Normalize((float*)Address(input), (float*)Address(weight), (float*)Address(output), (int)(x.numel() / size), (int)size, (float)eps);
         return output;
     }
@@ -82,12 +82,12 @@ internal static unsafe class DecodeKernels
         (Tensor Weight, double Eps)? queryNorm, (Tensor Weight, double Eps)? keyNorm, float queryScale, Tensor keys,
         Tensor values, int position)
     {
-        if (!Supported || is_grad_enabled() || !IsCpuFloat(qkv) || qkv.dim() != 3 || qkv.shape[1] != 1
+        if (!Supported || is_grad_enabled() || !IsCpuFloat(qkv) || qkv.dim() != 3 || qkv.size(1) != 1
             || !IsCpuFloat(keys) || !IsCpuFloat(values) || !keys.is_contiguous() || !values.is_contiguous()
-            || keys.dim() != 4 || !keys.shape.SequenceEqual(values.shape)) return null;
-        long batch = qkv.shape[0], dim = keys.shape[3];
-        if (keys.shape[0] != batch || keys.shape[1] != kvHeads || position >= keys.shape[2] || dim % 2 != 0
-            || qkv.shape[2] != (heads + 2L * kvHeads) * dim || (cos is null) != (sin is null)) return null;
+            || keys.dim() != 4 || !SameShape(keys, values)) return null;
+        long batch = qkv.size(0), dim = keys.size(3);
+        if (keys.size(0) != batch || keys.size(1) != kvHeads || position >= keys.size(2) || dim % 2 != 0
+            || qkv.size(2) != (heads + 2L * kvHeads) * dim || (cos is null) != (sin is null)) return null;
         foreach (var table in new[] { cos, sin })
             if (table is not null && (!IsCpuFloat(table) || !table.is_contiguous() || table.numel() != batch * dim))
                 return null;
@@ -97,7 +97,7 @@ internal static unsafe class DecodeKernels
 
         using var input = qkv.contiguous();
         var queries = empty([batch, heads, 1, dim], ScalarType.Float32);
-        int d = (int)dim, capacity = (int)keys.shape[2];
+        int d = (int)dim, capacity = (int)keys.size(2);
         float* source = (float*)Address(input), q = (float*)Address(queries), k = (float*)Address(keys),
             v = (float*)Address(values);
         float* cosines = cos is null ? null : (float*)Address(cos), sines = sin is null ? null : (float*)Address(sin);
@@ -149,11 +149,11 @@ internal static unsafe class DecodeKernels
     /// kernel does not apply.</summary>
     public static Tensor? SiluTimesUp(Tensor gateUp)
     {
-        if (!Supported || is_grad_enabled() || !IsCpuFloat(gateUp) || gateUp.shape[^1] % 2 != 0
-            || gateUp.numel() / gateUp.shape[^1] > MaxRows) return null;
+        if (!Supported || is_grad_enabled() || !IsCpuFloat(gateUp) || gateUp.size(-1) % 2 != 0
+            || gateUp.numel() / gateUp.size(-1) > MaxRows) return null;
         using var input = gateUp.contiguous();
-        int width = (int)(gateUp.shape[^1] / 2), rows = (int)(gateUp.numel() / gateUp.shape[^1]);
-        var output = empty([.. gateUp.shape[..^1], width], ScalarType.Float32);
+        int width = (int)(gateUp.size(-1) / 2), rows = (int)(gateUp.numel() / gateUp.size(-1));
+        var output = empty(Shape(gateUp, lastDimension: width), ScalarType.Float32);
         float* source = (float*)Address(input), target = (float*)Address(output);
         for (int r = 0; r < rows; r++)
         {
@@ -168,6 +168,50 @@ internal static unsafe class DecodeKernels
             for (; i < width; i++) result[i] = gate[i] / (1f + MathF.Exp(-gate[i])) * up[i];
         }
         return output;
+    }
+
+    // Tensor.shape costs about 2 µs (an array and a native call per dimension), size(d) 0.05 µs; a decode step asks
+    // hundreds of times.
+    static long[] Shape(Tensor t, long? lastDimension = null)
+    {
+        var shape = new long[t.dim()];
+        for (int d = 0; d < shape.Length; d++) shape[d] = t.size(d);
+        if (lastDimension is { } last) shape[^1] = last;
+        return shape;
+    }
+
+    static bool SameShape(Tensor a, Tensor b)
+    {
+        if (a.dim() != b.dim()) return false;
+        for (int d = 0; d < a.dim(); d++)
+            if (a.size(d) != b.size(d)) return false;
+        return true;
+    }
+
+    /// <summary>Greedy decoding's choice for each row of logits [B, V]: the first id of the largest logit, and its
+    /// log-probability (logit − logsumexp); null when the kernel does not apply.</summary>
+    public static (long[] Ids, float[] LogProbs)? Greedy(Tensor logits)
+    {
+        if (!Supported || !IsCpuFloat(logits) || logits.dim() != 2 || !logits.is_contiguous()) return null;
+        int rows = (int)logits.size(0), vocabulary = (int)logits.size(1);
+        var (ids, logProbs) = (new long[rows], new float[rows]);
+        float* all = (float*)Address(logits);
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = all + (long)r * vocabulary;
+            int best = 0;
+            for (int i = 1; i < vocabulary; i++)
+                if (row[i] > row[best]) best = i;
+            float max = row[best];
+            var sums = Vector256<float>.Zero;
+            var top = Vector256.Create(max);
+            int j = 0;
+            for (; j + 8 <= vocabulary; j += 8) sums += Vector256.Exp(Avx.LoadVector256(row + j) - top);
+            float sum = Vector256.Sum(sums);
+            for (; j < vocabulary; j++) sum += MathF.Exp(row[j] - max);
+            (ids[r], logProbs[r]) = (best, -MathF.Log(sum));
+        }
+        return (ids, logProbs);
     }
 
     static bool IsCpuFloat(Tensor t) => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32;
@@ -200,9 +244,9 @@ internal static unsafe class DecodeKernels
     {
         if (!Supported || is_grad_enabled() || query.device_type != DeviceType.CPU || query.dtype != ScalarType.Float32 || query.dim() != 4
             || keys.dtype != ScalarType.Float32 || values.dtype != ScalarType.Float32 || keys.device_type != DeviceType.CPU
-            || !keys.is_contiguous() || !values.is_contiguous() || !keys.shape.SequenceEqual(values.shape)) return null;
-        long batch = query.shape[0], heads = query.shape[1], dim = query.shape[3], kvHeads = keys.shape[1], capacity = keys.shape[2];
-        if (query.shape[2] != 1 || dim % 8 != 0 || keys.shape[0] != batch || keys.shape[3] != dim || heads % kvHeads != 0 || length > capacity
+            || !keys.is_contiguous() || !values.is_contiguous() || !SameShape(keys, values)) return null;
+        long batch = query.size(0), heads = query.size(1), dim = query.size(3), kvHeads = keys.size(1), capacity = keys.size(2);
+        if (query.size(2) != 1 || dim % 8 != 0 || keys.size(0) != batch || keys.size(3) != dim || heads % kvHeads != 0 || length > capacity
             || keys.numel() * sizeof(float) > int.MaxValue) return null;
         if (mask is not null && (mask.dtype != ScalarType.Bool || mask.numel() != batch * length)) return null;
 

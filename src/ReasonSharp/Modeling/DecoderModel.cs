@@ -44,7 +44,7 @@ public sealed class DecoderModel : ExplicitModule
     public Tensor Forward(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null, Tensor? sequenceIds = null, KvCache? cache = null)
     {
         using var scope = NewDisposeScope();
-        long batch = inputIds.shape[0], steps = inputIds.shape[1];
+        long batch = inputIds.size(0), steps = inputIds.size(1);
         long past = cache?.Length ?? 0;
         positionIds ??= arange(past, past + steps, device: inputIds.device).unsqueeze(0).expand(batch, steps);
         var hidden = EmbedTokens.forward(inputIds);

@@ -43,7 +43,7 @@ public abstract class ExplicitModule(string name) : nn.Module(name)
             long offset = 0;
             for (int i = 0; i < outputs.Length; i++)
             {
-                long width = children[i].Layer.weight!.shape[0];
+                long width = children[i].Layer.weight!.size(0);
                 outputs[i] = children.Length == 1 ? fused : fused.narrow(-1, offset, width);
                 offset += width;
             }

@@ -16,7 +16,7 @@ public sealed class KvCache : IDisposable
 
     public int Capacity { get; }
     public int Length { get; private set; }
-    public long BatchSize => _buffer.shape[2];
+    public long BatchSize => _buffer.size(2);
 
     public KvCache(ModelConfig config, int batchSize, int capacity, Device device, ScalarType dtype)
     {
@@ -41,7 +41,7 @@ public sealed class KvCache : IDisposable
     /// <summary>Writes this step's keys/values for a layer at [Length, Length+T) and returns views of everything cached so far.</summary>
     public (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
     {
-        long steps = keys.shape[2];
+        long steps = keys.size(2);
         if (Length + steps > Capacity)
             throw new InvalidOperationException($"KV cache capacity {Capacity} exceeded (length {Length} + {steps})");
         _keys[layer].narrow(2, Length, steps).copy_(keys);
@@ -59,7 +59,7 @@ public sealed class KvCache : IDisposable
     public void KeepRows(Tensor rowIndices)
     {
         var kept = _buffer.narrow(4, 0, Length).index_select(2, rowIndices);
-        var resized = empty([.. _buffer.shape[..2], rowIndices.shape[0], .. _buffer.shape[3..]], _buffer.dtype, _buffer.device).DetachFromDisposeScope();
+        var resized = empty([.. _buffer.shape[..2], rowIndices.size(0), .. _buffer.shape[3..]], _buffer.dtype, _buffer.device).DetachFromDisposeScope();
         resized.narrow(4, 0, Length).copy_(kept);
         kept.Dispose();
         _buffer.Dispose();

@@ -156,4 +156,17 @@ public class DecodeKernelTests
         using var expected = nn.functional.silu(gateUp[.., .., ..37]) * gateUp[.., .., 37..];
         Assert.True((fast! - expected).abs().max().item<float>() <= 1e-5f);
     }
+    [Fact]
+    public void GreedyPicksTheFirstLargestLogitWithItsLogProbability()
+    {
+        using var logits = randn(3, 1005) * 5;
+        logits[1, 7] = logits[1].max() + 1;
+        logits[1, 900] = logits[1, 7].clone();
+        var (ids, logProbs) = DecodeKernels.Greedy(logits)!.Value;
+        using var expected = logits.argmax(-1);
+        using var expectedLogProbs = logits.log_softmax(-1).gather(-1, expected.unsqueeze(-1)).squeeze(-1);
+        Assert.Equal(expected.data<long>().ToArray(), ids);
+        Assert.Equal(7, ids[1]);
+        for (int r = 0; r < 3; r++) Assert.Equal(expectedLogProbs[r].item<float>(), logProbs[r], 1e-5f);
+    }
 }

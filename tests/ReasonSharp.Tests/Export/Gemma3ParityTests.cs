@@ -10,6 +10,15 @@ public class Gemma3ParityTests(ITestOutputHelper output)
 {
     const double Tolerance = 1e-4;
 
+    /// <summary>
+    /// With ggml's GELU, which rounds its input to float16: a relative change of 1e-7 in our GELU inputs (float32's
+    /// last bits, e.g. another summation order in libtorch on another CPU) moves a few inputs across a float16
+    /// rounding boundary and the worst logit error between 2.6e-5 and 1.4e-4 (measured with random 1e-7 noise, tied
+    /// and untied; 2.4e-5 on one host, 1.0e-4 and 1.4e-4 on another with the same code). That is the floor of this
+    /// comparison, not a difference in the model.
+    /// </summary>
+    const double Float16GeluTolerance = 2e-4;
+
     /// <summary>Four layers, sliding (window 8 of 32 tokens) and global in turn, with distinct local and global
     /// thetas.</summary>
     public static ModelConfig Config(bool tied) => ExportModels.Config("gemma3_text", tied) with
@@ -65,7 +74,7 @@ public class Gemma3ParityTests(ITestOutputHelper output)
         using var model = Create(Config(tied), seed: 21);
         var exact = Parity(model, $"gemma3 tied={tied}, exact tanh-GELU", seed: 9, ggmlGelu: false);
         Assert.InRange(Parity(model, $"gemma3 tied={tied}, ggml's float16 GELU table", seed: 9, ggmlGelu: true),
-            0, Tolerance);
+            0, Float16GeluTolerance);
         Assert.InRange(exact, 0, 1e-3);
     }
 

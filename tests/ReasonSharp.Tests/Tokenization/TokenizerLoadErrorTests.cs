@@ -69,7 +69,7 @@ public class TokenizerLoadErrorTests
         var error = Assert.Throws<ReasonSharpException>(() => Tokenizer.Load(dir.Path));
 
         Assert.Contains(dir.File("tokenizer_config.json"), error.Message);
-        Assert.Contains("line 3", error.Message);
+        Assert.Contains($"{dir.File("tokenizer_config.json")}:3: not valid JSON", error.Message);
     }
 
     [Fact]

@@ -211,6 +211,7 @@ public static class TrainBench
     {
         using var model = NewModel(size);
         using var optimizer = AdamWOptimizer.ForModel(model, new TrainingOptions());
+        optimizer.Fused = true;
         using var opByOp = AdamWOptimizer.ForModel(model, new TrainingOptions());
         opByOp.Fused = false;
         using var ids = randint(0, Vocab, [batch, seq]);

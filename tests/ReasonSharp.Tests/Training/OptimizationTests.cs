@@ -80,7 +80,7 @@ public class OptimizationTests
         var generator = new TorchSharp.torch.Generator(5);
         var fused = new Parameter(randn(size, generator: generator));
         var byOps = new Parameter(fused.detach().clone());
-        using var one = new AdamWOptimizer([("w", fused, weightDecay)], 0.9, 0.999, 1e-8);
+        using var one = new AdamWOptimizer([("w", fused, weightDecay)], 0.9, 0.999, 1e-8) { Fused = true };
         using var many = new AdamWOptimizer([("w", byOps, weightDecay)], 0.9, 0.999, 1e-8) { Fused = false };
         for (int step = 0; step < 4; step++)
         {

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using LLama;
 using LLama.Common;
@@ -25,32 +24,28 @@ public sealed class LlamaCppBackend : IInferenceBackend
     readonly LLamaWeights weights;
     readonly LLamaContext context;
     readonly string path;
-    readonly int maxQueue;
+    readonly RequestQueue queue;
     readonly Action<string> log;
-    readonly ConcurrentQueue<InferenceRequest> queue = new();
-    readonly SemaphoreSlim signal = new(0);
-    readonly CancellationTokenSource stopping = new();
-    readonly Thread thread;
-    int waiting, running;
+    int running;
 
     public ChatFormat Chat { get; }
     public int ContextLength { get; }
     public IReadOnlyList<int> StopTokenIds { get; }
     public string? LogProbsUnsupported => null;
     public string Batching => "one request at a time (llama.cpp), n choices one after the other";
-    public int Waiting => Volatile.Read(ref waiting);
+    public int Waiting => queue.Waiting;
     public int Running => Volatile.Read(ref running);
 
     LlamaCppBackend(string path, LLamaWeights weights, LLamaContext context, ChatFormat chat, int contextLength,
         int maxQueue, Action<string> log)
     {
-        (this.path, this.weights, this.context, Chat, ContextLength, this.maxQueue, this.log) =
-            (path, weights, context, chat, contextLength, maxQueue, log);
+        (this.path, this.weights, this.context, Chat, ContextLength, this.log) =
+            (path, weights, context, chat, contextLength, log);
+        queue = new RequestQueue(maxQueue);
         var vocab = weights.NativeHandle.Vocab;
         StopTokenIds = Enumerable.Range(0, vocab.Count)
             .Where(id => ((LLamaToken)id).IsEndOfGeneration(vocab)).ToArray();
-        thread = new Thread(Run) { IsBackground = true, Name = "reason serve llama.cpp" };
-        thread.Start();
+        queue.Start(Run, "reason serve llama.cpp");
     }
 
     /// <param name="maxContext">Most KV cells (the file's training context if smaller).</param>
@@ -59,7 +54,7 @@ public sealed class LlamaCppBackend : IInferenceBackend
         int maxContext = DefaultMaxContext, bool f32Cache = false)
     {
         if (!File.Exists(ggufPath)) throw new ReasonSharpException($"model {ggufPath}: GGUF file not found");
-        if (maxQueue < 1) throw new ReasonSharpException($"max_queue: expected at least 1, got {maxQueue}");
+        RequestQueue.CheckMaxQueue(maxQueue);
         var metadata = GgufReader.Open(ggufPath).Metadata;
         if (!metadata.TryGetValue("tokenizer.chat_template", out var templateValue) || templateValue is not string
             template)
@@ -129,38 +124,18 @@ public sealed class LlamaCppBackend : IInferenceBackend
         return Encoding.UTF8.GetString(bytes.ToArray());
     }
 
-    public bool TrySubmit(InferenceRequest request)
-    {
-        if (stopping.IsCancellationRequested) throw ShuttingDown();
-        if (Interlocked.Increment(ref waiting) > maxQueue)
-        {
-            Interlocked.Decrement(ref waiting);
-            return false;
-        }
-        queue.Enqueue(request);
-        signal.Release();
-        if (stopping.IsCancellationRequested && !thread.IsAlive) Drain();
-        return true;
-    }
-
-    static OpenAiError ShuttingDown() => new(503, "the server is shutting down", "server_error");
-
-    void Drain()
-    {
-        while (queue.TryDequeue(out var request)) request.Updates.Writer.TryComplete(ShuttingDown());
-    }
+    public bool TrySubmit(InferenceRequest request) => queue.TrySubmit(request);
 
     void Run()
     {
-        while (!stopping.IsCancellationRequested)
+        while (!queue.Stopping)
         {
-            if (!queue.TryDequeue(out var request))
+            if (!queue.TryTake(out var request))
             {
-                try { signal.Wait(stopping.Token); }
+                try { queue.Wait(); }
                 catch (OperationCanceledException) { break; }
                 continue;
             }
-            Interlocked.Decrement(ref waiting);
             Exception? error = null;
             try
             {
@@ -174,7 +149,7 @@ public sealed class LlamaCppBackend : IInferenceBackend
             Volatile.Write(ref running, 0);
             request.Updates.Writer.TryComplete(error);
         }
-        Drain();
+        queue.Drain();
     }
 
     /// <summary>Decodes one choice to its end; an error to end the request with, or null.</summary>
@@ -200,7 +175,7 @@ public sealed class LlamaCppBackend : IInferenceBackend
         {
             if (request.Cancellation.IsCancellationRequested)
                 return new OperationCanceledException("the client went away");
-            if (stopping.IsCancellationRequested) return ShuttingDown();
+            if (queue.Stopping) return RequestQueue.ShuttingDown();
             var logits = handle.GetLogitsIth(last);
             int token = Sample(logits, sampling, random);
             if (request.TopLogProbs >= 0) logProbs.Add(LogProbs(logits, token, request.TopLogProbs));
@@ -291,9 +266,7 @@ public sealed class LlamaCppBackend : IInferenceBackend
 
     public void Dispose()
     {
-        stopping.Cancel();
-        thread.Join();
-        Drain();
+        queue.Stop();
         context.Dispose();
         weights.Dispose();
     }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using System.Threading.Channels;
 using ReasonSharp.Generation;
@@ -51,26 +50,23 @@ public sealed class InferenceRequest
 public sealed class Scheduler : IInferenceBackend
 {
     readonly LanguageModel model;
-    readonly int maxBatch, maxQueue;
+    readonly int maxBatch;
     readonly Action<string> log;
-    readonly ConcurrentQueue<InferenceRequest> queue = new();
-    readonly SemaphoreSlim signal = new(0);
-    readonly CancellationTokenSource stopping = new();
+    readonly RequestQueue queue;
     readonly List<InferenceRequest> active = [];
-    readonly Thread thread;
     ContinuousBatch batch;
-    int waiting, running;
+    int running;
 
     public Scheduler(LanguageModel model, int maxBatch, int maxQueue, Action<string> log)
     {
-        (this.model, this.maxBatch, this.maxQueue, this.log) = (model, maxBatch, maxQueue, log);
+        (this.model, this.maxBatch, this.log) = (model, maxBatch, log);
+        queue = new RequestQueue(maxQueue);
         batch = new ContinuousBatch(model.Model);
-        thread = new Thread(Run) { IsBackground = true, Name = "reason serve scheduler" };
-        thread.Start();
+        queue.Start(Run, "reason serve scheduler");
     }
 
     /// <summary>Requests waiting to join the batch.</summary>
-    public int Waiting => Volatile.Read(ref waiting);
+    public int Waiting => queue.Waiting;
     /// <summary>Sequences in the batch.</summary>
     public int Running => Volatile.Read(ref running);
     public int MaxBatch => maxBatch;
@@ -88,36 +84,19 @@ public sealed class Scheduler : IInferenceBackend
             throw new OpenAiError(400,
                 $"n × prompts = {request.ChoicePrompts.Count} choices exceed the server's max_batch ({maxBatch})",
                 param: "n");
-        if (stopping.IsCancellationRequested) throw ShuttingDown();
-        if (Interlocked.Increment(ref waiting) > maxQueue)
-        {
-            Interlocked.Decrement(ref waiting);
-            return false;
-        }
-        queue.Enqueue(request);
-        signal.Release();
-        // Stopped between the check and the queue: nobody else will answer it.
-        if (stopping.IsCancellationRequested && !thread.IsAlive) Drain();
-        return true;
-    }
-
-    static OpenAiError ShuttingDown() => new(503, "the server is shutting down", "server_error");
-
-    void Drain()
-    {
-        while (queue.TryDequeue(out var request)) request.Updates.Writer.TryComplete(ShuttingDown());
+        return queue.TrySubmit(request);
     }
 
     void Run()
     {
-        while (!stopping.IsCancellationRequested)
+        while (!queue.Stopping)
         {
             try
             {
                 Admit();
                 if (active.Count == 0)
                 {
-                    signal.Wait(stopping.Token);
+                    queue.Wait();
                     continue;
                 }
                 foreach (var request in active.Where(r => r.Cancellation.IsCancellationRequested).ToList())
@@ -129,7 +108,7 @@ public sealed class Scheduler : IInferenceBackend
                 foreach (var request in active.ToList()) Publish(request);
                 Volatile.Write(ref running, batch.Count);
             }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested) { break; }
+            catch (OperationCanceledException) when (queue.Stopping) { break; }
             catch (Exception e)
             {
                 log($"serve: generation failed: {e.Message}");
@@ -140,8 +119,8 @@ public sealed class Scheduler : IInferenceBackend
                 Volatile.Write(ref running, 0);
             }
         }
-        foreach (var request in active.ToList()) Complete(request, ShuttingDown());
-        Drain();
+        foreach (var request in active.ToList()) Complete(request, RequestQueue.ShuttingDown());
+        queue.Drain();
         batch.Dispose();
     }
 
@@ -152,8 +131,7 @@ public sealed class Scheduler : IInferenceBackend
             int choices = request.ChoicePrompts.Count;
             if (!request.Cancellation.IsCancellationRequested && batch.Count > 0 && batch.Count + choices > maxBatch)
                 return;
-            queue.TryDequeue(out _);
-            Interlocked.Decrement(ref waiting);
+            queue.TryTake(out _);
             if (request.Cancellation.IsCancellationRequested)
             {
                 request.Updates.Writer.TryComplete(new OperationCanceledException("the client went away"));
@@ -249,9 +227,6 @@ public sealed class Scheduler : IInferenceBackend
 
     public void Dispose()
     {
-        // The semaphore and token source stay undisposed: a request may still be arriving on another thread.
-        stopping.Cancel();
-        thread.Join();
-        Drain();
+        queue.Stop();
     }
 }

@@ -44,3 +44,18 @@ public static class BenchRunner
         return bench.Run(args[1..]);
     }
 }
+
+/// <summary>Starts this bench again as a child process (a worker with its own memory and threads).</summary>
+public static class BenchProcess
+{
+    /// <summary>This bench with <paramref name="args"/>, run as `dotnet ReasonSharp.Bench.dll …` when it was started
+    /// that way, else through its apphost.</summary>
+    public static System.Diagnostics.ProcessStartInfo Self(IEnumerable<string> args)
+    {
+        var path = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
+        var info = new System.Diagnostics.ProcessStartInfo(path) { UseShellExecute = false, RedirectStandardOutput = true };
+        if (Path.GetFileNameWithoutExtension(path) == "dotnet") info.ArgumentList.Add(typeof(BenchProcess).Assembly.Location);
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        return info;
+    }
+}

@@ -135,13 +135,9 @@ public static class DecodeBench
     /// policy; llama.cpp (which also uses OpenMP) under the wait policy given, so that it gets its best one.</summary>
     static Measurement RunWorker(Settings s, string engine, string size, int batch, string? waitPolicy)
     {
-        var self = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
-        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
+        var start = BenchProcess.Self(["decode", "--worker", engine, "--size", size, "--batch", $"{batch}", .. s.Common]);
         if (waitPolicy is not null) start.Environment[ThreadPolicy.WaitPolicyVariable] = waitPolicy;
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(DecodeBench).Assembly.Location);
-        foreach (var a in (string[])["decode", "--worker", engine, "--size", size, "--batch", $"{batch}",
-            .. s.Common]) start.ArgumentList.Add(a);
-        using var child = Process.Start(start) ?? throw new InvalidOperationException($"could not start {self}");
+        using var child = Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
         string? result = null;
         while (child.StandardOutput.ReadLine() is { } line)
             if (line.StartsWith(ResultPrefix, StringComparison.Ordinal)) result = line[ResultPrefix.Length..];

@@ -62,10 +62,8 @@ public static class QuickstartSeedsBench
 
     static int RunChild(long seed, string output, IReadOnlyList<string> extra)
     {
-        var info = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
-            info.ArgumentList.Add(typeof(QuickstartSeedsBench).Assembly.Location);
-        foreach (var arg in new[] { "quickstart-seeds", "--worker", $"{seed}", "--out", output }.Concat(extra)) info.ArgumentList.Add(arg);
+        var info = BenchProcess.Self(new[] { "quickstart-seeds", "--worker", $"{seed}", "--out", output }.Concat(extra));
+        info.RedirectStandardError = true;
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
         using var log = new StreamWriter(output + ".log");
         using var process = Process.Start(info)!;

@@ -100,10 +100,8 @@ public static class SftBench
 
     static string ChildPeak(string size, int seq, int pieces, string layout)
     {
-        var info =
-            new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var arg in new[] { "sft", "--size", size, "--seq", $"{seq}", "--pieces", $"{pieces}", "--memory", layout, "--threads", $"{get_num_threads()}" })
-            info.ArgumentList.Add(arg);
+        var info = BenchProcess.Self(["sft", "--size", size, "--seq", $"{seq}", "--pieces", $"{pieces}", "--memory",
+            layout, "--threads", $"{get_num_threads()}"]);
         info.Environment["MALLOC_MMAP_THRESHOLD_"] = "65536";  // freed tensors leave RSS, as in the train bench
         using var process = Process.Start(info)!;
         var line = process.StandardOutput.ReadToEnd().Split('\n').LastOrDefault(l => l.StartsWith("PEAK "));

@@ -56,10 +56,7 @@ public static class ThreadsBench
         var competitors = Enumerable.Range(0, busyLoops).Select(_ => BusyLoop()).ToList();
         try
         {
-            var info = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
-            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
-                info.ArgumentList.Add(typeof(ThreadsBench).Assembly.Location);
-            foreach (var arg in new[] { "threads", "--worker", size, "--steps", $"{steps}" }) info.ArgumentList.Add(arg);
+            var info = BenchProcess.Self(["threads", "--worker", size, "--steps", $"{steps}"]);
             info.Environment[ThreadPolicy.WaitPolicyVariable] = wait;
             info.Environment[ThreadPolicy.ThreadsVariable] = threads.ToString(CultureInfo.InvariantCulture);
             using var process = Process.Start(info)!;

@@ -36,8 +36,9 @@ public static class TrainBench
         int batch = int.Parse(Arg("--batch", "1"), CultureInfo.InvariantCulture);
         if (Arg("--threads", "") is { Length: > 0 } threads) set_num_threads(int.Parse(threads,
             CultureInfo.InvariantCulture));
+        var optim = Arg("--optim", "adamw_torch");
         if (Arg("--single", "") is { Length: > 0 } single)
-            return RunSingle(Config.Parse(single), steps, seq, batch);
+            return RunSingle(Config.Parse(single), steps, seq, batch, optim);
         if (args.Contains("--profile"))
             return Profile(Arg("--sizes", "25m"), seq, batch);
 
@@ -51,8 +52,8 @@ public static class TrainBench
                 foreach (var ckpt in new[] { false, true })
                 {
                     var config = new Config(size, lora, ckpt);
-                    rows.Add((config, RunChild(config, steps, seq, batch, measureMemory: false),
-                        RunChild(config, 1, seq, batch, measureMemory: true)));
+                    rows.Add((config, RunChild(config, steps, seq, batch, optim, measureMemory: false),
+                        RunChild(config, 1, seq, batch, optim, measureMemory: true)));
                 }
         double peakAfter = MatmulPeakGflops(), peak = Math.Max(peakBefore, peakAfter);
         Console.WriteLine($"fp32 matmul peak (2048², best of 5, before and after the runs): {peakBefore:F1} and " +
@@ -100,11 +101,11 @@ public static class TrainBench
         catch (IOException) { return "unknown CPU"; }
     }
 
-    static JsonObject? RunChild(Config config, int steps, int seq, int batch, bool measureMemory)
+    static JsonObject? RunChild(Config config, int steps, int seq, int batch, string optim, bool measureMemory)
     {
-        var info =
-            new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var arg in new[] { "train", "--single", config.Name, "--steps", $"{steps}", "--seq", $"{seq}", "--batch", $"{batch}" }) info.ArgumentList.Add(arg);
+        var info = BenchProcess.Self(
+            ["train", "--single", config.Name, "--steps", $"{steps}", "--seq", $"{seq}", "--batch", $"{batch}",
+                "--optim", optim]);
         // A fixed mmap threshold stops glibc from keeping freed tensor memory in the heap, so RSS follows live memory.
         if (measureMemory) info.Environment["MALLOC_MMAP_THRESHOLD_"] = "65536";
         using var process = Process.Start(info)!;
@@ -137,7 +138,7 @@ public static class TrainBench
         return batch * (perToken * seq + attention);
     }
 
-    static int RunSingle(Config config, int steps, int seq, int batch)
+    static int RunSingle(Config config, int steps, int seq, int batch, string optim)
     {
         using var model = NewModel(config.Size);
         var adapters = config.Lora
@@ -154,7 +155,7 @@ public static class TrainBench
             {
                 OutputDir = output.FullName, MaxSteps = steps + 1, PerDeviceTrainBatchSize = batch, LearningRate = 1e-4,
                 LoggingSteps = 1000, SaveStrategy = "no", WriteReport = false, DisableTqdm = true,
-                GradientCheckpointing = config.Checkpointing,
+                GradientCheckpointing = config.Checkpointing, Optim = optim,
             };
             long baseline = 0;
             var trainer = new Trainer(model, new LanguageModelingTask(data, shuffle: false), options, adapters)

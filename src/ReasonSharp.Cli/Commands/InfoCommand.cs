@@ -44,6 +44,7 @@ public static class InfoCommand
         }
         else Console.WriteLine("tokenizer:      none in this folder");
         Console.WriteLine($"torch native:   {TorchNative.Status}");
+        Console.WriteLine($"malloc:         {MemoryPolicy.Status}");
         return 0;
     }
 

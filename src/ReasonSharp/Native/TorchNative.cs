@@ -21,8 +21,8 @@ public static class TorchNative
     public static string Status { get; private set; } = "not checked";
 
     /// <summary>
-    /// Call before the first TorchSharp operation: applies <see cref="ThreadPolicy"/>, then loads libtorch (patched
-    /// where needed). Idempotent and cheap after the first call.
+    /// Call before the first TorchSharp operation: applies <see cref="ThreadPolicy"/> and <see cref="MemoryPolicy"/>,
+    /// then loads libtorch (patched where needed). Idempotent and cheap after the first call.
     /// </summary>
     public static void EnsureLoaded()
     {
@@ -33,6 +33,7 @@ public static class TorchNative
             try
             {
                 ThreadPolicy.BeforeLoad();
+                MemoryPolicy.BeforeLoad();
                 Prepare();
             }
             finally { _done = true; }

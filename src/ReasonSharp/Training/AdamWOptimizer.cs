@@ -40,7 +40,8 @@ public sealed class AdamWOptimizer : IDisposable
         new(TrainableParameters(model).Select(p =>
             (p.Name, p.Parameter,
             DecaysByDefault(p.Name, p.Parameter) || options.WeightDecayAllParameters ? options.WeightDecay : 0.0)),
-            options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon);
+            options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon)
+        { Fused = options.Optim == "adamw_torch_fused" };
 
     public static IEnumerable<(string Name, Parameter Parameter)> TrainableParameters(nn.Module model) =>
         model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter));
@@ -50,9 +51,9 @@ public sealed class AdamWOptimizer : IDisposable
     public static bool DecaysByDefault(string name, Tensor parameter) =>
         parameter.dim() >= 2 && !name.Contains("embed_tokens") && !name.EndsWith(".bias") && !name.Contains("norm");
 
-    /// <summary>Update float32 CPU parameters in one pass (<see cref="FusedAdamW"/>, 3.8× faster). Off by default until
-    /// the quickstart's seeds show it learns as well: with it, seed 1's GRPO reached 74.8 % against 89.2 % without
-    /// (BENCHMARKS.md).</summary>
+    /// <summary>Update float32 CPU parameters in one pass (<see cref="FusedAdamW"/>, 3.8× faster): the option
+    /// optim: adamw_torch_fused. Off by default until the quickstart's seeds show it learns as well: with it, seed 1's
+    /// GRPO reached 74.8 % against 89.2 % without (BENCHMARKS.md).</summary>
     public bool Fused { get; set; }
 
     public IReadOnlyList<string> ParameterNames => _slots.Select(s => s.Name).ToList();

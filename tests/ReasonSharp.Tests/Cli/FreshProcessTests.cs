@@ -53,12 +53,19 @@ public class FreshProcessTests(FreshProcessTests.FlatBuild flat) : IClassFixture
 
     (int Code, string Output) Reason(params string[] args) => ReasonFrom("run", args);
 
-    (int Code, string Output) ReasonFrom(string layout, params string[] args)
+    (int Code, string Output) ReasonFrom(string layout, params string[] args) =>
+        ReasonWith(layout, new Dictionary<string, string>(), args);
+
+    (int Code, string Output) ReasonWith(string layout, Dictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(Path.Combine(Folder(layout), "reason.dll"));
         foreach (var arg in args) info.ArgumentList.Add(arg);
         info.Environment.Remove(ReasonSharp.Native.ThreadPolicy.ThreadsVariable);
+        info.Environment.Remove(ReasonSharp.Native.MemoryPolicy.Variable);
+        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("MALLOC_") || k == "GLIBC_TUNABLES").ToList())
+            info.Environment.Remove(name);
+        foreach (var (name, value) in environment) info.Environment[name] = value;
         using var process = Process.Start(info)!;
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEnd();
@@ -118,5 +125,26 @@ public class FreshProcessTests(FreshProcessTests.FlatBuild flat) : IClassFixture
         var (code, output) = Reason("info", "--threads", "0", "nowhere");
         Assert.Equal(2, code);
         Assert.Contains("--threads: expected an integer ≥ 1, got 0", output);
+    }
+
+    [SkippableFact]
+    public void MallocKeepsFreedMemoryUnlessTheUserSaysOtherwise()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "the memory policy applies to glibc on Linux");
+        using var dir = TestEnvironment.NewTempDir();
+        var model = dir.File("model");
+        using (var lm = TinyLanguageModels.Create(dir)) lm.Save(model);
+        string Malloc(Dictionary<string, string> environment)
+        {
+            var (code, output) = ReasonWith("run", environment, "info", model);
+            Assert.True(code == 0, output);
+            return output.Split('\n').Single(l => l.StartsWith("malloc:"))["malloc:".Length..].Trim();
+        }
+        Assert.StartsWith("keep freed memory", Malloc([]));
+        Assert.Equal("system malloc (REASONSHARP_MALLOC=system)", Malloc(new() { ["REASONSHARP_MALLOC"] = "system" }));
+        Assert.Equal("system malloc, as set by MALLOC_TOP_PAD_", Malloc(new() { ["MALLOC_TOP_PAD_"] = "0" }));
+        var (failed, message) = ReasonWith("run", new() { ["REASONSHARP_MALLOC"] = "fast" }, "info", model);
+        Assert.NotEqual(0, failed);
+        Assert.Contains("REASONSHARP_MALLOC=fast: expected keep or system", message);
     }
 }

@@ -53,8 +53,13 @@ public static class BenchProcess
     public static System.Diagnostics.ProcessStartInfo Self(IEnumerable<string> args)
     {
         var path = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
-        var info = new System.Diagnostics.ProcessStartInfo(path) { UseShellExecute = false, RedirectStandardOutput = true };
-        if (Path.GetFileNameWithoutExtension(path) == "dotnet") info.ArgumentList.Add(typeof(BenchProcess).Assembly.Location);
+        var info = new System.Diagnostics.ProcessStartInfo(path)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+        };
+        if (Path.GetFileNameWithoutExtension(path) == "dotnet")
+            info.ArgumentList.Add(typeof(BenchProcess).Assembly.Location);
         foreach (var arg in args) info.ArgumentList.Add(arg);
         return info;
     }

@@ -20,7 +20,6 @@ public class LineWidthTests
         "bench/ReasonSharp.Bench/DecodeBench.cs",
         "bench/ReasonSharp.Bench/QuickstartSeedsBench.cs",
         "bench/ReasonSharp.Bench/SftBench.cs",
-        "bench/ReasonSharp.Bench/ThreadsBench.cs",
         "bench/ReasonSharp.Bench/TrainBench.cs",
         "src/ReasonSharp.Cli/CliRunner.cs",
         "src/ReasonSharp.Cli/Commands/ChatCommand.cs",

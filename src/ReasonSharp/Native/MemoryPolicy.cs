@@ -24,17 +24,29 @@ public static class MemoryPolicy
     /// <summary>What was done: "keep freed memory (…)", or why malloc was left as it is.</summary>
     public static string Status { get; private set; } = "not applied yet";
 
-    internal static void BeforeLoad()
+    /// <summary>Applies the policy; returns the error of an invalid <see cref="Variable"/> (malloc is then left as it
+    /// is), for the caller to throw once libtorch has loaded.</summary>
+    internal static ReasonSharpException? BeforeLoad()
+    {
+        var choice = Environment.GetEnvironmentVariable(Variable);
+        if (!string.IsNullOrEmpty(choice) && !string.Equals(choice, "keep", StringComparison.OrdinalIgnoreCase)
+            && !string.Equals(choice, "system", StringComparison.OrdinalIgnoreCase))
+        {
+            Status = $"system malloc ({Variable}={choice} is not understood)";
+            return new ReasonSharpException($"{Variable}={choice}: expected keep or system");
+        }
+        Apply(choice);
+        return null;
+    }
+
+    static void Apply(string? choice)
     {
         if (!OperatingSystem.IsLinux()) { Status = "system malloc (not Linux)"; return; }
-        var choice = Environment.GetEnvironmentVariable(Variable);
         if (string.Equals(choice, "system", StringComparison.OrdinalIgnoreCase))
         {
             Status = $"system malloc ({Variable}=system)";
             return;
         }
-        if (!string.IsNullOrEmpty(choice) && !string.Equals(choice, "keep", StringComparison.OrdinalIgnoreCase))
-            throw new ReasonSharpException($"{Variable}={choice}: expected keep or system");
         var userSetting = Environment.GetEnvironmentVariables().Keys.Cast<string>()
             .FirstOrDefault(name => name == "GLIBC_TUNABLES" || (name.StartsWith("MALLOC_") && name.EndsWith('_')));
         if (userSetting is not null)

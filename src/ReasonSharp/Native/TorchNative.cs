@@ -30,14 +30,17 @@ public static class TorchNative
         lock (Gate)
         {
             if (_done) return;
+            ReasonSharpException? memoryError;
             try
             {
                 ThreadPolicy.BeforeLoad();
-                MemoryPolicy.BeforeLoad();
+                memoryError = MemoryPolicy.BeforeLoad();
                 Prepare();
             }
             finally { _done = true; }
             ThreadPolicy.AfterLoad();
+            // Reported once libtorch is usable, so that a caller who catches it can go on.
+            if (memoryError is not null) throw memoryError;
         }
     }
 

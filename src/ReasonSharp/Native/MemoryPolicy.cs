@@ -5,7 +5,7 @@ namespace ReasonSharp.Native;
 /// <summary>
 /// How the C library's malloc serves libtorch's tensors. glibc maps every block of 32 MiB or more (a 32k-vocabulary
 /// head's logits over 512 tokens are 64 MiB) with a fresh mmap and unmaps it when freed, so each training step
-/// page-faults and zeroes such tensors again: a third of the 25m model's step on a 2-core machine (BENCHMARKS.md,
+/// page-faults and zeroes such tensors again: about a sixth of the 25m model's step on 2 cores (BENCHMARKS.md,
 /// "Training MFU"). Before libtorch loads, on glibc, this policy makes malloc keep freed memory for reuse instead:
 /// no mmap for single blocks (M_MMAP_MAX 0), and the top of the heap given back to the system only above
 /// <see cref="TrimThresholdBytes"/>. The cost is that a process's resident memory stays near its peak.

@@ -93,6 +93,8 @@ public sealed class RolloutRunner(LanguageModel model, CompositeReward reward)
         var columns = new Dictionary<string, JsonElement>(example.Extra);
         if (example.GoldAnswer is { } gold && !columns.ContainsKey("answer") && !columns.ContainsKey("solution"))
             columns["answer"] = JsonSerializer.SerializeToElement(gold);
-        return new RewardInput(RewardPrompt.FromMessages(example.Prompt), result.CompletionText, result.CompletionIds, columns, step);
+        return new RewardInput(RewardPrompt.FromMessages(example.Prompt), result.CompletionText, result.CompletionIds,
+            columns, step)
+        { CompletionLogProbs = result.LogProbs };
     }
 }

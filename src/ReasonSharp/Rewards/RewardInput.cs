@@ -29,6 +29,11 @@ public sealed record RewardInput(
     IReadOnlyDictionary<string, JsonElement> Columns,
     int Step = 0)
 {
+    /// <summary>The generator's log-probability of each completion token as it was sampled (log_softmax of the logits
+    /// over the temperature), when the completion comes from our engine (eval, sample, GRPO); null
+    /// otherwise.</summary>
+    public IReadOnlyList<float>? CompletionLogProbs { get; init; }
+
     /// <summary>Convenience constructor: <paramref name="columns"/> is any object or dictionary serialisable to a JSON
     /// object.</summary>
     public static RewardInput Create(string completion, object? columns = null,

@@ -44,6 +44,9 @@ public sealed class RewardRegistry
             "(min|last|mean|product); needs model=FOLDER");
         registry.Register("reward_model", o => RewardModelReward.Create("reward_model", o),
             "an outcome reward model's score of prompt + completion (reason reward-model); needs model=FOLDER");
+        registry.Register("confidence", o => new ConfidenceReward("confidence", o),
+            "the generator's confidence: its least likely token's probability (aggregation=min) or the geometric mean "
+            + "(mean); for eval's selection_reward");
         registry.Register("code", o => new CodeReward("code", o, binary: false),
             "fraction of test cases passed, run in a sandbox");
         registry.Register("binary_code", o => new CodeReward("binary_code", o, binary: true),

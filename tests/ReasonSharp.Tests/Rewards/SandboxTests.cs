@@ -385,14 +385,17 @@ public class SandboxTests(ITestOutputHelper output)
             print('UID', os.getuid(), flush=True)
             time.sleep(1.5)
             """);
+        // Each run holds its uid for 1.5 s more, so the three overlap even when a busy host starts them apart; a
+        // uid is only unique among runs alive at the same time (a finished run's uid is free again).
         var correct = Py("""
-            import threading, os
+            import threading, os, time
             out = []
             ts = [threading.Thread(target=out.append, args=(i,)) for i in range(8)]
             for t in ts: t.start()
             for t in ts: t.join()
             print('UID', os.getuid())
-            print(sum(out))
+            print(sum(out), flush=True)
+            time.sleep(1.5)
             """);
         var greedyRun = hog.RunAsync(greedy);
         await Task.Delay(700);

@@ -212,9 +212,9 @@ public static class TrainBench
     {
         using var model = NewModel(size);
         using var optimizer = AdamWOptimizer.ForModel(model, new TrainingOptions());
-        optimizer.Fused = true;
+        using var onePass = AdamWOptimizer.ForModel(model, new TrainingOptions { Optim = "adamw_torch_fused" });
         using var opByOp = AdamWOptimizer.ForModel(model, new TrainingOptions());
-        opByOp.Fused = false;
+        opByOp.Kernel = AdamWKernel.OpByOp;
         using var ids = randint(0, Vocab, [batch, seq]);
         var timings = new Dictionary<string, List<double>>();
         void Time(string name, Action action)
@@ -239,7 +239,9 @@ public static class TrainBench
             Time("backward", () => loss.backward());
             Time("grad norm + clip",
                 () => Trainer.ClipGradients(optimizer.Parameters, Trainer.GradientNorm(optimizer.Parameters), 1.0));
-            Time("AdamW step (one pass)", () => optimizer.Step(1e-4));
+            Time($"AdamW step ({optimizer.Kernel}, rounds as libtorch: {AdamWOptimizer.KernelsRoundAsLibtorch})",
+                () => optimizer.Step(1e-4));
+            Time("(not in the step) AdamW, one pass", () => onePass.Step(1e-4));
             Time("(not in the step) AdamW, libtorch ops", () => opByOp.Step(1e-4));
             optimizer.ZeroGrad();
         }

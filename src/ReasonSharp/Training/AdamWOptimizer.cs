@@ -8,7 +8,8 @@ namespace ReasonSharp.Training;
 /// <summary>
 /// AdamW with decoupled weight decay, step for step as torch.optim.AdamW (amsgrad off): p ← p·(1 − lr·wd), then the
 /// bias-corrected Adam update. Its state (exp_avg, exp_avg_sq and step per parameter) is saved and restored exactly.
-/// float32 CPU parameters are updated in one pass (<see cref="FusedAdamW"/>), others op by op with libtorch.
+/// float32 CPU parameters are updated by <see cref="FusedAdamW"/>'s kernels (<see cref="Kernel"/>), others op by op
+/// with libtorch.
 /// </summary>
 public sealed class AdamWOptimizer : IDisposable
 {
@@ -20,6 +21,12 @@ public sealed class AdamWOptimizer : IDisposable
         public Tensor ExpAvg { get; } = zeros_like(parameter).DetachFromDisposeScope();
         public Tensor ExpAvgSq { get; } = zeros_like(parameter).DetachFromDisposeScope();
         public long Step { get; set; }
+
+        public void Dispose()
+        {
+            ExpAvg.Dispose();
+            ExpAvgSq.Dispose();
+        }
     }
 
     readonly List<Slot> _slots;
@@ -41,7 +48,7 @@ public sealed class AdamWOptimizer : IDisposable
             (p.Name, p.Parameter,
             DecaysByDefault(p.Name, p.Parameter) || options.WeightDecayAllParameters ? options.WeightDecay : 0.0)),
             options.AdamBeta1, options.AdamBeta2, options.AdamEpsilon)
-        { Fused = options.Optim == "adamw_torch_fused" };
+        { Kernel = options.Optim == "adamw_torch_fused" ? AdamWKernel.OnePass : AdamWKernel.LibtorchRounding };
 
     public static IEnumerable<(string Name, Parameter Parameter)> TrainableParameters(nn.Module model) =>
         model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter));
@@ -51,10 +58,39 @@ public sealed class AdamWOptimizer : IDisposable
     public static bool DecaysByDefault(string name, Tensor parameter) =>
         parameter.dim() >= 2 && !name.Contains("embed_tokens") && !name.EndsWith(".bias") && !name.Contains("norm");
 
-    /// <summary>Update float32 CPU parameters in one pass (<see cref="FusedAdamW"/>, 3.8× faster): the option
-    /// optim: adamw_torch_fused. Off by default until the quickstart's seeds show it learns as well: with it, seed 1's
-    /// GRPO reached 74.8 % against 89.2 % without (BENCHMARKS.md).</summary>
-    public bool Fused { get; set; }
+    /// <summary>How float32 CPU parameters are updated. <see cref="AdamWKernel.LibtorchRounding"/> (optim: adamw_torch,
+    /// the default) gives libtorch's op-by-op numbers bit for bit in three passes instead of nine, and falls back to
+    /// libtorch's ops on a host where <see cref="KernelsRoundAsLibtorch"/> finds otherwise.</summary>
+    public AdamWKernel Kernel { get; set; } = AdamWKernel.LibtorchRounding;
+
+    /// <summary>Whether <see cref="FusedAdamW.StepWithLibtorchRounding"/> gives libtorch's op-by-op numbers bit for bit
+    /// on this host, checked once per process on two steps of 1,031 random elements.</summary>
+    public static bool KernelsRoundAsLibtorch => RoundingCheck.Value;
+
+    static readonly Lazy<bool> RoundingCheck = new(() =>
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var generator = new Generator(11);
+        var start = randn(1031, generator: generator) * 0.02;
+        var (byOps, byKernels) = (new Slot("w", new Parameter(start.clone()), 0.1),
+            new Slot("w", new Parameter(start.clone()), 0.1));
+        for (int step = 1; step <= 2; step++)
+        {
+            var grad = randn(1031, generator: generator) * 1e-3;
+            var runs = new[] { (byOps, AdamWKernel.OpByOp), (byKernels, AdamWKernel.LibtorchRounding) };
+            foreach (var (slot, kernel) in runs)
+            {
+                slot.Step = step;
+                Update(slot, grad, 3e-4, kernel, 0.9, 0.999, 1e-8);
+            }
+        }
+        static bool Same(Tensor a, Tensor b) => a.bytes.SequenceEqual(b.bytes);
+        bool same = Same(byOps.Parameter, byKernels.Parameter) && Same(byOps.ExpAvg, byKernels.ExpAvg)
+            && Same(byOps.ExpAvgSq, byKernels.ExpAvgSq);
+        foreach (var slot in new[] { byOps, byKernels }) slot.Dispose();
+        return same;
+    });
 
     public IReadOnlyList<string> ParameterNames => _slots.Select(s => s.Name).ToList();
     public IReadOnlyList<Parameter> Parameters => _slots.Select(s => s.Parameter).ToList();
@@ -71,25 +107,34 @@ public sealed class AdamWOptimizer : IDisposable
             var grad = slot.Parameter.grad;
             if (grad is null) continue;
             slot.Step++;
-            double biasCorrection1 = 1 - Math.Pow(_beta1, slot.Step);
-            double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, slot.Step));
-            if (Fused && FusedAdamW.Applies(slot.Parameter, grad, slot.ExpAvg, slot.ExpAvgSq))
-            {
-                FusedAdamW.Step(slot.Parameter, grad, slot.ExpAvg, slot.ExpAvgSq, new FusedAdamW.Coefficients(
-                    Decay: (float)(1 - lr * slot.WeightDecay), Beta1: (float)_beta1, Keep1: (float)(1 - _beta1),
-                    Beta2: (float)_beta2, Keep2: (float)(1 - _beta2), Correction2: (float)biasCorrection2Sqrt,
-                    Eps: (float)_eps, StepSize: (float)(-lr / biasCorrection1)));
-                continue;
-            }
-            // Scalars held through each native call (see HeldScalars).
-            using Scalar decay = 1 - lr * slot.WeightDecay, beta1 = _beta1, keep1 = 1 - _beta1, beta2 = _beta2,
-                keep2 = 1 - _beta2, correction2 = biasCorrection2Sqrt, eps = _eps, stepSize = -lr / biasCorrection1;
-            if (slot.WeightDecay != 0) slot.Parameter.mul_(decay);
-            slot.ExpAvg.mul_(beta1).add_(grad, alpha: keep1);
-            slot.ExpAvgSq.mul_(beta2).addcmul_(grad, grad, keep2);
-            var denominator = slot.ExpAvgSq.sqrt().div_(correction2).add_(eps, HeldScalars.One);
-            slot.Parameter.addcdiv_(slot.ExpAvg, denominator, stepSize);
+            var kernel =
+                Kernel == AdamWKernel.LibtorchRounding && !KernelsRoundAsLibtorch ? AdamWKernel.OpByOp : Kernel;
+            Update(slot, grad, lr, kernel, _beta1, _beta2, _eps);
         }
+    }
+
+    static void Update(Slot slot, Tensor grad, double lr, AdamWKernel kernel, double beta1, double beta2, double eps)
+    {
+        double biasCorrection1 = 1 - Math.Pow(beta1, slot.Step);
+        double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, slot.Step));
+        if (kernel != AdamWKernel.OpByOp && FusedAdamW.Applies(slot.Parameter, grad, slot.ExpAvg, slot.ExpAvgSq))
+        {
+            var coefficients = new FusedAdamW.Coefficients(Decay: (float)(1 - lr * slot.WeightDecay),
+                Beta1: (float)beta1, Keep1: (float)(1 - beta1), Beta2: (float)beta2, Keep2: (float)(1 - beta2),
+                Correction2: (float)biasCorrection2Sqrt, Eps: (float)eps, StepSize: (float)(-lr / biasCorrection1));
+            if (kernel == AdamWKernel.OnePass)
+                FusedAdamW.Step(slot.Parameter, grad, slot.ExpAvg, slot.ExpAvgSq, coefficients);
+            else FusedAdamW.StepWithLibtorchRounding(slot.Parameter, grad, slot.ExpAvg, slot.ExpAvgSq, coefficients);
+            return;
+        }
+        // Scalars held through each native call (see HeldScalars).
+        using Scalar decay = 1 - lr * slot.WeightDecay, b1 = beta1, keep1 = 1 - beta1, b2 = beta2,
+            keep2 = 1 - beta2, correction2 = biasCorrection2Sqrt, e = eps, stepSize = -lr / biasCorrection1;
+        if (slot.WeightDecay != 0) slot.Parameter.mul_(decay);
+        slot.ExpAvg.mul_(b1).add_(grad, alpha: keep1);
+        slot.ExpAvgSq.mul_(b2).addcmul_(grad, grad, keep2);
+        using var denominator = slot.ExpAvgSq.sqrt().div_(correction2).add_(e, HeldScalars.One);
+        slot.Parameter.addcdiv_(slot.ExpAvg, denominator, stepSize);
     }
 
     /// <summary>Drops the gradients (set to none, as zero_grad does by default).</summary>
@@ -152,10 +197,17 @@ public sealed class AdamWOptimizer : IDisposable
 
     public void Dispose()
     {
-        foreach (var slot in _slots)
-        {
-            slot.ExpAvg.Dispose();
-            slot.ExpAvgSq.Dispose();
-        }
+        foreach (var slot in _slots) slot.Dispose();
     }
+}
+
+/// <summary>How <see cref="AdamWOptimizer"/> updates a float32 CPU parameter.</summary>
+public enum AdamWKernel
+{
+    /// <summary>libtorch's nine element-wise ops, as torch.optim.AdamW (foreach off).</summary>
+    OpByOp,
+    /// <summary>The same numbers bit for bit in three passes (optim: adamw_torch).</summary>
+    LibtorchRounding,
+    /// <summary>One pass, equal to libtorch's ops up to float rounding (optim: adamw_torch_fused).</summary>
+    OnePass,
 }

@@ -7,11 +7,12 @@ using static TorchSharp.torch;
 namespace ReasonSharp.Training;
 
 /// <summary>
-/// One AdamW update of a float32 CPU parameter in a single pass over parameter, gradient and both moments, instead of
-/// libtorch's nine element-wise ops (each a pass over memory). Each element sees the same operations in the same
-/// order as the op-by-op update: p·decay; m·β1 + (1 − β1)·g; v·β2 + (1 − β2)·g·g;
-/// p + step·m / (√v / √(1 − β2ᵗ) + eps); the results agree with torch.optim.AdamW to float rounding (libtorch may fuse
-/// a multiply-add where this does not).
+/// AdamW updates of a float32 CPU parameter in fewer passes over memory than libtorch's nine element-wise ops.
+/// <see cref="Step"/> is one pass: p·decay; m·β1 + (1 − β1)·g; v·β2 + (1 − β2)·g·g; p + step·m / (√v / √(1 − β2ᵗ) +
+/// eps), agreeing with torch.optim.AdamW to float rounding. <see cref="StepWithLibtorchRounding"/> is three passes
+/// (moments, libtorch's own sqrt, parameter) that round every element exactly as libtorch's ops do on this host: its
+/// add_ with alpha and addcmul_ are fused multiply-adds, and its float sqrt is not always correctly rounded (one ulp
+/// off on about a fifth of the elements measured), so only libtorch's sqrt gives its numbers.
 /// </summary>
 internal static unsafe class FusedAdamW
 {
@@ -40,6 +41,62 @@ internal static unsafe class FusedAdamW
             long start = count * part / parts, end = count * (part + 1) / parts;
             Update((float*)p + start, (float*)g + start, (float*)m + start, (float*)v + start, end - start, c);
         });
+    }
+
+    /// <summary>The op-by-op update's exact numbers in three passes: m ← fma(g, 1 − β1, m·β1),
+    /// v ← fma((1 − β2)·g, g, v·β2); root ← libtorch's √v;
+    /// p ← p·decay + (step·m) / (root / √(1 − β2ᵗ) + eps).</summary>
+    public static void StepWithLibtorchRounding(Tensor parameter, Tensor grad, Tensor expAvg, Tensor expAvgSq,
+        Coefficients c)
+    {
+        long count = parameter.numel();
+        var (p, g, m, v) = (Address(parameter), Address(grad), Address(expAvg), Address(expAvgSq));
+        int parts = (int)Math.Clamp(count / MinPerThread, 1, get_num_threads());
+        KernelThreads.For(parts, part =>
+        {
+            long start = count * part / parts, end = count * (part + 1) / parts;
+            Moments((float*)g + start, (float*)m + start, (float*)v + start, end - start, c);
+        }, linger: false);
+        using var root = expAvgSq.sqrt();
+        var r = Address(root);
+        KernelThreads.For(parts, part =>
+        {
+            long start = count * part / parts, end = count * (part + 1) / parts;
+            Apply((float*)p + start, (float*)m + start, (float*)r + start, end - start, c);
+        }, linger: false);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Moments(float* g, float* m, float* v, long count, Coefficients c)
+    {
+        var (beta1, keep1, beta2, keep2) = (Vector256.Create(c.Beta1), Vector256.Create(c.Keep1),
+            Vector256.Create(c.Beta2), Vector256.Create(c.Keep2));
+        long i = 0;
+        for (; i + 8 <= count; i += 8)
+        {
+            var grad = Vector256.Load(g + i);
+            Vector256.Store(Vector256.FusedMultiplyAdd(grad, keep1, Vector256.Load(m + i) * beta1), m + i);
+            Vector256.Store(Vector256.FusedMultiplyAdd(keep2 * grad, grad, Vector256.Load(v + i) * beta2), v + i);
+        }
+        for (; i < count; i++)
+        {
+            m[i] = MathF.FusedMultiplyAdd(g[i], c.Keep1, m[i] * c.Beta1);
+            v[i] = MathF.FusedMultiplyAdd(c.Keep2 * g[i], g[i], v[i] * c.Beta2);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Apply(float* p, float* m, float* root, long count, Coefficients c)
+    {
+        var (decay, correction2, eps, step) = (Vector256.Create(c.Decay), Vector256.Create(c.Correction2),
+            Vector256.Create(c.Eps), Vector256.Create(c.StepSize));
+        long i = 0;
+        for (; i + 8 <= count; i += 8)
+        {
+            var denominator = Vector256.Load(root + i) / correction2 + eps;
+            Vector256.Store(Vector256.Load(p + i) * decay + step * Vector256.Load(m + i) / denominator, p + i);
+        }
+        for (; i < count; i++) p[i] = p[i] * c.Decay + c.StepSize * m[i] / (root[i] / c.Correction2 + c.Eps);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -31,9 +31,10 @@ public record TrainingOptions
     public double AdamBeta2 { get; init; } = 0.999;
     /// <summary>AdamWOptimizer ε added to the denominator.</summary>
     public double AdamEpsilon { get; init; } = 1e-8;
-    /// <summary>adamw_torch (libtorch's element-wise ops) or adamw_torch_fused (float32 CPU parameters updated in one
-    /// pass, 3.8× faster; others op by op), as transformers' `optim`. Default adamw_torch, not transformers'
-    /// fused one: with it the quickstart's seed 1 reached GRPO 74.8 % against 89.2 % (BENCHMARKS.md).</summary>
+    /// <summary>adamw_torch (libtorch's element-wise ops' numbers bit for bit, float32 CPU parameters in three passes)
+    /// or adamw_torch_fused (float32 CPU parameters in one pass, equal up to float rounding), as transformers' `optim`.
+    /// Default adamw_torch, not transformers' fused one for torch ≥ 2.8: with it the quickstart's seed 1 reached GRPO
+    /// 74.8 % against 89.2 % (BENCHMARKS.md).</summary>
     public string Optim { get; init; } = "adamw_torch";
     /// <summary>Clip the global gradient L2 norm to this value (0 or less: no clipping; the norm is still
     /// reported).</summary>

@@ -80,8 +80,10 @@ public class OptimizationTests
         var generator = new TorchSharp.torch.Generator(5);
         var fused = new Parameter(randn(size, generator: generator));
         var byOps = new Parameter(fused.detach().clone());
-        using var one = new AdamWOptimizer([("w", fused, weightDecay)], 0.9, 0.999, 1e-8) { Fused = true };
-        using var many = new AdamWOptimizer([("w", byOps, weightDecay)], 0.9, 0.999, 1e-8) { Fused = false };
+        using var one =
+            new AdamWOptimizer([("w", fused, weightDecay)], 0.9, 0.999, 1e-8) { Kernel = AdamWKernel.OnePass };
+        using var many =
+            new AdamWOptimizer([("w", byOps, weightDecay)], 0.9, 0.999, 1e-8) { Kernel = AdamWKernel.OpByOp };
         for (int step = 0; step < 4; step++)
         {
             using var gradient = randn(size, generator: generator);
@@ -95,6 +97,67 @@ public class OptimizationTests
         foreach (var ((name, a), (_, b)) in states)
             Assert.True((a.to(TorchSharp.torch.ScalarType.Float64) - b.to(TorchSharp.torch.ScalarType.Float64))
                 .abs().max().item<double>() < 1e-6, name);
+    }
+
+    /// <summary>The default update (optim: adamw_torch) gives libtorch's op-by-op numbers bit for bit: parameter and
+    /// both moments after 5 steps, across vector and scalar tails, with and without weight decay.</summary>
+    [Theory]
+    [InlineData(37, 0.1)]
+    [InlineData(600_001, 0.0)]
+    [InlineData(1_048_583, 0.01)]
+    public void TheDefaultKernelsRoundExactlyAsLibtorchsOps(int size, double weightDecay)
+    {
+        using var _ = NewDisposeScope();
+        if (System.Runtime.Intrinsics.X86.Fma.IsSupported) Assert.True(AdamWOptimizer.KernelsRoundAsLibtorch);
+        var generator = new Generator(9);
+        var (kernels, byOps) = (new Parameter(randn(size, generator: generator) * 0.02), new Parameter(zeros(size)));
+        using (no_grad()) byOps.copy_(kernels);
+        using var fast = AdamWOptimizer.ForModel(new ParameterHolder(kernels),
+            new TrainingOptions { WeightDecay = weightDecay, WeightDecayAllParameters = true });
+        Assert.Equal(AdamWKernel.LibtorchRounding, fast.Kernel);
+        using var slow = new AdamWOptimizer([("w", byOps, weightDecay)]) { Kernel = AdamWKernel.OpByOp };
+        for (int step = 0; step < 5; step++)
+        {
+            var grad = randn(size, generator: generator) * (step % 2 == 0 ? 1e-6 : 1e-2);
+            (kernels.grad, byOps.grad) = (grad.clone(), grad.clone());
+            fast.Step(1e-3);
+            slow.Step(1e-3);
+        }
+        static bool SameBits(Tensor a, Tensor b) => a.dtype == b.dtype && a.bytes.SequenceEqual(b.bytes);
+        Assert.True(SameBits(kernels, byOps));
+        foreach (var ((name, a), (_, b)) in fast.StateTensors().Zip(slow.StateTensors()))
+            Assert.True(SameBits(a, b), name);
+    }
+
+    /// <summary>Whole models trained 4 steps on the same batches end bit-identical with the default kernels and
+    /// with libtorch's ops: every parameter (tied embedding, norms, biases, projections).</summary>
+    [Fact]
+    public void AModelTrainedWithTheDefaultKernelsIsBitIdenticalToOneTrainedByLibtorchsOps()
+    {
+        using var _ = NewDisposeScope();
+        using var fastModel = TrainingFixtures.Model("qwen2", seed: 3);
+        using var slowModel = TrainingFixtures.Model("qwen2", seed: 3);
+        var options = new TrainingOptions { WeightDecay = 0.1 };
+        using var fast = AdamWOptimizer.ForModel(fastModel, options);
+        using var slow = AdamWOptimizer.ForModel(slowModel, options);
+        slow.Kernel = AdamWKernel.OpByOp;
+        var generator = new Generator(4);
+        for (int step = 0; step < 4; step++)
+        {
+            var ids = randint(0, fastModel.Config.VocabSize, [2, 12], generator: generator);
+            foreach (var (model, optimizer) in new[] { (fastModel, fast), (slowModel, slow) })
+            {
+                var logits = model.Forward(ids[.., ..^1]);
+                nn.functional.cross_entropy(logits.reshape(-1, logits.shape[2]), ids[.., 1..].reshape(-1)).backward();
+                optimizer.Step(3e-3);
+                optimizer.ZeroGrad();
+            }
+        }
+        var slowWeights = slowModel.state_dict();
+        foreach (var (name, weight) in fastModel.state_dict())
+            Assert.True(weight.bytes.SequenceEqual(slowWeights[name].bytes), name);
+        Assert.False(fastModel.state_dict().Values.Zip(TrainingFixtures.Model("qwen2", seed: 3).state_dict().Values)
+            .All(pair => pair.First.bytes.SequenceEqual(pair.Second.bytes)), "training changed no weight");
     }
 
     [Fact]
@@ -136,10 +199,10 @@ public class OptimizationTests
         var start = randn(size, generator: generator) * 0.02;
         Parameter Copy(ScalarType type) => new(start.to(type).clone());
         var (opByOp, onePass, exact) = (Copy(float32), Copy(float32), Copy(float64));
-        using var a = new AdamWOptimizer([("w", opByOp, 0.01)]);
+        using var a = new AdamWOptimizer([("w", opByOp, 0.01)]) { Kernel = AdamWKernel.OpByOp };
         using var f = AdamWOptimizer.ForModel(new ParameterHolder(onePass),
             new TrainingOptions { Optim = "adamw_torch_fused", WeightDecay = 0.01, WeightDecayAllParameters = true });
-        Assert.True(f.Fused);
+        Assert.Equal(AdamWKernel.OnePass, f.Kernel);
         using var r = new AdamWOptimizer([("w", exact, 0.01)]);
         for (int step = 0; step < 300; step++)
         {

@@ -16,11 +16,10 @@ internal static class KernelThreads
     /// <summary>How long a helper spins for the next call before it sleeps.</summary>
     public const int SpinMicroseconds = 2000;
 
-    sealed class Job(Action<int> body, int parts, bool linger)
+    sealed class Job(Action<int> body, int parts)
     {
         public readonly Action<int> Body = body;
         public readonly int Parts = parts;
-        public readonly bool Linger = linger;
         public int Unfinished = parts;
         public Exception? Failure;
     }
@@ -34,10 +33,8 @@ internal static class KernelThreads
     static int _sleepers;
 
     /// <summary>Runs body(0) … body(parts − 1) on the caller and up to parts − 1 helpers, and returns when all are
-    /// done. Not re-entrant: one caller at a time (calls from several threads are serialised). With
-    /// <paramref name="linger"/> false the helpers sleep at once afterwards instead of spinning: for a call followed
-    /// by libtorch's own threaded ops, which the spinning would slow.</summary>
-    public static void For(int parts, Action<int> body, bool linger = true)
+    /// done. Not re-entrant: one caller at a time (calls from several threads are serialised).</summary>
+    public static void For(int parts, Action<int> body)
     {
         if (parts <= 1)
         {
@@ -47,7 +44,7 @@ internal static class KernelThreads
         lock (CallerGate)
         {
             EnsureHelpers(parts - 1);
-            var job = new Job(body, parts, linger);
+            var job = new Job(body, parts);
             Volatile.Write(ref _job, job);
             long number = (Interlocked.Read(ref _ticket) >> 32) + 1;
             Interlocked.Exchange(ref _ticket, number << 32);
@@ -89,22 +86,19 @@ internal static class KernelThreads
     static void HelperLoop()
     {
         long seen = Interlocked.Read(ref _ticket) >> 32;
-        bool lingering = true;
         while (true)
         {
-            long number = WaitForJob(seen, lingering);
+            long number = WaitForJob(seen);
             seen = number;
-            var job = Volatile.Read(ref _job);
-            if (job is not null) Work(job, number);
-            lingering = job?.Linger ?? true;
+            if (Volatile.Read(ref _job) is { } job) Work(job, number);
         }
     }
 
-    /// <summary>Spins for up to <see cref="SpinTicks"/> (when <paramref name="linger"/>), then sleeps until a job
-    /// newer than <paramref name="seen"/> starts.</summary>
-    static long WaitForJob(long seen, bool linger)
+    /// <summary>Spins for up to <see cref="SpinTicks"/>, then sleeps until a job newer than
+    /// <paramref name="seen"/> starts.</summary>
+    static long WaitForJob(long seen)
     {
-        long until = Stopwatch.GetTimestamp() + (linger ? SpinTicks : 0);
+        long until = Stopwatch.GetTimestamp() + SpinTicks;
         var spin = new SpinWait();
         while (Stopwatch.GetTimestamp() < until)
         {

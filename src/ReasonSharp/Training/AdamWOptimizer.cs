@@ -59,16 +59,18 @@ public sealed class AdamWOptimizer : IDisposable
         parameter.dim() >= 2 && !name.Contains("embed_tokens") && !name.EndsWith(".bias") && !name.Contains("norm");
 
     /// <summary>How float32 CPU parameters are updated. <see cref="AdamWKernel.LibtorchRounding"/> (optim: adamw_torch,
-    /// the default) gives libtorch's op-by-op numbers bit for bit in three passes instead of nine, and falls back to
-    /// libtorch's ops on a host where <see cref="KernelsRoundAsLibtorch"/> finds otherwise.</summary>
+    /// the default) gives libtorch's op-by-op numbers bit for bit in one pass instead of nine, and falls back to
+    /// libtorch's ops on a host where <see cref="KernelsRoundAsLibtorch"/> is false.</summary>
     public AdamWKernel Kernel { get; set; } = AdamWKernel.LibtorchRounding;
 
-    /// <summary>Whether <see cref="FusedAdamW.StepWithLibtorchRounding"/> gives libtorch's op-by-op numbers bit for bit
-    /// on this host, checked once per process on two steps of 1,031 random elements.</summary>
+    /// <summary>Whether <see cref="FusedAdamW.StepWithLibtorchRounding"/> can run here (libtorch's MKL sqrt is
+    /// exported) and gives libtorch's op-by-op numbers bit for bit, checked once per process on two steps of 1,031
+    /// random elements.</summary>
     public static bool KernelsRoundAsLibtorch => RoundingCheck.Value;
 
     static readonly Lazy<bool> RoundingCheck = new(() =>
     {
+        if (!FusedAdamW.HasLibtorchSqrt) return false;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var generator = new Generator(11);
@@ -206,7 +208,8 @@ public enum AdamWKernel
 {
     /// <summary>libtorch's nine element-wise ops, as torch.optim.AdamW (foreach off).</summary>
     OpByOp,
-    /// <summary>The same numbers bit for bit in three passes (optim: adamw_torch).</summary>
+    /// <summary>The same numbers bit for bit in one pass (optim: adamw_torch), where libtorch's sqrt can be
+    /// called.</summary>
     LibtorchRounding,
     /// <summary>One pass, equal to libtorch's ops up to float rounding (optim: adamw_torch_fused).</summary>
     OnePass,

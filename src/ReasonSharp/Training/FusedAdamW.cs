@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.InteropServices;
 using ReasonSharp.Modeling;
+using ReasonSharp.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,10 +11,10 @@ namespace ReasonSharp.Training;
 /// <summary>
 /// AdamW updates of a float32 CPU parameter in fewer passes over memory than libtorch's nine element-wise ops.
 /// <see cref="Step"/> is one pass: p·decay; m·β1 + (1 − β1)·g; v·β2 + (1 − β2)·g·g; p + step·m / (√v / √(1 − β2ᵗ) +
-/// eps), agreeing with torch.optim.AdamW to float rounding. <see cref="StepWithLibtorchRounding"/> is three passes
-/// (moments, libtorch's own sqrt, parameter) that round every element exactly as libtorch's ops do on this host: its
-/// add_ with alpha and addcmul_ are fused multiply-adds, and its float sqrt is not always correctly rounded (one ulp
-/// off on about a fifth of the elements measured), so only libtorch's sqrt gives its numbers.
+/// eps), agreeing with torch.optim.AdamW to float rounding. <see cref="StepWithLibtorchRounding"/> is also one pass,
+/// and rounds every element exactly as libtorch's ops do: their add_ with alpha and addcmul_ are fused multiply-adds,
+/// and their float sqrt is MKL's, which is not always correctly rounded (one ulp off on about a fifth of the elements
+/// measured), so it calls that sqrt.
 /// </summary>
 internal static unsafe class FusedAdamW
 {
@@ -43,27 +45,66 @@ internal static unsafe class FusedAdamW
         });
     }
 
-    /// <summary>The op-by-op update's exact numbers in three passes: m ← fma(g, 1 − β1, m·β1),
-    /// v ← fma((1 − β2)·g, g, v·β2); root ← libtorch's √v;
-    /// p ← p·decay + (step·m) / (root / √(1 − β2ᵗ) + eps).</summary>
+    /// <summary>libtorch's op-by-op numbers, bit for bit, in one pass: 1,024 elements at a time,
+    /// m ← fma(g, 1 − β1, m·β1), v ← fma((1 − β2)·g, g, v·β2), root ← MKL's √v (libtorch's own sqrt, called with
+    /// libtorch's mode), p ← p·decay + (step·m) / (root / √(1 − β2ᵗ) + eps). Only where <see cref="HasLibtorchSqrt"/>.
+    /// </summary>
     public static void StepWithLibtorchRounding(Tensor parameter, Tensor grad, Tensor expAvg, Tensor expAvgSq,
         Coefficients c)
     {
+        if (!HasLibtorchSqrt) throw new InvalidOperationException("libtorch's MKL sqrt was not found");
         long count = parameter.numel();
         var (p, g, m, v) = (Address(parameter), Address(grad), Address(expAvg), Address(expAvgSq));
         int parts = (int)Math.Clamp(count / MinPerThread, 1, get_num_threads());
         KernelThreads.For(parts, part =>
         {
             long start = count * part / parts, end = count * (part + 1) / parts;
-            Moments((float*)g + start, (float*)m + start, (float*)v + start, end - start, c);
-        }, linger: false);
-        using var root = expAvgSq.sqrt();
-        var r = Address(root);
-        KernelThreads.For(parts, part =>
+            UpdateAsLibtorch((float*)p + start, (float*)g + start, (float*)m + start, (float*)v + start, end - start,
+                c);
+        });
+    }
+
+    /// <summary>Whether libtorch's float sqrt (MKL's vmsSqrt, which libtorch_cpu exports on x64) can be called
+    /// directly.</summary>
+    public static bool HasLibtorchSqrt => LibtorchSqrt != null && SetMklThreadsHere != null;
+
+    /// <summary>libtorch calls vmsSqrt with VML_HA | VML_FTZDAZ_OFF | VML_ERRMODE_IGNORE.</summary>
+    const long LibtorchVmlMode = 0x2 | 0x140000 | 0x100;
+
+    static readonly delegate* unmanaged<int, float*, float*, long, void> LibtorchSqrt =
+        (delegate* unmanaged<int, float*, float*, long, void>)LibtorchExport("vmsSqrt");
+
+    /// <summary>MKL's thread-local thread count (returns the previous one; 0: the global count). vmsSqrt on 1,024
+    /// elements costs about 9 µs more when MKL may use its threads, so it is 1 within an update.</summary>
+    static readonly delegate* unmanaged<int, int> SetMklThreadsHere =
+        (delegate* unmanaged<int, int>)LibtorchExport("MKL_Set_Num_Threads_Local");
+
+    static nint LibtorchExport(string symbol)
+    {
+        TorchNative.EnsureLoaded();
+        foreach (var name in new[] { "libtorch_cpu.so", "torch_cpu", "libtorch_cpu.dylib" })
+            if (NativeLibrary.TryLoad(name, out var library) && NativeLibrary.TryGetExport(library, symbol, out var at))
+                return at;
+        return 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void UpdateAsLibtorch(float* p, float* g, float* m, float* v, long count, Coefficients c)
+    {
+        const int Chunk = 1024;
+        float* root = stackalloc float[Chunk];
+        int mklThreads = SetMklThreadsHere(1);
+        try
         {
-            long start = count * part / parts, end = count * (part + 1) / parts;
-            Apply((float*)p + start, (float*)m + start, (float*)r + start, end - start, c);
-        }, linger: false);
+            for (long start = 0; start < count; start += Chunk)
+            {
+                int n = (int)Math.Min(Chunk, count - start);
+                Moments(g + start, m + start, v + start, n, c);
+                LibtorchSqrt(n, v + start, root, LibtorchVmlMode);
+                Apply(p + start, m + start, root, n, c);
+            }
+        }
+        finally { SetMklThreadsHere(mklThreads); }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

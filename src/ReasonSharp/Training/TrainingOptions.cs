@@ -31,7 +31,7 @@ public record TrainingOptions
     public double AdamBeta2 { get; init; } = 0.999;
     /// <summary>AdamWOptimizer ε added to the denominator.</summary>
     public double AdamEpsilon { get; init; } = 1e-8;
-    /// <summary>adamw_torch (libtorch's element-wise ops' numbers bit for bit, float32 CPU parameters in three passes)
+    /// <summary>adamw_torch (libtorch's element-wise ops' numbers bit for bit, float32 CPU parameters in one pass)
     /// or adamw_torch_fused (float32 CPU parameters in one pass, equal up to float rounding), as transformers' `optim`.
     /// Default adamw_torch, not transformers' fused one for torch ≥ 2.8: with it the quickstart's seed 1 reached GRPO
     /// 74.8 % against 89.2 % (BENCHMARKS.md).</summary>

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using ReasonSharp.Modeling;
 using ReasonSharp.Native;
 using TorchSharp;

@@ -33,17 +33,8 @@ internal static unsafe class FusedAdamW
             && expAvgSq.numel() == parameter.numel();
     }
 
-    public static void Step(Tensor parameter, Tensor grad, Tensor expAvg, Tensor expAvgSq, Coefficients c)
-    {
-        long count = parameter.numel();
-        var (p, g, m, v) = (Address(parameter), Address(grad), Address(expAvg), Address(expAvgSq));
-        int parts = (int)Math.Clamp(count / MinPerThread, 1, get_num_threads());
-        KernelThreads.For(parts, part =>
-        {
-            long start = count * part / parts, end = count * (part + 1) / parts;
-            Update((float*)p + start, (float*)g + start, (float*)m + start, (float*)v + start, end - start, c);
-        });
-    }
+    public static void Step(Tensor parameter, Tensor grad, Tensor expAvg, Tensor expAvgSq, Coefficients c) =>
+        Run(parameter, grad, expAvg, expAvgSq, c, &Update);
 
     /// <summary>libtorch's op-by-op numbers, bit for bit, in one pass: 1,024 elements at a time,
     /// m ← fma(g, 1 − β1, m·β1), v ← fma((1 − β2)·g, g, v·β2), root ← MKL's √v (libtorch's own sqrt, called with
@@ -53,14 +44,22 @@ internal static unsafe class FusedAdamW
         Coefficients c)
     {
         if (!HasLibtorchSqrt) throw new InvalidOperationException("libtorch's MKL sqrt was not found");
+        Run(parameter, grad, expAvg, expAvgSq, c, &UpdateAsLibtorch);
+    }
+
+    /// <summary>Splits the tensors' elements into one contiguous part per kernel thread and updates each.</summary>
+    static void Run(Tensor parameter, Tensor grad, Tensor expAvg, Tensor expAvgSq, Coefficients c,
+        delegate*<float*, float*, float*, float*, long, Coefficients, void> update)
+    {
         long count = parameter.numel();
         var (p, g, m, v) = (Address(parameter), Address(grad), Address(expAvg), Address(expAvgSq));
+        var kernel = (nint)update;
         int parts = (int)Math.Clamp(count / MinPerThread, 1, get_num_threads());
         KernelThreads.For(parts, part =>
         {
             long start = count * part / parts, end = count * (part + 1) / parts;
-            UpdateAsLibtorch((float*)p + start, (float*)g + start, (float*)m + start, (float*)v + start, end - start,
-                c);
+            ((delegate*<float*, float*, float*, float*, long, Coefficients, void>)kernel)((float*)p + start,
+                (float*)g + start, (float*)m + start, (float*)v + start, end - start, c);
         });
     }
 

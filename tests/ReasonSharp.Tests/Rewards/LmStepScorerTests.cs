@@ -92,6 +92,115 @@ public class LmStepScorerTests(JudgeFixture fixture) : IClassFixture<JudgeFixtur
         Assert.Null(mins[^1]);
     }
 
+    /// <summary>Per position p, log p(ids[p] | ids[..p]) from CausalLM.Forward's full logits over the whole input.</summary>
+    static float[] TokenLogProbs(LmStepScorer scorer, JudgeInput input)
+    {
+        var model = scorer.Judge.Model;
+        model.eval();
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var logProbs = model.Forward(tensor(input.Ids.Select(i => (long)i).ToArray()).unsqueeze(0))[0].log_softmax(1);
+        return Enumerable.Range(0, input.Ids.Length)
+            .Select(p => p == 0 ? 0f : logProbs[p - 1, input.Ids[p]].item<float>()).ToArray();
+    }
+
+    [Fact]
+    public void With_step_join_the_judge_reads_the_chat_prompt_and_the_joined_steps_at_each_steps_last_token()
+    {
+        using var scorer = new LmStepScorer(fixture.NewJudge(seed: 4), new LmStepScorerOptions { StepJoin = ", " },
+            ownsJudge: true);
+        Assert.Equal(-1, scorer.StepTagId);
+        var tokenizer = scorer.Judge.Tokenizer;
+        var chain = Sums(new Random(6), 3);
+        var promptIds = scorer.Judge.EncodePrompt([new ChatMessage(ChatMessage.User, SumSteps.Question)]);
+        foreach (var prompt in new[] { SumSteps.Prompt, RewardPrompt.FromMessages([new(ChatMessage.User,
+            SumSteps.Question)]) })
+        {
+            var input = scorer.Encode(prompt, chain.Steps);
+            Assert.Equal(promptIds, input.Ids[..promptIds.Length]);
+            Assert.Equal(string.Join(", ", chain.Steps), tokenizer.Decode(input.Ids[promptIds.Length..]));
+            Assert.Equal(chain.Steps.Length, input.TagPositions.Length);
+            for (var k = 0; k < chain.Steps.Length; k++)
+                Assert.Equal(string.Join(", ", chain.Steps.Take(k + 1)),
+                    tokenizer.Decode(input.Ids[promptIds.Length..(input.TagPositions[k] + 1)]));
+            Assert.Equal(Enumerable.Range(promptIds.Length, input.Ids.Length - promptIds.Length),
+                input.StepTokenPositions);
+            Assert.Equal(input.TagPositions.Select(t => t + 1 - promptIds.Length), input.StepTokensThroughTag);
+        }
+        var (cut, kept) = scorer.Encode(SumSteps.Prompt, chain.Steps,
+            new JudgeLimits(MaxLength: scorer.Encode(SumSteps.Prompt, chain.Steps).TagPositions[1] + 1));
+        Assert.Equal(2, kept);
+        Assert.Equal(2, cut.TagPositions.Length);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData(", ")]
+    public void The_likelihood_feature_adds_the_least_likely_step_tokens_log_probability_to_the_good_logit(
+        string? stepJoin)
+    {
+        using var judge = fixture.NewJudge(seed: 11, initializerRange: 0.12);
+        var plain = new LmStepScorer(judge, new LmStepScorerOptions { StepJoin = stepJoin });
+        var withFeature = new LmStepScorer(judge, new LmStepScorerOptions
+        {
+            StepJoin = stepJoin, LikelihoodFeature = true,
+        });
+        var random = new Random(8);
+        var inputs = Enumerable.Range(0, 4).Select(i => withFeature.Encode(SumSteps.Prompt,
+            Sums(random, 1 + i, i % 2 == 0 ? 0 : -1).Steps)).ToList();
+        judge.Model.eval();
+        using var _ = no_grad();
+        var without = plain.JudgeLogits(inputs);
+        var with = withFeature.JudgeLogits(inputs);
+        var expected = new List<float>();
+        foreach (var input in inputs)
+        {
+            var logProbs = TokenLogProbs(withFeature, input);
+            // Math-Shepherd's layout: the "\n" before a step and the tags are not the step's own tokens.
+            if (stepJoin is null)
+                Assert.All(input.StepTokenPositions, p => Assert.NotEqual(p, input.TagPositions.FirstOrDefault(t =>
+                    t == p, -1)));
+            expected.AddRange(input.StepTokensThroughTag.Select(n =>
+                input.StepTokenPositions[..n].Min(p => logProbs[p])));
+        }
+        var added = (with.select(1, 0) - without.select(1, 0)).data<float>().ToArray();
+        Assert.Equal(expected.Count, added.Length);
+        for (var i = 0; i < added.Length; i++) Assert.InRange(Math.Abs(added[i] - expected[i]), 0, 1e-4);
+        Assert.Equal(without.select(1, 1).data<float>().ToArray(), with.select(1, 1).data<float>().ToArray());
+        Assert.True(expected.Max() - expected.Min() > 0.5, "the feature hardly varies, so the check proves little");
+    }
+
+    [Fact]
+    public async Task The_judge_folder_settings_carry_step_join_and_the_likelihood_feature_into_process_lm()
+    {
+        var folder = fixture.NewFolder("likelihood-judge");
+        using (var judge = fixture.NewJudge(seed: 5)) judge.Save(folder);
+        var options = new LmStepScorerOptions { StepJoin = ", ", LikelihoodFeature = true };
+        options.SaveTo(folder);
+        Assert.Equal(options, LmStepScorerOptions.ForFolder(folder));
+        using var scorer = LmStepScorer.Load(folder, device: "cpu");
+        Assert.Equal(options, scorer.Options);
+        var chain = Sums(new Random(9), 3);
+        var expected = await scorer.ScoreStepsAsync(SumSteps.Prompt, chain.Steps);
+        var reward = RewardRegistry.CreateDefault().CreateComposite(
+            $"process_lm(model={folder},aggregation=min,split=separator,separator=\\x2C\\s,device=cpu)");
+        var scores = await reward.Rewards[0].Function.ScoreAsync([RewardInput.Create(string.Join(", ", chain.Steps),
+            prompt: SumSteps.Prompt)]);
+        Assert.Equal(expected.Min(), scores[0]!.Value, 1e-5);
+        var overridden = RewardRegistry.CreateDefault().CreateComposite(
+            $"process_lm(model={folder},step_join=\\x2C\\x20\\x20,likelihood_feature=false,device=cpu)");
+        var twoSpaces = new LmStepScorer(scorer.Judge, new LmStepScorerOptions { StepJoin = ",  " });
+        var input = RewardInput.Create(string.Join("\n\n", chain.Steps), prompt: SumSteps.Prompt);
+        Assert.Equal((await twoSpaces.ScoreStepsAsync(SumSteps.Prompt, chain.Steps)).Min(),
+            (await overridden.Rewards[0].Function.ScoreAsync([input]))[0]!.Value, 1e-5);
+        Assert.NotEqual(expected.Min(), (await overridden.Rewards[0].Function.ScoreAsync([input]))[0]!.Value);
+
+        System.IO.File.WriteAllText(Path.Combine(folder, LmStepScorerOptions.SettingsFile),
+            "{\"likelihood_feature\": \"yes\"}");
+        Assert.Contains("field 'likelihood_feature': expected true or false",
+            Assert.Throws<ReasonSharpException>(() => LmStepScorerOptions.ForFolder(folder)).Message);
+    }
+
     [Fact]
     public void Tags_and_labels_must_be_single_distinct_tokens()
     {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using ReasonSharp.Modeling;
 using ReasonSharp.Tokenization;
 using static TorchSharp.torch;
@@ -9,14 +10,25 @@ namespace ReasonSharp.Rewards.Steps;
 /// <summary>Options of <see cref="LmStepScorer"/> (registry option names in brackets).</summary>
 public sealed record LmStepScorerOptions
 {
-    /// <summary>[step_tag] Written after every step; the judge is read at its position. Must be one token.</summary>
+    /// <summary>[step_tag] Written after every step; the judge is read at its position. Must be one token. Not used
+    /// with <see cref="StepJoin"/>.</summary>
     public string StepTag { get; init; } = " ки";
+    /// <summary>[step_join] null: Math-Shepherd's layout (the question, each step followed by step_tag). Set: the
+    /// policy's layout: the prompt through the judge's chat template (a text prompt as one user message), then the
+    /// steps joined by this string with no
+    /// tag, each step read at its own last token. With the separator the steps were split at, the judge reads the
+    /// completion as the policy wrote it.</summary>
+    public string? StepJoin { get; init; }
     /// <summary>[good_token] The token the judge predicts after the tag of a correct step.</summary>
     public string GoodToken { get; init; } = "+";
     /// <summary>[bad_token] The token the judge predicts after the tag of a wrong step.</summary>
     public string BadToken { get; init; } = "-";
     /// <summary>[batch_size] Completions per forward pass (left-padded).</summary>
     public int BatchSize { get; init; } = 8;
+    /// <summary>[likelihood_feature] The good logit at step k also gets the judge's own log-probability of the least
+    /// likely token of steps 1..k (separators and tags not counted), so the judge sees where its language model is
+    /// surprised by the text. Off in Math-Shepherd's judge.</summary>
+    public bool LikelihoodFeature { get; init; }
 
     /// <summary>The file `reason prm train` writes beside a trained judge: its step_tag, good_token and bad_token,
     /// which process_lm then takes as its defaults.</summary>
@@ -47,17 +59,37 @@ public sealed record LmStepScorerOptions
         {
             StepTag = Read("step_tag", defaults.StepTag), GoodToken = Read("good_token", defaults.GoodToken),
             BadToken = Read("bad_token", defaults.BadToken),
+            StepJoin = settings["step_join"] switch
+            {
+                null => defaults.StepJoin,
+                JsonValue v when v.TryGetValue<string>(out var text) => text,
+                var other => throw new ReasonSharpException($"{path}: field 'step_join': expected a string or " +
+                    $"null, got {other.ToJsonString()}"),
+            },
+            LikelihoodFeature = settings["likelihood_feature"] switch
+            {
+                null => defaults.LikelihoodFeature,
+                JsonValue v when v.TryGetValue<bool>(out var on) => on,
+                var other => throw new ReasonSharpException($"{path}: field 'likelihood_feature': expected true or " +
+                    $"false, got {other.ToJsonString()}"),
+            },
         };
     }
 
-    /// <summary>Writes <see cref="SettingsFile"/> (step_tag, good_token, bad_token) into a judge folder.</summary>
+    /// <summary>Writes <see cref="SettingsFile"/> (step_tag, good_token, bad_token, step_join, likelihood_feature)
+    /// into a judge folder.</summary>
     public void SaveTo(string folder) => AtomicFile.WriteAllText(Path.Combine(folder, SettingsFile),
-        new JsonObject { ["step_tag"] = StepTag, ["good_token"] = GoodToken, ["bad_token"] = BadToken }
-            .ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        new JsonObject
+        {
+            ["step_tag"] = StepTag, ["good_token"] = GoodToken, ["bad_token"] = BadToken, ["step_join"] = StepJoin,
+            ["likelihood_feature"] = LikelihoodFeature,
+        }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 }
 
-/// <summary>Token ids of "question step₁ TAG\nstep₂ TAG…" and the position of each tag.</summary>
-public sealed record JudgeInput(int[] Ids, int[] TagPositions);
+/// <summary>Token ids of "question step₁ TAG\nstep₂ TAG…" (or of the prompt and the joined steps), the position each
+/// step is read at, the positions of the steps' own tokens (not inserted separators or tags), and for each step how
+/// many of those belong to the steps up to it.</summary>
+public sealed record JudgeInput(int[] Ids, int[] TagPositions, int[] StepTokenPositions, int[] StepTokensThroughTag);
 
 /// <summary>Token limits of a judge input (TRL's PRMTrainer names); null: none.</summary>
 /// <param name="MaxPromptLength">Most question tokens; the end of the question is kept.</param>
@@ -87,7 +119,7 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
         Options = options;
         if (options.BatchSize < 1) throw new ReasonSharpException($"option 'batch_size': expected a positive " +
             $"integer, got {options.BatchSize}");
-        StepTagId = SingleTokenId(judge.Tokenizer, options.StepTag, "step_tag");
+        StepTagId = options.StepJoin is null ? SingleTokenId(judge.Tokenizer, options.StepTag, "step_tag") : -1;
         GoodTokenId = SingleTokenId(judge.Tokenizer, options.GoodToken, "good_token");
         BadTokenId = SingleTokenId(judge.Tokenizer, options.BadToken, "bad_token");
         if (GoodTokenId == BadTokenId)
@@ -134,26 +166,46 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
     {
         var tokenizer = _judge.Tokenizer;
         var question = Question(prompt);
-        var questionIds = tokenizer.Encode(question);
+        var join = Options.StepJoin;
+        var questionIds = join is null ? tokenizer.Encode(question)
+            : _judge.EncodePrompt(prompt.Messages ?? [new ChatMessage(ChatMessage.User, prompt.Text ?? "")]);
         if (limits.MaxPromptLength is { } maxPrompt && questionIds.Length > maxPrompt)
             questionIds = questionIds[^maxPrompt..];
-        var ids = new List<int>(tokenizer.Json.PostProcessorPrefix);
+        var ids = new List<int>(join is null ? tokenizer.Json.PostProcessorPrefix : []);
         ids.AddRange(questionIds);
         var maxLength = Math.Min(limits.MaxLength ?? int.MaxValue, _judge.Model.Config.MaxPositionEmbeddings);
         var maxCompletion = limits.MaxCompletionLength ?? int.MaxValue;
         var promptLength = ids.Count;
         var tags = new List<int>();
+        var stepTokens = new List<int>();
+        var stepTokensThroughTag = new List<int>();
         for (var k = 0; k < steps.Count; k++)
         {
+            if (join is not null)
+            {
+                var pieceIds = tokenizer.Encode(k > 0 ? join + steps[k] : steps[k]);
+                var pieceEnd = ids.Count + pieceIds.Length;
+                if (pieceIds.Length == 0 || pieceEnd > maxLength || pieceEnd - promptLength > maxCompletion) break;
+                stepTokens.AddRange(Enumerable.Range(ids.Count, pieceIds.Length));
+                ids.AddRange(pieceIds);
+                tags.Add(ids.Count - 1);
+                stepTokensThroughTag.Add(stepTokens.Count);
+                continue;
+            }
             var separator = k > 0 ? "\n" : question.Length > 0 ? " " : "";
             var stepIds = tokenizer.Encode(separator + steps[k]);
             var end = ids.Count + stepIds.Length + 1;
             if (end > maxLength || end - promptLength > maxCompletion) break;
+            var separatorIds = separator.Length > 0 ? tokenizer.Encode(separator) : [];
+            var own = stepIds.AsSpan().StartsWith(separatorIds) ? separatorIds.Length : 0;
+            stepTokens.AddRange(Enumerable.Range(ids.Count + own, stepIds.Length - own));
             ids.AddRange(stepIds);
             tags.Add(ids.Count);
+            stepTokensThroughTag.Add(stepTokens.Count);
             ids.Add(StepTagId);
         }
-        return (new JudgeInput(ids.ToArray(), tags.ToArray()), tags.Count);
+        return (new JudgeInput(ids.ToArray(), tags.ToArray(), stepTokens.ToArray(), stepTokensThroughTag.ToArray()),
+            tags.Count);
     }
 
     /// <summary>
@@ -188,9 +240,50 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
             model.Model.Forward(tensor(ids, [batch, length], device: device),
             tensor(positions, [batch, length], device: device),
             padded ? tensor(mask, [batch, length], device: device) : null);
-        var atTags = hidden.reshape(batch * length, -1).index_select(0, tensor(tagRows.ToArray(), device: device));
+        var flatHidden = hidden.reshape(batch * length, -1);
+        var atTags = flatHidden.index_select(0, tensor(tagRows.ToArray(), device: device));
         var heads = model.LmHeadWeight.index_select(0, tensor(new long[] { GoodTokenId, BadTokenId }, device: device));
-        return nn.functional.linear(atTags, heads).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        var logits = nn.functional.linear(atTags, heads).to(ScalarType.Float32);
+        if (Options.LikelihoodFeature)
+        {
+            var least = LeastLikelyStepToken(inputs, flatHidden, length);
+            logits = stack([logits.select(1, 0) + least, logits.select(1, 1)], 1);
+        }
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>[total tags] For each tag, the judge's log-probability of the least likely step token up to it (0
+    /// before any): the language-model head at the position before each step token, log-softmax, that token's
+    /// entry.</summary>
+    Tensor LeastLikelyStepToken(IReadOnlyList<JudgeInput> inputs, Tensor flatHidden, int length)
+    {
+        var device = flatHidden.device;
+        var predictingRows = new List<long>();
+        var targets = new List<long>();
+        for (var b = 0; b < inputs.Count; b++)
+        {
+            var input = inputs[b];
+            var rowStart = b * length + length - input.Ids.Length;
+            foreach (var p in input.StepTokenPositions)
+            {
+                predictingRows.Add(rowStart + p - 1);
+                targets.Add(input.Ids[p]);
+            }
+        }
+        using var rows = tensor(predictingRows.ToArray(), device: device);
+        using var targetIds = tensor(targets.ToArray(), device: device);
+        var logProbs = predictingRows.Count == 0 ? zeros(0, device: device)
+            : nn.functional.linear(flatHidden.index_select(0, rows), _judge.Model.LmHeadWeight)
+                .to(ScalarType.Float32).log_softmax(1).gather(1, targetIds.unsqueeze(1)).squeeze(1);
+        var perTag = new List<Tensor>();
+        var offset = 0;
+        foreach (var input in inputs)
+        {
+            foreach (var through in input.StepTokensThroughTag)
+                perTag.Add(through == 0 ? zeros(1, device: device) : logProbs.narrow(0, offset, through).min().reshape(1));
+            offset += input.StepTokenPositions.Length;
+        }
+        return cat(perTag, 0);
     }
 
     public async Task<IReadOnlyList<float>> ScoreStepsAsync(RewardPrompt prompt, IReadOnlyList<string> steps,
@@ -255,8 +348,8 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
 
     /// <summary>
     /// The registry's <c>process_lm</c> reward: options model (required), aggregation (min|last|mean|product),
-    /// step_tag, good_token, bad_token, batch_size, device, split (paragraphs|lines|step_markers|separator) and
-    /// separator.
+    /// step_tag, step_join (escapes such as \x2C unescaped), good_token, bad_token, likelihood_feature, batch_size,
+    /// device, split (paragraphs|lines|step_markers|separator) and separator.
     /// </summary>
     public static ProcessReward CreateReward(string name, RewardOptions options)
     {
@@ -273,6 +366,9 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
             GoodToken = options.GetString("good_token", defaults.GoodToken),
             BadToken = options.GetString("bad_token", defaults.BadToken),
             BatchSize = options.GetInt("batch_size", defaults.BatchSize),
+            StepJoin = options.GetOptionalString("step_join") is { } stepJoin ? Regex.Unescape(stepJoin)
+                : defaults.StepJoin,
+            LikelihoodFeature = options.GetBool("likelihood_feature", defaults.LikelihoodFeature),
         };
         var aggregations = new Dictionary<string, StepAggregation>
         {

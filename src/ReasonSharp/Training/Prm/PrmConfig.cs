@@ -1,3 +1,5 @@
+using ReasonSharp.Rewards.Steps;
+
 namespace ReasonSharp.Training.Prm;
 
 /// <summary>
@@ -21,6 +23,10 @@ public sealed record PrmConfig : ModelTrainingOptions
 
     /// <summary>Written after every step; the judge is read at it. One token of the judge's tokenizer.</summary>
     public string StepSeparator { get; init; } = " ки";
+    /// <summary>null: Math-Shepherd's layout. Set: the judge reads the prompt through its chat template and the steps
+    /// joined by this string, untagged, each read at its last token (<see cref="LmStepScorerOptions.StepJoin"/>);
+    /// saved in prm_config.json. Not in TRL.</summary>
+    public string? StepJoin { get; init; }
     /// <summary>The token the judge predicts after a correct step.</summary>
     public string GoodToken { get; init; } = "+";
     /// <summary>The token the judge predicts after a wrong step.</summary>
@@ -36,6 +42,9 @@ public sealed record PrmConfig : ModelTrainingOptions
     /// <summary>Train on the rows' soft_labels (Math-Shepherd's soft estimate, the fraction of continuations that
     /// reached the answer) as cross-entropy targets instead of the hard labels.</summary>
     public bool SoftLabels { get; init; }
+    /// <summary>The judge's good logit at each step also gets its own log-probability of the least likely step token
+    /// so far (<see cref="LmStepScorerOptions.LikelihoodFeature"/>); saved in prm_config.json. Not in TRL.</summary>
+    public bool LikelihoodFeature { get; init; }
 
     public override void Validate()
     {
@@ -43,8 +52,9 @@ public sealed record PrmConfig : ModelTrainingOptions
         CheckModelAndDataset("a stepwise-supervision file (prompt/completions/labels) or dataset folder");
         Check(!UsePeft, "use_peft", "false: PRM training fine-tunes the whole judge, so its folder loads into " +
             "process_lm", UsePeft);
-        Check(!string.IsNullOrEmpty(StepSeparator), "step_separator", "one token of the judge's tokenizer",
-            StepSeparator);
+        Check(StepJoin is not null || !string.IsNullOrEmpty(StepSeparator), "step_separator",
+            "one token of the judge's tokenizer", StepSeparator);
+        Check(StepJoin is null || StepJoin.Length > 0, "step_join", "null or a non-empty string", StepJoin);
         Check(!string.IsNullOrEmpty(GoodToken), "good_token", "one token of the judge's tokenizer", GoodToken);
         Check(!string.IsNullOrEmpty(BadToken), "bad_token", "one token of the judge's tokenizer", BadToken);
         Check(MaxLength is null or >= 2, "max_length", "an integer >= 2 or null", MaxLength);

@@ -44,6 +44,7 @@ public sealed class PrmTrainer
             _judge = new LmStepScorer(model, new LmStepScorerOptions
             {
                 StepTag = config.StepSeparator, GoodToken = config.GoodToken, BadToken = config.BadToken,
+                StepJoin = config.StepJoin, LikelihoodFeature = config.LikelihoodFeature,
             });
         }
         catch (ReasonSharpException e)

@@ -96,20 +96,28 @@ public class PrmLearningTests(PrmPolicyFixture policy, ITestOutputHelper output)
         var labelAgreement = rows.SelectMany((r, i) => r.Labels.Zip(ExactCorrectness(r.Completions,
             labelProblems[labelIndex[i]]), (label, exact) => label == exact)).Average(a => a ? 1.0 : 0.0);
 
+        // Math-Shepherd's judge (the question, each step followed by the tag, read by the head alone), and the judge
+        // that reads the policy's own text and adds its least likely token's log-probability to the good logit.
+        var shepherdFolder = policy.File($"prm-shepherd-{seed}");
         var prmFolder = policy.File($"prm-{seed}");
+        var shepherdConfig = new PrmConfig
+        {
+            OutputDir = shepherdFolder, ModelNameOrPath = "in-memory", DatasetName = "in-memory", Device = "cpu",
+            StepSeparator = StepTag, LearningRate = 2e-3, LrSchedulerType = "cosine", WarmupSteps = 10,
+            NumTrainEpochs = 6, PerDeviceTrainBatchSize = 32, GradientCheckpointing = false, LoggingSteps = 20,
+            SaveStrategy = "no", WriteReport = false, DisableTqdm = true, Seed = 1 + seed,
+        };
+        var likelihoodConfig = shepherdConfig with
+        {
+            OutputDir = prmFolder, StepJoin = Separator, LikelihoodFeature = true, LearningRate = 1e-4,
+        };
         PrmResult trained;
         using (var judge = policy.Load())
-        {
-            var config = new PrmConfig
-            {
-                OutputDir = prmFolder, ModelNameOrPath = "in-memory", DatasetName = "in-memory", Device = "cpu",
-                StepSeparator = StepTag, LearningRate = 2e-3, LrSchedulerType = "cosine", WarmupSteps = 10,
-                NumTrainEpochs = 6, PerDeviceTrainBatchSize = 32, GradientCheckpointing = false, LoggingSteps = 20,
-                SaveStrategy = "no", WriteReport = false, DisableTqdm = true, Seed = 1 + seed,
-            };
-            trained = new PrmTrainer(judge, config, rows) { Progress = TrainingFixtures.Quiet }.Train();
-        }
-        var trainSeconds = clock.Elapsed.TotalSeconds - labelSeconds;
+            new PrmTrainer(judge, shepherdConfig, rows) { Progress = TrainingFixtures.Quiet }.Train();
+        var shepherdSeconds = clock.Elapsed.TotalSeconds - labelSeconds;
+        using (var judge = policy.Load())
+            trained = new PrmTrainer(judge, likelihoodConfig, rows) { Progress = TrainingFixtures.Quiet }.Train();
+        var trainSeconds = clock.Elapsed.TotalSeconds - labelSeconds - shepherdSeconds;
 
         // Held-out: the policy's own samples on problems never labelled, each step judged against the truth.
         var heldOut = policy.Test.Take(HeldOutProblems).ToList();
@@ -124,19 +132,25 @@ public class PrmLearningTests(PrmPolicyFixture policy, ITestOutputHelper output)
                 Sampling = new SamplingOptions { MaxNewTokens = 64, Temperature = 1.0, Seed = 100 + seed },
             }).GetAwaiter().GetResult().ToList();
         }
-        using var scorer = LmStepScorer.Load(prmFolder, device: "cpu");
         var items = samples.Select(s => (s, Steps: Splitter.Split(s.Generation.CompletionText))).Where(x =>
             x.Steps.Count > 0).ToList();
-        var scores = scorer.ScoreBatchAsync(items.Select(x => (RewardPrompt.FromMessages(x.s.Example.Prompt),
-            x.Steps)).ToList()).GetAwaiter().GetResult();
-        var scored = items.SelectMany((x, i) => scores[i].Zip(ExactCorrectness(x.Steps, heldOut[x.s.ExampleIndex]),
-            (score, ok) => (score, ok))).ToList();
+        var exact = items.Select(x => ExactCorrectness(x.Steps, heldOut[x.s.ExampleIndex])).ToList();
+        List<IReadOnlyList<float>> Scores(string folder)
+        {
+            using var scorer = LmStepScorer.Load(folder, device: "cpu");
+            return scorer.ScoreBatchAsync(items.Select(x => (RewardPrompt.FromMessages(x.s.Example.Prompt),
+                x.Steps)).ToList()).GetAwaiter().GetResult().ToList();
+        }
+        var scores = Scores(prmFolder);
+        var scored = scores.SelectMany((s, i) => s.Zip(exact[i], (score, ok) => (score, ok))).ToList();
         var auc = PrmTask.StepAuc(scored) ?? double.NaN;
+        var shepherdAuc = PrmTask.StepAuc(Scores(shepherdFolder).SelectMany((s, i) => s.Zip(exact[i],
+            (score, ok) => (score, ok))).ToList()) ?? double.NaN;
 
         var byPosition = string.Join(", ", Enumerable.Range(0, 3).Select(p =>
         {
-            var at = items.SelectMany((x, i) => scores[i].Zip(ExactCorrectness(x.Steps, heldOut[x.s.ExampleIndex]),
-                (score, ok) => (score, ok)).Where((_, k) => k == p || (p == 2 && k == x.Steps.Count - 1))).ToList();
+            var at = items.SelectMany((x, i) => scores[i].Zip(exact[i], (score, ok) => (score, ok))
+                .Where((_, k) => k == p || (p == 2 && k == x.Steps.Count - 1))).ToList();
             return $"{(p == 2 ? "last" : $"step {p + 1}")} {PrmTask.StepAuc(at) ?? double.NaN:F3} " +
                 $"({at.Count(a => !a.ok)}/{at.Count} wrong)";
         }));
@@ -163,16 +177,18 @@ public class PrmLearningTests(PrmPolicyFixture policy, ITestOutputHelper output)
             $"{summary.Steps} steps, {summary.GoodStepRate:P1} good (HE), {summary.Continuations} continuations, " +
             $"agreeing with exact correctness on {labelAgreement:P1} of steps, " +
             $"{labelSeconds:F0} s; PRM: {trained.TrainData.Describe()}, {trained.Training.GlobalStep} steps, final " +
-            $"loss {trained.Training.Losses[^1]:F3}, {trainSeconds:F0} s; held-out: {scored.Count} steps " +
-            $"({scored.Count(s => !s.ok)} wrong) of {samples.Count} samples on {heldOut.Count} problems, " +
-            $"AUC {auc:F3}; total {clock.Elapsed.TotalSeconds:F0} s; load " +
+            $"loss {trained.Training.Losses[^1]:F3}, {trainSeconds:F0} s (Math-Shepherd judge {shepherdSeconds:F0} " +
+            $"s); held-out: {scored.Count} steps ({scored.Count(s => !s.ok)} wrong) of {samples.Count} samples on " +
+            $"{heldOut.Count} problems, AUC {auc:F3} (Math-Shepherd judge {shepherdAuc:F3}); total " +
+            $"{clock.Elapsed.TotalSeconds:F0} s; load " +
             System.IO.File.ReadAllText("/proc/loadavg").Trim());
         Assert.True(scored.Count(s => !s.ok) >= 50, "the policy makes too few wrong steps to measure");
         Assert.True(labelAgreement >= 0.95, $"automatic labels agree with the exact ones on only {labelAgreement:P1}");
-        // The issue's target is 0.8; this judge reaches 0.76 (BENCHMARKS.md, "Process reward model"): asserted is
-        // what it reliably does, well above chance.
-        // 0.757 on one host, 0.645 on another with the same code (BENCHMARKS.md): the bar is "clearly above chance".
-        Assert.True(auc >= 0.6, $"held-out step AUC {auc:F3} < 0.6");
+        Assert.True(auc >= 0.8, $"held-out step AUC {auc:F3} < 0.8");
+        // Math-Shepherd's judge: 0.645–0.757 by host (BENCHMARKS.md); asserted is only that it is above chance.
+        Assert.True(shepherdAuc >= 0.55, $"the Math-Shepherd judge's held-out step AUC {shepherdAuc:F3} < 0.55");
+        Assert.True(auc > shepherdAuc + 0.1, $"the likelihood feature adds too little: {auc:F3} against " +
+            $"{shepherdAuc:F3}");
         Assert.NotNull(selection.BestOfK);
         Assert.NotNull(selection.WeightedMajAtK);
     }

@@ -109,7 +109,10 @@ public class PrmLearningTests(PrmPolicyFixture policy, ITestOutputHelper output)
         };
         var likelihoodConfig = shepherdConfig with
         {
-            OutputDir = prmFolder, StepJoin = Separator, LikelihoodFeature = true, LearningRate = 1e-4,
+            OutputDir = prmFolder,
+            StepJoin = Separator,
+            LikelihoodFeature = true,
+            LearningRate = 1e-4,
         };
         PrmResult trained;
         using (var judge = policy.Load())

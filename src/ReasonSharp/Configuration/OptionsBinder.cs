@@ -164,7 +164,9 @@ public static class OptionsBinder
         }
         if (node is not YamlScalarNode scalar) throw Error(source, node,
             $"option '{key}' must be a single value of type {Describe(type)}");
-        var text = scalar.Value!.Trim();
+        // A quoted string is taken as written (step_separator: " ки" keeps its space); other values are trimmed.
+        var quoted = scalar.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted;
+        var text = quoted && type == typeof(string) ? scalar.Value! : scalar.Value!.Trim();
         var ok = TryParse(text, type, out var value);
         return ok ? value : throw Error(source, node, $"option '{key}' must be {Describe(type)}, got '{text}'");
     }

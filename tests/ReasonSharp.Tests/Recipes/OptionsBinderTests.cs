@@ -46,6 +46,27 @@ public class OptionsBinderTests
     }
 
     [Fact]
+    public void QuotedStringsKeepTheirSpacesAndPlainValuesAreTrimmed()
+    {
+        using var dir = TestEnvironment.NewTempDir();
+        File.WriteAllText(dir.File("r.yaml"), "output_dir: ' runs/a '\nmax_steps: \" 7\"\n");
+        var options = OptionsBinder.LoadFile(dir.File("r.yaml"), new SampleOptions());
+        Assert.Equal(" runs/a ", options.OutputDir);
+        Assert.Equal(7, options.MaxSteps);
+        Assert.Equal(", ", OptionsBinder.ApplyOverrides(options, ["output_dir=\", \""]).OutputDir);
+        Assert.Equal("runs/b", OptionsBinder.ApplyOverrides(options, ["output_dir=  runs/b  "]).OutputDir);
+        var printed = OptionsBinder.ToYaml(options with { OutputDir = ", " });
+        Assert.Equal(", ", OptionsBinder.Apply(new SampleOptions(), YamlNodeOf(printed), "printed").OutputDir);
+    }
+
+    static YamlDotNet.RepresentationModel.YamlNode YamlNodeOf(string text)
+    {
+        var stream = new YamlDotNet.RepresentationModel.YamlStream();
+        stream.Load(new StringReader(text));
+        return stream.Documents[0].RootNode;
+    }
+
+    [Fact]
     public void UnknownKeysAreErrorsWithTheLineAndASuggestion()
     {
         using var dir = TestEnvironment.NewTempDir();

@@ -60,5 +60,22 @@ public class PrmTrainerTests(JudgeFixture fixture) : IClassFixture<JudgeFixture>
         var bad = options with { UsePeft = true };
         var e = Assert.Throws<ReasonSharpException>(() => job.Validate(bad));
         Assert.Contains("use_peft", e.Message);
+        Assert.Contains("step_join", Assert.Throws<ReasonSharpException>(() =>
+            job.Validate(options with { StepJoin = "" })).Message);
+
+        // The policy's layout with the likelihood feature: the folder's settings carry both into process_lm.
+        var likelihood = options with
+        {
+            OutputDir = dir.File("prm-likelihood"),
+            StepJoin = ", ",
+            LikelihoodFeature = true,
+            MaxSteps = 4,
+        };
+        job.Validate(likelihood);
+        var run = ((PrmResult)job.Run(likelihood, new RunContext { Progress = TrainingFixtures.Quiet }).Details!);
+        Assert.Equal(4, run.Training.GlobalStep);
+        Assert.All(run.Training.Losses, l => Assert.True(double.IsFinite(l)));
+        Assert.Equal(new LmStepScorerOptions { StepJoin = ", ", LikelihoodFeature = true },
+            LmStepScorerOptions.ForFolder(dir.File("prm-likelihood")));
     }
 }

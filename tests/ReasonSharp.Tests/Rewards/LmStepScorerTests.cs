@@ -221,6 +221,9 @@ public class LmStepScorerTests(JudgeFixture fixture) : IClassFixture<JudgeFixtur
         Assert.Contains("same token",
             Assert.Throws<ReasonSharpException>(() =>
             new LmStepScorer(judge, new LmStepScorerOptions { BadToken = "+" })).Message);
+        Assert.Contains("option 'step_join' is empty",
+            Assert.Throws<ReasonSharpException>(() =>
+            new LmStepScorer(judge, new LmStepScorerOptions { StepJoin = "" })).Message);
         Assert.Contains("option 'step_tag' is empty",
             Assert.Throws<ReasonSharpException>(() =>
             new LmStepScorer(judge, new LmStepScorerOptions { StepTag = "" })).Message);

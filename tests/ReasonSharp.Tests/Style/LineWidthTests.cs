@@ -85,7 +85,6 @@ public class LineWidthTests
         "src/ReasonSharp/Reporting/RunReport.cs",
         "src/ReasonSharp/Rewards/CompositeReward.cs",
         "src/ReasonSharp/Rewards/RewardSpecs.cs",
-        "src/ReasonSharp/Rewards/Steps/LmStepScorer.cs",
         "src/ReasonSharp/Rewards/Steps/ProcessReward.cs",
         "src/ReasonSharp/Rewards/Verification/AnswerExtractor.cs",
         "src/ReasonSharp/Rewards/Verification/LatexNormalizer.cs",

@@ -15,9 +15,8 @@ public sealed record LmStepScorerOptions
     public string StepTag { get; init; } = " ки";
     /// <summary>[step_join] null: Math-Shepherd's layout (the question, each step followed by step_tag). Set: the
     /// policy's layout: the prompt through the judge's chat template (a text prompt as one user message), then the
-    /// steps joined by this string with no
-    /// tag, each step read at its own last token. With the separator the steps were split at, the judge reads the
-    /// completion as the policy wrote it.</summary>
+    /// steps joined by this string with no tag, each step read at its own last token. With the separator the steps
+    /// were split at, the judge reads the completion as the policy wrote it.</summary>
     public string? StepJoin { get; init; }
     /// <summary>[good_token] The token the judge predicts after the tag of a correct step.</summary>
     public string GoodToken { get; init; } = "+";
@@ -30,8 +29,8 @@ public sealed record LmStepScorerOptions
     /// surprised by the text. Off in Math-Shepherd's judge.</summary>
     public bool LikelihoodFeature { get; init; }
 
-    /// <summary>The file `reason prm train` writes beside a trained judge: its step_tag, good_token and bad_token,
-    /// which process_lm then takes as its defaults.</summary>
+    /// <summary>The file `reason prm train` writes beside a trained judge: its step_tag, good_token, bad_token,
+    /// step_join and likelihood_feature, which process_lm then takes as its defaults.</summary>
     public const string SettingsFile = "prm_config.json";
 
     /// <summary>The defaults for a judge folder: its <see cref="SettingsFile"/> when there is one, else the
@@ -119,6 +118,8 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
         Options = options;
         if (options.BatchSize < 1) throw new ReasonSharpException($"option 'batch_size': expected a positive " +
             $"integer, got {options.BatchSize}");
+        if (options.StepJoin is "") throw new ReasonSharpException("option 'step_join' is empty; expected a string " +
+            "such as \", \" (the separator the steps were split at), or no step_join for Math-Shepherd's layout");
         StepTagId = options.StepJoin is null ? SingleTokenId(judge.Tokenizer, options.StepTag, "step_tag") : -1;
         GoodTokenId = SingleTokenId(judge.Tokenizer, options.GoodToken, "good_token");
         BadTokenId = SingleTokenId(judge.Tokenizer, options.BadToken, "bad_token");
@@ -137,7 +138,10 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
         options ??= Directory.Exists(folder) ? LmStepScorerOptions.ForFolder(folder) : null;
         LanguageModel judge;
         try { judge = LanguageModel.Load(folder, device); }
-        catch (ReasonSharpException e) { throw new ReasonSharpException($"option 'model': cannot load the judge model: {e.Message}", e); }
+        catch (ReasonSharpException e)
+        {
+            throw new ReasonSharpException($"option 'model': cannot load the judge model: {e.Message}", e);
+        }
         try { return new LmStepScorer(judge, options, ownsJudge: true); }
         catch { judge.Dispose(); throw; }
     }
@@ -280,10 +284,11 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
         foreach (var input in inputs)
         {
             foreach (var through in input.StepTokensThroughTag)
-                perTag.Add(through == 0 ? zeros(1, device: device) : logProbs.narrow(0, offset, through).min().reshape(1));
+                perTag.Add(through == 0 ? zeros(1, device: device)
+                    : logProbs.narrow(0, offset, through).min().reshape(1));
             offset += input.StepTokenPositions.Length;
         }
-        return cat(perTag, 0);
+        return perTag.Count == 0 ? zeros(0, device: device) : cat(perTag, 0);
     }
 
     public async Task<IReadOnlyList<float>> ScoreStepsAsync(RewardPrompt prompt, IReadOnlyList<string> steps,
@@ -292,7 +297,8 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
 
     /// <summary>Scores completions <see cref="LmStepScorerOptions.BatchSize"/> at a time, in eval mode without
     /// autograd.</summary>
-    public Task<IReadOnlyList<IReadOnlyList<float>>> ScoreBatchAsync(IReadOnlyList<(RewardPrompt Prompt, IReadOnlyList<string> Steps)> items,
+    public Task<IReadOnlyList<IReadOnlyList<float>>> ScoreBatchAsync(
+        IReadOnlyList<(RewardPrompt Prompt, IReadOnlyList<string> Steps)> items,
         CancellationToken cancellationToken = default)
     {
         var encoded = items.Select(i => Encode(i.Prompt, i.Steps)).ToList();
@@ -382,7 +388,10 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
             ["step_markers"] = StepSplitMode.StepMarkers, ["separator"] = StepSplitMode.Separator,
         };
         var split = ParseChoice(options, "split", "paragraphs", splitModes);
-        var splitter = new StepSplitter(new StepSplitterOptions { Mode = split, Separator = options.GetOptionalString("separator") });
+        var splitter = new StepSplitter(new StepSplitterOptions
+        {
+            Mode = split, Separator = options.GetOptionalString("separator"),
+        });
         var device = options.GetString("device", "auto");
         try { return new ProcessReward(name, Load(folder, scorerOptions, device), aggregation, splitter); }
         catch (ReasonSharpException e) { throw new ReasonSharpException($"reward '{name}': {e.Message}", e); }

@@ -183,24 +183,27 @@ public sealed class LmStepScorer : IStepScorer, IDisposable
         var tags = new List<int>();
         var stepTokens = new List<int>();
         var stepTokensThroughTag = new List<int>();
+        var firstSeparator = question.Length > 0 ? " " : "";
+        int[] newlineIds = join is null ? tokenizer.Encode("\n") : [];
+        int[] firstSeparatorIds = join is null && firstSeparator.Length > 0 ? tokenizer.Encode(firstSeparator) : [];
         for (var k = 0; k < steps.Count; k++)
         {
             if (join is not null)
             {
                 var pieceIds = tokenizer.Encode(k > 0 ? join + steps[k] : steps[k]);
                 var pieceEnd = ids.Count + pieceIds.Length;
-                if (pieceIds.Length == 0 || pieceEnd > maxLength || pieceEnd - promptLength > maxCompletion) break;
+                if (pieceEnd > maxLength || pieceEnd - promptLength > maxCompletion) break;
                 stepTokens.AddRange(Enumerable.Range(ids.Count, pieceIds.Length));
                 ids.AddRange(pieceIds);
                 tags.Add(ids.Count - 1);
                 stepTokensThroughTag.Add(stepTokens.Count);
                 continue;
             }
-            var separator = k > 0 ? "\n" : question.Length > 0 ? " " : "";
+            var separator = k > 0 ? "\n" : firstSeparator;
             var stepIds = tokenizer.Encode(separator + steps[k]);
             var end = ids.Count + stepIds.Length + 1;
             if (end > maxLength || end - promptLength > maxCompletion) break;
-            var separatorIds = separator.Length > 0 ? tokenizer.Encode(separator) : [];
+            var separatorIds = k > 0 ? newlineIds : firstSeparatorIds;
             var own = stepIds.AsSpan().StartsWith(separatorIds) ? separatorIds.Length : 0;
             stepTokens.AddRange(Enumerable.Range(ids.Count + own, stepIds.Length - own));
             ids.AddRange(stepIds);
